@@ -1,0 +1,1 @@
+"""Local infrastructure Rapport needs to run and be tested without containers."""

@@ -1,0 +1,112 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SentimentLabel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SENTIMENT_LABEL_UNSPECIFIED: _ClassVar[SentimentLabel]
+    SENTIMENT_LABEL_NEGATIVE: _ClassVar[SentimentLabel]
+    SENTIMENT_LABEL_NEUTRAL: _ClassVar[SentimentLabel]
+    SENTIMENT_LABEL_POSITIVE: _ClassVar[SentimentLabel]
+
+class UrgencyLevel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    URGENCY_LEVEL_UNSPECIFIED: _ClassVar[UrgencyLevel]
+    URGENCY_LEVEL_LOW: _ClassVar[UrgencyLevel]
+    URGENCY_LEVEL_NORMAL: _ClassVar[UrgencyLevel]
+    URGENCY_LEVEL_HIGH: _ClassVar[UrgencyLevel]
+SENTIMENT_LABEL_UNSPECIFIED: SentimentLabel
+SENTIMENT_LABEL_NEGATIVE: SentimentLabel
+SENTIMENT_LABEL_NEUTRAL: SentimentLabel
+SENTIMENT_LABEL_POSITIVE: SentimentLabel
+URGENCY_LEVEL_UNSPECIFIED: UrgencyLevel
+URGENCY_LEVEL_LOW: UrgencyLevel
+URGENCY_LEVEL_NORMAL: UrgencyLevel
+URGENCY_LEVEL_HIGH: UrgencyLevel
+
+class AnalyzeRequest(_message.Message):
+    __slots__ = ("text", "language_hint")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_HINT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    language_hint: str
+    def __init__(self, text: _Optional[str] = ..., language_hint: _Optional[str] = ...) -> None: ...
+
+class Language(_message.Message):
+    __slots__ = ("code", "confidence", "supported")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    SUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    confidence: float
+    supported: bool
+    def __init__(self, code: _Optional[str] = ..., confidence: _Optional[float] = ..., supported: _Optional[bool] = ...) -> None: ...
+
+class EmotionScore(_message.Message):
+    __slots__ = ("label", "score")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    score: float
+    def __init__(self, label: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
+
+class Sentiment(_message.Message):
+    __slots__ = ("label", "score")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    label: SentimentLabel
+    score: float
+    def __init__(self, label: _Optional[_Union[SentimentLabel, str]] = ..., score: _Optional[float] = ...) -> None: ...
+
+class Sarcasm(_message.Message):
+    __slots__ = ("detected", "score")
+    DETECTED_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    detected: bool
+    score: float
+    def __init__(self, detected: _Optional[bool] = ..., score: _Optional[float] = ...) -> None: ...
+
+class Intent(_message.Message):
+    __slots__ = ("name", "confidence")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    confidence: float
+    def __init__(self, name: _Optional[str] = ..., confidence: _Optional[float] = ...) -> None: ...
+
+class Urgency(_message.Message):
+    __slots__ = ("level", "score", "signals")
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    SIGNALS_FIELD_NUMBER: _ClassVar[int]
+    level: UrgencyLevel
+    score: float
+    signals: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, level: _Optional[_Union[UrgencyLevel, str]] = ..., score: _Optional[float] = ..., signals: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AnalyzeResponse(_message.Message):
+    __slots__ = ("language", "emotions", "dominant_emotion", "intensity", "sentiment", "sarcasm", "intent", "urgency", "model_version")
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    EMOTIONS_FIELD_NUMBER: _ClassVar[int]
+    DOMINANT_EMOTION_FIELD_NUMBER: _ClassVar[int]
+    INTENSITY_FIELD_NUMBER: _ClassVar[int]
+    SENTIMENT_FIELD_NUMBER: _ClassVar[int]
+    SARCASM_FIELD_NUMBER: _ClassVar[int]
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    URGENCY_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    language: Language
+    emotions: _containers.RepeatedCompositeFieldContainer[EmotionScore]
+    dominant_emotion: str
+    intensity: float
+    sentiment: Sentiment
+    sarcasm: Sarcasm
+    intent: Intent
+    urgency: Urgency
+    model_version: str
+    def __init__(self, language: _Optional[_Union[Language, _Mapping]] = ..., emotions: _Optional[_Iterable[_Union[EmotionScore, _Mapping]]] = ..., dominant_emotion: _Optional[str] = ..., intensity: _Optional[float] = ..., sentiment: _Optional[_Union[Sentiment, _Mapping]] = ..., sarcasm: _Optional[_Union[Sarcasm, _Mapping]] = ..., intent: _Optional[_Union[Intent, _Mapping]] = ..., urgency: _Optional[_Union[Urgency, _Mapping]] = ..., model_version: _Optional[str] = ...) -> None: ...
