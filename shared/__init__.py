@@ -1,0 +1,1 @@
+"""Rapport's own library: settings, Kafka and gRPC plumbing, channels, observability."""

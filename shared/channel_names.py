@@ -1,0 +1,19 @@
+"""Channel names as they appear in topic names, settings and metric labels."""
+
+from __future__ import annotations
+
+from rapport.common.v1 import envelope_pb2
+
+_PREFIX = "CHANNEL_"
+
+CHANNEL_NAMES: tuple[str, ...] = tuple(
+    name.removeprefix(_PREFIX).lower()
+    for name, number in envelope_pb2.Channel.items()
+    if number != envelope_pb2.CHANNEL_UNSPECIFIED
+)
+
+
+def channel_name(channel: envelope_pb2.Channel) -> str:
+    """``CHANNEL_SMS`` → ``"sms"``."""
+    return envelope_pb2.Channel.Name(channel).removeprefix(_PREFIX).lower()
+

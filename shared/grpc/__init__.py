@@ -1,0 +1,1 @@
+"""gRPC plumbing: the server bootstrap and client channels with deadlines and retries."""

@@ -1,0 +1,1 @@
+"""Kafka plumbing: topics, the protobuf codec, producer and consumer wrappers."""

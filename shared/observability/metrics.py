@@ -1,0 +1,73 @@
+"""The metrics every service shares, and the endpoint that serves them to Prometheus.
+
+Names follow Prometheus conventions: ``rapport_`` prefix, base units, ``_total`` for
+counters; labels take values from small fixed sets (topic, channel, method, outcome),
+never a customer or conversation id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from threading import Thread
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import Counter, Histogram, start_http_server
+
+LATENCY_BUCKETS_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+KAFKA_RECORDS = Counter(
+    "rapport_kafka_records_consumed_total",
+    "Kafka records a consumer finished with, by outcome (handled, dead_lettered).",
+    ["topic", "outcome"],
+)
+KAFKA_HANDLE_SECONDS = Histogram(
+    "rapport_kafka_handle_duration_seconds",
+    "Time to handle one Kafka record, retries included.",
+    ["topic"],
+    buckets=LATENCY_BUCKETS_SECONDS,
+)
+KAFKA_DEAD_LETTERS = Counter(
+    "rapport_kafka_dead_letters_total",
+    "Records sent to the dead-letter topic, by the topic they came from.",
+    ["topic"],
+)
+KAFKA_RECORDS_PUBLISHED = Counter(
+    "rapport_kafka_records_published_total",
+    "Records this process published, by topic.",
+    ["topic"],
+)
+GRPC_SERVER_SECONDS = Histogram(
+    "rapport_grpc_server_handling_seconds",
+    "Time a gRPC server took to answer, by method and status code.",
+    ["method", "code"],
+    buckets=LATENCY_BUCKETS_SECONDS,
+)
+GRPC_CLIENT_SECONDS = Histogram(
+    "rapport_grpc_client_handling_seconds",
+    "Time a gRPC call took as the caller saw it, by method and status code.",
+    ["method", "code"],
+    buckets=LATENCY_BUCKETS_SECONDS,
+)
+
+
+@dataclass
+class MetricsEndpoint:
+    """The running ``/metrics`` HTTP server of one process."""
+
+    server: WSGIServer
+    thread: Thread
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_port)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def serve_metrics(host: str, port: int) -> MetricsEndpoint:
+    """Start serving the default registry on ``host:port`` (0 picks a free port)."""
+    server, thread = start_http_server(port, addr=host)
+    return MetricsEndpoint(server, thread)
