@@ -1,0 +1,1 @@
+"""A single-node Apache Kafka broker (KRaft) for local runs and tests."""

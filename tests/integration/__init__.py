@@ -1,0 +1,1 @@
+"""Tests that run against a real Kafka broker and real gRPC servers."""
