@@ -1,0 +1,1 @@
+"""Rapport's services: one package per process, run as ``python -m services.<name>``."""

@@ -1,0 +1,1 @@
+"""Context service: the system of record for customers, conversations and turns, over gRPC."""

@@ -1,0 +1,1 @@
+"""Emotion service: language, emotion, sentiment, sarcasm, intent and urgency over gRPC."""

@@ -1,0 +1,39 @@
+"""Composition root of the emotion service: ``python -m services.emotion``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from rapport.emotion.v1 import emotion_service_pb2, emotion_service_pb2_grpc
+
+from services.emotion.config import EmotionSettings
+from services.emotion.grpc_server import EmotionServicer
+from shared.grpc.server import create_server, serve
+from shared.observability.logging import configure_logging
+from shared.observability.metrics import serve_metrics
+from shared.runtime import run
+
+log = logging.getLogger(__name__)
+SERVICE_NAMES = [emotion_service_pb2.DESCRIPTOR.services_by_name["EmotionService"].full_name]
+
+
+async def main(stop: asyncio.Event) -> None:
+    settings = EmotionSettings()
+    configure_logging(settings.service_name, settings.log_level)
+    metrics = serve_metrics(settings.bind_host, settings.metrics_port)
+    servicer = EmotionServicer(settings.max_text_chars)
+    server, port, health = create_server(
+        f"{settings.bind_host}:{settings.grpc_port}",
+        lambda s: emotion_service_pb2_grpc.add_EmotionServiceServicer_to_server(servicer, s),
+        SERVICE_NAMES,
+    )
+    log.info("emotion gRPC on %s:%d, metrics on :%d", settings.bind_host, port, metrics.port)
+    try:
+        await serve(server, health, SERVICE_NAMES, stop, settings.shutdown_grace_seconds)
+    finally:
+        metrics.close()
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,1 @@
+"""Orchestrator: reads every inbound message, asks emotion and context, decides and replies."""

@@ -1,0 +1,58 @@
+"""Composition root of the orchestrator: ``python -m services.orchestrator``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from rapport.events.v1 import messages_pb2
+
+from services.orchestrator.clients import ContextClient, EmotionClient
+from services.orchestrator.config import OrchestratorSettings
+from services.orchestrator.handlers import InboundHandler
+from shared.grpc.client import open_channel
+from shared.kafka.consumer import EventConsumer
+from shared.kafka.producer import EventPublisher
+from shared.kafka.topics import INBOUND
+from shared.observability.logging import configure_logging
+from shared.observability.metrics import serve_metrics
+from shared.runtime import run
+
+log = logging.getLogger(__name__)
+
+
+async def main(stop: asyncio.Event) -> None:
+    settings = OrchestratorSettings()
+    configure_logging(settings.service_name, settings.log_level)
+    metrics = serve_metrics(settings.bind_host, settings.metrics_port)
+    emotion_channel = open_channel(settings.emotion_address)
+    context_channel = open_channel(settings.context_address)
+    publisher = EventPublisher(settings.kafka_bootstrap, client_id=settings.service_name)
+    try:
+        await publisher.start()
+        handler = InboundHandler(
+            emotion=EmotionClient(emotion_channel, settings.grpc_deadline_seconds),
+            context=ContextClient(context_channel, settings.grpc_deadline_seconds),
+            publisher=publisher,
+            bot_name=settings.bot_name,
+            context_turns=settings.context_turns,
+        )
+        consumer = EventConsumer(
+            bootstrap=settings.kafka_bootstrap,
+            group_id=settings.consumer_group,
+            group_instance_id=settings.instance_id,
+            topics={INBOUND: messages_pb2.MessageReceived},
+            dead_letters=publisher,
+            client_id=settings.service_name,
+        )
+        log.info("orchestrator consuming %s, metrics on :%d", INBOUND, metrics.port)
+        await consumer.run(handler, stop)
+    finally:
+        await publisher.stop()
+        await emotion_channel.close()
+        await context_channel.close()
+        metrics.close()
+
+
+if __name__ == "__main__":
+    run(main)

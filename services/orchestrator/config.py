@@ -1,0 +1,25 @@
+"""Settings of the orchestrator."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.config import ServiceSettings, shared_name
+
+
+class OrchestratorSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="RAPPORT_ORCHESTRATOR_")
+    service_name: ClassVar[str] = "orchestrator"
+
+    metrics_port: int = Field(9104, ge=0, le=65535)
+    emotion_address: str = Field("127.0.0.1:50051", validation_alias=shared_name("EMOTION_ADDRESS"))
+    context_address: str = Field("127.0.0.1:50052", validation_alias=shared_name("CONTEXT_ADDRESS"))
+    consumer_group: str = "rapport-orchestrator"
+    # A stable id per replica (static group membership) lets a restarted replica take
+    # its partitions back at once instead of waiting for the session timeout.
+    instance_id: str | None = None
+    bot_name: str = "Rapport assistant"
+    context_turns: int = Field(20, gt=0)

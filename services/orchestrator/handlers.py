@@ -1,0 +1,161 @@
+"""The orchestrator's use case: one inbound message in, one reply out, safe to repeat.
+
+Handling the same event twice (a redelivery after a crash) stores nothing new and
+re-publishes the same reply under the same event id, which the channel adapter drops as
+a duplicate. The offset is committed by the consumer only after ``handle`` returns, that
+is after the reply is on Kafka.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from google.protobuf.message import Message
+from rapport.common.v1 import envelope_pb2
+from rapport.context.v1 import context_service_pb2 as context_pb
+from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
+from rapport.events.v1 import messages_pb2
+
+from services.orchestrator.metrics import REPLIES
+from services.orchestrator.replies import compose_reply
+from shared.channel_names import channel_name
+from shared.errors import ContractError, DependencyUnavailableError
+from shared.kafka.codec import derived_event_id, new_envelope
+from shared.kafka.topics import outbound_topic
+from shared.observability.logging import log_context
+
+log = logging.getLogger(__name__)
+
+
+class EmotionPort(Protocol):
+    async def analyze(self, text: str, language_hint: str) -> emotion_pb.AnalyzeResponse: ...
+
+
+class ContextPort(Protocol):
+    async def resolve_customer(
+        self, channel: envelope_pb2.Channel, address: str, display_name: str
+    ) -> context_pb.Customer: ...
+
+    async def append_turn(
+        self, customer_id: str, turn: context_pb.Turn
+    ) -> tuple[context_pb.Turn, bool]: ...
+
+    async def get_context(
+        self, customer_id: str, max_turns: int
+    ) -> context_pb.GetContextResponse: ...
+
+
+class PublisherPort(Protocol):
+    async def publish(self, topic: str, event: Message) -> None: ...
+
+
+class InboundHandler:
+    """Answers one ``MessageReceived``; the ports are injected by the composition root."""
+
+    def __init__(
+        self,
+        *,
+        emotion: EmotionPort,
+        context: ContextPort,
+        publisher: PublisherPort,
+        bot_name: str,
+        context_turns: int,
+    ) -> None:
+        self._emotion = emotion
+        self._context = context
+        self._publisher = publisher
+        self._bot_name = bot_name
+        self._context_turns = context_turns
+
+    async def __call__(self, event: Message) -> None:
+        if not isinstance(event, messages_pb2.MessageReceived):
+            raise ContractError(f"unexpected event {event.DESCRIPTOR.full_name}")
+        envelope = event.envelope
+        with log_context(
+            conversation_id=envelope.conversation_id, traceparent=envelope.traceparent
+        ):
+            await self._handle(event)
+
+    async def _handle(self, event: messages_pb2.MessageReceived) -> None:
+        envelope = event.envelope
+        customer = await self._context.resolve_customer(
+            envelope.channel, envelope.customer.address, envelope.customer.display_name
+        )
+        analysis = await self._analyze(event)
+        inbound_turn = context_pb.Turn(
+            event_id=envelope.event_id,
+            conversation_id=envelope.conversation_id,
+            role=context_pb.ROLE_CUSTOMER,
+            text=event.text,
+            channel=envelope.channel,
+            occurred_at=envelope.occurred_at,
+        )
+        if analysis is not None:
+            inbound_turn.language = analysis.language.code
+            inbound_turn.emotion.CopyFrom(
+                context_pb.EmotionSnapshot(
+                    dominant_emotion=analysis.dominant_emotion,
+                    intensity=analysis.intensity,
+                    sentiment_score=analysis.sentiment.score,
+                )
+            )
+        await self._context.append_turn(customer.customer_id, inbound_turn)
+
+        history = await self._context.get_context(customer.customer_id, self._context_turns)
+        first_bot_message = not any(
+            turn.role == context_pb.ROLE_BOT and turn.conversation_id == envelope.conversation_id
+            for turn in history.recent_turns
+        )
+        reply_envelope = new_envelope(
+            event_id=derived_event_id(envelope.event_id, "reply"),
+            conversation_id=envelope.conversation_id,
+            channel=envelope.channel,
+            customer=envelope_pb2.CustomerRef(
+                customer_id=customer.customer_id,
+                channel=envelope.channel,
+                address=envelope.customer.address,
+            ),
+            traceparent=envelope.traceparent,
+            causation_id=envelope.event_id,
+        )
+        text = compose_reply(
+            intent=analysis.intent.name if analysis else "unknown",
+            emotion=analysis.dominant_emotion if analysis else None,
+            first_bot_message=first_bot_message,
+            bot_name=self._bot_name,
+        )
+        stored_reply, created = await self._context.append_turn(
+            customer.customer_id,
+            context_pb.Turn(
+                event_id=reply_envelope.event_id,
+                conversation_id=envelope.conversation_id,
+                role=context_pb.ROLE_BOT,
+                text=text,
+                channel=envelope.channel,
+                occurred_at=reply_envelope.occurred_at,
+                language="en",
+            ),
+        )
+        reply = messages_pb2.SendMessage(
+            envelope=reply_envelope,
+            # On a redelivery the reply already stored wins, so the customer never
+            # sees two different answers to one message.
+            text=stored_reply.text,
+            sender=messages_pb2.SENDER_BOT,
+            in_reply_to=envelope.event_id,
+            sender_name=self._bot_name,
+        )
+        await self._publisher.publish(outbound_topic(channel_name(envelope.channel)), reply)
+        REPLIES.labels("new" if created else "republished").inc()
+        log.info("replied to %s (%s)", envelope.event_id, "new" if created else "republished")
+
+    async def _analyze(
+        self, event: messages_pb2.MessageReceived
+    ) -> emotion_pb.AnalyzeResponse | None:
+        """The emotion reading, or None when the emotion service is down: answer anyway."""
+        try:
+            return await self._emotion.analyze(event.text, event.locale_hint)
+        except DependencyUnavailableError as exc:
+            log.warning("answering without emotion analysis: %s", exc)
+            return None

@@ -1,0 +1,60 @@
+"""Composition root of the web adapter: ``python -m services.web_adapter``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from rapport.events.v1 import messages_pb2
+
+from services.web_adapter.config import WebAdapterSettings
+from services.web_adapter.handlers import CHANNEL, ReplyDelivery
+from services.web_adapter.http_app import create_app
+from services.web_adapter.sockets import VisitorSockets
+from shared.kafka.consumer import EventConsumer
+from shared.kafka.producer import EventPublisher
+from shared.kafka.topics import outbound_topic
+from shared.observability.logging import configure_logging
+from shared.observability.metrics import serve_metrics
+from shared.runtime import run
+
+log = logging.getLogger(__name__)
+
+
+async def main(stop: asyncio.Event) -> None:
+    settings = WebAdapterSettings()
+    configure_logging(settings.service_name, settings.log_level)
+    metrics = serve_metrics(settings.bind_host, settings.metrics_port)
+    sockets = VisitorSockets(settings.held_replies_per_visitor)
+    publisher = EventPublisher(settings.kafka_bootstrap, client_id=settings.service_name)
+    runner: web.AppRunner | None = None
+    try:
+        await publisher.start()
+        runner = web.AppRunner(create_app(settings, publisher, sockets), shutdown_timeout=5)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.bind_host, settings.http_port)
+        await site.start()
+        log.info(
+            "chat page on http://%s:%d/, metrics on :%d",
+            settings.bind_host,
+            settings.http_port,
+            metrics.port,
+        )
+        consumer = EventConsumer(
+            bootstrap=settings.kafka_bootstrap,
+            group_id=settings.consumer_group,
+            topics={outbound_topic(CHANNEL): messages_pb2.SendMessage},
+            dead_letters=publisher,
+            client_id=settings.service_name,
+        )
+        await consumer.run(ReplyDelivery(sockets, publisher), stop)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await publisher.stop()
+        metrics.close()
+
+
+if __name__ == "__main__":
+    run(main)

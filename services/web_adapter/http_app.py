@@ -1,0 +1,89 @@
+"""The web adapter's HTTP side: the chat page, its WebSocket, and a health endpoint.
+
+The socket path is verify → normalise → publish → ack: nothing else happens while the
+visitor waits. Bad frames get an error frame and the socket stays open.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from aiohttp import WSMsgType, web
+
+from services.web_adapter.config import WebAdapterSettings
+from services.web_adapter.handlers import PublisherPort, conversation_of, publish_inbound
+from services.web_adapter.metrics import CONNECTIONS, FRAMES
+from services.web_adapter.protocol import FrameError, error_frame, parse_frame, visitor_token
+from services.web_adapter.sockets import VisitorSockets
+from shared.errors import DependencyUnavailableError
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def create_app(
+    settings: WebAdapterSettings, publisher: PublisherPort, sockets: VisitorSockets
+) -> web.Application:
+    async def index(_request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / "index.html")
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "connections": sockets.connected})
+
+    async def chat_socket(request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(max_msg_size=settings.max_socket_message_bytes, heartbeat=30)
+        await socket.prepare(request)
+        visitor = visitor_token(request.query.get("visitor"))
+        locale = request.headers.get("Accept-Language", "").split(",")[0].strip()[:16]
+        await socket.send_json(
+            {"type": "welcome", "visitor": visitor, "conversation_id": conversation_of(visitor)}
+        )
+        await sockets.attach(visitor, socket)
+        CONNECTIONS.inc()
+        try:
+            async for frame in socket:
+                if frame.type == WSMsgType.TEXT:
+                    await _on_text(socket, visitor, locale, frame.data)
+                elif frame.type == WSMsgType.BINARY:
+                    FRAMES.labels("binary_frame").inc()
+                    await socket.send_json(
+                        error_frame("binary_frame", "send JSON text frames, not binary")
+                    )
+        finally:
+            sockets.detach(visitor, socket)
+            CONNECTIONS.dec()
+        return socket
+
+    async def _on_text(socket: web.WebSocketResponse, visitor: str, locale: str, data: str) -> None:
+        try:
+            message = parse_frame(
+                data,
+                max_frame_bytes=settings.max_frame_bytes,
+                max_text_chars=settings.max_text_chars,
+            )
+        except FrameError as exc:
+            FRAMES.labels(exc.code).inc()
+            await socket.send_json(error_frame(exc.code, str(exc)))
+            return
+        try:
+            event_id = await publish_inbound(publisher, visitor, message, locale)
+        except DependencyUnavailableError as exc:
+            log.error("could not publish a visitor's message: %s", exc)
+            FRAMES.labels("unavailable").inc()
+            await socket.send_json(
+                error_frame("unavailable", "your message was not received; please send it again")
+            )
+            return
+        FRAMES.labels("published").inc()
+        await socket.send_json(
+            {"type": "ack", "event_id": event_id, "client_message_id": message.client_message_id}
+        )
+
+    app = web.Application()
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", health)
+    app.router.add_get("/ws", chat_socket)
+    app.router.add_static("/static", STATIC)
+    return app

@@ -1,0 +1,17 @@
+"""Metrics of the web adapter."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+FRAMES = Counter(
+    "rapport_web_frames_total",
+    "WebSocket frames received from visitors, by outcome (published, or the error code).",
+    ["outcome"],
+)
+REPLIES = Counter(
+    "rapport_web_replies_total",
+    "Replies for web visitors, by outcome (delivered, held, duplicate).",
+    ["outcome"],
+)
+CONNECTIONS = Gauge("rapport_web_connections", "Open WebSocket connections.")
