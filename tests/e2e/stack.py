@@ -1,0 +1,162 @@
+"""Runs Rapport's services as real processes on free ports, as ``make run`` would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.conftest import unique
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("emotion", "context", "orchestrator", "web_adapter")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    """The four services of the walking skeleton, each its own ``python -m services.<name>``."""
+
+    kafka_bootstrap: str
+    workdir: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    logs: dict[str, IO[bytes]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = (
+            "emotion_grpc",
+            "context_grpc",
+            "web_http",
+            *(f"{service}_metrics" for service in SERVICES),
+        )
+        self.ports = {name: free_port() for name in names}
+        self.orchestrator_group = unique("orchestrator")
+        self.env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "EMOTION_ADDRESS": self.emotion_address,
+            "CONTEXT_ADDRESS": self.context_address,
+            "DATABASE_URL": f"sqlite:///{self.workdir / 'context.sqlite3'}",
+            "RAPPORT_EMOTION_GRPC_PORT": str(self.ports["emotion_grpc"]),
+            "RAPPORT_CONTEXT_GRPC_PORT": str(self.ports["context_grpc"]),
+            "RAPPORT_WEB_HTTP_PORT": str(self.ports["web_http"]),
+            "RAPPORT_EMOTION_METRICS_PORT": str(self.ports["emotion_metrics"]),
+            "RAPPORT_CONTEXT_METRICS_PORT": str(self.ports["context_metrics"]),
+            "RAPPORT_ORCHESTRATOR_METRICS_PORT": str(self.ports["orchestrator_metrics"]),
+            "RAPPORT_WEB_METRICS_PORT": str(self.ports["web_adapter_metrics"]),
+            "RAPPORT_ORCHESTRATOR_CONSUMER_GROUP": self.orchestrator_group,
+            "RAPPORT_ORCHESTRATOR_INSTANCE_ID": "orchestrator-1",
+            "RAPPORT_WEB_CONSUMER_GROUP": unique("web"),
+        }
+
+    @property
+    def emotion_address(self) -> str:
+        return f"127.0.0.1:{self.ports['emotion_grpc']}"
+
+    @property
+    def context_address(self) -> str:
+        return f"127.0.0.1:{self.ports['context_grpc']}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['web_http']}"
+
+    def metrics_url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[f'{service}_metrics']}/metrics"
+
+    def start(self, service: str) -> None:
+        log = self.logs.get(service) or open(self.workdir / f"{service}.log", "ab")  # noqa: SIM115
+        self.logs[service] = log
+        self.processes[service] = subprocess.Popen(
+            [sys.executable, "-m", f"services.{service}"],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def start_all(self) -> None:
+        for service in SERVICES:
+            self.start(service)
+        for service in SERVICES:
+            self.wait_ready(service)
+
+    def wait_ready(self, service: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process = self.processes[service]
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"{service} exited with {process.returncode}:\n{self.log_tail(service)}"
+                )
+            if self._answers(service):
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"{service} not ready in {timeout}s:\n{self.log_tail(service)}")
+
+    def _answers(self, service: str) -> bool:
+        if service in ("emotion", "context"):
+            address = self.emotion_address if service == "emotion" else self.context_address
+            try:
+                with grpc.insecure_channel(address) as channel:
+                    status = (
+                        health_pb2_grpc.HealthStub(channel)
+                        .Check(health_pb2.HealthCheckRequest(), timeout=1)
+                        .status
+                    )
+                return bool(status == health_pb2.HealthCheckResponse.SERVING)
+            except grpc.RpcError:
+                return False
+        url = f"{self.web_url}/healthz" if service == "web_adapter" else self.metrics_url(service)
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def kill(self, service: str) -> None:
+        """SIGKILL: no graceful shutdown, as in a crash or an OOM kill."""
+        process = self.processes[service]
+        process.kill()
+        process.wait(10)
+
+    def stop(self, service: str, timeout: float = 20) -> int:
+        process = self.processes[service]
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        return int(process.returncode)
+
+    def stop_all(self) -> dict[str, int]:
+        codes = {service: self.stop(service) for service in reversed(SERVICES)}
+        for log in self.logs.values():
+            log.close()
+        return codes
+
+    def log_tail(self, service: str, lines: int = 40) -> str:
+        path = self.workdir / f"{service}.log"
+        return (
+            "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+            if path.exists()
+            else ""
+        )

@@ -1,0 +1,180 @@
+"""One message end to end through real processes, a real broker and real gRPC servers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.request
+import uuid
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from rapport.context.v1 import context_service_pb2 as context_pb
+from rapport.context.v1 import context_service_pb2_grpc as context_grpc
+from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
+
+from shared.grpc.client import open_channel
+from shared.kafka.codec import EVENT_TYPE_HEADER
+from shared.kafka.producer import EventPublisher
+from shared.kafka.topics import DEAD_LETTER, INBOUND
+from tests.e2e.chat_client import ChatClient
+from tests.e2e.stack import Stack
+from tests.grpc_probe import health_status, reflected_services
+from tests.kafka_helpers import eventually, read_until
+
+pytestmark = pytest.mark.e2e
+
+
+def metric_total(url: str, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` whose labels include ``labels``."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )
+
+
+async def test_a_customer_message_gets_a_reply_within_two_seconds(stack: Stack) -> None:
+    chat = await ChatClient.connect(stack.web_url)
+    try:
+        started = time.monotonic()
+        await chat.say("Hi, my order hasn't arrived")
+        await eventually(lambda: len(chat.replies) == 1, timeout=2)
+        elapsed = time.monotonic() - started
+    finally:
+        await chat.close()
+    reply = chat.replies[0]
+    assert elapsed < 2
+    assert reply["sender"] == "bot"
+    assert "automated assistant" in reply["text"]
+    assert reply["in_reply_to"] == chat.acks[0]["event_id"]
+
+    async with open_channel(stack.context_address) as channel:
+        turns = (
+            await context_grpc.ContextServiceStub(channel).ListTurns(
+                context_pb.ListTurnsRequest(conversation_id=chat.conversation_id), timeout=5
+            )
+        ).turns
+    assert [(t.sequence, t.role, t.text) for t in turns] == [
+        (1, context_pb.ROLE_CUSTOMER, "Hi, my order hasn't arrived"),
+        (2, context_pb.ROLE_BOT, reply["text"]),
+    ]
+    assert turns[0].emotion.dominant_emotion == "frustration"
+
+
+async def test_each_grpc_server_answers_health_and_lists_its_services(stack: Stack) -> None:
+    expected = {
+        stack.emotion_address: emotion_pb.DESCRIPTOR.services_by_name["EmotionService"].full_name,
+        stack.context_address: context_pb.DESCRIPTOR.services_by_name["ContextService"].full_name,
+    }
+    for address, service in expected.items():
+        assert await health_status(address) == "SERVING"
+        assert await health_status(address, service) == "SERVING"
+        assert service in await reflected_services(address)
+
+
+async def test_every_service_shows_counters_that_moved(stack: Stack) -> None:
+    chat = await ChatClient.connect(stack.web_url)
+    try:
+        await chat.say("Where is my order?")
+        await eventually(lambda: len(chat.replies) == 1, timeout=5)
+    finally:
+        await chat.close()
+    assert (
+        metric_total(
+            stack.metrics_url("web_adapter"), "rapport_web_frames_total", outcome="published"
+        )
+        >= 1
+    )
+    assert (
+        metric_total(
+            stack.metrics_url("web_adapter"), "rapport_web_replies_total", outcome="delivered"
+        )
+        >= 1
+    )
+    assert (
+        metric_total(stack.metrics_url("orchestrator"), "rapport_orchestrator_replies_total") >= 1
+    )
+    assert (
+        metric_total(
+            stack.metrics_url("orchestrator"),
+            "rapport_kafka_records_consumed_total",
+            topic=INBOUND,
+            outcome="handled",
+        )
+        >= 1
+    )
+    assert metric_total(stack.metrics_url("emotion"), "rapport_emotion_predictions_total") >= 1
+    assert (
+        metric_total(
+            stack.metrics_url("context"), "rapport_grpc_server_handling_seconds_count", code="OK"
+        )
+        >= 3
+    )
+
+
+async def test_bad_frames_get_error_frames_and_the_socket_stays_up(stack: Stack) -> None:
+    chat = await ChatClient.connect(stack.web_url)
+    try:
+        await chat.send_raw("this is not json")
+        await chat.send_raw('{"type": "message", "text": "' + "x" * 20_000 + '"}')
+        await chat.socket.send_bytes(b"\x00\x01")
+        await eventually(lambda: len(chat.errors) == 3, timeout=5)
+        await chat.say("Still there?")
+        await eventually(lambda: len(chat.replies) == 1, timeout=5)
+    finally:
+        await chat.close()
+    assert [e["code"] for e in chat.errors] == ["invalid_json", "frame_too_large", "binary_frame"]
+    assert all(e["message"] for e in chat.errors)
+
+
+async def test_an_undecodable_inbound_record_is_dead_lettered_and_processing_goes_on(
+    stack: Stack,
+) -> None:
+    marker = uuid.uuid4().hex.encode()
+    async with EventPublisher(stack.kafka_bootstrap, client_id="tests") as publisher:
+        await publisher.publish_raw(
+            INBOUND,
+            b"conv-garbage",
+            b"\xff\xff" + marker,
+            [(EVENT_TYPE_HEADER, b"rapport.events.v1.MessageReceived")],
+        )
+    [dead] = await read_until(
+        stack.kafka_bootstrap, DEAD_LETTER, lambda r: r.value is not None and marker in r.value
+    )
+    assert dict(dead.headers)["dead-letter-group"] == stack.orchestrator_group.encode()
+
+    chat = await ChatClient.connect(stack.web_url)
+    try:
+        await chat.say("hello after the garbage")
+        await eventually(lambda: len(chat.replies) == 1, timeout=5)
+    finally:
+        await chat.close()
+
+
+async def test_an_orchestrator_crash_loses_nothing_and_duplicates_nothing(stack: Stack) -> None:
+    visitors = [await ChatClient.connect(stack.web_url) for _ in range(10)]
+    total = 100
+    try:
+        for i in range(total):
+            await visitors[i % len(visitors)].say(f"message {i}: where is my order?")
+            if i == total // 3:
+                await eventually(lambda: sum(len(v.replies) for v in visitors) >= 10, timeout=10)
+                stack.kill("orchestrator")
+            await asyncio.sleep(0.01)
+        await eventually(lambda: sum(len(v.acks) for v in visitors) == total, timeout=10)
+        stack.start("orchestrator")
+        await eventually(lambda: sum(len(v.replies) for v in visitors) >= total, timeout=60)
+        await asyncio.sleep(2)  # a duplicate would arrive in this window
+    finally:
+        for visitor in visitors:
+            await visitor.close()
+
+    replies = [r for v in visitors for r in v.replies]
+    acked = {a["event_id"] for v in visitors for a in v.acks}
+    assert len(replies) == total
+    assert {r["in_reply_to"] for r in replies} == acked
+    assert len({r["event_id"] for r in replies}) == total

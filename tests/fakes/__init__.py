@@ -1,0 +1,1 @@
+"""Test doubles that implement the same ports as the real adapters."""

@@ -1,0 +1,166 @@
+"""The consumer wrapper against a real broker: dead letters, retries, commits, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from google.protobuf.message import Message
+from rapport.common.v1 import envelope_pb2
+from rapport.events.v1 import messages_pb2
+
+from shared.errors import DependencyUnavailableError, InvalidInputError
+from shared.kafka.codec import EVENT_TYPE_HEADER, new_envelope
+from shared.kafka.consumer import EventConsumer
+from shared.kafka.producer import EventPublisher
+from shared.kafka.topics import DEAD_LETTER
+from tests.conftest import unique
+from tests.kafka_helpers import create_private_topic, eventually, read_until
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = 3
+
+
+def _message(conversation: str, text: str) -> messages_pb2.MessageReceived:
+    return messages_pb2.MessageReceived(
+        envelope=new_envelope(conversation_id=conversation, channel=envelope_pb2.CHANNEL_WEB),
+        text=text,
+    )
+
+
+@pytest.fixture
+async def publisher(kafka_bootstrap: str) -> AsyncIterator[EventPublisher]:
+    async with EventPublisher(kafka_bootstrap, client_id="tests") as publisher:
+        yield publisher
+
+
+@pytest.fixture
+async def topic(kafka_bootstrap: str) -> str:
+    return await create_private_topic(kafka_bootstrap, PARTITIONS)
+
+
+def _consumer(
+    kafka_bootstrap: str, topic: str, publisher: EventPublisher, group: str
+) -> EventConsumer:
+    return EventConsumer(
+        bootstrap=kafka_bootstrap,
+        group_id=group,
+        topics={topic: messages_pb2.MessageReceived},
+        dead_letters=publisher,
+        client_id="tests",
+        retry_wait_seconds=0.01,
+    )
+
+
+async def _committed(kafka_bootstrap: str, topic: str, group: str) -> int:
+    """Total committed offset of ``group`` over every partition of ``topic``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        offsets = [await consumer.committed(TopicPartition(topic, p)) for p in range(PARTITIONS)]
+    finally:
+        await consumer.stop()
+    return sum(o or 0 for o in offsets)
+
+
+async def test_an_undecodable_record_is_dead_lettered_and_the_consumer_keeps_going(
+    kafka_bootstrap: str, topic: str, publisher: EventPublisher
+) -> None:
+    await publisher.publish_raw(
+        topic,
+        b"conv-1",
+        b"\xff\x00 garbage",
+        [(EVENT_TYPE_HEADER, b"rapport.events.v1.MessageReceived")],
+    )
+    good = _message("conv-1", "after the garbage")
+    await publisher.publish(topic, good)
+
+    handled: list[Message] = []
+
+    async def handler(event: Message) -> None:
+        handled.append(event)
+
+    stop, group = asyncio.Event(), unique("group")
+    run = asyncio.create_task(
+        _consumer(kafka_bootstrap, topic, publisher, group).run(handler, stop)
+    )
+    await eventually(lambda: len(handled) == 1)
+    stop.set()
+    await run
+
+    assert handled == [good]
+    [dead] = await read_until(
+        kafka_bootstrap,
+        DEAD_LETTER,
+        lambda r: dict(r.headers).get("dead-letter-topic") == topic.encode(),
+    )
+    headers = dict(dead.headers)
+    assert dead.value == b"\xff\x00 garbage"
+    assert headers["dead-letter-kind"] == b"contract"
+    assert b"ContractError" in headers["dead-letter-error"]
+    assert await _committed(kafka_bootstrap, topic, group) == 2
+
+
+async def test_retriable_failures_are_retried_and_refusals_are_dead_lettered(
+    kafka_bootstrap: str, topic: str, publisher: EventPublisher
+) -> None:
+    flaky, refused = _message("conv-a", "flaky"), _message("conv-b", "refused")
+    await publisher.publish(topic, flaky)
+    await publisher.publish(topic, refused)
+    attempts: dict[str, int] = {"flaky": 0, "refused": 0}
+    done: list[str] = []
+
+    async def handler(event: Message) -> None:
+        assert isinstance(event, messages_pb2.MessageReceived)
+        attempts[event.text] += 1
+        if event.text == "refused":
+            raise InvalidInputError("not for us")
+        if attempts["flaky"] < 3:
+            raise DependencyUnavailableError("try later")
+        done.append(event.text)
+
+    stop = asyncio.Event()
+    run = asyncio.create_task(
+        _consumer(kafka_bootstrap, topic, publisher, unique("group")).run(handler, stop)
+    )
+    [dead] = await read_until(
+        kafka_bootstrap,
+        DEAD_LETTER,
+        lambda r: dict(r.headers).get("dead-letter-topic") == topic.encode(),
+    )
+    await eventually(lambda: done == ["flaky"])
+    stop.set()
+    await run
+
+    assert attempts == {"flaky": 3, "refused": 1}
+    assert dict(dead.headers)["dead-letter-kind"] == b"handler"
+    assert dict(dead.headers)["event-id"] == refused.envelope.event_id.encode()
+
+
+async def test_stopping_finishes_the_record_in_hand_and_commits_it(
+    kafka_bootstrap: str, topic: str, publisher: EventPublisher
+) -> None:
+    await publisher.publish(topic, _message("conv-1", "slow"))
+    entered, release, finished = asyncio.Event(), asyncio.Event(), []
+
+    async def slow_handler(event: Message) -> None:
+        entered.set()
+        await release.wait()
+        finished.append(event)
+
+    stop, group = asyncio.Event(), unique("group")
+    run = asyncio.create_task(
+        _consumer(kafka_bootstrap, topic, publisher, group).run(slow_handler, stop)
+    )
+    await asyncio.wait_for(entered.wait(), 20)
+    stop.set()
+    await asyncio.sleep(0.3)
+    assert not run.done(), "the consumer must not stop while a record is in hand"
+    release.set()
+    await asyncio.wait_for(run, 10)
+
+    assert len(finished) == 1
+    assert await _committed(kafka_bootstrap, topic, group) == 1

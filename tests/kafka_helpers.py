@@ -1,0 +1,62 @@
+"""Small Kafka helpers for tests: private topics and reading a topic back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from tests.conftest import unique
+
+
+async def create_private_topic(bootstrap: str, partitions: int = 3) -> str:
+    """A topic no other test uses."""
+    name = unique("test-topic")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+    return name
+
+
+async def read_until(
+    bootstrap: str,
+    topic: str,
+    wanted: Callable[[ConsumerRecord[bytes, bytes]], bool],
+    count: int = 1,
+    timeout: float = 20.0,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """The first ``count`` records of ``topic`` (from its start) that ``wanted`` accepts."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=unique("reader"),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[ConsumerRecord[bytes, bytes]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(found) < count and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            found.extend(r for records in batch.values() for r in records if wanted(r))
+    finally:
+        await consumer.stop()
+    if len(found) < count:
+        raise AssertionError(f"found {len(found)} of {count} records on {topic} in {timeout}s")
+    return found[:count]
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Wait until ``predicate()`` holds, polling; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
