@@ -1,0 +1,58 @@
+# Rapport: the one entry point for people and CI. `make run` runs the gateway, `make test` the tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+INSTALLED := $(VENV)/.installed
+
+.PHONY: setup run protos test test-unit test-integration test-e2e lint fmt typecheck bench clean
+
+setup: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+## Run the whole gateway: the Kafka broker and every service, under one supervisor.
+run: setup
+	@$(BIN)/python -m infra.stack
+	$(BIN)/honcho start -f Procfile
+
+## Regenerate the Python stubs in shared/gen from protos/.
+protos: setup
+	$(BIN)/python -m infra.protogen
+
+## The whole suite: unit, integration (real Kafka, real gRPC) and end-to-end (every service as a process).
+test: setup
+	$(BIN)/python -m pytest tests
+
+test-unit: setup
+	$(BIN)/python -m pytest tests/unit
+
+test-integration: setup
+	$(BIN)/python -m pytest tests/integration
+
+test-e2e: setup
+	$(BIN)/python -m pytest tests/e2e
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: setup
+	$(BIN)/mypy shared services infra
+
+## End-to-end benchmark against a running stack (`make run` in another terminal).
+bench: setup
+	$(BIN)/python -m bench.e2e_latency
+
+clean:
+	rm -rf var/run $(VENV)

@@ -1,0 +1,35 @@
+"""Prints where each part of the local stack listens, read from the services' own settings."""
+
+from __future__ import annotations
+
+from services.context.config import ContextSettings
+from services.emotion.config import EmotionSettings
+from services.orchestrator.config import OrchestratorSettings
+from services.web_adapter.config import WebAdapterSettings
+
+
+def main() -> None:
+    web = WebAdapterSettings()
+    emotion = EmotionSettings()
+    context = ContextSettings()
+    orchestrator = OrchestratorSettings()
+    host = web.bind_host
+    rows = [
+        ("chat page", f"http://{host}:{web.http_port}/"),
+        ("chat WebSocket", f"ws://{host}:{web.http_port}/ws"),
+        ("Kafka bootstrap", web.kafka_bootstrap),
+        ("emotion gRPC", f"{host}:{emotion.grpc_port}"),
+        ("context gRPC", f"{host}:{context.grpc_port}"),
+        ("context database", context.database_url),
+        ("metrics web_adapter", f"http://{host}:{web.metrics_port}/metrics"),
+        ("metrics emotion", f"http://{host}:{emotion.metrics_port}/metrics"),
+        ("metrics context", f"http://{host}:{context.metrics_port}/metrics"),
+        ("metrics orchestrator", f"http://{host}:{orchestrator.metrics_port}/metrics"),
+    ]
+    print("Rapport is starting; Ctrl-C stops everything.")
+    for name, where in rows:
+        print(f"  {name:<22} {where}")
+
+
+if __name__ == "__main__":
+    main()
