@@ -16,4 +16,3 @@ CHANNEL_NAMES: tuple[str, ...] = tuple(
 def channel_name(channel: envelope_pb2.Channel) -> str:
     """``CHANNEL_SMS`` → ``"sms"``."""
     return envelope_pb2.Channel.Name(channel).removeprefix(_PREFIX).lower()
-

@@ -7,7 +7,10 @@ Appending is idempotent on the turn's event id.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -102,6 +105,17 @@ class ContextRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # SQLite has one writer at a time and makes a blocked writer sleep and poll;
+        # queueing writers here instead keeps latency flat. PostgreSQL needs no such lock.
+        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        """A read-write transaction; committed when the block ends, rolled back on error."""
+        async with AsyncExitStack() as stack:
+            if self._write_lock is not None:
+                await stack.enter_async_context(self._write_lock)
+            yield await stack.enter_async_context(self._sessions.begin())
 
     def _insert(self, table: type[Base]) -> sqlite.Insert | postgresql.Insert:
         """INSERT that can skip rows that already exist, in the engine's dialect."""
@@ -114,7 +128,7 @@ class ContextRepository:
     ) -> tuple[Customer, bool]:
         """The customer behind ``address`` on ``channel``, created when first seen."""
         try:
-            async with self._sessions.begin() as session:
+            async with self._write() as session:
                 found = await self._customer_by_address(session, channel, address)
                 if found is not None:
                     return _customer(found), False
@@ -137,7 +151,7 @@ class ContextRepository:
                 return _customer(row), True
         except _LostRaceError:
             pass  # another writer created this identity first; our customer row rolled back
-        async with self._sessions.begin() as session:
+        async with self._write() as session:
             found = await self._customer_by_address(session, channel, address)
             assert found is not None
             return _customer(found), False
@@ -165,7 +179,7 @@ class ContextRepository:
         raise RuntimeError(f"could not append turn {turn.event_id}")
 
     async def _append_once(self, customer_id: str, turn: NewTurn) -> tuple[Turn, bool]:
-        async with self._sessions.begin() as session:
+        async with self._write() as session:
             existing = await session.get(TurnRow, turn.event_id)
             if existing is not None:
                 return _turn(existing), False

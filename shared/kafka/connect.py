@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Protocol, TypeVar
@@ -29,12 +30,36 @@ class KafkaClient(Protocol):
 Client = TypeVar("Client", bound=KafkaClient)
 
 
-async def start_client(make: Callable[[], Client]) -> Client:
-    """Build and start a client until the broker answers, for at most two minutes.
+async def wait_for_broker(bootstrap: str) -> None:
+    """Wait, quietly, until one bootstrap address accepts TCP connections."""
+    addresses = [entry.strip().rsplit(":", 1) for entry in bootstrap.split(",") if entry.strip()]
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(OSError),
+        wait=wait_exponential(multiplier=0.1, max=2),
+        stop=stop_after_delay(BROKER_WAIT_SECONDS),
+        reraise=True,
+    ):
+        with attempt:
+            if attempt.retry_state.attempt_number == 2:
+                log.info("waiting for Kafka at %s", bootstrap)
+            for host, port in addresses:
+                try:
+                    _, writer = await asyncio.open_connection(host, int(port))
+                except OSError:
+                    continue
+                writer.close()
+                await writer.wait_closed()
+                return
+            raise OSError(f"no Kafka broker answers at {bootstrap}")
+
+
+async def start_client(bootstrap: str, make: Callable[[], Client]) -> Client:
+    """Build and start a client once the broker answers, waiting at most two minutes.
 
     A client whose start failed is stopped and thrown away: aiokafka clients are not
     meant to be started twice.
     """
+    await wait_for_broker(bootstrap)
     async for attempt in AsyncRetrying(
         retry=retry_if_exception_type(KafkaConnectionError),
         wait=wait_exponential(multiplier=0.2, max=3),

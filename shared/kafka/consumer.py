@@ -84,7 +84,7 @@ class EventConsumer:
 
     async def run(self, handler: Handler, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is finished before returning."""
-        consumer = await start_client(self._make_consumer)
+        consumer = await start_client(self._bootstrap, self._make_consumer)
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=200, max_records=500)

@@ -30,12 +30,13 @@ class EventPublisher:
 
     async def start(self) -> None:
         self._producer = await start_client(
+            self._bootstrap,
             lambda: AIOKafkaProducer(
                 bootstrap_servers=self._bootstrap,
                 client_id=self._client_id,
                 acks="all",
                 linger_ms=1,
-            )
+            ),
         )
 
     async def stop(self) -> None:

@@ -37,6 +37,17 @@ def metric_total(url: str, name: str, **labels: str) -> float:
     )
 
 
+async def exchange(stack: Stack, text: str) -> dict[str, object]:
+    """A new visitor says ``text``; returns the one reply they get."""
+    chat = await ChatClient.connect(stack.web_url)
+    try:
+        await chat.say(text)
+        await eventually(lambda: len(chat.replies) == 1, timeout=5)
+    finally:
+        await chat.close()
+    return chat.replies[0]
+
+
 async def test_a_customer_message_gets_a_reply_within_two_seconds(stack: Stack) -> None:
     chat = await ChatClient.connect(stack.web_url)
     try:
@@ -77,12 +88,7 @@ async def test_each_grpc_server_answers_health_and_lists_its_services(stack: Sta
 
 
 async def test_every_service_shows_counters_that_moved(stack: Stack) -> None:
-    chat = await ChatClient.connect(stack.web_url)
-    try:
-        await chat.say("Where is my order?")
-        await eventually(lambda: len(chat.replies) == 1, timeout=5)
-    finally:
-        await chat.close()
+    await exchange(stack, "Where is my order?")
     assert (
         metric_total(
             stack.metrics_url("web_adapter"), "rapport_web_frames_total", outcome="published"
@@ -147,12 +153,7 @@ async def test_an_undecodable_inbound_record_is_dead_lettered_and_processing_goe
     )
     assert dict(dead.headers)["dead-letter-group"] == stack.orchestrator_group.encode()
 
-    chat = await ChatClient.connect(stack.web_url)
-    try:
-        await chat.say("hello after the garbage")
-        await eventually(lambda: len(chat.replies) == 1, timeout=5)
-    finally:
-        await chat.close()
+    await exchange(stack, "hello after the garbage")
 
 
 async def test_an_orchestrator_crash_loses_nothing_and_duplicates_nothing(stack: Stack) -> None:

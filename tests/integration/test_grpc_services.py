@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from services.emotion.grpc_server import EmotionServicer
 from services.orchestrator.clients import ContextClient, EmotionClient
 from shared.errors import DependencyUnavailableError, InvalidInputError
 from shared.grpc.client import open_channel
-from shared.grpc.server import create_server, serve
+from shared.grpc.server import Registrar, create_server, serve
 from shared.kafka.codec import new_envelope
 from tests.grpc_probe import health_status, reflected_services
 
@@ -30,20 +31,27 @@ EMOTION = emotion_pb.DESCRIPTOR.services_by_name["EmotionService"].full_name
 CONTEXT = context_pb.DESCRIPTOR.services_by_name["ContextService"].full_name
 
 
+@asynccontextmanager
+async def running(register: Registrar, service: str) -> AsyncIterator[str]:
+    """A real gRPC server on a free port for the duration of the block; yields its address."""
+    server, port, health = create_server("127.0.0.1:0", register, [service])
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(server, health, [service], stop, grace_seconds=1))
+    await asyncio.sleep(0.1)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop.set()
+        await task
+
+
 @pytest.fixture
 async def emotion_address() -> AsyncIterator[str]:
     servicer = EmotionServicer(max_text_chars=100)
-    server, port, health = create_server(
-        "127.0.0.1:0",
-        lambda s: emotion_grpc.add_EmotionServiceServicer_to_server(servicer, s),
-        [EMOTION],
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(server, health, [EMOTION], stop, grace_seconds=1))
-    await asyncio.sleep(0.1)
-    yield f"127.0.0.1:{port}"
-    stop.set()
-    await task
+    async with running(
+        lambda s: emotion_grpc.add_EmotionServiceServicer_to_server(servicer, s), EMOTION
+    ) as address:
+        yield address
 
 
 @pytest.fixture
@@ -51,18 +59,13 @@ async def context_address(tmp_path: Path) -> AsyncIterator[str]:
     engine = create_engine(f"sqlite:///{tmp_path / 'context.sqlite3'}")
     await migrate(engine)
     servicer = ContextServicer(ContextRepository(engine), default_max_turns=20)
-    server, port, health = create_server(
-        "127.0.0.1:0",
-        lambda s: context_grpc.add_ContextServiceServicer_to_server(servicer, s),
-        [CONTEXT],
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(server, health, [CONTEXT], stop, grace_seconds=1))
-    await asyncio.sleep(0.1)
-    yield f"127.0.0.1:{port}"
-    stop.set()
-    await task
-    await engine.dispose()
+    try:
+        async with running(
+            lambda s: context_grpc.add_ContextServiceServicer_to_server(servicer, s), CONTEXT
+        ) as address:
+            yield address
+    finally:
+        await engine.dispose()
 
 
 async def test_servers_report_health_and_list_their_services(
