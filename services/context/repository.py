@@ -105,8 +105,10 @@ class ContextRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
-        # SQLite has one writer at a time and makes a blocked writer sleep and poll;
-        # queueing writers here instead keeps latency flat. PostgreSQL needs no such lock.
+        # SQLite has one writer at a time. Queueing writers here, instead of letting them
+        # collide in the file (busy polling, or "database is locked" when a transaction
+        # that has read upgrades to write), keeps errors off the hot path. PostgreSQL
+        # locks rows itself.
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @asynccontextmanager
