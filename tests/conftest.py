@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-pytest_plugins = ["tests.kafka_broker"]
+pytest_plugins = ["tests.kafka_broker", "tests.postgres_server"]
 
 
 def unique(prefix: str) -> str:

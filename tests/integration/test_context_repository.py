@@ -1,3 +1,5 @@
+"""The context store on SQLite and on PostgreSQL: identities, idempotent appends, sequences."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,13 +19,23 @@ from services.context.repository import (
     UnknownCustomerError,
 )
 
+pytestmark = pytest.mark.integration
+
 WEB, SMS = 1, 2
 CUSTOMER, BOT = 1, 2
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same tests run on the embedded default and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'context.sqlite3'}"
+    return str(request.getfixturevalue("fresh_postgres_database"))
+
+
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'context.sqlite3'}")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
     await migrate(engine)
     yield engine
     await engine.dispose()
