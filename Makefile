@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup run protos test test-unit test-integration test-e2e lint fmt typecheck bench clean
+.PHONY: setup run protos test test-unit test-integration test-e2e lint fmt typecheck bench clean models eval
 
 setup: $(INSTALLED)
 
@@ -56,3 +56,15 @@ bench: setup
 
 clean:
 	rm -rf var/run $(VENV)
+
+## Retrain every emotion-service model from the copied data (fixed seeds), then evaluate.
+models: setup
+	test -x .venv-models/bin/python || $(PYTHON) -m venv .venv-models
+	.venv-models/bin/python -m pip install --quiet -r services/emotion/training/requirements-models.lock
+	.venv-models/bin/python -m services.emotion.training.prepare
+	.venv-models/bin/python -m services.emotion.training.train
+	$(BIN)/python -m services.emotion.training.evaluate
+
+## Evaluate the shipped models on the test splits (runtime venv): metrics, cards, tables.
+eval: setup
+	$(BIN)/python -m services.emotion.training.evaluate

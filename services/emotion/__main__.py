@@ -7,7 +7,9 @@ import logging
 
 from rapport.emotion.v1 import emotion_service_pb2, emotion_service_pb2_grpc
 
+from services.emotion.analyzer import Analyzer
 from services.emotion.config import EmotionSettings
+from services.emotion.fasttext_predictor import FastTextPredictor
 from services.emotion.grpc_server import EmotionServicer
 from shared.grpc.server import create_server, serve
 from shared.observability.logging import configure_logging
@@ -18,17 +20,35 @@ log = logging.getLogger(__name__)
 SERVICE_NAMES = [emotion_service_pb2.DESCRIPTOR.services_by_name["EmotionService"].full_name]
 
 
+def build_servicer(settings: EmotionSettings) -> EmotionServicer:
+    """Load the models and wire the analyzer behind the gRPC servicer."""
+    predictor = FastTextPredictor.load(settings.models_dir)
+    analyzer = Analyzer(
+        predictor,
+        max_chars=settings.max_text_chars,
+        supported_languages=predictor.supported_languages,
+        hint_below_confidence=settings.hint_below_confidence,
+    )
+    return EmotionServicer(analyzer, predictor.versions, settings.max_batch_items)
+
+
 async def main(stop: asyncio.Event) -> None:
     settings = EmotionSettings()
     configure_logging(settings.service_name, settings.log_level)
+    servicer = build_servicer(settings)
     metrics = serve_metrics(settings.bind_host, settings.metrics_port)
-    servicer = EmotionServicer(settings.max_text_chars)
     server, port, health = create_server(
         f"{settings.bind_host}:{settings.grpc_port}",
         lambda s: emotion_service_pb2_grpc.add_EmotionServiceServicer_to_server(servicer, s),
         SERVICE_NAMES,
     )
-    log.info("emotion gRPC on %s:%d, metrics on :%d", settings.bind_host, port, metrics.port)
+    log.info(
+        "emotion gRPC on %s:%d, metrics on :%d, models %s",
+        settings.bind_host,
+        port,
+        metrics.port,
+        servicer.versions,
+    )
     try:
         await serve(server, health, SERVICE_NAMES, stop, settings.shutdown_grace_seconds)
     finally:

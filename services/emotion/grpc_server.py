@@ -2,73 +2,106 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import grpc
 from rapport.emotion.v1 import emotion_service_pb2 as pb
 from rapport.emotion.v1 import emotion_service_pb2_grpc as pb_grpc
 
-from services.emotion.analyzer import MODEL_VERSION, SUPPORTED_LANGUAGES, Analysis, analyze
-from services.emotion.metrics import DOMINANT_EMOTIONS
+from services.emotion.analyzer import Analysis, Analyzer, Request
+from services.emotion.metrics import DOMINANT_EMOTIONS, MESSAGES_ANALYSED
 
 _URGENCY = {
     "low": pb.URGENCY_LEVEL_LOW,
     "normal": pb.URGENCY_LEVEL_NORMAL,
     "high": pb.URGENCY_LEVEL_HIGH,
 }
-_SARCASM_THRESHOLD = 0.5
-_NEUTRAL_BAND = 0.2
+_SENTIMENT = {
+    "negative": pb.SENTIMENT_LABEL_NEGATIVE,
+    "neutral": pb.SENTIMENT_LABEL_NEUTRAL,
+    "positive": pb.SENTIMENT_LABEL_POSITIVE,
+}
 
 
-def _sentiment_label(score: float) -> pb.SentimentLabel:
-    if score <= -_NEUTRAL_BAND:
-        return pb.SENTIMENT_LABEL_NEGATIVE
-    if score >= _NEUTRAL_BAND:
-        return pb.SENTIMENT_LABEL_POSITIVE
-    return pb.SENTIMENT_LABEL_NEUTRAL
-
-
-def to_response(analysis: Analysis) -> pb.AnalyzeResponse:
+def to_response(analysis: Analysis, versions: Mapping[str, str]) -> pb.AnalyzeResponse:
+    emotions = sorted(analysis.emotions.scores.items(), key=lambda item: -item[1])
     return pb.AnalyzeResponse(
         language=pb.Language(
-            code=analysis.language,
-            confidence=analysis.language_confidence,
-            supported=analysis.language in SUPPORTED_LANGUAGES,
+            code=analysis.language.code,
+            confidence=analysis.language.confidence,
+            supported=analysis.language.supported,
+            from_hint=analysis.language_from_hint,
         ),
-        emotions=[pb.EmotionScore(label=k, score=v) for k, v in analysis.emotions.items()],
+        emotions=[pb.EmotionScore(label=label, score=score) for label, score in emotions],
         dominant_emotion=analysis.dominant_emotion,
         intensity=analysis.intensity,
         sentiment=pb.Sentiment(
-            label=_sentiment_label(analysis.sentiment_score), score=analysis.sentiment_score
+            label=_SENTIMENT[analysis.sentiment.label], score=analysis.sentiment.score
         ),
-        sarcasm=pb.Sarcasm(
-            detected=analysis.sarcasm_score >= _SARCASM_THRESHOLD, score=analysis.sarcasm_score
-        ),
-        intent=pb.Intent(name=analysis.intent, confidence=analysis.intent_confidence),
+        sarcasm=pb.Sarcasm(detected=analysis.sarcasm.detected, score=analysis.sarcasm.probability),
+        intent=pb.Intent(name=analysis.intent.name, confidence=analysis.intent.confidence),
         urgency=pb.Urgency(
-            level=_URGENCY[analysis.urgency],
-            score=analysis.urgency_score,
-            signals=analysis.urgency_signals,
+            level=_URGENCY[analysis.urgency.level],
+            score=analysis.urgency.score,
+            signals=analysis.urgency.signals,
         ),
-        model_version=MODEL_VERSION,
+        model_version=analysis.emotions.model,
+        detected_emotions=analysis.emotions.detected,
+        drivers=[pb.EmotionDriver(token=t, weight=w) for t, w in analysis.drivers],
+        truncated=analysis.truncated,
+        analysed_chars=analysis.analysed_chars,
+        model_versions=versions,
     )
 
 
 class EmotionServicer(pb_grpc.EmotionServiceServicer):
-    """Serves ``rapport.emotion.v1.EmotionService``; refuses empty or oversized text."""
+    """Serves ``rapport.emotion.v1.EmotionService``; refuses empty text and oversized batches."""
 
-    def __init__(self, max_text_chars: int) -> None:
-        self._max_text_chars = max_text_chars
+    def __init__(
+        self, analyzer: Analyzer, versions: Mapping[str, str], max_batch_items: int
+    ) -> None:
+        self._analyzer = analyzer
+        self._versions = dict(versions)
+        self._max_batch_items = max_batch_items
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return dict(self._versions)
 
     async def Analyze(  # noqa: N802 - the name is the RPC's
         self, request: pb.AnalyzeRequest, context: grpc.aio.ServicerContext
     ) -> pb.AnalyzeResponse:
-        text = request.text.strip()
-        if not text:
+        if not request.text.strip():
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "text is empty")
-        if len(text) > self._max_text_chars:
+        analysis = self._analyzer.analyze(Request(request.text, request.language_hint))
+        self._count([analysis])
+        return to_response(analysis, self._versions)
+
+    async def AnalyzeBatch(  # noqa: N802
+        self, request: pb.AnalyzeBatchRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AnalyzeBatchResponse:
+        items = request.items
+        if not items:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "items is empty")
+        if len(items) > self._max_batch_items:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"text has {len(text)} characters; the limit is {self._max_text_chars}",
+                f"{len(items)} items; the limit is {self._max_batch_items} per call",
             )
-        analysis = analyze(text, request.language_hint)
-        DOMINANT_EMOTIONS.labels(analysis.dominant_emotion).inc()
-        return to_response(analysis)
+        for index, item in enumerate(items):
+            if not item.text.strip():
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"items[{index}]: text is empty"
+                )
+        analyses = self._analyzer.analyze_batch(
+            [Request(item.text, item.language_hint) for item in items],
+            include_drivers=request.include_drivers,
+        )
+        self._count(analyses)
+        return pb.AnalyzeBatchResponse(results=[to_response(a, self._versions) for a in analyses])
+
+    @staticmethod
+    def _count(analyses: list[Analysis]) -> None:
+        for analysis in analyses:
+            DOMINANT_EMOTIONS.labels(analysis.dominant_emotion).inc()
+        MESSAGES_ANALYSED.inc(len(analyses))

@@ -9,3 +9,7 @@ DOMINANT_EMOTIONS = Counter(
     "Messages analysed, by dominant emotion label.",
     ["emotion"],
 )
+MESSAGES_ANALYSED = Counter(
+    "rapport_emotion_messages_analysed_total",
+    "Messages analysed, through Analyze and AnalyzeBatch.",
+)

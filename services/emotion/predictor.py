@@ -13,9 +13,16 @@ from dataclasses import dataclass
 from typing import Protocol
 
 RAPPORT_EMOTIONS: tuple[str, ...] = (
-    "anger", "frustration", "sadness", "anxiety", "confusion", "gratitude", "joy", "neutral",
+    "anger",
+    "frustration",
+    "sadness",
+    "anxiety",
+    "confusion",
+    "gratitude",
+    "joy",
+    "neutral",
 )
-"""Rapport's customer-service emotion taxonomy (the mapping from GoEmotions is in the model card)."""
+"""Rapport's customer-service emotion taxonomy; the model card maps GoEmotions onto it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,32 +1,78 @@
+"""What the service makes of the heads' output: language choice, intensity, urgency, reasons."""
+
 from __future__ import annotations
 
-from services.emotion.analyzer import EMOTION_LABELS, analyze
+from services.emotion.analyzer import Analyzer, Request
+from services.emotion.urgency import urgency
+from tests.fakes.predictor import KeywordPredictor
 
 
-def test_a_late_order_reads_as_frustrated_delivery_problem() -> None:
-    result = analyze("Hi, my order hasn't arrived")
-    assert result.language == "en"
-    assert result.dominant_emotion == "frustration"
-    assert result.intent == "delivery_problem"
-    assert result.sentiment_score < 0
-    assert set(result.emotions) == set(EMOTION_LABELS)
+def _analyzer(max_chars: int = 100) -> tuple[Analyzer, KeywordPredictor]:
+    predictor = KeywordPredictor()
+    analyzer = Analyzer(
+        predictor, max_chars=max_chars, supported_languages=predictor.supported_languages
+    )
+    return analyzer, predictor
 
 
-def test_shouting_and_deadlines_raise_intensity_and_urgency() -> None:
-    calm = analyze("The refund is unacceptable")
-    loud = analyze("THE REFUND IS UNACCEPTABLE!!! I need it right now")
-    assert loud.intensity > calm.intensity
-    assert loud.urgency == "high"
-    assert {"all_caps", "right_now", "repeated_punctuation"} <= set(loud.urgency_signals)
+def test_a_clear_message_is_read_with_its_reasons() -> None:
+    analyzer, _ = _analyzer()
+    result = analyzer.analyze(Request("hello, I am furious about my order"))
+    assert result.language.code == "en" and not result.language_from_hint
+    assert result.dominant_emotion == "anger"
+    assert result.intensity > 0.8
+    assert result.drivers == (("furious", 0.5),)
+    assert result.intent.name == "track_order"
+    assert not result.truncated
 
 
-def test_plain_text_is_neutral_and_intent_unknown() -> None:
-    result = analyze("The sky is blue")
+def test_the_channel_hint_wins_only_when_the_text_cannot_tell() -> None:
+    analyzer, _ = _analyzer()
+    short = analyzer.analyze(Request("👍", language_hint="es-ES,es;q=0.9"))
+    assert (short.language.code, short.language_from_hint, short.language.supported) == (
+        "es",
+        True,
+        True,
+    )
+    clear = analyzer.analyze(Request("bonjour", language_hint="es"))
+    assert (clear.language.code, clear.language_from_hint) == ("fr", False)
+
+
+def test_neutral_text_has_no_intensity_and_no_drivers() -> None:
+    analyzer, predictor = _analyzer()
+    result = analyzer.analyze(Request("the sky is blue"))
     assert result.dominant_emotion == "neutral"
     assert result.intensity == 0.0
-    assert result.intent == "unknown"
+    assert result.drivers == ()
+    assert predictor.driver_calls == 0
 
 
-def test_language_falls_back_to_the_hint_when_the_text_says_nothing() -> None:
-    assert analyze("👍", language_hint="fr").language == "fr"
-    assert analyze("Hola, ¿dónde está mi pedido?").language == "es"
+def test_long_text_is_analysed_on_a_prefix_and_flagged() -> None:
+    analyzer, _ = _analyzer(max_chars=20)
+    result = analyzer.analyze(Request("x" * 50 + " furious"))
+    assert result.truncated and result.analysed_chars == 20
+    assert result.dominant_emotion == "neutral"  # the word past the prefix is not read
+
+
+def test_a_batch_keeps_order_and_explains_only_when_asked() -> None:
+    analyzer, predictor = _analyzer()
+    texts = ["thanks a lot", "I am furious", "hola"]
+    results = analyzer.analyze_batch([Request(t) for t in texts], include_drivers=False)
+    assert [r.dominant_emotion for r in results] == ["gratitude", "anger", "neutral"]
+    assert predictor.driver_calls == 0
+
+
+def test_urgency_names_every_signal_it_used() -> None:
+    calm = urgency("Could you check my order when you have a moment?", "neutral", 0.0)
+    assert (calm.level, calm.signals) == ("low", ())
+    loud = urgency("I NEED THIS TODAY!!! or I will switch to another shop", "anger", 0.9)
+    assert loud.level == "high"
+    assert set(loud.signals) == {
+        "deadline",
+        "threat_to_leave",
+        "repeated_punctuation",
+        "all_caps",
+        "strong_emotion",
+    }
+    spanish = urgency("Lo necesito ahora mismo", "neutral", 0.0)
+    assert spanish.signals == ("right_now",) and spanish.level == "normal"

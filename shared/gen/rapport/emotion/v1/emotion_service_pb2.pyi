@@ -37,15 +37,31 @@ class AnalyzeRequest(_message.Message):
     language_hint: str
     def __init__(self, text: _Optional[str] = ..., language_hint: _Optional[str] = ...) -> None: ...
 
+class AnalyzeBatchRequest(_message.Message):
+    __slots__ = ("items", "include_drivers")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_DRIVERS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[AnalyzeRequest]
+    include_drivers: bool
+    def __init__(self, items: _Optional[_Iterable[_Union[AnalyzeRequest, _Mapping]]] = ..., include_drivers: _Optional[bool] = ...) -> None: ...
+
+class AnalyzeBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[AnalyzeResponse]
+    def __init__(self, results: _Optional[_Iterable[_Union[AnalyzeResponse, _Mapping]]] = ...) -> None: ...
+
 class Language(_message.Message):
-    __slots__ = ("code", "confidence", "supported")
+    __slots__ = ("code", "confidence", "supported", "from_hint")
     CODE_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     SUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    FROM_HINT_FIELD_NUMBER: _ClassVar[int]
     code: str
     confidence: float
     supported: bool
-    def __init__(self, code: _Optional[str] = ..., confidence: _Optional[float] = ..., supported: _Optional[bool] = ...) -> None: ...
+    from_hint: bool
+    def __init__(self, code: _Optional[str] = ..., confidence: _Optional[float] = ..., supported: _Optional[bool] = ..., from_hint: _Optional[bool] = ...) -> None: ...
 
 class EmotionScore(_message.Message):
     __slots__ = ("label", "score")
@@ -54,6 +70,14 @@ class EmotionScore(_message.Message):
     label: str
     score: float
     def __init__(self, label: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
+
+class EmotionDriver(_message.Message):
+    __slots__ = ("token", "weight")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    weight: float
+    def __init__(self, token: _Optional[str] = ..., weight: _Optional[float] = ...) -> None: ...
 
 class Sentiment(_message.Message):
     __slots__ = ("label", "score")
@@ -90,7 +114,14 @@ class Urgency(_message.Message):
     def __init__(self, level: _Optional[_Union[UrgencyLevel, str]] = ..., score: _Optional[float] = ..., signals: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AnalyzeResponse(_message.Message):
-    __slots__ = ("language", "emotions", "dominant_emotion", "intensity", "sentiment", "sarcasm", "intent", "urgency", "model_version")
+    __slots__ = ("language", "emotions", "dominant_emotion", "intensity", "sentiment", "sarcasm", "intent", "urgency", "model_version", "detected_emotions", "drivers", "truncated", "analysed_chars", "model_versions")
+    class ModelVersionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     EMOTIONS_FIELD_NUMBER: _ClassVar[int]
     DOMINANT_EMOTION_FIELD_NUMBER: _ClassVar[int]
@@ -100,6 +131,11 @@ class AnalyzeResponse(_message.Message):
     INTENT_FIELD_NUMBER: _ClassVar[int]
     URGENCY_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DETECTED_EMOTIONS_FIELD_NUMBER: _ClassVar[int]
+    DRIVERS_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    ANALYSED_CHARS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     language: Language
     emotions: _containers.RepeatedCompositeFieldContainer[EmotionScore]
     dominant_emotion: str
@@ -109,4 +145,9 @@ class AnalyzeResponse(_message.Message):
     intent: Intent
     urgency: Urgency
     model_version: str
-    def __init__(self, language: _Optional[_Union[Language, _Mapping]] = ..., emotions: _Optional[_Iterable[_Union[EmotionScore, _Mapping]]] = ..., dominant_emotion: _Optional[str] = ..., intensity: _Optional[float] = ..., sentiment: _Optional[_Union[Sentiment, _Mapping]] = ..., sarcasm: _Optional[_Union[Sarcasm, _Mapping]] = ..., intent: _Optional[_Union[Intent, _Mapping]] = ..., urgency: _Optional[_Union[Urgency, _Mapping]] = ..., model_version: _Optional[str] = ...) -> None: ...
+    detected_emotions: _containers.RepeatedScalarFieldContainer[str]
+    drivers: _containers.RepeatedCompositeFieldContainer[EmotionDriver]
+    truncated: bool
+    analysed_chars: int
+    model_versions: _containers.ScalarMap[str, str]
+    def __init__(self, language: _Optional[_Union[Language, _Mapping]] = ..., emotions: _Optional[_Iterable[_Union[EmotionScore, _Mapping]]] = ..., dominant_emotion: _Optional[str] = ..., intensity: _Optional[float] = ..., sentiment: _Optional[_Union[Sentiment, _Mapping]] = ..., sarcasm: _Optional[_Union[Sarcasm, _Mapping]] = ..., intent: _Optional[_Union[Intent, _Mapping]] = ..., urgency: _Optional[_Union[Urgency, _Mapping]] = ..., model_version: _Optional[str] = ..., detected_emotions: _Optional[_Iterable[str]] = ..., drivers: _Optional[_Iterable[_Union[EmotionDriver, _Mapping]]] = ..., truncated: _Optional[bool] = ..., analysed_chars: _Optional[int] = ..., model_versions: _Optional[_Mapping[str, str]] = ...) -> None: ...

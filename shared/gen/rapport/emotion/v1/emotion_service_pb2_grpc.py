@@ -40,6 +40,11 @@ class EmotionServiceStub:
                 request_serializer=rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.AnalyzeRequest.SerializeToString,
                 response_deserializer=rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.AnalyzeResponse.FromString,
                 _registered_method=True)
+        self.AnalyzeBatch = channel.unary_unary(
+                '/rapport.emotion.v1.EmotionService/AnalyzeBatch',
+                request_serializer=rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.AnalyzeBatchRequest.SerializeToString,
+                response_deserializer=rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.AnalyzeBatchResponse.FromString,
+                _registered_method=True)
 
 
 class EmotionServiceServicer:
@@ -47,7 +52,16 @@ class EmotionServiceServicer:
     """
 
     def Analyze(self, request, context):
-        """Analyse one message. INVALID_ARGUMENT for empty or oversized text.
+        """Analyse one message. INVALID_ARGUMENT for empty text; text longer than the service's
+        limit is analysed on its first characters and flagged `truncated`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnalyzeBatch(self, request, context):
+        """Analyse many messages in one call (the fast path). INVALID_ARGUMENT names the first
+        bad item; results come back in request order.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -60,6 +74,11 @@ def add_EmotionServiceServicer_to_server(servicer, server):
                     servicer.Analyze,
                     request_deserializer=rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.AnalyzeRequest.FromString,
                     response_serializer=rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.AnalyzeResponse.SerializeToString,
+            ),
+            'AnalyzeBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnalyzeBatch,
+                    request_deserializer=rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.AnalyzeBatchRequest.FromString,
+                    response_serializer=rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.AnalyzeBatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +109,33 @@ class EmotionService:
             '/rapport.emotion.v1.EmotionService/Analyze',
             rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.AnalyzeRequest.SerializeToString,
             rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.AnalyzeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnalyzeBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.emotion.v1.EmotionService/AnalyzeBatch',
+            rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.AnalyzeBatchRequest.SerializeToString,
+            rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.AnalyzeBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

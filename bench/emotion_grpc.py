@@ -1,0 +1,122 @@
+"""Emotion service benchmark over real gRPC: AnalyzeBatch throughput, unary Analyze latency, RSS.
+
+Starts ``python -m services.emotion`` on free ports (models loaded as in production),
+sends GoEmotions test texts (short Reddit comments), and prints the figures.
+
+    python -m bench.emotion_grpc --messages 20000 --batch 500 --unary 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from rapport.emotion.v1 import emotion_service_pb2 as pb
+from rapport.emotion.v1 import emotion_service_pb2_grpc as pb_grpc
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TEXTS = REPO_ROOT / "services/emotion/training/data/goemotions/test.tsv"
+
+
+def load_texts(limit: int) -> list[str]:
+    with TEXTS.open(encoding="utf-8") as handle:
+        texts = [row[0] for row in csv.reader(handle, delimiter="\t") if row and row[0].strip()]
+    return (texts * (limit // len(texts) + 1))[:limit]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+async def wait_serving(address: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    async with grpc.aio.insecure_channel(address) as channel:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError("the emotion service exited")
+            try:
+                response = await health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=1
+                )
+                if response.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                await asyncio.sleep(0.2)
+    raise TimeoutError("the emotion service did not become healthy")
+
+
+def percentile(ordered: list[float], fraction: float) -> float:
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+async def run(args: argparse.Namespace, process: subprocess.Popen[bytes], address: str) -> None:
+    await wait_serving(address, process)
+    print(f"service RSS after loading models   {rss_mib(process.pid):.0f} MiB")
+    texts = load_texts(args.messages)
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = pb_grpc.EmotionServiceStub(channel)
+        batches = [
+            pb.AnalyzeBatchRequest(
+                items=[pb.AnalyzeRequest(text=t) for t in texts[i : i + args.batch]]
+            )
+            for i in range(0, len(texts), args.batch)
+        ]
+        await stub.AnalyzeBatch(batches[0], timeout=30)  # warm-up
+        started = time.perf_counter()
+        for batch in batches:
+            await stub.AnalyzeBatch(batch, timeout=30)
+        elapsed = time.perf_counter() - started
+        print(f"AnalyzeBatch ({args.batch}/call)          {len(texts) / elapsed:,.0f} messages/s")
+
+        latencies = []
+        for text in texts[: args.unary]:
+            begun = time.perf_counter()
+            await stub.Analyze(pb.AnalyzeRequest(text=text), timeout=5)
+            latencies.append(time.perf_counter() - begun)
+        ordered = sorted(latencies)
+        print(f"Analyze unary p50                   {1000 * percentile(ordered, 0.5):.2f} ms")
+        print(f"Analyze unary p99                   {1000 * percentile(ordered, 0.99):.2f} ms")
+    print(f"service RSS after the run           {rss_mib(process.pid):.0f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--unary", type=int, default=3_000)
+    args = parser.parse_args()
+    port = free_port()
+    env = {
+        **os.environ,
+        "RAPPORT_EMOTION_GRPC_PORT": str(port),
+        "RAPPORT_EMOTION_METRICS_PORT": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen([sys.executable, "-m", "services.emotion"], cwd=REPO_ROOT, env=env)
+    try:
+        asyncio.run(run(args, process, f"127.0.0.1:{port}"))
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Reproducible training pipeline of the emotion service's models: prepare, train, evaluate."""

@@ -1,0 +1,170 @@
+"""The emotion service over real gRPC with the shipped models: every head, every bad input."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from rapport.emotion.v1 import emotion_service_pb2 as pb
+from rapport.emotion.v1 import emotion_service_pb2_grpc as pb_grpc
+
+from services.emotion.__main__ import build_servicer
+from services.emotion.config import EmotionSettings
+from services.emotion.grpc_server import EmotionServicer
+from tests.grpc_probe import running
+
+pytestmark = pytest.mark.integration
+
+EMOTION = pb.DESCRIPTOR.services_by_name["EmotionService"].full_name
+MAX_CHARS = 500
+HEADS = {"language", "emotion", "sentiment", "sarcasm", "intent"}
+
+
+@pytest.fixture(scope="module")
+def servicer() -> EmotionServicer:
+    return build_servicer(
+        EmotionSettings(metrics_port=0, grpc_port=0, max_text_chars=MAX_CHARS, max_batch_items=50)
+    )
+
+
+@pytest.fixture
+async def stub(servicer: EmotionServicer) -> AsyncIterator[pb_grpc.EmotionServiceStub]:
+    async with (
+        running(
+            lambda s: pb_grpc.add_EmotionServiceServicer_to_server(servicer, s), EMOTION
+        ) as address,
+        grpc.aio.insecure_channel(address) as channel,
+    ):
+        yield pb_grpc.EmotionServiceStub(channel)
+
+
+async def analyze(
+    stub: pb_grpc.EmotionServiceStub, text: str, hint: str = ""
+) -> pb.AnalyzeResponse:
+    return await stub.Analyze(pb.AnalyzeRequest(text=text, language_hint=hint), timeout=5)
+
+
+async def test_an_angry_complaint_is_negative_urgent_and_explained(
+    stub: pb_grpc.EmotionServiceStub,
+) -> None:
+    result = await analyze(stub, "This is RIDICULOUS, I am REALLY ANGRY with your service!!!")
+    assert result.language.code == "en" and result.language.supported
+    assert result.dominant_emotion in {"anger", "frustration"}
+    assert result.intensity >= 0.6
+    assert result.sentiment.label == pb.SENTIMENT_LABEL_NEGATIVE
+    assert result.urgency.level == pb.URGENCY_LEVEL_HIGH
+    assert {"all_caps", "repeated_punctuation"} <= set(result.urgency.signals)
+    assert result.drivers and all(d.weight > 0 for d in result.drivers)
+    assert set(result.model_versions) == HEADS
+    assert result.model_version in result.model_versions["emotion"].split("+")
+
+
+async def test_gratitude_is_positive_and_calm(stub: pb_grpc.EmotionServiceStub) -> None:
+    result = await analyze(stub, "Thank you so much, you saved my day!")
+    assert result.dominant_emotion in {"gratitude", "joy"}
+    assert result.sentiment.label == pb.SENTIMENT_LABEL_POSITIVE
+    assert result.urgency.level == pb.URGENCY_LEVEL_LOW
+    scores = {e.label: e.score for e in result.emotions}
+    assert len(scores) == 8 and all(0 <= s <= 1 for s in scores.values())
+
+
+async def test_intents_and_the_unknown_outcome(stub: pb_grpc.EmotionServiceStub) -> None:
+    assert (await analyze(stub, "where is my order?")).intent.name == "track_order"
+    assert (await analyze(stub, "I want to talk to a real person")).intent.name in {
+        "contact_human_agent",
+        "contact_customer_service",
+    }
+    assert (await analyze(stub, "I want my money back")).intent.name in {
+        "get_refund",
+        "check_refund_policy",
+        "track_refund",
+    }
+    unknown = await analyze(stub, "the giraffe painted a purple sonnet")
+    assert unknown.intent.name == "unknown"
+
+
+async def test_sarcasm_scores_irony_above_a_plain_statement(
+    stub: pb_grpc.EmotionServiceStub,
+) -> None:
+    ironic = await analyze(
+        stub, "Oh great, another delay. I just love waiting for weeks. Thanks a lot."
+    )
+    plain = await analyze(stub, "The parcel arrived on Tuesday afternoon.")
+    assert 0 <= plain.sarcasm.score < ironic.sarcasm.score <= 1
+    assert not plain.sarcasm.detected
+
+
+async def test_languages_and_the_hint_for_text_too_short_to_tell(
+    stub: pb_grpc.EmotionServiceStub,
+) -> None:
+    spanish = await analyze(stub, "Hola, mi pedido no ha llegado todavía y estoy muy enfadado")
+    assert spanish.language.code == "es" and spanish.language.supported
+    assert not spanish.language.from_hint
+    emoji = await analyze(stub, "👍👍", hint="pt-BR")
+    assert (emoji.language.code, emoji.language.from_hint) == ("pt", True)
+    unsupported = await analyze(stub, "Дякую, все чудово, замовлення вже отримав")
+    assert unsupported.language.code == "uk" and not unsupported.language.supported
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "😡😡😡",
+        "\u200b\u200c\u200d",
+        "مرحبا، أين طلبي؟",
+        "e\u0301\u0301\u0301 cafe\u0301",
+        "line one\nline two\r\nline three\ttab",
+        "\x00\x01 control characters",
+    ],
+)
+async def test_any_unicode_is_analysed_without_a_crash(
+    stub: pb_grpc.EmotionServiceStub, text: str
+) -> None:
+    result = await analyze(stub, text)
+    assert result.dominant_emotion and result.language.code
+
+
+async def test_huge_text_is_analysed_on_its_prefix_and_flagged(
+    stub: pb_grpc.EmotionServiceStub,
+) -> None:
+    result = await analyze(stub, "I am so angry. " * 1000)
+    assert result.truncated and result.analysed_chars == MAX_CHARS
+    assert not (await analyze(stub, "short")).truncated
+
+
+async def test_empty_text_is_refused_with_a_clear_message(
+    stub: pb_grpc.EmotionServiceStub,
+) -> None:
+    for text in ("", "   \n\t "):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await analyze(stub, text)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert caught.value.details() == "text is empty"
+
+
+async def test_a_batch_answers_in_order_and_names_its_first_bad_item(
+    stub: pb_grpc.EmotionServiceStub,
+) -> None:
+    texts = ["Thank you so much!", "where is my order", "I am furious!!!"]
+    response = await stub.AnalyzeBatch(
+        pb.AnalyzeBatchRequest(items=[pb.AnalyzeRequest(text=t) for t in texts]), timeout=5
+    )
+    single = [await analyze(stub, t) for t in texts]
+    assert [r.dominant_emotion for r in response.results] == [s.dominant_emotion for s in single]
+    assert [r.intent.name for r in response.results] == [s.intent.name for s in single]
+    assert all(not r.drivers for r in response.results)
+
+    bad_batches = {
+        "items is empty": [],
+        "items[1]: text is empty": ["fine", " "],
+        "51 items; the limit is 50 per call": ["x"] * 51,
+    }
+    for message, items in bad_batches.items():
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.AnalyzeBatch(
+                pb.AnalyzeBatchRequest(items=[pb.AnalyzeRequest(text=t) for t in items]),
+                timeout=5,
+            )
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert caught.value.details() == message
