@@ -3,6 +3,8 @@
     RapportError                 (retriable = False)
     ├── ContractError            a record or request does not match its contract
     ├── InvalidInputError        a person or platform sent something we refuse
+    ├── NotFoundError            the customer, conversation... does not exist
+    ├── RefusedError             refused because of the state of things (an erased customer)
     └── DependencyUnavailableError  (retriable = True) a broker, service or store is down or slow
 
 The Kafka consumer loop reads ``retriable`` to choose between retrying a record and
@@ -26,6 +28,14 @@ class ContractError(RapportError):
 
 class InvalidInputError(RapportError):
     """Input from outside (a customer, a platform) that Rapport refuses, with the reason."""
+
+
+class NotFoundError(RapportError):
+    """What was asked for does not exist."""
+
+
+class RefusedError(RapportError):
+    """Refused because of the state of things, e.g. the customer's data was erased."""
 
 
 class DependencyUnavailableError(RapportError):

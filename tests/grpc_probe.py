@@ -1,10 +1,16 @@
-"""What an operator's tools would ask a gRPC server: its health and the services it lists."""
+"""gRPC test helpers: a real server for the length of a block, and what operators ask it."""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from shared.grpc.server import Registrar, create_server, serve
 
 
 async def health_status(address: str, service: str = "") -> str:
@@ -24,3 +30,17 @@ async def reflected_services(address: str) -> set[str]:
         async for response in call:
             return {s.name for s in response.list_services_response.service}
     return set()
+
+
+@asynccontextmanager
+async def running(register: Registrar, service: str) -> AsyncIterator[str]:
+    """A real gRPC server on a free port for the duration of the block; yields its address."""
+    server, port, health = create_server("127.0.0.1:0", register, [service])
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(server, health, [service], stop, grace_seconds=1))
+    await asyncio.sleep(0.1)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop.set()
+        await task

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from tests.conftest import unique
+
+T = TypeVar("T")
 
 
 async def create_private_topic(bootstrap: str, partitions: int = 3) -> str:
@@ -59,4 +62,18 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 20.0) -> No
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def eventually_async(
+    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout: float = 20.0
+) -> T:
+    """Call ``probe`` until ``accept`` likes its answer; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = await probe()
+        if accept(answer):
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met in time; last answer: {answer}")
         await asyncio.sleep(0.05)

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
+from datetime import timedelta
 
 from rapport.context.v1 import context_service_pb2, context_service_pb2_grpc
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.context.config import ContextSettings
+from services.context.config import DEVELOPMENT_HASH_KEY, ContextSettings
 from services.context.database import create_engine, migrate
 from services.context.grpc_server import ContextServicer
-from services.context.repository import ContextRepository
+from services.context.linking import IdentityLinks, LinkPolicy
+from services.context.repository import ContextRepository, StorePolicy
+from services.context.rights import DataRights, RetentionPolicy
+from services.context.store import Store
 from shared.grpc.server import create_server, serve
 from shared.observability.logging import configure_logging
 from shared.observability.metrics import serve_metrics
@@ -20,23 +26,86 @@ log = logging.getLogger(__name__)
 SERVICE_NAMES = [context_service_pb2.DESCRIPTOR.services_by_name["ContextService"].full_name]
 
 
+@dataclass(frozen=True, slots=True)
+class ContextParts:
+    servicer: ContextServicer
+    rights: DataRights  # also run on a schedule
+    store: Store  # closed last
+
+
+def build(settings: ContextSettings, engine: AsyncEngine) -> ContextParts:
+    """Wire the store's parts behind the gRPC servicer."""
+    store = Store(engine, settings.hash_key.get_secret_value().encode())
+    repository = ContextRepository(
+        store,
+        StorePolicy(
+            emotion_analysis_default=settings.emotion_analysis_default,
+            default_phone_region=settings.default_phone_region,
+            contact_gap=timedelta(hours=settings.contact_gap_hours),
+        ),
+    )
+    links = IdentityLinks(
+        store,
+        repository,
+        LinkPolicy(
+            code_ttl=timedelta(minutes=settings.link_code_ttl_minutes),
+            max_attempts=settings.link_max_attempts,
+            default_phone_region=settings.default_phone_region,
+        ),
+    )
+    rights = DataRights(
+        store,
+        RetentionPolicy(
+            emotion_retention=timedelta(days=settings.emotion_retention_days),
+            message_retention=timedelta(days=settings.message_retention_days),
+        ),
+    )
+    servicer = ContextServicer(repository, links, rights, settings.default_max_turns)
+    return ContextParts(servicer, rights, store)
+
+
+async def retain_periodically(rights: DataRights, interval: timedelta, stop: asyncio.Event) -> None:
+    """Apply the retention policy now and then every ``interval`` until stopped."""
+    while not stop.is_set():
+        report = await rights.apply_retention()
+        log.info("retention removed %s", report)
+        try:
+            await asyncio.wait_for(stop.wait(), interval.total_seconds())
+        except TimeoutError:
+            continue
+
+
 async def main(stop: asyncio.Event) -> None:
     settings = ContextSettings()
     configure_logging(settings.service_name, settings.log_level)
+    if settings.hash_key.get_secret_value() == DEVELOPMENT_HASH_KEY:
+        log.warning("RAPPORT_CONTEXT_HASH_KEY is the development default; set it in production")
     engine = create_engine(settings.database_url)
     metrics = serve_metrics(settings.bind_host, settings.metrics_port)
+    parts: ContextParts | None = None
     try:
         await migrate(engine)
-        servicer = ContextServicer(ContextRepository(engine), settings.default_max_turns)
+        parts = build(settings, engine)
+        servicer = parts.servicer
         server, port, health = create_server(
             f"{settings.bind_host}:{settings.grpc_port}",
             lambda s: context_service_pb2_grpc.add_ContextServiceServicer_to_server(servicer, s),
             SERVICE_NAMES,
         )
         log.info("context gRPC on %s:%d, metrics on :%d", settings.bind_host, port, metrics.port)
-        await serve(server, health, SERVICE_NAMES, stop, settings.shutdown_grace_seconds)
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(
+                retain_periodically(
+                    parts.rights, timedelta(minutes=settings.retention_interval_minutes), stop
+                )
+            )
+            tasks.create_task(
+                serve(server, health, SERVICE_NAMES, stop, settings.shutdown_grace_seconds)
+            )
     finally:
         metrics.close()
+        if parts is not None:
+            await parts.store.close()
         await engine.dispose()
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -40,17 +41,25 @@ def create_engine(url: str) -> AsyncEngine:
     if engine_url.database and engine_url.database != ":memory:":
         Path(engine_url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(engine_url, connect_args={"timeout": 30})
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # In WAL mode NORMAL never corrupts the file; it syncs at checkpoints, not each commit.
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL never corrupts the file; it syncs at checkpoints, not each commit.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def sync_sqlite_engine(engine: AsyncEngine) -> Engine:
+    """A plain-driver engine on the same SQLite file, for work run whole in one thread."""
+    url = engine.url.set(drivername="sqlite")
+    sync_engine = create_sync_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    event.listen(sync_engine, "connect", _sqlite_pragmas)
+    return sync_engine
 
 
 def _upgrade(connection: Connection) -> None:

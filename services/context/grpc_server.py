@@ -1,28 +1,86 @@
-"""Translates between the ContextService wire types and the repository."""
+"""Translates between ContextService wire types and the store; errors become status codes."""
 
 from __future__ import annotations
 
-from datetime import UTC
+import functools
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.context.v1 import context_service_pb2 as pb
 from rapport.context.v1 import context_service_pb2_grpc as pb_grpc
 
+from services.context.errors import (
+    AlreadyLinkedError,
+    ChallengeError,
+    ErasedError,
+    UnknownError,
+)
+from services.context.linking import IdentityLinks
 from services.context.repository import (
+    Consent,
+    ConsentChange,
     ContextRepository,
+    Conversation,
     Customer,
     EmotionReading,
+    Issue,
     NewTurn,
+    PreferenceChange,
     Turn,
-    UnknownCustomerError,
+)
+from services.context.rights import DataRights
+from shared.errors import InvalidInputError
+
+_STATUS: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
+    (UnknownError, grpc.StatusCode.NOT_FOUND),
+    (ErasedError, grpc.StatusCode.FAILED_PRECONDITION),
+    (ChallengeError, grpc.StatusCode.FAILED_PRECONDITION),
+    (AlreadyLinkedError, grpc.StatusCode.ALREADY_EXISTS),
+    (InvalidInputError, grpc.StatusCode.INVALID_ARGUMENT),
 )
 
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+Method = Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]
 
-def _timestamp(moment: object) -> Timestamp:
+
+def status_codes(method: Method[Request, Response]) -> Method[Request, Response]:
+    """Answer the store's errors with their status code and message."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Request, context: grpc.aio.ServicerContext) -> Response:
+        try:
+            return await method(self, request, context)
+        except tuple(error for error, _ in _STATUS) as exc:
+            code = next(code for error, code in _STATUS if isinstance(exc, error))
+            await context.abort(code, str(exc))
+            raise  # abort raises; this satisfies the type checker
+
+    return wrapper
+
+
+def _timestamp(moment: datetime | None) -> Timestamp | None:
+    if moment is None:
+        return None
     stamp = Timestamp()
-    stamp.FromDatetime(moment)  # type: ignore[arg-type]
+    stamp.FromDatetime(moment)
     return stamp
+
+
+def _datetime(stamp: Timestamp) -> datetime:
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+def consent_message(consent: Consent) -> pb.Consent:
+    return pb.Consent(
+        emotion_analysis_allowed=consent.emotion_analysis_allowed,
+        marketing_allowed=consent.marketing_allowed,
+        sms_opted_out=consent.sms_opted_out,
+        updated_at=_timestamp(consent.updated_at),
+    )
 
 
 def customer_message(customer: Customer) -> pb.Customer:
@@ -30,7 +88,18 @@ def customer_message(customer: Customer) -> pb.Customer:
         customer_id=customer.id,
         display_name=customer.display_name,
         preferred_language=customer.preferred_language,
+        preferred_channel=customer.preferred_channel,  # type: ignore[arg-type]
         created_at=_timestamp(customer.created_at),
+        identities=[
+            pb.Identity(
+                channel=i.channel,  # type: ignore[arg-type]
+                address=i.address,
+                verified=i.verified,
+                created_at=_timestamp(i.created_at),
+            )
+            for i in customer.identities
+        ],
+        consent=consent_message(customer.consent),
     )
 
 
@@ -44,6 +113,7 @@ def turn_message(turn: Turn) -> pb.Turn:
         channel=turn.channel,  # type: ignore[arg-type]
         occurred_at=_timestamp(turn.occurred_at),
         language=turn.language,
+        author=turn.author,
     )
     if turn.emotion is not None:
         message.emotion.CopyFrom(
@@ -54,6 +124,40 @@ def turn_message(turn: Turn) -> pb.Turn:
             )
         )
     return message
+
+
+def conversation_message(conversation: Conversation) -> pb.Conversation:
+    return pb.Conversation(
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+        channel=conversation.channel,  # type: ignore[arg-type]
+        state=conversation.state,  # type: ignore[arg-type]
+        language=conversation.language,
+        assignee=conversation.assignee,
+        created_at=_timestamp(conversation.created_at),
+        updated_at=_timestamp(conversation.updated_at),
+    )
+
+
+def issue_message(issue: Issue) -> pb.Issue:
+    return pb.Issue(
+        issue_id=issue.id,
+        customer_id=issue.customer_id,
+        topic=issue.topic,
+        open=issue.open,
+        contacts=issue.contacts,
+        conversation_id=issue.conversation_id,
+        opened_at=_timestamp(issue.opened_at),
+        updated_at=_timestamp(issue.updated_at),
+        resolved_at=_timestamp(issue.resolved_at),
+    )
+
+
+_TRENDS = {
+    "improving": pb.TREND_IMPROVING,
+    "stable": pb.TREND_STABLE,
+    "worsening": pb.TREND_WORSENING,
+}
 
 
 def new_turn(message: pb.Turn) -> NewTurn:
@@ -70,73 +174,239 @@ def new_turn(message: pb.Turn) -> NewTurn:
         role=message.role,
         channel=message.channel,
         text=message.text,
-        occurred_at=message.occurred_at.ToDatetime(tzinfo=UTC),
+        occurred_at=_datetime(message.occurred_at),
         language=message.language,
         emotion=emotion,
+        author=message.author,
     )
 
 
-class ContextServicer(pb_grpc.ContextServiceServicer):
-    """Serves ``rapport.context.v1.ContextService`` over the repository."""
+def _require(**fields: object) -> None:
+    missing = [name for name, value in fields.items() if not value]
+    if missing:
+        raise InvalidInputError(f"missing: {', '.join(missing)}")
 
-    def __init__(self, repository: ContextRepository, default_max_turns: int) -> None:
+
+class ContextServicer(pb_grpc.ContextServiceServicer):
+    """Serves ``rapport.context.v1.ContextService``."""
+
+    def __init__(
+        self,
+        repository: ContextRepository,
+        links: IdentityLinks,
+        rights: DataRights,
+        default_max_turns: int,
+    ) -> None:
         self._repository = repository
+        self._links = links
+        self._rights = rights
         self._default_max_turns = default_max_turns
 
+    @status_codes
     async def ResolveCustomer(  # noqa: N802 - the name is the RPC's
         self, request: pb.ResolveCustomerRequest, context: grpc.aio.ServicerContext
     ) -> pb.ResolveCustomerResponse:
-        if not request.address or request.channel == 0:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, "channel and address are required"
-            )
+        seen_at = _datetime(request.seen_at) if request.HasField("seen_at") else None
         customer, created = await self._repository.resolve_customer(
-            request.channel, request.address, request.display_name
+            request.channel, request.address, request.display_name, seen_at
         )
         return pb.ResolveCustomerResponse(customer=customer_message(customer), created=created)
 
+    @status_codes
     async def AppendTurn(  # noqa: N802
         self, request: pb.AppendTurnRequest, context: grpc.aio.ServicerContext
     ) -> pb.AppendTurnResponse:
         turn = request.turn
-        missing = [name for name in ("event_id", "conversation_id") if not getattr(turn, name)]
-        if not request.customer_id:
-            missing.append("customer_id")
-        if turn.role == pb.ROLE_UNSPECIFIED:
-            missing.append("role")
-        if not turn.HasField("occurred_at"):
-            missing.append("occurred_at")
-        if missing:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"missing: {', '.join(missing)}")
-        try:
-            stored, created = await self._repository.append_turn(
-                request.customer_id, new_turn(turn)
-            )
-        except UnknownCustomerError:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no customer {request.customer_id}")
-        return pb.AppendTurnResponse(turn=turn_message(stored), created=created)
+        _require(
+            customer_id=request.customer_id,
+            event_id=turn.event_id,
+            conversation_id=turn.conversation_id,
+            role=turn.role,
+            channel=turn.channel,
+            occurred_at=turn.HasField("occurred_at"),
+        )
+        appended = await self._repository.append_turn(request.customer_id, new_turn(turn))
+        return pb.AppendTurnResponse(
+            turn=turn_message(appended.turn),
+            created=appended.created,
+            new_contact=appended.new_contact,
+        )
 
+    @status_codes
     async def GetContext(  # noqa: N802
         self, request: pb.GetContextRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetContextResponse:
-        if not request.customer_id:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "customer_id is required")
-        try:
-            found = await self._repository.get_context(
-                request.customer_id, request.max_turns or self._default_max_turns
-            )
-        except UnknownCustomerError:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no customer {request.customer_id}")
-        return pb.GetContextResponse(
+        _require(customer_id=request.customer_id)
+        found = await self._repository.get_context(
+            request.customer_id,
+            request.max_turns or self._default_max_turns,
+            request.conversation_id,
+        )
+        response = pb.GetContextResponse(
             customer=customer_message(found.customer),
             recent_turns=[turn_message(t) for t in found.recent_turns],
             contacts_last_7_days=found.contacts_last_7_days,
+            issues=[issue_message(i) for i in found.issues],
+            trajectory=pb.EmotionTrajectory(
+                points=[
+                    pb.TrajectoryPoint(
+                        occurred_at=_timestamp(r.occurred_at),
+                        dominant_emotion=r.dominant_emotion,
+                        intensity=r.intensity,
+                        sentiment_score=r.sentiment_score,
+                    )
+                    for r in found.trajectory
+                ],
+                trend=_TRENDS[found.trend],
+            ),
+            consent=consent_message(found.customer.consent),
+            summary=found.summary,
         )
+        if found.conversation is not None:
+            response.conversation.CopyFrom(conversation_message(found.conversation))
+        return response
 
+    @status_codes
     async def ListTurns(  # noqa: N802
         self, request: pb.ListTurnsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListTurnsResponse:
-        if not request.conversation_id:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "conversation_id is required")
+        _require(conversation_id=request.conversation_id)
         turns = await self._repository.list_turns(request.conversation_id)
         return pb.ListTurnsResponse(turns=[turn_message(t) for t in turns])
+
+    @status_codes
+    async def StartIdentityLink(  # noqa: N802
+        self, request: pb.StartIdentityLinkRequest, context: grpc.aio.ServicerContext
+    ) -> pb.StartIdentityLinkResponse:
+        _require(customer_id=request.customer_id)
+        challenge = await self._links.start(request.customer_id, request.channel, request.address)
+        return pb.StartIdentityLinkResponse(
+            challenge_id=challenge.id,
+            code=challenge.code,
+            address=challenge.address,
+            expires_at=_timestamp(challenge.expires_at),
+        )
+
+    @status_codes
+    async def ConfirmIdentityLink(  # noqa: N802
+        self, request: pb.ConfirmIdentityLinkRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ConfirmIdentityLinkResponse:
+        _require(
+            challenge_id=request.challenge_id, customer_id=request.customer_id, code=request.code
+        )
+        customer, merged = await self._links.confirm(
+            request.challenge_id, request.customer_id, request.code
+        )
+        return pb.ConfirmIdentityLinkResponse(customer=customer_message(customer), merged=merged)
+
+    @status_codes
+    async def MergeCustomers(  # noqa: N802
+        self, request: pb.MergeCustomersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.MergeCustomersResponse:
+        _require(
+            customer_id=request.customer_id,
+            other_customer_id=request.other_customer_id,
+            actor=request.actor,
+        )
+        customer = await self._links.merge(
+            request.customer_id, request.other_customer_id, request.actor
+        )
+        return pb.MergeCustomersResponse(customer=customer_message(customer))
+
+    @status_codes
+    async def UpdateConsent(  # noqa: N802
+        self, request: pb.UpdateConsentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Consent:
+        _require(customer_id=request.customer_id)
+        consent = await self._repository.update_consent(
+            request.customer_id,
+            ConsentChange(
+                emotion_analysis_allowed=request.emotion_analysis_allowed
+                if request.HasField("emotion_analysis_allowed")
+                else None,
+                marketing_allowed=request.marketing_allowed
+                if request.HasField("marketing_allowed")
+                else None,
+                sms_opted_out=request.sms_opted_out if request.HasField("sms_opted_out") else None,
+            ),
+        )
+        return consent_message(consent)
+
+    @status_codes
+    async def UpdatePreferences(  # noqa: N802
+        self, request: pb.UpdatePreferencesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Customer:
+        _require(customer_id=request.customer_id)
+        customer = await self._repository.update_preferences(
+            request.customer_id,
+            PreferenceChange(
+                preferred_language=request.preferred_language
+                if request.HasField("preferred_language")
+                else None,
+                preferred_channel=request.preferred_channel
+                if request.HasField("preferred_channel")
+                else None,
+                display_name=request.display_name if request.HasField("display_name") else None,
+            ),
+        )
+        return customer_message(customer)
+
+    @status_codes
+    async def SetConversationState(  # noqa: N802
+        self, request: pb.SetConversationStateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Conversation:
+        _require(conversation_id=request.conversation_id, state=request.state)
+        if request.state == pb.CONVERSATION_STATE_WITH_AGENT and not request.assignee:
+            raise InvalidInputError("an assignee is required while with an agent")
+        conversation = await self._repository.set_conversation_state(
+            request.conversation_id, request.state, request.assignee
+        )
+        return conversation_message(conversation)
+
+    @status_codes
+    async def RecordIssue(  # noqa: N802
+        self, request: pb.RecordIssueRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Issue:
+        _require(
+            customer_id=request.customer_id,
+            conversation_id=request.conversation_id,
+            topic=request.topic,
+        )
+        issue = await self._repository.record_issue(
+            request.customer_id, request.conversation_id, request.topic
+        )
+        return issue_message(issue)
+
+    @status_codes
+    async def ResolveIssue(  # noqa: N802
+        self, request: pb.ResolveIssueRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Issue:
+        _require(issue_id=request.issue_id)
+        return issue_message(await self._repository.resolve_issue(request.issue_id))
+
+    @status_codes
+    async def ExportCustomer(  # noqa: N802
+        self, request: pb.ExportCustomerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExportCustomerResponse:
+        _require(customer_id=request.customer_id, actor=request.actor)
+        document = await self._rights.export(request.customer_id, request.actor)
+        return pb.ExportCustomerResponse(json=document)
+
+    @status_codes
+    async def EraseCustomer(  # noqa: N802
+        self, request: pb.EraseCustomerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EraseCustomerResponse:
+        _require(customer_id=request.customer_id, actor=request.actor)
+        deleted = await self._rights.erase(request.customer_id, request.actor, request.reason)
+        return pb.EraseCustomerResponse(deleted=deleted)
+
+    @status_codes
+    async def RunRetention(  # noqa: N802
+        self, request: pb.RunRetentionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RunRetentionResponse:
+        moment = _datetime(request.now) if request.HasField("now") else None
+        report = await self._rights.apply_retention(moment)
+        return pb.RunRetentionResponse(
+            emotion_readings_removed=report.emotion_readings_removed,
+            turns_removed=report.turns_removed,
+        )

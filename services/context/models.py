@@ -1,10 +1,25 @@
-"""Tables of the context store, shared by SQLite and PostgreSQL (migrations create them)."""
+"""Tables of the context store, shared by SQLite and PostgreSQL (migrations create them).
+
+Everything about a customer hangs off ``customer_id``; erasing a customer deletes every
+row that carries it. Only two tables outlive an erasure, and they hold keyed hashes,
+never identifiers: ``tombstones`` and ``audit_log``.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -18,7 +33,23 @@ class CustomerRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
     preferred_language: Mapped[str] = mapped_column(String(16), default="")
+    preferred_channel: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    emotion_analysis_allowed: Mapped[bool] = mapped_column(Boolean)
+    marketing_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    sms_opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_updated_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+
+
+class CustomerAliasRow(Base):
+    """An id a customer had before being merged into another; old references still resolve."""
+
+    __tablename__ = "customer_aliases"
+
+    alias_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
 
 
 class IdentityRow(Base):
@@ -31,6 +62,7 @@ class IdentityRow(Base):
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
     channel: Mapped[int] = mapped_column(Integer)
     address: Mapped[str] = mapped_column(String(200))
+    verified: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -40,26 +72,102 @@ class ConversationRow(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
     channel: Mapped[int] = mapped_column(Integer)
+    state: Mapped[int] = mapped_column(Integer, default=1)
+    language: Mapped[str] = mapped_column(String(16), default="")
+    assignee: Mapped[str] = mapped_column(String(100), default="")
     # The sequence number of the latest turn; bumped in the same transaction as the insert.
     last_sequence: Mapped[int] = mapped_column(Integer, default=0)
+    last_customer_turn_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ContactRow(Base):
+    """One episode of a customer getting in touch: a first message, or one after a pause."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (Index("ix_contacts_customer_started", "customer_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    channel: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class TurnRow(Base):
     __tablename__ = "turns"
     __table_args__ = (
         UniqueConstraint("conversation_id", "sequence", name="uq_turns_conversation_sequence"),
+        Index("ix_turns_customer_occurred", "customer_id", "occurred_at"),
     )
 
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
     sequence: Mapped[int] = mapped_column(Integer)
     role: Mapped[int] = mapped_column(Integer)
     channel: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(16), default="")
+    author: Mapped[str] = mapped_column(String(100), default="")
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     dominant_emotion: Mapped[str | None] = mapped_column(String(32), nullable=True)
     emotion_intensity: Mapped[float | None] = mapped_column(Float, nullable=True)
     sentiment_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class IssueRow(Base):
+    __tablename__ = "issues"
+    __table_args__ = (Index("ix_issues_customer_open", "customer_id", "open"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    conversation_id: Mapped[str] = mapped_column(String(64))
+    topic: Mapped[str] = mapped_column(String(64))
+    open: Mapped[bool] = mapped_column(Boolean, default=True)
+    contacts: Mapped[int] = mapped_column(Integer, default=1)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LinkChallengeRow(Base):
+    """A pending proof that ``customer_id`` owns ``address``: a one-time code, stored hashed."""
+
+    __tablename__ = "link_challenges"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    channel: Mapped[int] = mapped_column(Integer)
+    address: Mapped[str] = mapped_column(String(200))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    consumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class TombstoneRow(Base):
+    """An erased customer or address, as a keyed hash: stops old events recreating them."""
+
+    __tablename__ = "tombstones"
+
+    subject_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditRow(Base):
+    """Who exported, erased, merged or purged what, and when; subjects as keyed hashes."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    subject_hash: Mapped[str] = mapped_column(String(64), default="")
+    actor: Mapped[str] = mapped_column(String(100), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")

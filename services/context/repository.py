@@ -1,37 +1,70 @@
-"""Reads and writes customers, conversations and turns; the only module that speaks SQL.
+"""Customers, conversations, turns and issues: the context store's everyday reads and writes.
 
-Turn sequence numbers come from the conversation row, bumped in the same transaction
-as the insert, so two writers appending to one conversation still get 1, 2, 3...
-Appending is idempotent on the turn's event id.
+Turn sequence numbers come from the conversation row, bumped in the same transaction as
+the insert, so two writers appending to one conversation still get 1, 2, 3...
+Appending is idempotent on the turn's event id. A customer turn after a resolution or a
+long pause starts a new *contact*, which is what "repeat contact" counts.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, fields, replace
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult
+from sqlalchemy import Integer, Row, String, Table, bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.context.models import Base, ConversationRow, CustomerRow, IdentityRow, TurnRow
+from services.context import insights
+from services.context.addresses import normalise_address
+from services.context.errors import ErasedError, UnknownError
+from services.context.models import (
+    ContactRow,
+    ConversationRow,
+    CustomerAliasRow,
+    CustomerRow,
+    IdentityRow,
+    IssueRow,
+    TombstoneRow,
+    TurnRow,
+)
+from services.context.store import Store, now, utc
 
-REPEAT_CONTACT_WINDOW = timedelta(days=7)
+ROLE_CUSTOMER = 1
+STATE_BOT, STATE_WAITING, STATE_WITH_AGENT, STATE_RESOLVED = 1, 2, 3, 4
+CHANNEL_NAMES = {1: "web", 2: "sms", 3: "messenger", 4: "whatsapp", 5: "instagram", 6: "telegram"}
 
 
-class UnknownCustomerError(LookupError):
-    """No customer has this id."""
+@dataclass(frozen=True, slots=True)
+class StorePolicy:
+    """The business rules of the store, from settings."""
+
+    emotion_analysis_default: bool = True
+    default_phone_region: str = "US"
+    contact_gap: timedelta = timedelta(hours=12)
+    repeat_window: timedelta = timedelta(days=7)
+    recent_issue_window: timedelta = timedelta(days=30)
+    trajectory_points: int = 10
 
 
-class _LostRaceError(Exception):
-    """A concurrent writer created the same row first; roll back and read theirs."""
+@dataclass(frozen=True, slots=True)
+class Consent:
+    emotion_analysis_allowed: bool
+    marketing_allowed: bool
+    sms_opted_out: bool
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    channel: int
+    address: str
+    verified: bool
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +72,10 @@ class Customer:
     id: str
     display_name: str
     preferred_language: str
+    preferred_channel: int
     created_at: datetime
+    consent: Consent
+    identities: tuple[Identity, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +95,7 @@ class NewTurn:
     occurred_at: datetime
     language: str = ""
     emotion: EmotionReading | None = None
+    author: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,22 +104,197 @@ class Turn(NewTurn):
 
 
 @dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    customer_id: str
+    channel: int
+    state: int
+    language: str
+    assignee: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    id: str
+    customer_id: str
+    topic: str
+    open: bool
+    contacts: int
+    conversation_id: str
+    opened_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Context:
     customer: Customer
     recent_turns: list[Turn]
     contacts_last_7_days: int
+    conversation: Conversation | None
+    issues: list[Issue]
+    trajectory: list[insights.Reading]
+    trend: str
+    summary: str
 
 
-def _customer(row: CustomerRow) -> Customer:
-    return Customer(row.id, row.display_name, row.preferred_language, _utc(row.created_at))
+@dataclass(frozen=True, slots=True)
+class Appended:
+    turn: Turn
+    created: bool
+    new_contact: bool = False
 
 
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+@dataclass(frozen=True, slots=True)
+class ConsentChange:
+    emotion_analysis_allowed: bool | None = None
+    marketing_allowed: bool | None = None
+    sms_opted_out: bool | None = None
 
 
-def _turn(row: TurnRow) -> Turn:
+@dataclass(frozen=True, slots=True)
+class PreferenceChange:
+    preferred_language: str | None = None
+    preferred_channel: int | None = None
+    display_name: str | None = None
+
+
+TURNS = cast(Table, TurnRow.__table__)
+CONVERSATIONS = cast(Table, ConversationRow.__table__)
+CUSTOMERS = cast(Table, CustomerRow.__table__)
+ALIASES = cast(Table, CustomerAliasRow.__table__)
+_NEW_TURN_FIELDS = tuple(f.name for f in fields(NewTurn))
+
+# Hot-path statements, built once: SQLAlchemy compiles each a single time.
+_TURN_BY_EVENT = select(TURNS).where(TURNS.c.event_id == bindparam("event_id"))
+# What appending needs to know, in one round trip: the customer (following merges) and
+# their consent, whether the event is a repeat, and the conversation's last contact.
+_APPEND_STATE = (
+    select(
+        CUSTOMERS.c.id,
+        CUSTOMERS.c.emotion_analysis_allowed,
+        select(TURNS.c.event_id)
+        .where(TURNS.c.event_id == bindparam("event_id"))
+        .exists()
+        .label("duplicate"),
+        CONVERSATIONS.c.id.is_not(None).label("conversation_exists"),
+        CONVERSATIONS.c.last_customer_turn_at,
+        CONVERSATIONS.c.state,
+    )
+    .select_from(
+        CUSTOMERS.outerjoin(CONVERSATIONS, CONVERSATIONS.c.id == bindparam("conversation_id"))
+    )
+    .where(
+        CUSTOMERS.c.id
+        == func.coalesce(
+            select(ALIASES.c.customer_id)
+            .where(ALIASES.c.alias_id == bindparam("customer_id"))
+            .scalar_subquery(),
+            bindparam("customer_id"),
+        )
+    )
+)
+_INSERT_CONVERSATION = insert(CONVERSATIONS)
+_BUMP_SEQUENCE = (
+    update(CONVERSATIONS)
+    .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+    .values(
+        last_sequence=CONVERSATIONS.c.last_sequence + 1,
+        updated_at=bindparam("updated_at"),
+        # A NULL parameter keeps the column as it is.
+        last_customer_turn_at=func.coalesce(
+            bindparam("customer_turn_at", type_=CONVERSATIONS.c.last_customer_turn_at.type),
+            CONVERSATIONS.c.last_customer_turn_at,
+        ),
+        language=func.coalesce(func.nullif(bindparam("language"), ""), CONVERSATIONS.c.language),
+        state=func.coalesce(bindparam("state", type_=Integer), CONVERSATIONS.c.state),
+        assignee=func.coalesce(bindparam("assignee", type_=String), CONVERSATIONS.c.assignee),
+    )
+    .returning(CONVERSATIONS.c.last_sequence)
+)
+ISSUES = cast(Table, IssueRow.__table__)
+IDENTITIES = cast(Table, IdentityRow.__table__)
+CONTACTS = cast(Table, ContactRow.__table__)
+_CUSTOMER_FOLLOWING_ALIASES = select(CUSTOMERS).where(
+    CUSTOMERS.c.id
+    == func.coalesce(
+        select(ALIASES.c.customer_id)
+        .where(ALIASES.c.alias_id == bindparam("customer_id"))
+        .scalar_subquery(),
+        bindparam("customer_id"),
+    )
+)
+_CUSTOMER_BY_ADDRESS = (
+    select(CUSTOMERS)
+    .join(IDENTITIES, IDENTITIES.c.customer_id == CUSTOMERS.c.id)
+    .where(
+        IDENTITIES.c.channel == bindparam("channel"), IDENTITIES.c.address == bindparam("address")
+    )
+)
+_IDENTITIES_OF_CUSTOMER = (
+    select(IDENTITIES)
+    .where(IDENTITIES.c.customer_id == bindparam("customer_id"))
+    .order_by(IDENTITIES.c.created_at)
+)
+_LATEST_TURNS = (
+    select(TURNS)
+    .where(TURNS.c.customer_id == bindparam("customer_id"))
+    .order_by(TURNS.c.occurred_at.desc(), TURNS.c.sequence.desc())
+    .limit(bindparam("limit"))
+)
+_CONTACTS_SINCE = select(func.count()).where(
+    CONTACTS.c.customer_id == bindparam("customer_id"),
+    CONTACTS.c.started_at >= bindparam("since"),
+)
+_CONVERSATION = select(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("id"))
+_RECENT_ISSUES = (
+    select(ISSUES)
+    .where(
+        ISSUES.c.customer_id == bindparam("customer_id"),
+        ISSUES.c.open.is_(True) | (ISSUES.c.resolved_at >= bindparam("since")),
+    )
+    .order_by(ISSUES.c.updated_at.desc())
+)
+_TRAJECTORY = (
+    select(
+        TURNS.c.occurred_at,
+        TURNS.c.dominant_emotion,
+        TURNS.c.emotion_intensity,
+        TURNS.c.sentiment_score,
+    )
+    .where(
+        TURNS.c.customer_id == bindparam("customer_id"),
+        TURNS.c.role == ROLE_CUSTOMER,
+        TURNS.c.dominant_emotion.is_not(None),
+    )
+    .order_by(TURNS.c.occurred_at.desc())
+    .limit(bindparam("limit"))
+)
+_INSERT_CONTACT = insert(CONTACTS)
+_INSERT_TURN = insert(TURNS)
+
+
+def customer_of(row: CustomerRow | Row[Any], identities: tuple[Identity, ...] = ()) -> Customer:
+    return Customer(
+        id=row.id,
+        display_name=row.display_name,
+        preferred_language=row.preferred_language,
+        preferred_channel=row.preferred_channel,
+        created_at=utc(row.created_at),
+        consent=Consent(
+            row.emotion_analysis_allowed,
+            row.marketing_allowed,
+            row.sms_opted_out,
+            utc(row.consent_updated_at) if row.consent_updated_at else None,
+        ),
+        identities=identities,
+    )
+
+
+def turn_of(row: TurnRow | Row[Any]) -> Turn:
+    """A turn from an ORM row or a Core result row (same column names)."""
     emotion = None
     if row.dominant_emotion is not None:
         emotion = EmotionReading(
@@ -94,69 +306,126 @@ def _turn(row: TurnRow) -> Turn:
         role=row.role,
         channel=row.channel,
         text=row.text,
-        occurred_at=_utc(row.occurred_at),
+        occurred_at=utc(row.occurred_at),
         language=row.language,
         emotion=emotion,
+        author=row.author,
         sequence=row.sequence,
     )
 
 
+def conversation_of(row: ConversationRow | Row[Any]) -> Conversation:
+    return Conversation(
+        id=row.id,
+        customer_id=row.customer_id,
+        channel=row.channel,
+        state=row.state,
+        language=row.language,
+        assignee=row.assignee,
+        created_at=utc(row.created_at),
+        updated_at=utc(row.updated_at),
+    )
+
+
+def issue_of(row: IssueRow | Row[Any]) -> Issue:
+    return Issue(
+        id=row.id,
+        customer_id=row.customer_id,
+        topic=row.topic,
+        open=row.open,
+        contacts=row.contacts,
+        conversation_id=row.conversation_id,
+        opened_at=utc(row.opened_at),
+        updated_at=utc(row.updated_at),
+        resolved_at=utc(row.resolved_at) if row.resolved_at else None,
+    )
+
+
+class _LostRaceError(Exception):
+    """A concurrent writer created the same row first; roll back and read theirs."""
+
+
 class ContextRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
-        # SQLite has one writer at a time. Queueing writers here, instead of letting them
-        # collide in the file (busy polling, or "database is locked" when a transaction
-        # that has read upgrades to write), keeps errors off the hot path. PostgreSQL
-        # locks rows itself.
-        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+    def __init__(self, store: Store, policy: StorePolicy) -> None:
+        self._store = store
+        self._policy = policy
 
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncSession]:
-        """A read-write transaction; committed when the block ends, rolled back on error."""
-        async with AsyncExitStack() as stack:
-            if self._write_lock is not None:
-                await stack.enter_async_context(self._write_lock)
-            yield await stack.enter_async_context(self._sessions.begin())
-
-    def _insert(self, table: type[Base]) -> sqlite.Insert | postgresql.Insert:
-        """INSERT that can skip rows that already exist, in the engine's dialect."""
-        if self._engine.dialect.name == "sqlite":
-            return sqlite.insert(table)
-        return postgresql.insert(table)
+    # -- customers -------------------------------------------------------------------
 
     async def resolve_customer(
-        self, channel: int, address: str, display_name: str = ""
+        self,
+        channel: int,
+        address: str,
+        display_name: str = "",
+        seen_at: datetime | None = None,
     ) -> tuple[Customer, bool]:
-        """The customer behind ``address`` on ``channel``, created when first seen."""
+        """The customer behind ``address`` on ``channel``, created when first seen.
+
+        An address that was erased is not recreated by an event sent before the erasure.
+        """
+        address = normalise_address(channel, address, self._policy.default_phone_region)
+        known = await self._known_customer(channel, address)
+        if known is not None:
+            return known, False
         try:
-            async with self._write() as session:
+            async with self._store.write() as session:
                 found = await self._customer_by_address(session, channel, address)
                 if found is not None:
-                    return _customer(found), False
-                now = datetime.now(UTC)
+                    return customer_of(found, await self._identities(session, found.id)), False
+                await self._refuse_if_erased(
+                    session, self._store.subject_hash("identity", f"{channel}:{address}"), seen_at
+                )
+                moment = now()
                 row = CustomerRow(
                     id=str(uuid.uuid4()),
-                    display_name=display_name,
+                    display_name=display_name[:200],
                     preferred_language="",
-                    created_at=now,
+                    preferred_channel=channel,
+                    created_at=moment,
+                    emotion_analysis_allowed=self._policy.emotion_analysis_default,
+                    marketing_allowed=False,
+                    sms_opted_out=False,
+                    consent_updated_at=moment,
                 )
                 session.add(row)
                 await session.flush()
                 inserted = await session.execute(
-                    self._insert(IdentityRow)
-                    .values(customer_id=row.id, channel=channel, address=address, created_at=now)
+                    self._store.insert(IdentityRow)
+                    .values(
+                        customer_id=row.id,
+                        channel=channel,
+                        address=address,
+                        verified=True,
+                        created_at=moment,
+                    )
                     .on_conflict_do_nothing()
                 )
                 if cast("CursorResult[Any]", inserted).rowcount != 1:
                     raise _LostRaceError
-                return _customer(row), True
+                return customer_of(row, await self._identities(session, row.id)), True
         except _LostRaceError:
             pass  # another writer created this identity first; our customer row rolled back
-        async with self._write() as session:
+        async with self._store.read() as session:
             found = await self._customer_by_address(session, channel, address)
-            assert found is not None
-            return _customer(found), False
+            if found is None:
+                raise UnknownError(f"no customer for {address}")
+            return customer_of(found, await self._identities(session, found.id)), False
+
+    async def _known_customer(self, channel: int, address: str) -> Customer | None:
+        """The fast path of every message: a read, no write lock, prebuilt statements."""
+        async with self._store.read_connection() as connection:
+            row = (
+                await connection.execute(
+                    _CUSTOMER_BY_ADDRESS, {"channel": channel, "address": address}
+                )
+            ).first()
+            if row is None:
+                return None
+            identities = tuple(
+                Identity(r.channel, r.address, r.verified, utc(r.created_at))
+                for r in await connection.execute(_IDENTITIES_OF_CUSTOMER, {"customer_id": row.id})
+            )
+            return customer_of(row, identities)
 
     @staticmethod
     async def _customer_by_address(
@@ -170,100 +439,328 @@ class ContextRepository:
             )
         ).scalar_one_or_none()
 
-    async def append_turn(self, customer_id: str, turn: NewTurn) -> tuple[Turn, bool]:
+    @staticmethod
+    async def _refuse_if_erased(
+        session: AsyncSession, subject_hash: str, seen_at: datetime | None
+    ) -> None:
+        erased_at = await session.scalar(
+            select(TombstoneRow.erased_at).where(TombstoneRow.subject_hash == subject_hash)
+        )
+        if erased_at is not None and (seen_at is None or seen_at <= utc(erased_at)):
+            raise ErasedError("this customer's data was erased; the event predates the erasure")
+
+    async def _customer_row(self, session: AsyncSession, customer_id: str) -> CustomerRow:
+        """The customer (following merges), or why there is none."""
+        canonical = await self._store.canonical_id(session, customer_id)
+        row = await session.get(CustomerRow, canonical)
+        if row is not None:
+            return row
+        if await session.get(TombstoneRow, self._store.subject_hash("customer", canonical)):
+            raise ErasedError(f"customer {customer_id} was erased")
+        raise UnknownError(f"no customer {customer_id}")
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        async with self._store.read() as session:
+            row = await self._customer_row(session, customer_id)
+            return customer_of(row, await self._identities(session, row.id))
+
+    @staticmethod
+    async def _identities(session: AsyncSession, customer_id: str) -> tuple[Identity, ...]:
+        rows = (
+            await session.execute(
+                select(IdentityRow)
+                .where(IdentityRow.customer_id == customer_id)
+                .order_by(IdentityRow.created_at)
+            )
+        ).scalars()
+        return tuple(Identity(r.channel, r.address, r.verified, utc(r.created_at)) for r in rows)
+
+    async def update_consent(self, customer_id: str, change: ConsentChange) -> Consent:
+        async with self._store.write() as session:
+            row = await self._customer_row(session, customer_id)
+            if change.emotion_analysis_allowed is not None:
+                row.emotion_analysis_allowed = change.emotion_analysis_allowed
+            if change.marketing_allowed is not None:
+                row.marketing_allowed = change.marketing_allowed
+            if change.sms_opted_out is not None:
+                row.sms_opted_out = change.sms_opted_out
+            row.consent_updated_at = now()
+            return customer_of(row).consent
+
+    async def update_preferences(self, customer_id: str, change: PreferenceChange) -> Customer:
+        async with self._store.write() as session:
+            row = await self._customer_row(session, customer_id)
+            if change.preferred_language is not None:
+                row.preferred_language = change.preferred_language[:16]
+            if change.preferred_channel is not None:
+                row.preferred_channel = change.preferred_channel
+            if change.display_name is not None:
+                row.display_name = change.display_name[:200]
+            await session.flush()
+            return customer_of(row, await self._identities(session, row.id))
+
+    # -- turns -----------------------------------------------------------------------
+
+    async def append_turn(self, customer_id: str, turn: NewTurn) -> Appended:
         """Store ``turn`` with the next sequence number; a known event id returns the stored one."""
         for _ in range(3):
             try:
-                return await self._append_once(customer_id, turn)
+                appended = await self._store.run_write(
+                    functools.partial(self._append_once, customer_id, turn)
+                )
             except IntegrityError:
                 # A concurrent writer stored the same event id; the next pass reads it back.
                 continue
-        raise RuntimeError(f"could not append turn {turn.event_id}")
+            if appended is None:
+                async with self._store.read() as session:
+                    await self._customer_row(session, customer_id)  # raises the right error
+                raise UnknownError(f"no customer {customer_id}")
+            return appended
+        raise UnknownError(f"could not append turn {turn.event_id}")
 
-    async def _append_once(self, customer_id: str, turn: NewTurn) -> tuple[Turn, bool]:
-        async with self._write() as session:
-            existing = await session.get(TurnRow, turn.event_id)
-            if existing is not None:
-                return _turn(existing), False
-            if await session.get(CustomerRow, customer_id) is None:
-                raise UnknownCustomerError(customer_id)
-            await session.execute(
-                self._insert(ConversationRow)
-                .values(
-                    id=turn.conversation_id,
-                    customer_id=customer_id,
-                    channel=turn.channel,
-                    last_sequence=0,
-                    created_at=turn.occurred_at,
-                )
-                .on_conflict_do_nothing()
+    def _append_once(
+        self, customer_id: str, turn: NewTurn, connection: Connection
+    ) -> Appended | None:
+        """One attempt, as plain synchronous statements on one connection (see Store.run_write);
+        None when there is no such customer."""
+        state = (
+            connection.execute(
+                _APPEND_STATE,
+                {
+                    "customer_id": customer_id,
+                    "event_id": turn.event_id,
+                    "conversation_id": turn.conversation_id,
+                },
             )
+        ).first()
+        if state is None:
+            return None
+        if state.duplicate:
+            existing = (connection.execute(_TURN_BY_EVENT, {"event_id": turn.event_id})).one()
+            return Appended(turn_of(existing), created=False)
+        owner, emotion_allowed = state.id, state.emotion_analysis_allowed
+        moment = now()
+        conversation = state if state.conversation_exists else None
+        is_customer = turn.role == ROLE_CUSTOMER
+        new_contact = is_customer and self._starts_contact(conversation, turn.occurred_at)
+        if conversation is None:
+            sequence = 1
+            connection.execute(
+                _INSERT_CONVERSATION,
+                {
+                    "id": turn.conversation_id,
+                    "customer_id": owner,
+                    "channel": turn.channel,
+                    "state": STATE_BOT,
+                    "language": turn.language,
+                    "assignee": "",
+                    "last_sequence": 1,
+                    "last_customer_turn_at": turn.occurred_at if is_customer else None,
+                    "created_at": turn.occurred_at,
+                    "updated_at": moment,
+                },
+            )
+        else:
             sequence = (
-                await session.execute(
-                    update(ConversationRow)
-                    .where(ConversationRow.id == turn.conversation_id)
-                    .values(last_sequence=ConversationRow.last_sequence + 1)
-                    .returning(ConversationRow.last_sequence)
+                connection.execute(
+                    _BUMP_SEQUENCE,
+                    {
+                        "conversation_id": turn.conversation_id,
+                        "updated_at": moment,
+                        "customer_turn_at": turn.occurred_at if is_customer else None,
+                        "language": turn.language if is_customer else "",
+                        "state": STATE_BOT if new_contact else None,
+                        "assignee": "" if new_contact else None,
+                    },
                 )
             ).scalar_one()
-            emotion = turn.emotion
-            row = TurnRow(
-                event_id=turn.event_id,
-                conversation_id=turn.conversation_id,
-                customer_id=customer_id,
-                sequence=sequence,
-                role=turn.role,
-                channel=turn.channel,
-                text=turn.text,
-                language=turn.language,
-                occurred_at=turn.occurred_at,
-                dominant_emotion=emotion.dominant_emotion if emotion else None,
-                emotion_intensity=emotion.intensity if emotion else None,
-                sentiment_score=emotion.sentiment_score if emotion else None,
+        if new_contact:
+            connection.execute(
+                _INSERT_CONTACT,
+                {
+                    "customer_id": owner,
+                    "conversation_id": turn.conversation_id,
+                    "channel": turn.channel,
+                    "started_at": turn.occurred_at,
+                },
             )
-            session.add(row)
-            await session.flush()
-            return _turn(row), True
+        # A customer who opted out of emotion analysis has no emotion data stored.
+        stored = replace(
+            turn if emotion_allowed else replace(turn, emotion=None), author=turn.author[:100]
+        )
+        emotion = stored.emotion
+        connection.execute(
+            _INSERT_TURN,
+            {
+                "event_id": stored.event_id,
+                "conversation_id": stored.conversation_id,
+                "customer_id": owner,
+                "sequence": sequence,
+                "role": stored.role,
+                "channel": stored.channel,
+                "text": stored.text,
+                "language": stored.language,
+                "author": stored.author,
+                "occurred_at": stored.occurred_at,
+                "dominant_emotion": emotion.dominant_emotion if emotion else None,
+                "emotion_intensity": emotion.intensity if emotion else None,
+                "sentiment_score": emotion.sentiment_score if emotion else None,
+            },
+        )
+        return Appended(
+            Turn(**{f: getattr(stored, f) for f in _NEW_TURN_FIELDS}, sequence=sequence),
+            created=True,
+            new_contact=new_contact,
+        )
 
-    async def get_context(self, customer_id: str, max_turns: int) -> Context:
-        """The customer, their latest turns on every channel, and how often they came lately."""
-        async with self._sessions() as session:
-            customer = await session.get(CustomerRow, customer_id)
-            if customer is None:
-                raise UnknownCustomerError(customer_id)
-            latest = (
-                (
-                    await session.execute(
-                        select(TurnRow)
-                        .where(TurnRow.customer_id == customer_id)
-                        .order_by(TurnRow.occurred_at.desc(), TurnRow.sequence.desc())
-                        .limit(max_turns)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            since = datetime.now(UTC) - REPEAT_CONTACT_WINDOW
-            contacts = (
-                await session.execute(
-                    select(func.count(func.distinct(TurnRow.conversation_id))).where(
-                        TurnRow.customer_id == customer_id, TurnRow.occurred_at >= since
-                    )
-                )
-            ).scalar_one()
-            return Context(_customer(customer), [_turn(r) for r in reversed(latest)], contacts)
+    def _starts_contact(self, conversation: Any, occurred_at: datetime) -> bool:
+        """A first message, one after the conversation was resolved, or after a long pause."""
+        if conversation is None:
+            return True
+        last, state = conversation.last_customer_turn_at, conversation.state
+        if last is None or state == STATE_RESOLVED:
+            return True
+        return occurred_at - utc(last) >= self._policy.contact_gap
 
     async def list_turns(self, conversation_id: str) -> list[Turn]:
-        async with self._sessions() as session:
+        async with self._store.read() as session:
             rows = (
-                (
-                    await session.execute(
-                        select(TurnRow)
-                        .where(TurnRow.conversation_id == conversation_id)
-                        .order_by(TurnRow.sequence)
+                await session.execute(
+                    select(TurnRow)
+                    .where(TurnRow.conversation_id == conversation_id)
+                    .order_by(TurnRow.sequence)
+                )
+            ).scalars()
+            return [turn_of(r) for r in rows]
+
+    # -- conversations and issues -----------------------------------------------------
+
+    async def set_conversation_state(
+        self, conversation_id: str, state: int, assignee: str
+    ) -> Conversation:
+        async with self._store.write() as session:
+            row = await session.get(ConversationRow, conversation_id)
+            if row is None:
+                raise UnknownError(f"no conversation {conversation_id}")
+            row.state = state
+            row.assignee = assignee[:100] if state == STATE_WITH_AGENT else ""
+            row.updated_at = now()
+            return conversation_of(row)
+
+    async def record_issue(self, customer_id: str, conversation_id: str, topic: str) -> Issue:
+        """The customer's open issue on ``topic``, counted once more; a new one if none is open."""
+        async with self._store.write() as session:
+            customer = await self._customer_row(session, customer_id)
+            moment = now()
+            row = (
+                await session.execute(
+                    select(IssueRow).where(
+                        IssueRow.customer_id == customer.id,
+                        IssueRow.topic == topic,
+                        IssueRow.open.is_(True),
                     )
                 )
-                .scalars()
-                .all()
+            ).scalar_one_or_none()
+            if row is None:
+                row = IssueRow(
+                    id=str(uuid.uuid4()),
+                    customer_id=customer.id,
+                    conversation_id=conversation_id,
+                    topic=topic[:64],
+                    open=True,
+                    contacts=1,
+                    opened_at=moment,
+                    updated_at=moment,
+                )
+                session.add(row)
+            elif row.conversation_id != conversation_id or (
+                moment - utc(row.updated_at) >= self._policy.contact_gap
+            ):
+                row.contacts += 1
+                row.conversation_id = conversation_id
+                row.updated_at = moment
+            await session.flush()
+            return issue_of(row)
+
+    async def resolve_issue(self, issue_id: str) -> Issue:
+        async with self._store.write() as session:
+            row = await session.get(IssueRow, issue_id)
+            if row is None:
+                raise UnknownError(f"no issue {issue_id}")
+            moment = now()
+            row.open, row.resolved_at, row.updated_at = False, moment, moment
+            return issue_of(row)
+
+    # -- context ---------------------------------------------------------------------
+
+    async def get_context(
+        self, customer_id: str, max_turns: int, conversation_id: str = ""
+    ) -> Context:
+        """Everything needed to answer the customer's next message, in one read."""
+        moment = now()
+        async with self._store.read_connection() as connection:
+            row = (
+                await connection.execute(_CUSTOMER_FOLLOWING_ALIASES, {"customer_id": customer_id})
+            ).first()
+            if row is None:
+                async with self._store.read() as session:
+                    await self._customer_row(session, customer_id)  # raises the right error
+                raise UnknownError(f"no customer {customer_id}")
+            owner = {"customer_id": row.id}
+            identities = tuple(
+                Identity(r.channel, r.address, r.verified, utc(r.created_at))
+                for r in await connection.execute(_IDENTITIES_OF_CUSTOMER, owner)
             )
-            return [_turn(r) for r in rows]
+            customer = customer_of(row, identities)
+            latest = await connection.execute(_LATEST_TURNS, {**owner, "limit": max_turns})
+            turns = [turn_of(r) for r in latest][::-1]
+            contacts = (
+                await connection.execute(
+                    _CONTACTS_SINCE, {**owner, "since": moment - self._policy.repeat_window}
+                )
+            ).scalar_one()
+            conversation = None
+            if conversation_id:
+                found = (await connection.execute(_CONVERSATION, {"id": conversation_id})).first()
+                conversation = conversation_of(found) if found is not None else None
+            issues = [
+                issue_of(r)
+                for r in await connection.execute(
+                    _RECENT_ISSUES, {**owner, "since": moment - self._policy.recent_issue_window}
+                )
+            ]
+            readings = [
+                insights.Reading(
+                    utc(r.occurred_at), r.dominant_emotion, r.emotion_intensity, r.sentiment_score
+                )
+                for r in await connection.execute(
+                    _TRAJECTORY, {**owner, "limit": self._policy.trajectory_points}
+                )
+            ][::-1]
+        trend = insights.trend(readings)
+        channels = sorted({CHANNEL_NAMES.get(i.channel, "other") for i in customer.identities})
+        summary = insights.summary(
+            insights.SummaryFacts(
+                display_name=customer.display_name,
+                customer_since=customer.created_at,
+                channels=channels,
+                contacts_last_7_days=contacts,
+                open_topics=[i.topic for i in issues if i.open],
+                last_emotion=readings[-1].dominant_emotion if readings else "",
+                trend=trend,
+                preferred_language=customer.preferred_language,
+                sms_opted_out=customer.consent.sms_opted_out,
+                emotion_analysis_allowed=customer.consent.emotion_analysis_allowed,
+                marketing_allowed=customer.consent.marketing_allowed,
+            )
+        )
+        return Context(
+            customer=customer,
+            recent_turns=turns,
+            contacts_last_7_days=contacts,
+            conversation=conversation,
+            issues=issues,
+            trajectory=readings,
+            trend=trend,
+            summary=summary,
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.context.v1 import context_service_pb2_grpc as context_grpc
@@ -28,10 +29,10 @@ class ContextClient:
         self._deadline = deadline_seconds
 
     async def resolve_customer(
-        self, channel: envelope_pb2.Channel, address: str, display_name: str
+        self, channel: envelope_pb2.Channel, address: str, display_name: str, seen_at: Timestamp
     ) -> context_pb.Customer:
         request = context_pb.ResolveCustomerRequest(
-            channel=channel, address=address, display_name=display_name
+            channel=channel, address=address, display_name=display_name, seen_at=seen_at
         )
         response: context_pb.ResolveCustomerResponse = await call(
             self._stub.ResolveCustomer, request, deadline_seconds=self._deadline
@@ -45,6 +46,10 @@ class ContextClient:
         response = await call(self._stub.AppendTurn, request, deadline_seconds=self._deadline)
         return response.turn, response.created
 
-    async def get_context(self, customer_id: str, max_turns: int) -> context_pb.GetContextResponse:
-        request = context_pb.GetContextRequest(customer_id=customer_id, max_turns=max_turns)
+    async def get_context(
+        self, customer_id: str, conversation_id: str, max_turns: int
+    ) -> context_pb.GetContextResponse:
+        request = context_pb.GetContextRequest(
+            customer_id=customer_id, conversation_id=conversation_id, max_turns=max_turns
+        )
         return await call(self._stub.GetContext, request, deadline_seconds=self._deadline)

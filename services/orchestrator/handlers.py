@@ -12,15 +12,16 @@ import logging
 from typing import Protocol
 
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import messages_pb2
 
-from services.orchestrator.metrics import REPLIES
-from services.orchestrator.replies import compose_reply
+from services.orchestrator.metrics import IGNORED, REPLIES
+from services.orchestrator.replies import EarlierContact, compose_reply
 from shared.channel_names import channel_name
-from shared.errors import ContractError, DependencyUnavailableError
+from shared.errors import ContractError, DependencyUnavailableError, RefusedError
 from shared.kafka.codec import derived_event_id, new_envelope
 from shared.kafka.topics import outbound_topic
 from shared.observability.logging import log_context
@@ -34,7 +35,7 @@ class EmotionPort(Protocol):
 
 class ContextPort(Protocol):
     async def resolve_customer(
-        self, channel: envelope_pb2.Channel, address: str, display_name: str
+        self, channel: envelope_pb2.Channel, address: str, display_name: str, seen_at: Timestamp
     ) -> context_pb.Customer: ...
 
     async def append_turn(
@@ -42,12 +43,28 @@ class ContextPort(Protocol):
     ) -> tuple[context_pb.Turn, bool]: ...
 
     async def get_context(
-        self, customer_id: str, max_turns: int
+        self, customer_id: str, conversation_id: str, max_turns: int
     ) -> context_pb.GetContextResponse: ...
 
 
 class PublisherPort(Protocol):
     async def publish(self, topic: str, event: Message) -> None: ...
+
+
+def earlier_contact(
+    history: context_pb.GetContextResponse, conversation_id: str, channel: envelope_pb2.Channel
+) -> EarlierContact | None:
+    """The customer's latest message on another channel, if the context holds one."""
+    for turn in reversed(history.recent_turns):
+        if (
+            turn.role == context_pb.ROLE_CUSTOMER
+            and turn.conversation_id != conversation_id
+            and turn.channel != channel
+        ):
+            return EarlierContact(
+                channel=channel_name(turn.channel), day=turn.occurred_at.ToDatetime().date()
+            )
+    return None
 
 
 class InboundHandler:
@@ -79,10 +96,21 @@ class InboundHandler:
 
     async def _handle(self, event: messages_pb2.MessageReceived) -> None:
         envelope = event.envelope
-        customer = await self._context.resolve_customer(
-            envelope.channel, envelope.customer.address, envelope.customer.display_name
-        )
-        analysis = await self._analyze(event)
+        try:
+            customer = await self._context.resolve_customer(
+                envelope.channel,
+                envelope.customer.address,
+                envelope.customer.display_name,
+                envelope.occurred_at,
+            )
+        except RefusedError as exc:
+            # An event from before the customer's erasure: drop it, never keep or answer it.
+            log.info("ignoring %s: %s", envelope.event_id, exc)
+            IGNORED.labels("erased").inc()
+            return
+        analysis = None
+        if customer.consent.emotion_analysis_allowed:
+            analysis = await self._analyze(event)
         inbound_turn = context_pb.Turn(
             event_id=envelope.event_id,
             conversation_id=envelope.conversation_id,
@@ -102,7 +130,9 @@ class InboundHandler:
             )
         await self._context.append_turn(customer.customer_id, inbound_turn)
 
-        history = await self._context.get_context(customer.customer_id, self._context_turns)
+        history = await self._context.get_context(
+            customer.customer_id, envelope.conversation_id, self._context_turns
+        )
         first_bot_message = not any(
             turn.role == context_pb.ROLE_BOT and turn.conversation_id == envelope.conversation_id
             for turn in history.recent_turns
@@ -124,6 +154,7 @@ class InboundHandler:
             emotion=analysis.dominant_emotion if analysis else None,
             first_bot_message=first_bot_message,
             bot_name=self._bot_name,
+            earlier_contact=earlier_contact(history, envelope.conversation_id, envelope.channel),
         )
         stored_reply, created = await self._context.append_turn(
             customer.customer_id,

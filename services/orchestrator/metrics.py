@@ -9,3 +9,8 @@ REPLIES = Counter(
     "Replies published, new or republished after a redelivery.",
     ["kind"],
 )
+IGNORED = Counter(
+    "rapport_orchestrator_ignored_total",
+    "Inbound messages deliberately not answered, by reason.",
+    ["reason"],
+)

@@ -18,7 +18,9 @@ from shared.errors import (
     ContractError,
     DependencyUnavailableError,
     InvalidInputError,
+    NotFoundError,
     RapportError,
+    RefusedError,
 )
 from shared.observability.metrics import GRPC_CLIENT_SECONDS
 
@@ -92,8 +94,12 @@ async def call(
         message = f"{code.name}: {details}"
         if code in _RETRIABLE_CODES:
             raise DependencyUnavailableError(message) from exc
-        if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
+        if code == grpc.StatusCode.INVALID_ARGUMENT:
             raise InvalidInputError(message) from exc
+        if code == grpc.StatusCode.NOT_FOUND:
+            raise NotFoundError(message) from exc
+        if code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS):
+            raise RefusedError(message) from exc
         if code in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.INTERNAL):
             raise ContractError(message) from exc
         raise RapportError(message) from exc

@@ -6,13 +6,12 @@ import uuid
 from collections import defaultdict
 
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 
-from services.emotion.analyzer import analyze
-from services.emotion.grpc_server import to_response
-from shared.errors import DependencyUnavailableError
+from shared.errors import DependencyUnavailableError, RefusedError
 
 
 class FakePublisher:
@@ -24,7 +23,13 @@ class FakePublisher:
 
 
 class StubEmotion:
-    """Answers with the real lexicon analyzer, or fails as if the service were down."""
+    """Answers from a small table of cues, or fails as if the service were down."""
+
+    CUES = {
+        "hasn't arrived": ("frustration", "delivery_period"),
+        "refund": ("frustration", "get_refund"),
+        "order": ("neutral", "track_order"),
+    }
 
     def __init__(self, available: bool = True) -> None:
         self.available = available
@@ -32,21 +37,42 @@ class StubEmotion:
     async def analyze(self, text: str, language_hint: str) -> emotion_pb.AnalyzeResponse:
         if not self.available:
             raise DependencyUnavailableError("UNAVAILABLE: emotion is down")
-        return to_response(analyze(text, language_hint))
+        emotion, intent = next(
+            (found for cue, found in self.CUES.items() if cue in text.lower()),
+            ("neutral", "unknown"),
+        )
+        return emotion_pb.AnalyzeResponse(
+            language=emotion_pb.Language(code="en", confidence=0.9, supported=True),
+            dominant_emotion=emotion,
+            intensity=0.0 if emotion == "neutral" else 0.6,
+            sentiment=emotion_pb.Sentiment(label=emotion_pb.SENTIMENT_LABEL_NEUTRAL),
+            intent=emotion_pb.Intent(name=intent, confidence=0.9),
+        )
 
 
 class InMemoryContext:
+    """Customers by address with consent, turns by event id; erased addresses are refused."""
+
     def __init__(self) -> None:
         self.customers: dict[tuple[int, str], str] = {}
+        self.consent: dict[str, context_pb.Consent] = {}
+        self.erased: set[tuple[int, str]] = set()
         self.turns: dict[str, context_pb.Turn] = {}
         self.sequences: defaultdict[str, int] = defaultdict(int)
         self.turn_customer: dict[str, str] = {}
 
     async def resolve_customer(
-        self, channel: envelope_pb2.Channel, address: str, display_name: str
+        self, channel: envelope_pb2.Channel, address: str, display_name: str, seen_at: Timestamp
     ) -> context_pb.Customer:
+        if (channel, address) in self.erased:
+            raise RefusedError("FAILED_PRECONDITION: erased")
         customer_id = self.customers.setdefault((channel, address), str(uuid.uuid4()))
-        return context_pb.Customer(customer_id=customer_id, display_name=display_name)
+        consent = self.consent.setdefault(
+            customer_id, context_pb.Consent(emotion_analysis_allowed=True)
+        )
+        return context_pb.Customer(
+            customer_id=customer_id, display_name=display_name, consent=consent
+        )
 
     async def append_turn(
         self, customer_id: str, turn: context_pb.Turn
@@ -61,7 +87,9 @@ class InMemoryContext:
         self.turn_customer[turn.event_id] = customer_id
         return stored, True
 
-    async def get_context(self, customer_id: str, max_turns: int) -> context_pb.GetContextResponse:
+    async def get_context(
+        self, customer_id: str, conversation_id: str, max_turns: int
+    ) -> context_pb.GetContextResponse:
         turns = [t for e, t in self.turns.items() if self.turn_customer[e] == customer_id]
         return context_pb.GetContextResponse(
             customer=context_pb.Customer(customer_id=customer_id),

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
+from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import messages_pb2
 
 from services.orchestrator.handlers import InboundHandler
@@ -10,12 +11,14 @@ from shared.kafka.topics import outbound_topic
 from tests.fakes.ports import FakePublisher, InMemoryContext, StubEmotion
 
 
-def _inbound(text: str, visitor: str = "visitor-1") -> messages_pb2.MessageReceived:
+def _inbound(
+    text: str, visitor: str = "visitor-1", channel: envelope_pb2.Channel = envelope_pb2.CHANNEL_WEB
+) -> messages_pb2.MessageReceived:
     return messages_pb2.MessageReceived(
         envelope=new_envelope(
-            conversation_id=f"conv-{visitor}",
-            channel=envelope_pb2.CHANNEL_WEB,
-            customer=envelope_pb2.CustomerRef(channel=envelope_pb2.CHANNEL_WEB, address=visitor),
+            conversation_id=f"conv-{channel}-{visitor}",
+            channel=channel,
+            customer=envelope_pb2.CustomerRef(channel=channel, address=visitor),
         ),
         text=text,
     )
@@ -82,3 +85,48 @@ async def test_it_still_answers_when_the_emotion_service_is_down() -> None:
     [(_, reply)] = publisher.published
     assert reply.text
     assert not context.turns[next(iter(context.turns))].HasField("emotion")
+
+
+class CountingEmotion(StubEmotion):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    async def analyze(self, text: str, language_hint: str) -> emotion_pb.AnalyzeResponse:
+        self.calls += 1
+        return await super().analyze(text, language_hint)
+
+
+async def test_a_customer_who_opted_out_is_not_analysed() -> None:
+    context, publisher, emotion = InMemoryContext(), FakePublisher(), CountingEmotion()
+    handler = _handler(context, publisher, emotion)
+    await handler(_inbound("hello"))
+    customer_id = next(iter(context.customers.values()))
+    context.consent[customer_id] = context_pb.Consent(emotion_analysis_allowed=False)
+    second = _inbound("my order hasn't arrived")
+    await handler(second)
+    assert emotion.calls == 1
+    assert len(publisher.published) == 2
+    assert not context.turns[second.envelope.event_id].HasField("emotion")
+
+
+async def test_a_message_from_an_erased_customer_is_dropped_unanswered() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    context.erased.add((envelope_pb2.CHANNEL_WEB, "visitor-1"))
+    await _handler(context, publisher)(_inbound("old message replayed"))
+    assert publisher.published == [] and context.turns == {}
+
+
+async def test_the_reply_remembers_a_contact_on_another_channel() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    handler = _handler(context, publisher)
+    await handler(_inbound("my order hasn't arrived", "+15551234567", envelope_pb2.CHANNEL_SMS))
+    # The same customer (as linked in the context store) now writes on the web.
+    context.customers[(envelope_pb2.CHANNEL_WEB, "visitor-9")] = next(
+        iter(context.customers.values())
+    )
+    await handler(_inbound("any news?", "visitor-9"))
+    web_reply = publisher.published[-1][1]
+    assert "also contacted us by text message on" in web_reply.text
+    sms_reply = publisher.published[0][1]
+    assert "also contacted us" not in sms_reply.text

@@ -18,11 +18,35 @@ class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ROLE_BOT: _ClassVar[Role]
     ROLE_AGENT: _ClassVar[Role]
     ROLE_SYSTEM: _ClassVar[Role]
+
+class ConversationState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CONVERSATION_STATE_UNSPECIFIED: _ClassVar[ConversationState]
+    CONVERSATION_STATE_BOT: _ClassVar[ConversationState]
+    CONVERSATION_STATE_WAITING_FOR_AGENT: _ClassVar[ConversationState]
+    CONVERSATION_STATE_WITH_AGENT: _ClassVar[ConversationState]
+    CONVERSATION_STATE_RESOLVED: _ClassVar[ConversationState]
+
+class Trend(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TREND_UNSPECIFIED: _ClassVar[Trend]
+    TREND_IMPROVING: _ClassVar[Trend]
+    TREND_STABLE: _ClassVar[Trend]
+    TREND_WORSENING: _ClassVar[Trend]
 ROLE_UNSPECIFIED: Role
 ROLE_CUSTOMER: Role
 ROLE_BOT: Role
 ROLE_AGENT: Role
 ROLE_SYSTEM: Role
+CONVERSATION_STATE_UNSPECIFIED: ConversationState
+CONVERSATION_STATE_BOT: ConversationState
+CONVERSATION_STATE_WAITING_FOR_AGENT: ConversationState
+CONVERSATION_STATE_WITH_AGENT: ConversationState
+CONVERSATION_STATE_RESOLVED: ConversationState
+TREND_UNSPECIFIED: Trend
+TREND_IMPROVING: Trend
+TREND_STABLE: Trend
+TREND_WORSENING: Trend
 
 class EmotionSnapshot(_message.Message):
     __slots__ = ("dominant_emotion", "intensity", "sentiment_score")
@@ -35,7 +59,7 @@ class EmotionSnapshot(_message.Message):
     def __init__(self, dominant_emotion: _Optional[str] = ..., intensity: _Optional[float] = ..., sentiment_score: _Optional[float] = ...) -> None: ...
 
 class Turn(_message.Message):
-    __slots__ = ("event_id", "conversation_id", "sequence", "role", "text", "channel", "occurred_at", "emotion", "language")
+    __slots__ = ("event_id", "conversation_id", "sequence", "role", "text", "channel", "occurred_at", "emotion", "language", "author")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +69,7 @@ class Turn(_message.Message):
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
     EMOTION_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     conversation_id: str
     sequence: int
@@ -54,29 +79,124 @@ class Turn(_message.Message):
     occurred_at: _timestamp_pb2.Timestamp
     emotion: EmotionSnapshot
     language: str
-    def __init__(self, event_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., sequence: _Optional[int] = ..., role: _Optional[_Union[Role, str]] = ..., text: _Optional[str] = ..., channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., emotion: _Optional[_Union[EmotionSnapshot, _Mapping]] = ..., language: _Optional[str] = ...) -> None: ...
+    author: str
+    def __init__(self, event_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., sequence: _Optional[int] = ..., role: _Optional[_Union[Role, str]] = ..., text: _Optional[str] = ..., channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., emotion: _Optional[_Union[EmotionSnapshot, _Mapping]] = ..., language: _Optional[str] = ..., author: _Optional[str] = ...) -> None: ...
+
+class Identity(_message.Message):
+    __slots__ = ("channel", "address", "verified", "created_at")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    channel: _envelope_pb2.Channel
+    address: str
+    verified: bool
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., address: _Optional[str] = ..., verified: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Consent(_message.Message):
+    __slots__ = ("emotion_analysis_allowed", "marketing_allowed", "sms_opted_out", "updated_at")
+    EMOTION_ANALYSIS_ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    MARKETING_ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    SMS_OPTED_OUT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    emotion_analysis_allowed: bool
+    marketing_allowed: bool
+    sms_opted_out: bool
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, emotion_analysis_allowed: _Optional[bool] = ..., marketing_allowed: _Optional[bool] = ..., sms_opted_out: _Optional[bool] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Customer(_message.Message):
-    __slots__ = ("customer_id", "display_name", "preferred_language", "created_at")
+    __slots__ = ("customer_id", "display_name", "preferred_language", "created_at", "preferred_channel", "identities", "consent")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     PREFERRED_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    PREFERRED_CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    IDENTITIES_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     display_name: str
     preferred_language: str
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, customer_id: _Optional[str] = ..., display_name: _Optional[str] = ..., preferred_language: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    preferred_channel: _envelope_pb2.Channel
+    identities: _containers.RepeatedCompositeFieldContainer[Identity]
+    consent: Consent
+    def __init__(self, customer_id: _Optional[str] = ..., display_name: _Optional[str] = ..., preferred_language: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., preferred_channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., identities: _Optional[_Iterable[_Union[Identity, _Mapping]]] = ..., consent: _Optional[_Union[Consent, _Mapping]] = ...) -> None: ...
+
+class Conversation(_message.Message):
+    __slots__ = ("conversation_id", "customer_id", "channel", "state", "language", "assignee", "created_at", "updated_at")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    customer_id: str
+    channel: _envelope_pb2.Channel
+    state: ConversationState
+    language: str
+    assignee: str
+    created_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, conversation_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., state: _Optional[_Union[ConversationState, str]] = ..., language: _Optional[str] = ..., assignee: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Issue(_message.Message):
+    __slots__ = ("issue_id", "customer_id", "topic", "open", "contacts", "conversation_id", "opened_at", "updated_at", "resolved_at")
+    ISSUE_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    OPEN_FIELD_NUMBER: _ClassVar[int]
+    CONTACTS_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    OPENED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_AT_FIELD_NUMBER: _ClassVar[int]
+    issue_id: str
+    customer_id: str
+    topic: str
+    open: bool
+    contacts: int
+    conversation_id: str
+    opened_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    resolved_at: _timestamp_pb2.Timestamp
+    def __init__(self, issue_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., topic: _Optional[str] = ..., open: _Optional[bool] = ..., contacts: _Optional[int] = ..., conversation_id: _Optional[str] = ..., opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class TrajectoryPoint(_message.Message):
+    __slots__ = ("occurred_at", "dominant_emotion", "intensity", "sentiment_score")
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    DOMINANT_EMOTION_FIELD_NUMBER: _ClassVar[int]
+    INTENSITY_FIELD_NUMBER: _ClassVar[int]
+    SENTIMENT_SCORE_FIELD_NUMBER: _ClassVar[int]
+    occurred_at: _timestamp_pb2.Timestamp
+    dominant_emotion: str
+    intensity: float
+    sentiment_score: float
+    def __init__(self, occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., dominant_emotion: _Optional[str] = ..., intensity: _Optional[float] = ..., sentiment_score: _Optional[float] = ...) -> None: ...
+
+class EmotionTrajectory(_message.Message):
+    __slots__ = ("points", "trend")
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    TREND_FIELD_NUMBER: _ClassVar[int]
+    points: _containers.RepeatedCompositeFieldContainer[TrajectoryPoint]
+    trend: Trend
+    def __init__(self, points: _Optional[_Iterable[_Union[TrajectoryPoint, _Mapping]]] = ..., trend: _Optional[_Union[Trend, str]] = ...) -> None: ...
 
 class ResolveCustomerRequest(_message.Message):
-    __slots__ = ("channel", "address", "display_name")
+    __slots__ = ("channel", "address", "display_name", "seen_at")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    SEEN_AT_FIELD_NUMBER: _ClassVar[int]
     channel: _envelope_pb2.Channel
     address: str
     display_name: str
-    def __init__(self, channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., address: _Optional[str] = ..., display_name: _Optional[str] = ...) -> None: ...
+    seen_at: _timestamp_pb2.Timestamp
+    def __init__(self, channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., address: _Optional[str] = ..., display_name: _Optional[str] = ..., seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ResolveCustomerResponse(_message.Message):
     __slots__ = ("customer", "created")
@@ -95,12 +215,14 @@ class AppendTurnRequest(_message.Message):
     def __init__(self, customer_id: _Optional[str] = ..., turn: _Optional[_Union[Turn, _Mapping]] = ...) -> None: ...
 
 class AppendTurnResponse(_message.Message):
-    __slots__ = ("turn", "created")
+    __slots__ = ("turn", "created", "new_contact")
     TURN_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
+    NEW_CONTACT_FIELD_NUMBER: _ClassVar[int]
     turn: Turn
     created: bool
-    def __init__(self, turn: _Optional[_Union[Turn, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+    new_contact: bool
+    def __init__(self, turn: _Optional[_Union[Turn, _Mapping]] = ..., created: _Optional[bool] = ..., new_contact: _Optional[bool] = ...) -> None: ...
 
 class GetContextRequest(_message.Message):
     __slots__ = ("conversation_id", "customer_id", "max_turns")
@@ -113,14 +235,24 @@ class GetContextRequest(_message.Message):
     def __init__(self, conversation_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., max_turns: _Optional[int] = ...) -> None: ...
 
 class GetContextResponse(_message.Message):
-    __slots__ = ("customer", "recent_turns", "contacts_last_7_days")
+    __slots__ = ("customer", "recent_turns", "contacts_last_7_days", "conversation", "issues", "trajectory", "consent", "summary")
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     RECENT_TURNS_FIELD_NUMBER: _ClassVar[int]
     CONTACTS_LAST_7_DAYS_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_FIELD_NUMBER: _ClassVar[int]
+    ISSUES_FIELD_NUMBER: _ClassVar[int]
+    TRAJECTORY_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
     customer: Customer
     recent_turns: _containers.RepeatedCompositeFieldContainer[Turn]
     contacts_last_7_days: int
-    def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ..., recent_turns: _Optional[_Iterable[_Union[Turn, _Mapping]]] = ..., contacts_last_7_days: _Optional[int] = ...) -> None: ...
+    conversation: Conversation
+    issues: _containers.RepeatedCompositeFieldContainer[Issue]
+    trajectory: EmotionTrajectory
+    consent: Consent
+    summary: str
+    def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ..., recent_turns: _Optional[_Iterable[_Union[Turn, _Mapping]]] = ..., contacts_last_7_days: _Optional[int] = ..., conversation: _Optional[_Union[Conversation, _Mapping]] = ..., issues: _Optional[_Iterable[_Union[Issue, _Mapping]]] = ..., trajectory: _Optional[_Union[EmotionTrajectory, _Mapping]] = ..., consent: _Optional[_Union[Consent, _Mapping]] = ..., summary: _Optional[str] = ...) -> None: ...
 
 class ListTurnsRequest(_message.Message):
     __slots__ = ("conversation_id",)
@@ -133,3 +265,160 @@ class ListTurnsResponse(_message.Message):
     TURNS_FIELD_NUMBER: _ClassVar[int]
     turns: _containers.RepeatedCompositeFieldContainer[Turn]
     def __init__(self, turns: _Optional[_Iterable[_Union[Turn, _Mapping]]] = ...) -> None: ...
+
+class StartIdentityLinkRequest(_message.Message):
+    __slots__ = ("customer_id", "channel", "address")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    channel: _envelope_pb2.Channel
+    address: str
+    def __init__(self, customer_id: _Optional[str] = ..., channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., address: _Optional[str] = ...) -> None: ...
+
+class StartIdentityLinkResponse(_message.Message):
+    __slots__ = ("challenge_id", "code", "address", "expires_at")
+    CHALLENGE_ID_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    challenge_id: str
+    code: str
+    address: str
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, challenge_id: _Optional[str] = ..., code: _Optional[str] = ..., address: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ConfirmIdentityLinkRequest(_message.Message):
+    __slots__ = ("challenge_id", "customer_id", "code")
+    CHALLENGE_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    challenge_id: str
+    customer_id: str
+    code: str
+    def __init__(self, challenge_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., code: _Optional[str] = ...) -> None: ...
+
+class ConfirmIdentityLinkResponse(_message.Message):
+    __slots__ = ("customer", "merged")
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    MERGED_FIELD_NUMBER: _ClassVar[int]
+    customer: Customer
+    merged: bool
+    def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ..., merged: _Optional[bool] = ...) -> None: ...
+
+class MergeCustomersRequest(_message.Message):
+    __slots__ = ("customer_id", "other_customer_id", "actor")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    OTHER_CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    other_customer_id: str
+    actor: str
+    def __init__(self, customer_id: _Optional[str] = ..., other_customer_id: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class MergeCustomersResponse(_message.Message):
+    __slots__ = ("customer",)
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    customer: Customer
+    def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ...) -> None: ...
+
+class UpdateConsentRequest(_message.Message):
+    __slots__ = ("customer_id", "emotion_analysis_allowed", "marketing_allowed", "sms_opted_out")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    EMOTION_ANALYSIS_ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    MARKETING_ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    SMS_OPTED_OUT_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    emotion_analysis_allowed: bool
+    marketing_allowed: bool
+    sms_opted_out: bool
+    def __init__(self, customer_id: _Optional[str] = ..., emotion_analysis_allowed: _Optional[bool] = ..., marketing_allowed: _Optional[bool] = ..., sms_opted_out: _Optional[bool] = ...) -> None: ...
+
+class UpdatePreferencesRequest(_message.Message):
+    __slots__ = ("customer_id", "preferred_language", "preferred_channel", "display_name")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    PREFERRED_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    PREFERRED_CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    preferred_language: str
+    preferred_channel: _envelope_pb2.Channel
+    display_name: str
+    def __init__(self, customer_id: _Optional[str] = ..., preferred_language: _Optional[str] = ..., preferred_channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., display_name: _Optional[str] = ...) -> None: ...
+
+class SetConversationStateRequest(_message.Message):
+    __slots__ = ("conversation_id", "state", "assignee")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    state: ConversationState
+    assignee: str
+    def __init__(self, conversation_id: _Optional[str] = ..., state: _Optional[_Union[ConversationState, str]] = ..., assignee: _Optional[str] = ...) -> None: ...
+
+class RecordIssueRequest(_message.Message):
+    __slots__ = ("customer_id", "conversation_id", "topic")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    conversation_id: str
+    topic: str
+    def __init__(self, customer_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., topic: _Optional[str] = ...) -> None: ...
+
+class ResolveIssueRequest(_message.Message):
+    __slots__ = ("issue_id",)
+    ISSUE_ID_FIELD_NUMBER: _ClassVar[int]
+    issue_id: str
+    def __init__(self, issue_id: _Optional[str] = ...) -> None: ...
+
+class ExportCustomerRequest(_message.Message):
+    __slots__ = ("customer_id", "actor")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    actor: str
+    def __init__(self, customer_id: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class ExportCustomerResponse(_message.Message):
+    __slots__ = ("json",)
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    json: str
+    def __init__(self, json: _Optional[str] = ...) -> None: ...
+
+class EraseCustomerRequest(_message.Message):
+    __slots__ = ("customer_id", "actor", "reason")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    actor: str
+    reason: str
+    def __init__(self, customer_id: _Optional[str] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class EraseCustomerResponse(_message.Message):
+    __slots__ = ("deleted",)
+    class DeletedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    deleted: _containers.ScalarMap[str, int]
+    def __init__(self, deleted: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class RunRetentionRequest(_message.Message):
+    __slots__ = ("now",)
+    NOW_FIELD_NUMBER: _ClassVar[int]
+    now: _timestamp_pb2.Timestamp
+    def __init__(self, now: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RunRetentionResponse(_message.Message):
+    __slots__ = ("emotion_readings_removed", "turns_removed")
+    EMOTION_READINGS_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    TURNS_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    emotion_readings_removed: int
+    turns_removed: int
+    def __init__(self, emotion_readings_removed: _Optional[int] = ..., turns_removed: _Optional[int] = ...) -> None: ...

@@ -27,6 +27,11 @@ if _version_not_supported:
 
 class ContextServiceStub:
     """Owns the customer database; every other service reads and writes it through this.
+
+    Status codes: NOT_FOUND for an unknown customer, conversation or challenge;
+    INVALID_ARGUMENT for a malformed phone number, an empty address or a missing field;
+    FAILED_PRECONDITION for an erased customer, an expired or used challenge;
+    ALREADY_EXISTS when an identity is already linked to the customer asking.
     """
 
     def __init__(self, channel):
@@ -55,10 +60,70 @@ class ContextServiceStub:
                 request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ListTurnsRequest.SerializeToString,
                 response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ListTurnsResponse.FromString,
                 _registered_method=True)
+        self.StartIdentityLink = channel.unary_unary(
+                '/rapport.context.v1.ContextService/StartIdentityLink',
+                request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.StartIdentityLinkRequest.SerializeToString,
+                response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.StartIdentityLinkResponse.FromString,
+                _registered_method=True)
+        self.ConfirmIdentityLink = channel.unary_unary(
+                '/rapport.context.v1.ContextService/ConfirmIdentityLink',
+                request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ConfirmIdentityLinkRequest.SerializeToString,
+                response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ConfirmIdentityLinkResponse.FromString,
+                _registered_method=True)
+        self.MergeCustomers = channel.unary_unary(
+                '/rapport.context.v1.ContextService/MergeCustomers',
+                request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.MergeCustomersRequest.SerializeToString,
+                response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.MergeCustomersResponse.FromString,
+                _registered_method=True)
+        self.UpdateConsent = channel.unary_unary(
+                '/rapport.context.v1.ContextService/UpdateConsent',
+                request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.UpdateConsentRequest.SerializeToString,
+                response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.Consent.FromString,
+                _registered_method=True)
+        self.UpdatePreferences = channel.unary_unary(
+                '/rapport.context.v1.ContextService/UpdatePreferences',
+                request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.UpdatePreferencesRequest.SerializeToString,
+                response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.Customer.FromString,
+                _registered_method=True)
+        self.SetConversationState = channel.unary_unary(
+                '/rapport.context.v1.ContextService/SetConversationState',
+                request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.SetConversationStateRequest.SerializeToString,
+                response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.Conversation.FromString,
+                _registered_method=True)
+        self.RecordIssue = channel.unary_unary(
+                '/rapport.context.v1.ContextService/RecordIssue',
+                request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.RecordIssueRequest.SerializeToString,
+                response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.Issue.FromString,
+                _registered_method=True)
+        self.ResolveIssue = channel.unary_unary(
+                '/rapport.context.v1.ContextService/ResolveIssue',
+                request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ResolveIssueRequest.SerializeToString,
+                response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.Issue.FromString,
+                _registered_method=True)
+        self.ExportCustomer = channel.unary_unary(
+                '/rapport.context.v1.ContextService/ExportCustomer',
+                request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ExportCustomerRequest.SerializeToString,
+                response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ExportCustomerResponse.FromString,
+                _registered_method=True)
+        self.EraseCustomer = channel.unary_unary(
+                '/rapport.context.v1.ContextService/EraseCustomer',
+                request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.EraseCustomerRequest.SerializeToString,
+                response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.EraseCustomerResponse.FromString,
+                _registered_method=True)
+        self.RunRetention = channel.unary_unary(
+                '/rapport.context.v1.ContextService/RunRetention',
+                request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.RunRetentionRequest.SerializeToString,
+                response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.RunRetentionResponse.FromString,
+                _registered_method=True)
 
 
 class ContextServiceServicer:
     """Owns the customer database; every other service reads and writes it through this.
+
+    Status codes: NOT_FOUND for an unknown customer, conversation or challenge;
+    INVALID_ARGUMENT for a malformed phone number, an empty address or a missing field;
+    FAILED_PRECONDITION for an erased customer, an expired or used challenge;
+    ALREADY_EXISTS when an identity is already linked to the customer asking.
     """
 
     def ResolveCustomer(self, request, context):
@@ -89,6 +154,80 @@ class ContextServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartIdentityLink(self, request, context):
+        """Start proving that a customer also owns another address: returns a one-time code
+        the caller sends to that address on its own channel.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmIdentityLink(self, request, context):
+        """Finish the proof with the code the customer typed; links (merging customers if needed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MergeCustomers(self, request, context):
+        """An operator states two customers are one person: merge them (audited).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateConsent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdatePreferences(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetConversationState(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordIssue(self, request, context):
+        """Open (or refresh) the customer's issue on a topic; repeats within a window count as one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveIssue(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportCustomer(self, request, context):
+        """Everything held about a customer, as JSON (data portability). Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EraseCustomer(self, request, context):
+        """Delete every row about a customer and leave a tombstone (right to erasure). Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunRetention(self, request, context):
+        """Apply the retention policy now (it also runs on a schedule).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContextServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -112,6 +251,61 @@ def add_ContextServiceServicer_to_server(servicer, server):
                     request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ListTurnsRequest.FromString,
                     response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ListTurnsResponse.SerializeToString,
             ),
+            'StartIdentityLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartIdentityLink,
+                    request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.StartIdentityLinkRequest.FromString,
+                    response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.StartIdentityLinkResponse.SerializeToString,
+            ),
+            'ConfirmIdentityLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmIdentityLink,
+                    request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ConfirmIdentityLinkRequest.FromString,
+                    response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ConfirmIdentityLinkResponse.SerializeToString,
+            ),
+            'MergeCustomers': grpc.unary_unary_rpc_method_handler(
+                    servicer.MergeCustomers,
+                    request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.MergeCustomersRequest.FromString,
+                    response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.MergeCustomersResponse.SerializeToString,
+            ),
+            'UpdateConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateConsent,
+                    request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.UpdateConsentRequest.FromString,
+                    response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.Consent.SerializeToString,
+            ),
+            'UpdatePreferences': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePreferences,
+                    request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.UpdatePreferencesRequest.FromString,
+                    response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.Customer.SerializeToString,
+            ),
+            'SetConversationState': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetConversationState,
+                    request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.SetConversationStateRequest.FromString,
+                    response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.Conversation.SerializeToString,
+            ),
+            'RecordIssue': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordIssue,
+                    request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.RecordIssueRequest.FromString,
+                    response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.Issue.SerializeToString,
+            ),
+            'ResolveIssue': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveIssue,
+                    request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ResolveIssueRequest.FromString,
+                    response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.Issue.SerializeToString,
+            ),
+            'ExportCustomer': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportCustomer,
+                    request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ExportCustomerRequest.FromString,
+                    response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ExportCustomerResponse.SerializeToString,
+            ),
+            'EraseCustomer': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseCustomer,
+                    request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.EraseCustomerRequest.FromString,
+                    response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.EraseCustomerResponse.SerializeToString,
+            ),
+            'RunRetention': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunRetention,
+                    request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.RunRetentionRequest.FromString,
+                    response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.RunRetentionResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'rapport.context.v1.ContextService', rpc_method_handlers)
@@ -122,6 +316,11 @@ def add_ContextServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class ContextService:
     """Owns the customer database; every other service reads and writes it through this.
+
+    Status codes: NOT_FOUND for an unknown customer, conversation or challenge;
+    INVALID_ARGUMENT for a malformed phone number, an empty address or a missing field;
+    FAILED_PRECONDITION for an erased customer, an expired or used challenge;
+    ALREADY_EXISTS when an identity is already linked to the customer asking.
     """
 
     @staticmethod
@@ -222,6 +421,303 @@ class ContextService:
             '/rapport.context.v1.ContextService/ListTurns',
             rapport_dot_context_dot_v1_dot_context__service__pb2.ListTurnsRequest.SerializeToString,
             rapport_dot_context_dot_v1_dot_context__service__pb2.ListTurnsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartIdentityLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.context.v1.ContextService/StartIdentityLink',
+            rapport_dot_context_dot_v1_dot_context__service__pb2.StartIdentityLinkRequest.SerializeToString,
+            rapport_dot_context_dot_v1_dot_context__service__pb2.StartIdentityLinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmIdentityLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.context.v1.ContextService/ConfirmIdentityLink',
+            rapport_dot_context_dot_v1_dot_context__service__pb2.ConfirmIdentityLinkRequest.SerializeToString,
+            rapport_dot_context_dot_v1_dot_context__service__pb2.ConfirmIdentityLinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MergeCustomers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.context.v1.ContextService/MergeCustomers',
+            rapport_dot_context_dot_v1_dot_context__service__pb2.MergeCustomersRequest.SerializeToString,
+            rapport_dot_context_dot_v1_dot_context__service__pb2.MergeCustomersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.context.v1.ContextService/UpdateConsent',
+            rapport_dot_context_dot_v1_dot_context__service__pb2.UpdateConsentRequest.SerializeToString,
+            rapport_dot_context_dot_v1_dot_context__service__pb2.Consent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePreferences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.context.v1.ContextService/UpdatePreferences',
+            rapport_dot_context_dot_v1_dot_context__service__pb2.UpdatePreferencesRequest.SerializeToString,
+            rapport_dot_context_dot_v1_dot_context__service__pb2.Customer.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetConversationState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.context.v1.ContextService/SetConversationState',
+            rapport_dot_context_dot_v1_dot_context__service__pb2.SetConversationStateRequest.SerializeToString,
+            rapport_dot_context_dot_v1_dot_context__service__pb2.Conversation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordIssue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.context.v1.ContextService/RecordIssue',
+            rapport_dot_context_dot_v1_dot_context__service__pb2.RecordIssueRequest.SerializeToString,
+            rapport_dot_context_dot_v1_dot_context__service__pb2.Issue.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveIssue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.context.v1.ContextService/ResolveIssue',
+            rapport_dot_context_dot_v1_dot_context__service__pb2.ResolveIssueRequest.SerializeToString,
+            rapport_dot_context_dot_v1_dot_context__service__pb2.Issue.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportCustomer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.context.v1.ContextService/ExportCustomer',
+            rapport_dot_context_dot_v1_dot_context__service__pb2.ExportCustomerRequest.SerializeToString,
+            rapport_dot_context_dot_v1_dot_context__service__pb2.ExportCustomerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseCustomer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.context.v1.ContextService/EraseCustomer',
+            rapport_dot_context_dot_v1_dot_context__service__pb2.EraseCustomerRequest.SerializeToString,
+            rapport_dot_context_dot_v1_dot_context__service__pb2.EraseCustomerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunRetention(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.context.v1.ContextService/RunRetention',
+            rapport_dot_context_dot_v1_dot_context__service__pb2.RunRetentionRequest.SerializeToString,
+            rapport_dot_context_dot_v1_dot_context__service__pb2.RunRetentionResponse.FromString,
             options,
             channel_credentials,
             insecure,

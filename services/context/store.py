@@ -1,0 +1,136 @@
+"""The database handle every part of the context service shares: transactions and hashing.
+
+Writes go through :meth:`Store.write`; on SQLite they are queued in-process, because
+SQLite has one writer at a time and letting writers collide in the file means busy
+polling or "database is locked" when a transaction that has read upgrades to write.
+PostgreSQL locks rows itself. Identifiers that must outlive an erasure (tombstones,
+audit) are stored only as keyed hashes made by :meth:`Store.subject_hash`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
+
+from services.context.database import sync_sqlite_engine
+from services.context.models import AuditRow, Base, CustomerAliasRow
+
+
+def utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+Result = TypeVar("Result")
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine, hash_key: bytes) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._hash_key = hash_key
+        self._sqlite_writer: ThreadPoolExecutor | None = None
+        self._sqlite_engine: Engine | None = None
+        if engine.dialect.name == "sqlite":
+            # The asyncio SQLite driver hops to its thread and back for every call on a
+            # cursor; hot write paths run whole in one thread on the plain driver instead.
+            self._sqlite_engine = sync_sqlite_engine(engine)
+            self._sqlite_writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+
+    async def run_write(self, work: Callable[[Connection], Result]) -> Result:
+        """Run ``work`` in one write transaction: synchronous statements, one round trip.
+
+        On SQLite it runs in the writer thread on the plain driver (holding the write
+        queue); on PostgreSQL on the async driver through SQLAlchemy's ``run_sync``.
+        """
+        if self._sqlite_engine is None or self._sqlite_writer is None:
+            async with self.engine.begin() as connection:
+                return await connection.run_sync(work)
+        sqlite_engine = self._sqlite_engine
+
+        def in_transaction() -> Result:
+            with sqlite_engine.begin() as connection:
+                return work(connection)
+
+        assert self._write_lock is not None
+        async with self._write_lock:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._sqlite_writer, in_transaction
+            )
+
+    async def close(self) -> None:
+        if self._sqlite_writer is not None:
+            self._sqlite_writer.shutdown(wait=True)
+        if self._sqlite_engine is not None:
+            self._sqlite_engine.dispose()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A read-write transaction: committed when the block ends, rolled back on error."""
+        async with AsyncExitStack() as stack:
+            if self._write_lock is not None:
+                await stack.enter_async_context(self._write_lock)
+            yield await stack.enter_async_context(self._sessions.begin())
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as connection:
+            yield connection
+
+    def insert(self, table: type[Base]) -> sqlite.Insert | postgresql.Insert:
+        """INSERT that can skip rows that already exist, in the engine's dialect."""
+        if self.engine.dialect.name == "sqlite":
+            return sqlite.insert(table)
+        return postgresql.insert(table)
+
+    def subject_hash(self, kind: str, value: str) -> str:
+        """HMAC-SHA256 of a subject: joins rows about one subject without storing it."""
+        return hmac.new(self._hash_key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+    def audit(
+        self, session: AsyncSession, action: str, customer_id: str, actor: str, detail: object
+    ) -> None:
+        """Record who did what to whose data; the customer only as a keyed hash."""
+        session.add(
+            AuditRow(
+                occurred_at=now(),
+                action=action,
+                subject_hash=self.subject_hash("customer", customer_id) if customer_id else "",
+                actor=actor[:100],
+                detail=json.dumps(detail),
+            )
+        )
+
+    @staticmethod
+    async def canonical_id(session: AsyncSession, customer_id: str) -> str:
+        """The id a customer has now: merged customers' old ids point to the survivor."""
+        alias = await session.scalar(
+            select(CustomerAliasRow.customer_id).where(CustomerAliasRow.alias_id == customer_id)
+        )
+        return alias or customer_id

@@ -1,0 +1,533 @@
+"""The context service over real gRPC, on SQLite and on a real PostgreSQL server.
+
+One person across channels, linking only on proof, idempotent ordered turns, consent,
+export, erasure (checked by scanning every table) and retention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from rapport.common.v1 import envelope_pb2
+from rapport.context.v1 import context_service_pb2 as pb
+from rapport.context.v1 import context_service_pb2_grpc as pb_grpc
+from sqlalchemy import String, Text, inspect, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.context.__main__ import build
+from services.context.config import ContextSettings
+from services.context.database import create_engine, migrate
+from services.context.models import Base
+from tests.grpc_probe import running
+
+pytestmark = pytest.mark.integration
+
+CONTEXT = pb.DESCRIPTOR.services_by_name["ContextService"].full_name
+SMS, WEB = envelope_pb2.CHANNEL_SMS, envelope_pb2.CHANNEL_WEB
+CUSTOMER, BOT = pb.ROLE_CUSTOMER, pb.ROLE_BOT
+
+
+@dataclass
+class Service:
+    stub: pb_grpc.ContextServiceStub
+    engine: AsyncEngine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every test runs on the embedded default and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'context.sqlite3'}"
+    return str(request.getfixturevalue("fresh_postgres_database"))
+
+
+@pytest.fixture
+async def service(database_url: str) -> AsyncIterator[Service]:
+    url = database_url
+    engine = create_engine(url)
+    await migrate(engine)
+    settings = ContextSettings(
+        metrics_port=0, grpc_port=0, database_url=url, default_phone_region="GB"
+    )
+    parts = build(settings, engine)
+    try:
+        async with (
+            running(
+                lambda s: pb_grpc.add_ContextServiceServicer_to_server(parts.servicer, s), CONTEXT
+            ) as address,
+            grpc.aio.insecure_channel(address) as channel,
+        ):
+            yield Service(pb_grpc.ContextServiceStub(channel), engine)
+    finally:
+        await parts.store.close()
+        await engine.dispose()
+
+
+def stamp(moment: datetime) -> Timestamp:
+    value = Timestamp()
+    value.FromDatetime(moment)
+    return value
+
+
+async def resolve(
+    service: Service, channel: int, address: str, seen_at: datetime | None = None
+) -> pb.Customer:
+    request = pb.ResolveCustomerRequest(channel=channel, address=address)
+    if seen_at is not None:
+        request.seen_at.CopyFrom(stamp(seen_at))
+    return (await service.stub.ResolveCustomer(request, timeout=5)).customer
+
+
+async def say(
+    service: Service,
+    customer_id: str,
+    conversation: str,
+    text: str,
+    *,
+    channel: int = WEB,
+    role: int = CUSTOMER,
+    at: datetime | None = None,
+    emotion: tuple[str, float, float] | None = None,
+    event_id: str = "",
+) -> pb.AppendTurnResponse:
+    turn = pb.Turn(
+        event_id=event_id or str(uuid.uuid4()),
+        conversation_id=conversation,
+        role=role,
+        text=text,
+        channel=channel,
+        occurred_at=stamp(at or datetime.now(UTC)),
+    )
+    if emotion:
+        turn.emotion.CopyFrom(
+            pb.EmotionSnapshot(
+                dominant_emotion=emotion[0], intensity=emotion[1], sentiment_score=emotion[2]
+            )
+        )
+    return await service.stub.AppendTurn(
+        pb.AppendTurnRequest(customer_id=customer_id, turn=turn), timeout=5
+    )
+
+
+async def context_of(service: Service, customer_id: str, **kwargs: object) -> pb.GetContextResponse:
+    return await service.stub.GetContext(
+        pb.GetContextRequest(customer_id=customer_id, **kwargs),
+        timeout=5,  # type: ignore[arg-type]
+    )
+
+
+async def status_of(call: object) -> grpc.StatusCode:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call  # type: ignore[misc]
+    return caught.value.code()
+
+
+async def test_phone_numbers_are_one_identity_in_e164(service: Service) -> None:
+    first = await resolve(service, SMS, "+44 7911 123456")
+    same = await resolve(service, SMS, "07911 123456")  # national format, region GB
+    whatsapp = await resolve(service, envelope_pb2.CHANNEL_WHATSAPP, "447911123456")
+    assert same.customer_id == first.customer_id
+    assert [i.address for i in first.identities] == ["+447911123456"]
+    assert whatsapp.identities[0].address == "+447911123456"
+    assert whatsapp.customer_id != first.customer_id  # another channel is not proof
+
+    for channel, address in ((SMS, "not a number"), (SMS, "+44 12"), (WEB, "   ")):
+        code = await status_of(
+            service.stub.ResolveCustomer(
+                pb.ResolveCustomerRequest(channel=channel, address=address), timeout=5
+            )
+        )
+        assert code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_concurrent_first_contacts_create_one_customer(service: Service) -> None:
+    customers = await asyncio.gather(
+        *(resolve(service, WEB, "visitor-x-123456") for _ in range(10))
+    )
+    assert len({c.customer_id for c in customers}) == 1
+
+
+async def test_a_proven_link_makes_one_customer_with_one_history(service: Service) -> None:
+    sms_customer = await resolve(service, SMS, "+447911123456")
+    await say(service, sms_customer.customer_id, "conv-sms", "my parcel is late", channel=SMS)
+    web_customer = await resolve(service, WEB, "visitor-token-1234567")
+    await say(service, web_customer.customer_id, "conv-web", "any news on my parcel?")
+
+    started = await service.stub.StartIdentityLink(
+        pb.StartIdentityLinkRequest(
+            customer_id=web_customer.customer_id, channel=SMS, address="07911 123456"
+        ),
+        timeout=5,
+    )
+    assert started.address == "+447911123456" and len(started.code) == 6
+    # A claim alone links nothing.
+    assert (await context_of(service, web_customer.customer_id)).customer.customer_id == (
+        web_customer.customer_id
+    )
+    wrong = "000000" if started.code != "000000" else "111111"
+    confirm = pb.ConfirmIdentityLinkRequest(
+        challenge_id=started.challenge_id, customer_id=web_customer.customer_id, code=wrong
+    )
+    assert await status_of(service.stub.ConfirmIdentityLink(confirm, timeout=5)) == (
+        grpc.StatusCode.INVALID_ARGUMENT
+    )
+    confirm.code = started.code
+    linked = await service.stub.ConfirmIdentityLink(confirm, timeout=5)
+    assert linked.merged
+    assert linked.customer.customer_id == sms_customer.customer_id  # the older customer survives
+    assert {i.channel for i in linked.customer.identities} == {SMS, WEB}
+    assert await status_of(service.stub.ConfirmIdentityLink(confirm, timeout=5)) == (
+        grpc.StatusCode.FAILED_PRECONDITION  # a code works once
+    )
+
+    for known_id in (sms_customer.customer_id, web_customer.customer_id):
+        context = await context_of(service, known_id)
+        assert context.customer.customer_id == sms_customer.customer_id
+        assert [t.text for t in context.recent_turns] == [
+            "my parcel is late",
+            "any news on my parcel?",
+        ]
+    assert (await resolve(service, WEB, "visitor-token-1234567")).customer_id == (
+        sms_customer.customer_id
+    )
+    # The web customer's old id still works for writing.
+    appended = await say(service, web_customer.customer_id, "conv-web", "thanks")
+    assert appended.turn.sequence == 2
+
+
+async def test_link_challenges_expire_after_too_many_wrong_codes(service: Service) -> None:
+    owner = await resolve(service, WEB, "visitor-token-aaaaaaaaa")
+    started = await service.stub.StartIdentityLink(
+        pb.StartIdentityLinkRequest(
+            customer_id=owner.customer_id, channel=SMS, address="+447911123457"
+        ),
+        timeout=5,
+    )
+    wrong = "000000" if started.code != "000000" else "111111"
+    for _ in range(5):
+        await status_of(
+            service.stub.ConfirmIdentityLink(
+                pb.ConfirmIdentityLinkRequest(
+                    challenge_id=started.challenge_id, customer_id=owner.customer_id, code=wrong
+                ),
+                timeout=5,
+            )
+        )
+    right = pb.ConfirmIdentityLinkRequest(
+        challenge_id=started.challenge_id, customer_id=owner.customer_id, code=started.code
+    )
+    assert await status_of(service.stub.ConfirmIdentityLink(right, timeout=5)) == (
+        grpc.StatusCode.FAILED_PRECONDITION
+    )
+    stranger = await resolve(service, WEB, "visitor-token-bbbbbbbbb")
+    stolen = pb.ConfirmIdentityLinkRequest(
+        challenge_id=started.challenge_id, customer_id=stranger.customer_id, code=started.code
+    )
+    assert await status_of(service.stub.ConfirmIdentityLink(stolen, timeout=5)) == (
+        grpc.StatusCode.FAILED_PRECONDITION
+    )
+    assert (
+        await status_of(
+            service.stub.StartIdentityLink(
+                pb.StartIdentityLinkRequest(
+                    customer_id=owner.customer_id, channel=WEB, address="visitor-token-aaaaaaaaa"
+                ),
+                timeout=5,
+            )
+        )
+        == grpc.StatusCode.ALREADY_EXISTS
+    )
+
+
+async def test_an_operator_merge_keeps_both_histories_and_the_safer_consent(
+    service: Service,
+) -> None:
+    first = await resolve(service, SMS, "+447911123456")
+    second = await resolve(service, WEB, "visitor-token-1234567")
+    await say(service, first.customer_id, "conv-1", "one", channel=SMS)
+    await say(service, second.customer_id, "conv-2", "two")
+    await service.stub.UpdateConsent(
+        pb.UpdateConsentRequest(customer_id=second.customer_id, sms_opted_out=True), timeout=5
+    )
+    merged = await service.stub.MergeCustomers(
+        pb.MergeCustomersRequest(
+            customer_id=second.customer_id, other_customer_id=first.customer_id, actor="op-7"
+        ),
+        timeout=5,
+    )
+    assert merged.customer.customer_id == first.customer_id
+    assert merged.customer.consent.sms_opted_out
+    context = await context_of(service, second.customer_id)
+    assert [t.text for t in context.recent_turns] == ["one", "two"]
+
+
+async def test_turns_are_idempotent_and_strictly_ordered_under_concurrency(
+    service: Service,
+) -> None:
+    customer = await resolve(service, WEB, "visitor-token-1234567")
+    event_ids = [str(uuid.uuid4()) for _ in range(30)]
+    writes = [
+        say(service, customer.customer_id, "conv-1", f"message {i}", event_id=event_id)
+        for i, event_id in enumerate(event_ids)
+    ]
+    first = await asyncio.gather(*writes[:15])
+    rest = await asyncio.gather(*writes[15:])
+    again = await say(service, customer.customer_id, "conv-1", "changed?", event_id=event_ids[0])
+    assert all(r.created for r in [*first, *rest])
+    assert not again.created and again.turn.text == "message 0"
+
+    turns = (
+        await service.stub.ListTurns(pb.ListTurnsRequest(conversation_id="conv-1"), timeout=5)
+    ).turns
+    assert [t.sequence for t in turns] == list(range(1, 31))
+    assert {t.event_id for t in turns} == set(event_ids)
+
+    missing = await status_of(say(service, str(uuid.uuid4()), "conv-x", "who?"))
+    assert missing == grpc.StatusCode.NOT_FOUND
+    bad = await status_of(
+        service.stub.AppendTurn(
+            pb.AppendTurnRequest(customer_id=customer.customer_id, turn=pb.Turn(text="no ids")),
+            timeout=5,
+        )
+    )
+    assert bad == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_context_shows_consent_contacts_issues_and_trend(service: Service) -> None:
+    customer = await resolve(service, SMS, "+447911123456")
+    cid = customer.customer_id
+    start = datetime.now(UTC) - timedelta(days=3)
+    feelings = [("frustration", 0.5, -0.3), ("anger", 0.7, -0.6), ("anger", 0.9, -0.9)]
+    for hours, feeling in zip((0, 1, 30), feelings, strict=True):
+        appended = await say(
+            service,
+            cid,
+            "conv-1",
+            "still no parcel",
+            channel=SMS,
+            at=start + timedelta(hours=hours),
+            emotion=feeling,
+        )
+        assert appended.new_contact == (hours in (0, 30))
+    await say(service, cid, "conv-1", "sorry about that", channel=SMS, role=BOT)
+    first = await service.stub.RecordIssue(
+        pb.RecordIssueRequest(customer_id=cid, conversation_id="conv-1", topic="delivery_period"),
+        timeout=5,
+    )
+    again = await service.stub.RecordIssue(
+        pb.RecordIssueRequest(customer_id=cid, conversation_id="conv-2", topic="delivery_period"),
+        timeout=5,
+    )
+    assert again.issue_id == first.issue_id and again.contacts == 2
+    await service.stub.UpdateConsent(
+        pb.UpdateConsentRequest(customer_id=cid, sms_opted_out=True), timeout=5
+    )
+
+    context = await context_of(service, cid, conversation_id="conv-1", max_turns=3)
+    assert [t.role for t in context.recent_turns] == [CUSTOMER, CUSTOMER, BOT]
+    assert context.contacts_last_7_days == 2
+    assert context.conversation.state == pb.CONVERSATION_STATE_BOT
+    assert [i.topic for i in context.issues if i.open] == ["delivery_period"]
+    assert [p.dominant_emotion for p in context.trajectory.points] == [
+        "frustration",
+        "anger",
+        "anger",
+    ]
+    assert context.trajectory.trend == pb.TREND_WORSENING
+    assert context.consent.sms_opted_out and context.consent.emotion_analysis_allowed
+    assert not context.consent.marketing_allowed
+    assert "Opted out of SMS" in context.summary and "delivery period" in context.summary
+
+    resolved = await service.stub.SetConversationState(
+        pb.SetConversationStateRequest(
+            conversation_id="conv-1", state=pb.CONVERSATION_STATE_RESOLVED
+        ),
+        timeout=5,
+    )
+    assert resolved.state == pb.CONVERSATION_STATE_RESOLVED
+    after = await say(service, cid, "conv-1", "me again", channel=SMS)
+    assert after.new_contact  # writing after a resolution is a new contact
+    assert (
+        await status_of(
+            service.stub.SetConversationState(
+                pb.SetConversationStateRequest(
+                    conversation_id="conv-1", state=pb.CONVERSATION_STATE_WITH_AGENT
+                ),
+                timeout=5,
+            )
+        )
+        == grpc.StatusCode.INVALID_ARGUMENT
+    )  # an agent must be named
+
+
+async def test_an_emotion_opt_out_stores_no_emotion_data(service: Service) -> None:
+    customer = await resolve(service, WEB, "visitor-token-1234567")
+    consent = await service.stub.UpdateConsent(
+        pb.UpdateConsentRequest(customer_id=customer.customer_id, emotion_analysis_allowed=False),
+        timeout=5,
+    )
+    assert not consent.emotion_analysis_allowed
+    appended = await say(
+        service, customer.customer_id, "conv-1", "I'm upset", emotion=("anger", 0.9, -0.8)
+    )
+    assert not appended.turn.HasField("emotion")
+    context = await context_of(service, customer.customer_id)
+    assert not context.trajectory.points
+    assert "Emotion analysis is off" in context.summary
+
+
+async def _every_text_value(engine: AsyncEngine) -> list[str]:
+    """Every string stored in every table, to prove an erasure left nothing behind."""
+    values: list[str] = []
+    async with engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            text_columns = [c for c in table.columns if isinstance(c.type, String | Text)]
+            for row in await connection.execute(select(*text_columns)):
+                values.extend(str(v) for v in row if v is not None)
+        tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
+    assert {t.name for t in Base.metadata.sorted_tables} <= set(tables)
+    return values
+
+
+async def test_export_holds_every_table_and_erasure_leaves_nothing(service: Service) -> None:
+    sms = await resolve(service, SMS, "+447911123456")
+    web = await resolve(service, WEB, "visitor-token-1234567")
+    await say(
+        service,
+        sms.customer_id,
+        "conv-sms",
+        "secret words one",
+        channel=SMS,
+        emotion=("anxiety", 0.4, -0.2),
+    )
+    await say(service, web.customer_id, "conv-web", "secret words two")
+    await service.stub.RecordIssue(
+        pb.RecordIssueRequest(
+            customer_id=sms.customer_id, conversation_id="conv-sms", topic="refund"
+        ),
+        timeout=5,
+    )
+    await service.stub.MergeCustomers(
+        pb.MergeCustomersRequest(
+            customer_id=sms.customer_id, other_customer_id=web.customer_id, actor="op-1"
+        ),
+        timeout=5,
+    )
+    await service.stub.StartIdentityLink(
+        pb.StartIdentityLinkRequest(
+            customer_id=sms.customer_id, channel=envelope_pb2.CHANNEL_TELEGRAM, address="tg-998877"
+        ),
+        timeout=5,
+    )
+    other = await resolve(service, WEB, "someone-else-entirely")
+    await say(service, other.customer_id, "conv-other", "unrelated")
+
+    exported = json.loads(
+        (
+            await service.stub.ExportCustomer(
+                pb.ExportCustomerRequest(customer_id=web.customer_id, actor="dpo"), timeout=5
+            )
+        ).json
+    )
+    for table in (
+        "customers",
+        "customer_aliases",
+        "identities",
+        "conversations",
+        "contacts",
+        "turns",
+        "issues",
+        "link_challenges",
+        "audit_log",
+    ):
+        assert exported[table], f"export has no {table}"
+    assert {t["text"] for t in exported["turns"]} == {"secret words one", "secret words two"}
+    assert "unrelated" not in json.dumps(exported)
+    assert "code_hash" not in json.dumps(exported)
+    assert {a["action"] for a in exported["audit_log"]} >= {"merge", "export"}
+
+    erased = await service.stub.EraseCustomer(
+        pb.EraseCustomerRequest(customer_id=web.customer_id, actor="dpo", reason="request"),
+        timeout=5,
+    )
+    assert erased.deleted["turns"] == 2 and erased.deleted["customers"] == 1
+
+    stored = " ".join(await _every_text_value(service.engine))
+    for secret in (
+        sms.customer_id,
+        web.customer_id,
+        "+447911123456",
+        "visitor-token-1234567",
+        "tg-998877",
+        "conv-sms",
+        "conv-web",
+        "secret words",
+    ):
+        assert secret not in stored, f"{secret!r} survived the erasure"
+    assert "unrelated" in stored  # other customers are untouched
+
+    before = datetime.now(UTC) - timedelta(minutes=5)
+    assert (
+        await status_of(
+            service.stub.ResolveCustomer(
+                pb.ResolveCustomerRequest(
+                    channel=SMS, address="+447911123456", seen_at=stamp(before)
+                ),
+                timeout=5,
+            )
+        )
+        == grpc.StatusCode.FAILED_PRECONDITION
+    )
+    assert await status_of(say(service, sms.customer_id, "conv-sms", "late")) == (
+        grpc.StatusCode.FAILED_PRECONDITION
+    )
+    audit = await service.stub.ExportCustomer(
+        pb.ExportCustomerRequest(customer_id=other.customer_id, actor="dpo"), timeout=5
+    )
+    assert audit.json
+    # Writing again after the erasure is a new customer, with nothing of the old one.
+    fresh = await resolve(service, SMS, "+447911123456", seen_at=datetime.now(UTC))
+    assert fresh.customer_id not in (sms.customer_id, web.customer_id)
+    assert not (await context_of(service, fresh.customer_id)).recent_turns
+
+
+async def test_retention_removes_exactly_what_is_due(service: Service) -> None:
+    customer = await resolve(service, WEB, "visitor-token-1234567")
+    now = datetime.now(UTC)
+    ages = {"fresh": 1, "emotion-expired": 31, "message-expired": 366}
+    for text, days in ages.items():
+        await say(
+            service,
+            customer.customer_id,
+            "conv-1",
+            text,
+            at=now - timedelta(days=days),
+            emotion=("sadness", 0.5, -0.4),
+        )
+    report = await service.stub.RunRetention(pb.RunRetentionRequest(now=stamp(now)), timeout=5)
+    assert (report.emotion_readings_removed, report.turns_removed) == (2, 1)
+    turns = {
+        t.text: t
+        for t in (
+            await service.stub.ListTurns(pb.ListTurnsRequest(conversation_id="conv-1"), timeout=5)
+        ).turns
+    }
+    assert set(turns) == {"fresh", "emotion-expired"}
+    assert turns["fresh"].HasField("emotion")
+    assert not turns["emotion-expired"].HasField("emotion")
+    again = await service.stub.RunRetention(pb.RunRetentionRequest(now=stamp(now)), timeout=5)
+    assert (again.emotion_readings_removed, again.turns_removed) == (0, 0)
+
+
+def test_emotion_data_may_not_outlive_messages() -> None:
+    with pytest.raises(ValueError, match="shorter"):
+        ContextSettings(metrics_port=0, emotion_retention_days=400, message_retention_days=365)
