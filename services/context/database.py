@@ -37,7 +37,10 @@ def create_engine(url: str) -> AsyncEngine:
     """
     engine_url = make_url(async_url(url))
     if engine_url.get_backend_name() != "sqlite":
-        return create_async_engine(engine_url, pool_pre_ping=True)
+        # No pre-ping: it costs a round trip per transaction. A connection the server
+        # dropped fails one call and is discarded; recycling keeps them younger than
+        # typical idle timeouts.
+        return create_async_engine(engine_url, pool_recycle=1800, pool_size=10)
     if engine_url.database and engine_url.database != ":memory:":
         Path(engine_url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(engine_url, connect_args={"timeout": 30})

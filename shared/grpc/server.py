@@ -24,15 +24,21 @@ Registrar = Callable[[grpc.aio.Server], None]
 class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Times every unary call and counts it by method and status code."""
 
+    def __init__(self) -> None:
+        # One wrapped handler per method, built on its first call.
+        self._timed: dict[str, grpc.RpcMethodHandler] = {}
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
+        method = handler_call_details.method
+        if method in self._timed:
+            return self._timed[method]
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
-        method = handler_call_details.method
         inner = handler.unary_unary
 
         async def timed(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -49,11 +55,12 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             finally:
                 GRPC_SERVER_SECONDS.labels(method, code.name).observe(time.perf_counter() - started)
 
-        return grpc.unary_unary_rpc_method_handler(
+        self._timed[method] = grpc.unary_unary_rpc_method_handler(
             timed,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+        return self._timed[method]
 
 
 def create_server(
