@@ -16,3 +16,8 @@ CHANNEL_NAMES: tuple[str, ...] = tuple(
 def channel_name(channel: envelope_pb2.Channel) -> str:
     """``CHANNEL_SMS`` → ``"sms"``."""
     return envelope_pb2.Channel.Name(channel).removeprefix(_PREFIX).lower()
+
+
+def channel_number(name: str) -> envelope_pb2.Channel:
+    """``"sms"`` → ``CHANNEL_SMS``; ValueError for a channel Rapport does not know."""
+    return envelope_pb2.Channel.Value(_PREFIX + name.upper())  # type: ignore[return-value]

@@ -10,11 +10,12 @@ from rapport.events.v1 import messages_pb2
 
 from services.web_adapter.metrics import REPLIES
 from services.web_adapter.protocol import ChatMessage
-from services.web_adapter.sockets import SeenIds, VisitorSockets
+from services.web_adapter.sockets import VisitorSockets
 from shared.conversations import thread_conversation_id
 from shared.errors import ContractError
 from shared.kafka.codec import new_envelope
 from shared.kafka.topics import DELIVERY, INBOUND
+from shared.seen import SeenIds
 
 CHANNEL = "web"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict, defaultdict, deque
+from collections import defaultdict, deque
 from typing import Any, Protocol
 
 
@@ -11,23 +11,6 @@ class Socket(Protocol):
     def closed(self) -> bool: ...
 
     async def send_json(self, data: Any) -> None: ...
-
-
-class SeenIds:
-    """The last ``capacity`` event ids, to drop redelivered replies (bounded memory)."""
-
-    def __init__(self, capacity: int = 100_000) -> None:
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._capacity = capacity
-
-    def add(self, event_id: str) -> bool:
-        """Remember ``event_id``; False when it was already there."""
-        if event_id in self._ids:
-            return False
-        self._ids[event_id] = None
-        if len(self._ids) > self._capacity:
-            self._ids.popitem(last=False)
-        return True
 
 
 class VisitorSockets:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -12,6 +13,12 @@ from shared.errors import DependencyUnavailableError
 from shared.kafka.codec import Headers, encode
 from shared.kafka.connect import start_client
 from shared.observability.metrics import KAFKA_RECORDS_PUBLISHED
+
+
+class Publisher(Protocol):
+    """What code that publishes events needs; :class:`EventPublisher` is the real one."""
+
+    async def publish(self, topic: str, event: Message) -> None: ...
 
 
 class EventPublisher:

@@ -50,6 +50,19 @@ GRPC_CLIENT_SECONDS = Histogram(
 )
 
 
+WEBHOOK_REQUESTS = Counter(
+    "rapport_webhook_requests_total",
+    "Platform webhooks, by channel and outcome (accepted, bad_signature, invalid, "
+    "unavailable, too_large, handshake).",
+    ["channel", "outcome"],
+)
+CHANNEL_SENDS = Counter(
+    "rapport_channel_sends_total",
+    "Outbound messages by channel and outcome (sent, refused, failed, duplicate).",
+    ["channel", "outcome"],
+)
+
+
 @dataclass
 class MetricsEndpoint:
     """The running ``/metrics`` HTTP server of one process."""

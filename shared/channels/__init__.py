@@ -1,0 +1,1 @@
+"""Messaging channels: the adapter interface, and the plumbing every adapter shares."""
