@@ -67,8 +67,12 @@ def build(settings: ContextSettings, engine: AsyncEngine) -> ContextParts:
 async def retain_periodically(rights: DataRights, interval: timedelta, stop: asyncio.Event) -> None:
     """Apply the retention policy now and then every ``interval`` until stopped."""
     while not stop.is_set():
-        report = await rights.apply_retention()
-        log.info("retention removed %s", report)
+        try:
+            report = await rights.apply_retention()
+        except Exception:  # a failed run is retried at the next interval, never fatal
+            log.exception("retention run failed")
+        else:
+            log.info("retention removed %s", report)
         try:
             await asyncio.wait_for(stop.wait(), interval.total_seconds())
         except TimeoutError:

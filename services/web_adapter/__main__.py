@@ -44,6 +44,7 @@ async def main(stop: asyncio.Event) -> None:
         consumer = EventConsumer(
             bootstrap=settings.kafka_bootstrap,
             group_id=settings.consumer_group,
+            group_instance_id=settings.instance_id,
             topics={outbound_topic(CHANNEL): messages_pb2.SendMessage},
             dead_letters=publisher,
             client_id=settings.service_name,

@@ -17,6 +17,9 @@ class WebAdapterSettings(ServiceSettings):
     http_port: int = Field(8080, ge=0, le=65535)
     metrics_port: int = Field(9101, ge=0, le=65535)
     consumer_group: str = "rapport-web-adapter"
+    # A stable id per replica (static group membership): a restarted adapter gets its
+    # partitions back at once instead of after the session timeout.
+    instance_id: str | None = None
     # Frames above this get an error frame; the socket stays open.
     max_frame_bytes: int = Field(16_384, gt=0)
     max_text_chars: int = Field(2_000, gt=0)

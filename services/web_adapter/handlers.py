@@ -11,6 +11,7 @@ from rapport.events.v1 import messages_pb2
 from services.web_adapter.metrics import REPLIES
 from services.web_adapter.protocol import ChatMessage
 from services.web_adapter.sockets import VisitorSockets
+from shared.channels.webhooks import inbound_event_id
 from shared.conversations import thread_conversation_id
 from shared.errors import ContractError
 from shared.kafka.codec import new_envelope
@@ -31,8 +32,18 @@ def conversation_of(visitor: str) -> str:
 async def publish_inbound(
     publisher: PublisherPort, visitor: str, message: ChatMessage, locale: str
 ) -> str:
-    """Publish a visitor's message to the inbound topic; returns its event id."""
+    """Publish a visitor's message to the inbound topic; returns its event id.
+
+    The widget resends what it has not seen acknowledged (after a reconnect, say); the
+    same ``client_message_id`` gives the same event id, so a resend is one message.
+    """
+    event_id = (
+        inbound_event_id(CHANNEL, f"{visitor}:{message.client_message_id}")
+        if message.client_message_id
+        else ""
+    )
     envelope = new_envelope(
+        event_id=event_id,
         conversation_id=conversation_of(visitor),
         channel=envelope_pb2.CHANNEL_WEB,
         customer=envelope_pb2.CustomerRef(channel=envelope_pb2.CHANNEL_WEB, address=visitor),

@@ -29,6 +29,12 @@ def create_app(
     async def index(_request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html")
 
+    async def widget(_request: web.Request) -> web.FileResponse:
+        """The one-line embed: ``<script src=".../widget.js" async></script>``."""
+        return web.FileResponse(
+            STATIC / "widget.js", headers={"Content-Type": "text/javascript; charset=utf-8"}
+        )
+
     async def health(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "connections": sockets.connected})
 
@@ -83,6 +89,7 @@ def create_app(
 
     app = web.Application()
     app.router.add_get("/", index)
+    app.router.add_get("/widget.js", widget)
     app.router.add_get("/healthz", health)
     app.router.add_get("/ws", chat_socket)
     app.router.add_static("/static", STATIC)

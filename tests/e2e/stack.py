@@ -63,6 +63,7 @@ class Stack:
             "RAPPORT_ORCHESTRATOR_CONSUMER_GROUP": self.orchestrator_group,
             "RAPPORT_ORCHESTRATOR_INSTANCE_ID": "orchestrator-1",
             "RAPPORT_WEB_CONSUMER_GROUP": unique("web"),
+            "RAPPORT_WEB_INSTANCE_ID": "web-1",
         }
 
     @property
