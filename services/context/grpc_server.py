@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.context.v1 import context_service_pb2 as pb
 from rapport.context.v1 import context_service_pb2_grpc as pb_grpc
@@ -181,6 +182,11 @@ def new_turn(message: pb.Turn) -> NewTurn:
     )
 
 
+def _present(message: Message, *fields: str) -> dict[str, Any]:
+    """The optional fields the caller set; unset ones are left out (meaning: no change)."""
+    return {name: getattr(message, name) for name in fields if message.HasField(name)}
+
+
 def _require(**fields: object) -> None:
     missing = [name for name, value in fields.items() if not value]
     if missing:
@@ -321,13 +327,9 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
         consent = await self._repository.update_consent(
             request.customer_id,
             ConsentChange(
-                emotion_analysis_allowed=request.emotion_analysis_allowed
-                if request.HasField("emotion_analysis_allowed")
-                else None,
-                marketing_allowed=request.marketing_allowed
-                if request.HasField("marketing_allowed")
-                else None,
-                sms_opted_out=request.sms_opted_out if request.HasField("sms_opted_out") else None,
+                **_present(
+                    request, "emotion_analysis_allowed", "marketing_allowed", "sms_opted_out"
+                )
             ),
         )
         return consent_message(consent)
@@ -340,13 +342,7 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
         customer = await self._repository.update_preferences(
             request.customer_id,
             PreferenceChange(
-                preferred_language=request.preferred_language
-                if request.HasField("preferred_language")
-                else None,
-                preferred_channel=request.preferred_channel
-                if request.HasField("preferred_channel")
-                else None,
-                display_name=request.display_name if request.HasField("display_name") else None,
+                **_present(request, "preferred_language", "preferred_channel", "display_name")
             ),
         )
         return customer_message(customer)

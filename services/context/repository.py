@@ -293,6 +293,10 @@ def customer_of(row: CustomerRow | Row[Any], identities: tuple[Identity, ...] = 
     )
 
 
+def identity_of(row: IdentityRow | Row[Any]) -> Identity:
+    return Identity(row.channel, row.address, row.verified, utc(row.created_at))
+
+
 def turn_of(row: TurnRow | Row[Any]) -> Turn:
     """A turn from an ORM row or a Core result row (same column names)."""
     emotion = None
@@ -422,7 +426,7 @@ class ContextRepository:
             if row is None:
                 return None
             identities = tuple(
-                Identity(r.channel, r.address, r.verified, utc(r.created_at))
+                identity_of(r)
                 for r in await connection.execute(_IDENTITIES_OF_CUSTOMER, {"customer_id": row.id})
             )
             return customer_of(row, identities)
@@ -473,7 +477,7 @@ class ContextRepository:
                 .order_by(IdentityRow.created_at)
             )
         ).scalars()
-        return tuple(Identity(r.channel, r.address, r.verified, utc(r.created_at)) for r in rows)
+        return tuple(identity_of(r) for r in rows)
 
     async def update_consent(self, customer_id: str, change: ConsentChange) -> Consent:
         async with self._store.write() as session:
@@ -708,8 +712,7 @@ class ContextRepository:
                 raise UnknownError(f"no customer {customer_id}")
             owner = {"customer_id": row.id}
             identities = tuple(
-                Identity(r.channel, r.address, r.verified, utc(r.created_at))
-                for r in await connection.execute(_IDENTITIES_OF_CUSTOMER, owner)
+                identity_of(r) for r in await connection.execute(_IDENTITIES_OF_CUSTOMER, owner)
             )
             customer = customer_of(row, identities)
             latest = await connection.execute(_LATEST_TURNS, {**owner, "limit": max_turns})
