@@ -5,6 +5,7 @@ from __future__ import annotations
 from services.context.config import ContextSettings
 from services.emotion.config import EmotionSettings
 from services.orchestrator.config import OrchestratorSettings
+from services.sms_adapter.config import SmsSettings
 from services.web_adapter.config import WebAdapterSettings
 
 
@@ -13,11 +14,14 @@ def main() -> None:
     emotion = EmotionSettings()
     context = ContextSettings()
     orchestrator = OrchestratorSettings()
+    sms = SmsSettings()
     host = web.bind_host
     rows = [
         ("chat page", f"http://{host}:{web.http_port}/"),
         ("chat WebSocket", f"ws://{host}:{web.http_port}/ws"),
         ("Kafka bootstrap", web.kafka_bootstrap),
+        ("Twilio SMS webhook", f"http://{host}:{sms.http_port}/twilio/sms"),
+        ("Twilio status callback", f"http://{host}:{sms.http_port}/twilio/status"),
         ("emotion gRPC", f"{host}:{emotion.grpc_port}"),
         ("context gRPC", f"{host}:{context.grpc_port}"),
         ("context database", context.database_url),
@@ -25,6 +29,7 @@ def main() -> None:
         ("metrics emotion", f"http://{host}:{emotion.metrics_port}/metrics"),
         ("metrics context", f"http://{host}:{context.metrics_port}/metrics"),
         ("metrics orchestrator", f"http://{host}:{orchestrator.metrics_port}/metrics"),
+        ("metrics sms_adapter", f"http://{host}:{sms.metrics_port}/metrics"),
     ]
     print("Rapport is starting; Ctrl-C stops everything.")
     for name, where in rows:

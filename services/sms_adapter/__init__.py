@@ -1,0 +1,1 @@
+"""The SMS channel: Twilio webhooks in, Twilio's Messages API out, carrier compliance kept."""

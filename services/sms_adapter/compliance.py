@@ -1,0 +1,190 @@
+"""SMS consent: STOP/START/HELP answered and recorded on the webhook, opt-outs never sent to.
+
+Carrier rules make SMS the one channel where a customer's message changes what we may
+send: after STOP nothing more may go to that number until START. Consent is kept by the
+context service (``Consent.sms_opted_out``), so this is the one place where the webhook
+path calls another service before answering: the opt-out must be stored *before* the
+texter gets "you have been unsubscribed", or a reply already queued by the orchestrator
+could still go out. When the context service cannot be reached the webhook answers 503
+and Twilio retries, rather than confirm something that was not recorded. Only those
+messages pay that cost; every other webhook stays verify → publish → answer. The
+keyword messages are still published as inbound events, so the conversation keeps them.
+
+On the way out, :func:`opt_out_guard` asks the context service before every send, so
+nothing reaches an opted-out number whatever the orchestrator asks for.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Protocol
+
+import grpc
+from aiohttp import web
+from google.protobuf.timestamp_pb2 import Timestamp
+from rapport.common.v1 import envelope_pb2
+from rapport.context.v1 import context_service_pb2 as context_pb
+from rapport.context.v1 import context_service_pb2_grpc as context_grpc
+
+from services.sms_adapter.config import SmsSettings
+from services.sms_adapter.keywords import AMBIGUOUS_OPT_IN, Intent, classify
+from services.sms_adapter.metrics import COMPLIANCE_KEYWORDS
+from services.sms_adapter.twilio import twiml
+from shared.channels.adapter import (
+    ChannelAdapter,
+    InboundMessage,
+    OutboundMessage,
+    SignatureError,
+    WebhookRequest,
+)
+from shared.channels.outbound import SendGuard
+from shared.channels.webhooks import PublicUrls, WebhookIntake
+from shared.errors import DependencyUnavailableError, InvalidInputError
+from shared.grpc.client import call
+from shared.observability.metrics import WEBHOOK_REQUESTS
+
+log = logging.getLogger(__name__)
+
+OPTED_OUT = "the customer opted out of SMS (replied STOP)"
+
+
+class SmsConsent(Protocol):
+    """Where SMS consent lives; :class:`ContextConsent` is the real one."""
+
+    async def opted_out(self, address: str) -> bool: ...
+
+    async def set_opted_out(self, address: str, opted_out: bool) -> None: ...
+
+
+class ContextConsent:
+    """SMS consent through the context service's gRPC API, with a deadline on every call."""
+
+    def __init__(self, channel: grpc.aio.Channel, deadline_seconds: float) -> None:
+        self._stub = context_grpc.ContextServiceStub(channel)
+        self._deadline = deadline_seconds
+
+    async def _customer(self, address: str) -> context_pb.Customer:
+        seen_at = Timestamp()
+        seen_at.FromDatetime(datetime.now(UTC))
+        request = context_pb.ResolveCustomerRequest(
+            channel=envelope_pb2.CHANNEL_SMS, address=address, seen_at=seen_at
+        )
+        response: context_pb.ResolveCustomerResponse = await call(
+            self._stub.ResolveCustomer, request, deadline_seconds=self._deadline
+        )
+        return response.customer
+
+    async def opted_out(self, address: str) -> bool:
+        return bool((await self._customer(address)).consent.sms_opted_out)
+
+    async def set_opted_out(self, address: str, opted_out: bool) -> None:
+        customer = await self._customer(address)
+        request = context_pb.UpdateConsentRequest(
+            customer_id=customer.customer_id, sms_opted_out=opted_out
+        )
+        await call(self._stub.UpdateConsent, request, deadline_seconds=self._deadline)
+
+
+def opt_out_guard(consent: SmsConsent) -> SendGuard:
+    """Refuses every send to a number that opted out (errors propagate: no answer, no send)."""
+
+    async def guard(message: OutboundMessage) -> str | None:
+        return OPTED_OUT if await consent.opted_out(message.address) else None
+
+    return guard
+
+
+class ComplianceResponder:
+    """Records what a compliance message asks and says what to answer the texter."""
+
+    def __init__(self, consent: SmsConsent, settings: SmsSettings) -> None:
+        self._consent = consent
+        self._help = settings.help_text
+        self._opted_out = settings.opt_out_reply
+        self._opted_in = settings.opt_in_reply
+
+    async def respond(self, message: InboundMessage) -> str | None:
+        """The confirmation to send back, once recorded; None for an ordinary message.
+
+        Raises :class:`DependencyUnavailableError` when consent could not be recorded.
+        """
+        found = classify(message.text)
+        if found is None:
+            return None
+        intent, word = found
+        if intent is Intent.HELP:
+            reply = self._help
+        elif intent is Intent.OPT_OUT:
+            await self._consent.set_opted_out(message.address, True)
+            reply = self._opted_out
+        else:
+            if word in AMBIGUOUS_OPT_IN and not await self._consent.opted_out(message.address):
+                return None  # an everyday "yes" from someone who never opted out
+            await self._consent.set_opted_out(message.address, False)
+            reply = self._opted_in
+        COMPLIANCE_KEYWORDS.labels(intent.value).inc()
+        log.info("sms %s recorded for message %s", intent.value, message.provider_message_id)
+        return reply
+
+
+class SmsWebhook:
+    """The ``/twilio/sms`` endpoint: compliance first, then the shared intake.
+
+    A verified message that is a compliance request is recorded through
+    :class:`ComplianceResponder`; then :class:`WebhookIntake` publishes it as usual, and
+    its empty TwiML answer is replaced by the confirmation. Requests that fail
+    verification or parsing go straight to the intake, which refuses and counts them.
+    """
+
+    def __init__(
+        self,
+        adapter: ChannelAdapter,
+        intake: WebhookIntake,
+        urls: PublicUrls,
+        responder: ComplianceResponder,
+        *,
+        max_body_bytes: int = 1_048_576,
+    ) -> None:
+        self._adapter = adapter
+        self._intake = intake
+        self._urls = urls
+        self._responder = responder
+        self._max_body_bytes = max_body_bytes
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.content_length is not None and request.content_length > self._max_body_bytes:
+            return await self._intake.handle(request)  # the intake refuses it as too large
+        body = await request.read()  # aiohttp keeps it for the intake's own read
+        if len(body) > self._max_body_bytes:
+            return await self._intake.handle(request)
+        hook = WebhookRequest(
+            method=request.method,
+            url=self._urls.of(request),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=body,
+            query=dict(request.query),
+        )
+        try:
+            self._adapter.verify(hook)
+            parsed = self._adapter.parse(hook)
+        except (SignatureError, InvalidInputError):
+            return await self._intake.handle(request)
+        replies: list[str] = []
+        try:
+            for message in parsed.messages:
+                reply = await self._responder.respond(message)
+                if reply is not None:
+                    replies.append(reply)
+        except DependencyUnavailableError as exc:
+            log.error("sms consent not recorded, Twilio will retry: %s", exc)
+            WEBHOOK_REQUESTS.labels(self._adapter.name, "unavailable").inc()
+            return web.Response(status=503, text="try again")
+        except InvalidInputError as exc:  # the context service refused the number
+            WEBHOOK_REQUESTS.labels(self._adapter.name, "invalid").inc()
+            return web.Response(status=400, text=str(exc))
+        response = await self._intake.handle(request)
+        if replies and response.status == 200:
+            answer = twiml(*replies)
+            return web.Response(body=answer.body, content_type=answer.content_type)
+        return response

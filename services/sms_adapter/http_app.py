@@ -1,0 +1,80 @@
+"""The SMS adapter's HTTP side: Twilio's two webhooks and a health endpoint.
+
+``/twilio/sms`` takes incoming messages (compliance keywords first, see
+:mod:`services.sms_adapter.compliance`); ``/twilio/status`` takes delivery status
+callbacks straight into the shared intake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from google.protobuf.message import Message
+
+from services.sms_adapter.compliance import ComplianceResponder, SmsConsent, SmsWebhook
+from services.sms_adapter.config import SmsSettings
+from services.sms_adapter.twilio import TwilioAdapter
+from shared.channels.webhooks import PublicUrls, WebhookIntake
+from shared.errors import DependencyUnavailableError
+from shared.kafka.producer import Publisher
+
+MESSAGES_PATH = "/twilio/sms"
+STATUS_PATH = "/twilio/status"
+MAX_BODY_BYTES = 64 * 1024  # a Twilio webhook is a few kilobytes even with ten media
+
+
+class BoundedPublisher:
+    """Gives up waiting on a publish after ``timeout_seconds`` (DependencyUnavailableError).
+
+    Twilio abandons a webhook after 15 seconds, while a Kafka producer waits far longer
+    for a broker that is gone; answering 503 in time lets Twilio retry. The producer may
+    still deliver the record it was holding once the broker is back: it carries the same
+    event id as Twilio's retry (both derive from the MessageSid), and consumers drop the
+    second copy, as they do for every redelivery.
+    """
+
+    def __init__(self, publisher: Publisher, timeout_seconds: float) -> None:
+        self._publisher = publisher
+        self._timeout = timeout_seconds
+
+    async def publish(self, topic: str, event: Message) -> None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._publisher.publish(topic, event)
+        except TimeoutError as exc:
+            raise DependencyUnavailableError(
+                f"Kafka did not take a record for {topic} within {self._timeout:g}s"
+            ) from exc
+
+
+def create_app(
+    settings: SmsSettings, adapter: TwilioAdapter, publisher: Publisher, consent: SmsConsent
+) -> web.Application:
+    urls = PublicUrls(settings.public_base_url, settings.trusted_proxies)
+    intake = WebhookIntake(
+        adapter,
+        BoundedPublisher(publisher, settings.publish_timeout_seconds),
+        urls,
+        max_body_bytes=MAX_BODY_BYTES,
+    )
+    messages = SmsWebhook(
+        adapter,
+        intake,
+        urls,
+        ComplianceResponder(consent, settings),
+        max_body_bytes=MAX_BODY_BYTES,
+    )
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app.add_routes(
+        [
+            web.post(MESSAGES_PATH, messages.handle),
+            web.post(STATUS_PATH, intake.handle),
+            web.get("/healthz", health),
+        ]
+    )
+    return app

@@ -1,0 +1,312 @@
+"""STOP, START and HELP over the webhook, public URLs behind proxies, and the opt-out guard."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from google.protobuf.message import Message
+from rapport.events.v1 import messages_pb2
+
+from services.sms_adapter.compliance import ComplianceResponder, opt_out_guard
+from services.sms_adapter.config import SmsSettings
+from services.sms_adapter.http_app import create_app
+from services.sms_adapter.twilio import TwilioAdapter
+from shared.channels.adapter import InboundMessage, OutboundMessage
+from shared.errors import DependencyUnavailableError
+from shared.kafka.topics import DELIVERY, INBOUND
+from tests.fakes.ports import FakePublisher
+from tests.fakes.twilio_server import inbound_params, message_sid, signed_webhook, status_params
+
+TOKEN = "unit-test-auth-token"
+PUBLIC = "https://hooks.example.test"
+CUSTOMER = "+14155550123"
+
+
+class FakeConsent:
+    def __init__(self) -> None:
+        self.opted_out_numbers: set[str] = set()
+        self.available = True
+        self.writes: list[tuple[str, bool]] = []
+
+    def _check(self) -> None:
+        if not self.available:
+            raise DependencyUnavailableError("UNAVAILABLE: context is down")
+
+    async def opted_out(self, address: str) -> bool:
+        self._check()
+        return address in self.opted_out_numbers
+
+    async def set_opted_out(self, address: str, opted_out: bool) -> None:
+        self._check()
+        self.writes.append((address, opted_out))
+        (self.opted_out_numbers.add if opted_out else self.opted_out_numbers.discard)(address)
+
+
+class HangingPublisher(FakePublisher):
+    async def publish(self, topic: str, event: Message) -> None:
+        await asyncio.sleep(60)
+
+
+def settings(**overrides: object) -> SmsSettings:
+    values: dict[str, object] = {
+        "auth_token": TOKEN,
+        "metrics_port": 0,
+        "public_base_url": PUBLIC,
+        "help_text": "Acme support: reply with your question. Reply STOP to opt out.",
+    }
+    values.update(overrides)
+    return SmsSettings(**values)  # type: ignore[arg-type]
+
+
+Start = Callable[..., Coroutine[Any, Any, TestClient[Any, Any]]]
+
+
+@pytest.fixture
+async def start() -> AsyncIterator[Start]:
+    clients: list[TestClient[Any, Any]] = []
+
+    async def starting(
+        publisher: FakePublisher, consent: FakeConsent, **overrides: object
+    ) -> TestClient[Any, Any]:
+        config = settings(**overrides)
+        client = TestClient(
+            TestServer(create_app(config, TwilioAdapter(config), publisher, consent))
+        )
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield starting
+    for client in clients:
+        await client.close()
+
+
+async def post(
+    client: TestClient[Any, Any],
+    params: list[tuple[str, str]],
+    *,
+    path: str = "/twilio/sms",
+    signed_url: str = PUBLIC + "/twilio/sms",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, str]:
+    body, signed_headers = signed_webhook(signed_url, params, TOKEN)
+    response = await client.post(path, data=body, headers={**signed_headers, **(headers or {})})
+    return response.status, await response.text()
+
+
+def inbound(publisher: FakePublisher) -> list[messages_pb2.MessageReceived]:
+    return [e for t, e in publisher.published if t == INBOUND]  # type: ignore[misc]
+
+
+async def test_stop_is_recorded_confirmed_and_still_published(start: Start) -> None:
+    publisher, consent = FakePublisher(), FakeConsent()
+    client = await start(publisher, consent)
+
+    status, text = await post(client, inbound_params(CUSTOMER, "Stop"))
+
+    assert status == 200
+    assert "<Message>You have been unsubscribed" in text and "Reply START" in text
+    assert consent.writes == [(CUSTOMER, True)]
+    (event,) = inbound(publisher)
+    assert (event.text, event.envelope.customer.address) == ("Stop", CUSTOMER)
+
+
+async def test_start_resubscribes(start: Start) -> None:
+    publisher, consent = FakePublisher(), FakeConsent()
+    consent.opted_out_numbers.add(CUSTOMER)
+    client = await start(publisher, consent)
+
+    status, text = await post(client, inbound_params(CUSTOMER, "START"))
+
+    assert status == 200 and "<Message>You have been resubscribed" in text
+    assert consent.writes == [(CUSTOMER, False)]
+
+
+async def test_an_opt_out_in_plain_words_is_honoured(start: Start) -> None:
+    publisher, consent = FakePublisher(), FakeConsent()
+    client = await start(publisher, consent)
+
+    status, text = await post(client, inbound_params(CUSTOMER, "por favor deja de escribirme"))
+
+    assert status == 200 and "unsubscribed" in text
+    assert consent.writes == [(CUSTOMER, True)]
+
+
+async def test_yes_is_an_ordinary_answer_unless_the_number_opted_out(start: Start) -> None:
+    publisher, consent = FakePublisher(), FakeConsent()
+    client = await start(publisher, consent)
+
+    status, text = await post(client, inbound_params(CUSTOMER, "yes"))
+    assert status == 200 and "<Message>" not in text and consent.writes == []
+
+    consent.opted_out_numbers.add(CUSTOMER)
+    status, text = await post(client, inbound_params(CUSTOMER, "yes"))
+    assert status == 200 and "resubscribed" in text and consent.writes == [(CUSTOMER, False)]
+    assert len(inbound(publisher)) == 2
+
+
+async def test_help_answers_the_business_help_text_and_changes_nothing(start: Start) -> None:
+    publisher, consent = FakePublisher(), FakeConsent()
+    consent.available = False  # HELP needs no consent lookup at all
+    client = await start(publisher, consent)
+
+    status, text = await post(client, inbound_params(CUSTOMER, "HELP"))
+
+    assert status == 200
+    assert "<Message>Acme support: reply with your question." in text
+    assert consent.writes == [] and len(inbound(publisher)) == 1
+
+
+async def test_an_ordinary_message_gets_an_empty_twiml_answer(start: Start) -> None:
+    publisher, consent = FakePublisher(), FakeConsent()
+    consent.available = False  # ordinary messages never wait on the context service
+    client = await start(publisher, consent)
+
+    status, text = await post(client, inbound_params(CUSTOMER, "where is my parcel?"))
+
+    assert status == 200 and "<Response />" in text
+    assert len(inbound(publisher)) == 1
+
+
+async def test_stop_while_consent_cannot_be_recorded_is_503_and_not_published(
+    start: Start,
+) -> None:
+    publisher, consent = FakePublisher(), FakeConsent()
+    consent.available = False
+    client = await start(publisher, consent)
+
+    status, text = await post(client, inbound_params(CUSTOMER, "STOP"))
+
+    assert status == 503 and "unsubscribed" not in text
+    assert publisher.published == []
+
+
+async def test_a_forged_stop_changes_nothing(start: Start) -> None:
+    publisher, consent = FakePublisher(), FakeConsent()
+    client = await start(publisher, consent)
+    body, headers = signed_webhook(PUBLIC + "/twilio/sms", inbound_params(CUSTOMER, "STOP"), "x")
+
+    response = await client.post("/twilio/sms", data=body, headers=headers)
+
+    assert response.status == 403
+    assert consent.writes == [] and publisher.published == []
+
+
+async def test_status_callbacks_are_published_as_delivery_updates(start: Start) -> None:
+    publisher, consent = FakePublisher(), FakeConsent()
+    client = await start(publisher, consent)
+    sid = message_sid()
+
+    status, _ = await post(
+        client,
+        status_params(CUSTOMER, sid, "undelivered", "30003"),
+        path="/twilio/status",
+        signed_url=PUBLIC + "/twilio/status",
+    )
+
+    assert status == 200
+    ((topic, event),) = publisher.published
+    assert topic == DELIVERY
+    assert isinstance(event, messages_pb2.MessageDeliveryUpdated)
+    assert (event.provider_message_id, event.error_code) == (sid, "30003")
+    assert event.state == messages_pb2.DELIVERY_STATE_UNDELIVERED
+
+
+async def test_a_broker_that_hangs_gets_a_503_before_twilio_gives_up(start: Start) -> None:
+    client = await start(HangingPublisher(), FakeConsent(), publish_timeout_seconds=0.2)
+
+    status, _ = await post(client, inbound_params(CUSTOMER, "hello"))
+
+    assert status == 503
+
+
+async def test_healthz(start: Start) -> None:
+    client = await start(FakePublisher(), FakeConsent())
+    response = await client.get("/healthz")
+    assert response.status == 200 and (await response.json())["status"] == "ok"
+
+
+# -- the URL Twilio signed, behind a TLS-terminating reverse proxy ---------------------------
+
+
+async def test_the_configured_public_url_is_what_is_verified(start: Start) -> None:
+    publisher, consent = FakePublisher(), FakeConsent()
+    client = await start(publisher, consent)
+    internal = str(client.make_url("/twilio/sms?tenant=acme"))
+
+    ok, _ = await post(
+        client,
+        inbound_params(CUSTOMER, "hi"),
+        path="/twilio/sms?tenant=acme",
+        signed_url=PUBLIC + "/twilio/sms?tenant=acme",
+    )
+    refused, _ = await post(
+        client, inbound_params(CUSTOMER, "hi"), path="/twilio/sms?tenant=acme", signed_url=internal
+    )
+
+    assert (ok, refused) == (200, 403)
+
+
+FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "sms.example.test"}
+
+
+async def test_forwarded_headers_from_a_trusted_proxy_name_the_public_url(start: Start) -> None:
+    client = await start(
+        FakePublisher(), FakeConsent(), public_base_url="", trusted_proxies=("127.0.0.0/8",)
+    )
+
+    status, _ = await post(
+        client,
+        inbound_params(CUSTOMER, "hi"),
+        signed_url="https://sms.example.test/twilio/sms",
+        headers=FORWARDED,
+    )
+
+    assert status == 200
+
+
+async def test_forwarded_headers_from_anyone_else_are_ignored(start: Start) -> None:
+    publisher = FakePublisher()
+    client = await start(
+        publisher, FakeConsent(), public_base_url="", trusted_proxies=("10.0.0.0/8",)
+    )
+
+    status, _ = await post(
+        client,
+        inbound_params(CUSTOMER, "STOP"),
+        signed_url="https://sms.example.test/twilio/sms",
+        headers=FORWARDED,
+    )
+
+    assert status == 403 and publisher.published == []
+
+
+# -- the guard and the responder on their own -----------------------------------------------
+
+
+async def test_the_guard_refuses_opted_out_numbers_only() -> None:
+    consent = FakeConsent()
+    consent.opted_out_numbers.add(CUSTOMER)
+    guard = opt_out_guard(consent)
+
+    assert await guard(OutboundMessage("sms", CUSTOMER, "hi")) is not None
+    assert await guard(OutboundMessage("sms", "+14155550999", "hi")) is None
+
+
+async def test_the_guard_never_lets_a_send_through_when_it_cannot_ask() -> None:
+    consent = FakeConsent()
+    consent.available = False
+    with pytest.raises(DependencyUnavailableError):
+        await opt_out_guard(consent)(OutboundMessage("sms", CUSTOMER, "hi"))
+
+
+async def test_the_responder_leaves_ordinary_messages_alone() -> None:
+    consent = FakeConsent()
+    responder = ComplianceResponder(consent, settings())
+    message = InboundMessage("sms", CUSTOMER, "stop by the store tomorrow?", message_sid())
+    assert await responder.respond(message) is None
+    assert consent.writes == []
