@@ -6,6 +6,7 @@ from services.context.config import ContextSettings
 from services.emotion.config import EmotionSettings
 from services.orchestrator.config import OrchestratorSettings
 from services.sms_adapter.config import SmsSettings
+from services.social_adapter.config import SocialAdapterSettings
 from services.web_adapter.config import WebAdapterSettings
 
 
@@ -15,6 +16,7 @@ def main() -> None:
     context = ContextSettings()
     orchestrator = OrchestratorSettings()
     sms = SmsSettings()
+    social = SocialAdapterSettings()
     host = web.bind_host
     rows = [
         ("chat page", f"http://{host}:{web.http_port}/"),
@@ -22,6 +24,8 @@ def main() -> None:
         ("Kafka bootstrap", web.kafka_bootstrap),
         ("Twilio SMS webhook", f"http://{host}:{sms.http_port}/twilio/sms"),
         ("Twilio status callback", f"http://{host}:{sms.http_port}/twilio/status"),
+        ("Meta webhooks", f"http://{host}:{social.http_port}/meta/<messenger|instagram|whatsapp>"),
+        ("Telegram webhook", f"http://{host}:{social.http_port}/telegram"),
         ("emotion gRPC", f"{host}:{emotion.grpc_port}"),
         ("context gRPC", f"{host}:{context.grpc_port}"),
         ("context database", context.database_url),
@@ -30,6 +34,7 @@ def main() -> None:
         ("metrics context", f"http://{host}:{context.metrics_port}/metrics"),
         ("metrics orchestrator", f"http://{host}:{orchestrator.metrics_port}/metrics"),
         ("metrics sms_adapter", f"http://{host}:{sms.metrics_port}/metrics"),
+        ("metrics social_adapter", f"http://{host}:{social.metrics_port}/metrics"),
     ]
     print("Rapport is starting; Ctrl-C stops everything.")
     for name, where in rows:

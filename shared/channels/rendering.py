@@ -67,9 +67,18 @@ def render(
     if listed:
         options = "; ".join(f"{i} for {q.title}" for i, q in enumerate(listed, start=1))
         body = f"{text}\nReply {options}."
+    if capabilities.formatting is Formatting.TELEGRAM_MARKDOWN_V2:
+        return _fit_escaped(body, capabilities.max_text_chars), buttons
     body = _format(body, capabilities.formatting)
     if capabilities.max_segments is not None:
         body = gsm.fit(body, capabilities.max_segments)
-    # Telegram escapes must not be cut in half: shorten before escaping would be exact,
-    # but limits are far above real replies; cutting at a space keeps escapes whole.
     return _shorten(body, capabilities.max_text_chars), buttons
+
+
+def _fit_escaped(text: str, limit: int) -> str:
+    """MarkdownV2 within ``limit``: shorten the source, then escape, so no escape (nor the
+    ellipsis) is ever cut in half."""
+    source = text
+    while len(rendered := _telegram(source)) > limit:
+        source = _shorten(source, max(1, len(source) - (len(rendered) - limit) - 1))
+    return rendered

@@ -252,10 +252,10 @@ async def consent_of(context_address: str, number: str) -> bool:
 
 
 async def test_nothing_is_sent_after_stop_until_start(
-    kafka_bootstrap: str, context_address: str, twilio: FakeTwilio
+    kafka_bootstrap: str, context_address: str, twilio: FakeTwilio, private_topic: str
 ) -> None:
     number = new_number()
-    topic = outbound_topic("sms")
+    topic = private_topic
     async with sms_adapter(kafka_bootstrap, context_address, twilio, topic) as sms:
         status, answer = await sms.text(inbound_params(number, "STOP"))
         assert status == 200

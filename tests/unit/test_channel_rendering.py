@@ -75,3 +75,11 @@ def test_the_same_reply_takes_each_channels_form() -> None:
 def test_long_replies_are_cut_at_a_word_within_the_limit() -> None:
     text, _ = render("word " * 100, (), Capabilities(max_text_chars=50))
     assert len(text) <= 50 and text.endswith("word...")
+
+
+def test_a_long_telegram_reply_is_shortened_before_escaping() -> None:
+    telegram = Capabilities(60, Formatting.TELEGRAM_MARKDOWN_V2)
+    text, _ = render("Price: 1.000 (approx.) - see **details** below! " * 5, (), telegram)
+    assert len(text) <= 60
+    assert text.endswith("\\.\\.\\.")  # the ellipsis is escaped too
+    assert "\\" + "\\" not in text

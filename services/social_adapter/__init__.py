@@ -1,0 +1,1 @@
+"""Social channels: Messenger, Instagram and WhatsApp (Meta Graph API) and Telegram bots."""

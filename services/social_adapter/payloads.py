@@ -1,0 +1,67 @@
+"""Reading platform JSON defensively: a webhook is untrusted input of any shape.
+
+Platforms add fields and event kinds all the time, and anyone can post anything to a
+webhook URL (a forged one is refused before parsing, but a signed one may still hold a
+shape we never saw). These helpers turn "not what we expected" into empty values, so an
+adapter skips what it does not understand instead of failing the whole webhook; only a
+body that is not a JSON object at all is refused (400).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.errors import InvalidInputError
+
+JsonObject = dict[str, Any]
+
+
+def load_object(body: bytes) -> JsonObject:
+    """The body as a JSON object; :class:`InvalidInputError` for anything else."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise InvalidInputError("the body is not JSON") from exc
+    if not isinstance(data, dict):
+        raise InvalidInputError("the body is not a JSON object")
+    return data
+
+
+def obj(data: object, key: str) -> JsonObject:
+    """``data[key]`` when both are objects, else ``{}``."""
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def objects(data: object, key: str) -> list[JsonObject]:
+    """The objects in the list ``data[key]`` (anything else in it is skipped)."""
+    value = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, dict)]
+
+
+def text(data: object, key: str, limit: int = 65_536) -> str:
+    """``data[key]`` as text: strings as they are, integers as digits, else ``""``."""
+    value = data.get(key) if isinstance(data, dict) else None
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, str):
+        return value[:limit]
+    if isinstance(value, int):
+        return str(value)[:limit]
+    return ""
+
+
+def moment(seconds: object) -> datetime | None:
+    """A Unix time (seconds, as a number or digits) as an aware datetime, if plausible."""
+    if isinstance(seconds, str) and seconds.isdecimal() and len(seconds) < 20:
+        seconds = int(seconds)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
