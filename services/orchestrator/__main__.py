@@ -10,6 +10,7 @@ from rapport.events.v1 import messages_pb2
 from services.orchestrator.clients import ContextClient, EmotionClient
 from services.orchestrator.config import OrchestratorSettings
 from services.orchestrator.handlers import InboundHandler
+from services.orchestrator.policy import Policy
 from shared.grpc.client import open_channel
 from shared.kafka.consumer import EventConsumer
 from shared.kafka.producer import EventPublisher
@@ -34,6 +35,7 @@ async def main(stop: asyncio.Event) -> None:
             emotion=EmotionClient(emotion_channel, settings.grpc_deadline_seconds),
             context=ContextClient(context_channel, settings.grpc_deadline_seconds),
             publisher=publisher,
+            policy=Policy.load(settings.policy_file),
             bot_name=settings.bot_name,
             context_turns=settings.context_turns,
         )

@@ -46,6 +46,17 @@ class ContextClient:
         response = await call(self._stub.AppendTurn, request, deadline_seconds=self._deadline)
         return response.turn, response.created
 
+    async def set_conversation_state(
+        self, conversation_id: str, state: context_pb.ConversationState
+    ) -> context_pb.Conversation:
+        request = context_pb.SetConversationStateRequest(
+            conversation_id=conversation_id, state=state
+        )
+        response: context_pb.Conversation = await call(
+            self._stub.SetConversationState, request, deadline_seconds=self._deadline
+        )
+        return response
+
     async def get_context(
         self, customer_id: str, conversation_id: str, max_turns: int
     ) -> context_pb.GetContextResponse:

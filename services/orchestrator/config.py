@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from services.orchestrator.policy import DEFAULT_POLICY
 from shared.config import ServiceSettings, shared_name
 
 
@@ -22,4 +24,5 @@ class OrchestratorSettings(ServiceSettings):
     # its partitions back at once instead of waiting for the session timeout.
     instance_id: str | None = None
     bot_name: str = "Rapport assistant"
+    policy_file: Path = DEFAULT_POLICY
     context_turns: int = Field(20, gt=0)

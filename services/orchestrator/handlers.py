@@ -9,6 +9,7 @@ is after the reply is on Kafka.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Protocol
 
 from google.protobuf.message import Message
@@ -16,14 +17,20 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
-from rapport.events.v1 import messages_pb2
+from rapport.events.v1 import handoff_pb2, messages_pb2
 
-from services.orchestrator.metrics import IGNORED, REPLIES
-from services.orchestrator.replies import EarlierContact, compose_reply
+from services.orchestrator.metrics import DECISIONS, HANDOFFS, IGNORED, REPLIES
+from services.orchestrator.policy import Action, Decision, Facts, Policy
+from services.orchestrator.replies import (
+    HANDOFF_NOTE,
+    EarlierContact,
+    compose_reply,
+    holding_reply,
+)
 from shared.channel_names import channel_name
 from shared.errors import ContractError, DependencyUnavailableError, RefusedError
 from shared.kafka.codec import derived_event_id, new_envelope
-from shared.kafka.topics import outbound_topic
+from shared.kafka.topics import HANDOFF, outbound_topic
 from shared.observability.logging import log_context
 
 log = logging.getLogger(__name__)
@@ -45,6 +52,10 @@ class ContextPort(Protocol):
     async def get_context(
         self, customer_id: str, conversation_id: str, max_turns: int
     ) -> context_pb.GetContextResponse: ...
+
+    async def set_conversation_state(
+        self, conversation_id: str, state: context_pb.ConversationState
+    ) -> context_pb.Conversation: ...
 
 
 class PublisherPort(Protocol):
@@ -76,9 +87,11 @@ class InboundHandler:
         emotion: EmotionPort,
         context: ContextPort,
         publisher: PublisherPort,
+        policy: Policy,
         bot_name: str,
         context_turns: int,
     ) -> None:
+        self._policy = policy
         self._emotion = emotion
         self._context = context
         self._publisher = publisher
@@ -133,31 +146,89 @@ class InboundHandler:
         history = await self._context.get_context(
             customer.customer_id, envelope.conversation_id, self._context_turns
         )
+        decision = self._policy.decide(self._facts(event, analysis, history))
+        reply_id = derived_event_id(envelope.event_id, "reply")
+        answered = any(turn.event_id == reply_id for turn in history.recent_turns)
+        DECISIONS.labels(decision.action.value).inc()
+        log.info("decided %s for %s: %s", decision.action, envelope.event_id, decision.codes())
+        if decision.action is Action.STAY_QUIET and not answered:
+            return
         first_bot_message = not any(
             turn.role == context_pb.ROLE_BOT and turn.conversation_id == envelope.conversation_id
             for turn in history.recent_turns
         )
+        if decision.action is Action.ESCALATE:
+            text = holding_reply(
+                sensitive="sensitive_topic" in decision.codes(),
+                first_bot_message=first_bot_message,
+                bot_name=self._bot_name,
+            )
+        else:
+            text = compose_reply(
+                intent=analysis.intent.name if analysis else "unknown",
+                emotion=analysis.dominant_emotion if analysis else None,
+                first_bot_message=first_bot_message,
+                bot_name=self._bot_name,
+                earlier_contact=earlier_contact(
+                    history, envelope.conversation_id, envelope.channel
+                ),
+            )
+            if decision.escalates:
+                text = f"{text} {HANDOFF_NOTE}"
+        await self._reply(event, customer.customer_id, reply_id, text)
+        if decision.escalates:
+            await self._hand_off(event, customer.customer_id, decision, history, analysis)
+
+    def _facts(
+        self,
+        event: messages_pb2.MessageReceived,
+        analysis: emotion_pb.AnalyzeResponse | None,
+        history: context_pb.GetContextResponse,
+    ) -> Facts:
+        state = context_pb.ConversationState.Name(history.conversation.state)
+        facts = Facts(
+            emotion_available=analysis is not None,
+            trend=context_pb.Trend.Name(history.trajectory.trend).removeprefix("TREND_").lower(),
+            contacts_last_7_days=history.contacts_last_7_days,
+            conversation_state=state.removeprefix("CONVERSATION_STATE_").lower(),
+            human_requested=self._policy.asks_for_a_person(event.text),
+            sensitive_topic=self._policy.sensitive_topic(event.text),
+        )
+        if analysis is None:
+            return facts
+        return replace(
+            facts,
+            dominant_emotion=analysis.dominant_emotion,
+            intensity=analysis.intensity,
+            sentiment_score=analysis.sentiment.score,
+            sarcasm=analysis.sarcasm.detected,
+            intent=analysis.intent.name,
+            intent_confidence=analysis.intent.confidence,
+            language=analysis.language.code,
+            language_confidence=analysis.language.confidence,
+            language_supported=analysis.language.supported,
+            human_requested=facts.human_requested or analysis.intent.name == "contact_human_agent",
+        )
+
+    async def _reply(
+        self, event: messages_pb2.MessageReceived, customer_id: str, reply_id: str, text: str
+    ) -> None:
+        """Store the reply as a turn, then publish it; a redelivery republishes the stored one."""
+        envelope = event.envelope
         reply_envelope = new_envelope(
-            event_id=derived_event_id(envelope.event_id, "reply"),
+            event_id=reply_id,
             conversation_id=envelope.conversation_id,
             channel=envelope.channel,
             customer=envelope_pb2.CustomerRef(
-                customer_id=customer.customer_id,
+                customer_id=customer_id,
                 channel=envelope.channel,
                 address=envelope.customer.address,
             ),
             traceparent=envelope.traceparent,
             causation_id=envelope.event_id,
         )
-        text = compose_reply(
-            intent=analysis.intent.name if analysis else "unknown",
-            emotion=analysis.dominant_emotion if analysis else None,
-            first_bot_message=first_bot_message,
-            bot_name=self._bot_name,
-            earlier_contact=earlier_contact(history, envelope.conversation_id, envelope.channel),
-        )
         stored_reply, created = await self._context.append_turn(
-            customer.customer_id,
+            customer_id,
             context_pb.Turn(
                 event_id=reply_envelope.event_id,
                 conversation_id=envelope.conversation_id,
@@ -179,7 +250,45 @@ class InboundHandler:
         )
         await self._publisher.publish(outbound_topic(channel_name(envelope.channel)), reply)
         REPLIES.labels("new" if created else "republished").inc()
-        log.info("replied to %s (%s)", envelope.event_id, "new" if created else "republished")
+
+    async def _hand_off(
+        self,
+        event: messages_pb2.MessageReceived,
+        customer_id: str,
+        decision: Decision,
+        history: context_pb.GetContextResponse,
+        analysis: emotion_pb.AnalyzeResponse | None,
+    ) -> None:
+        """Ask for a person: the conversation waits for an agent, with the reasons and context."""
+        envelope = event.envelope
+        handoff = handoff_pb2.HandoffRequested(
+            envelope=new_envelope(
+                event_id=derived_event_id(envelope.event_id, "handoff"),
+                conversation_id=envelope.conversation_id,
+                channel=envelope.channel,
+                customer=envelope_pb2.CustomerRef(
+                    customer_id=customer_id,
+                    channel=envelope.channel,
+                    address=envelope.customer.address,
+                ),
+                traceparent=envelope.traceparent,
+                causation_id=envelope.event_id,
+            ),
+            reasons=[
+                handoff_pb2.DecisionReason(code=r.code, explanation=r.explanation)
+                for r in decision.reasons
+            ],
+            summary=history.summary,
+            priority=decision.priority,
+            language=analysis.language.code if analysis else "",
+        )
+        await self._publisher.publish(HANDOFF, handoff)
+        # After the publish: were this lost, a redelivery would find the conversation
+        # still with the bot, decide the same again and republish (same event id).
+        await self._context.set_conversation_state(
+            envelope.conversation_id, context_pb.CONVERSATION_STATE_WAITING_FOR_AGENT
+        )
+        HANDOFFS.labels(decision.reasons[0].code if decision.reasons else "policy").inc()
 
     async def _analyze(
         self, event: messages_pb2.MessageReceived

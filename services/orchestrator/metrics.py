@@ -14,3 +14,13 @@ IGNORED = Counter(
     "Inbound messages deliberately not answered, by reason.",
     ["reason"],
 )
+DECISIONS = Counter(
+    "rapport_orchestrator_decisions_total",
+    "Policy decisions, by action (auto_reply, reply_and_escalate, escalate, stay_quiet).",
+    ["action"],
+)
+HANDOFFS = Counter(
+    "rapport_orchestrator_handoffs_total",
+    "Conversations handed to a person, by the first reason code.",
+    ["reason"],
+)

@@ -83,3 +83,19 @@ def compose_reply(
         parts.append(f"I can see you also contacted us {where} on {earlier_contact.day:%d %B}.")
     parts.append(_ANSWERS.get(intent, _ANSWERS["unknown"]))
     return " ".join(parts)
+
+
+HANDOFF_NOTE = "I've also asked a member of our team to look at this; they'll reply here."
+
+
+def holding_reply(*, sensitive: bool, first_bot_message: bool, bot_name: str) -> str:
+    """What the customer reads while a person takes over: calm, caring, no promises."""
+    parts = [disclosure(bot_name)] if first_bot_message else []
+    if sensitive:
+        parts.append(
+            "I'm so sorry. I'm asking a member of our team to help you personally; "
+            "they will reply here as soon as they can."
+        )
+    else:
+        parts.append("I'm passing this to a member of our team, who will reply here shortly.")
+    return " ".join(parts)

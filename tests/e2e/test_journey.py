@@ -13,13 +13,13 @@ from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.context.v1 import context_service_pb2_grpc as context_grpc
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
-from rapport.events.v1 import messages_pb2
+from rapport.events.v1 import handoff_pb2, messages_pb2
 
 from shared.conversations import thread_conversation_id
 from shared.grpc.client import open_channel
 from shared.kafka.codec import EVENT_TYPE_HEADER, new_envelope
 from shared.kafka.producer import EventPublisher
-from shared.kafka.topics import DEAD_LETTER, INBOUND
+from shared.kafka.topics import DEAD_LETTER, HANDOFF, INBOUND
 from tests.e2e.chat_client import ChatClient
 from tests.e2e.stack import Stack
 from tests.grpc_probe import health_status, reflected_services
@@ -217,6 +217,29 @@ async def test_a_reply_remembers_the_same_customer_on_another_channel(stack: Sta
     finally:
         await chat.close()
     assert "also contacted us by text message on" in chat.replies[1]["text"]
+
+
+async def test_asking_for_a_person_hands_off_and_the_bot_steps_back(stack: Stack) -> None:
+    chat = await ChatClient.connect(stack.web_url)
+    try:
+        await chat.say("I want to talk to a real person please")
+        await eventually(lambda: len(chat.replies) == 1, timeout=5)
+        [handoff_record] = await read_until(
+            stack.kafka_bootstrap,
+            HANDOFF,
+            lambda r: r.key == chat.conversation_id.encode(),
+        )
+        await chat.say("Hello? Is someone coming?")
+        await eventually(lambda: len(chat.acks) == 2, timeout=5)
+        await asyncio.sleep(1.5)  # a reply would arrive in this window
+    finally:
+        await chat.close()
+    assert "member of our team" in chat.replies[0]["text"]
+    assert len(chat.replies) == 1
+    handoff = handoff_pb2.HandoffRequested.FromString(handoff_record.value)
+    assert handoff.reasons[0].code == "human_requested"
+    assert handoff.reasons[0].explanation == "The customer asked to talk to a person."
+    assert handoff.summary
 
 
 async def test_an_orchestrator_crash_loses_nothing_and_duplicates_nothing(stack: Stack) -> None:

@@ -60,6 +60,13 @@ class InMemoryContext:
         self.turns: dict[str, context_pb.Turn] = {}
         self.sequences: defaultdict[str, int] = defaultdict(int)
         self.turn_customer: dict[str, str] = {}
+        self.states: dict[str, int] = {}
+
+    async def set_conversation_state(
+        self, conversation_id: str, state: context_pb.ConversationState
+    ) -> context_pb.Conversation:
+        self.states[conversation_id] = state
+        return context_pb.Conversation(conversation_id=conversation_id, state=state)
 
     async def resolve_customer(
         self, channel: envelope_pb2.Channel, address: str, display_name: str, seen_at: Timestamp
@@ -91,7 +98,9 @@ class InMemoryContext:
         self, customer_id: str, conversation_id: str, max_turns: int
     ) -> context_pb.GetContextResponse:
         turns = [t for e, t in self.turns.items() if self.turn_customer[e] == customer_id]
+        state = self.states.get(conversation_id, context_pb.CONVERSATION_STATE_BOT)
         return context_pb.GetContextResponse(
             customer=context_pb.Customer(customer_id=customer_id),
             recent_turns=turns[-max_turns:],
+            conversation=context_pb.Conversation(conversation_id=conversation_id, state=state),
         )

@@ -3,11 +3,12 @@ from __future__ import annotations
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
-from rapport.events.v1 import messages_pb2
+from rapport.events.v1 import handoff_pb2, messages_pb2
 
 from services.orchestrator.handlers import InboundHandler
+from services.orchestrator.policy import Policy
 from shared.kafka.codec import derived_event_id, new_envelope
-from shared.kafka.topics import outbound_topic
+from shared.kafka.topics import HANDOFF, outbound_topic
 from tests.fakes.ports import FakePublisher, InMemoryContext, StubEmotion
 
 
@@ -31,6 +32,7 @@ def _handler(
         emotion=emotion or StubEmotion(),
         context=context,
         publisher=publisher,
+        policy=Policy.load(),
         bot_name="Robin",
         context_turns=20,
     )
@@ -130,3 +132,45 @@ async def test_the_reply_remembers_a_contact_on_another_channel() -> None:
     assert "also contacted us by text message on" in web_reply.text
     sms_reply = publisher.published[0][1]
     assert "also contacted us" not in sms_reply.text
+
+
+async def test_a_request_for_a_person_hands_off_with_reasons_and_the_bot_then_waits() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    handler = _handler(context, publisher)
+    asking = _inbound("I want to talk to a real person")
+    await handler(asking)
+
+    topics = [topic for topic, _ in publisher.published]
+    assert topics == [outbound_topic("web"), HANDOFF]
+    holding = publisher.published[0][1]
+    assert "member of our team" in holding.text and "automated assistant" in holding.text
+    handoff = publisher.published[1][1]
+    assert isinstance(handoff, handoff_pb2.HandoffRequested)
+    assert [r.code for r in handoff.reasons][0] == "human_requested"
+    assert handoff.envelope.event_id == derived_event_id(asking.envelope.event_id, "handoff")
+    assert context.states[asking.envelope.conversation_id] == (
+        context_pb.CONVERSATION_STATE_WAITING_FOR_AGENT
+    )
+
+    await handler(_inbound("hello? anyone?"))
+    assert len(publisher.published) == 2  # a person is in charge now: the bot stays quiet
+
+    await handler(asking)  # a redelivery of the first message republishes its reply
+    assert publisher.published[-1][1].envelope.event_id == holding.envelope.event_id
+
+
+async def test_a_bereavement_gets_a_caring_holding_reply_and_a_person() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    await _handler(context, publisher)(
+        _inbound("My husband passed away, I need to close his account")
+    )
+    reply, handoff = (event for _, event in publisher.published)
+    assert reply.text.endswith(
+        "I'm so sorry. I'm asking a member of our team to help you personally; "
+        "they will reply here as soon as they can."
+    )
+    assert handoff.reasons[0].code == "sensitive_topic"
+    assert handoff.reasons[0].explanation == (
+        "The customer mentioned bereavement: a person answers, with care."
+    )
+    assert handoff.priority >= 0.6

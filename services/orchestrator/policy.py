@@ -1,0 +1,182 @@
+"""The decision policy: which action a message calls for, and every reason why.
+
+Rules live in ``policy.yaml`` (readable by the business, changed without code); this
+module only evaluates them. Pure: no I/O beyond loading the file once.
+
+Actions, weakest to strongest: ``auto_reply`` (the bot answers), ``reply_and_escalate``
+(the bot answers and asks a person to take over), ``escalate`` (a holding reply only, a
+person answers). ``stay_quiet`` wins over all: a person is already in charge.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_POLICY = Path(__file__).resolve().parent / "policy.yaml"
+
+
+class Action(StrEnum):
+    AUTO_REPLY = "auto_reply"
+    REPLY_AND_ESCALATE = "reply_and_escalate"
+    ESCALATE = "escalate"
+    STAY_QUIET = "stay_quiet"
+
+
+_STRENGTH = {Action.AUTO_REPLY: 0, Action.REPLY_AND_ESCALATE: 1, Action.ESCALATE: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What is known about the message and the customer when deciding."""
+
+    emotion_available: bool
+    dominant_emotion: str = "neutral"
+    intensity: float = 0.0
+    sentiment_score: float = 0.0
+    sarcasm: bool = False
+    intent: str = "unknown"
+    intent_confidence: float = 0.0
+    language: str = ""
+    language_confidence: float = 0.0
+    language_supported: bool = True
+    trend: str = "stable"
+    contacts_last_7_days: int = 0
+    conversation_state: str = "bot"
+    human_requested: bool = False
+    sensitive_topic: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    code: str
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    reasons: tuple[Reason, ...] = ()
+    # 0 (routine) .. 1 (most urgent): orders the agents' queue.
+    priority: float = 0.0
+
+    @property
+    def escalates(self) -> bool:
+        return self.action in (Action.REPLY_AND_ESCALATE, Action.ESCALATE)
+
+    def codes(self) -> list[str]:
+        return [reason.code for reason in self.reasons]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    code: str
+    when: Mapping[str, Any]
+    action: Action
+    explanation: str
+
+    def matches(self, facts: Mapping[str, Any]) -> bool:
+        return all(_holds(facts.get(name), expected) for name, expected in self.when.items())
+
+
+_COMPARISONS = {
+    "gte": lambda a, b: a >= b,
+    "gt": lambda a, b: a > b,
+    "lte": lambda a, b: a <= b,
+    "lt": lambda a, b: a < b,
+}
+
+
+def _holds(value: Any, expected: Any) -> bool:
+    if expected == "any":
+        return bool(value)
+    if isinstance(expected, list):
+        return value in expected
+    if isinstance(expected, dict):
+        return all(_COMPARISONS[op](value, bound) for op, bound in expected.items())
+    return bool(value == expected)
+
+
+def _phrases(words: Sequence[str]) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w.lower()) for w in words) + r")(?!\w)")
+
+
+@dataclass(frozen=True)
+class Policy:
+    rules: tuple[Rule, ...]
+    default_action: Action
+    human_request: re.Pattern[str]
+    sensitive_topics: Mapping[str, re.Pattern[str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_POLICY) -> Policy:
+        """Read and check the policy file; a mistake in it stops the service at start-up."""
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        known = set(Facts.__dataclass_fields__)
+        rules = []
+        for raw in document["rules"]:
+            unknown = set(raw["when"]) - known
+            if unknown:
+                raise ValueError(f"rule {raw['code']!r} tests unknown facts {sorted(unknown)}")
+            rules.append(Rule(raw["code"], raw["when"], Action(raw["action"]), raw["explanation"]))
+        lexicons = document["lexicons"]
+        return cls(
+            rules=tuple(rules),
+            default_action=Action(document["default_action"]),
+            human_request=_phrases(
+                [w for words in lexicons["human_request"].values() for w in words]
+            ),
+            sensitive_topics={
+                topic: _phrases(words) for topic, words in lexicons["sensitive_topics"].items()
+            },
+        )
+
+    def asks_for_a_person(self, text: str) -> bool:
+        return self.human_request.search(text.lower()) is not None
+
+    def sensitive_topic(self, text: str) -> str:
+        """The first sensitive topic the text touches ("" for none)."""
+        lowered = text.lower()
+        return next((t for t, p in self.sensitive_topics.items() if p.search(lowered)), "")
+
+    def decide(self, facts: Facts) -> Decision:
+        values = asdict(facts)
+        matched = [rule for rule in self.rules if rule.matches(values)]
+        reasons = tuple(
+            Reason(rule.code, rule.explanation.format(**_readable(values))) for rule in matched
+        )
+        if any(rule.action is Action.STAY_QUIET for rule in matched):
+            return Decision(Action.STAY_QUIET, reasons)
+        action = max(
+            (rule.action for rule in matched),
+            key=lambda a: _STRENGTH[a],
+            default=self.default_action,
+        )
+        if _STRENGTH[action] < _STRENGTH[self.default_action]:
+            action = self.default_action
+        return Decision(action, reasons, _priority(facts, action))
+
+
+def _readable(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        k: (f"{v:.2f}" if isinstance(v, float) else str(v).replace("_", " "))
+        for k, v in values.items()
+    }
+
+
+def _priority(facts: Facts, action: Action) -> float:
+    """How soon a person should look: feeling strength, repeats, and sensitive topics."""
+    if action is Action.AUTO_REPLY:
+        return 0.0
+    score = 0.3 + 0.4 * facts.intensity
+    if facts.contacts_last_7_days >= 3:
+        score += 0.15
+    if facts.sensitive_topic:
+        score += 0.3
+    return round(min(1.0, score), 3)

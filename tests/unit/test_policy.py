@@ -1,0 +1,151 @@
+"""The decision policy as shipped in policy.yaml: actions and their reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.orchestrator.policy import Action, Facts, Policy
+
+POLICY = Policy.load()
+
+
+def decide(**facts: object) -> tuple[Action, list[str]]:
+    decision = POLICY.decide(Facts(**{"emotion_available": True, **facts}))  # type: ignore[arg-type]
+    return decision.action, decision.codes()
+
+
+@pytest.mark.parametrize(
+    ("facts", "action", "codes"),
+    [
+        ({"intent": "track_order", "dominant_emotion": "neutral"}, Action.AUTO_REPLY, []),
+        ({"intent": "unknown"}, Action.AUTO_REPLY, ["intent_unclear"]),
+        (
+            {"intent": "get_refund", "dominant_emotion": "anger", "intensity": 0.9},
+            Action.REPLY_AND_ESCALATE,
+            ["strong_negative_emotion"],
+        ),
+        (
+            {"intent": "get_refund", "dominant_emotion": "anger", "intensity": 0.4},
+            Action.AUTO_REPLY,
+            [],
+        ),
+        (
+            {"intent": "track_order", "trend": "worsening", "sentiment_score": -0.4},
+            Action.REPLY_AND_ESCALATE,
+            ["worsening_trajectory"],
+        ),
+        (
+            {"intent": "track_order", "contacts_last_7_days": 3},
+            Action.REPLY_AND_ESCALATE,
+            ["repeat_contact"],
+        ),
+        (
+            {"intent": "complaint", "sarcasm": True, "sentiment_score": -0.3},
+            Action.REPLY_AND_ESCALATE,
+            ["sarcasm_on_negative_topic"],
+        ),
+        (
+            {"intent": "unknown", "human_requested": True},
+            Action.ESCALATE,
+            ["human_requested", "intent_unclear"],
+        ),
+        (
+            {"intent": "track_order", "sensitive_topic": "bereavement"},
+            Action.ESCALATE,
+            ["sensitive_topic"],
+        ),
+        (
+            {
+                "intent": "track_order",
+                "language": "uk",
+                "language_supported": False,
+                "language_confidence": 0.9,
+            },
+            Action.REPLY_AND_ESCALATE,
+            ["unsupported_language"],
+        ),
+        (  # too short to tell: no escalation on a guess
+            {
+                "intent": "track_order",
+                "language": "sq",
+                "language_supported": False,
+                "language_confidence": 0.3,
+            },
+            Action.AUTO_REPLY,
+            [],
+        ),
+        (
+            {
+                "intent": "track_order",
+                "conversation_state": "waiting_for_agent",
+                "human_requested": True,
+            },
+            Action.STAY_QUIET,
+            ["agent_in_charge", "human_requested"],
+        ),
+        (
+            {"emotion_available": False, "intent": "track_order"},
+            Action.AUTO_REPLY,
+            ["without_emotion_analysis"],
+        ),
+    ],
+)
+def test_each_situation_gets_its_action_and_reasons(
+    facts: dict[str, object], action: Action, codes: list[str]
+) -> None:
+    assert decide(**facts) == (action, codes)
+
+
+def test_reasons_are_sentences_with_the_facts_in_them() -> None:
+    decision = POLICY.decide(
+        Facts(
+            emotion_available=True,
+            dominant_emotion="anger",
+            intensity=0.93,
+            contacts_last_7_days=4,
+            intent="complaint",
+        )
+    )
+    explanations = {r.code: r.explanation for r in decision.reasons}
+    assert explanations["strong_negative_emotion"] == (
+        "The customer is strongly upset (anger, intensity 0.93)."
+    )
+    assert explanations["repeat_contact"] == "This is contact number 4 in the last 7 days."
+    assert 0.5 < decision.priority <= 1
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("Can I talk to a person please?", True),
+        ("quiero hablar con una persona", True),
+        ("Je veux parler à quelqu'un", True),
+        ("Ich möchte mit einem Menschen sprechen", True),
+        ("Posso falar com uma pessoa?", True),
+        ("The person who delivered it was nice", False),
+    ],
+)
+def test_requests_for_a_person_are_heard_in_every_language(text: str, asks: bool) -> None:
+    assert POLICY.asks_for_a_person(text) is asks
+
+
+def test_sensitive_topics_are_named_and_ordinary_words_are_not() -> None:
+    assert (
+        POLICY.sensitive_topic("My mother passed away, please cancel her account") == "bereavement"
+    )
+    assert POLICY.sensitive_topic("I will contact my lawyer") == "legal_threat"
+    assert POLICY.sensitive_topic("Mi padre falleció la semana pasada") == "bereavement"
+    assert POLICY.sensitive_topic("My phone battery died again") == ""
+
+
+def test_a_rule_on_an_unknown_fact_stops_loading(tmp_path: Path) -> None:
+    broken = tmp_path / "policy.yaml"
+    broken.write_text(
+        "default_action: auto_reply\n"
+        "rules: [{code: x, when: {mood: sad}, action: escalate, explanation: x}]\n"
+        "lexicons: {human_request: {en: [human]}, sensitive_topics: {}}\n"
+    )
+    with pytest.raises(ValueError, match="unknown facts"):
+        Policy.load(broken)
