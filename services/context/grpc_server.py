@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.context.v1 import context_service_pb2 as pb
@@ -116,6 +117,8 @@ def turn_message(turn: Turn) -> pb.Turn:
         language=turn.language,
         author=turn.author,
     )
+    if turn.decision:
+        json_format.Parse(turn.decision, message.decision)
     if turn.emotion is not None:
         message.emotion.CopyFrom(
             pb.EmotionSnapshot(
@@ -179,6 +182,9 @@ def new_turn(message: pb.Turn) -> NewTurn:
         language=message.language,
         emotion=emotion,
         author=message.author,
+        decision=json_format.MessageToJson(message.decision, indent=None)
+        if message.HasField("decision")
+        else "",
     )
 
 

@@ -117,6 +117,8 @@ class TurnRow(Base):
     dominant_emotion: Mapped[str | None] = mapped_column(String(32), nullable=True)
     emotion_intensity: Mapped[float | None] = mapped_column(Float, nullable=True)
     sentiment_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The bot's decision record (JSON); it holds emotion scores, so it expires with them.
+    decision: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class IssueRow(Base):

@@ -96,6 +96,8 @@ class NewTurn:
     language: str = ""
     emotion: EmotionReading | None = None
     author: str = ""
+    # The bot's decision record as JSON (bot turns), "" for none.
+    decision: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +316,7 @@ def turn_of(row: TurnRow | Row[Any]) -> Turn:
         language=row.language,
         emotion=emotion,
         author=row.author,
+        decision=row.decision or "",
         sequence=row.sequence,
     )
 
@@ -609,6 +612,7 @@ class ContextRepository:
                 "dominant_emotion": emotion.dominant_emotion if emotion else None,
                 "emotion_intensity": emotion.intensity if emotion else None,
                 "sentiment_score": emotion.sentiment_score if emotion else None,
+                "decision": stored.decision or None,
             },
         )
         return Appended(

@@ -174,13 +174,19 @@ class DataRights:
         """Remove emotion readings and messages older than the policy keeps them."""
         moment = moment or now()
         async with self._store.write() as session:
+            # Decision records quote emotion scores, so they expire with them.
             emotions = await session.execute(
                 update(TurnRow)
                 .where(
                     TurnRow.occurred_at < moment - self._retention.emotion_retention,
-                    TurnRow.dominant_emotion.is_not(None),
+                    TurnRow.dominant_emotion.is_not(None) | TurnRow.decision.is_not(None),
                 )
-                .values(dominant_emotion=None, emotion_intensity=None, sentiment_score=None)
+                .values(
+                    dominant_emotion=None,
+                    emotion_intensity=None,
+                    sentiment_score=None,
+                    decision=None,
+                )
             )
             turns = await session.execute(
                 delete(TurnRow).where(

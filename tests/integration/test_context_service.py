@@ -528,6 +528,49 @@ async def test_retention_removes_exactly_what_is_due(service: Service) -> None:
     assert (again.emotion_readings_removed, again.turns_removed) == (0, 0)
 
 
+async def test_a_bot_turn_keeps_its_decision_record_until_emotion_data_expires(
+    service: Service,
+) -> None:
+    customer = await resolve(service, WEB, "visitor-token-1234567")
+    now = datetime.now(UTC)
+    record = pb.DecisionRecord(
+        action="reply_and_escalate",
+        reasons=[pb.DecisionReasonRecord(code="strong_negative_emotion", explanation="Upset.")],
+        priority=0.7,
+        model_versions={"emotion": "emotion-en-2026.11.1"},
+        facts_json='{"dominant_emotion": "anger", "intensity": 0.9}',
+        template="get_refund/high",
+        language="en",
+    )
+    for text, days in (("recent", 1), ("old", 40)):
+        turn = pb.Turn(
+            event_id=str(uuid.uuid4()),
+            conversation_id="conv-1",
+            role=BOT,
+            text=text,
+            channel=WEB,
+            occurred_at=stamp(now - timedelta(days=days)),
+            decision=record,
+        )
+        await service.stub.AppendTurn(
+            pb.AppendTurnRequest(customer_id=customer.customer_id, turn=turn), timeout=5
+        )
+    turns = (
+        await service.stub.ListTurns(pb.ListTurnsRequest(conversation_id="conv-1"), timeout=5)
+    ).turns
+    assert all(t.decision == record for t in turns)
+
+    report = await service.stub.RunRetention(pb.RunRetentionRequest(now=stamp(now)), timeout=5)
+    assert report.emotion_readings_removed == 1
+    kept = {
+        t.text: t.HasField("decision")
+        for t in (
+            await service.stub.ListTurns(pb.ListTurnsRequest(conversation_id="conv-1"), timeout=5)
+        ).turns
+    }
+    assert kept == {"recent": True, "old": False}
+
+
 def test_emotion_data_may_not_outlive_messages() -> None:
     with pytest.raises(ValueError, match="shorter"):
         ContextSettings(metrics_port=0, emotion_retention_days=400, message_retention_days=365)

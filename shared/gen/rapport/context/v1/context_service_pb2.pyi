@@ -59,7 +59,7 @@ class EmotionSnapshot(_message.Message):
     def __init__(self, dominant_emotion: _Optional[str] = ..., intensity: _Optional[float] = ..., sentiment_score: _Optional[float] = ...) -> None: ...
 
 class Turn(_message.Message):
-    __slots__ = ("event_id", "conversation_id", "sequence", "role", "text", "channel", "occurred_at", "emotion", "language", "author")
+    __slots__ = ("event_id", "conversation_id", "sequence", "role", "text", "channel", "occurred_at", "emotion", "language", "author", "decision")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +70,7 @@ class Turn(_message.Message):
     EMOTION_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     conversation_id: str
     sequence: int
@@ -80,7 +81,41 @@ class Turn(_message.Message):
     emotion: EmotionSnapshot
     language: str
     author: str
-    def __init__(self, event_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., sequence: _Optional[int] = ..., role: _Optional[_Union[Role, str]] = ..., text: _Optional[str] = ..., channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., emotion: _Optional[_Union[EmotionSnapshot, _Mapping]] = ..., language: _Optional[str] = ..., author: _Optional[str] = ...) -> None: ...
+    decision: DecisionRecord
+    def __init__(self, event_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., sequence: _Optional[int] = ..., role: _Optional[_Union[Role, str]] = ..., text: _Optional[str] = ..., channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., emotion: _Optional[_Union[EmotionSnapshot, _Mapping]] = ..., language: _Optional[str] = ..., author: _Optional[str] = ..., decision: _Optional[_Union[DecisionRecord, _Mapping]] = ...) -> None: ...
+
+class DecisionRecord(_message.Message):
+    __slots__ = ("action", "reasons", "priority", "model_versions", "facts_json", "template", "language")
+    class ModelVersionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    FACTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    reasons: _containers.RepeatedCompositeFieldContainer[DecisionReasonRecord]
+    priority: float
+    model_versions: _containers.ScalarMap[str, str]
+    facts_json: str
+    template: str
+    language: str
+    def __init__(self, action: _Optional[str] = ..., reasons: _Optional[_Iterable[_Union[DecisionReasonRecord, _Mapping]]] = ..., priority: _Optional[float] = ..., model_versions: _Optional[_Mapping[str, str]] = ..., facts_json: _Optional[str] = ..., template: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
+
+class DecisionReasonRecord(_message.Message):
+    __slots__ = ("code", "explanation")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    explanation: str
+    def __init__(self, code: _Optional[str] = ..., explanation: _Optional[str] = ...) -> None: ...
 
 class Identity(_message.Message):
     __slots__ = ("channel", "address", "verified", "created_at")
