@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from rapport.events.v1 import messages_pb2
+from google.protobuf.message import Message
+from rapport.events.v1 import agent_pb2, messages_pb2
 
+from services.orchestrator.agent_actions import AgentActionHandler
 from services.orchestrator.clients import ContextClient, EmotionClient
 from services.orchestrator.config import OrchestratorSettings
 from services.orchestrator.handlers import InboundHandler
@@ -14,7 +16,7 @@ from services.orchestrator.policy import Policy
 from shared.grpc.client import open_channel
 from shared.kafka.consumer import EventConsumer
 from shared.kafka.producer import EventPublisher
-from shared.kafka.topics import INBOUND
+from shared.kafka.topics import AGENT_ACTIONS, INBOUND
 from shared.observability.logging import configure_logging
 from shared.observability.metrics import serve_metrics
 from shared.runtime import run
@@ -31,9 +33,10 @@ async def main(stop: asyncio.Event) -> None:
     publisher = EventPublisher(settings.kafka_bootstrap, client_id=settings.service_name)
     try:
         await publisher.start()
-        handler = InboundHandler(
+        context = ContextClient(context_channel, settings.grpc_deadline_seconds)
+        inbound = InboundHandler(
             emotion=EmotionClient(emotion_channel, settings.grpc_deadline_seconds),
-            context=ContextClient(context_channel, settings.grpc_deadline_seconds),
+            context=context,
             publisher=publisher,
             policy=Policy.load(settings.policy_file),
             bot_name=settings.bot_name,
@@ -43,12 +46,25 @@ async def main(stop: asyncio.Event) -> None:
             bootstrap=settings.kafka_bootstrap,
             group_id=settings.consumer_group,
             group_instance_id=settings.instance_id,
-            topics={INBOUND: messages_pb2.MessageReceived},
+            topics={
+                INBOUND: messages_pb2.MessageReceived,
+                AGENT_ACTIONS: agent_pb2.AgentActionTaken,
+            },
             dead_letters=publisher,
             client_id=settings.service_name,
         )
-        log.info("orchestrator consuming %s, metrics on :%d", INBOUND, metrics.port)
-        await consumer.run(handler, stop)
+        agent_actions = AgentActionHandler(context=context, publisher=publisher)
+
+        async def handle(event: Message) -> None:
+            if isinstance(event, agent_pb2.AgentActionTaken):
+                await agent_actions(event)
+            else:
+                await inbound(event)
+
+        log.info(
+            "orchestrator consuming %s and %s, metrics on :%d", INBOUND, AGENT_ACTIONS, metrics.port
+        )
+        await consumer.run(handle, stop)
     finally:
         await publisher.stop()
         await emotion_channel.close()

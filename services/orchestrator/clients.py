@@ -47,10 +47,10 @@ class ContextClient:
         return response.turn, response.created
 
     async def set_conversation_state(
-        self, conversation_id: str, state: context_pb.ConversationState
+        self, conversation_id: str, state: context_pb.ConversationState, assignee: str = ""
     ) -> context_pb.Conversation:
         request = context_pb.SetConversationStateRequest(
-            conversation_id=conversation_id, state=state
+            conversation_id=conversation_id, state=state, assignee=assignee
         )
         response: context_pb.Conversation = await call(
             self._stub.SetConversationState, request, deadline_seconds=self._deadline

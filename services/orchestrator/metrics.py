@@ -24,3 +24,8 @@ HANDOFFS = Counter(
     "Conversations handed to a person, by the first reason code.",
     ["reason"],
 )
+AGENT_ACTIONS = Counter(
+    "rapport_orchestrator_agent_actions_total",
+    "Agent actions applied, by kind (claimed, replied, returned_to_bot, resolved).",
+    ["kind"],
+)

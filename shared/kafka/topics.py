@@ -29,6 +29,9 @@ DELIVERY = "rapport.delivery.v1"
 HANDOFF = "rapport.handoff.v1"
 """Requests for a human agent (``HandoffRequested``)."""
 
+AGENT_ACTIONS = "rapport.agent-actions.v1"
+"""What human agents did with a conversation (``AgentActionTaken``)."""
+
 DEAD_LETTER = "rapport.dead-letter.v1"
 """Records a consumer could not handle after its retries, with the error in headers."""
 
@@ -42,6 +45,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(INBOUND),
     TopicSpec(DELIVERY),
     TopicSpec(HANDOFF),
+    TopicSpec(AGENT_ACTIONS),
     TopicSpec(DEAD_LETTER, partitions=1),
     *(TopicSpec(outbound_topic(name)) for name in CHANNEL_NAMES),
 )

@@ -13,13 +13,13 @@ from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.context.v1 import context_service_pb2_grpc as context_grpc
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
-from rapport.events.v1 import handoff_pb2, messages_pb2
+from rapport.events.v1 import agent_pb2, handoff_pb2, messages_pb2
 
 from shared.conversations import thread_conversation_id
 from shared.grpc.client import open_channel
 from shared.kafka.codec import EVENT_TYPE_HEADER, new_envelope
 from shared.kafka.producer import EventPublisher
-from shared.kafka.topics import DEAD_LETTER, HANDOFF, INBOUND
+from shared.kafka.topics import AGENT_ACTIONS, DEAD_LETTER, HANDOFF, INBOUND
 from tests.e2e.chat_client import ChatClient
 from tests.e2e.stack import Stack
 from tests.grpc_probe import health_status, reflected_services
@@ -240,6 +240,57 @@ async def test_asking_for_a_person_hands_off_and_the_bot_steps_back(stack: Stack
     assert handoff.reasons[0].code == "human_requested"
     assert handoff.reasons[0].explanation == "The customer asked to talk to a person."
     assert handoff.summary
+
+
+async def test_an_agent_takes_over_replies_as_a_person_and_hands_back(stack: Stack) -> None:
+    chat = await ChatClient.connect(stack.web_url)
+    try:
+        await chat.say("I want to talk to a real person please")
+        await eventually(lambda: len(chat.replies) == 1, timeout=5)
+        async with open_channel(stack.context_address) as channel:
+            customer = await context_grpc.ContextServiceStub(channel).ResolveCustomer(
+                context_pb.ResolveCustomerRequest(
+                    channel=envelope_pb2.CHANNEL_WEB, address=chat.visitor
+                ),
+                timeout=5,
+            )
+
+        def action(kind: agent_pb2.AgentActionKind, text: str = "") -> agent_pb2.AgentActionTaken:
+            return agent_pb2.AgentActionTaken(
+                envelope=new_envelope(
+                    conversation_id=chat.conversation_id,
+                    channel=envelope_pb2.CHANNEL_WEB,
+                    customer=envelope_pb2.CustomerRef(
+                        customer_id=customer.customer.customer_id,
+                        channel=envelope_pb2.CHANNEL_WEB,
+                        address=chat.visitor,
+                    ),
+                ),
+                kind=kind,
+                agent_id="agent-7",
+                agent_name="Maria",
+                text=text,
+            )
+
+        async with EventPublisher(stack.kafka_bootstrap, client_id="agent-desk") as desk:
+            await desk.publish(AGENT_ACTIONS, action(agent_pb2.AGENT_ACTION_KIND_CLAIMED))
+            await desk.publish(
+                AGENT_ACTIONS, action(agent_pb2.AGENT_ACTION_KIND_REPLIED, "Hi, I'm Maria.")
+            )
+            await eventually(lambda: len(chat.replies) == 2, timeout=10)
+            await desk.publish(AGENT_ACTIONS, action(agent_pb2.AGENT_ACTION_KIND_RETURNED_TO_BOT))
+        await asyncio.sleep(1)  # the return is applied before the customer writes again
+        await chat.say("Thanks! Where is my order?")
+        await eventually(lambda: len(chat.replies) == 3, timeout=10)
+    finally:
+        await chat.close()
+    agent_reply, bot_again = chat.replies[1], chat.replies[2]
+    assert (agent_reply["sender"], agent_reply["sender_name"], agent_reply["text"]) == (
+        "agent",
+        "Maria",
+        "Hi, I'm Maria.",
+    )
+    assert bot_again["sender"] == "bot"
 
 
 async def test_an_orchestrator_crash_loses_nothing_and_duplicates_nothing(stack: Stack) -> None:

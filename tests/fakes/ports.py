@@ -61,12 +61,16 @@ class InMemoryContext:
         self.sequences: defaultdict[str, int] = defaultdict(int)
         self.turn_customer: dict[str, str] = {}
         self.states: dict[str, int] = {}
+        self.assignees: dict[str, str] = {}
 
     async def set_conversation_state(
-        self, conversation_id: str, state: context_pb.ConversationState
+        self, conversation_id: str, state: context_pb.ConversationState, assignee: str = ""
     ) -> context_pb.Conversation:
         self.states[conversation_id] = state
-        return context_pb.Conversation(conversation_id=conversation_id, state=state)
+        self.assignees[conversation_id] = assignee
+        return context_pb.Conversation(
+            conversation_id=conversation_id, state=state, assignee=assignee
+        )
 
     async def resolve_customer(
         self, channel: envelope_pb2.Channel, address: str, display_name: str, seen_at: Timestamp

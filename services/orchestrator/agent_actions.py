@@ -1,0 +1,109 @@
+"""What a human agent did, applied: the conversation's mode changes, and replies go out.
+
+A claim puts the conversation with the agent (the bot stays quiet); a reply is stored
+as the agent's turn and sent on the customer's own channel, labelled as from a person;
+returning it gives it back to the bot; resolving closes it, so the customer's next
+message starts a new contact. Safe to repeat: every effect is keyed on the action's
+event id.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from google.protobuf.message import Message
+from rapport.context.v1 import context_service_pb2 as context_pb
+from rapport.events.v1 import agent_pb2, messages_pb2
+
+from services.orchestrator.metrics import AGENT_ACTIONS
+from shared.channel_names import channel_name
+from shared.errors import ContractError, InvalidInputError
+from shared.kafka.codec import derived_event_id, new_envelope
+from shared.kafka.topics import outbound_topic
+from shared.observability.logging import log_context
+
+log = logging.getLogger(__name__)
+
+_STATES = {
+    agent_pb2.AGENT_ACTION_KIND_CLAIMED: context_pb.CONVERSATION_STATE_WITH_AGENT,
+    agent_pb2.AGENT_ACTION_KIND_REPLIED: context_pb.CONVERSATION_STATE_WITH_AGENT,
+    agent_pb2.AGENT_ACTION_KIND_RETURNED_TO_BOT: context_pb.CONVERSATION_STATE_BOT,
+    agent_pb2.AGENT_ACTION_KIND_RESOLVED: context_pb.CONVERSATION_STATE_RESOLVED,
+}
+
+
+class AgentContextPort(Protocol):
+    async def append_turn(
+        self, customer_id: str, turn: context_pb.Turn
+    ) -> tuple[context_pb.Turn, bool]: ...
+
+    async def set_conversation_state(
+        self, conversation_id: str, state: context_pb.ConversationState, assignee: str = ""
+    ) -> context_pb.Conversation: ...
+
+
+class PublisherPort(Protocol):
+    async def publish(self, topic: str, event: Message) -> None: ...
+
+
+class AgentActionHandler:
+    def __init__(self, *, context: AgentContextPort, publisher: PublisherPort) -> None:
+        self._context = context
+        self._publisher = publisher
+
+    async def __call__(self, event: Message) -> None:
+        if not isinstance(event, agent_pb2.AgentActionTaken):
+            raise ContractError(f"unexpected event {event.DESCRIPTOR.full_name}")
+        envelope = event.envelope
+        with log_context(
+            conversation_id=envelope.conversation_id, traceparent=envelope.traceparent
+        ):
+            await self._apply(event)
+
+    async def _apply(self, action: agent_pb2.AgentActionTaken) -> None:
+        envelope = action.envelope
+        kind = agent_pb2.AgentActionKind.Name(action.kind).removeprefix("AGENT_ACTION_KIND_")
+        if action.kind not in _STATES or not action.agent_id:
+            raise InvalidInputError(f"agent action {envelope.event_id} lacks a kind or an agent")
+        if action.kind == agent_pb2.AGENT_ACTION_KIND_REPLIED:
+            await self._send_reply(action)
+        state = _STATES[action.kind]
+        assignee = action.agent_id if state == context_pb.CONVERSATION_STATE_WITH_AGENT else ""
+        await self._context.set_conversation_state(envelope.conversation_id, state, assignee)
+        AGENT_ACTIONS.labels(kind.lower()).inc()
+        log.info("agent %s: %s", action.agent_id, kind.lower())
+
+    async def _send_reply(self, action: agent_pb2.AgentActionTaken) -> None:
+        envelope = action.envelope
+        if not action.text.strip():
+            raise InvalidInputError(f"agent reply {envelope.event_id} has no text")
+        reply_envelope = new_envelope(
+            event_id=derived_event_id(envelope.event_id, "agent-reply"),
+            conversation_id=envelope.conversation_id,
+            channel=envelope.channel,
+            customer=envelope.customer,
+            traceparent=envelope.traceparent,
+            causation_id=envelope.event_id,
+        )
+        await self._context.append_turn(
+            envelope.customer.customer_id,
+            context_pb.Turn(
+                event_id=reply_envelope.event_id,
+                conversation_id=envelope.conversation_id,
+                role=context_pb.ROLE_AGENT,
+                text=action.text,
+                channel=envelope.channel,
+                occurred_at=envelope.occurred_at,
+                author=action.agent_id,
+            ),
+        )
+        await self._publisher.publish(
+            outbound_topic(channel_name(envelope.channel)),
+            messages_pb2.SendMessage(
+                envelope=reply_envelope,
+                text=action.text,
+                sender=messages_pb2.SENDER_AGENT,
+                sender_name=action.agent_name,
+            ),
+        )

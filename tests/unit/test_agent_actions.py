@@ -1,0 +1,66 @@
+"""Agent actions change who is in charge; an agent's reply goes out on the customer's channel."""
+
+from __future__ import annotations
+
+import pytest
+from rapport.common.v1 import envelope_pb2
+from rapport.context.v1 import context_service_pb2 as context_pb
+from rapport.events.v1 import agent_pb2, messages_pb2
+
+from services.orchestrator.agent_actions import AgentActionHandler
+from shared.errors import InvalidInputError
+from shared.kafka.codec import new_envelope
+from shared.kafka.topics import outbound_topic
+from tests.fakes.ports import FakePublisher, InMemoryContext
+
+CONVERSATION = "conv-sms-1"
+
+
+def _action(kind: agent_pb2.AgentActionKind, text: str = "") -> agent_pb2.AgentActionTaken:
+    return agent_pb2.AgentActionTaken(
+        envelope=new_envelope(
+            conversation_id=CONVERSATION,
+            channel=envelope_pb2.CHANNEL_SMS,
+            customer=envelope_pb2.CustomerRef(
+                customer_id="cust-1", channel=envelope_pb2.CHANNEL_SMS, address="+12025550143"
+            ),
+        ),
+        kind=kind,
+        agent_id="agent-7",
+        agent_name="Maria",
+        text=text,
+    )
+
+
+async def test_claim_reply_return_and_resolve_switch_the_conversation() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    handle = AgentActionHandler(context=context, publisher=publisher)
+
+    await handle(_action(agent_pb2.AGENT_ACTION_KIND_CLAIMED))
+    assert context.states[CONVERSATION] == context_pb.CONVERSATION_STATE_WITH_AGENT
+    assert context.assignees[CONVERSATION] == "agent-7"
+
+    reply = _action(agent_pb2.AGENT_ACTION_KIND_REPLIED, "Hi, I'm Maria. I've found your order.")
+    await handle(reply)
+    await handle(reply)  # redelivered: the stored turn is not duplicated
+    [(topic, sent), _] = publisher.published
+    assert topic == outbound_topic("sms")
+    assert isinstance(sent, messages_pb2.SendMessage)
+    assert (sent.sender, sent.sender_name) == (messages_pb2.SENDER_AGENT, "Maria")
+    assert sent.envelope.customer.address == "+12025550143"
+    [turn] = context.turns.values()
+    assert (turn.role, turn.author) == (context_pb.ROLE_AGENT, "agent-7")
+
+    await handle(_action(agent_pb2.AGENT_ACTION_KIND_RETURNED_TO_BOT))
+    assert context.states[CONVERSATION] == context_pb.CONVERSATION_STATE_BOT
+    assert context.assignees[CONVERSATION] == ""
+    await handle(_action(agent_pb2.AGENT_ACTION_KIND_RESOLVED))
+    assert context.states[CONVERSATION] == context_pb.CONVERSATION_STATE_RESOLVED
+
+
+async def test_an_empty_reply_or_an_unknown_kind_is_refused() -> None:
+    handle = AgentActionHandler(context=InMemoryContext(), publisher=FakePublisher())
+    with pytest.raises(InvalidInputError, match="no text"):
+        await handle(_action(agent_pb2.AGENT_ACTION_KIND_REPLIED, "   "))
+    with pytest.raises(InvalidInputError, match="kind"):
+        await handle(_action(agent_pb2.AGENT_ACTION_KIND_UNSPECIFIED))
