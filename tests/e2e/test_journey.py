@@ -293,6 +293,18 @@ async def test_an_agent_takes_over_replies_as_a_person_and_hands_back(stack: Sta
     assert bot_again["sender"] == "bot"
 
 
+async def test_replies_still_go_out_while_the_emotion_service_is_down(stack: Stack) -> None:
+    stack.stop("emotion")
+    try:
+        started = time.monotonic()
+        reply = await exchange(stack, "Where is my order?")
+        assert time.monotonic() - started < 5  # no hang on the dead dependency
+        assert reply["sender"] == "bot" and reply["text"]
+    finally:
+        stack.start("emotion")
+        stack.wait_ready("emotion")
+
+
 async def test_an_orchestrator_crash_loses_nothing_and_duplicates_nothing(stack: Stack) -> None:
     visitors = [await ChatClient.connect(stack.web_url) for _ in range(10)]
     total = 100
