@@ -140,6 +140,8 @@ def conversation_message(conversation: Conversation) -> pb.Conversation:
         assignee=conversation.assignee,
         created_at=_timestamp(conversation.created_at),
         updated_at=_timestamp(conversation.updated_at),
+        returned_by=conversation.returned_by,
+        returned_at=_timestamp(conversation.returned_at),
     )
 
 

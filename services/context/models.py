@@ -82,6 +82,8 @@ class ConversationRow(Base):
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    returned_by: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class ContactRow(Base):

@@ -115,6 +115,8 @@ class Conversation:
     assignee: str
     created_at: datetime
     updated_at: datetime
+    returned_by: str = ""
+    returned_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +333,8 @@ def conversation_of(row: ConversationRow | Row[Any]) -> Conversation:
         assignee=row.assignee,
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
+        returned_by=row.returned_by,
+        returned_at=utc(row.returned_at) if row.returned_at else None,
     )
 
 
@@ -650,9 +654,12 @@ class ContextRepository:
             row = await session.get(ConversationRow, conversation_id)
             if row is None:
                 raise UnknownError(f"no conversation {conversation_id}")
+            moment = now()
+            if state == STATE_BOT and row.state in (STATE_WAITING, STATE_WITH_AGENT) and assignee:
+                row.returned_by, row.returned_at = assignee[:100], moment
             row.state = state
             row.assignee = assignee[:100] if state == STATE_WITH_AGENT else ""
-            row.updated_at = now()
+            row.updated_at = moment
             return conversation_of(row)
 
     async def record_issue(self, customer_id: str, conversation_id: str, topic: str) -> Issue:

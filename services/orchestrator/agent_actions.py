@@ -69,7 +69,8 @@ class AgentActionHandler:
         if action.kind == agent_pb2.AGENT_ACTION_KIND_REPLIED:
             await self._send_reply(action)
         state = _STATES[action.kind]
-        assignee = action.agent_id if state == context_pb.CONVERSATION_STATE_WITH_AGENT else ""
+        # With the agent: who is in charge. Back to the bot: who handed it back.
+        assignee = action.agent_id if action.kind != agent_pb2.AGENT_ACTION_KIND_RESOLVED else ""
         await self._context.set_conversation_state(envelope.conversation_id, state, assignee)
         AGENT_ACTIONS.labels(kind.lower()).inc()
         log.info("agent %s: %s", action.agent_id, kind.lower())

@@ -356,6 +356,18 @@ async def test_context_shows_consent_contacts_issues_and_trend(service: Service)
     assert resolved.state == pb.CONVERSATION_STATE_RESOLVED
     after = await say(service, cid, "conv-1", "me again", channel=SMS)
     assert after.new_contact  # writing after a resolution is a new contact
+    for state, assignee in (
+        (pb.CONVERSATION_STATE_WITH_AGENT, "agent-7"),
+        (pb.CONVERSATION_STATE_BOT, "agent-7"),
+    ):
+        conversation = await service.stub.SetConversationState(
+            pb.SetConversationStateRequest(
+                conversation_id="conv-1", state=state, assignee=assignee
+            ),
+            timeout=5,
+        )
+    assert (conversation.assignee, conversation.returned_by) == ("", "agent-7")
+    assert conversation.HasField("returned_at")
     assert (
         await status_of(
             service.stub.SetConversationState(

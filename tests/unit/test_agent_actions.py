@@ -53,7 +53,7 @@ async def test_claim_reply_return_and_resolve_switch_the_conversation() -> None:
 
     await handle(_action(agent_pb2.AGENT_ACTION_KIND_RETURNED_TO_BOT))
     assert context.states[CONVERSATION] == context_pb.CONVERSATION_STATE_BOT
-    assert context.assignees[CONVERSATION] == ""
+    assert context.assignees[CONVERSATION] == "agent-7"  # who handed it back
     await handle(_action(agent_pb2.AGENT_ACTION_KIND_RESOLVED))
     assert context.states[CONVERSATION] == context_pb.CONVERSATION_STATE_RESOLVED
 

@@ -160,7 +160,7 @@ class Customer(_message.Message):
     def __init__(self, customer_id: _Optional[str] = ..., display_name: _Optional[str] = ..., preferred_language: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., preferred_channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., identities: _Optional[_Iterable[_Union[Identity, _Mapping]]] = ..., consent: _Optional[_Union[Consent, _Mapping]] = ...) -> None: ...
 
 class Conversation(_message.Message):
-    __slots__ = ("conversation_id", "customer_id", "channel", "state", "language", "assignee", "created_at", "updated_at")
+    __slots__ = ("conversation_id", "customer_id", "channel", "state", "language", "assignee", "created_at", "updated_at", "returned_by", "returned_at")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
@@ -169,6 +169,8 @@ class Conversation(_message.Message):
     ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    RETURNED_BY_FIELD_NUMBER: _ClassVar[int]
+    RETURNED_AT_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     customer_id: str
     channel: _envelope_pb2.Channel
@@ -177,7 +179,9 @@ class Conversation(_message.Message):
     assignee: str
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, conversation_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., state: _Optional[_Union[ConversationState, str]] = ..., language: _Optional[str] = ..., assignee: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    returned_by: str
+    returned_at: _timestamp_pb2.Timestamp
+    def __init__(self, conversation_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., state: _Optional[_Union[ConversationState, str]] = ..., language: _Optional[str] = ..., assignee: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., returned_by: _Optional[str] = ..., returned_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Issue(_message.Message):
     __slots__ = ("issue_id", "customer_id", "topic", "open", "contacts", "conversation_id", "opened_at", "updated_at", "resolved_at")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from rapport.common.v1 import envelope_pb2 as rapport_dot_common_dot_v1_dot_envelope__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1frapport/events/v1/handoff.proto\x12\x11rapport.events.v1\x1a rapport/common/v1/envelope.proto\"3\n\x0e\x44\x65\x63isionReason\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x13\n\x0b\x65xplanation\x18\x02 \x01(\t\"\xaa\x01\n\x10HandoffRequested\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.rapport.common.v1.Envelope\x12\x32\n\x07reasons\x18\x02 \x03(\x0b\x32!.rapport.events.v1.DecisionReason\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12\x10\n\x08priority\x18\x04 \x01(\x02\x12\x10\n\x08language\x18\x05 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1frapport/events/v1/handoff.proto\x12\x11rapport.events.v1\x1a rapport/common/v1/envelope.proto\"3\n\x0e\x44\x65\x63isionReason\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x13\n\x0b\x65xplanation\x18\x02 \x01(\t\"\xc6\x01\n\x10HandoffRequested\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.rapport.common.v1.Envelope\x12\x32\n\x07reasons\x18\x02 \x03(\x0b\x32!.rapport.events.v1.DecisionReason\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12\x10\n\x08priority\x18\x04 \x01(\x02\x12\x10\n\x08language\x18\x05 \x01(\t\x12\x1a\n\x12preferred_agent_id\x18\x06 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,5 +35,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DECISIONREASON']._serialized_start=88
   _globals['_DECISIONREASON']._serialized_end=139
   _globals['_HANDOFFREQUESTED']._serialized_start=142
-  _globals['_HANDOFFREQUESTED']._serialized_end=312
+  _globals['_HANDOFFREQUESTED']._serialized_end=340
 # @@protoc_insertion_point(module_scope)

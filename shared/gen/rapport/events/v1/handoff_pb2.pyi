@@ -16,15 +16,17 @@ class DecisionReason(_message.Message):
     def __init__(self, code: _Optional[str] = ..., explanation: _Optional[str] = ...) -> None: ...
 
 class HandoffRequested(_message.Message):
-    __slots__ = ("envelope", "reasons", "summary", "priority", "language")
+    __slots__ = ("envelope", "reasons", "summary", "priority", "language", "preferred_agent_id")
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
     REASONS_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    PREFERRED_AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     envelope: _envelope_pb2.Envelope
     reasons: _containers.RepeatedCompositeFieldContainer[DecisionReason]
     summary: str
     priority: float
     language: str
-    def __init__(self, envelope: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ..., reasons: _Optional[_Iterable[_Union[DecisionReason, _Mapping]]] = ..., summary: _Optional[str] = ..., priority: _Optional[float] = ..., language: _Optional[str] = ...) -> None: ...
+    preferred_agent_id: str
+    def __init__(self, envelope: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ..., reasons: _Optional[_Iterable[_Union[DecisionReason, _Mapping]]] = ..., summary: _Optional[str] = ..., priority: _Optional[float] = ..., language: _Optional[str] = ..., preferred_agent_id: _Optional[str] = ...) -> None: ...
