@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,8 @@ class Facts:
     conversation_state: str = "bot"
     human_requested: bool = False
     sensitive_topic: str = ""
+    # The agent who handed this conversation back to the bot within the bounce window.
+    returned_by_agent: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,7 @@ def _phrases(words: Sequence[str]) -> re.Pattern[str]:
 class Policy:
     rules: tuple[Rule, ...]
     default_action: Action
+    bounce_window: timedelta
     human_request: re.Pattern[str]
     sensitive_topics: Mapping[str, re.Pattern[str]] = field(default_factory=dict)
 
@@ -129,6 +133,7 @@ class Policy:
         return cls(
             rules=tuple(rules),
             default_action=Action(document["default_action"]),
+            bounce_window=timedelta(minutes=float(document["bounce_window_minutes"])),
             human_request=_phrases(
                 [w for words in lexicons["human_request"].values() for w in words]
             ),

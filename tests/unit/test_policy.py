@@ -90,6 +90,11 @@ def decide(**facts: object) -> tuple[Action, list[str]]:
             Action.AUTO_REPLY,
             ["without_emotion_analysis"],
         ),
+        (
+            {"intent": "unknown", "human_requested": True, "returned_by_agent": "agent-7"},
+            Action.ESCALATE,
+            ["human_requested", "intent_unclear", "recently_returned"],
+        ),
     ],
 )
 def test_each_situation_gets_its_action_and_reasons(
@@ -143,7 +148,7 @@ def test_sensitive_topics_are_named_and_ordinary_words_are_not() -> None:
 def test_a_rule_on_an_unknown_fact_stops_loading(tmp_path: Path) -> None:
     broken = tmp_path / "policy.yaml"
     broken.write_text(
-        "default_action: auto_reply\n"
+        "default_action: auto_reply\nbounce_window_minutes: 30\n"
         "rules: [{code: x, when: {mood: sad}, action: escalate, explanation: x}]\n"
         "lexicons: {human_request: {en: [human]}, sensitive_topics: {}}\n"
     )
