@@ -8,8 +8,10 @@ is after the reply is on Kafka.
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import replace
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
 from typing import Protocol
 
 from google.protobuf.message import Message
@@ -21,12 +23,7 @@ from rapport.events.v1 import handoff_pb2, messages_pb2
 
 from services.orchestrator.metrics import DECISIONS, HANDOFFS, IGNORED, REPLIES
 from services.orchestrator.policy import Action, Decision, Facts, Policy
-from services.orchestrator.replies import (
-    HANDOFF_NOTE,
-    EarlierContact,
-    compose_reply,
-    holding_reply,
-)
+from services.orchestrator.replies import EarlierContact, compose_reply, holding_reply
 from shared.channel_names import channel_name
 from shared.errors import ContractError, DependencyUnavailableError, RefusedError
 from shared.kafka.codec import derived_event_id, new_envelope
@@ -146,7 +143,8 @@ class InboundHandler:
         history = await self._context.get_context(
             customer.customer_id, envelope.conversation_id, self._context_turns
         )
-        decision = self._policy.decide(self._facts(event, analysis, history))
+        facts = self._facts(event, analysis, history)
+        decision = self._policy.decide(facts)
         reply_id = derived_event_id(envelope.event_id, "reply")
         answered = any(turn.event_id == reply_id for turn in history.recent_turns)
         DECISIONS.labels(decision.action.value).inc()
@@ -157,27 +155,46 @@ class InboundHandler:
             turn.role == context_pb.ROLE_BOT and turn.conversation_id == envelope.conversation_id
             for turn in history.recent_turns
         )
+        # The customer's language when the emotion service recognises it; "" means unknown.
+        language = analysis.language.code if analysis and analysis.language.supported else ""
         if decision.action is Action.ESCALATE:
-            text = holding_reply(
-                sensitive="sensitive_topic" in decision.codes(),
+            sensitive = "sensitive_topic" in decision.codes()
+            template = f"holding/{'caring' if sensitive else 'ordinary'}"
+            reply = holding_reply(
+                language=language,
+                sensitive=sensitive,
                 first_bot_message=first_bot_message,
                 bot_name=self._bot_name,
             )
         else:
-            text = compose_reply(
+            template = f"answer/{facts.intent}"
+            reply = compose_reply(
+                language=language,
                 intent=analysis.intent.name if analysis else "unknown",
                 emotion=analysis.dominant_emotion if analysis else None,
+                intensity=analysis.intensity if analysis else 0.0,
                 first_bot_message=first_bot_message,
                 bot_name=self._bot_name,
                 earlier_contact=earlier_contact(
                     history, envelope.conversation_id, envelope.channel
                 ),
+                handoff=decision.escalates,
             )
-            if decision.escalates:
-                text = f"{text} {HANDOFF_NOTE}"
-        await self._reply(event, customer.customer_id, reply_id, text)
+        record = context_pb.DecisionRecord(
+            action=decision.action.value,
+            reasons=[
+                context_pb.DecisionReasonRecord(code=r.code, explanation=r.explanation)
+                for r in decision.reasons
+            ],
+            priority=decision.priority,
+            model_versions=dict(analysis.model_versions) if analysis else {},
+            facts_json=json.dumps(asdict(facts), sort_keys=True),
+            template=template,
+            language=reply.language,
+        )
+        await self._reply(event, customer.customer_id, reply_id, reply.text, record)
         if decision.escalates:
-            await self._hand_off(event, customer.customer_id, decision, history, analysis)
+            await self._hand_off(event, customer.customer_id, decision, history, facts)
 
     def _facts(
         self,
@@ -193,6 +210,7 @@ class InboundHandler:
             conversation_state=state.removeprefix("CONVERSATION_STATE_").lower(),
             human_requested=self._policy.asks_for_a_person(event.text),
             sensitive_topic=self._policy.sensitive_topic(event.text),
+            returned_by_agent=self._returned_by(history.conversation),
         )
         if analysis is None:
             return facts
@@ -210,8 +228,21 @@ class InboundHandler:
             human_requested=facts.human_requested or analysis.intent.name == "contact_human_agent",
         )
 
+    def _returned_by(self, conversation: context_pb.Conversation) -> str:
+        """The agent who handed this conversation back to the bot within the bounce window."""
+        if not conversation.returned_by or not conversation.HasField("returned_at"):
+            return ""
+        returned_at = conversation.returned_at.ToDatetime(tzinfo=UTC)
+        recent = datetime.now(UTC) - returned_at <= self._policy.bounce_window
+        return conversation.returned_by if recent else ""
+
     async def _reply(
-        self, event: messages_pb2.MessageReceived, customer_id: str, reply_id: str, text: str
+        self,
+        event: messages_pb2.MessageReceived,
+        customer_id: str,
+        reply_id: str,
+        text: str,
+        decision: context_pb.DecisionRecord,
     ) -> None:
         """Store the reply as a turn, then publish it; a redelivery republishes the stored one."""
         envelope = event.envelope
@@ -236,7 +267,8 @@ class InboundHandler:
                 text=text,
                 channel=envelope.channel,
                 occurred_at=reply_envelope.occurred_at,
-                language="en",
+                language=decision.language,
+                decision=decision,
             ),
         )
         reply = messages_pb2.SendMessage(
@@ -257,7 +289,7 @@ class InboundHandler:
         customer_id: str,
         decision: Decision,
         history: context_pb.GetContextResponse,
-        analysis: emotion_pb.AnalyzeResponse | None,
+        facts: Facts,
     ) -> None:
         """Ask for a person: the conversation waits for an agent, with the reasons and context."""
         envelope = event.envelope
@@ -280,7 +312,8 @@ class InboundHandler:
             ],
             summary=history.summary,
             priority=decision.priority,
-            language=analysis.language.code if analysis else "",
+            language=facts.language,
+            preferred_agent_id=facts.returned_by_agent,
         )
         await self._publisher.publish(HANDOFF, handoff)
         # After the publish: were this lost, a redelivery would find the conversation

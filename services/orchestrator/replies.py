@@ -1,51 +1,53 @@
-"""Composes the bot's reply from what the message says and how the customer feels.
+"""Composes the bot's reply in the business's one brand voice, in the customer's language.
 
-Pure: no I/O. The reply acknowledges the feeling first, then answers the intent, and
-the first bot message of a conversation says it comes from an automated assistant and
-how to reach a person.
+Every sentence the bot can say lives in ``voice.yaml``: the persona, the disclosure, the
+acknowledgement of each emotion at each intensity tier, an answer per intent and
+language, the holding replies, the hand-over note and the earlier-contact sentence. The
+file is read and checked once, at import (``VOICE``): a missing language, intent,
+emotion, tier or key, a slot a sentence may not use, an emoji when the persona uses
+none, or a banned word stops the service at start-up instead of reaching a customer.
+
+Pure: no I/O beyond loading the file once. A reply acknowledges the feeling first, then
+remembers an earlier contact on another channel, then answers the intent; the first bot
+message of a conversation says it comes from an automated assistant and how to reach a
+person. Slots are filled only with facts passed in (first name, order reference, the
+earlier contact), never invented.
+
+There is no marketing or upselling text anywhere in the library, so a customer in a
+negative state (or any other) can never receive one; ``banned_words`` lists promotional
+words as well, so none can be added by mistake.
 """
 
 from __future__ import annotations
 
+import re
+import string
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
+from typing import Any
 
-_ACKNOWLEDGEMENTS = {
-    "anger": "I'm really sorry about this, and I understand why you're upset.",
-    "frustration": "I'm sorry for the trouble.",
-    "sadness": "I'm sorry to hear that.",
-    "anxiety": "I understand this is worrying.",
-    "confusion": "Let me help make this clearer.",
-    "gratitude": "You're very welcome!",
-}
+import yaml
 
-# Keys are the emotion service's intent names (the customer-support intents it is trained on).
-_ANSWERS = {
-    "track_order": "I can check on your order: what is your order number?",
-    "delivery_period": "Could you send me your order number so I can see where your parcel is?",
-    "delivery_options": "I can walk you through the delivery options: where should it go?",
-    "get_refund": "I can help with a refund: what is the order number, and what went wrong?",
-    "track_refund": "I can check on your refund: what is the order number?",
-    "check_refund_policy": "Happy to explain our refund policy: what did you buy, and when?",
-    "cancel_order": "I can help you cancel: what is the order number?",
-    "change_order": "I can help change your order: what is the order number?",
-    "payment_issue": "Let's sort out the payment: what happened when you tried to pay?",
-    "complaint": "Thank you for telling us. Could you share what happened so we can put it right?",
-    "contact_human_agent": "Of course: I'm asking a member of our team to pick this up here.",
-    "contact_customer_service": "You're in the right place: what can I help you with?",
-    "newsletter_subscription": "I can update your newsletter subscription: should I turn it off?",
-    "unknown": "Could you tell me a little more so I can help?",
-}
+DEFAULT_VOICE = Path(__file__).resolve().parent / "voice.yaml"
+
+TIERS = ("low", "medium", "high")
+
+# The slots each kind of sentence may use; anything else is a mistake in voice.yaml.
+_DISCLOSURE_SLOTS = frozenset({"bot_name"})
+_DISCLOSURE_NAMED_SLOTS = frozenset({"bot_name", "first_name"})
+_ANSWER_KNOWN_SLOTS = frozenset({"order_reference"})
+_EARLIER_SLOTS = frozenset({"channel", "day"})
+_CHANNEL_OTHER_SLOTS = frozenset({"channel"})
+_DAY_SLOTS = frozenset({"day", "month"})
+_NO_SLOTS: frozenset[str] = frozenset()
+
+_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]")
 
 
-CHANNEL_WORDS = {
-    "sms": "by text message",
-    "web": "on our website chat",
-    "whatsapp": "on WhatsApp",
-    "messenger": "on Messenger",
-    "instagram": "on Instagram",
-    "telegram": "on Telegram",
-}
+class VoiceError(ValueError):
+    """voice.yaml is incomplete or breaks one of the brand voice's rules."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,46 +58,380 @@ class EarlierContact:
     day: date
 
 
-def disclosure(bot_name: str) -> str:
-    """The first-message notice that the customer is talking to software."""
-    return (
-        f"Hi, I'm {bot_name}, an automated assistant. Write 'agent' at any time to reach a person."
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A reply's text and the language it is written in (for the stored turn)."""
+
+    text: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    ask: str
+    known_order: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Library:
+    """Every sentence of one language."""
+
+    disclosure: str
+    disclosure_named: str
+    apology: str
+    acknowledgements: Mapping[str, Mapping[str, str]]
+    answers: Mapping[str, Answer]
+    holding: str
+    holding_caring: str
+    handoff_note: str
+    earlier_contact: str
+    channel_words: Mapping[str, str]
+    day_format: str
+    months: tuple[str, ...]
+    sign_off: str = ""
+
+
+def tier(intensity: float) -> str:
+    """The intensity tier: low < 0.4 <= medium < 0.7 <= high (thresholds from voice.yaml)."""
+    return VOICE.tier(intensity)
+
+
+def _require(mapping: Any, key: str, where: str) -> Any:
+    if not isinstance(mapping, Mapping) or key not in mapping:
+        raise VoiceError(f"voice.yaml: missing {where}.{key}")
+    return mapping[key]
+
+
+def _text(value: Any, where: str, slots: frozenset[str]) -> str:
+    if not isinstance(value, str):
+        raise VoiceError(f"voice.yaml: {where} must be text")
+    used = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+    if used - slots:
+        raise VoiceError(f"voice.yaml: {where} uses unknown slots {sorted(used - slots)}")
+    return value
+
+
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise VoiceError(f"voice.yaml: {where} must be a non-empty list of names")
+    return tuple(value)
+
+
+def _phrases(words: Iterable[str]) -> re.Pattern[str]:
+    return re.compile(
+        r"(?<!\w)(?:" + "|".join(re.escape(w.lower()) for w in words) + r")(?!\w)", re.IGNORECASE
     )
+
+
+class Voice:
+    """The brand voice, loaded from voice.yaml and checked completely."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        persona = _require(document, "persona", "")
+        self.name: str = _text(_require(persona, "name", "persona"), "persona.name", _NO_SLOTS)
+        self.formality: str = _require(persona, "formality", "persona")
+        self.warmth: str = _require(persona, "warmth", "persona")
+        self.emoji: str = _require(persona, "emoji", "persona")
+        if self.formality not in {"casual", "polite", "formal"}:
+            raise VoiceError(f"voice.yaml: persona.formality {self.formality!r} is unknown")
+        if self.warmth not in {"neutral", "warm"}:
+            raise VoiceError(f"voice.yaml: persona.warmth {self.warmth!r} is unknown")
+        if self.emoji not in {"none", "sparing"}:
+            raise VoiceError(f"voice.yaml: persona.emoji {self.emoji!r} is unknown")
+        sign_off = _require(persona, "sign_off", "persona") or {}
+        self.default_language: str = _require(document, "default_language", "")
+        tiers = _require(document, "tiers", "")
+        self.medium_from = float(_require(tiers, "medium", "tiers"))
+        self.high_from = float(_require(tiers, "high", "tiers"))
+        if not 0 < self.medium_from < self.high_from <= 1:
+            raise VoiceError("voice.yaml: tiers must satisfy 0 < medium < high <= 1")
+        self.emotions = _names(_require(document, "emotions", ""), "emotions")
+        self.intents = _names(_require(document, "intents", ""), "intents")
+        if "unknown" not in self.intents:
+            raise VoiceError("voice.yaml: intents must include 'unknown' (the clarifying answer)")
+        self.channels = _names(_require(document, "channels", ""), "channels")
+        banned = _require(document, "banned_words", "")
+        if not isinstance(banned, Mapping):
+            raise VoiceError("voice.yaml: banned_words must list words per language")
+        self.banned_words: tuple[str, ...] = tuple(
+            word for words in banned.values() for word in _names(words, "banned_words")
+        )
+        self._banned = _phrases(self.banned_words)
+        raw_languages = _require(document, "languages", "")
+        if self.default_language not in raw_languages:
+            raise VoiceError(f"voice.yaml: no library for the default {self.default_language!r}")
+        self.libraries: dict[str, Library] = {
+            code: self._library(code, raw, sign_off.get(code, "") if sign_off else "")
+            for code, raw in raw_languages.items()
+        }
+        if sign_off and set(sign_off) != set(self.libraries):
+            raise VoiceError("voice.yaml: persona.sign_off must cover every language, or none")
+        for where, sentence in self._sentences():
+            self._check(sentence, where)
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_VOICE) -> Voice:
+        """Read and check voice.yaml; a mistake in it stops the service at start-up."""
+        return cls(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+    def _library(self, code: str, raw: Any, sign_off: str) -> Library:
+        where = f"languages.{code}"
+        acks_raw = _require(raw, "acknowledgements", where)
+        acknowledgements = {
+            emotion: {
+                level: _text(
+                    _require(
+                        _require(acks_raw, emotion, f"{where}.acknowledgements"),
+                        level,
+                        f"{where}.acknowledgements.{emotion}",
+                    ),
+                    f"{where}.acknowledgements.{emotion}.{level}",
+                    _NO_SLOTS,
+                )
+                for level in TIERS
+            }
+            for emotion in self.emotions
+        }
+        answers_raw = _require(raw, "answers", where)
+        answers = {}
+        for intent in self.intents:
+            value = _require(answers_raw, intent, f"{where}.answers")
+            at = f"{where}.answers.{intent}"
+            if isinstance(value, Mapping):
+                answers[intent] = Answer(
+                    ask=_text(_require(value, "ask", at), f"{at}.ask", _NO_SLOTS),
+                    known_order=_text(
+                        _require(value, "known_order", at), f"{at}.known_order", _ANSWER_KNOWN_SLOTS
+                    ),
+                )
+            else:
+                answers[intent] = Answer(ask=_text(value, at, _NO_SLOTS))
+        holding = _require(raw, "holding", where)
+        words_raw = _require(raw, "channel_words", where)
+        channel_words = {
+            channel: _text(
+                _require(words_raw, channel, f"{where}.channel_words"),
+                f"{where}.channel_words.{channel}",
+                _NO_SLOTS,
+            )
+            for channel in self.channels
+        }
+        channel_words["other"] = _text(
+            _require(words_raw, "other", f"{where}.channel_words"),
+            f"{where}.channel_words.other",
+            _CHANNEL_OTHER_SLOTS,
+        )
+        months = _names(_require(raw, "months", where), f"{where}.months")
+        if len(months) != 12:
+            raise VoiceError(f"voice.yaml: {where}.months must name 12 months")
+        return Library(
+            disclosure=_text(_require(raw, "disclosure", where), where, _DISCLOSURE_SLOTS),
+            disclosure_named=_text(
+                _require(raw, "disclosure_named", where), where, _DISCLOSURE_NAMED_SLOTS
+            ),
+            apology=_text(_require(raw, "apology", where), f"{where}.apology", _NO_SLOTS),
+            acknowledgements=acknowledgements,
+            answers=answers,
+            holding=_text(_require(holding, "ordinary", f"{where}.holding"), where, _NO_SLOTS),
+            holding_caring=_text(_require(holding, "caring", f"{where}.holding"), where, _NO_SLOTS),
+            handoff_note=_text(_require(raw, "handoff_note", where), where, _NO_SLOTS),
+            earlier_contact=_text(_require(raw, "earlier_contact", where), where, _EARLIER_SLOTS),
+            channel_words=channel_words,
+            day_format=_text(_require(raw, "day_format", where), where, _DAY_SLOTS),
+            months=months,
+            sign_off=_text(sign_off, f"persona.sign_off.{code}", _NO_SLOTS),
+        )
+
+    def _sentences(self) -> Iterable[tuple[str, str]]:
+        """Every sentence of the library, with where it is (for the checks)."""
+        for code, lib in self.libraries.items():
+            yield f"{code}.disclosure", lib.disclosure
+            yield f"{code}.disclosure_named", lib.disclosure_named
+            yield f"{code}.apology", lib.apology
+            for emotion, levels in lib.acknowledgements.items():
+                for level, text in levels.items():
+                    yield f"{code}.acknowledgements.{emotion}.{level}", text
+            for intent, answer in lib.answers.items():
+                yield f"{code}.answers.{intent}", answer.ask
+                if answer.known_order is not None:
+                    yield f"{code}.answers.{intent}.known_order", answer.known_order
+            yield f"{code}.holding.ordinary", lib.holding
+            yield f"{code}.holding.caring", lib.holding_caring
+            yield f"{code}.handoff_note", lib.handoff_note
+            yield f"{code}.earlier_contact", lib.earlier_contact
+            for channel, words in lib.channel_words.items():
+                yield f"{code}.channel_words.{channel}", words
+            yield f"{code}.sign_off", lib.sign_off
+
+    def _check(self, sentence: str, where: str) -> None:
+        banned = self.banned_words_in(sentence)
+        if banned:
+            raise VoiceError(f"voice.yaml: {where} uses banned words {banned}")
+        if self.emoji == "none" and _EMOJI.search(sentence):
+            raise VoiceError(f"voice.yaml: {where} has an emoji, and the persona uses none")
+
+    # -- reading the voice ---------------------------------------------------------------
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self.libraries)
+
+    def banned_words_in(self, text: str) -> list[str]:
+        """The banned words or phrases the text contains (none, for any reply we send)."""
+        return [match.group(0) for match in self._banned.finditer(text)]
+
+    def tier(self, intensity: float) -> str:
+        if intensity >= self.high_from:
+            return "high"
+        return "medium" if intensity >= self.medium_from else "low"
+
+    def resolve(self, language: str) -> tuple[str, bool]:
+        """The language to answer in, and whether that is a fallback needing the apology.
+
+        The customer's language when the library has it ("pt-BR" counts as "pt"); an
+        unknown language gets the default with the apology; "" (not known) gets the
+        default without one.
+        """
+        code = re.split(r"[-_]", language.strip().lower(), maxsplit=1)[0]
+        if code in self.libraries:
+            return code, False
+        return self.default_language, bool(code)
+
+    def disclosure(self, language: str, bot_name: str = "", first_name: str = "") -> str:
+        """The first-message notice that the customer is talking to software."""
+        lib = self.libraries[self.resolve(language)[0]]
+        name = bot_name or self.name
+        if first_name:
+            return lib.disclosure_named.format(bot_name=name, first_name=first_name)
+        return lib.disclosure.format(bot_name=name)
+
+    def acknowledgement(self, language: str, emotion: str | None, intensity: float) -> str:
+        """The feeling acknowledged at its intensity ("" for neutral or an unknown emotion)."""
+        lib = self.libraries[self.resolve(language)[0]]
+        if emotion is None or emotion not in lib.acknowledgements:
+            return ""
+        return lib.acknowledgements[emotion][self.tier(intensity)]
+
+    def answer(self, language: str, intent: str, order_reference: str = "") -> str:
+        lib = self.libraries[self.resolve(language)[0]]
+        answer = lib.answers.get(intent, lib.answers["unknown"])
+        if order_reference and answer.known_order is not None:
+            return answer.known_order.format(order_reference=order_reference)
+        return answer.ask
+
+    def handoff_note(self, language: str) -> str:
+        return self.libraries[self.resolve(language)[0]].handoff_note
+
+    def earlier_contact(self, language: str, contact: EarlierContact) -> str:
+        lib = self.libraries[self.resolve(language)[0]]
+        where = lib.channel_words.get(contact.channel) or lib.channel_words["other"].format(
+            channel=contact.channel
+        )
+        day = lib.day_format.format(day=contact.day.day, month=lib.months[contact.day.month - 1])
+        return lib.earlier_contact.format(channel=where, day=day)
+
+    def compose_reply(
+        self,
+        *,
+        language: str,
+        intent: str,
+        emotion: str | None,
+        intensity: float,
+        first_bot_message: bool,
+        bot_name: str = "",
+        first_name: str = "",
+        order_reference: str = "",
+        earlier_contact: EarlierContact | None = None,
+        handoff: bool = False,
+    ) -> Reply:
+        """The reply: apology (fallback language only), disclosure (first time), the
+        feeling acknowledged, the earlier contact remembered, the answer, then the
+        hand-over note when a person is asked to take over."""
+        used, fallback = self.resolve(language)
+        lib = self.libraries[used]
+        parts = [lib.apology] if fallback else []
+        if first_bot_message:
+            parts.append(self.disclosure(used, bot_name, first_name))
+        parts.append(self.acknowledgement(used, emotion, intensity))
+        if earlier_contact is not None:
+            parts.append(self.earlier_contact(used, earlier_contact))
+        parts.append(self.answer(used, intent, order_reference))
+        if handoff:
+            parts.append(lib.handoff_note)
+        parts.append(lib.sign_off)
+        return Reply(" ".join(part for part in parts if part), used)
+
+    def holding_reply(
+        self,
+        *,
+        language: str,
+        sensitive: bool,
+        first_bot_message: bool,
+        bot_name: str = "",
+        first_name: str = "",
+    ) -> Reply:
+        """What the customer reads while a person takes over: calm, caring, no promises."""
+        used, fallback = self.resolve(language)
+        lib = self.libraries[used]
+        parts = [lib.apology] if fallback else []
+        if first_bot_message:
+            parts.append(self.disclosure(used, bot_name, first_name))
+        parts.append(lib.holding_caring if sensitive else lib.holding)
+        parts.append(lib.sign_off)
+        return Reply(" ".join(part for part in parts if part), used)
+
+
+VOICE = Voice.load()
 
 
 def compose_reply(
     *,
+    language: str,
     intent: str,
     emotion: str | None,
+    intensity: float,
     first_bot_message: bool,
-    bot_name: str,
+    bot_name: str = "",
+    first_name: str = "",
+    order_reference: str = "",
     earlier_contact: EarlierContact | None = None,
-) -> str:
-    """The reply: disclosure (first time), the feeling acknowledged, the earlier contact
-    on another channel remembered, then the answer."""
-    parts = []
-    if first_bot_message:
-        parts.append(disclosure(bot_name))
-    if emotion in _ACKNOWLEDGEMENTS:
-        parts.append(_ACKNOWLEDGEMENTS[emotion])
-    if earlier_contact is not None:
-        where = CHANNEL_WORDS.get(earlier_contact.channel, f"on {earlier_contact.channel}")
-        parts.append(f"I can see you also contacted us {where} on {earlier_contact.day:%d %B}.")
-    parts.append(_ANSWERS.get(intent, _ANSWERS["unknown"]))
-    return " ".join(parts)
+    handoff: bool = False,
+    voice: Voice = VOICE,
+) -> Reply:
+    """The reply in the customer's language (see ``Voice.compose_reply``)."""
+    return voice.compose_reply(
+        language=language,
+        intent=intent,
+        emotion=emotion,
+        intensity=intensity,
+        first_bot_message=first_bot_message,
+        bot_name=bot_name,
+        first_name=first_name,
+        order_reference=order_reference,
+        earlier_contact=earlier_contact,
+        handoff=handoff,
+    )
 
 
-HANDOFF_NOTE = "I've also asked a member of our team to look at this; they'll reply here."
+def holding_reply(
+    *,
+    language: str,
+    sensitive: bool,
+    first_bot_message: bool,
+    bot_name: str = "",
+    first_name: str = "",
+    voice: Voice = VOICE,
+) -> Reply:
+    """The holding reply in the customer's language (see ``Voice.holding_reply``)."""
+    return voice.holding_reply(
+        language=language,
+        sensitive=sensitive,
+        first_bot_message=first_bot_message,
+        bot_name=bot_name,
+        first_name=first_name,
+    )
 
 
-def holding_reply(*, sensitive: bool, first_bot_message: bool, bot_name: str) -> str:
-    """What the customer reads while a person takes over: calm, caring, no promises."""
-    parts = [disclosure(bot_name)] if first_bot_message else []
-    if sensitive:
-        parts.append(
-            "I'm so sorry. I'm asking a member of our team to help you personally; "
-            "they will reply here as soon as they can."
-        )
-    else:
-        parts.append("I'm passing this to a member of our team, who will reply here shortly.")
-    return " ".join(parts)
+def disclosure(bot_name: str = "", language: str = "", voice: Voice = VOICE) -> str:
+    """The first-message notice that the customer is talking to software."""
+    return voice.disclosure(language, bot_name)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
@@ -174,3 +176,16 @@ async def test_a_bereavement_gets_a_caring_holding_reply_and_a_person() -> None:
         "The customer mentioned bereavement: a person answers, with care."
     )
     assert handoff.priority >= 0.6
+
+
+async def test_every_bot_reply_keeps_the_decision_that_produced_it() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    asking = _inbound("I want to talk to a real person")
+    await _handler(context, publisher)(asking)
+    reply_turn = context.turns[derived_event_id(asking.envelope.event_id, "reply")]
+    record = reply_turn.decision
+    assert record.action == "escalate"
+    assert [r.code for r in record.reasons][0] == "human_requested"
+    assert record.template == "holding/ordinary" and record.language == reply_turn.language
+    facts = json.loads(record.facts_json)
+    assert facts["human_requested"] is True and facts["emotion_available"] is True

@@ -1,0 +1,335 @@
+from __future__ import annotations
+
+import copy
+import itertools
+from datetime import date
+from typing import Any
+
+import pytest
+import yaml
+from rapport.common.v1 import envelope_pb2
+from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
+from rapport.events.v1 import messages_pb2
+
+from services.orchestrator.handlers import InboundHandler
+from services.orchestrator.policy import Policy
+from services.orchestrator.replies import (
+    DEFAULT_VOICE,
+    TIERS,
+    VOICE,
+    EarlierContact,
+    Voice,
+    VoiceError,
+    compose_reply,
+    holding_reply,
+)
+from shared.kafka.codec import new_envelope
+from tests.fakes.ports import FakePublisher, InMemoryContext, StubEmotion
+
+LANGUAGES = ("en", "es", "fr", "de", "pt")
+INTENSITY = {"low": 0.1, "medium": 0.5, "high": 0.9}
+
+
+def _document() -> dict[str, Any]:
+    return copy.deepcopy(yaml.safe_load(DEFAULT_VOICE.read_text(encoding="utf-8")))
+
+
+def test_the_library_covers_the_five_languages_and_every_intent() -> None:
+    assert set(LANGUAGES) <= set(VOICE.languages)
+    assert "unknown" in VOICE.intents
+    assert {"track_order", "get_refund", "cancel_order", "payment_issue", "complaint"} <= set(
+        VOICE.intents
+    )
+
+
+def test_every_combination_renders_without_banned_words() -> None:
+    contact = EarlierContact("whatsapp", date(2026, 3, 14))
+    rendered = 0
+    for language, intent, emotion, level in itertools.product(
+        VOICE.languages, VOICE.intents, VOICE.emotions, TIERS
+    ):
+        for first, handoff, order in [(True, True, "A-1001"), (False, False, "")]:
+            reply = compose_reply(
+                language=language,
+                intent=intent,
+                emotion=emotion,
+                intensity=INTENSITY[level],
+                first_bot_message=first,
+                first_name="Ana" if first else "",
+                order_reference=order,
+                earlier_contact=contact if first else None,
+                handoff=handoff,
+            )
+            assert reply.language == language
+            assert reply.text.strip() and "{" not in reply.text and "  " not in reply.text
+            assert VOICE.banned_words_in(reply.text) == [], (language, intent, emotion, level)
+            rendered += 1
+    for language, sensitive, first in itertools.product(
+        VOICE.languages, (True, False), (True, False)
+    ):
+        reply = holding_reply(language=language, sensitive=sensitive, first_bot_message=first)
+        assert reply.text and VOICE.banned_words_in(reply.text) == []
+    assert rendered == len(VOICE.languages) * len(VOICE.intents) * len(VOICE.emotions) * 3 * 2
+
+
+def test_the_banned_word_check_finds_whole_words_in_any_language() -> None:
+    assert VOICE.banned_words_in("Unfortunately, as I said, calm down.") == [
+        "Unfortunately",
+        "as I said",
+        "calm down",
+    ]
+    assert VOICE.banned_words_in("Malheureusement, non.") == ["Malheureusement"]
+    assert VOICE.banned_words_in("Das tut mir leid.") == []  # "leid" is not "leider"
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("es", "¿Me envías el número de pedido para ver dónde está tu paquete?"),
+        ("fr", "Pourriez-vous m'envoyer votre numéro de commande, pour que je voie où se trouve"),
+        (
+            "de",
+            "Könnten Sie mir Ihre Bestellnummer schicken? Dann sehe ich nach, wo Ihr Paket ist.",
+        ),
+        ("pt", "Pode enviar o número do pedido para eu ver onde está o seu pacote?"),
+    ],
+)
+def test_customers_get_replies_in_their_language(language: str, expected: str) -> None:
+    reply = compose_reply(
+        language=language,
+        intent="delivery_period",
+        emotion="neutral",
+        intensity=0.0,
+        first_bot_message=False,
+    )
+    assert reply.language == language
+    assert reply.text.startswith(expected)
+
+
+def test_spanish_and_french_answers_with_feeling_and_order_reference() -> None:
+    spanish = compose_reply(
+        language="es-ES",
+        intent="get_refund",
+        emotion="frustration",
+        intensity=0.5,
+        first_bot_message=False,
+        order_reference="4471",
+    )
+    assert spanish.text == (
+        "Siento las molestias; vamos a solucionarlo. "
+        "Te ayudo con el reembolso del pedido 4471: ¿qué ha pasado?"
+    )
+    french = compose_reply(
+        language="fr", intent="cancel_order", emotion=None, intensity=0.0, first_bot_message=False
+    )
+    assert french.text == "Je peux vous aider à annuler : quel est le numéro de commande ?"
+
+
+def test_an_unsupported_language_gets_english_with_an_apology() -> None:
+    reply = compose_reply(
+        language="it", intent="track_order", emotion=None, intensity=0.0, first_bot_message=False
+    )
+    assert reply.language == "en"
+    assert reply.text == (
+        "Sorry, I can't write in your language yet, so I'll reply in English. "
+        "I can check on your order: what is your order number?"
+    )
+    holding = holding_reply(language="nl", sensitive=False, first_bot_message=False)
+    assert holding.language == "en" and holding.text.startswith("Sorry, I can't write")
+
+
+def test_an_unknown_language_gets_english_without_an_apology() -> None:
+    reply = compose_reply(
+        language="", intent="unknown", emotion=None, intensity=0.0, first_bot_message=False
+    )
+    assert reply == compose_reply(
+        language="en", intent="unknown", emotion=None, intensity=0.0, first_bot_message=False
+    )
+    assert reply.text == "Could you tell me a little more so I can help?"
+
+
+def test_the_disclosure_appears_only_on_the_first_bot_message() -> None:
+    for language in LANGUAGES:
+        first = compose_reply(
+            language=language,
+            intent="unknown",
+            emotion=None,
+            intensity=0.0,
+            first_bot_message=True,
+            bot_name="Acme helper",
+        )
+        later = compose_reply(
+            language=language,
+            intent="unknown",
+            emotion=None,
+            intensity=0.0,
+            first_bot_message=False,
+            bot_name="Acme helper",
+        )
+        assert "Acme helper" in first.text and "Acme helper" not in later.text
+    english = compose_reply(
+        language="en", intent="unknown", emotion=None, intensity=0.0, first_bot_message=True
+    )
+    assert english.text.startswith("Hi, I'm Rapport assistant, an automated assistant.")
+    named = compose_reply(
+        language="de",
+        intent="unknown",
+        emotion=None,
+        intensity=0.0,
+        first_bot_message=True,
+        first_name="Jonas",
+    )
+    assert named.text.startswith("Hallo Jonas, ich bin Rapport assistant, ein automatischer")
+
+
+def test_tone_follows_the_intensity_tier() -> None:
+    assert VOICE.tier(0.39) == "low" and VOICE.tier(0.4) == "medium"
+    assert VOICE.tier(0.69) == "medium" and VOICE.tier(0.7) == "high"
+    for language in LANGUAGES:
+        levels = [VOICE.acknowledgement(language, "anger", INTENSITY[t]) for t in TIERS]
+        assert len(set(levels)) == 3, language
+    assert VOICE.acknowledgement("en", "anger", 0.9) == (
+        "I'm truly sorry. You have every reason to be upset, and I want to put this right."
+    )
+    assert VOICE.acknowledgement("en", "anger", 0.1) == "I'm sorry about this."
+    assert VOICE.acknowledgement("en", "neutral", 0.9) == ""
+    assert VOICE.acknowledgement("en", "surprise", 0.9) == ""
+
+
+def test_the_earlier_contact_is_remembered_in_the_customers_language() -> None:
+    contact = EarlierContact("sms", date(2026, 3, 5))
+    texts = {
+        language: compose_reply(
+            language=language,
+            intent="track_order",
+            emotion=None,
+            intensity=0.0,
+            first_bot_message=False,
+            earlier_contact=contact,
+        ).text
+        for language in LANGUAGES
+    }
+    assert "I can see you also contacted us by text message on 5 March." in texts["en"]
+    assert "Veo que también nos escribiste por SMS el 5 de marzo." in texts["es"]
+    assert "Ich sehe, dass Sie uns am 5. März auch per SMS kontaktiert haben." in texts["de"]
+    other = VOICE.earlier_contact("en", EarlierContact("email", date(2026, 1, 2)))
+    assert other == "I can see you also contacted us on email on 2 January."
+
+
+def test_sensitive_topics_get_the_caring_holding_reply() -> None:
+    caring = holding_reply(language="en", sensitive=True, first_bot_message=False)
+    ordinary = holding_reply(language="en", sensitive=False, first_bot_message=False)
+    assert caring.text == (
+        "I'm so sorry. I'm asking a member of our team to help you personally; "
+        "they will reply here as soon as they can."
+    )
+    assert ordinary.text == (
+        "I'm passing this to a member of our team, who will reply here shortly."
+    )
+    spanish = holding_reply(language="es", sensitive=True, first_bot_message=False)
+    assert spanish.text.startswith("Lo siento muchísimo.") and spanish.language == "es"
+
+
+def test_the_handoff_note_follows_the_answer_in_the_same_language() -> None:
+    reply = compose_reply(
+        language="pt",
+        intent="complaint",
+        emotion=None,
+        intensity=0.0,
+        first_bot_message=False,
+        handoff=True,
+    )
+    assert reply.text.endswith(
+        "Também pedi a uma pessoa da nossa equipe para analisar isto; ela vai responder aqui."
+    )
+
+
+def test_a_sign_off_is_added_when_the_persona_has_one() -> None:
+    document = _document()
+    document["persona"]["sign_off"] = {code: f"({code})" for code in document["languages"]}
+    voice = Voice(document)
+    reply = compose_reply(
+        language="fr",
+        intent="unknown",
+        emotion=None,
+        intensity=0.0,
+        first_bot_message=False,
+        voice=voice,
+    )
+    assert reply.text.endswith("(fr)")
+
+
+@pytest.mark.parametrize(
+    "break_it",
+    [
+        lambda d: d["languages"]["de"]["answers"].pop("get_invoice"),
+        lambda d: d["languages"]["fr"]["acknowledgements"]["anger"].pop("high"),
+        lambda d: d["languages"]["pt"].pop("handoff_note"),
+        lambda d: d["languages"].pop("en"),
+        lambda d: d["languages"]["es"]["answers"].update(unknown="Hola {order_reference}"),
+        lambda d: d["languages"]["en"]["answers"].update(review="Unfortunately, no."),
+        lambda d: d["languages"]["en"]["answers"].update(review="Get 10% discount today!"),
+        lambda d: d["languages"]["en"]["holding"].update(ordinary="On it \U0001f44d"),
+        lambda d: d["languages"]["de"]["months"].pop(),
+        lambda d: d["intents"].append("book_flight"),
+    ],
+)
+def test_a_mistake_in_the_voice_fails_loudly_at_load(break_it: Any) -> None:
+    document = _document()
+    break_it(document)
+    with pytest.raises(VoiceError):
+        Voice(document)
+
+
+class _SpeaksLanguage(StubEmotion):
+    def __init__(self, code: str, supported: bool) -> None:
+        super().__init__()
+        self.code, self.supported = code, supported
+
+    async def analyze(self, text: str, language_hint: str) -> emotion_pb.AnalyzeResponse:
+        analysis = await super().analyze(text, language_hint)
+        analysis.language.CopyFrom(
+            emotion_pb.Language(code=self.code, confidence=0.95, supported=self.supported)
+        )
+        return analysis
+
+
+async def _answer(emotion: StubEmotion, text: str) -> tuple[str, str]:
+    context, publisher = InMemoryContext(), FakePublisher()
+    handler = InboundHandler(
+        emotion=emotion,
+        context=context,
+        publisher=publisher,
+        policy=Policy.load(),
+        bot_name="Rapport assistant",
+        context_turns=20,
+    )
+    envelope = new_envelope(
+        conversation_id="conversation-1",
+        channel=envelope_pb2.CHANNEL_WEB,
+        customer=envelope_pb2.CustomerRef(channel=envelope_pb2.CHANNEL_WEB, address="visitor-1"),
+    )
+    await handler(messages_pb2.MessageReceived(envelope=envelope, text=text))
+    reply = publisher.published[0][1]
+    assert isinstance(reply, messages_pb2.SendMessage)
+    stored = context.turns[reply.envelope.event_id]
+    return reply.text, stored.language
+
+
+async def test_the_handler_answers_in_the_customers_language_and_stores_it() -> None:
+    text, language = await _answer(_SpeaksLanguage("es", True), "¿dónde está mi order?")
+    assert language == "es"
+    assert text.startswith("Hola, soy Rapport assistant, un asistente automático.")
+    assert text.endswith("Puedo consultar tu pedido: ¿cuál es el número de pedido?")
+
+
+async def test_the_handler_answers_in_english_when_the_language_is_not_supported() -> None:
+    text, language = await _answer(_SpeaksLanguage("xx", False), "my order")
+    assert language == "en"
+    assert not text.startswith("Sorry")
+
+
+def test_the_disclosure_names_a_phrase_the_policy_recognises_as_asking_for_a_person() -> None:
+    policy = Policy.load()
+    for language in LANGUAGES:
+        assert policy.asks_for_a_person(VOICE.disclosure(language)), language
