@@ -15,7 +15,6 @@ import asyncio
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from rapport.context.v1 import context_service_pb2 as pb
 from rapport.context.v1 import context_service_pb2_grpc as pb_grpc
 from sqlalchemy import insert
 
+from bench.measure import free_port, percentile
 from infra.postgres import PostgresCluster
 from services.context.database import create_engine, migrate
 from services.context.models import ContactRow, ConversationRow, CustomerRow, IdentityRow, TurnRow
@@ -40,12 +40,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 5_000
 WEB = 1
 EMOTIONS = ("frustration", "anger", "neutral", "gratitude", "anxiety")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def seed(url: str, customers: int, turns: int) -> list[str]:
@@ -154,10 +148,6 @@ async def wait_serving(address: str, process: subprocess.Popen[bytes]) -> None:
                 pass
             await asyncio.sleep(0.2)
     raise TimeoutError("the context service did not become healthy")
-
-
-def percentile(ordered: list[float], fraction: float) -> float:
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 async def measure(address: str, ids: list[str], lookups: int, appends: int, in_flight: int) -> None:

@@ -18,6 +18,8 @@ import time
 
 import aiohttp
 
+from bench.measure import percentile
+
 
 async def visitor(url: str, count: int, latencies: list[float], warmup: int) -> None:
     async with aiohttp.ClientSession() as session, session.ws_connect(f"{url}/ws") as socket:
@@ -34,11 +36,6 @@ async def visitor(url: str, count: int, latencies: list[float], warmup: int) -> 
                     raise RuntimeError(frame)
             if i >= warmup:
                 latencies.append(time.perf_counter() - started)
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    index = min(len(sorted_values) - 1, round(fraction * (len(sorted_values) - 1)))
-    return sorted_values[index]
 
 
 async def main() -> None:

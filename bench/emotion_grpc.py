@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import csv
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rapport.emotion.v1 import emotion_service_pb2 as pb
 from rapport.emotion.v1 import emotion_service_pb2_grpc as pb_grpc
 
+from bench.measure import free_port, percentile
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEXTS = REPO_ROOT / "services/emotion/training/data/goemotions/test.tsv"
 
@@ -31,12 +32,6 @@ def load_texts(limit: int) -> list[str]:
     with TEXTS.open(encoding="utf-8") as handle:
         texts = [row[0] for row in csv.reader(handle, delimiter="\t") if row and row[0].strip()]
     return (texts * (limit // len(texts) + 1))[:limit]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def rss_mib(pid: int) -> float:
@@ -61,10 +56,6 @@ async def wait_serving(address: str, process: subprocess.Popen[bytes]) -> None:
             except grpc.aio.AioRpcError:
                 await asyncio.sleep(0.2)
     raise TimeoutError("the emotion service did not become healthy")
-
-
-def percentile(ordered: list[float], fraction: float) -> float:
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 async def run(args: argparse.Namespace, process: subprocess.Popen[bytes], address: str) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from aiokafka import AIOKafkaConsumer
 from rapport.common.v1 import envelope_pb2
 from rapport.events.v1 import messages_pb2
 
+from bench.measure import free_port, percentile
 from infra.kafka.embedded import EmbeddedKafka, create_topics
 from shared.conversations import thread_conversation_id
 from shared.kafka.codec import new_envelope
@@ -34,16 +34,6 @@ from shared.kafka.topics import INBOUND, outbound_topic
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEXTS = ("Where is my order?", "I want a refund", "Hi, my order hasn't arrived", "Thanks a lot!")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def percentile(ordered: list[float], fraction: float) -> float:
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def wait_metrics(port: int, process: subprocess.Popen[bytes]) -> None:

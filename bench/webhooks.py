@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,17 +31,12 @@ from urllib.parse import urlencode
 import aiohttp
 from twilio.request_validator import RequestValidator
 
+from bench.measure import free_port, percentile
 from infra.kafka.embedded import EmbeddedKafka, create_topics
 from services.sms_adapter.config import DEVELOPMENT_ACCOUNT_SID, DEVELOPMENT_AUTH_TOKEN
 from services.social_adapter.config import DEVELOPMENT_SECRETS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -57,10 +51,6 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60
         except OSError:
             time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer")
-
-
-def percentile(ordered: list[float], fraction: float) -> float:
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 async def web_client(url: str, count: int, latencies: list[float]) -> None:
