@@ -424,19 +424,22 @@ class ContextRepository:
 
     async def _known_customer(self, channel: int, address: str) -> Customer | None:
         """The fast path of every message: a read, no write lock, prebuilt statements."""
-        async with self._store.read_connection() as connection:
-            row = (
-                await connection.execute(
-                    _CUSTOMER_BY_ADDRESS, {"channel": channel, "address": address}
-                )
-            ).first()
-            if row is None:
-                return None
-            identities = tuple(
-                identity_of(r)
-                for r in await connection.execute(_IDENTITIES_OF_CUSTOMER, {"customer_id": row.id})
-            )
-            return customer_of(row, identities)
+        return await self._store.run_read(
+            functools.partial(self._read_known_customer, channel, address)
+        )
+
+    @staticmethod
+    def _read_known_customer(channel: int, address: str, connection: Connection) -> Customer | None:
+        row = connection.execute(
+            _CUSTOMER_BY_ADDRESS, {"channel": channel, "address": address}
+        ).first()
+        if row is None:
+            return None
+        identities = tuple(
+            identity_of(r)
+            for r in connection.execute(_IDENTITIES_OF_CUSTOMER, {"customer_id": row.id})
+        )
+        return customer_of(row, identities)
 
     @staticmethod
     async def _customer_by_address(
@@ -708,49 +711,63 @@ class ContextRepository:
 
     # -- context ---------------------------------------------------------------------
 
+    def _read_context(
+        self,
+        customer_id: str,
+        max_turns: int,
+        conversation_id: str,
+        moment: datetime,
+        connection: Connection,
+    ) -> (
+        tuple[Customer, list[Turn], int, Conversation | None, list[Issue], list[insights.Reading]]
+        | None
+    ):
+        """The rows behind a context, as plain statements on one connection (see run_read)."""
+        row = connection.execute(_CUSTOMER_FOLLOWING_ALIASES, {"customer_id": customer_id}).first()
+        if row is None:
+            return None
+        owner = {"customer_id": row.id}
+        identities = tuple(
+            identity_of(r) for r in connection.execute(_IDENTITIES_OF_CUSTOMER, owner)
+        )
+        turns = [
+            turn_of(r) for r in connection.execute(_LATEST_TURNS, {**owner, "limit": max_turns})
+        ][::-1]
+        contacts = connection.execute(
+            _CONTACTS_SINCE, {**owner, "since": moment - self._policy.repeat_window}
+        ).scalar_one()
+        conversation = None
+        if conversation_id:
+            found = connection.execute(_CONVERSATION, {"id": conversation_id}).first()
+            conversation = conversation_of(found) if found is not None else None
+        issues = [
+            issue_of(r)
+            for r in connection.execute(
+                _RECENT_ISSUES, {**owner, "since": moment - self._policy.recent_issue_window}
+            )
+        ]
+        readings = [
+            insights.Reading(
+                utc(r.occurred_at), r.dominant_emotion, r.emotion_intensity, r.sentiment_score
+            )
+            for r in connection.execute(
+                _TRAJECTORY, {**owner, "limit": self._policy.trajectory_points}
+            )
+        ][::-1]
+        return customer_of(row, identities), turns, contacts, conversation, issues, readings
+
     async def get_context(
         self, customer_id: str, max_turns: int, conversation_id: str = ""
     ) -> Context:
         """Everything needed to answer the customer's next message, in one read."""
-        moment = now()
-        async with self._store.read_connection() as connection:
-            row = (
-                await connection.execute(_CUSTOMER_FOLLOWING_ALIASES, {"customer_id": customer_id})
-            ).first()
-            if row is None:
-                async with self._store.read() as session:
-                    await self._customer_row(session, customer_id)  # raises the right error
-                raise UnknownError(f"no customer {customer_id}")
-            owner = {"customer_id": row.id}
-            identities = tuple(
-                identity_of(r) for r in await connection.execute(_IDENTITIES_OF_CUSTOMER, owner)
-            )
-            customer = customer_of(row, identities)
-            latest = await connection.execute(_LATEST_TURNS, {**owner, "limit": max_turns})
-            turns = [turn_of(r) for r in latest][::-1]
-            contacts = (
-                await connection.execute(
-                    _CONTACTS_SINCE, {**owner, "since": moment - self._policy.repeat_window}
-                )
-            ).scalar_one()
-            conversation = None
-            if conversation_id:
-                found = (await connection.execute(_CONVERSATION, {"id": conversation_id})).first()
-                conversation = conversation_of(found) if found is not None else None
-            issues = [
-                issue_of(r)
-                for r in await connection.execute(
-                    _RECENT_ISSUES, {**owner, "since": moment - self._policy.recent_issue_window}
-                )
-            ]
-            readings = [
-                insights.Reading(
-                    utc(r.occurred_at), r.dominant_emotion, r.emotion_intensity, r.sentiment_score
-                )
-                for r in await connection.execute(
-                    _TRAJECTORY, {**owner, "limit": self._policy.trajectory_points}
-                )
-            ][::-1]
+        parts = await self._store.run_read(
+            functools.partial(self._read_context, customer_id, max_turns, conversation_id, now())
+        )
+        if parts is None:
+            async with self._store.read() as session:
+                await self._customer_row(session, customer_id)  # raises the right error
+            raise UnknownError(f"no customer {customer_id}")
+        customer, turns, contacts, conversation, issues, readings = parts
         trend = insights.trend(readings)
         channels = sorted({CHANNEL_NAMES.get(i.channel, "other") for i in customer.identities})
         summary = insights.summary(

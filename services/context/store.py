@@ -22,7 +22,6 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -51,12 +50,15 @@ class Store:
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         self._hash_key = hash_key
         self._sqlite_writer: ThreadPoolExecutor | None = None
+        self._sqlite_readers: ThreadPoolExecutor | None = None
         self._sqlite_engine: Engine | None = None
         if engine.dialect.name == "sqlite":
             # The asyncio SQLite driver hops to its thread and back for every call on a
             # cursor; hot write paths run whole in one thread on the plain driver instead.
             self._sqlite_engine = sync_sqlite_engine(engine)
             self._sqlite_writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+            # WAL lets readers run beside the writer, each on its own connection.
+            self._sqlite_readers = ThreadPoolExecutor(4, thread_name_prefix="sqlite-reader")
 
     async def run_write(self, work: Callable[[Connection], Result]) -> Result:
         """Run ``work`` in one write transaction: synchronous statements, one round trip.
@@ -79,7 +81,22 @@ class Store:
                 self._sqlite_writer, in_transaction
             )
 
+    async def run_read(self, work: Callable[[Connection], Result]) -> Result:
+        """Run ``work`` on a read connection: like :meth:`run_write`, without the write queue."""
+        if self._sqlite_engine is None or self._sqlite_readers is None:
+            async with self.engine.connect() as connection:
+                return await connection.run_sync(work)
+        sqlite_engine = self._sqlite_engine
+
+        def on_connection() -> Result:
+            with sqlite_engine.connect() as connection:
+                return work(connection)
+
+        return await asyncio.get_running_loop().run_in_executor(self._sqlite_readers, on_connection)
+
     async def close(self) -> None:
+        if self._sqlite_readers is not None:
+            self._sqlite_readers.shutdown(wait=True)
         if self._sqlite_writer is not None:
             self._sqlite_writer.shutdown(wait=True)
         if self._sqlite_engine is not None:
@@ -97,11 +114,6 @@ class Store:
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self._sessions() as session:
             yield session
-
-    @asynccontextmanager
-    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as connection:
-            yield connection
 
     def insert(self, table: type[Base]) -> sqlite.Insert | postgresql.Insert:
         """INSERT that can skip rows that already exist, in the engine's dialect."""
