@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import grpc
 import pytest
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.context.v1 import context_service_pb2_grpc as context_grpc
@@ -18,7 +19,7 @@ from services.context.database import create_engine, migrate
 from services.emotion.__main__ import build_servicer
 from services.emotion.config import EmotionSettings
 from services.emotion.grpc_server import EmotionServicer
-from services.orchestrator.clients import EmotionClient
+from services.orchestrator.clients import ContextClient, EmotionClient
 from shared.errors import DependencyUnavailableError
 from shared.grpc.client import open_channel
 from tests.grpc_probe import health_status, reflected_services, running
@@ -74,3 +75,28 @@ async def test_a_dead_server_is_a_retriable_error_within_the_deadline() -> None:
         client = EmotionClient(channel, deadline_seconds=0.5)
         with pytest.raises(DependencyUnavailableError):
             await asyncio.wait_for(client.analyze("hello", ""), timeout=3)
+
+
+class SlowContext(context_grpc.ContextServiceServicer):
+    """A context service that takes far longer than any caller waits."""
+
+    async def GetContext(  # noqa: N802 - the name is the RPC's
+        self, request: context_pb.GetContextRequest, context: grpc.aio.ServicerContext
+    ) -> context_pb.GetContextResponse:
+        await asyncio.sleep(5)
+        return context_pb.GetContextResponse()
+
+
+async def test_a_slow_service_hits_the_deadline_instead_of_hanging() -> None:
+    slow = SlowContext()
+    async with (
+        running(
+            lambda s: context_grpc.add_ContextServiceServicer_to_server(slow, s), CONTEXT
+        ) as address,
+        open_channel(address) as channel,
+    ):
+        client = ContextClient(channel, deadline_seconds=0.3)
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(DependencyUnavailableError, match="DEADLINE_EXCEEDED"):
+            await client.get_context("customer-1", "conv-1", 20)
+        assert asyncio.get_running_loop().time() - started < 1.5
