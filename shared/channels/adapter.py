@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import ClassVar
 
-from shared.errors import InvalidInputError, RapportError
+from shared.errors import RapportError
 
 
 class SignatureError(RapportError):
@@ -175,23 +175,3 @@ class ChannelAdapter(ABC):
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
         """Send through the platform's API; :class:`SendError` when it refuses or fails."""
 
-
-__all__ = [
-    "Attachment",
-    "Capabilities",
-    "ChannelAdapter",
-    "DeliveryReceipt",
-    "DeliveryState",
-    "Formatting",
-    "InboundMessage",
-    "InvalidInputError",
-    "OutboundMessage",
-    "ParsedWebhook",
-    "QuickReply",
-    "SendError",
-    "SignatureError",
-    "TemporarySendError",
-    "StatusUpdate",
-    "WebhookRequest",
-    "WebhookResponse",
-]
