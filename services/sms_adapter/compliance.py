@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import grpc
-from aiohttp import web
 from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
@@ -32,17 +31,14 @@ from services.sms_adapter.keywords import AMBIGUOUS_OPT_IN, Intent, classify
 from services.sms_adapter.metrics import COMPLIANCE_KEYWORDS
 from services.sms_adapter.twilio import twiml
 from shared.channels.adapter import (
-    ChannelAdapter,
     InboundMessage,
     OutboundMessage,
-    SignatureError,
-    WebhookRequest,
+    ParsedWebhook,
+    WebhookResponse,
 )
 from shared.channels.outbound import SendGuard
-from shared.channels.webhooks import PublicUrls, WebhookIntake
-from shared.errors import DependencyUnavailableError, InvalidInputError
+from shared.channels.webhooks import BeforePublish
 from shared.grpc.client import call
-from shared.observability.metrics import WEBHOOK_REQUESTS
 
 log = logging.getLogger(__name__)
 
@@ -128,63 +124,15 @@ class ComplianceResponder:
         return reply
 
 
-class SmsWebhook:
-    """The ``/twilio/sms`` endpoint: compliance first, then the shared intake.
+def compliance_first(responder: ComplianceResponder) -> BeforePublish:
+    """Record opt-outs and opt-ins before publishing; answer with the confirmations."""
 
-    A verified message that is a compliance request is recorded through
-    :class:`ComplianceResponder`; then :class:`WebhookIntake` publishes it as usual, and
-    its empty TwiML answer is replaced by the confirmation. Requests that fail
-    verification or parsing go straight to the intake, which refuses and counts them.
-    """
+    async def before_publish(parsed: ParsedWebhook) -> WebhookResponse | None:
+        replies = []
+        for message in parsed.messages:
+            reply = await responder.respond(message)
+            if reply is not None:
+                replies.append(reply)
+        return twiml(*replies) if replies else None
 
-    def __init__(
-        self,
-        adapter: ChannelAdapter,
-        intake: WebhookIntake,
-        urls: PublicUrls,
-        responder: ComplianceResponder,
-        *,
-        max_body_bytes: int = 1_048_576,
-    ) -> None:
-        self._adapter = adapter
-        self._intake = intake
-        self._urls = urls
-        self._responder = responder
-        self._max_body_bytes = max_body_bytes
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        if request.content_length is not None and request.content_length > self._max_body_bytes:
-            return await self._intake.handle(request)  # the intake refuses it as too large
-        body = await request.read()  # aiohttp keeps it for the intake's own read
-        if len(body) > self._max_body_bytes:
-            return await self._intake.handle(request)
-        hook = WebhookRequest(
-            method=request.method,
-            url=self._urls.of(request),
-            headers={k.lower(): v for k, v in request.headers.items()},
-            body=body,
-            query=dict(request.query),
-        )
-        try:
-            self._adapter.verify(hook)
-            parsed = self._adapter.parse(hook)
-        except (SignatureError, InvalidInputError):
-            return await self._intake.handle(request)
-        replies: list[str] = []
-        try:
-            for message in parsed.messages:
-                reply = await self._responder.respond(message)
-                if reply is not None:
-                    replies.append(reply)
-        except DependencyUnavailableError as exc:
-            log.error("sms consent not recorded, Twilio will retry: %s", exc)
-            WEBHOOK_REQUESTS.labels(self._adapter.name, "unavailable").inc()
-            return web.Response(status=503, text="try again")
-        except InvalidInputError as exc:  # the context service refused the number
-            WEBHOOK_REQUESTS.labels(self._adapter.name, "invalid").inc()
-            return web.Response(status=400, text=str(exc))
-        response = await self._intake.handle(request)
-        if replies and response.status == 200:
-            answer = twiml(*replies)
-            return web.Response(body=answer.body, content_type=answer.content_type)
-        return response
+    return before_publish

@@ -12,7 +12,7 @@ import asyncio
 from aiohttp import web
 from google.protobuf.message import Message
 
-from services.sms_adapter.compliance import ComplianceResponder, SmsConsent, SmsWebhook
+from services.sms_adapter.compliance import ComplianceResponder, SmsConsent, compliance_first
 from services.sms_adapter.config import SmsSettings
 from services.sms_adapter.twilio import TwilioAdapter
 from shared.channels.webhooks import PublicUrls, WebhookIntake
@@ -52,18 +52,14 @@ def create_app(
     settings: SmsSettings, adapter: TwilioAdapter, publisher: Publisher, consent: SmsConsent
 ) -> web.Application:
     urls = PublicUrls(settings.public_base_url, settings.trusted_proxies)
-    intake = WebhookIntake(
+    bounded = BoundedPublisher(publisher, settings.publish_timeout_seconds)
+    statuses = WebhookIntake(adapter, bounded, urls, max_body_bytes=MAX_BODY_BYTES)
+    messages = WebhookIntake(
         adapter,
-        BoundedPublisher(publisher, settings.publish_timeout_seconds),
+        bounded,
         urls,
         max_body_bytes=MAX_BODY_BYTES,
-    )
-    messages = SmsWebhook(
-        adapter,
-        intake,
-        urls,
-        ComplianceResponder(consent, settings),
-        max_body_bytes=MAX_BODY_BYTES,
+        before_publish=compliance_first(ComplianceResponder(consent, settings)),
     )
 
     async def health(_request: web.Request) -> web.Response:
@@ -73,7 +69,7 @@ def create_app(
     app.add_routes(
         [
             web.post(MESSAGES_PATH, messages.handle),
-            web.post(STATUS_PATH, intake.handle),
+            web.post(STATUS_PATH, statuses.handle),
             web.get("/healthz", health),
         ]
     )

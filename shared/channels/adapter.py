@@ -174,4 +174,3 @@ class ChannelAdapter(ABC):
     @abstractmethod
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
         """Send through the platform's API; :class:`SendError` when it refuses or fails."""
-

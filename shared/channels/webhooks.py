@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -23,6 +24,7 @@ from shared.channels.adapter import (
     ChannelAdapter,
     DeliveryState,
     InboundMessage,
+    ParsedWebhook,
     SignatureError,
     StatusUpdate,
     WebhookRequest,
@@ -88,6 +90,14 @@ class PublicUrls:
         return f"{scheme}://{host}{path}"
 
 
+BeforePublish = Callable[[ParsedWebhook], Awaitable[WebhookResponse | None]]
+"""Work a channel must do before a verified webhook is published (SMS compliance keywords).
+
+It may return the answer to send instead of the adapter's; DependencyUnavailableError
+makes the platform retry (503), InvalidInputError refuses the webhook (400).
+"""
+
+
 class WebhookIntake:
     """Serves one adapter's webhook endpoint."""
 
@@ -99,12 +109,14 @@ class WebhookIntake:
         *,
         max_body_bytes: int = 1_048_576,
         seen: SeenIds | None = None,
+        before_publish: BeforePublish | None = None,
     ) -> None:
         self._adapter = adapter
         self._publisher = publisher
         self._urls = urls
         self._max_body_bytes = max_body_bytes
         self._seen = seen or SeenIds()
+        self._before_publish = before_publish
 
     def routes(self, path: str) -> list[web.RouteDef]:
         return [web.get(path, self.handle), web.post(path, self.handle)]
@@ -132,8 +144,14 @@ class WebhookIntake:
             return self._answer(channel, "bad_signature", WebhookResponse(403, b"forbidden"))
         try:
             parsed = self._adapter.parse(hook)
+            reply = parsed.reply
+            if self._before_publish is not None:
+                reply = await self._before_publish(parsed) or reply
         except InvalidInputError as exc:
             return self._answer(channel, "invalid", WebhookResponse(400, str(exc).encode()))
+        except DependencyUnavailableError as exc:
+            log.error("%s webhook not taken, the platform will retry: %s", channel, exc)
+            return self._answer(channel, "unavailable", WebhookResponse(503, b"try again"))
         try:
             for message in parsed.messages:
                 await self._publish_message(message)
@@ -142,7 +160,7 @@ class WebhookIntake:
         except DependencyUnavailableError as exc:
             log.error("%s webhook not taken, the platform will retry: %s", channel, exc)
             return self._answer(channel, "unavailable", WebhookResponse(503, b"try again"))
-        return self._answer(channel, "accepted", parsed.reply)
+        return self._answer(channel, "accepted", reply)
 
     @staticmethod
     def _answer(channel: str, outcome: str, response: WebhookResponse) -> web.Response:

@@ -12,7 +12,7 @@ from google.protobuf.message import Message
 from rapport.common.v1 import envelope_pb2
 from rapport.events.v1 import messages_pb2
 
-from shared.channels.adapter import SendError, TemporarySendError
+from shared.channels.adapter import ParsedWebhook, SendError, TemporarySendError, WebhookResponse
 from shared.channels.outbound import DeliveryFailedError, OutboundDelivery
 from shared.channels.webhooks import PublicUrls, WebhookIntake, inbound_event_id
 from shared.errors import DependencyUnavailableError
@@ -169,3 +169,28 @@ async def test_a_guard_can_veto_a_send() -> None:
     [report] = [e for _, e in publisher.published]
     assert isinstance(report, messages_pb2.MessageDeliveryUpdated)
     assert report.error_message == "the customer opted out"
+
+
+async def test_work_before_publishing_can_answer_or_make_the_platform_retry() -> None:
+    publisher = FakePublisher()
+    calls: list[str] = []
+
+    async def before_publish(parsed: ParsedWebhook) -> WebhookResponse | None:
+        calls.append(parsed.messages[0].text)
+        if parsed.messages[0].text == "down":
+            raise DependencyUnavailableError("consent store down")
+        return WebhookResponse(200, b"confirmed")
+
+    hooks = WebhookIntake(
+        FakeChannelAdapter(), publisher, PublicUrls(), before_publish=before_publish
+    )
+    app = web.Application()
+    app.add_routes(hooks.routes("/hook"))
+    async with TestClient(TestServer(app)) as client:
+        body = _body("m-1", "down")
+        retry = await client.post("/hook", data=body, headers={"X-Fake-Signature": sign(body)})
+        assert retry.status == 503 and publisher.published == []
+        body = _body("m-2", "stop")
+        answer = await client.post("/hook", data=body, headers={"X-Fake-Signature": sign(body)})
+        assert (answer.status, await answer.read()) == (200, b"confirmed")
+    assert calls == ["down", "stop"] and len(publisher.published) == 1
