@@ -71,7 +71,9 @@ class SmsSettings(ServiceSettings):
         min_length=1,
         max_length=1600,
     )
-    max_segments: int = Field(3, ge=1, le=10)
+    # Eight UCS-2 segments (536 characters) hold the longest reply of the voice library in
+    # accented languages, a first message with its disclosure; English fits in three.
+    max_segments: int = Field(8, ge=1, le=10)
 
     @field_validator("auth_token")
     @classmethod

@@ -11,7 +11,7 @@ from services.sms_adapter.config import DEVELOPMENT_ACCOUNT_SID, SmsSettings
 def test_the_defaults_start_locally_with_a_clearly_fake_account() -> None:
     settings = SmsSettings()
     assert settings.account_sid == DEVELOPMENT_ACCOUNT_SID
-    assert (settings.http_port, settings.metrics_port, settings.max_segments) == (8081, 9105, 3)
+    assert (settings.http_port, settings.metrics_port, settings.max_segments) == (8081, 9105, 8)
     assert settings.api_base_url == "https://api.twilio.com"
 
 

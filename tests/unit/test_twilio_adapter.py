@@ -334,4 +334,4 @@ def test_capabilities_are_plain_text_within_the_segment_limit() -> None:
     assert adapter.capabilities.max_segments == 2
     assert adapter.capabilities.max_quick_replies == 0
     assert adapter.capabilities.max_text_chars == 1600
-    assert TwilioAdapter(settings()).capabilities.max_segments == 3
+    assert TwilioAdapter(settings()).capabilities.max_segments == 8
