@@ -19,7 +19,7 @@ from rapport.events.v1 import agent_pb2, messages_pb2
 from services.orchestrator.metrics import AGENT_ACTIONS
 from shared.channel_names import channel_name
 from shared.errors import ContractError, InvalidInputError
-from shared.kafka.codec import derived_event_id, new_envelope
+from shared.kafka.codec import caused_by
 from shared.kafka.topics import outbound_topic
 from shared.observability.logging import log_context
 
@@ -79,14 +79,7 @@ class AgentActionHandler:
         envelope = action.envelope
         if not action.text.strip():
             raise InvalidInputError(f"agent reply {envelope.event_id} has no text")
-        reply_envelope = new_envelope(
-            event_id=derived_event_id(envelope.event_id, "agent-reply"),
-            conversation_id=envelope.conversation_id,
-            channel=envelope.channel,
-            customer=envelope.customer,
-            traceparent=envelope.traceparent,
-            causation_id=envelope.event_id,
-        )
+        reply_envelope = caused_by(envelope, "agent-reply")
         await self._context.append_turn(
             envelope.customer.customer_id,
             context_pb.Turn(

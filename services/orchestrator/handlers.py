@@ -26,7 +26,7 @@ from services.orchestrator.policy import Action, Decision, Facts, Policy
 from services.orchestrator.replies import EarlierContact, compose_reply, holding_reply
 from shared.channel_names import channel_name
 from shared.errors import ContractError, DependencyUnavailableError, RefusedError
-from shared.kafka.codec import derived_event_id, new_envelope
+from shared.kafka.codec import caused_by, derived_event_id
 from shared.kafka.topics import HANDOFF, outbound_topic
 from shared.observability.logging import log_context
 
@@ -57,6 +57,17 @@ class ContextPort(Protocol):
 
 class PublisherPort(Protocol):
     async def publish(self, topic: str, event: Message) -> None: ...
+
+
+REPLY = "reply"
+"""The purpose the bot's reply to an inbound event is derived under (its event id)."""
+
+
+def _known_customer(envelope: envelope_pb2.Envelope, customer_id: str) -> envelope_pb2.CustomerRef:
+    """The inbound event's customer reference, now with Rapport's customer id."""
+    return envelope_pb2.CustomerRef(
+        customer_id=customer_id, channel=envelope.channel, address=envelope.customer.address
+    )
 
 
 def earlier_contact(
@@ -145,7 +156,7 @@ class InboundHandler:
         )
         facts = self._facts(event, analysis, history)
         decision = self._policy.decide(facts)
-        reply_id = derived_event_id(envelope.event_id, "reply")
+        reply_id = derived_event_id(envelope.event_id, REPLY)
         answered = any(turn.event_id == reply_id for turn in history.recent_turns)
         DECISIONS.labels(decision.action.value).inc()
         log.info("decided %s for %s: %s", decision.action, envelope.event_id, decision.codes())
@@ -192,7 +203,7 @@ class InboundHandler:
             template=template,
             language=reply.language,
         )
-        await self._reply(event, customer.customer_id, reply_id, reply.text, record)
+        await self._reply(event, customer.customer_id, reply.text, record)
         if decision.escalates:
             await self._hand_off(event, customer.customer_id, decision, history, facts)
 
@@ -240,24 +251,12 @@ class InboundHandler:
         self,
         event: messages_pb2.MessageReceived,
         customer_id: str,
-        reply_id: str,
         text: str,
         decision: context_pb.DecisionRecord,
     ) -> None:
         """Store the reply as a turn, then publish it; a redelivery republishes the stored one."""
         envelope = event.envelope
-        reply_envelope = new_envelope(
-            event_id=reply_id,
-            conversation_id=envelope.conversation_id,
-            channel=envelope.channel,
-            customer=envelope_pb2.CustomerRef(
-                customer_id=customer_id,
-                channel=envelope.channel,
-                address=envelope.customer.address,
-            ),
-            traceparent=envelope.traceparent,
-            causation_id=envelope.event_id,
-        )
+        reply_envelope = caused_by(envelope, REPLY, _known_customer(envelope, customer_id))
         stored_reply, created = await self._context.append_turn(
             customer_id,
             context_pb.Turn(
@@ -294,18 +293,7 @@ class InboundHandler:
         """Ask for a person: the conversation waits for an agent, with the reasons and context."""
         envelope = event.envelope
         handoff = handoff_pb2.HandoffRequested(
-            envelope=new_envelope(
-                event_id=derived_event_id(envelope.event_id, "handoff"),
-                conversation_id=envelope.conversation_id,
-                channel=envelope.channel,
-                customer=envelope_pb2.CustomerRef(
-                    customer_id=customer_id,
-                    channel=envelope.channel,
-                    address=envelope.customer.address,
-                ),
-                traceparent=envelope.traceparent,
-                causation_id=envelope.event_id,
-            ),
+            envelope=caused_by(envelope, "handoff", _known_customer(envelope, customer_id)),
             reasons=[
                 handoff_pb2.DecisionReason(code=r.code, explanation=r.explanation)
                 for r in decision.reasons

@@ -45,7 +45,7 @@ from shared.channels.adapter import (
     WebhookResponse,
 )
 from shared.errors import ContractError, InvalidInputError, NotFoundError, RefusedError
-from shared.kafka.codec import derived_event_id, new_envelope
+from shared.kafka.codec import caused_by
 from shared.kafka.consumer import Handler
 from shared.kafka.producer import Publisher
 from shared.kafka.topics import HANDOFF
@@ -359,14 +359,7 @@ class ReplyWindowGuard:
         await self._publisher.publish(
             HANDOFF,
             handoff_pb2.HandoffRequested(
-                envelope=new_envelope(
-                    event_id=derived_event_id(envelope.event_id, f"handoff:{WINDOW_CLOSED}"),
-                    conversation_id=envelope.conversation_id,
-                    channel=envelope.channel,
-                    customer=envelope.customer,
-                    traceparent=envelope.traceparent,
-                    causation_id=envelope.event_id,
-                ),
+                envelope=caused_by(envelope, f"handoff:{WINDOW_CLOSED}"),
                 reasons=[handoff_pb2.DecisionReason(code=WINDOW_CLOSED, explanation=why)],
                 summary="\n".join(
                     part

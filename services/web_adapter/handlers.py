@@ -14,7 +14,7 @@ from services.web_adapter.sockets import VisitorSockets
 from shared.channels.webhooks import inbound_event_id
 from shared.conversations import thread_conversation_id
 from shared.errors import ContractError
-from shared.kafka.codec import new_envelope
+from shared.kafka.codec import caused_by, new_envelope
 from shared.kafka.topics import DELIVERY, INBOUND
 from shared.seen import SeenIds
 
@@ -92,13 +92,7 @@ class ReplyDelivery:
             await self._publisher.publish(
                 DELIVERY,
                 messages_pb2.MessageDeliveryUpdated(
-                    envelope=new_envelope(
-                        conversation_id=envelope.conversation_id,
-                        channel=envelope.channel,
-                        customer=envelope.customer,
-                        traceparent=envelope.traceparent,
-                        causation_id=envelope.event_id,
-                    ),
+                    envelope=caused_by(envelope, "delivery:delivered"),
                     send_event_id=envelope.event_id,
                     state=messages_pb2.DELIVERY_STATE_DELIVERED,
                 ),

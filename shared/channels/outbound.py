@@ -25,7 +25,7 @@ from shared.channels.adapter import (
 )
 from shared.channels.rendering import render
 from shared.errors import ContractError
-from shared.kafka.codec import derived_event_id, new_envelope
+from shared.kafka.codec import caused_by
 from shared.kafka.producer import Publisher
 from shared.kafka.topics import DELIVERY
 from shared.observability.metrics import CHANNEL_SENDS
@@ -118,14 +118,7 @@ class OutboundDelivery:
         await self._publisher.publish(
             DELIVERY,
             messages_pb2.MessageDeliveryUpdated(
-                envelope=new_envelope(
-                    event_id=derived_event_id(envelope.event_id, f"delivery:{state}"),
-                    conversation_id=envelope.conversation_id,
-                    channel=envelope.channel,
-                    customer=envelope.customer,
-                    traceparent=envelope.traceparent,
-                    causation_id=envelope.event_id,
-                ),
+                envelope=caused_by(envelope, f"delivery:{state}"),
                 send_event_id=envelope.event_id,
                 provider_message_id=provider_message_id,
                 state=state,

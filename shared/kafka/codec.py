@@ -60,6 +60,24 @@ def new_envelope(
     return envelope
 
 
+def caused_by(
+    cause: envelope_pb2.Envelope,
+    purpose: str,
+    customer: envelope_pb2.CustomerRef | None = None,
+) -> envelope_pb2.Envelope:
+    """The envelope of the event ``purpose`` that ``cause`` led to: same conversation,
+    channel, customer (unless given) and trace; an id derived from the cause's, so
+    handling the cause again produces the same event."""
+    return new_envelope(
+        event_id=derived_event_id(cause.event_id, purpose),
+        conversation_id=cause.conversation_id,
+        channel=cause.channel,
+        customer=customer if customer is not None else cause.customer,
+        traceparent=cause.traceparent,
+        causation_id=cause.event_id,
+    )
+
+
 def envelope_of(event: Message) -> envelope_pb2.Envelope:
     """The envelope of any Rapport event (every event has one in field ``envelope``)."""
     envelope = getattr(event, "envelope", None)
