@@ -9,11 +9,12 @@ from google.protobuf.message import Message
 from rapport.events.v1 import agent_pb2, messages_pb2
 
 from services.orchestrator.agent_actions import AgentActionHandler
-from services.orchestrator.clients import ContextClient, EmotionClient
+from services.orchestrator.clients import EmotionClient
 from services.orchestrator.config import OrchestratorSettings
 from services.orchestrator.handlers import InboundHandler
 from services.orchestrator.policy import Policy
 from shared.grpc.client import open_channel
+from shared.grpc.context_client import ContextClient
 from shared.kafka.consumer import EventConsumer
 from shared.kafka.producer import EventPublisher
 from shared.kafka.topics import AGENT_ACTIONS, INBOUND

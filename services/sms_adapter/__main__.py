@@ -18,6 +18,7 @@ from services.sms_adapter.http_app import create_app
 from services.sms_adapter.twilio import CHANNEL, TwilioAdapter
 from shared.channels.outbound import OutboundDelivery
 from shared.grpc.client import open_channel
+from shared.grpc.context_client import ContextClient
 from shared.kafka.consumer import EventConsumer
 from shared.kafka.producer import EventPublisher
 from shared.kafka.topics import outbound_topic
@@ -35,7 +36,7 @@ async def serve(settings: SmsSettings, stop: asyncio.Event, *, topic: str = "") 
     """
     topic = topic or outbound_topic(CHANNEL)
     context_channel = open_channel(settings.context_address)
-    consent = ContextConsent(context_channel, settings.grpc_deadline_seconds)
+    consent = ContextConsent(ContextClient(context_channel, settings.grpc_deadline_seconds))
     publisher = EventPublisher(settings.kafka_bootstrap, client_id=settings.service_name)
     adapter = TwilioAdapter(settings)
     runner: web.AppRunner | None = None

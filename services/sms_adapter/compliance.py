@@ -20,11 +20,9 @@ import logging
 from datetime import UTC, datetime
 from typing import Protocol
 
-import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
-from rapport.context.v1 import context_service_pb2_grpc as context_grpc
 
 from services.sms_adapter.config import SmsSettings
 from services.sms_adapter.keywords import AMBIGUOUS_OPT_IN, Intent, classify
@@ -38,7 +36,7 @@ from shared.channels.adapter import (
 )
 from shared.channels.outbound import SendGuard
 from shared.channels.webhooks import BeforePublish
-from shared.grpc.client import call
+from shared.grpc.context_client import ContextClient
 
 log = logging.getLogger(__name__)
 
@@ -54,32 +52,22 @@ class SmsConsent(Protocol):
 
 
 class ContextConsent:
-    """SMS consent through the context service's gRPC API, with a deadline on every call."""
+    """SMS consent kept by the context service."""
 
-    def __init__(self, channel: grpc.aio.Channel, deadline_seconds: float) -> None:
-        self._stub = context_grpc.ContextServiceStub(channel)
-        self._deadline = deadline_seconds
+    def __init__(self, context: ContextClient) -> None:
+        self._context = context
 
     async def _customer(self, address: str) -> context_pb.Customer:
         seen_at = Timestamp()
         seen_at.FromDatetime(datetime.now(UTC))
-        request = context_pb.ResolveCustomerRequest(
-            channel=envelope_pb2.CHANNEL_SMS, address=address, seen_at=seen_at
-        )
-        response: context_pb.ResolveCustomerResponse = await call(
-            self._stub.ResolveCustomer, request, deadline_seconds=self._deadline
-        )
-        return response.customer
+        return await self._context.resolve_customer(envelope_pb2.CHANNEL_SMS, address, "", seen_at)
 
     async def opted_out(self, address: str) -> bool:
         return bool((await self._customer(address)).consent.sms_opted_out)
 
     async def set_opted_out(self, address: str, opted_out: bool) -> None:
         customer = await self._customer(address)
-        request = context_pb.UpdateConsentRequest(
-            customer_id=customer.customer_id, sms_opted_out=opted_out
-        )
-        await call(self._stub.UpdateConsent, request, deadline_seconds=self._deadline)
+        await self._context.update_consent(customer.customer_id, sms_opted_out=opted_out)
 
 
 def opt_out_guard(consent: SmsConsent) -> SendGuard:

@@ -19,7 +19,7 @@ from aiohttp import web
 from rapport.events.v1 import messages_pb2
 
 from services.social_adapter.config import SocialAdapterSettings
-from services.social_adapter.context import ContextClient, ContextPort
+from services.social_adapter.context import ContextPort
 from services.social_adapter.instagram import InstagramAdapter
 from services.social_adapter.messenger import MessengerAdapter
 from services.social_adapter.meta import GraphClient
@@ -29,6 +29,7 @@ from shared.channels.adapter import ChannelAdapter
 from shared.channels.outbound import OutboundDelivery
 from shared.channels.webhooks import PublicUrls, WebhookIntake
 from shared.grpc.client import open_channel
+from shared.grpc.context_client import ContextClient
 from shared.kafka.consumer import EventConsumer, Handler
 from shared.kafka.producer import EventPublisher, Publisher
 from shared.kafka.topics import outbound_topic

@@ -322,7 +322,7 @@ class ReplyWindowGuard:
             customer_id = envelope.customer.customer_id
             if not customer_id:
                 customer = await self._context.resolve_customer(
-                    envelope_pb2.CHANNEL_WHATSAPP, message.address, envelope.occurred_at
+                    envelope_pb2.CHANNEL_WHATSAPP, message.address, "", envelope.occurred_at
                 )
                 customer_id = customer.customer_id
             history = await self._context.get_context(

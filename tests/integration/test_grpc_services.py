@@ -19,9 +19,10 @@ from services.context.database import create_engine, migrate
 from services.emotion.__main__ import build_servicer
 from services.emotion.config import EmotionSettings
 from services.emotion.grpc_server import EmotionServicer
-from services.orchestrator.clients import ContextClient, EmotionClient
+from services.orchestrator.clients import EmotionClient
 from shared.errors import DependencyUnavailableError
 from shared.grpc.client import open_channel
+from shared.grpc.context_client import ContextClient
 from tests.grpc_probe import health_status, reflected_services, running
 
 pytestmark = pytest.mark.integration

@@ -37,7 +37,7 @@ from services.context.config import ContextSettings
 from services.context.database import create_engine, migrate
 from services.social_adapter.__main__ import build, deliver_replies
 from services.social_adapter.config import SocialAdapterSettings
-from services.social_adapter.context import ContextClient
+from shared.grpc.context_client import ContextClient
 from shared.kafka.codec import decode, new_envelope
 from shared.kafka.producer import EventPublisher
 from shared.kafka.topics import DEAD_LETTER, DELIVERY, HANDOFF, INBOUND

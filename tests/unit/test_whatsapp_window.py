@@ -73,7 +73,7 @@ class StubContext:
         self.asked: list[str] = []
 
     async def resolve_customer(
-        self, channel: envelope_pb2.Channel, address: str, seen_at: Timestamp
+        self, channel: envelope_pb2.Channel, address: str, display_name: str, seen_at: Timestamp
     ) -> context_pb.Customer:
         if self.erased:
             raise RefusedError("FAILED_PRECONDITION: erased")

@@ -1,0 +1,66 @@
+"""Client of the context service (``rapport.context.v1.ContextService``), shared by the
+services that read or write customer context; a deadline on every call."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from rapport.common.v1 import envelope_pb2
+from rapport.context.v1 import context_service_pb2 as context_pb
+from rapport.context.v1 import context_service_pb2_grpc as context_grpc
+
+from shared.grpc.client import call
+
+
+class ContextClient:
+    """The context service's calls Rapport's services make, each with a deadline."""
+
+    def __init__(self, channel: grpc.aio.Channel, deadline_seconds: float) -> None:
+        self._stub = context_grpc.ContextServiceStub(channel)
+        self._deadline = deadline_seconds
+
+    async def resolve_customer(
+        self, channel: envelope_pb2.Channel, address: str, display_name: str, seen_at: Timestamp
+    ) -> context_pb.Customer:
+        request = context_pb.ResolveCustomerRequest(
+            channel=channel, address=address, display_name=display_name, seen_at=seen_at
+        )
+        response: context_pb.ResolveCustomerResponse = await call(
+            self._stub.ResolveCustomer, request, deadline_seconds=self._deadline
+        )
+        return response.customer
+
+    async def append_turn(
+        self, customer_id: str, turn: context_pb.Turn
+    ) -> tuple[context_pb.Turn, bool]:
+        request = context_pb.AppendTurnRequest(customer_id=customer_id, turn=turn)
+        response = await call(self._stub.AppendTurn, request, deadline_seconds=self._deadline)
+        return response.turn, response.created
+
+    async def set_conversation_state(
+        self, conversation_id: str, state: context_pb.ConversationState, assignee: str = ""
+    ) -> context_pb.Conversation:
+        request = context_pb.SetConversationStateRequest(
+            conversation_id=conversation_id, state=state, assignee=assignee
+        )
+        response: context_pb.Conversation = await call(
+            self._stub.SetConversationState, request, deadline_seconds=self._deadline
+        )
+        return response
+
+    async def get_context(
+        self, customer_id: str, conversation_id: str, max_turns: int
+    ) -> context_pb.GetContextResponse:
+        request = context_pb.GetContextRequest(
+            customer_id=customer_id, conversation_id=conversation_id, max_turns=max_turns
+        )
+        return await call(self._stub.GetContext, request, deadline_seconds=self._deadline)
+
+    async def update_consent(self, customer_id: str, *, sms_opted_out: bool) -> context_pb.Consent:
+        request = context_pb.UpdateConsentRequest(
+            customer_id=customer_id, sms_opted_out=sms_opted_out
+        )
+        response: context_pb.Consent = await call(
+            self._stub.UpdateConsent, request, deadline_seconds=self._deadline
+        )
+        return response
