@@ -215,7 +215,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> None:
         if backend == "sqlite":
             url = f"sqlite:///{workdir / 'context.sqlite3'}"
         else:
-            cluster = PostgresCluster(workdir)
+            cluster = PostgresCluster(workdir, durable=True)
             cluster.start()
             url = asyncio.run(create_database(cluster.url, "bench"))
         print(f"{backend}: seeding {args.customers:,} customers and {args.turns:,} turns")

@@ -32,11 +32,16 @@ def _free_port() -> int:
 
 
 class PostgresCluster:
-    """A temporary PostgreSQL cluster with trust authentication on loopback."""
+    """A temporary PostgreSQL cluster with trust authentication on loopback.
 
-    def __init__(self, directory: Path) -> None:
+    ``durable=False`` turns fsync off: right for tests, which throw the data away; a
+    benchmark keeps PostgreSQL's default durability so its figures mean something.
+    """
+
+    def __init__(self, directory: Path, *, durable: bool = False) -> None:
         self.bin = _binaries()
         self.directory = directory
+        self.durable = durable
         self.data = directory / "data"
         self.port = _free_port()
         self.user = "postgres" if os.geteuid() == 0 else None
@@ -74,7 +79,7 @@ class PostgresCluster:
                     "-c",
                     f"unix_socket_directories={self.directory}",
                     "-c",
-                    "fsync=off",
+                    f"fsync={'on' if self.durable else 'off'}",
                     "-c",
                     "max_connections=200",
                 ],

@@ -3,21 +3,25 @@
 Writes go through :meth:`Store.write`; on SQLite they are queued in-process, because
 SQLite has one writer at a time and letting writers collide in the file means busy
 polling or "database is locked" when a transaction that has read upgrades to write.
-PostgreSQL locks rows itself. Identifiers that must outlive an erasure (tombstones,
-audit) are stored only as keyed hashes made by :meth:`Store.subject_hash`.
+PostgreSQL locks rows itself. Hot-path writes (:meth:`Store.run_write`) that arrive
+together are committed together (group commit): one transaction, one commit and one
+thread hop for the lot. Identifiers that must outlive an erasure (tombstones, audit)
+are stored only as keyed hashes made by :meth:`Store.subject_hash`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -42,6 +46,27 @@ def now() -> datetime:
 
 Result = TypeVar("Result")
 
+#: Most writes one group commit takes; bounds how long the first of them waits.
+GROUP_COMMIT_LIMIT = 64
+
+
+@dataclass
+class _PendingWrite:
+    work: Callable[[Connection], Any]
+    outcome: asyncio.Future[Any]
+
+    def settle(self, result: Any = None, error: BaseException | None = None) -> None:
+        if self.outcome.done():  # the caller gave up (deadline); nothing to tell
+            return
+        if error is None:
+            self.outcome.set_result(result)
+        else:
+            self.outcome.set_exception(error)
+
+
+def _run_each(works: list[Callable[[Connection], Any]], connection: Connection) -> list[Any]:
+    return [work(connection) for work in works]
+
 
 class Store:
     def __init__(self, engine: AsyncEngine, hash_key: bytes) -> None:
@@ -59,13 +84,59 @@ class Store:
             self._sqlite_writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
             # WAL lets readers run beside the writer, each on its own connection.
             self._sqlite_readers = ThreadPoolExecutor(4, thread_name_prefix="sqlite-reader")
+        self._pending: list[_PendingWrite] = []
+        self._committer: asyncio.Task[None] | None = None
 
     async def run_write(self, work: Callable[[Connection], Result]) -> Result:
-        """Run ``work`` in one write transaction: synchronous statements, one round trip.
+        """Run ``work`` (synchronous statements on one connection) in a write transaction.
 
-        On SQLite it runs in the writer thread on the plain driver (holding the write
-        queue); on PostgreSQL on the async driver through SQLAlchemy's ``run_sync``.
+        Work queued while a transaction is in flight is committed together in the next
+        one. If any of a group raises, the group is rolled back and each of its works is
+        run again in a transaction of its own, so a failure only ever reaches its caller.
+        Works must therefore only touch the database (no effects outside it).
         """
+        pending = _PendingWrite(work, asyncio.get_running_loop().create_future())
+        self._pending.append(pending)
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_pending())
+        result: Result = await pending.outcome
+        return result
+
+    async def _commit_pending(self) -> None:
+        while self._pending:
+            group = [p for p in self._pending[:GROUP_COMMIT_LIMIT] if not p.outcome.done()]
+            del self._pending[:GROUP_COMMIT_LIMIT]
+            if not group:
+                continue
+            try:
+                results = await self._in_write_transaction(
+                    functools.partial(_run_each, [p.work for p in group])
+                )
+            except Exception as error:
+                if len(group) == 1:
+                    group[0].settle(error=error)
+                else:
+                    for pending in group:
+                        await self._settle_alone(pending)
+                continue
+            except BaseException:  # cancelled at shutdown: no caller may hang
+                for pending in group + self._pending:
+                    pending.outcome.cancel()
+                raise
+            for pending, result in zip(group, results, strict=True):
+                pending.settle(result)
+
+    async def _settle_alone(self, pending: _PendingWrite) -> None:
+        try:
+            result = await self._in_write_transaction(pending.work)
+        except Exception as error:
+            pending.settle(error=error)
+        else:
+            pending.settle(result)
+
+    async def _in_write_transaction(self, work: Callable[[Connection], Result]) -> Result:
+        """One write transaction: on SQLite in the writer thread on the plain driver
+        (holding the write queue); on PostgreSQL on the async driver via ``run_sync``."""
         if self._sqlite_engine is None or self._sqlite_writer is None:
             async with self.engine.begin() as connection:
                 return await connection.run_sync(work)
@@ -95,6 +166,8 @@ class Store:
         return await asyncio.get_running_loop().run_in_executor(self._sqlite_readers, on_connection)
 
     async def close(self) -> None:
+        if self._committer is not None:
+            await asyncio.gather(self._committer, return_exceptions=True)
         if self._sqlite_readers is not None:
             self._sqlite_readers.shutdown(wait=True)
         if self._sqlite_writer is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,13 +20,14 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as pb
 from rapport.context.v1 import context_service_pb2_grpc as pb_grpc
-from sqlalchemy import String, Text, inspect, select
+from sqlalchemy import Connection, String, Text, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.context.__main__ import build
 from services.context.config import ContextSettings
 from services.context.database import create_engine, migrate
-from services.context.models import Base
+from services.context.models import AuditRow, Base
+from services.context.store import Store
 from tests.grpc_probe import running
 
 pytestmark = pytest.mark.integration
@@ -300,6 +301,39 @@ async def test_turns_are_idempotent_and_strictly_ordered_under_concurrency(
         )
     )
     assert bad == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_writes_committed_together_fail_alone(database_url: str) -> None:
+    """Writes that arrive together share one commit; one that raises must not sink the rest."""
+    engine = create_engine(database_url)
+    await migrate(engine)
+    store = Store(engine, b"test-key")
+
+    def audit(action: str) -> Callable[[Connection], str]:
+        def work(connection: Connection) -> str:
+            if action == "bad":
+                raise ValueError("refused")
+            connection.execute(
+                insert(AuditRow), {"occurred_at": datetime.now(UTC), "action": action}
+            )
+            return action
+
+        return work
+
+    try:
+        actions = [f"write-{i}" for i in range(20)]
+        outcomes = await asyncio.gather(
+            *(store.run_write(audit(a)) for a in [*actions[:10], "bad", *actions[10:]]),
+            return_exceptions=True,
+        )
+        assert isinstance(outcomes.pop(10), ValueError)
+        assert outcomes == actions
+        async with engine.connect() as connection:
+            stored = (await connection.scalars(select(AuditRow.action))).all()
+        assert sorted(stored) == sorted(actions)
+    finally:
+        await store.close()
+        await engine.dispose()
 
 
 async def test_context_shows_consent_contacts_issues_and_trend(service: Service) -> None:
