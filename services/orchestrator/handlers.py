@@ -21,8 +21,9 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import handoff_pb2, messages_pb2
 
+from services.orchestrator.handoff import handoff_packet
 from services.orchestrator.metrics import DECISIONS, HANDOFFS, IGNORED, REPLIES
-from services.orchestrator.policy import Action, Decision, Facts, Policy
+from services.orchestrator.policy import Action, Facts, Policy
 from services.orchestrator.replies import EarlierContact, compose_reply, holding_reply
 from shared.channel_names import channel_name
 from shared.errors import ContractError, DependencyUnavailableError, RefusedError
@@ -205,7 +206,16 @@ class InboundHandler:
         )
         await self._reply(event, customer.customer_id, reply.text, record)
         if decision.escalates:
-            await self._hand_off(event, customer.customer_id, decision, history, facts)
+            await self._hand_off(
+                handoff_packet(
+                    inbound=envelope,
+                    customer=_known_customer(envelope, customer.customer_id),
+                    decision=decision,
+                    facts=facts,
+                    history=history,
+                    latest_reply=reply.text,
+                )
+            )
 
     def _facts(
         self,
@@ -231,6 +241,7 @@ class InboundHandler:
             intensity=analysis.intensity,
             sentiment_score=analysis.sentiment.score,
             sarcasm=analysis.sarcasm.detected,
+            sarcasm_score=analysis.sarcasm.score,
             intent=analysis.intent.name,
             intent_confidence=analysis.intent.confidence,
             language=analysis.language.code,
@@ -282,34 +293,15 @@ class InboundHandler:
         await self._publisher.publish(outbound_topic(channel_name(envelope.channel)), reply)
         REPLIES.labels("new" if created else "republished").inc()
 
-    async def _hand_off(
-        self,
-        event: messages_pb2.MessageReceived,
-        customer_id: str,
-        decision: Decision,
-        history: context_pb.GetContextResponse,
-        facts: Facts,
-    ) -> None:
+    async def _hand_off(self, handoff: handoff_pb2.HandoffRequested) -> None:
         """Ask for a person: the conversation waits for an agent, with the reasons and context."""
-        envelope = event.envelope
-        handoff = handoff_pb2.HandoffRequested(
-            envelope=caused_by(envelope, "handoff", _known_customer(envelope, customer_id)),
-            reasons=[
-                handoff_pb2.DecisionReason(code=r.code, explanation=r.explanation)
-                for r in decision.reasons
-            ],
-            summary=history.summary,
-            priority=decision.priority,
-            language=facts.language,
-            preferred_agent_id=facts.returned_by_agent,
-        )
         await self._publisher.publish(HANDOFF, handoff)
         # After the publish: were this lost, a redelivery would find the conversation
         # still with the bot, decide the same again and republish (same event id).
         await self._context.set_conversation_state(
-            envelope.conversation_id, context_pb.CONVERSATION_STATE_WAITING_FOR_AGENT
+            handoff.envelope.conversation_id, context_pb.CONVERSATION_STATE_WAITING_FOR_AGENT
         )
-        HANDOFFS.labels(decision.reasons[0].code if decision.reasons else "policy").inc()
+        HANDOFFS.labels(handoff.reasons[0].code if handoff.reasons else "policy").inc()
 
     async def _analyze(
         self, event: messages_pb2.MessageReceived

@@ -42,6 +42,7 @@ class Facts:
     intensity: float = 0.0
     sentiment_score: float = 0.0
     sarcasm: bool = False
+    sarcasm_score: float = 0.0
     intent: str = "unknown"
     intent_confidence: float = 0.0
     language: str = ""
@@ -60,6 +61,8 @@ class Facts:
 class Reason:
     code: str
     explanation: str
+    # 0..1: how sure the signal behind the reason is; 1 for a rule on plain facts.
+    confidence: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +86,15 @@ class Rule:
     when: Mapping[str, Any]
     action: Action
     explanation: str
+    # The fact holding the score of the signal the rule rests on ("" for plain facts).
+    confidence: str = ""
 
     def matches(self, facts: Mapping[str, Any]) -> bool:
         return all(_holds(facts.get(name), expected) for name, expected in self.when.items())
+
+    def reason(self, facts: Mapping[str, Any]) -> Reason:
+        confidence = float(facts[self.confidence]) if self.confidence else 1.0
+        return Reason(self.code, self.explanation.format(**_readable(facts)), round(confidence, 3))
 
 
 _COMPARISONS = {
@@ -125,10 +134,19 @@ class Policy:
         known = set(Facts.__dataclass_fields__)
         rules = []
         for raw in document["rules"]:
-            unknown = set(raw["when"]) - known
+            named = set(raw["when"]) | ({raw["confidence"]} if "confidence" in raw else set())
+            unknown = named - known
             if unknown:
-                raise ValueError(f"rule {raw['code']!r} tests unknown facts {sorted(unknown)}")
-            rules.append(Rule(raw["code"], raw["when"], Action(raw["action"]), raw["explanation"]))
+                raise ValueError(f"rule {raw['code']!r} names unknown facts {sorted(unknown)}")
+            rules.append(
+                Rule(
+                    raw["code"],
+                    raw["when"],
+                    Action(raw["action"]),
+                    raw["explanation"],
+                    raw.get("confidence", ""),
+                )
+            )
         lexicons = document["lexicons"]
         return cls(
             rules=tuple(rules),
@@ -153,9 +171,7 @@ class Policy:
     def decide(self, facts: Facts) -> Decision:
         values = asdict(facts)
         matched = [rule for rule in self.rules if rule.matches(values)]
-        reasons = tuple(
-            Reason(rule.code, rule.explanation.format(**_readable(values))) for rule in matched
-        )
+        reasons = tuple(rule.reason(values) for rule in matched)
         if any(rule.action is Action.STAY_QUIET for rule in matched):
             return Decision(Action.STAY_QUIET, reasons)
         action = max(

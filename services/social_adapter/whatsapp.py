@@ -44,6 +44,7 @@ from shared.channels.adapter import (
     WebhookRequest,
     WebhookResponse,
 )
+from shared.channels.reply_windows import REPLY_WINDOWS
 from shared.errors import ContractError, InvalidInputError, NotFoundError, RefusedError
 from shared.kafka.codec import caused_by
 from shared.kafka.consumer import Handler
@@ -104,7 +105,7 @@ class WhatsAppAdapter(ChannelAdapter):
         max_text_chars=4096,
         formatting=Formatting.WHATSAPP,
         max_quick_replies=3,
-        reply_window=timedelta(hours=24),
+        reply_window=REPLY_WINDOWS[envelope_pb2.CHANNEL_WHATSAPP],
     )
 
     def __init__(
@@ -291,7 +292,9 @@ class ReplyWindowGuard:
         self._context = context
         self._publisher = publisher
         self._adapter = adapter
-        self._window = adapter.capabilities.reply_window or timedelta(hours=24)
+        self._window = (
+            adapter.capabilities.reply_window or REPLY_WINDOWS[envelope_pb2.CHANNEL_WHATSAPP]
+        )
         self._reopen_template = reopen_template
         self._max_turns = max_turns
         self._clock = clock

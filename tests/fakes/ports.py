@@ -103,8 +103,25 @@ class InMemoryContext:
     ) -> context_pb.GetContextResponse:
         turns = [t for e, t in self.turns.items() if self.turn_customer[e] == customer_id]
         state = self.states.get(conversation_id, context_pb.CONVERSATION_STATE_BOT)
+        identities = [
+            context_pb.Identity(channel=channel, address=address, verified=True)  # type: ignore[arg-type]
+            for (channel, address), owner in self.customers.items()
+            if owner == customer_id
+        ]
+        readings = [
+            context_pb.TrajectoryPoint(
+                occurred_at=t.occurred_at,
+                dominant_emotion=t.emotion.dominant_emotion,
+                intensity=t.emotion.intensity,
+                sentiment_score=t.emotion.sentiment_score,
+            )
+            for t in turns
+            if t.HasField("emotion")
+        ]
         return context_pb.GetContextResponse(
-            customer=context_pb.Customer(customer_id=customer_id),
+            customer=context_pb.Customer(customer_id=customer_id, identities=identities),
             recent_turns=turns[-max_turns:],
             conversation=context_pb.Conversation(conversation_id=conversation_id, state=state),
+            trajectory=context_pb.EmotionTrajectory(points=readings),
+            consent=self.consent.get(customer_id),
         )

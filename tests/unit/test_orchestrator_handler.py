@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
@@ -189,3 +190,34 @@ async def test_every_bot_reply_keeps_the_decision_that_produced_it() -> None:
     assert record.template == "holding/ordinary" and record.language == reply_turn.language
     facts = json.loads(record.facts_json)
     assert facts["human_requested"] is True and facts["emotion_available"] is True
+
+
+async def test_the_handoff_packet_carries_what_an_agent_needs_to_start() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    handler = _handler(context, publisher)
+    whatsapp = envelope_pb2.CHANNEL_WHATSAPP
+    await handler(_inbound("Where is my order?", "+15550001111", whatsapp))
+    asking = _inbound(
+        "My refund never came, I want to talk to a real person", "+15550001111", whatsapp
+    )
+    await handler(asking)
+
+    handoff = publisher.published[-1][1]
+    assert isinstance(handoff, handoff_pb2.HandoffRequested)
+    assert [(r.code, r.confidence) for r in handoff.reasons] == [("human_requested", 1.0)]
+    assert handoff.required_skills == ["language:en", "intent:get_refund"]
+    assert handoff.intent == "get_refund"
+    assert [(i.channel, i.address) for i in handoff.identities] == [(whatsapp, "+15550001111")]
+    assert [p.dominant_emotion for p in handoff.trajectory] == ["neutral", "frustration"]
+    assert len(handoff.bot_replies) == 2
+    assert "member of our team" in handoff.bot_replies[-1]
+    assert handoff.consent.emotion_analysis_allowed and not handoff.consent.sms_opted_out
+    sent_at = asking.envelope.occurred_at.ToDatetime()
+    assert handoff.reply_window_closes_at.ToDatetime() == sent_at + timedelta(hours=24)
+
+
+async def test_a_handoff_from_the_web_has_no_reply_window() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    await _handler(context, publisher)(_inbound("I want to talk to a real person"))
+    handoff = publisher.published[-1][1]
+    assert not handoff.HasField("reply_window_closes_at")

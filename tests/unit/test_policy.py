@@ -119,6 +119,9 @@ def test_reasons_are_sentences_with_the_facts_in_them() -> None:
     )
     assert explanations["repeat_contact"] == "This is contact number 4 in the last 7 days."
     assert 0.5 < decision.priority <= 1
+    confidence = {r.code: r.confidence for r in decision.reasons}
+    # A reason resting on a model's reading is as sure as the reading; a count is certain.
+    assert confidence == {"strong_negative_emotion": 0.93, "repeat_contact": 1.0}
 
 
 @pytest.mark.parametrize(
@@ -152,5 +155,8 @@ def test_a_rule_on_an_unknown_fact_stops_loading(tmp_path: Path) -> None:
         "rules: [{code: x, when: {mood: sad}, action: escalate, explanation: x}]\n"
         "lexicons: {human_request: {en: [human]}, sensitive_topics: {}}\n"
     )
+    with pytest.raises(ValueError, match="unknown facts"):
+        Policy.load(broken)
+    broken.write_text(broken.read_text().replace("{mood: sad}", "{}, confidence: certainty"))
     with pytest.raises(ValueError, match="unknown facts"):
         Policy.load(broken)

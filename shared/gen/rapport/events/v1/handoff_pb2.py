@@ -22,18 +22,23 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from rapport.common.v1 import envelope_pb2 as rapport_dot_common_dot_v1_dot_envelope__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1frapport/events/v1/handoff.proto\x12\x11rapport.events.v1\x1a rapport/common/v1/envelope.proto\"3\n\x0e\x44\x65\x63isionReason\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x13\n\x0b\x65xplanation\x18\x02 \x01(\t\"\xc6\x01\n\x10HandoffRequested\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.rapport.common.v1.Envelope\x12\x32\n\x07reasons\x18\x02 \x03(\x0b\x32!.rapport.events.v1.DecisionReason\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12\x10\n\x08priority\x18\x04 \x01(\x02\x12\x10\n\x08language\x18\x05 \x01(\t\x12\x1a\n\x12preferred_agent_id\x18\x06 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1frapport/events/v1/handoff.proto\x12\x11rapport.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a rapport/common/v1/envelope.proto\"G\n\x0e\x44\x65\x63isionReason\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x13\n\x0b\x65xplanation\x18\x02 \x01(\t\x12\x12\n\nconfidence\x18\x03 \x01(\x02\"\x87\x01\n\x0e\x45motionReading\x12/\n\x0boccurred_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x64ominant_emotion\x18\x02 \x01(\t\x12\x11\n\tintensity\x18\x03 \x01(\x02\x12\x17\n\x0fsentiment_score\x18\x04 \x01(\x02\"b\n\x0c\x43onsentFlags\x12 \n\x18\x65motion_analysis_allowed\x18\x01 \x01(\x08\x12\x19\n\x11marketing_allowed\x18\x02 \x01(\x08\x12\x15\n\rsms_opted_out\x18\x03 \x01(\x08\"\xec\x03\n\x10HandoffRequested\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.rapport.common.v1.Envelope\x12\x32\n\x07reasons\x18\x02 \x03(\x0b\x32!.rapport.events.v1.DecisionReason\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12\x10\n\x08priority\x18\x04 \x01(\x02\x12\x10\n\x08language\x18\x05 \x01(\t\x12\x1a\n\x12preferred_agent_id\x18\x06 \x01(\t\x12\x17\n\x0frequired_skills\x18\x07 \x03(\t\x12\x32\n\nidentities\x18\x08 \x03(\x0b\x32\x1e.rapport.common.v1.CustomerRef\x12\x35\n\ntrajectory\x18\t \x03(\x0b\x32!.rapport.events.v1.EmotionReading\x12\r\n\x05trend\x18\n \x01(\t\x12\x13\n\x0b\x62ot_replies\x18\x0b \x03(\t\x12\x30\n\x07\x63onsent\x18\x0c \x01(\x0b\x32\x1f.rapport.events.v1.ConsentFlags\x12:\n\x16reply_window_closes_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06intent\x18\x0e \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rapport.events.v1.handoff_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DECISIONREASON']._serialized_start=88
-  _globals['_DECISIONREASON']._serialized_end=139
-  _globals['_HANDOFFREQUESTED']._serialized_start=142
-  _globals['_HANDOFFREQUESTED']._serialized_end=340
+  _globals['_DECISIONREASON']._serialized_start=121
+  _globals['_DECISIONREASON']._serialized_end=192
+  _globals['_EMOTIONREADING']._serialized_start=195
+  _globals['_EMOTIONREADING']._serialized_end=330
+  _globals['_CONSENTFLAGS']._serialized_start=332
+  _globals['_CONSENTFLAGS']._serialized_end=430
+  _globals['_HANDOFFREQUESTED']._serialized_start=433
+  _globals['_HANDOFFREQUESTED']._serialized_end=925
 # @@protoc_insertion_point(module_scope)

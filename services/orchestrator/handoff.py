@@ -1,0 +1,94 @@
+"""The handoff packet: everything an agent needs to take over without asking again.
+
+Built from what the orchestrator already holds when it decides (the decision, the facts
+it decided on, the customer's context), so a handoff costs no extra call.
+"""
+
+from __future__ import annotations
+
+from rapport.common.v1 import envelope_pb2
+from rapport.context.v1 import context_service_pb2 as context_pb
+from rapport.events.v1 import handoff_pb2
+
+from services.orchestrator.policy import Decision, Facts
+from shared.channels.reply_windows import REPLY_WINDOWS
+from shared.kafka.codec import caused_by
+
+HANDOFF = "handoff"
+"""The purpose a handoff is derived under from the inbound event (its event id)."""
+
+
+def required_skills(facts: Facts) -> list[str]:
+    """What an agent must be able to do: write the language, handle the topic or request."""
+    skills = []
+    if facts.language:
+        skills.append(f"language:{facts.language}")
+    if facts.sensitive_topic:
+        skills.append(f"topic:{facts.sensitive_topic}")
+    if facts.intent != "unknown":
+        skills.append(f"intent:{facts.intent}")
+    return skills
+
+
+def handoff_packet(
+    *,
+    inbound: envelope_pb2.Envelope,
+    customer: envelope_pb2.CustomerRef,
+    decision: Decision,
+    facts: Facts,
+    history: context_pb.GetContextResponse,
+    latest_reply: str,
+) -> handoff_pb2.HandoffRequested:
+    """The ``HandoffRequested`` for ``inbound``; ``latest_reply`` is what the bot just said."""
+    bot_replies = [
+        turn.text
+        for turn in history.recent_turns
+        if turn.role == context_pb.ROLE_BOT and turn.conversation_id == inbound.conversation_id
+    ]
+    consent = history.consent
+    packet = handoff_pb2.HandoffRequested(
+        envelope=caused_by(inbound, HANDOFF, customer),
+        reasons=[
+            handoff_pb2.DecisionReason(
+                code=r.code, explanation=r.explanation, confidence=r.confidence
+            )
+            for r in decision.reasons
+        ],
+        summary=history.summary,
+        priority=decision.priority,
+        language=facts.language,
+        preferred_agent_id=facts.returned_by_agent,
+        required_skills=required_skills(facts),
+        identities=[
+            envelope_pb2.CustomerRef(
+                customer_id=customer.customer_id,
+                channel=identity.channel,
+                address=identity.address,
+                display_name=history.customer.display_name,
+            )
+            for identity in history.customer.identities
+            if identity.verified
+        ],
+        trajectory=[
+            handoff_pb2.EmotionReading(
+                occurred_at=point.occurred_at,
+                dominant_emotion=point.dominant_emotion,
+                intensity=point.intensity,
+                sentiment_score=point.sentiment_score,
+            )
+            for point in history.trajectory.points
+        ],
+        trend=facts.trend,
+        bot_replies=[*bot_replies, latest_reply],
+        consent=handoff_pb2.ConsentFlags(
+            emotion_analysis_allowed=consent.emotion_analysis_allowed,
+            marketing_allowed=consent.marketing_allowed,
+            sms_opted_out=consent.sms_opted_out,
+        ),
+        intent=facts.intent,
+    )
+    window = REPLY_WINDOWS.get(inbound.channel)
+    if window is not None:
+        # The message being handled is the customer's latest: the window runs from it.
+        packet.reply_window_closes_at.FromDatetime(inbound.occurred_at.ToDatetime() + window)
+    return packet
