@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer
 from rapport.common.v1 import envelope_pb2
 from rapport.events.v1 import messages_pb2
 
-from bench.measure import free_port, percentile
+from bench.measure import cpu_seconds, free_port, percentile
 from infra.kafka.embedded import EmbeddedKafka, create_topics
 from shared.conversations import thread_conversation_id
 from shared.kafka.codec import new_envelope
@@ -49,7 +49,7 @@ def wait_metrics(port: int, process: subprocess.Popen[bytes]) -> None:
     raise TimeoutError("a service did not start")
 
 
-async def drive(bootstrap: str, rate: int, seconds: int) -> None:
+async def drive(bootstrap: str, rate: int, seconds: int, pids: dict[str, int]) -> None:
     sent: dict[str, float] = {}
     latencies: list[float] = []
     consumer = AIOKafkaConsumer(
@@ -75,6 +75,7 @@ async def drive(bootstrap: str, rate: int, seconds: int) -> None:
                         latencies.append(now - started)
 
     reader = asyncio.create_task(read())
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     async with EventPublisher(bootstrap, client_id="bench") as publisher:
         began = time.perf_counter()
         for i in range(total):
@@ -100,6 +101,7 @@ async def drive(bootstrap: str, rate: int, seconds: int) -> None:
         except TimeoutError:
             pass
         elapsed = time.perf_counter() - began
+    cpu_used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
     await consumer.stop()
     ordered = sorted(latencies)
     print(f"offered {offered:,.0f} msg/s for {seconds} s; {len(ordered)}/{total} replies")
@@ -107,6 +109,9 @@ async def drive(bootstrap: str, rate: int, seconds: int) -> None:
     if ordered:
         print(f"  inbound → reply p50          {1000 * percentile(ordered, 0.5):.0f} ms")
         print(f"  inbound → reply p99          {1000 * percentile(ordered, 0.99):.0f} ms")
+        print("  CPU per reply, by process (the machine has 2 cores):")
+        for name, used in cpu_used.items():
+            print(f"    {name:<28} {1000 * used / len(ordered):.2f} ms")
 
 
 def main() -> None:
@@ -143,7 +148,10 @@ def main() -> None:
         try:
             for name, port in (("emotion", "m1"), ("context", "m2"), ("orchestrator", "m3")):
                 wait_metrics(ports[port], processes[name])
-            asyncio.run(drive(broker.bootstrap, args.rate, args.seconds))
+            pids = {name: process.pid for name, process in processes.items()}
+            pids["kafka"] = broker.pid
+            pids["benchmark (driver)"] = os.getpid()
+            asyncio.run(drive(broker.bootstrap, args.rate, args.seconds, pids))
         finally:
             for process in processes.values():
                 process.terminate()

@@ -192,6 +192,11 @@ class EmbeddedKafka:
         """What clients pass as ``bootstrap_servers``."""
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        """The broker's process id (for measuring what it costs)."""
+        return self._require_process().pid
+
     def start(self) -> None:
         """Format the storage if needed and launch the broker; returns before it is ready."""
         if self._process is not None:

@@ -1,9 +1,10 @@
 """Consumes Rapport events at least once: handle then commit; retry, else dead-letter.
 
-Ordering: records of one partition (so of one conversation) are handled one after
-another; different partitions are handled concurrently. An offset is committed only
-after its record's handler returned, so a crash redelivers the record and handlers must
-be idempotent (dedupe on ``event_id``). A record that cannot be decoded, or whose
+Ordering: records with the same key (one conversation) are handled one after another;
+records with different keys are handled concurrently, up to ``max_in_flight`` at once,
+even within one partition. Offsets are committed once per fetched batch, after every
+handler of the batch returned, so a crash redelivers what was not finished and
+handlers must be idempotent (dedupe on ``event_id``). A record that cannot be decoded, or whose
 handler keeps failing, is copied to the dead-letter topic with the error in its
 headers, and the consumer moves on.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -59,6 +61,7 @@ class EventConsumer:
         max_attempts: int = 3,
         group_instance_id: str | None = None,
         retry_wait_seconds: float = 0.2,
+        max_in_flight: int = 64,
     ) -> None:
         self._bootstrap = bootstrap
         self._group_id = group_id
@@ -68,6 +71,7 @@ class EventConsumer:
         self._max_attempts = max_attempts
         self._group_instance_id = group_instance_id
         self._retry_wait_seconds = retry_wait_seconds
+        self._in_flight = asyncio.Semaphore(max_in_flight)
 
     def _make_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -88,31 +92,39 @@ class EventConsumer:
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=200, max_records=500)
+                if not batch:
+                    continue
+                by_key: defaultdict[bytes | None, list[ConsumerRecord[bytes, bytes]]]
+                by_key = defaultdict(list)
+                for records in batch.values():
+                    for record in records:
+                        by_key[record.key].append(record)
                 await asyncio.gather(
-                    *(
-                        self._handle_partition(consumer, partition, records, handler)
-                        for partition, records in batch.items()
-                    )
+                    *(self._handle_in_order(rs, handler) for rs in by_key.values())
                 )
+                await self._commit(consumer, batch)
         finally:
             await consumer.stop()
 
-    async def _handle_partition(
-        self,
-        consumer: AIOKafkaConsumer,
-        partition: TopicPartition,
-        records: Sequence[ConsumerRecord[bytes, bytes]],
-        handler: Handler,
+    async def _handle_in_order(
+        self, records: Sequence[ConsumerRecord[bytes, bytes]], handler: Handler
     ) -> None:
+        """One key's records (one conversation), oldest first."""
         for record in records:
-            await self._handle_record(record, handler)
-            try:
-                await consumer.commit({partition: record.offset + 1})
-            except (CommitFailedError, IllegalStateError) as exc:
-                # The partition moved to another member during a rebalance; it will
-                # redeliver from the last commit, and handlers are idempotent.
-                log.warning("stopped on %s after a rebalance: %s", partition, exc)
-                return
+            async with self._in_flight:
+                await self._handle_record(record, handler)
+
+    @staticmethod
+    async def _commit(
+        consumer: AIOKafkaConsumer,
+        batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
+    ) -> None:
+        try:
+            await consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
+        except (CommitFailedError, IllegalStateError) as exc:
+            # A partition moved to another member during a rebalance; it will redeliver
+            # from the last commit, and handlers are idempotent.
+            log.warning("could not commit after a rebalance: %s", exc)
 
     async def _handle_record(self, record: ConsumerRecord[bytes, bytes], handler: Handler) -> None:
         started = time.perf_counter()

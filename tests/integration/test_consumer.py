@@ -164,3 +164,34 @@ async def test_stopping_finishes_the_record_in_hand_and_commits_it(
 
     assert len(finished) == 1
     assert await _committed(kafka_bootstrap, topic, group) == 1
+
+
+async def test_one_conversation_stays_in_order_while_others_go_ahead(
+    kafka_bootstrap: str, publisher: EventPublisher
+) -> None:
+    """Same key: one after another; another key in the same partition does not wait."""
+    topic = await create_private_topic(kafka_bootstrap, partitions=1)
+    for i in range(3):
+        await publisher.publish(topic, _message("conv-slow", f"slow {i}"))
+    await publisher.publish(topic, _message("conv-quick", "quick"))
+    release, handled = asyncio.Event(), []
+
+    async def handler(event: Message) -> None:
+        assert isinstance(event, messages_pb2.MessageReceived)
+        if event.text.startswith("slow"):
+            await release.wait()
+        handled.append(event.text)
+
+    stop = asyncio.Event()
+    run = asyncio.create_task(
+        _consumer(kafka_bootstrap, topic, publisher, unique("group")).run(handler, stop)
+    )
+    try:
+        await eventually(lambda: handled == ["quick"], timeout=20)
+        release.set()
+        await eventually(lambda: len(handled) == 4, timeout=10)
+    finally:
+        stop.set()
+        release.set()
+        await asyncio.wait_for(run, 10)
+    assert handled == ["quick", "slow 0", "slow 1", "slow 2"]
