@@ -35,7 +35,7 @@ from services.context.models import (
 from services.context.store import Store, now, utc
 
 ROLE_CUSTOMER = 1
-STATE_BOT, STATE_WAITING, STATE_WITH_AGENT, STATE_RESOLVED = 1, 2, 3, 4
+STATE_BOT, STATE_WAITING, STATE_WITH_AGENT, STATE_RESOLVED, STATE_RATING_REQUESTED = 1, 2, 3, 4, 5
 CHANNEL_NAMES = {1: "web", 2: "sms", 3: "messenger", 4: "whatsapp", 5: "instagram", 6: "telegram"}
 
 
@@ -661,7 +661,9 @@ class ContextRepository:
             if state == STATE_BOT and row.state in (STATE_WAITING, STATE_WITH_AGENT) and assignee:
                 row.returned_by, row.returned_at = assignee[:100], moment
             row.state = state
-            row.assignee = assignee[:100] if state == STATE_WITH_AGENT else ""
+            # Who is in charge; after a resolution with a rating asked, who resolved it.
+            in_charge = state in (STATE_WITH_AGENT, STATE_RATING_REQUESTED)
+            row.assignee = assignee[:100] if in_charge else ""
             row.updated_at = moment
             return conversation_of(row)
 

@@ -54,7 +54,9 @@ async def main(stop: asyncio.Event) -> None:
             dead_letters=publisher,
             client_id=settings.service_name,
         )
-        agent_actions = AgentActionHandler(context=context, publisher=publisher)
+        agent_actions = AgentActionHandler(
+            context=context, publisher=publisher, bot_name=settings.bot_name
+        )
 
         async def handle(event: Message) -> None:
             if isinstance(event, agent_pb2.AgentActionTaken):

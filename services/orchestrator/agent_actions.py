@@ -2,9 +2,9 @@
 
 A claim puts the conversation with the agent (the bot stays quiet); a reply is stored
 as the agent's turn and sent on the customer's own channel, labelled as from a person;
-returning it gives it back to the bot; resolving closes it, so the customer's next
-message starts a new contact. Safe to repeat: every effect is keyed on the action's
-event id.
+returning it gives it back to the bot; resolving closes it and asks the customer to
+rate the help they got (their answer is read by the inbound handler; any other message
+starts a new contact). Safe to repeat: every effect is keyed on the action's event id.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.events.v1 import agent_pb2, messages_pb2
 
 from services.orchestrator.metrics import AGENT_ACTIONS
+from services.orchestrator.outgoing import PublisherPort, send_bot_message
+from services.orchestrator.replies import VOICE
 from shared.channel_names import channel_name
 from shared.errors import ContractError, InvalidInputError
 from shared.kafka.codec import caused_by
@@ -29,8 +31,11 @@ _STATES = {
     agent_pb2.AGENT_ACTION_KIND_CLAIMED: context_pb.CONVERSATION_STATE_WITH_AGENT,
     agent_pb2.AGENT_ACTION_KIND_REPLIED: context_pb.CONVERSATION_STATE_WITH_AGENT,
     agent_pb2.AGENT_ACTION_KIND_RETURNED_TO_BOT: context_pb.CONVERSATION_STATE_BOT,
-    agent_pb2.AGENT_ACTION_KIND_RESOLVED: context_pb.CONVERSATION_STATE_RESOLVED,
+    agent_pb2.AGENT_ACTION_KIND_RESOLVED: context_pb.CONVERSATION_STATE_RATING_REQUESTED,
 }
+
+RATING_QUESTION = "rating-question"
+"""The purpose the rating question is derived under from the resolving action."""
 
 
 class AgentContextPort(Protocol):
@@ -43,14 +48,13 @@ class AgentContextPort(Protocol):
     ) -> context_pb.Conversation: ...
 
 
-class PublisherPort(Protocol):
-    async def publish(self, topic: str, event: Message) -> None: ...
-
-
 class AgentActionHandler:
-    def __init__(self, *, context: AgentContextPort, publisher: PublisherPort) -> None:
+    def __init__(
+        self, *, context: AgentContextPort, publisher: PublisherPort, bot_name: str
+    ) -> None:
         self._context = context
         self._publisher = publisher
+        self._bot_name = bot_name
 
     async def __call__(self, event: Message) -> None:
         if not isinstance(event, agent_pb2.AgentActionTaken):
@@ -68,10 +72,13 @@ class AgentActionHandler:
             raise InvalidInputError(f"agent action {envelope.event_id} lacks a kind or an agent")
         if action.kind == agent_pb2.AGENT_ACTION_KIND_REPLIED:
             await self._send_reply(action)
-        state = _STATES[action.kind]
         # With the agent: who is in charge. Back to the bot: who handed it back.
-        assignee = action.agent_id if action.kind != agent_pb2.AGENT_ACTION_KIND_RESOLVED else ""
-        await self._context.set_conversation_state(envelope.conversation_id, state, assignee)
+        # Resolved: who resolved it, so the customer's rating is theirs.
+        conversation = await self._context.set_conversation_state(
+            envelope.conversation_id, _STATES[action.kind], action.agent_id
+        )
+        if action.kind == agent_pb2.AGENT_ACTION_KIND_RESOLVED:
+            await self._ask_for_rating(action, conversation.language)
         AGENT_ACTIONS.labels(kind.lower()).inc()
         log.info("agent %s: %s", action.agent_id, kind.lower())
 
@@ -100,4 +107,29 @@ class AgentActionHandler:
                 sender=messages_pb2.SENDER_AGENT,
                 sender_name=action.agent_name,
             ),
+        )
+
+    async def _ask_for_rating(self, action: agent_pb2.AgentActionTaken, language: str) -> None:
+        """The CSAT question, from the bot, in the conversation's language."""
+        envelope = action.envelope
+        question = VOICE.rating_question(language)
+        record = context_pb.DecisionRecord(
+            action="auto_reply",
+            reasons=[
+                context_pb.DecisionReasonRecord(
+                    code="agent_resolved",
+                    explanation=f"Agent {action.agent_id} resolved the conversation; "
+                    "the customer is asked to rate the help they got.",
+                )
+            ],
+            template="rating/ask",
+            language=question.language,
+        )
+        await send_bot_message(
+            self._context,
+            self._publisher,
+            caused_by(envelope, RATING_QUESTION),
+            question,
+            record,
+            self._bot_name,
         )

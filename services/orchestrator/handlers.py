@@ -19,16 +19,24 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
-from rapport.events.v1 import handoff_pb2, messages_pb2
+from rapport.events.v1 import feedback_pb2, handoff_pb2, messages_pb2
 
 from services.orchestrator.handoff import handoff_packet
-from services.orchestrator.metrics import DECISIONS, HANDOFFS, IGNORED, REPLIES
+from services.orchestrator.metrics import DECISIONS, HANDOFFS, IGNORED, RATINGS, REPLIES
+from services.orchestrator.outgoing import PublisherPort, send_bot_message
 from services.orchestrator.policy import Action, Facts, Policy
-from services.orchestrator.replies import EarlierContact, compose_reply, holding_reply
+from services.orchestrator.ratings import Rating, read_rating
+from services.orchestrator.replies import (
+    VOICE,
+    EarlierContact,
+    Reply,
+    compose_reply,
+    holding_reply,
+)
 from shared.channel_names import channel_name
 from shared.errors import ContractError, DependencyUnavailableError, RefusedError
 from shared.kafka.codec import caused_by, derived_event_id
-from shared.kafka.topics import HANDOFF, outbound_topic
+from shared.kafka.topics import FEEDBACK, HANDOFF
 from shared.observability.logging import log_context
 
 log = logging.getLogger(__name__)
@@ -56,12 +64,11 @@ class ContextPort(Protocol):
     ) -> context_pb.Conversation: ...
 
 
-class PublisherPort(Protocol):
-    async def publish(self, topic: str, event: Message) -> None: ...
-
-
 REPLY = "reply"
 """The purpose the bot's reply to an inbound event is derived under (its event id)."""
+
+RATING = "rating"
+"""The purpose a customer's rating is derived under from the message that gave it."""
 
 
 def _known_customer(envelope: envelope_pb2.Envelope, customer_id: str) -> envelope_pb2.CustomerRef:
@@ -155,6 +162,16 @@ class InboundHandler:
         history = await self._context.get_context(
             customer.customer_id, envelope.conversation_id, self._context_turns
         )
+        if history.conversation.state == context_pb.CONVERSATION_STATE_RATING_REQUESTED:
+            rating = read_rating(event.text)
+            if rating is not None:
+                await self._take_rating(event, customer.customer_id, rating, history)
+                return
+            # Not a rating: an ordinary message, and the bot is back in charge.
+            await self._context.set_conversation_state(
+                envelope.conversation_id, context_pb.CONVERSATION_STATE_BOT
+            )
+            history.conversation.state = context_pb.CONVERSATION_STATE_BOT
         facts = self._facts(event, analysis, history)
         decision = self._policy.decide(facts)
         reply_id = derived_event_id(envelope.event_id, REPLY)
@@ -204,7 +221,7 @@ class InboundHandler:
             template=template,
             language=reply.language,
         )
-        await self._reply(event, customer.customer_id, reply.text, record)
+        await self._reply(event, customer.customer_id, reply, record)
         if decision.escalates:
             await self._hand_off(
                 handoff_packet(
@@ -262,36 +279,59 @@ class InboundHandler:
         self,
         event: messages_pb2.MessageReceived,
         customer_id: str,
-        text: str,
+        reply: Reply,
         decision: context_pb.DecisionRecord,
     ) -> None:
         """Store the reply as a turn, then publish it; a redelivery republishes the stored one."""
         envelope = event.envelope
-        reply_envelope = caused_by(envelope, REPLY, _known_customer(envelope, customer_id))
-        stored_reply, created = await self._context.append_turn(
-            customer_id,
-            context_pb.Turn(
-                event_id=reply_envelope.event_id,
-                conversation_id=envelope.conversation_id,
-                role=context_pb.ROLE_BOT,
-                text=text,
-                channel=envelope.channel,
-                occurred_at=reply_envelope.occurred_at,
-                language=decision.language,
-                decision=decision,
+        created = await send_bot_message(
+            self._context,
+            self._publisher,
+            caused_by(envelope, REPLY, _known_customer(envelope, customer_id)),
+            reply,
+            decision,
+            self._bot_name,
+            in_reply_to=envelope.event_id,
+        )
+        REPLIES.labels("new" if created else "republished").inc()
+
+    async def _take_rating(
+        self,
+        event: messages_pb2.MessageReceived,
+        customer_id: str,
+        rating: Rating,
+        history: context_pb.GetContextResponse,
+    ) -> None:
+        """Record the customer's rating of the agent's help, thank them, close the conversation."""
+        envelope = event.envelope
+        customer = _known_customer(envelope, customer_id)
+        await self._publisher.publish(
+            FEEDBACK,
+            feedback_pb2.SatisfactionRated(
+                envelope=caused_by(envelope, RATING, customer),
+                score=rating.score,
+                comment=rating.comment,
+                agent_id=history.conversation.assignee,
             ),
         )
-        reply = messages_pb2.SendMessage(
-            envelope=reply_envelope,
-            # On a redelivery the reply already stored wins, so the customer never
-            # sees two different answers to one message.
-            text=stored_reply.text,
-            sender=messages_pb2.SENDER_BOT,
-            in_reply_to=envelope.event_id,
-            sender_name=self._bot_name,
+        thanks = VOICE.rating_thanks(history.conversation.language)
+        record = context_pb.DecisionRecord(
+            action="auto_reply",
+            reasons=[
+                context_pb.DecisionReasonRecord(
+                    code="rating_received",
+                    explanation=f"The customer rated the resolved conversation "
+                    f"{rating.score} of 5.",
+                )
+            ],
+            template="rating/thanks",
+            language=thanks.language,
         )
-        await self._publisher.publish(outbound_topic(channel_name(envelope.channel)), reply)
-        REPLIES.labels("new" if created else "republished").inc()
+        await self._reply(event, customer_id, thanks, record)
+        await self._context.set_conversation_state(
+            envelope.conversation_id, context_pb.CONVERSATION_STATE_RESOLVED
+        )
+        RATINGS.labels(str(rating.score)).inc()
 
     async def _hand_off(self, handoff: handoff_pb2.HandoffRequested) -> None:
         """Ask for a person: the conversation waits for an agent, with the reasons and context."""

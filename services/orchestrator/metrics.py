@@ -29,3 +29,8 @@ AGENT_ACTIONS = Counter(
     "Agent actions applied, by kind (claimed, replied, returned_to_bot, resolved).",
     ["kind"],
 )
+RATINGS = Counter(
+    "rapport_orchestrator_ratings_total",
+    "Satisfaction ratings (CSAT) customers gave after an agent resolved, by score.",
+    ["score"],
+)

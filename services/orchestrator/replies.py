@@ -85,6 +85,8 @@ class Library:
     holding_caring: str
     handoff_note: str
     earlier_contact: str
+    rating_ask: str
+    rating_thanks: str
     channel_words: Mapping[str, str]
     day_format: str
     months: tuple[str, ...]
@@ -207,6 +209,7 @@ class Voice:
             else:
                 answers[intent] = Answer(ask=_text(value, at, _NO_SLOTS))
         holding = _require(raw, "holding", where)
+        rating = _require(raw, "rating", where)
         words_raw = _require(raw, "channel_words", where)
         channel_words = {
             channel: _text(
@@ -236,6 +239,8 @@ class Voice:
             holding_caring=_text(_require(holding, "caring", f"{where}.holding"), where, _NO_SLOTS),
             handoff_note=_text(_require(raw, "handoff_note", where), where, _NO_SLOTS),
             earlier_contact=_text(_require(raw, "earlier_contact", where), where, _EARLIER_SLOTS),
+            rating_ask=_text(_require(rating, "ask", f"{where}.rating"), where, _NO_SLOTS),
+            rating_thanks=_text(_require(rating, "thanks", f"{where}.rating"), where, _NO_SLOTS),
             channel_words=channel_words,
             day_format=_text(_require(raw, "day_format", where), where, _DAY_SLOTS),
             months=months,
@@ -259,6 +264,8 @@ class Voice:
             yield f"{code}.holding.caring", lib.holding_caring
             yield f"{code}.handoff_note", lib.handoff_note
             yield f"{code}.earlier_contact", lib.earlier_contact
+            yield f"{code}.rating.ask", lib.rating_ask
+            yield f"{code}.rating.thanks", lib.rating_thanks
             for channel, words in lib.channel_words.items():
                 yield f"{code}.channel_words.{channel}", words
             yield f"{code}.sign_off", lib.sign_off
@@ -321,6 +328,15 @@ class Voice:
 
     def handoff_note(self, language: str) -> str:
         return self.libraries[self.resolve(language)[0]].handoff_note
+
+    def rating_question(self, language: str) -> Reply:
+        """After an agent resolved the conversation: how did we do, 1 to 5 (CSAT)."""
+        used = self.resolve(language)[0]
+        return Reply(self.libraries[used].rating_ask, used)
+
+    def rating_thanks(self, language: str) -> Reply:
+        used = self.resolve(language)[0]
+        return Reply(self.libraries[used].rating_thanks, used)
 
     def earlier_contact(self, language: str, contact: EarlierContact) -> str:
         lib = self.libraries[self.resolve(language)[0]]

@@ -32,6 +32,9 @@ HANDOFF = "rapport.handoff.v1"
 AGENT_ACTIONS = "rapport.agent-actions.v1"
 """What human agents did with a conversation (``AgentActionTaken``)."""
 
+FEEDBACK = "rapport.feedback.v1"
+"""What customers said of the service they got: ratings (``SatisfactionRated``)."""
+
 DEAD_LETTER = "rapport.dead-letter.v1"
 """Records a consumer could not handle after its retries, with the error in headers."""
 
@@ -46,6 +49,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(DELIVERY),
     TopicSpec(HANDOFF),
     TopicSpec(AGENT_ACTIONS),
+    TopicSpec(FEEDBACK),
     TopicSpec(DEAD_LETTER, partitions=1),
     *(TopicSpec(outbound_topic(name)) for name in CHANNEL_NAMES),
 )

@@ -13,13 +13,13 @@ from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.context.v1 import context_service_pb2_grpc as context_grpc
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
-from rapport.events.v1 import agent_pb2, handoff_pb2, messages_pb2
+from rapport.events.v1 import agent_pb2, feedback_pb2, handoff_pb2, messages_pb2
 
 from shared.conversations import thread_conversation_id
 from shared.grpc.client import open_channel
 from shared.kafka.codec import EVENT_TYPE_HEADER, new_envelope
 from shared.kafka.producer import EventPublisher
-from shared.kafka.topics import AGENT_ACTIONS, DEAD_LETTER, HANDOFF, INBOUND
+from shared.kafka.topics import AGENT_ACTIONS, DEAD_LETTER, FEEDBACK, HANDOFF, INBOUND
 from tests.e2e.chat_client import ChatClient
 from tests.e2e.stack import Stack
 from tests.grpc_probe import health_status, reflected_services
@@ -291,6 +291,57 @@ async def test_an_agent_takes_over_replies_as_a_person_and_hands_back(stack: Sta
         "Hi, I'm Maria.",
     )
     assert bot_again["sender"] == "bot"
+
+
+async def test_after_an_agent_resolves_the_customer_rates_the_help_on_their_channel(
+    stack: Stack,
+) -> None:
+    chat = await ChatClient.connect(stack.web_url)
+    try:
+        await chat.say("I want to talk to a real person please")
+        await eventually(lambda: len(chat.replies) == 1, timeout=5)
+        async with open_channel(stack.context_address) as channel:
+            customer = await context_grpc.ContextServiceStub(channel).ResolveCustomer(
+                context_pb.ResolveCustomerRequest(
+                    channel=envelope_pb2.CHANNEL_WEB, address=chat.visitor
+                ),
+                timeout=5,
+            )
+        async with EventPublisher(stack.kafka_bootstrap, client_id="agent-desk") as desk:
+            for kind in (agent_pb2.AGENT_ACTION_KIND_CLAIMED, agent_pb2.AGENT_ACTION_KIND_RESOLVED):
+                await desk.publish(
+                    AGENT_ACTIONS,
+                    agent_pb2.AgentActionTaken(
+                        envelope=new_envelope(
+                            conversation_id=chat.conversation_id,
+                            channel=envelope_pb2.CHANNEL_WEB,
+                            customer=envelope_pb2.CustomerRef(
+                                customer_id=customer.customer.customer_id,
+                                channel=envelope_pb2.CHANNEL_WEB,
+                                address=chat.visitor,
+                            ),
+                        ),
+                        kind=kind,
+                        agent_id="agent-9",
+                        agent_name="Sam",
+                    ),
+                )
+        await eventually(lambda: len(chat.replies) == 2, timeout=10)
+        await chat.say("4 - quick and kind")
+        await eventually(lambda: len(chat.replies) == 3, timeout=10)
+        [record] = await read_until(
+            stack.kafka_bootstrap,
+            FEEDBACK,
+            lambda r: r.key == chat.conversation_id.encode(),
+        )
+    finally:
+        await chat.close()
+    question, thanks = chat.replies[1], chat.replies[2]
+    assert question["sender"] == "bot" and "from 1 (poor) to 5 (excellent)" in question["text"]
+    assert thanks["text"] == "Thank you for your rating; it helps us improve."
+    rating = feedback_pb2.SatisfactionRated.FromString(record.value)
+    assert (rating.score, rating.comment, rating.agent_id) == (4, "quick and kind", "agent-9")
+    assert rating.envelope.channel == envelope_pb2.CHANNEL_WEB
 
 
 async def test_replies_still_go_out_while_the_emotion_service_is_down(stack: Stack) -> None:

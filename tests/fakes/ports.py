@@ -121,7 +121,11 @@ class InMemoryContext:
         return context_pb.GetContextResponse(
             customer=context_pb.Customer(customer_id=customer_id, identities=identities),
             recent_turns=turns[-max_turns:],
-            conversation=context_pb.Conversation(conversation_id=conversation_id, state=state),
+            conversation=context_pb.Conversation(
+                conversation_id=conversation_id,
+                state=state,
+                assignee=self.assignees.get(conversation_id, ""),
+            ),
             trajectory=context_pb.EmotionTrajectory(points=readings),
             consent=self.consent.get(customer_id),
         )

@@ -34,7 +34,7 @@ def _action(kind: agent_pb2.AgentActionKind, text: str = "") -> agent_pb2.AgentA
 
 async def test_claim_reply_return_and_resolve_switch_the_conversation() -> None:
     context, publisher = InMemoryContext(), FakePublisher()
-    handle = AgentActionHandler(context=context, publisher=publisher)
+    handle = AgentActionHandler(context=context, publisher=publisher, bot_name="Robin")
 
     await handle(_action(agent_pb2.AGENT_ACTION_KIND_CLAIMED))
     assert context.states[CONVERSATION] == context_pb.CONVERSATION_STATE_WITH_AGENT
@@ -54,12 +54,26 @@ async def test_claim_reply_return_and_resolve_switch_the_conversation() -> None:
     await handle(_action(agent_pb2.AGENT_ACTION_KIND_RETURNED_TO_BOT))
     assert context.states[CONVERSATION] == context_pb.CONVERSATION_STATE_BOT
     assert context.assignees[CONVERSATION] == "agent-7"  # who handed it back
-    await handle(_action(agent_pb2.AGENT_ACTION_KIND_RESOLVED))
-    assert context.states[CONVERSATION] == context_pb.CONVERSATION_STATE_RESOLVED
+    resolved = _action(agent_pb2.AGENT_ACTION_KIND_RESOLVED)
+    await handle(resolved)
+    await handle(resolved)  # redelivered: one question stored, the same one republished
+    assert context.states[CONVERSATION] == context_pb.CONVERSATION_STATE_RATING_REQUESTED
+    assert context.assignees[CONVERSATION] == "agent-7"  # the rating will be theirs
+    first, again = (event for _, event in publisher.published[2:])
+    assert first.sender == messages_pb2.SENDER_BOT and first.sender_name == "Robin"
+    assert "from 1 (poor) to 5 (excellent)" in first.text
+    assert again.envelope.event_id == first.envelope.event_id
+    question = context.turns[first.envelope.event_id]
+    assert (question.decision.template, question.decision.reasons[0].code) == (
+        "rating/ask",
+        "agent_resolved",
+    )
 
 
 async def test_an_empty_reply_or_an_unknown_kind_is_refused() -> None:
-    handle = AgentActionHandler(context=InMemoryContext(), publisher=FakePublisher())
+    handle = AgentActionHandler(
+        context=InMemoryContext(), publisher=FakePublisher(), bot_name="Robin"
+    )
     with pytest.raises(InvalidInputError, match="no text"):
         await handle(_action(agent_pb2.AGENT_ACTION_KIND_REPLIED, "   "))
     with pytest.raises(InvalidInputError, match="kind"):

@@ -6,12 +6,12 @@ from datetime import timedelta
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
-from rapport.events.v1 import handoff_pb2, messages_pb2
+from rapport.events.v1 import feedback_pb2, handoff_pb2, messages_pb2
 
 from services.orchestrator.handlers import InboundHandler
 from services.orchestrator.policy import Policy
 from shared.kafka.codec import derived_event_id, new_envelope
-from shared.kafka.topics import HANDOFF, outbound_topic
+from shared.kafka.topics import FEEDBACK, HANDOFF, outbound_topic
 from tests.fakes.ports import FakePublisher, InMemoryContext, StubEmotion
 
 
@@ -221,3 +221,41 @@ async def test_a_handoff_from_the_web_has_no_reply_window() -> None:
     await _handler(context, publisher)(_inbound("I want to talk to a real person"))
     handoff = publisher.published[-1][1]
     assert not handoff.HasField("reply_window_closes_at")
+
+
+async def test_a_rating_after_a_resolution_is_recorded_for_the_agent_and_thanked() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    handler = _handler(context, publisher)
+    await handler(_inbound("Where is my order?"))
+    conversation = _inbound("x").envelope.conversation_id
+    await context.set_conversation_state(
+        conversation, context_pb.CONVERSATION_STATE_RATING_REQUESTED, "agent-7"
+    )
+    await handler(_inbound("4 - quick and kind, thanks"))
+
+    (topic, rating), (_, thanks) = publisher.published[-2:]
+    assert topic == FEEDBACK and isinstance(rating, feedback_pb2.SatisfactionRated)
+    assert (rating.score, rating.comment, rating.agent_id) == (
+        4,
+        "quick and kind, thanks",
+        "agent-7",
+    )
+    assert rating.envelope.conversation_id == conversation
+    assert thanks.text == "Thank you for your rating; it helps us improve."
+    assert context.states[conversation] == context_pb.CONVERSATION_STATE_RESOLVED
+
+
+async def test_a_message_that_is_no_rating_goes_back_to_the_bot() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    handler = _handler(context, publisher)
+    await handler(_inbound("Where is my order?"))
+    conversation = _inbound("x").envelope.conversation_id
+    await context.set_conversation_state(
+        conversation, context_pb.CONVERSATION_STATE_RATING_REQUESTED, "agent-7"
+    )
+    await handler(_inbound("I also want a refund"))
+
+    [(topic, reply)] = publisher.published[-1:]
+    assert topic == outbound_topic("web") and "refund" in reply.text
+    assert not any(t == FEEDBACK for t, _ in publisher.published)
+    assert context.states[conversation] == context_pb.CONVERSATION_STATE_BOT

@@ -26,6 +26,7 @@ class ConversationState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CONVERSATION_STATE_WAITING_FOR_AGENT: _ClassVar[ConversationState]
     CONVERSATION_STATE_WITH_AGENT: _ClassVar[ConversationState]
     CONVERSATION_STATE_RESOLVED: _ClassVar[ConversationState]
+    CONVERSATION_STATE_RATING_REQUESTED: _ClassVar[ConversationState]
 
 class Trend(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -43,6 +44,7 @@ CONVERSATION_STATE_BOT: ConversationState
 CONVERSATION_STATE_WAITING_FOR_AGENT: ConversationState
 CONVERSATION_STATE_WITH_AGENT: ConversationState
 CONVERSATION_STATE_RESOLVED: ConversationState
+CONVERSATION_STATE_RATING_REQUESTED: ConversationState
 TREND_UNSPECIFIED: Trend
 TREND_IMPROVING: Trend
 TREND_STABLE: Trend
