@@ -197,10 +197,12 @@ class InboundHandler:
             )
         else:
             template = f"answer/{facts.intent}"
+            # Sarcastic praise is not acknowledged as praise ("You're welcome!").
+            sarcastic = "sarcasm_on_negative_topic" in decision.codes()
             reply = compose_reply(
                 language=language,
                 intent=analysis.intent.name if analysis else "unknown",
-                emotion=analysis.dominant_emotion if analysis else None,
+                emotion=analysis.dominant_emotion if analysis and not sarcastic else None,
                 intensity=analysis.intensity if analysis else 0.0,
                 first_bot_message=first_bot_message,
                 bot_name=self._bot_name,
@@ -248,6 +250,7 @@ class InboundHandler:
             conversation_state=state.removeprefix("CONVERSATION_STATE_").lower(),
             human_requested=self._policy.asks_for_a_person(event.text),
             sensitive_topic=self._policy.sensitive_topic(event.text),
+            negative_event=self._policy.names_a_negative_event(event.text),
             returned_by_agent=self._returned_by(history.conversation),
         )
         if analysis is None:

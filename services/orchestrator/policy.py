@@ -11,7 +11,7 @@ person answers). ``stay_quiet`` wins over all: a person is already in charge.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -53,6 +53,8 @@ class Facts:
     conversation_state: str = "bot"
     human_requested: bool = False
     sensitive_topic: str = ""
+    # The message names something that went wrong ("cancelled", "never arrived"...).
+    negative_event: bool = False
     # The agent who handed this conversation back to the bot within the bounce window.
     returned_by_agent: str = ""
 
@@ -97,11 +99,12 @@ class Rule:
         return Reason(self.code, self.explanation.format(**_readable(facts)), round(confidence, 3))
 
 
-_COMPARISONS = {
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "gte": lambda a, b: a >= b,
     "gt": lambda a, b: a > b,
     "lte": lambda a, b: a <= b,
     "lt": lambda a, b: a < b,
+    "not_in": lambda a, b: a not in b,
 }
 
 
@@ -126,6 +129,7 @@ class Policy:
     bounce_window: timedelta
     human_request: re.Pattern[str]
     sensitive_topics: Mapping[str, re.Pattern[str]] = field(default_factory=dict)
+    negative_events: re.Pattern[str] | None = None
 
     @classmethod
     def load(cls, path: Path = DEFAULT_POLICY) -> Policy:
@@ -158,6 +162,9 @@ class Policy:
             sensitive_topics={
                 topic: _phrases(words) for topic, words in lexicons["sensitive_topics"].items()
             },
+            negative_events=_phrases(
+                [w for words in lexicons["negative_events"].values() for w in words]
+            ),
         )
 
     def asks_for_a_person(self, text: str) -> bool:
@@ -168,10 +175,15 @@ class Policy:
         lowered = text.lower()
         return next((t for t, p in self.sensitive_topics.items() if p.search(lowered)), "")
 
+    def names_a_negative_event(self, text: str) -> bool:
+        return bool(self.negative_events and self.negative_events.search(text.lower()))
+
     def decide(self, facts: Facts) -> Decision:
         values = asdict(facts)
         matched = [rule for rule in self.rules if rule.matches(values)]
-        reasons = tuple(rule.reason(values) for rule in matched)
+        # Several rules may give one reason in different situations: it is said once.
+        firsts = {rule.code: rule for rule in reversed(matched)}
+        reasons = tuple(rule.reason(values) for rule in matched if firsts[rule.code] is rule)
         if any(rule.action is Action.STAY_QUIET for rule in matched):
             return Decision(Action.STAY_QUIET, reasons)
         action = max(

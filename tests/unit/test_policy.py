@@ -47,6 +47,21 @@ def decide(**facts: object) -> tuple[Action, list[str]]:
             ["sarcasm_on_negative_topic"],
         ),
         (
+            {"sarcasm": True, "sentiment_score": 0.8, "negative_event": True, "intent": "x"},
+            Action.REPLY_AND_ESCALATE,
+            ["sarcasm_on_negative_topic"],
+        ),
+        (
+            {"sarcasm": True, "sentiment_score": -0.5, "negative_event": True, "intent": "x"},
+            Action.REPLY_AND_ESCALATE,
+            ["sarcasm_on_negative_topic"],
+        ),
+        (
+            {"sarcasm": True, "sentiment_score": 0.9, "intent": "x"},
+            Action.AUTO_REPLY,
+            [],
+        ),
+        (
             {"intent": "unknown", "human_requested": True},
             Action.ESCALATE,
             ["human_requested", "intent_unclear"],
@@ -146,6 +161,13 @@ def test_sensitive_topics_are_named_and_ordinary_words_are_not() -> None:
     assert POLICY.sensitive_topic("I will contact my lawyer") == "legal_threat"
     assert POLICY.sensitive_topic("Mi padre falleció la semana pasada") == "bereavement"
     assert POLICY.sensitive_topic("My phone battery died again") == ""
+
+
+def test_a_named_mishap_is_told_from_plain_thanks() -> None:
+    assert POLICY.names_a_negative_event("Thanks a lot for cancelling my order")
+    assert POLICY.names_a_negative_event("Oh great, another week without my parcel")
+    assert not POLICY.names_a_negative_event("Thank you, have a nice day!")
+    assert not POLICY.names_a_negative_event("Ok, thanks.")
 
 
 def test_a_rule_on_an_unknown_fact_stops_loading(tmp_path: Path) -> None:
