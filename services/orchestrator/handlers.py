@@ -24,7 +24,7 @@ from rapport.events.v1 import feedback_pb2, handoff_pb2, messages_pb2
 from services.orchestrator.handoff import handoff_packet
 from services.orchestrator.metrics import DECISIONS, HANDOFFS, IGNORED, RATINGS, REPLIES
 from services.orchestrator.outgoing import PublisherPort, send_bot_message
-from services.orchestrator.policy import Action, Facts, Policy
+from services.orchestrator.policy import Action, Decision, Facts, Policy
 from services.orchestrator.ratings import Rating, read_rating
 from services.orchestrator.replies import (
     VOICE,
@@ -92,6 +92,19 @@ def earlier_contact(
                 channel=channel_name(turn.channel), day=turn.occurred_at.ToDatetime().date()
             )
     return None
+
+
+_PRAISE = frozenset({"gratitude", "joy"})
+
+
+def _emotion_to_acknowledge(
+    analysis: emotion_pb.AnalyzeResponse | None, decision: Decision
+) -> str | None:
+    """The feeling the reply acknowledges; sarcastic praise is not thanked for as praise."""
+    if analysis is None:
+        return None
+    sarcastic = "sarcasm_on_negative_topic" in decision.codes()
+    return None if sarcastic and analysis.dominant_emotion in _PRAISE else analysis.dominant_emotion
 
 
 class InboundHandler:
@@ -197,12 +210,10 @@ class InboundHandler:
             )
         else:
             template = f"answer/{facts.intent}"
-            # Sarcastic praise is not acknowledged as praise ("You're welcome!").
-            sarcastic = "sarcasm_on_negative_topic" in decision.codes()
             reply = compose_reply(
                 language=language,
                 intent=analysis.intent.name if analysis else "unknown",
-                emotion=analysis.dominant_emotion if analysis and not sarcastic else None,
+                emotion=_emotion_to_acknowledge(analysis, decision),
                 intensity=analysis.intensity if analysis else 0.0,
                 first_bot_message=first_bot_message,
                 bot_name=self._bot_name,
