@@ -18,12 +18,12 @@ from rapport.events.v1 import agent_pb2, messages_pb2
 
 from services.orchestrator.metrics import AGENT_ACTIONS
 from services.orchestrator.outgoing import PublisherPort, send_bot_message
-from services.orchestrator.replies import VOICE
 from shared.channel_names import channel_name
 from shared.errors import ContractError, InvalidInputError
 from shared.kafka.codec import caused_by
 from shared.kafka.topics import outbound_topic
 from shared.observability.logging import log_context
+from shared.voice.replies import VOICE
 
 log = logging.getLogger(__name__)
 

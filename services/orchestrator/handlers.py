@@ -26,18 +26,18 @@ from services.orchestrator.metrics import DECISIONS, HANDOFFS, IGNORED, RATINGS,
 from services.orchestrator.outgoing import PublisherPort, send_bot_message
 from services.orchestrator.policy import Action, Decision, Facts, Policy
 from services.orchestrator.ratings import Rating, read_rating
-from services.orchestrator.replies import (
+from shared.channel_names import channel_name
+from shared.errors import ContractError, DependencyUnavailableError, RefusedError
+from shared.kafka.codec import caused_by, derived_event_id
+from shared.kafka.topics import FEEDBACK, HANDOFF
+from shared.observability.logging import log_context
+from shared.voice.replies import (
     VOICE,
     EarlierContact,
     Reply,
     compose_reply,
     holding_reply,
 )
-from shared.channel_names import channel_name
-from shared.errors import ContractError, DependencyUnavailableError, RefusedError
-from shared.kafka.codec import caused_by, derived_event_id
-from shared.kafka.topics import FEEDBACK, HANDOFF
-from shared.observability.logging import log_context
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.events.v1 import messages_pb2
 
-from services.orchestrator.replies import Reply
 from shared.channel_names import channel_name
 from shared.kafka.topics import outbound_topic
+from shared.voice.replies import Reply
 
 
 class TurnWriter(Protocol):

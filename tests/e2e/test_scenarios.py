@@ -33,7 +33,6 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.context.v1 import context_service_pb2_grpc as context_grpc
 from rapport.events.v1 import handoff_pb2, messages_pb2
 
-from services.orchestrator.replies import VOICE, EarlierContact
 from services.sms_adapter.config import SmsSettings
 from services.sms_adapter.twilio import TwilioAdapter
 from services.social_adapter.messenger import MessengerAdapter
@@ -51,6 +50,7 @@ from shared.grpc.client import open_channel
 from shared.kafka.codec import derived_event_id, new_envelope
 from shared.kafka.producer import EventPublisher
 from shared.kafka.topics import HANDOFF, INBOUND, outbound_topic
+from shared.voice.replies import VOICE, EarlierContact
 from tests.conftest import unique
 from tests.e2e.stack import Stack
 

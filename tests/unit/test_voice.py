@@ -13,7 +13,8 @@ from rapport.events.v1 import messages_pb2
 
 from services.orchestrator.handlers import InboundHandler
 from services.orchestrator.policy import Policy
-from services.orchestrator.replies import (
+from shared.kafka.codec import new_envelope
+from shared.voice.replies import (
     DEFAULT_VOICE,
     TIERS,
     VOICE,
@@ -23,7 +24,6 @@ from services.orchestrator.replies import (
     compose_reply,
     holding_reply,
 )
-from shared.kafka.codec import new_envelope
 from tests.fakes.ports import FakePublisher, InMemoryContext, StubEmotion
 
 LANGUAGES = ("en", "es", "fr", "de", "pt")

@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from services.orchestrator.replies import compose_reply
 from services.sms_adapter.config import SmsSettings
 from services.sms_adapter.twilio import TwilioAdapter
 from services.social_adapter.telegram import TelegramAdapter
@@ -14,6 +13,7 @@ from services.social_adapter.whatsapp import WhatsAppAdapter
 from shared.channels import gsm
 from shared.channels.adapter import Capabilities, Formatting, QuickReply
 from shared.channels.rendering import render
+from shared.voice.replies import compose_reply
 
 WEB = Capabilities(max_text_chars=4000, formatting=Formatting.MARKDOWN, max_quick_replies=5)
 CHANNELS = {
