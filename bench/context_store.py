@@ -31,7 +31,7 @@ from rapport.context.v1 import context_service_pb2 as pb
 from rapport.context.v1 import context_service_pb2_grpc as pb_grpc
 from sqlalchemy import insert
 
-from bench.measure import free_port, percentile
+from bench.measure import cpu_seconds, free_port, percentile
 from infra.postgres import PostgresCluster
 from services.context.database import create_engine, migrate
 from services.context.models import ContactRow, ConversationRow, CustomerRow, IdentityRow, TurnRow
@@ -150,7 +150,9 @@ async def wait_serving(address: str, process: subprocess.Popen[bytes]) -> None:
     raise TimeoutError("the context service did not become healthy")
 
 
-async def measure(address: str, ids: list[str], lookups: int, appends: int, in_flight: int) -> None:
+async def measure(
+    address: str, ids: list[str], lookups: int, appends: int, in_flight: int, server_pid: int
+) -> None:
     rng = random.Random(11)
     async with grpc.aio.insecure_channel(address) as channel:
         stub = pb_grpc.ContextServiceStub(channel)
@@ -193,10 +195,12 @@ async def measure(address: str, ids: list[str], lookups: int, appends: int, in_f
                     pb.AppendTurnRequest(customer_id=customer_id, turn=turn), timeout=10
                 )
 
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), cpu_seconds(server_pid)
         await asyncio.gather(*(writer() for _ in range(in_flight)))
         elapsed = time.perf_counter() - started
+        cpu_per_append = (cpu_seconds(server_pid) - cpu_before) / appends
         print(f"  AppendTurn ({in_flight} in flight)    {appends / elapsed:,.0f} turns/s")
+        print(f"  service CPU per AppendTurn    {1000 * cpu_per_append:.2f} ms")
 
 
 async def create_database(server_url: str, name: str) -> str:
@@ -236,7 +240,9 @@ def run_backend(backend: str, args: argparse.Namespace) -> None:
         try:
             address = f"127.0.0.1:{port}"
             asyncio.run(wait_serving(address, process))
-            asyncio.run(measure(address, ids, args.lookups, args.appends, args.in_flight))
+            asyncio.run(
+                measure(address, ids, args.lookups, args.appends, args.in_flight, process.pid)
+            )
         finally:
             process.terminate()
             process.wait(30)
