@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.agent_desk.config import AgentDeskSettings
 from services.context.config import ContextSettings
 from services.emotion.config import EmotionSettings
 from services.orchestrator.config import OrchestratorSettings
@@ -17,10 +18,12 @@ def main() -> None:
     orchestrator = OrchestratorSettings()
     sms = SmsSettings()
     social = SocialAdapterSettings()
+    desk = AgentDeskSettings()
     host = web.bind_host
     rows = [
         ("chat page", f"http://{host}:{web.http_port}/"),
         ("chat WebSocket", f"ws://{host}:{web.http_port}/ws"),
+        ("agent desk", f"http://{host}:{desk.http_port}/"),
         ("Kafka bootstrap", web.kafka_bootstrap),
         ("Twilio SMS webhook", f"http://{host}:{sms.http_port}/twilio/sms"),
         ("Twilio status callback", f"http://{host}:{sms.http_port}/twilio/status"),
@@ -29,12 +32,14 @@ def main() -> None:
         ("emotion gRPC", f"{host}:{emotion.grpc_port}"),
         ("context gRPC", f"{host}:{context.grpc_port}"),
         ("context database", context.database_url),
+        ("agent desk database", desk.database_url),
         ("metrics web_adapter", f"http://{host}:{web.metrics_port}/metrics"),
         ("metrics emotion", f"http://{host}:{emotion.metrics_port}/metrics"),
         ("metrics context", f"http://{host}:{context.metrics_port}/metrics"),
         ("metrics orchestrator", f"http://{host}:{orchestrator.metrics_port}/metrics"),
         ("metrics sms_adapter", f"http://{host}:{sms.metrics_port}/metrics"),
         ("metrics social_adapter", f"http://{host}:{social.metrics_port}/metrics"),
+        ("metrics agent_desk", f"http://{host}:{desk.metrics_port}/metrics"),
     ]
     print("Rapport is starting; Ctrl-C stops everything.")
     for name, where in rows:

@@ -19,7 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tests.conftest import unique
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("emotion", "context", "orchestrator", "web_adapter")
+SERVICES = ("emotion", "context", "orchestrator", "web_adapter", "agent_desk")
 
 
 def free_port() -> int:
@@ -30,7 +30,8 @@ def free_port() -> int:
 
 @dataclass
 class Stack:
-    """The four services of the walking skeleton, each its own ``python -m services.<name>``."""
+    """The services of the walking skeleton and the agent desk, each its own
+    ``python -m services.<name>``."""
 
     kafka_bootstrap: str
     workdir: Path
@@ -43,6 +44,7 @@ class Stack:
             "emotion_grpc",
             "context_grpc",
             "web_http",
+            "desk_http",
             *(f"{service}_metrics" for service in SERVICES),
         )
         self.ports = {name: free_port() for name in names}
@@ -64,6 +66,10 @@ class Stack:
             "RAPPORT_ORCHESTRATOR_INSTANCE_ID": "orchestrator-1",
             "RAPPORT_WEB_CONSUMER_GROUP": unique("web"),
             "RAPPORT_WEB_INSTANCE_ID": "web-1",
+            "RAPPORT_AGENT_DESK_HTTP_PORT": str(self.ports["desk_http"]),
+            "RAPPORT_AGENT_DESK_METRICS_PORT": str(self.ports["agent_desk_metrics"]),
+            "RAPPORT_AGENT_DESK_DATABASE_URL": f"sqlite:///{self.workdir / 'agent_desk.sqlite3'}",
+            "RAPPORT_AGENT_DESK_CONSUMER_GROUP": unique("agent-desk"),
         }
 
     @property
@@ -77,6 +83,23 @@ class Stack:
     @property
     def web_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['web_http']}"
+
+    @property
+    def desk_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['desk_http']}"
+
+    def desk_command(self, *args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+        """Runs ``python -m services.agent_desk <args>`` against this stack's desk database."""
+        return subprocess.run(
+            [sys.executable, "-m", "services.agent_desk", *args],
+            cwd=REPO_ROOT,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
 
     def metrics_url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[f'{service}_metrics']}/metrics"
@@ -124,7 +147,8 @@ class Stack:
                 return bool(status == health_pb2.HealthCheckResponse.SERVING)
             except grpc.RpcError:
                 return False
-        url = f"{self.web_url}/healthz" if service == "web_adapter" else self.metrics_url(service)
+        health = {"web_adapter": self.web_url, "agent_desk": self.desk_url}
+        url = f"{health[service]}/healthz" if service in health else self.metrics_url(service)
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
                 return bool(response.status == 200)

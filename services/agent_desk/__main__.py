@@ -1,0 +1,104 @@
+"""Composition root of the agent desk: ``python -m services.agent_desk`` runs the console;
+``python -m services.agent_desk create-admin --email ...`` creates the first admin."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from aiohttp import web
+from rapport.events.v1 import handoff_pb2
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.agent_desk import cli
+from services.agent_desk.config import AgentDeskSettings
+from services.agent_desk.database import create_engine, migrate
+from services.agent_desk.desk import Clock, Desk, PublisherPort, utc_now
+from services.agent_desk.history import ContextHistory, HistoryPort
+from services.agent_desk.http_app import DeskParts, create_app
+from services.agent_desk.live import LiveUpdates
+from services.agent_desk.security import LoginLimits, LoginRateLimiter
+from services.agent_desk.store import DeskStore
+from shared.grpc.client import open_channel
+from shared.kafka.consumer import EventConsumer
+from shared.kafka.producer import EventPublisher
+from shared.kafka.topics import HANDOFF
+from shared.observability.logging import configure_logging
+from shared.observability.metrics import serve_metrics
+from shared.runtime import run
+
+log = logging.getLogger(__name__)
+
+
+def build(
+    settings: AgentDeskSettings,
+    engine: AsyncEngine,
+    publisher: PublisherPort,
+    history: HistoryPort,
+    clock: Clock = utc_now,
+) -> DeskParts:
+    """The desk's parts on the given adapters (tests hand in their own)."""
+    store = DeskStore(engine)
+    live = LiveUpdates()
+    desk = Desk(
+        store=store,
+        publisher=publisher,
+        live=live,
+        default_team=settings.default_team,
+        max_reply_chars=settings.max_reply_chars,
+        clock=clock,
+    )
+    limiter = LoginRateLimiter(
+        LoginLimits(settings.login_limit_per_account, settings.login_limit_per_address)
+    )
+    return DeskParts(settings, desk, store, history, limiter, live, clock)
+
+
+async def main(stop: asyncio.Event) -> None:
+    settings = AgentDeskSettings()
+    configure_logging(settings.service_name, settings.log_level)
+    metrics = serve_metrics(settings.bind_host, settings.metrics_port)
+    engine = create_engine(settings.database_url)
+    publisher = EventPublisher(settings.kafka_bootstrap, client_id=settings.service_name)
+    channel = open_channel(settings.context_address)
+    runner: web.AppRunner | None = None
+    try:
+        await migrate(engine)
+        await publisher.start()
+        parts = build(
+            settings, engine, publisher, ContextHistory(channel, settings.grpc_deadline_seconds)
+        )
+        runner = web.AppRunner(create_app(parts), shutdown_timeout=5)
+        await runner.setup()
+        await web.TCPSite(runner, settings.bind_host, settings.http_port).start()
+        if not settings.secure_cookies:
+            log.warning("session cookies without Secure: fine on loopback, not behind TLS")
+        log.info(
+            "agent desk on http://%s:%d/, metrics on :%d",
+            settings.bind_host,
+            settings.http_port,
+            metrics.port,
+        )
+        consumer = EventConsumer(
+            bootstrap=settings.kafka_bootstrap,
+            group_id=settings.consumer_group,
+            group_instance_id=settings.instance_id,
+            topics={HANDOFF: handoff_pb2.HandoffRequested},
+            dead_letters=publisher,
+            client_id=settings.service_name,
+        )
+        await consumer.run(parts.desk, stop)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await channel.close()
+        await publisher.stop()
+        await engine.dispose()
+        metrics.close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1:
+        sys.exit(cli.main(sys.argv[1:]))
+    run(main)

@@ -1,0 +1,52 @@
+"""Settings of the agent desk (environment prefix ``RAPPORT_AGENT_DESK_``)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.config import ServiceSettings, shared_name
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses: the desk is only reachable locally."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class AgentDeskSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="RAPPORT_AGENT_DESK_")
+    service_name: ClassVar[str] = "agent_desk"
+
+    http_port: int = Field(8083, ge=0, le=65535)
+    metrics_port: int = Field(9107, ge=0, le=65535)
+    context_address: str = Field("127.0.0.1:50052", validation_alias=shared_name("CONTEXT_ADDRESS"))
+    # The desk's own database, never the context store's: only under this prefix.
+    database_url: str = "sqlite:///var/agent_desk.sqlite3"
+    consumer_group: str = "rapport-agent-desk"
+    instance_id: str | None = None
+    # Every handoff lands in this team's queue until routing by team arrives.
+    default_team: str = Field("support", min_length=1, max_length=64)
+    # None: Secure unless the desk listens on loopback only (local development over plain
+    # HTTP). Set true behind a TLS-terminating proxy on the same host.
+    cookie_secure: bool | None = None
+    session_hours: float = Field(12, gt=0)
+    # Login attempts allowed, in the notation of the `limits` library.
+    login_limit_per_account: str = "5/minute"
+    login_limit_per_address: str = "20/minute"
+    min_password_length: int = Field(12, ge=8)
+    history_turns: int = Field(200, gt=0, le=500)
+    max_reply_chars: int = Field(4000, gt=0)
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return not is_loopback(self.bind_host)

@@ -1,0 +1,228 @@
+"""The conversation view's data: the customer's history from the context service, and the
+handoff packet, shaped for the template (which escapes every string it prints).
+
+The timeline merges ``GetContext`` (the customer's latest turns on every channel) with
+``ListTurns`` (every turn of this conversation), so the conversation being handled is
+whole even when it is longer than the cross-channel window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+import grpc
+from rapport.context.v1 import context_service_pb2 as context_pb
+from rapport.context.v1 import context_service_pb2_grpc as context_grpc
+from rapport.events.v1 import handoff_pb2
+
+from shared.channel_names import channel_name
+from shared.grpc.client import call
+from shared.grpc.context_client import ContextClient
+
+_ROLES = {
+    context_pb.ROLE_CUSTOMER: "customer",
+    context_pb.ROLE_BOT: "bot",
+    context_pb.ROLE_AGENT: "agent",
+    context_pb.ROLE_SYSTEM: "system",
+}
+
+
+class HistoryPort(Protocol):
+    async def history(
+        self, customer_id: str, conversation_id: str, max_turns: int
+    ) -> tuple[context_pb.GetContextResponse, list[context_pb.Turn]]: ...
+
+
+class ContextHistory:
+    """Reads a customer's context and a conversation's turns over gRPC."""
+
+    def __init__(self, channel: grpc.aio.Channel, deadline_seconds: float) -> None:
+        self._client = ContextClient(channel, deadline_seconds)
+        self._stub = context_grpc.ContextServiceStub(channel)
+        self._deadline = deadline_seconds
+
+    async def history(
+        self, customer_id: str, conversation_id: str, max_turns: int
+    ) -> tuple[context_pb.GetContextResponse, list[context_pb.Turn]]:
+        context = await self._client.get_context(customer_id, conversation_id, max_turns)
+        listed: context_pb.ListTurnsResponse = await call(
+            self._stub.ListTurns,
+            context_pb.ListTurnsRequest(conversation_id=conversation_id),
+            deadline_seconds=self._deadline,
+        )
+        return context, list(listed.turns)
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    action: str
+    reasons: list[str]
+    priority: float
+    template: str
+    language: str
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    occurred_at: datetime
+    channel: str
+    role: str
+    author: str
+    text: str
+    emotion: str
+    decision: DecisionView | None
+    this_conversation: bool
+
+
+@dataclass(frozen=True)
+class ReasonView:
+    explanation: str
+    code: str
+    confidence_percent: int
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    x: float
+    y: float
+    label: str
+
+
+@dataclass(frozen=True)
+class EmotionChart:
+    """Sentiment over time as an inline SVG polyline: +1 at the top, -1 at the bottom."""
+
+    width: int
+    height: int
+    points: list[ChartPoint]
+    trend: str
+
+    @property
+    def polyline(self) -> str:
+        return " ".join(f"{p.x:.1f},{p.y:.1f}" for p in self.points)
+
+
+@dataclass(frozen=True)
+class IdentityView:
+    channel: str
+    address: str
+    verified: bool
+
+
+@dataclass(frozen=True)
+class ConsentView:
+    emotion_analysis_allowed: bool
+    marketing_allowed: bool
+    sms_opted_out: bool
+
+
+def timeline(
+    recent: list[context_pb.Turn], listed: list[context_pb.Turn], conversation_id: str
+) -> list[TimelineEntry]:
+    """Every turn once, oldest first, across channels."""
+    turns = {t.event_id: t for t in [*recent, *listed]}
+    ordered = sorted(
+        turns.values(), key=lambda t: (t.occurred_at.ToDatetime(tzinfo=UTC), t.sequence)
+    )
+    return [
+        TimelineEntry(
+            occurred_at=t.occurred_at.ToDatetime(tzinfo=UTC),
+            channel=channel_name(t.channel),
+            role=_ROLES.get(t.role, "system"),
+            author=t.author,
+            text=t.text,
+            emotion=(
+                f"{t.emotion.dominant_emotion} ({t.emotion.intensity:.0%})"
+                if t.HasField("emotion")
+                else ""
+            ),
+            decision=_decision(t) if t.HasField("decision") else None,
+            this_conversation=t.conversation_id == conversation_id,
+        )
+        for t in ordered
+    ]
+
+
+def _decision(turn: context_pb.Turn) -> DecisionView:
+    record = turn.decision
+    return DecisionView(
+        action=record.action.replace("_", " "),
+        reasons=[r.explanation or r.code for r in record.reasons],
+        priority=record.priority,
+        template=record.template,
+        language=record.language,
+    )
+
+
+def reasons(packet: handoff_pb2.HandoffRequested) -> list[ReasonView]:
+    return [
+        ReasonView(r.explanation or r.code, r.code, round(r.confidence * 100))
+        for r in packet.reasons
+    ]
+
+
+def emotion_chart(
+    points: list[tuple[float, str]], trend: str, width: int = 240, height: int = 60
+) -> EmotionChart | None:
+    """``points`` are (sentiment from -1 to 1, label) oldest first; None without any."""
+    if not points:
+        return None
+    margin = 4
+    step = (width - 2 * margin) / max(len(points) - 1, 1)
+    return EmotionChart(
+        width=width,
+        height=height,
+        points=[
+            ChartPoint(
+                x=margin + i * step,
+                y=margin + (1 - (max(-1.0, min(1.0, score)) + 1) / 2) * (height - 2 * margin),
+                label=label,
+            )
+            for i, (score, label) in enumerate(points)
+        ],
+        trend=trend,
+    )
+
+
+def chart_of(
+    context: context_pb.GetContextResponse, packet: handoff_pb2.HandoffRequested
+) -> EmotionChart | None:
+    """From the context service's trajectory, else the one the handoff carried."""
+    if context.trajectory.points:
+        trend = context_pb.Trend.Name(context.trajectory.trend).removeprefix("TREND_").lower()
+        source = [(p.sentiment_score, p.dominant_emotion) for p in context.trajectory.points]
+    else:
+        trend = packet.trend
+        source = [(p.sentiment_score, p.dominant_emotion) for p in packet.trajectory]
+    return emotion_chart(
+        [(score, f"{emotion or 'neutral'} ({score:+.2f})") for score, emotion in source],
+        "" if trend == "unspecified" else trend,
+    )
+
+
+def identities(
+    context: context_pb.GetContextResponse, packet: handoff_pb2.HandoffRequested
+) -> list[IdentityView]:
+    if context.customer.identities:
+        return [
+            IdentityView(channel_name(i.channel), i.address, i.verified)
+            for i in context.customer.identities
+        ]
+    return [IdentityView(channel_name(i.channel), i.address, True) for i in packet.identities]
+
+
+def consent(
+    context: context_pb.GetContextResponse, packet: handoff_pb2.HandoffRequested
+) -> ConsentView:
+    source = context.consent if context.HasField("consent") else packet.consent
+    return ConsentView(
+        source.emotion_analysis_allowed, source.marketing_allowed, source.sms_opted_out
+    )
+
+
+def reply_window(packet: handoff_pb2.HandoffRequested) -> datetime | None:
+    if not packet.HasField("reply_window_closes_at"):
+        return None
+    return packet.reply_window_closes_at.ToDatetime(tzinfo=UTC)

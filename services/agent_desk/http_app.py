@@ -1,0 +1,437 @@
+"""The desk's web console: server-rendered pages, form posts, and a live event stream.
+
+Why this shape: aiohttp is already the project's HTTP stack; Jinja2 (through
+aiohttp-jinja2) renders every page with autoescaping on, so customer text and names
+can never become markup; forms post with a CSRF token and redirect (no client-side
+rendering of untrusted data); the queue refreshes itself from a Server-Sent Events
+stream (aiohttp-sse) instead of polling. A strict Content-Security-Policy (scripts only
+from /static) is the second line against injected markup.
+
+Every route but the login page, the health check and static files needs a session, and
+each handler states the least role it needs with ``@requires``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from aiohttp_sse import sse_response
+from rapport.context.v1 import context_service_pb2 as context_pb
+
+from services.agent_desk import history as views
+from services.agent_desk.config import AgentDeskSettings
+from services.agent_desk.desk import AccessDenied, Desk, viewer_of
+from services.agent_desk.history import HistoryPort
+from services.agent_desk.live import LiveUpdates
+from services.agent_desk.metrics import LIVE_CLIENTS, LOGINS, REFUSED_REQUESTS
+from services.agent_desk.models import Agent, Role, Ticket
+from services.agent_desk.routing import can_see
+from services.agent_desk.security import (
+    LoginRateLimiter,
+    check_password_async,
+    hash_password,
+    new_token,
+    same_token,
+    token_digest,
+)
+from services.agent_desk.store import DeskStore, SignedIn, entry_of, packet_of
+from shared.channel_names import channel_name
+from shared.errors import InvalidInputError, NotFoundError, RapportError, RefusedError
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+SESSION_COOKIE = "rapport_desk_session"
+LOGIN_COOKIE = "rapport_desk_login"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+MIN_TOKEN_CHARS = 32
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PUBLIC_PATHS = frozenset({"/login", "/healthz"})
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+SIGNED_IN = web.RequestKey("signed_in", SignedIn)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class DeskParts:
+    settings: AgentDeskSettings
+    desk: Desk
+    store: DeskStore
+    history: HistoryPort
+    limiter: LoginRateLimiter
+    live: LiveUpdates
+    clock: Clock
+
+
+def csrf_refusal(origin: str | None, host: str, expected: str, given: str | None) -> str | None:
+    """Why a state-changing request must be refused, or None.
+
+    It must carry the expected token (the session's; on the login form, its own
+    cookie's), and, when the browser names its origin, come from this host.
+    """
+    if origin is not None and urlsplit(origin).netloc != host:
+        return "origin"
+    if not same_token(expected, given):
+        return "csrf"
+    return None
+
+
+def template_options() -> dict[str, Any]:
+    """The Jinja2 environment's options: autoescaping on for every template."""
+    return {
+        "loader": jinja2.FileSystemLoader(HERE / "templates"),
+        "autoescape": True,
+        "undefined": jinja2.StrictUndefined,
+    }
+
+
+def requires(role: Role) -> Callable[[Handler], Handler]:
+    """Refuse (403) an account below ``role``; the auth middleware already signed it in."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def checked(request: web.Request) -> web.StreamResponse:
+            if not Role(request[SIGNED_IN].agent.role).at_least(role):
+                REFUSED_REQUESTS.labels("role").inc()
+                raise AccessDenied(f"{request.path} needs the {role.value} role")
+            return await handler(request)
+
+        return checked
+
+    return wrap
+
+
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+FILTERS: dict[str, Callable[..., Any]] = {"when": when}
+
+
+def create_app(parts: DeskParts) -> web.Application:
+    settings, desk, store = parts.settings, parts.desk, parts.store
+
+    def set_cookie(response: web.StreamResponse, name: str, value: str, max_age: int) -> None:
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path="/",
+            httponly=True,
+            samesite="Strict",
+            secure=settings.secure_cookies,
+        )
+
+    def page(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
+        signed = request.get(SIGNED_IN)
+        values.setdefault("me", signed.agent if signed else None)
+        values.setdefault("csrf", signed.csrf_token if signed else "")
+        role = Role(signed.agent.role) if signed else None
+        values["is_supervisor"] = role is not None and role.at_least(Role.SUPERVISOR)
+        values["is_admin"] = role is Role.ADMIN
+        response = aiohttp_jinja2.render_template(template, request, values, status=status)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @web.middleware
+    async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Rapport's errors as pages with the matching status."""
+        try:
+            return await handler(request)
+        except AccessDenied as exc:
+            log.info("refused %s %s: %s", request.method, request.path, exc)
+            return page(request, "error.html", 403, message="You do not have access to this.")
+        except NotFoundError:
+            return page(request, "error.html", 404, message="There is nothing here.")
+        except InvalidInputError as exc:
+            return page(request, "error.html", 400, message=str(exc))
+        except RefusedError:
+            return page(
+                request,
+                "error.html",
+                409,
+                message="Someone else changed this conversation first; reload and try again.",
+            )
+
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        token = request.cookies.get(SESSION_COOKIE)
+        signed = await store.signed_in(token_digest(token), parts.clock()) if token else None
+        if signed is not None:
+            request[SIGNED_IN] = signed
+        elif request.path not in PUBLIC_PATHS and not request.path.startswith("/static/"):
+            if request.method == "GET" and request.path != "/events":
+                raise web.HTTPSeeOther("/login")
+            raise web.HTTPUnauthorized(text="sign in first")
+        return await handler(request)
+
+    @web.middleware
+    async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method in SAFE_METHODS:
+            return await handler(request)
+        given = request.headers.get(CSRF_HEADER)
+        if given is None:
+            field = (await request.post()).get(CSRF_FIELD)
+            given = field if isinstance(field, str) else None
+        signed = request.get(SIGNED_IN)
+        if request.path == "/login":
+            expected = request.cookies.get(LOGIN_COOKIE, "")
+        else:
+            expected = signed.csrf_token if signed else ""
+        refusal = csrf_refusal(request.headers.get("Origin"), request.host, expected, given)
+        if refusal is not None:
+            REFUSED_REQUESTS.labels(refusal).inc()
+            raise web.HTTPForbidden(text=f"refused ({refusal}): reload the page and try again")
+        return await handler(request)
+
+    async def login_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
+        if SIGNED_IN in request and not error:
+            raise web.HTTPSeeOther("/")
+        # Reused while the browser has one: a second login tab, or a favicon request
+        # redirected here, must not invalidate the form already shown.
+        kept = request.cookies.get(LOGIN_COOKIE, "")
+        token = kept if len(kept) >= MIN_TOKEN_CHARS else new_token()
+        response = page(request, "login.html", status, login_csrf=token, error=error)
+        set_cookie(response, LOGIN_COOKIE, token, max_age=3600)
+        return response
+
+    async def login(request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        email = str(form.get("email", "")).strip().lower()[:254]
+        password = str(form.get("password", ""))
+        if not await parts.limiter.allow(email, request.remote or "unknown"):
+            LOGINS.labels("rate_limited").inc()
+            return await login_page(
+                request, "Too many attempts. Wait a minute, then try again.", 429
+            )
+        agent = await store.agent_by_email(email) if email else None
+        usable = agent if agent is not None and agent.active else None
+        if usable is None or not await check_password_async(
+            usable.password_hash if usable else None, password
+        ):
+            LOGINS.labels("refused").inc()
+            return await login_page(request, "Wrong email or password.", 401)
+        token = new_token()
+        now = parts.clock()
+        lifetime = timedelta(hours=settings.session_hours)
+        await store.open_session(usable.id, token_digest(token), new_token(), now + lifetime, now)
+        LOGINS.labels("success").inc()
+        response = see_other("/")
+        set_cookie(response, SESSION_COOKIE, token, max_age=int(lifetime.total_seconds()))
+        response.del_cookie(LOGIN_COOKIE, path="/")
+        return response
+
+    @requires(Role.AGENT)
+    async def logout(request: web.Request) -> web.StreamResponse:
+        await store.close_session(request[SIGNED_IN].token_hash)
+        response = see_other("/login")
+        response.del_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    async def queue_values(agent: Agent) -> dict[str, Any]:
+        waiting, held = await desk.queue(agent)
+        agents = {a.id: a.name for a in await store.agents()}
+        return {
+            "waiting": [(t, packet_of(t)) for t in waiting],
+            "held": [(t, agents.get(t.assignee_id or "", "")) for t in held],
+            "now": parts.clock(),
+        }
+
+    @requires(Role.AGENT)
+    async def index(request: web.Request) -> web.Response:
+        return page(request, "queue.html", **await queue_values(request[SIGNED_IN].agent))
+
+    @requires(Role.AGENT)
+    async def queue_fragment(request: web.Request) -> web.Response:
+        """The queue's lists alone, fetched by the page when the event stream says so."""
+        return page(request, "_queue.html", **await queue_values(request[SIGNED_IN].agent))
+
+    @requires(Role.AGENT)
+    async def events(request: web.Request) -> web.StreamResponse:
+        """One event per ticket change the account may see; the page refetches the queue."""
+        agent = request[SIGNED_IN].agent
+        everything = Role(agent.role) is Role.ADMIN
+        async with parts.live.subscribe() as changes, sse_response(request) as stream:
+
+            async def forward() -> None:
+                try:
+                    while (change := await changes.get()) is not None:
+                        if everything or change.team == agent.team:
+                            await stream.send(change.ticket_id, event="ticket")
+                except ConnectionError:
+                    pass
+                stream.stop_streaming()
+
+            LIVE_CLIENTS.inc()
+            forwarder = asyncio.create_task(forward())
+            try:
+                await stream.wait()
+            finally:
+                forwarder.cancel()
+                LIVE_CLIENTS.dec()
+        return stream
+
+    @requires(Role.AGENT)
+    async def conversation(request: web.Request) -> web.Response:
+        agent = request[SIGNED_IN].agent
+        ticket = await desk.visible_ticket(agent, request.match_info["ticket_id"])
+        packet = packet_of(ticket)
+        unavailable = ""
+        try:
+            context, listed = await parts.history.history(
+                ticket.customer_id, ticket.conversation_id, settings.history_turns
+            )
+        except RapportError as exc:
+            log.warning("no history for %s: %s", ticket.conversation_id, exc)
+            context, listed = context_pb.GetContextResponse(), []
+            unavailable = "The customer's history could not be read just now; reload to retry."
+        holder = await store.agent(ticket.assignee_id) if ticket.assignee_id else None
+        closes = views.reply_window(packet)
+        supervising = Role(agent.role).at_least(Role.SUPERVISOR)
+        may_assign = supervising or ticket.assignee_id == agent.id
+        return page(
+            request,
+            "conversation.html",
+            ticket=ticket,
+            packet=packet,
+            channel=channel_name(ticket.channel),  # type: ignore[arg-type]
+            customer_name=context.customer.display_name or ticket.customer_name,
+            holder=holder,
+            mine=ticket.assignee_id == agent.id,
+            reasons=views.reasons(packet),
+            timeline=views.timeline(list(context.recent_turns), listed, ticket.conversation_id),
+            chart=views.chart_of(context, packet),
+            identities=views.identities(context, packet),
+            consent=views.consent(context, packet),
+            reply_window=closes,
+            window_closed=closes is not None and closes <= parts.clock(),
+            summary=context.summary or packet.summary,
+            unavailable=unavailable,
+            colleagues=(
+                [a for a in await store.agents(ticket.team) if a.active and a.id != agent.id]
+                if may_assign
+                else []
+            ),
+            max_reply_chars=settings.max_reply_chars,
+        )
+
+    def action(act: Callable[[Agent, str, web.Request], Awaitable[Ticket]]) -> Handler:
+        """A form post acting on a ticket; back to it, or to the queue once it is gone
+        from the agent's view (transferred to a colleague)."""
+
+        @requires(Role.AGENT)
+        async def handle(request: web.Request) -> web.StreamResponse:
+            agent = request[SIGNED_IN].agent
+            ticket = await act(agent, request.match_info["ticket_id"], request)
+            visible = can_see(viewer_of(agent), entry_of(ticket))
+            return see_other(f"/conversations/{ticket.id}" if visible else "/")
+
+        return handle
+
+    async def form_value(request: web.Request, name: str) -> str:
+        value = (await request.post()).get(name, "")
+        return value if isinstance(value, str) else ""
+
+    async def do_reply(agent: Agent, ticket_id: str, request: web.Request) -> Ticket:
+        return await desk.reply(agent, ticket_id, await form_value(request, "text"))
+
+    async def do_assign(agent: Agent, ticket_id: str, request: web.Request) -> Ticket:
+        return await desk.assign(agent, ticket_id, await form_value(request, "agent_id"))
+
+    @requires(Role.ADMIN)
+    async def users(request: web.Request) -> web.Response:
+        return page(request, "users.html", users=await store.agents(), roles=list(Role))
+
+    @requires(Role.ADMIN)
+    async def create_user(request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        text = {k: str(v).strip() for k, v in form.items() if isinstance(v, str)}
+        if not text.get("email") or "@" not in text["email"] or not text.get("name"):
+            raise InvalidInputError("an account needs an email address and a name")
+        try:
+            role = Role(text.get("role", ""))
+        except ValueError as exc:
+            raise InvalidInputError("pick a role") from exc
+        password_hash = await asyncio.to_thread(
+            hash_password, str(form.get("password", "")), settings.min_password_length
+        )
+        await store.create_agent(
+            email=text["email"],
+            name=text["name"],
+            password_hash=password_hash,
+            role=role,
+            team=text.get("team") or settings.default_team,
+            languages=split_list(text.get("languages", "")),
+            skills=split_list(text.get("skills", "")),
+            now=parts.clock(),
+        )
+        raise web.HTTPSeeOther("/admin/users")
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def add_security_headers(_request: web.Request, response: web.StreamResponse) -> None:
+        response.headers.update(SECURITY_HEADERS)
+
+    async def end_streams(_app: web.Application) -> None:
+        parts.live.close()
+
+    app = web.Application(middlewares=[errors, authenticate, csrf], client_max_size=256 * 1024)
+    aiohttp_jinja2.setup(app, filters=FILTERS, **template_options())
+    app.on_response_prepare.append(add_security_headers)
+    app.on_shutdown.append(end_streams)
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/", index)
+    app.router.add_get("/queue", queue_fragment)
+    app.router.add_get("/events", events)
+    app.router.add_get("/conversations/{ticket_id}", conversation)
+    app.router.add_post(
+        "/conversations/{ticket_id}/claim", action(lambda a, t, _r: desk.claim(a, t))
+    )
+    app.router.add_post("/conversations/{ticket_id}/reply", action(do_reply))
+    app.router.add_post("/conversations/{ticket_id}/assign", action(do_assign))
+    app.router.add_post(
+        "/conversations/{ticket_id}/return", action(lambda a, t, _r: desk.give_back(a, t))
+    )
+    app.router.add_post(
+        "/conversations/{ticket_id}/resolve", action(lambda a, t, _r: desk.resolve(a, t))
+    )
+    app.router.add_get("/admin/users", users)
+    app.router.add_post("/admin/users", create_user)
+    app.router.add_get("/healthz", health)
+    app.router.add_static("/static", HERE / "static")
+    return app
+
+
+def see_other(location: str) -> web.Response:
+    """The redirect after a form post (303: the browser follows it with a GET)."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+def split_list(text: str) -> list[str]:
+    """``"en, fr"`` → ``["en", "fr"]``."""
+    return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]

@@ -1,0 +1,45 @@
+"""In-process fan-out of ticket changes to the browsers' Server-Sent Events streams.
+
+Only the desk process that changed a ticket (or consumed its handoff) tells its own
+browsers; running several desk replicas needs a shared fan-out (a known limit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TicketChanged:
+    ticket_id: str
+    team: str
+
+
+class LiveUpdates:
+    def __init__(self, backlog: int = 100) -> None:
+        self._backlog = backlog
+        self._subscribers: set[asyncio.Queue[TicketChanged | None]] = set()
+
+    def notify(self, change: TicketChanged) -> None:
+        for queue in self._subscribers:
+            if queue.qsize() >= self._backlog:  # a stalled browser misses changes;
+                continue  # its next one refreshes everything anyway
+            queue.put_nowait(change)
+
+    def close(self) -> None:
+        """Ends every stream (at shutdown)."""
+        for queue in self._subscribers:
+            queue.put_nowait(None)
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[TicketChanged | None]]:
+        # One slot beyond the backlog is kept for the end-of-stream marker.
+        queue: asyncio.Queue[TicketChanged | None] = asyncio.Queue(self._backlog + 1)
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)

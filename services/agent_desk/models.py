@@ -1,0 +1,135 @@
+"""The desk's tables: agents, their sessions, and tickets (one per handoff episode).
+
+A ticket keeps the latest ``HandoffRequested`` packet whole (``packet``) so the
+conversation view can show everything the bot handed over, plus the columns the queue
+sorts and filters on and the timestamps a later KPI dashboard needs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware in and out; SQLite stores no zone, so it is restored as UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment: datetime = value
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime}
+
+
+class Role(StrEnum):
+    """What a desk account may do; each role can do everything the ones before it can."""
+
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def at_least(self, other: Role) -> bool:
+        return self.rank >= other.rank
+
+
+class TicketStatus(StrEnum):
+    WAITING = "waiting"
+    CLAIMED = "claimed"
+    RETURNED = "returned"
+    RESOLVED = "resolved"
+
+
+OPEN_STATUSES = (TicketStatus.WAITING, TicketStatus.CLAIMED)
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    team: Mapped[str] = mapped_column(String(64))
+    # ISO 639-1 codes the agent writes, and skills as "kind:value" (as in handoffs).
+    languages: Mapped[list[str]] = mapped_column(JSON)
+    skills: Mapped[list[str]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class DeskSession(Base):
+    """A signed-in browser; the cookie holds the token, the table only its SHA-256."""
+
+    __tablename__ = "sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_team_status", "team", "status"),)
+
+    # The event id of the handoff that opened it.
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(64), index=True)
+    customer_id: Mapped[str] = mapped_column(String(36), index=True)
+    customer_name: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[int] = mapped_column(Integer)
+    team: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[float] = mapped_column(Float)
+    language: Mapped[str] = mapped_column(String(16))
+    required_skills: Mapped[list[str]] = mapped_column(JSON)
+    # Earlier tickets of the same customer in the repeat window.
+    repeat_contacts: Mapped[int] = mapped_column(Integer)
+    # The latest HandoffRequested, serialized.
+    packet: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))
+    assignee_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"), nullable=True)
+    handed_off_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    first_reply_at: Mapped[datetime | None]
+    returned_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class HandoffEvent(Base):
+    """Every handoff event id seen: the consumer's idempotency record."""
+
+    __tablename__ = "handoff_events"
+
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"))
+    received_at: Mapped[datetime]

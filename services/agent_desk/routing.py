@@ -1,0 +1,97 @@
+"""Who may see which ticket, and in which order the queue shows them.
+
+Pure functions over plain values, so the rules are read and tested in one place:
+
+- A ticket belongs to a team; an admin sees every team, everyone else only their own.
+- Within the team, supervisors see every ticket; an agent sees the ones they hold and
+  waiting ones they can take: written in a language they have (``language`` and any
+  ``language:xx`` skill) and needing no ``topic:`` skill they lack (sensitive topics need
+  trained people). ``intent:`` skills only raise the ticket in their queue.
+- Urgency = the bot's priority, plus waiting time (up to +0.3 after 15 minutes), plus
+  repeat contacts (+0.15 each, up to two), plus +0.5 for the agent who handed it back
+  (the customer gets the same person), plus +0.05 per matching intent skill.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.agent_desk.models import Role, TicketStatus
+
+WAIT_FULL_SECONDS = 15 * 60
+WAIT_WEIGHT = 0.3
+REPEAT_WEIGHT = 0.15
+PREFERRED_AGENT_BONUS = 0.5
+INTENT_MATCH_BONUS = 0.05
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in account, as the rules need it."""
+
+    agent_id: str
+    role: Role
+    team: str
+    languages: frozenset[str]
+    skills: frozenset[str]
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    ticket_id: str
+    team: str
+    status: TicketStatus
+    assignee_id: str | None
+    priority: float
+    language: str
+    required_skills: tuple[str, ...]
+    repeat_contacts: int
+    handed_off_at: datetime
+    preferred_agent_id: str = ""
+
+
+def _needed_languages(entry: QueueEntry) -> set[str]:
+    languages = {
+        s.removeprefix("language:") for s in entry.required_skills if s.startswith("language:")
+    }
+    if entry.language:
+        languages.add(entry.language)
+    return languages
+
+
+def can_take(viewer: Viewer, entry: QueueEntry) -> bool:
+    """Whether the viewer's languages and skills fit the ticket."""
+    if viewer.role.at_least(Role.SUPERVISOR):
+        return True
+    if not _needed_languages(entry) <= viewer.languages:
+        return False
+    topics = {s for s in entry.required_skills if s.startswith("topic:")}
+    return topics <= viewer.skills
+
+
+def can_see(viewer: Viewer, entry: QueueEntry) -> bool:
+    if viewer.role is Role.ADMIN:
+        return True
+    if entry.team != viewer.team:
+        return False
+    if viewer.role is Role.SUPERVISOR or entry.assignee_id == viewer.agent_id:
+        return True
+    return entry.status == TicketStatus.WAITING and can_take(viewer, entry)
+
+
+def urgency(viewer: Viewer, entry: QueueEntry, now: datetime) -> float:
+    waited = max((now - entry.handed_off_at).total_seconds(), 0.0)
+    score = entry.priority + WAIT_WEIGHT * min(waited / WAIT_FULL_SECONDS, 1.0)
+    score += REPEAT_WEIGHT * min(entry.repeat_contacts, 2)
+    if entry.preferred_agent_id and entry.preferred_agent_id == viewer.agent_id:
+        score += PREFERRED_AGENT_BONUS
+    intents = {s for s in entry.required_skills if s.startswith("intent:")}
+    return score + INTENT_MATCH_BONUS * len(intents & viewer.skills)
+
+
+def queue_for(viewer: Viewer, entries: Iterable[QueueEntry], now: datetime) -> list[QueueEntry]:
+    """Waiting tickets the viewer may take, most urgent first (oldest first on a tie)."""
+    waiting = [e for e in entries if e.status == TicketStatus.WAITING and can_see(viewer, e)]
+    return sorted(waiting, key=lambda e: (-urgency(viewer, e, now), e.handed_off_at))

@@ -1,0 +1,285 @@
+"""The desk's database access: accounts, sessions and tickets.
+
+Ticket changes are conditional updates (``WHERE status IN ... AND assignee = ...``), so
+two agents clicking "claim" at once cannot both win, and the event announcing the change
+is published inside the same transaction: if Kafka refuses it, nothing changes here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from rapport.events.v1 import handoff_pb2
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from services.agent_desk.models import (
+    OPEN_STATUSES,
+    Agent,
+    DeskSession,
+    HandoffEvent,
+    Role,
+    Ticket,
+    TicketStatus,
+)
+from services.agent_desk.routing import QueueEntry
+from shared.errors import NotFoundError, RefusedError
+
+REPEAT_WINDOW = timedelta(days=30)
+
+Announce = Callable[[Ticket], Awaitable[None]]
+
+
+class HandoffOutcome(StrEnum):
+    QUEUED = "queued"
+    REFRESHED = "refreshed"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    agent: Agent
+    csrf_token: str
+    token_hash: str
+
+
+def packet_of(ticket: Ticket) -> handoff_pb2.HandoffRequested:
+    return handoff_pb2.HandoffRequested.FromString(ticket.packet)
+
+
+def entry_of(ticket: Ticket) -> QueueEntry:
+    return QueueEntry(
+        ticket_id=ticket.id,
+        team=ticket.team,
+        status=TicketStatus(ticket.status),
+        assignee_id=ticket.assignee_id,
+        priority=ticket.priority,
+        language=ticket.language,
+        required_skills=tuple(ticket.required_skills),
+        repeat_contacts=ticket.repeat_contacts,
+        handed_off_at=ticket.handed_off_at,
+        preferred_agent_id=packet_of(ticket).preferred_agent_id,
+    )
+
+
+class DeskStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    # Accounts
+
+    async def create_agent(
+        self,
+        *,
+        email: str,
+        name: str,
+        password_hash: str,
+        role: Role,
+        team: str,
+        languages: Collection[str],
+        skills: Collection[str],
+        now: datetime,
+    ) -> Agent:
+        agent = Agent(
+            id=str(uuid.uuid4()),
+            email=email.strip().lower(),
+            name=name.strip(),
+            password_hash=password_hash,
+            role=role.value,
+            team=team,
+            languages=sorted(set(languages)),
+            skills=sorted(set(skills)),
+            active=True,
+            created_at=now,
+        )
+        try:
+            async with self._sessions() as session, session.begin():
+                session.add(agent)
+        except IntegrityError as exc:
+            raise RefusedError(f"an account for {agent.email} already exists") from exc
+        return agent
+
+    async def agent_by_email(self, email: str) -> Agent | None:
+        async with self._sessions() as session:
+            found: Agent | None = await session.scalar(
+                select(Agent).where(Agent.email == email.strip().lower())
+            )
+            return found
+
+    async def agent(self, agent_id: str) -> Agent | None:
+        async with self._sessions() as session:
+            return await session.get(Agent, agent_id)
+
+    async def agents(self, team: str | None = None) -> list[Agent]:
+        query = select(Agent).order_by(Agent.team, Agent.name)
+        if team is not None:
+            query = query.where(Agent.team == team)
+        async with self._sessions() as session:
+            return list(await session.scalars(query))
+
+    # Sessions
+
+    async def open_session(
+        self, agent_id: str, token_hash: str, csrf: str, expires: datetime, now: datetime
+    ) -> None:
+        async with self._sessions() as session, session.begin():
+            session.add(
+                DeskSession(
+                    token_hash=token_hash,
+                    agent_id=agent_id,
+                    csrf_token=csrf,
+                    created_at=now,
+                    expires_at=expires,
+                )
+            )
+
+    async def signed_in(self, token_hash: str, now: datetime) -> SignedIn | None:
+        """The active account behind a session, or None when unknown or expired."""
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(DeskSession, Agent)
+                    .join(Agent, Agent.id == DeskSession.agent_id)
+                    .where(DeskSession.token_hash == token_hash)
+                )
+            ).one_or_none()
+        if row is None:
+            return None
+        desk_session, agent = row
+        if desk_session.expires_at <= now or not agent.active:
+            return None
+        return SignedIn(agent, desk_session.csrf_token, token_hash)
+
+    async def close_session(self, token_hash: str) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(delete(DeskSession).where(DeskSession.token_hash == token_hash))
+
+    # Tickets
+
+    async def record_handoff(
+        self, packet: handoff_pb2.HandoffRequested, team: str, now: datetime
+    ) -> tuple[Ticket, HandoffOutcome]:
+        """Queue a handoff; a repeat of a seen event changes nothing, and a new handoff
+        for a conversation already open refreshes its ticket instead of adding one."""
+        envelope = packet.envelope
+        async with self._sessions() as session, session.begin():
+            seen = await session.get(HandoffEvent, envelope.event_id)
+            if seen is not None:
+                ticket = await session.get(Ticket, seen.ticket_id)
+                assert ticket is not None  # a foreign key guarantees it
+                return ticket, HandoffOutcome.DUPLICATE
+            ticket = await session.scalar(
+                select(Ticket)
+                .where(
+                    Ticket.conversation_id == envelope.conversation_id,
+                    Ticket.status.in_(OPEN_STATUSES),
+                )
+                .order_by(Ticket.handed_off_at.desc())
+                .limit(1)
+            )
+            fields: dict[str, Any] = {
+                "priority": packet.priority,
+                "language": packet.language,
+                "required_skills": list(packet.required_skills),
+                "packet": packet.SerializeToString(),
+                "updated_at": now,
+            }
+            if ticket is not None:
+                for name, value in fields.items():
+                    setattr(ticket, name, value)
+                outcome = HandoffOutcome.REFRESHED
+            else:
+                customer_id = envelope.customer.customer_id
+                handed_off_at = (
+                    envelope.occurred_at.ToDatetime(tzinfo=UTC)
+                    if envelope.HasField("occurred_at")
+                    else now
+                )
+                repeats = await session.scalar(
+                    select(func.count())
+                    .select_from(Ticket)
+                    .where(
+                        Ticket.customer_id == customer_id,
+                        Ticket.handed_off_at >= handed_off_at - REPEAT_WINDOW,
+                    )
+                )
+                ticket = Ticket(
+                    id=envelope.event_id,
+                    conversation_id=envelope.conversation_id,
+                    customer_id=customer_id,
+                    customer_name=_display_name(packet),
+                    channel=envelope.channel,
+                    team=team,
+                    repeat_contacts=int(repeats or 0),
+                    status=TicketStatus.WAITING.value,
+                    assignee_id=None,
+                    handed_off_at=handed_off_at,
+                    **fields,
+                )
+                session.add(ticket)
+                outcome = HandoffOutcome.QUEUED
+            await session.flush()
+            session.add(
+                HandoffEvent(event_id=envelope.event_id, ticket_id=ticket.id, received_at=now)
+            )
+        return ticket, outcome
+
+    async def ticket(self, ticket_id: str) -> Ticket:
+        async with self._sessions() as session:
+            ticket = await session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise NotFoundError(f"no ticket {ticket_id}")
+        return ticket
+
+    async def open_tickets(self, team: str | None) -> list[Ticket]:
+        """Waiting and claimed tickets of a team (of every team for ``None``)."""
+        query = select(Ticket).where(Ticket.status.in_(OPEN_STATUSES))
+        if team is not None:
+            query = query.where(Ticket.team == team)
+        async with self._sessions() as session:
+            return list(await session.scalars(query.order_by(Ticket.handed_off_at)))
+
+    async def transition(
+        self,
+        ticket_id: str,
+        *,
+        allowed: Collection[TicketStatus],
+        holder: str | None,
+        changes: dict[str, Any],
+        now: datetime,
+        announce: Announce,
+    ) -> Ticket:
+        """Apply ``changes`` if the ticket is in an ``allowed`` status (and held by
+        ``holder`` when given), then ``announce`` it before committing."""
+        condition = [Ticket.id == ticket_id, Ticket.status.in_([s.value for s in allowed])]
+        if holder is not None:
+            condition.append(Ticket.assignee_id == holder)
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(Ticket)
+                .where(*condition)
+                .values(**changes, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise RefusedError(f"ticket {ticket_id} is not in a state that allows this")
+            ticket = await session.get(Ticket, ticket_id, populate_existing=True)
+            assert ticket is not None
+            await announce(ticket)
+        return ticket
+
+
+def first_time(column: Any, now: datetime) -> Any:
+    """Keep the first moment something happened: ``COALESCE(column, now)``."""
+    return func.coalesce(column, now)
+
+
+def _display_name(packet: handoff_pb2.HandoffRequested) -> str:
+    names = [packet.envelope.customer.display_name, *(i.display_name for i in packet.identities)]
+    return next((n for n in names if n), "")

@@ -1,0 +1,460 @@
+"""The agent desk's web console over HTTP, on a real context service and a real database:
+sign-in, CSRF, roles and teams, the conversation view, actions and the live stream.
+
+Kafka is replaced by a recording publisher here (the end-to-end test runs the real one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import grpc
+import pytest
+from aiohttp.test_utils import TestServer
+from google.protobuf.message import Message
+from rapport.common.v1 import envelope_pb2
+from rapport.context.v1 import context_service_pb2 as context_pb
+from rapport.context.v1 import context_service_pb2_grpc as context_grpc
+from rapport.events.v1 import agent_pb2, handoff_pb2
+
+from services.agent_desk.__main__ import build
+from services.agent_desk.config import AgentDeskSettings
+from services.agent_desk.database import create_engine as desk_engine
+from services.agent_desk.database import migrate as desk_migrate
+from services.agent_desk.history import ContextHistory
+from services.agent_desk.http_app import DeskParts, create_app
+from services.agent_desk.models import Role, TicketStatus
+from services.agent_desk.security import hash_password
+from services.context.__main__ import build as build_context
+from services.context.config import ContextSettings
+from services.context.database import create_engine as context_engine
+from services.context.database import migrate as context_migrate
+from shared.conversations import thread_conversation_id
+from shared.kafka.codec import new_envelope
+from shared.kafka.topics import AGENT_ACTIONS
+from tests.grpc_probe import running
+
+pytestmark = pytest.mark.integration
+
+CONTEXT = context_pb.DESCRIPTOR.services_by_name["ContextService"].full_name
+PASSWORD = "a long enough password"
+EVIL = "<script>alert('x')</script>"
+
+
+@dataclass
+class RecordingPublisher:
+    events: list[tuple[str, Message]] = field(default_factory=list)
+
+    async def publish(self, topic: str, event: Message) -> None:
+        self.events.append((topic, event))
+
+    def actions(self) -> list[agent_pb2.AgentActionTaken]:
+        return [e for t, e in self.events if t == AGENT_ACTIONS]  # type: ignore[misc]
+
+
+@dataclass
+class Desk:
+    parts: DeskParts
+    server: TestServer
+    publisher: RecordingPublisher
+    context: context_grpc.ContextServiceStub
+    accounts: dict[str, str]
+
+    def browser(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            base_url=str(self.server.make_url("/")),
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+        )
+
+
+@pytest.fixture
+async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
+    context_db = context_engine(f"sqlite:///{tmp_path / 'context.sqlite3'}")
+    await context_migrate(context_db)
+    context_parts = build_context(
+        ContextSettings(metrics_port=0, grpc_port=0, database_url="sqlite://"), context_db
+    )
+    settings = AgentDeskSettings(
+        metrics_port=0, http_port=0, database_url=f"sqlite:///{tmp_path / 'desk.sqlite3'}"
+    )
+    engine = desk_engine(settings.database_url)
+    await desk_migrate(engine)
+    publisher = RecordingPublisher()
+    try:
+        async with (
+            running(
+                lambda s: context_grpc.add_ContextServiceServicer_to_server(
+                    context_parts.servicer, s
+                ),
+                CONTEXT,
+            ) as address,
+            grpc.aio.insecure_channel(address) as channel,
+        ):
+            parts = build(settings, engine, publisher, ContextHistory(channel, 5))
+            accounts = {}
+            for email, role, team in [
+                ("admin@example.org", Role.ADMIN, "support"),
+                ("maria@example.org", Role.AGENT, "support"),
+                ("bob@example.org", Role.AGENT, "support"),
+                ("sue@example.org", Role.SUPERVISOR, "support"),
+                ("billie@example.org", Role.AGENT, "billing"),
+            ]:
+                agent = await parts.store.create_agent(
+                    email=email,
+                    name=email.split("@")[0].title(),
+                    password_hash=hash_password(PASSWORD, 12),
+                    role=role,
+                    team=team,
+                    languages=["en"],
+                    skills=[],
+                    now=datetime.now(UTC),
+                )
+                accounts[email] = agent.id
+            server = TestServer(create_app(parts), host="127.0.0.1")
+            await server.start_server()
+            try:
+                yield Desk(
+                    parts, server, publisher, context_grpc.ContextServiceStub(channel), accounts
+                )
+            finally:
+                await server.close()
+    finally:
+        await context_parts.store.close()
+        await context_db.dispose()
+        await engine.dispose()
+
+
+def hidden_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+async def sign_in(browser: aiohttp.ClientSession, email: str, password: str = PASSWORD) -> int:
+    async with browser.get("/login") as page:
+        token = hidden_token(await page.text())
+    async with browser.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": token},
+        allow_redirects=False,
+    ) as response:
+        return response.status
+
+
+async def page_token(browser: aiohttp.ClientSession, path: str = "/") -> str:
+    async with browser.get(path) as page:
+        assert page.status == 200
+        return hidden_token(await page.text())
+
+
+async def seeded_handoff(desk: Desk) -> handoff_pb2.HandoffRequested:
+    """A customer with history in the context service, handed off to the desk."""
+    visitor = f"visitor-{uuid.uuid4().hex[:8]}"
+    conversation_id = thread_conversation_id("web", visitor)
+    customer = (
+        await desk.context.ResolveCustomer(
+            context_pb.ResolveCustomerRequest(
+                channel=envelope_pb2.CHANNEL_WEB, address=visitor, display_name=EVIL
+            ),
+            timeout=5,
+        )
+    ).customer
+    await desk.context.UpdateConsent(
+        context_pb.UpdateConsentRequest(customer_id=customer.customer_id, sms_opted_out=True),
+        timeout=5,
+    )
+    now = datetime.now(UTC)
+    for offset, role, text in [
+        (2, context_pb.ROLE_CUSTOMER, f"{EVIL} I want a person"),
+        (1, context_pb.ROLE_BOT, "A member of our team will be with you."),
+    ]:
+        turn = context_pb.Turn(
+            event_id=str(uuid.uuid4()),
+            conversation_id=conversation_id,
+            role=role,
+            text=text,
+            channel=envelope_pb2.CHANNEL_WEB,
+        )
+        turn.occurred_at.FromDatetime(now - timedelta(seconds=offset))
+        if role == context_pb.ROLE_BOT:
+            turn.decision.CopyFrom(
+                context_pb.DecisionRecord(
+                    action="escalate",
+                    reasons=[context_pb.DecisionReasonRecord(code="human_requested")],
+                    priority=0.7,
+                )
+            )
+        await desk.context.AppendTurn(
+            context_pb.AppendTurnRequest(customer_id=customer.customer_id, turn=turn), timeout=5
+        )
+    packet = handoff_pb2.HandoffRequested(
+        envelope=new_envelope(
+            conversation_id=conversation_id,
+            channel=envelope_pb2.CHANNEL_WEB,
+            customer=envelope_pb2.CustomerRef(
+                customer_id=customer.customer_id,
+                channel=envelope_pb2.CHANNEL_WEB,
+                address=visitor,
+                display_name=EVIL,
+            ),
+        ),
+        reasons=[
+            handoff_pb2.DecisionReason(
+                code="human_requested",
+                explanation="The customer asked to talk to a person.",
+                confidence=0.93,
+            )
+        ],
+        priority=0.7,
+        language="en",
+        required_skills=["language:en"],
+        trajectory=[
+            handoff_pb2.EmotionReading(dominant_emotion="anger", sentiment_score=-0.6),
+            handoff_pb2.EmotionReading(dominant_emotion="neutral", sentiment_score=0.1),
+        ],
+        trend="improving",
+        consent=handoff_pb2.ConsentFlags(emotion_analysis_allowed=True, sms_opted_out=True),
+    )
+    packet.reply_window_closes_at.FromDatetime(now + timedelta(hours=23))
+    await desk.parts.desk(packet)
+    return packet
+
+
+async def test_sign_in_sets_a_strict_http_only_session_cookie(desk: Desk) -> None:
+    async with desk.browser() as browser:
+        async with browser.get("/", allow_redirects=False) as anonymous:
+            assert (anonymous.status, anonymous.headers["Location"]) == (303, "/login")
+        assert await sign_in(browser, "maria@example.org", "wrong password!!") == 401
+        async with browser.get("/login") as page:
+            token = hidden_token(await page.text())
+        async with browser.get("/favicon.ico") as redirected_to_login:  # as browsers do
+            assert redirected_to_login.url.path == "/login"
+        async with browser.post(
+            "/login",
+            data={"email": "maria@example.org", "password": PASSWORD, "csrf_token": token},
+            allow_redirects=False,
+        ) as response:
+            assert response.status == 303
+            cookie = next(
+                v for v in response.headers.getall("Set-Cookie") if "rapport_desk_session" in v
+            )
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        async with browser.get("/") as queue:
+            assert queue.status == 200
+            assert "Content-Security-Policy" in queue.headers
+            assert "Maria" in await queue.text()
+
+
+async def test_a_login_without_its_csrf_token_is_refused(desk: Desk) -> None:
+    async with (
+        desk.browser() as browser,
+        browser.post(
+            "/login", data={"email": "maria@example.org", "password": PASSWORD}
+        ) as response,
+    ):
+        assert response.status == 403
+
+
+async def test_a_state_changing_request_without_the_csrf_token_is_refused(desk: Desk) -> None:
+    packet = await seeded_handoff(desk)
+    ticket_id = packet.envelope.event_id
+    async with desk.browser() as browser:
+        assert await sign_in(browser, "maria@example.org") == 303
+        token = await page_token(browser)
+        for data, headers in [
+            ({}, {}),
+            ({"csrf_token": "forged"}, {}),
+            ({"csrf_token": token}, {"Origin": "https://evil.example"}),
+        ]:
+            async with browser.post(
+                f"/conversations/{ticket_id}/claim", data=data, headers=headers
+            ) as refused:
+                assert refused.status == 403
+        assert (await desk.parts.store.ticket(ticket_id)).status == TicketStatus.WAITING
+        assert desk.publisher.actions() == []
+
+        async with browser.post(
+            f"/conversations/{ticket_id}/claim",
+            data={"csrf_token": token},
+            allow_redirects=False,
+        ) as claimed:
+            assert claimed.status == 303
+    [claim] = desk.publisher.actions()
+    assert claim.kind == agent_pb2.AGENT_ACTION_KIND_CLAIMED
+    assert claim.agent_id == desk.accounts["maria@example.org"] and claim.agent_name == "Maria"
+    assert claim.envelope.customer.customer_id == packet.envelope.customer.customer_id
+
+
+async def test_logins_are_rate_limited(desk: Desk) -> None:
+    async with desk.browser() as browser:
+        statuses = [await sign_in(browser, "bob@example.org", "wrong password!!") for _ in range(6)]
+        assert statuses == [401] * 5 + [429]
+        assert await sign_in(browser, "bob@example.org") == 429  # even with the right one
+
+
+async def test_an_agent_gets_403_on_admin_pages_and_another_teams_conversations(
+    desk: Desk,
+) -> None:
+    packet = await seeded_handoff(desk)
+    async with desk.browser() as agent, desk.browser() as other_team, desk.browser() as admin:
+        assert await sign_in(agent, "maria@example.org") == 303
+        async with agent.get("/admin/users") as response:
+            assert response.status == 403
+        token = await page_token(agent)
+        async with agent.post(
+            "/admin/users",
+            data={"csrf_token": token, "email": "x@example.org", "name": "X", "role": "admin"},
+        ) as response:
+            assert response.status == 403
+        assert await desk.parts.store.agent_by_email("x@example.org") is None
+
+        assert await sign_in(other_team, "billie@example.org") == 303
+        async with other_team.get(f"/conversations/{packet.envelope.event_id}") as response:
+            assert response.status == 403
+        async with other_team.get("/") as response:
+            assert packet.envelope.event_id not in await response.text()
+
+        assert await sign_in(admin, "admin@example.org") == 303
+        token = await page_token(admin, "/admin/users")
+        async with admin.post(
+            "/admin/users",
+            data={
+                "csrf_token": token,
+                "email": "new@example.org",
+                "name": "Newt",
+                "password": PASSWORD,
+                "role": "supervisor",
+                "team": "billing",
+                "languages": "en, fr",
+            },
+        ) as response:
+            assert response.status == 200
+            assert "new@example.org" in await response.text()
+        created = await desk.parts.store.agent_by_email("new@example.org")
+        assert created is not None and created.role == "supervisor"
+        assert created.languages == ["en", "fr"]
+
+
+async def test_the_conversation_view_shows_history_reasons_and_context_escaped(
+    desk: Desk,
+) -> None:
+    packet = await seeded_handoff(desk)
+    ticket_id = packet.envelope.event_id
+    async with desk.browser() as browser:
+        assert await sign_in(browser, "maria@example.org") == 303
+        async with browser.get("/") as queue:
+            listing = await queue.text()
+        assert f'data-ticket="{ticket_id}"' in listing
+        assert "The customer asked to talk to a person." in listing
+        async with browser.get(f"/conversations/{ticket_id}") as response:
+            html = await response.text()
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; I want a person" in html
+    assert "A member of our team will be with you." in html
+    assert "Why the bot said this: escalate" in html
+    assert 'The customer asked to talk to a person. <span class="muted">(93% sure)' in html
+    assert '<svg class="chart"' in html and "<polyline" in html
+    assert "SMS: opted out" in html
+    assert "Closes at" in html
+    assert 'id="claim-form"' in html
+
+
+async def test_claim_reply_and_resolve_publish_the_agents_actions(desk: Desk) -> None:
+    packet = await seeded_handoff(desk)
+    ticket_id = packet.envelope.event_id
+    async with desk.browser() as maria, desk.browser() as bob:
+        assert await sign_in(maria, "maria@example.org") == 303
+        assert await sign_in(bob, "bob@example.org") == 303
+        maria_token, bob_token = await page_token(maria), await page_token(bob)
+
+        async with maria.post(
+            f"/conversations/{ticket_id}/claim", data={"csrf_token": maria_token}
+        ) as response:
+            assert response.status == 200 and 'id="reply-form"' in await response.text()
+        async with bob.post(
+            f"/conversations/{ticket_id}/reply", data={"csrf_token": bob_token, "text": "Hi"}
+        ) as response:
+            assert response.status == 403  # Maria's now: Bob cannot even see it
+        async with maria.post(
+            f"/conversations/{ticket_id}/claim", data={"csrf_token": maria_token}
+        ) as response:
+            assert response.status == 409  # already claimed
+        async with maria.post(
+            f"/conversations/{ticket_id}/reply",
+            data={"csrf_token": maria_token, "text": "  Hi, I'm Maria.  "},
+        ) as response:
+            assert response.status == 200
+        async with maria.post(
+            f"/conversations/{ticket_id}/resolve", data={"csrf_token": maria_token}
+        ) as response:
+            assert response.status == 200
+
+    kinds = [(a.kind, a.text, a.agent_name) for a in desk.publisher.actions()]
+    assert kinds == [
+        (agent_pb2.AGENT_ACTION_KIND_CLAIMED, "", "Maria"),
+        (agent_pb2.AGENT_ACTION_KIND_REPLIED, "Hi, I'm Maria.", "Maria"),
+        (agent_pb2.AGENT_ACTION_KIND_RESOLVED, "", "Maria"),
+    ]
+    ticket = await desk.parts.store.ticket(ticket_id)
+    assert ticket.status == TicketStatus.RESOLVED
+    assert ticket.claimed_at and ticket.first_reply_at and ticket.resolved_at
+    assert ticket.claimed_at <= ticket.first_reply_at <= ticket.resolved_at
+    assert ticket.assignee_id == desk.accounts["maria@example.org"]
+
+
+async def test_a_supervisor_assigns_and_the_holder_transfers(desk: Desk) -> None:
+    packet = await seeded_handoff(desk)
+    ticket_id = packet.envelope.event_id
+    maria_id, bob_id = desk.accounts["maria@example.org"], desk.accounts["bob@example.org"]
+    async with desk.browser() as sue, desk.browser() as bob, desk.browser() as maria:
+        for browser, email in [(sue, "sue"), (bob, "bob"), (maria, "maria")]:
+            assert await sign_in(browser, f"{email}@example.org") == 303
+        sue_token, bob_token, maria_token = [await page_token(b) for b in (sue, bob, maria)]
+
+        async with maria.post(
+            f"/conversations/{ticket_id}/assign",
+            data={"csrf_token": maria_token, "agent_id": bob_id},
+        ) as response:
+            assert response.status == 403  # agents do not assign waiting tickets
+        async with sue.post(
+            f"/conversations/{ticket_id}/assign", data={"csrf_token": sue_token, "agent_id": bob_id}
+        ) as response:
+            assert response.status == 200
+        async with bob.post(
+            f"/conversations/{ticket_id}/assign",
+            data={"csrf_token": bob_token, "agent_id": maria_id},
+        ) as response:
+            assert response.url.path == "/"  # transferred: back to Bob's queue
+        async with bob.get(f"/conversations/{ticket_id}") as response:
+            assert response.status == 403  # no longer Bob's to see
+        async with maria.post(
+            f"/conversations/{ticket_id}/reply", data={"csrf_token": maria_token, "text": "Hello"}
+        ) as response:
+            assert response.status == 200
+
+    actions = [(a.kind, a.agent_id) for a in desk.publisher.actions()]
+    assert actions == [
+        (agent_pb2.AGENT_ACTION_KIND_CLAIMED, bob_id),
+        (agent_pb2.AGENT_ACTION_KIND_CLAIMED, maria_id),
+        (agent_pb2.AGENT_ACTION_KIND_REPLIED, maria_id),
+    ]
+
+
+async def test_the_event_stream_announces_a_new_handoff(desk: Desk) -> None:
+    async with desk.browser() as browser:
+        assert await sign_in(browser, "maria@example.org") == 303
+        async with browser.get("/events") as stream:
+            assert stream.headers["Content-Type"].startswith("text/event-stream")
+            handed_off = asyncio.create_task(seeded_handoff(desk))
+            received = b""
+            while b"event: ticket" not in received:
+                received += await asyncio.wait_for(stream.content.readany(), timeout=10)
+            packet = await handed_off
+    assert packet.envelope.event_id.encode() in received
