@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Integer, Row, String, Table, bindparam, func, insert, select, update
-from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -276,6 +276,10 @@ _TRAJECTORY = (
     .order_by(TURNS.c.occurred_at.desc())
     .limit(bindparam("limit"))
 )
+_INSERT_CUSTOMER = insert(CUSTOMERS)
+_ERASED_AT = select(TombstoneRow.erased_at).where(
+    TombstoneRow.subject_hash == bindparam("subject_hash")
+)
 _INSERT_CONTACT = insert(CONTACTS)
 _INSERT_TURN = insert(TURNS)
 
@@ -379,48 +383,65 @@ class ContextRepository:
         if known is not None:
             return known, False
         try:
-            async with self._store.write() as session:
-                found = await self._customer_by_address(session, channel, address)
-                if found is not None:
-                    return customer_of(found, await self._identities(session, found.id)), False
-                await self._refuse_if_erased(
-                    session, self._store.subject_hash("identity", f"{channel}:{address}"), seen_at
-                )
-                moment = now()
-                row = CustomerRow(
-                    id=str(uuid.uuid4()),
-                    display_name=display_name[:200],
-                    preferred_language="",
-                    preferred_channel=channel,
-                    created_at=moment,
-                    emotion_analysis_allowed=self._policy.emotion_analysis_default,
-                    marketing_allowed=False,
-                    sms_opted_out=False,
-                    consent_updated_at=moment,
-                )
-                session.add(row)
-                await session.flush()
-                inserted = await session.execute(
-                    self._store.insert(IdentityRow)
-                    .values(
-                        customer_id=row.id,
-                        channel=channel,
-                        address=address,
-                        verified=True,
-                        created_at=moment,
-                    )
-                    .on_conflict_do_nothing()
-                )
-                if cast("CursorResult[Any]", inserted).rowcount != 1:
-                    raise _LostRaceError
-                return customer_of(row, await self._identities(session, row.id)), True
+            return await self._store.run_write(
+                functools.partial(self._create_customer, channel, address, display_name, seen_at)
+            )
         except _LostRaceError:
             pass  # another writer created this identity first; our customer row rolled back
-        async with self._store.read() as session:
-            found = await self._customer_by_address(session, channel, address)
-            if found is None:
-                raise UnknownError(f"no customer for {address}")
-            return customer_of(found, await self._identities(session, found.id)), False
+        found = await self._known_customer(channel, address)
+        if found is None:
+            raise UnknownError(f"no customer for {address}")
+        return found, False
+
+    def _create_customer(
+        self,
+        channel: int,
+        address: str,
+        display_name: str,
+        seen_at: datetime | None,
+        connection: Connection,
+    ) -> tuple[Customer, bool]:
+        """One write (see Store.run_write): a new customer with this verified identity."""
+        found = self._read_known_customer(channel, address, connection)
+        if found is not None:
+            return found, False
+        erased_at = connection.execute(
+            _ERASED_AT,
+            {"subject_hash": self._store.subject_hash("identity", f"{channel}:{address}")},
+        ).scalar()
+        if erased_at is not None and (seen_at is None or seen_at <= utc(erased_at)):
+            raise ErasedError("this customer's data was erased; the event predates the erasure")
+        moment, customer_id = now(), str(uuid.uuid4())
+        connection.execute(
+            _INSERT_CUSTOMER,
+            {
+                "id": customer_id,
+                "display_name": display_name[:200],
+                "preferred_language": "",
+                "preferred_channel": channel,
+                "created_at": moment,
+                "emotion_analysis_allowed": self._policy.emotion_analysis_default,
+                "marketing_allowed": False,
+                "sms_opted_out": False,
+                "consent_updated_at": moment,
+            },
+        )
+        inserted = connection.execute(
+            self._store.insert(IdentityRow)
+            .values(
+                customer_id=customer_id,
+                channel=channel,
+                address=address,
+                verified=True,
+                created_at=moment,
+            )
+            .on_conflict_do_nothing()
+        )
+        if inserted.rowcount != 1:
+            raise _LostRaceError
+        created = self._read_known_customer(channel, address, connection)
+        assert created is not None  # inserted just above, in this transaction
+        return created, True
 
     async def _known_customer(self, channel: int, address: str) -> Customer | None:
         """The fast path of every message: a read, no write lock, prebuilt statements."""
@@ -440,28 +461,6 @@ class ContextRepository:
             for r in connection.execute(_IDENTITIES_OF_CUSTOMER, {"customer_id": row.id})
         )
         return customer_of(row, identities)
-
-    @staticmethod
-    async def _customer_by_address(
-        session: AsyncSession, channel: int, address: str
-    ) -> CustomerRow | None:
-        return (
-            await session.execute(
-                select(CustomerRow)
-                .join(IdentityRow, IdentityRow.customer_id == CustomerRow.id)
-                .where(IdentityRow.channel == channel, IdentityRow.address == address)
-            )
-        ).scalar_one_or_none()
-
-    @staticmethod
-    async def _refuse_if_erased(
-        session: AsyncSession, subject_hash: str, seen_at: datetime | None
-    ) -> None:
-        erased_at = await session.scalar(
-            select(TombstoneRow.erased_at).where(TombstoneRow.subject_hash == subject_hash)
-        )
-        if erased_at is not None and (seen_at is None or seen_at <= utc(erased_at)):
-            raise ErasedError("this customer's data was erased; the event predates the erasure")
 
     async def _customer_row(self, session: AsyncSession, customer_id: str) -> CustomerRow:
         """The customer (following merges), or why there is none."""
