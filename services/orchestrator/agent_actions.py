@@ -17,7 +17,7 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.events.v1 import agent_pb2, messages_pb2
 
 from services.orchestrator.metrics import AGENT_ACTIONS
-from services.orchestrator.outgoing import PublisherPort, send_bot_message
+from services.orchestrator.outgoing import PublisherPort, send_bot_message, step_record
 from shared.channel_names import channel_name
 from shared.errors import ContractError, InvalidInputError
 from shared.kafka.codec import caused_by
@@ -113,17 +113,12 @@ class AgentActionHandler:
         """The CSAT question, from the bot, in the conversation's language."""
         envelope = action.envelope
         question = VOICE.rating_question(language)
-        record = context_pb.DecisionRecord(
-            action="auto_reply",
-            reasons=[
-                context_pb.DecisionReasonRecord(
-                    code="agent_resolved",
-                    explanation=f"Agent {action.agent_id} resolved the conversation; "
-                    "the customer is asked to rate the help they got.",
-                )
-            ],
-            template="rating/ask",
-            language=question.language,
+        record = step_record(
+            "agent_resolved",
+            f"Agent {action.agent_id} resolved the conversation; "
+            "the customer is asked to rate the help they got.",
+            "rating/ask",
+            question,
         )
         await send_bot_message(
             self._context,

@@ -23,7 +23,7 @@ from rapport.events.v1 import feedback_pb2, handoff_pb2, messages_pb2
 
 from services.orchestrator.handoff import handoff_packet
 from services.orchestrator.metrics import DECISIONS, HANDOFFS, IGNORED, RATINGS, REPLIES
-from services.orchestrator.outgoing import PublisherPort, send_bot_message
+from services.orchestrator.outgoing import PublisherPort, send_bot_message, step_record
 from services.orchestrator.policy import Action, Decision, Facts, Policy
 from services.orchestrator.ratings import Rating, read_rating
 from shared.channel_names import channel_name
@@ -329,17 +329,11 @@ class InboundHandler:
             ),
         )
         thanks = VOICE.rating_thanks(history.conversation.language)
-        record = context_pb.DecisionRecord(
-            action="auto_reply",
-            reasons=[
-                context_pb.DecisionReasonRecord(
-                    code="rating_received",
-                    explanation=f"The customer rated the resolved conversation "
-                    f"{rating.score} of 5.",
-                )
-            ],
-            template="rating/thanks",
-            language=thanks.language,
+        record = step_record(
+            "rating_received",
+            f"The customer rated the resolved conversation {rating.score} of 5.",
+            "rating/thanks",
+            thanks,
         )
         await self._reply(event, customer_id, thanks, record)
         await self._context.set_conversation_state(

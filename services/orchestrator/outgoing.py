@@ -29,6 +29,19 @@ class PublisherPort(Protocol):
     async def publish(self, topic: str, event: Message) -> None: ...
 
 
+def step_record(
+    code: str, explanation: str, template: str, reply: Reply
+) -> context_pb.DecisionRecord:
+    """The record of a message the bot sends as a fixed step (the rating question, the
+    thanks for a rating): no policy was consulted, and the record says why it was sent."""
+    return context_pb.DecisionRecord(
+        action="auto_reply",
+        reasons=[context_pb.DecisionReasonRecord(code=code, explanation=explanation)],
+        template=template,
+        language=reply.language,
+    )
+
+
 async def send_bot_message(
     context: TurnWriter,
     publisher: PublisherPort,

@@ -6,6 +6,7 @@ import asyncio
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -26,6 +27,8 @@ from tests.grpc_probe import health_status, reflected_services
 from tests.kafka_helpers import eventually, eventually_async, read_until
 
 pytestmark = pytest.mark.e2e
+
+AgentActions = Callable[..., agent_pb2.AgentActionTaken]
 
 
 def metric_total(url: str, name: str, **labels: str) -> float:
@@ -242,43 +245,55 @@ async def test_asking_for_a_person_hands_off_and_the_bot_steps_back(stack: Stack
     assert handoff.summary
 
 
+async def handed_to_an_agent(stack: Stack, chat: ChatClient) -> AgentActions:
+    """The visitor asks for a person; returns a maker of that agent's actions on the chat."""
+    await chat.say("I want to talk to a real person please")
+    await eventually(lambda: len(chat.replies) == 1, timeout=5)
+    async with open_channel(stack.context_address) as channel:
+        customer = await context_grpc.ContextServiceStub(channel).ResolveCustomer(
+            context_pb.ResolveCustomerRequest(
+                channel=envelope_pb2.CHANNEL_WEB, address=chat.visitor
+            ),
+            timeout=5,
+        )
+
+    def action(
+        kind: agent_pb2.AgentActionKind, agent: tuple[str, str], text: str = ""
+    ) -> agent_pb2.AgentActionTaken:
+        return agent_pb2.AgentActionTaken(
+            envelope=new_envelope(
+                conversation_id=chat.conversation_id,
+                channel=envelope_pb2.CHANNEL_WEB,
+                customer=envelope_pb2.CustomerRef(
+                    customer_id=customer.customer.customer_id,
+                    channel=envelope_pb2.CHANNEL_WEB,
+                    address=chat.visitor,
+                ),
+            ),
+            kind=kind,
+            agent_id=agent[0],
+            agent_name=agent[1],
+            text=text,
+        )
+
+    return action
+
+
 async def test_an_agent_takes_over_replies_as_a_person_and_hands_back(stack: Stack) -> None:
     chat = await ChatClient.connect(stack.web_url)
+    maria = ("agent-7", "Maria")
     try:
-        await chat.say("I want to talk to a real person please")
-        await eventually(lambda: len(chat.replies) == 1, timeout=5)
-        async with open_channel(stack.context_address) as channel:
-            customer = await context_grpc.ContextServiceStub(channel).ResolveCustomer(
-                context_pb.ResolveCustomerRequest(
-                    channel=envelope_pb2.CHANNEL_WEB, address=chat.visitor
-                ),
-                timeout=5,
-            )
-
-        def action(kind: agent_pb2.AgentActionKind, text: str = "") -> agent_pb2.AgentActionTaken:
-            return agent_pb2.AgentActionTaken(
-                envelope=new_envelope(
-                    conversation_id=chat.conversation_id,
-                    channel=envelope_pb2.CHANNEL_WEB,
-                    customer=envelope_pb2.CustomerRef(
-                        customer_id=customer.customer.customer_id,
-                        channel=envelope_pb2.CHANNEL_WEB,
-                        address=chat.visitor,
-                    ),
-                ),
-                kind=kind,
-                agent_id="agent-7",
-                agent_name="Maria",
-                text=text,
-            )
-
+        action = await handed_to_an_agent(stack, chat)
         async with EventPublisher(stack.kafka_bootstrap, client_id="agent-desk") as desk:
-            await desk.publish(AGENT_ACTIONS, action(agent_pb2.AGENT_ACTION_KIND_CLAIMED))
+            await desk.publish(AGENT_ACTIONS, action(agent_pb2.AGENT_ACTION_KIND_CLAIMED, maria))
             await desk.publish(
-                AGENT_ACTIONS, action(agent_pb2.AGENT_ACTION_KIND_REPLIED, "Hi, I'm Maria.")
+                AGENT_ACTIONS,
+                action(agent_pb2.AGENT_ACTION_KIND_REPLIED, maria, "Hi, I'm Maria."),
             )
             await eventually(lambda: len(chat.replies) == 2, timeout=10)
-            await desk.publish(AGENT_ACTIONS, action(agent_pb2.AGENT_ACTION_KIND_RETURNED_TO_BOT))
+            await desk.publish(
+                AGENT_ACTIONS, action(agent_pb2.AGENT_ACTION_KIND_RETURNED_TO_BOT, maria)
+            )
         await asyncio.sleep(1)  # the return is applied before the customer writes again
         await chat.say("Thanks! Where is my order?")
         await eventually(lambda: len(chat.replies) == 3, timeout=10)
@@ -297,35 +312,12 @@ async def test_after_an_agent_resolves_the_customer_rates_the_help_on_their_chan
     stack: Stack,
 ) -> None:
     chat = await ChatClient.connect(stack.web_url)
+    sam = ("agent-9", "Sam")
     try:
-        await chat.say("I want to talk to a real person please")
-        await eventually(lambda: len(chat.replies) == 1, timeout=5)
-        async with open_channel(stack.context_address) as channel:
-            customer = await context_grpc.ContextServiceStub(channel).ResolveCustomer(
-                context_pb.ResolveCustomerRequest(
-                    channel=envelope_pb2.CHANNEL_WEB, address=chat.visitor
-                ),
-                timeout=5,
-            )
+        action = await handed_to_an_agent(stack, chat)
         async with EventPublisher(stack.kafka_bootstrap, client_id="agent-desk") as desk:
             for kind in (agent_pb2.AGENT_ACTION_KIND_CLAIMED, agent_pb2.AGENT_ACTION_KIND_RESOLVED):
-                await desk.publish(
-                    AGENT_ACTIONS,
-                    agent_pb2.AgentActionTaken(
-                        envelope=new_envelope(
-                            conversation_id=chat.conversation_id,
-                            channel=envelope_pb2.CHANNEL_WEB,
-                            customer=envelope_pb2.CustomerRef(
-                                customer_id=customer.customer.customer_id,
-                                channel=envelope_pb2.CHANNEL_WEB,
-                                address=chat.visitor,
-                            ),
-                        ),
-                        kind=kind,
-                        agent_id="agent-9",
-                        agent_name="Sam",
-                    ),
-                )
+                await desk.publish(AGENT_ACTIONS, action(kind, sam))
         await eventually(lambda: len(chat.replies) == 2, timeout=10)
         await chat.say("4 - quick and kind")
         await eventually(lambda: len(chat.replies) == 3, timeout=10)

@@ -223,14 +223,22 @@ async def test_a_handoff_from_the_web_has_no_reply_window() -> None:
     assert not handoff.HasField("reply_window_closes_at")
 
 
-async def test_a_rating_after_a_resolution_is_recorded_for_the_agent_and_thanked() -> None:
+async def _rating_asked_by(
+    agent: str,
+) -> tuple[InMemoryContext, FakePublisher, InboundHandler, str]:
+    """A conversation an agent resolved, its customer asked for a rating."""
     context, publisher = InMemoryContext(), FakePublisher()
     handler = _handler(context, publisher)
     await handler(_inbound("Where is my order?"))
     conversation = _inbound("x").envelope.conversation_id
     await context.set_conversation_state(
-        conversation, context_pb.CONVERSATION_STATE_RATING_REQUESTED, "agent-7"
+        conversation, context_pb.CONVERSATION_STATE_RATING_REQUESTED, agent
     )
+    return context, publisher, handler, conversation
+
+
+async def test_a_rating_after_a_resolution_is_recorded_for_the_agent_and_thanked() -> None:
+    context, publisher, handler, conversation = await _rating_asked_by("agent-7")
     await handler(_inbound("4 - quick and kind, thanks"))
 
     (topic, rating), (_, thanks) = publisher.published[-2:]
@@ -246,13 +254,7 @@ async def test_a_rating_after_a_resolution_is_recorded_for_the_agent_and_thanked
 
 
 async def test_a_message_that_is_no_rating_goes_back_to_the_bot() -> None:
-    context, publisher = InMemoryContext(), FakePublisher()
-    handler = _handler(context, publisher)
-    await handler(_inbound("Where is my order?"))
-    conversation = _inbound("x").envelope.conversation_id
-    await context.set_conversation_state(
-        conversation, context_pb.CONVERSATION_STATE_RATING_REQUESTED, "agent-7"
-    )
+    context, publisher, handler, conversation = await _rating_asked_by("agent-7")
     await handler(_inbound("I also want a refund"))
 
     [(topic, reply)] = publisher.published[-1:]
