@@ -6,24 +6,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from datetime import timedelta
 
 from aiohttp import web
-from rapport.events.v1 import handoff_pb2
+from rapport.events.v1 import feedback_pb2, handoff_pb2, messages_pb2
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.agent_desk import cli
 from services.agent_desk.config import AgentDeskSettings
 from services.agent_desk.database import create_engine, migrate
 from services.agent_desk.desk import Clock, Desk, PublisherPort, utc_now
-from services.agent_desk.history import ContextHistory, HistoryPort
+from services.agent_desk.history import ContextHistory
 from services.agent_desk.http_app import DeskParts, create_app
 from services.agent_desk.live import LiveUpdates
 from services.agent_desk.security import LoginLimits, LoginRateLimiter
 from services.agent_desk.store import DeskStore
 from shared.grpc.client import open_channel
+from shared.grpc.context_client import ContextClient
 from shared.kafka.consumer import EventConsumer
 from shared.kafka.producer import EventPublisher
-from shared.kafka.topics import HANDOFF
+from shared.kafka.topics import FEEDBACK, HANDOFF, INBOUND
 from shared.observability.logging import configure_logging
 from shared.observability.metrics import serve_metrics
 from shared.runtime import run
@@ -35,7 +37,7 @@ def build(
     settings: AgentDeskSettings,
     engine: AsyncEngine,
     publisher: PublisherPort,
-    history: HistoryPort,
+    context: ContextClient,
     clock: Clock = utc_now,
 ) -> DeskParts:
     """The desk's parts on the given adapters (tests hand in their own)."""
@@ -44,15 +46,17 @@ def build(
     desk = Desk(
         store=store,
         publisher=publisher,
+        context=context,
         live=live,
         default_team=settings.default_team,
         max_reply_chars=settings.max_reply_chars,
+        holding_interval=timedelta(seconds=settings.holding_interval_seconds),
         clock=clock,
     )
     limiter = LoginRateLimiter(
         LoginLimits(settings.login_limit_per_account, settings.login_limit_per_address)
     )
-    return DeskParts(settings, desk, store, history, limiter, live, clock)
+    return DeskParts(settings, desk, store, ContextHistory(context), limiter, live, clock)
 
 
 async def main(stop: asyncio.Event) -> None:
@@ -67,7 +71,7 @@ async def main(stop: asyncio.Event) -> None:
         await migrate(engine)
         await publisher.start()
         parts = build(
-            settings, engine, publisher, ContextHistory(channel, settings.grpc_deadline_seconds)
+            settings, engine, publisher, ContextClient(channel, settings.grpc_deadline_seconds)
         )
         runner = web.AppRunner(create_app(parts), shutdown_timeout=5)
         await runner.setup()
@@ -84,7 +88,11 @@ async def main(stop: asyncio.Event) -> None:
             bootstrap=settings.kafka_bootstrap,
             group_id=settings.consumer_group,
             group_instance_id=settings.instance_id,
-            topics={HANDOFF: handoff_pb2.HandoffRequested},
+            topics={
+                HANDOFF: handoff_pb2.HandoffRequested,
+                FEEDBACK: feedback_pb2.SatisfactionRated,
+                INBOUND: messages_pb2.MessageReceived,
+            },
             dead_letters=publisher,
             client_id=settings.service_name,
         )

@@ -44,6 +44,11 @@ class AgentDeskSettings(ServiceSettings):
     min_password_length: int = Field(12, ge=8)
     history_turns: int = Field(200, gt=0, le=500)
     max_reply_chars: int = Field(4000, gt=0)
+    # A customer who writes while waiting is told their place in line at most this
+    # often (the bot's hand-over message counts as the first).
+    holding_interval_seconds: float = Field(180, ge=0)
+    # What the owner's dashboard offers to look back over.
+    dashboard_days: tuple[int, ...] = (14, 30)
 
     @property
     def secure_cookies(self) -> bool:

@@ -1,30 +1,57 @@
-"""What the desk does: take handoffs into the queue, and apply agents' actions.
+"""What the desk does: take handoffs into the queue, apply agents' actions, record
+ratings, and keep waiting customers told of their place in line.
 
 Every action checks who may do it (team, role, who holds the ticket), changes the
 ticket conditionally and publishes the matching ``AgentActionTaken`` for the
 orchestrator, which quiets the bot, sends the agent's reply on the customer's channel,
 or gives the conversation back. Browsers hear about every change at once (``live``).
+
+The desk consumes three topics with its own group: handoffs (the queue), ratings
+(``SatisfactionRated``, the CSAT records) and customers' messages. A message tells the
+desk a conversation exists (the escalation rate's denominator), shows up live on an
+open conversation page, and, from a customer still waiting, earns a holding message
+with their place in line. That last one lives here because only the desk knows the
+queue; the orchestrator stays quiet while a conversation waits for a person.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from google.protobuf.message import Message
-from rapport.events.v1 import agent_pb2, handoff_pb2
+from rapport.common.v1 import envelope_pb2
+from rapport.context.v1 import context_service_pb2 as context_pb
+from rapport.events.v1 import agent_pb2, feedback_pb2, handoff_pb2, messages_pb2
 
-from services.agent_desk.live import LiveUpdates, TicketChanged
-from services.agent_desk.metrics import ACTIONS, HANDOFFS
+from services.agent_desk.live import CustomerMessage, LiveUpdates, TicketChanged
+from services.agent_desk.metrics import (
+    ACTIONS,
+    CONVERSATIONS,
+    CSAT_RATINGS,
+    ESCALATION_REASONS,
+    ESCALATIONS,
+    FIRST_CONTACT_RESOLUTIONS,
+    HANDLE_SECONDS,
+    HANDOFFS,
+    HOLDING_MESSAGES,
+    QUEUE_LENGTH,
+    REPEAT_CONTACTS,
+    RESOLUTIONS,
+    SENTIMENT_CHANGE,
+    WAIT_SECONDS,
+)
 from services.agent_desk.models import Agent, Role, Ticket, TicketStatus
-from services.agent_desk.routing import Viewer, can_see, can_take, queue_for
+from services.agent_desk.routing import Viewer, can_see, can_take, position_in_line, queue_for
 from services.agent_desk.store import DeskStore, HandoffOutcome, entry_of, first_time, packet_of
-from shared.errors import ContractError, InvalidInputError, RapportError
-from shared.kafka.codec import new_envelope
-from shared.kafka.topics import AGENT_ACTIONS
+from shared.channel_names import CHANNEL_NAMES, channel_name, channel_number
+from shared.errors import ContractError, InvalidInputError, RapportError, RefusedError
+from shared.kafka.codec import caused_by, new_envelope
+from shared.kafka.topics import AGENT_ACTIONS, outbound_topic
 from shared.observability.logging import log_context
+from shared.voice.replies import VOICE
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +70,37 @@ class PublisherPort(Protocol):
     async def publish(self, topic: str, event: Message) -> None: ...
 
 
+class DeskContextPort(Protocol):
+    """What the desk itself reads and writes in the context service."""
+
+    async def list_turns(self, conversation_id: str) -> list[context_pb.Turn]: ...
+
+    async def append_turn(
+        self, customer_id: str, turn: context_pb.Turn
+    ) -> tuple[context_pb.Turn, bool]: ...
+
+
+HOLDING = "queue-position"
+"""The purpose a queue-position message is derived under from the customer's message."""
+
+
+def channel_label(channel: int) -> str:
+    return channel_name(channel)  # type: ignore[arg-type]
+
+
+def sentiment_span(
+    turns: list[context_pb.Turn], packet: handoff_pb2.HandoffRequested
+) -> tuple[float, float] | None:
+    """The customer's sentiment at the conversation's first and last emotion reading:
+    from the stored turns, else from the trajectory the handoff carried."""
+    readings = [
+        t.emotion.sentiment_score
+        for t in turns
+        if t.role == context_pb.ROLE_CUSTOMER and t.HasField("emotion")
+    ] or [p.sentiment_score for p in packet.trajectory]
+    return (readings[0], readings[-1]) if readings else None
+
+
 def viewer_of(agent: Agent) -> Viewer:
     return Viewer(
         agent_id=agent.id,
@@ -59,34 +117,156 @@ class Desk:
         *,
         store: DeskStore,
         publisher: PublisherPort,
+        context: DeskContextPort,
         live: LiveUpdates,
         default_team: str,
         max_reply_chars: int,
+        holding_interval: timedelta,
         clock: Clock = utc_now,
     ) -> None:
         self._store = store
         self._publisher = publisher
+        self._context = context
         self._live = live
         self._default_team = default_team
         self._max_reply_chars = max_reply_chars
+        self._holding_interval = holding_interval
         self._clock = clock
 
-    # Intake (the rapport.handoff.v1 consumer's handler)
+    # Intake (the consumer's handler: handoffs, ratings, customers' messages)
 
     async def __call__(self, event: Message) -> None:
-        if not isinstance(event, handoff_pb2.HandoffRequested):
+        envelope = getattr(event, "envelope", None)
+        if not isinstance(envelope, envelope_pb2.Envelope):
             raise ContractError(f"unexpected event {event.DESCRIPTOR.full_name}")
-        envelope = event.envelope
         with log_context(
             conversation_id=envelope.conversation_id, traceparent=envelope.traceparent
         ):
-            ticket, outcome = await self._store.record_handoff(
-                event, self._default_team, self._clock()
+            if isinstance(event, handoff_pb2.HandoffRequested):
+                await self._take_handoff(event)
+            elif isinstance(event, feedback_pb2.SatisfactionRated):
+                await self._record_rating(event)
+            elif isinstance(event, messages_pb2.MessageReceived):
+                await self._customer_wrote(event)
+            else:
+                raise ContractError(f"unexpected event {event.DESCRIPTOR.full_name}")
+
+    async def _take_handoff(self, event: handoff_pb2.HandoffRequested) -> None:
+        ticket, outcome = await self._store.record_handoff(event, self._default_team, self._clock())
+        HANDOFFS.labels(outcome.value).inc()
+        if outcome is HandoffOutcome.QUEUED:
+            channel = channel_label(ticket.channel)
+            ESCALATIONS.labels(channel).inc()
+            for code in ticket.reason_codes:
+                ESCALATION_REASONS.labels(channel, code).inc()
+            if ticket.repeat_contacts:
+                REPEAT_CONTACTS.labels(channel).inc()
+        if outcome is not HandoffOutcome.DUPLICATE:
+            await self._changed(ticket)
+            log.info("handoff %s: ticket %s", outcome.value, ticket.id)
+
+    async def _record_rating(self, event: feedback_pb2.SatisfactionRated) -> None:
+        if not 1 <= event.score <= 5:
+            raise InvalidInputError(f"rating {event.envelope.event_id} is not 1 to 5")
+        if await self._store.record_rating(event, self._clock()):
+            CSAT_RATINGS.labels(channel_label(event.envelope.channel), str(event.score)).inc()
+            log.info("rating %d recorded for agent %s", event.score, event.agent_id)
+
+    async def _customer_wrote(self, event: messages_pb2.MessageReceived) -> None:
+        envelope = event.envelope
+        now = self._clock()
+        sent_at = (
+            envelope.occurred_at.ToDatetime(tzinfo=UTC) if envelope.HasField("occurred_at") else now
+        )
+        if await self._store.saw_conversation(envelope.conversation_id, envelope.channel, sent_at):
+            CONVERSATIONS.labels(channel_label(envelope.channel)).inc()
+        ticket = await self._store.open_ticket_of(envelope.conversation_id)
+        if ticket is None:
+            return
+        message = CustomerMessage(event.text, channel_label(envelope.channel), sent_at)
+        self._live.notify(TicketChanged(ticket.id, ticket.team, message))
+        # Replayed old messages earn nothing; a fresh one, a reminder every interval.
+        told = ticket.holding_sent_at or ticket.handed_off_at
+        if (
+            ticket.status == TicketStatus.WAITING
+            and now - sent_at < self._holding_interval
+            and now - told >= self._holding_interval
+        ):
+            await self._tell_place_in_line(ticket, envelope, now)
+
+    async def _tell_place_in_line(
+        self, ticket: Ticket, cause: envelope_pb2.Envelope, now: datetime
+    ) -> None:
+        """Send the queue-position message, stored as a turn, at most once per interval
+        (the update only wins while ``holding_sent_at`` is what was read)."""
+        entries = [entry_of(t) for t in await self._store.open_tickets(ticket.team)]
+        position = position_in_line(ticket.id, ticket.team, entries, now)
+        if position is None:
+            return
+        reply = VOICE.queue_position(ticket.language, position)
+        envelope = caused_by(cause, HOLDING, packet_of(ticket).envelope.customer)
+
+        async def send(_ticket: Ticket) -> None:
+            stored, _created = await self._context.append_turn(
+                envelope.customer.customer_id,
+                context_pb.Turn(
+                    event_id=envelope.event_id,
+                    conversation_id=envelope.conversation_id,
+                    role=context_pb.ROLE_BOT,
+                    text=reply.text,
+                    channel=envelope.channel,
+                    occurred_at=envelope.occurred_at,
+                    language=reply.language,
+                    decision=context_pb.DecisionRecord(
+                        action="holding",
+                        reasons=[
+                            context_pb.DecisionReasonRecord(
+                                code="waiting_for_agent",
+                                explanation="The customer wrote while waiting for a person; "
+                                f"the desk told them they are number {position} in line.",
+                            )
+                        ],
+                        template="holding/queue_position",
+                        language=reply.language,
+                    ),
+                ),
             )
-            HANDOFFS.labels(outcome.value).inc()
-            if outcome is not HandoffOutcome.DUPLICATE:
-                self._live.notify(TicketChanged(ticket.id, ticket.team))
-                log.info("handoff %s: ticket %s", outcome.value, ticket.id)
+            await self._publisher.publish(
+                outbound_topic(channel_label(envelope.channel)),
+                messages_pb2.SendMessage(
+                    envelope=envelope,
+                    text=stored.text,
+                    sender=messages_pb2.SENDER_BOT,
+                    in_reply_to=cause.event_id,
+                    sender_name=VOICE.name,
+                ),
+            )
+
+        last = Ticket.holding_sent_at
+        try:
+            await self._store.transition(
+                ticket.id,
+                allowed={TicketStatus.WAITING},
+                holder=None,
+                changes={"holding_sent_at": now},
+                now=now,
+                announce=send,
+                where=[
+                    last.is_(None)
+                    if ticket.holding_sent_at is None
+                    else last == ticket.holding_sent_at
+                ],
+            )
+        except RefusedError:
+            return  # claimed meanwhile, or another message of the customer won
+        HOLDING_MESSAGES.labels(channel_label(ticket.channel)).inc()
+
+    async def _changed(self, ticket: Ticket) -> None:
+        """Tell the browsers, and bring the queue-length gauge up to date."""
+        self._live.notify(TicketChanged(ticket.id, ticket.team))
+        waiting = await self._store.waiting_by_channel()
+        for name in CHANNEL_NAMES:
+            QUEUE_LENGTH.labels(name).set(waiting.get(channel_number(name), 0))
 
     # Reading
 
@@ -122,7 +302,7 @@ class Desk:
         if not can_take(viewer_of(agent), entry_of(ticket)):
             raise AccessDenied(f"{agent.id} lacks the language or skill for {ticket_id}")
         now = self._clock()
-        return await self._act(
+        claimed = await self._act(
             ticket,
             agent,
             agent_pb2.AGENT_ACTION_KIND_CLAIMED,
@@ -134,6 +314,14 @@ class Desk:
                 "claimed_at": first_time(Ticket.claimed_at, now),
             },
         )
+        self._first_claim(ticket, claimed)
+        return claimed
+
+    def _first_claim(self, before: Ticket, after: Ticket) -> None:
+        """The wait ends at the ticket's first claim (a later transfer does not count)."""
+        if before.claimed_at is None and after.claimed_at is not None:
+            wait = (after.claimed_at - after.handed_off_at).total_seconds()
+            WAIT_SECONDS.labels(channel_label(after.channel)).observe(max(wait, 0.0))
 
     async def assign(self, actor: Agent, ticket_id: str, target_id: str) -> Ticket:
         """A supervisor assigns a ticket; the agent holding one transfers it."""
@@ -145,7 +333,7 @@ class Desk:
         if target is None or not target.active or target.team != ticket.team:
             raise InvalidInputError("pick an active colleague of the ticket's team")
         now = self._clock()
-        return await self._act(
+        assigned = await self._act(
             ticket,
             target,
             agent_pb2.AGENT_ACTION_KIND_CLAIMED,
@@ -157,6 +345,8 @@ class Desk:
                 "claimed_at": first_time(Ticket.claimed_at, now),
             },
         )
+        self._first_claim(ticket, assigned)
+        return assigned
 
     async def reply(self, agent: Agent, ticket_id: str, text: str) -> Ticket:
         text = text.strip()
@@ -183,13 +373,33 @@ class Desk:
         )
 
     async def resolve(self, agent: Agent, ticket_id: str) -> Ticket:
-        return await self._close(
+        """Close the ticket, keeping the customer's sentiment at the conversation's first
+        and last reading for the dashboard (from the context service, else the handoff)."""
+        ticket = await self.visible_ticket(agent, ticket_id)
+        try:
+            turns = await self._context.list_turns(ticket.conversation_id)
+        except RapportError as exc:
+            log.warning("no turns for %s: %s", ticket.conversation_id, exc)
+            turns = []
+        span = sentiment_span(turns, packet_of(ticket))
+        resolved = await self._close(
             agent,
             ticket_id,
             agent_pb2.AGENT_ACTION_KIND_RESOLVED,
             TicketStatus.RESOLVED,
             "resolved_at",
+            {"sentiment_first": span[0], "sentiment_last": span[1]} if span else {},
         )
+        channel = channel_label(resolved.channel)
+        RESOLUTIONS.labels(channel).inc()
+        if resolved.repeat_contacts == 0:
+            FIRST_CONTACT_RESOLUTIONS.labels(channel).inc()
+        if resolved.claimed_at is not None and resolved.resolved_at is not None:
+            handled = (resolved.resolved_at - resolved.claimed_at).total_seconds()
+            HANDLE_SECONDS.labels(channel).observe(max(handled, 0.0))
+        if span:
+            SENTIMENT_CHANGE.labels(channel).observe(span[1] - span[0])
+        return resolved
 
     async def _close(
         self,
@@ -198,6 +408,7 @@ class Desk:
         kind: agent_pb2.AgentActionKind,
         status: TicketStatus,
         stamp: str,
+        readings: dict[str, float] | None = None,
     ) -> Ticket:
         ticket = await self.visible_ticket(agent, ticket_id)
         supervising = Role(agent.role).at_least(Role.SUPERVISOR)
@@ -207,7 +418,7 @@ class Desk:
             kind,
             allowed={TicketStatus.CLAIMED},
             holder=None if supervising else agent.id,
-            changes={"status": status.value, stamp: self._clock()},
+            changes={"status": status.value, stamp: self._clock(), **(readings or {})},
         )
 
     async def _act(
@@ -251,5 +462,5 @@ class Desk:
         )
         name = agent_pb2.AgentActionKind.Name(kind).removeprefix("AGENT_ACTION_KIND_").lower()
         ACTIONS.labels(name).inc()
-        self._live.notify(TicketChanged(changed.id, changed.team))
+        await self._changed(changed)
         return changed

@@ -12,13 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-import grpc
 from rapport.context.v1 import context_service_pb2 as context_pb
-from rapport.context.v1 import context_service_pb2_grpc as context_grpc
 from rapport.events.v1 import handoff_pb2
 
 from shared.channel_names import channel_name
-from shared.grpc.client import call
 from shared.grpc.context_client import ContextClient
 
 _ROLES = {
@@ -36,23 +33,16 @@ class HistoryPort(Protocol):
 
 
 class ContextHistory:
-    """Reads a customer's context and a conversation's turns over gRPC."""
+    """Reads a customer's context and a conversation's turns from the context service."""
 
-    def __init__(self, channel: grpc.aio.Channel, deadline_seconds: float) -> None:
-        self._client = ContextClient(channel, deadline_seconds)
-        self._stub = context_grpc.ContextServiceStub(channel)
-        self._deadline = deadline_seconds
+    def __init__(self, client: ContextClient) -> None:
+        self._client = client
 
     async def history(
         self, customer_id: str, conversation_id: str, max_turns: int
     ) -> tuple[context_pb.GetContextResponse, list[context_pb.Turn]]:
         context = await self._client.get_context(customer_id, conversation_id, max_turns)
-        listed: context_pb.ListTurnsResponse = await call(
-            self._stub.ListTurns,
-            context_pb.ListTurnsRequest(conversation_id=conversation_id),
-            deadline_seconds=self._deadline,
-        )
-        return context, list(listed.turns)
+        return context, await self._client.list_turns(conversation_id)
 
 
 @dataclass(frozen=True)
@@ -187,9 +177,13 @@ def emotion_chart(
 
 
 def chart_of(
-    context: context_pb.GetContextResponse, packet: handoff_pb2.HandoffRequested
+    context: context_pb.GetContextResponse,
+    packet: handoff_pb2.HandoffRequested,
+    width: int = 240,
+    height: int = 60,
 ) -> EmotionChart | None:
-    """From the context service's trajectory, else the one the handoff carried."""
+    """From the context service's trajectory, else the one the handoff carried (the
+    queue, which reads no context, draws the handoff's)."""
     if context.trajectory.points:
         trend = context_pb.Trend.Name(context.trajectory.trend).removeprefix("TREND_").lower()
         source = [(p.sentiment_score, p.dominant_emotion) for p in context.trajectory.points]
@@ -199,6 +193,8 @@ def chart_of(
     return emotion_chart(
         [(score, f"{emotion or 'neutral'} ({score:+.2f})") for score, emotion in source],
         "" if trend == "unspecified" else trend,
+        width,
+        height,
     )
 
 
@@ -226,3 +222,31 @@ def reply_window(packet: handoff_pb2.HandoffRequested) -> datetime | None:
     if not packet.HasField("reply_window_closes_at"):
         return None
     return packet.reply_window_closes_at.ToDatetime(tzinfo=UTC)
+
+
+def latest_feeling(
+    listed: list[context_pb.Turn], packet: handoff_pb2.HandoffRequested
+) -> tuple[str | None, float]:
+    """The customer's latest emotion and its intensity: from the conversation's stored
+    turns, else the handoff's trajectory; (None, 0) without any reading."""
+    for turn in reversed(listed):
+        if turn.role == context_pb.ROLE_CUSTOMER and turn.HasField("emotion"):
+            return turn.emotion.dominant_emotion or None, turn.emotion.intensity
+    if packet.trajectory:
+        latest = packet.trajectory[-1]
+        return latest.dominant_emotion or None, latest.intensity
+    return None, 0.0
+
+
+def customer_entry(text: str, channel: str, sent_at: datetime) -> TimelineEntry:
+    """A message the customer just sent, as the timeline shows it."""
+    return TimelineEntry(
+        occurred_at=sent_at,
+        channel=channel,
+        role="customer",
+        author="",
+        text=text,
+        emotion="",
+        decision=None,
+        this_conversation=True,
+    )

@@ -3,8 +3,10 @@
 Why this shape: aiohttp is already the project's HTTP stack; Jinja2 (through
 aiohttp-jinja2) renders every page with autoescaping on, so customer text and names
 can never become markup; forms post with a CSRF token and redirect (no client-side
-rendering of untrusted data); the queue refreshes itself from a Server-Sent Events
-stream (aiohttp-sse) instead of polling. A strict Content-Security-Policy (scripts only
+rendering of untrusted data); the queue and the open conversation refresh themselves
+from a Server-Sent Events stream (aiohttp-sse) instead of polling: a ticket change
+makes the page refetch server-rendered HTML, and a customer's new message arrives as
+a server-rendered (escaped) timeline entry. A strict Content-Security-Policy (scripts only
 from /static) is the second line against injected markup.
 
 Every route but the login page, the health check and static files needs a session, and
@@ -18,7 +20,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,10 +32,11 @@ from aiohttp_sse import sse_response
 from rapport.context.v1 import context_service_pb2 as context_pb
 
 from services.agent_desk import history as views
+from services.agent_desk import kpis
 from services.agent_desk.config import AgentDeskSettings
 from services.agent_desk.desk import AccessDenied, Desk, viewer_of
 from services.agent_desk.history import HistoryPort
-from services.agent_desk.live import LiveUpdates
+from services.agent_desk.live import LiveUpdates, TicketChanged
 from services.agent_desk.metrics import LIVE_CLIENTS, LOGINS, REFUSED_REQUESTS
 from services.agent_desk.models import Agent, Role, Ticket
 from services.agent_desk.routing import can_see
@@ -46,8 +49,9 @@ from services.agent_desk.security import (
     token_digest,
 )
 from services.agent_desk.store import DeskStore, SignedIn, entry_of, packet_of
-from shared.channel_names import channel_name
+from shared.channel_names import CHANNEL_NAMES, channel_name
 from shared.errors import InvalidInputError, NotFoundError, RapportError, RefusedError
+from shared.voice.replies import VOICE
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +131,33 @@ def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
-FILTERS: dict[str, Callable[..., Any]] = {"when": when}
+def percent(share: float | None) -> str:
+    return "–" if share is None else f"{share:.0%}"
+
+
+def duration(seconds: float | None) -> str:
+    """``75`` → ``1m 15s``; ``–`` when there is nothing to average."""
+    if seconds is None:
+        return "–"
+    minutes, rest = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {rest:02d}s" if minutes else f"{rest}s"
+
+
+def number(value: float | None, places: int = 2, signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{value:+.{places}f}" if signed else f"{value:.{places}f}"
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "when": when,
+    "percent": percent,
+    "duration": duration,
+    "number": number,
+}
 
 
 def create_app(parts: DeskParts) -> web.Application:
@@ -250,11 +280,16 @@ def create_app(parts: DeskParts) -> web.Application:
         response.del_cookie(SESSION_COOKIE, path="/")
         return response
 
+    def waiting_row(ticket: Ticket) -> tuple[Ticket, Any, views.EmotionChart | None]:
+        """A waiting ticket, its handoff packet and a small chart of the handoff's readings."""
+        packet = packet_of(ticket)
+        return ticket, packet, views.chart_of(context_pb.GetContextResponse(), packet, 160, 36)
+
     async def queue_values(agent: Agent) -> dict[str, Any]:
         waiting, held = await desk.queue(agent)
         agents = {a.id: a.name for a in await store.agents()}
         return {
-            "waiting": [(t, packet_of(t)) for t in waiting],
+            "waiting": [waiting_row(t) for t in waiting],
             "held": [(t, agents.get(t.assignee_id or "", "")) for t in held],
             "now": parts.clock(),
         }
@@ -278,8 +313,9 @@ def create_app(parts: DeskParts) -> web.Application:
             async def forward() -> None:
                 try:
                     while (change := await changes.get()) is not None:
-                        if everything or change.team == agent.team:
-                            await stream.send(change.ticket_id, event="ticket")
+                        if await may_hear(agent, change, everything):
+                            data, name = live_event(request, change)
+                            await stream.send(data, event=name)
                 except ConnectionError:
                     pass
                 stream.stop_streaming()
@@ -292,6 +328,31 @@ def create_app(parts: DeskParts) -> web.Application:
                 forwarder.cancel()
                 LIVE_CLIENTS.dec()
         return stream
+
+    async def may_hear(agent: Agent, change: TicketChanged, everything: bool) -> bool:
+        """Ticket ids go to the ticket's team; what a customer wrote only to those who
+        may open the ticket."""
+        if not everything and change.team != agent.team:
+            return False
+        if change.message is None:
+            return True
+        try:
+            await desk.visible_ticket(agent, change.ticket_id)
+        except (AccessDenied, NotFoundError):
+            return False
+        return True
+
+    def live_event(request: web.Request, change: TicketChanged) -> tuple[str, str]:
+        """(data, event name) of one change: a ticket id, or a customer's message as its
+        escaped timeline entry for the page that shows that ticket."""
+        if change.message is None:
+            return change.ticket_id, "ticket"
+        message = change.message
+        entry = views.customer_entry(message.text, message.channel, message.sent_at)
+        html = aiohttp_jinja2.render_string(
+            "_turn.html", request, {"entry": entry, "ticket_id": change.ticket_id}
+        )
+        return html, "message"
 
     @requires(Role.AGENT)
     async def conversation(request: web.Request) -> web.Response:
@@ -311,6 +372,15 @@ def create_app(parts: DeskParts) -> web.Application:
         closes = views.reply_window(packet)
         supervising = Role(agent.role).at_least(Role.SUPERVISOR)
         may_assign = supervising or ticket.assignee_id == agent.id
+        emotion, intensity = views.latest_feeling(listed, packet)
+        drafts = VOICE.agent_drafts(
+            language=ticket.language,
+            agent_name=agent.name,
+            emotion=emotion,
+            intensity=intensity,
+            intent=packet.intent or "unknown",
+            introduce=ticket.first_reply_at is None,
+        )
         return page(
             request,
             "conversation.html",
@@ -335,6 +405,29 @@ def create_app(parts: DeskParts) -> web.Application:
                 else []
             ),
             max_reply_chars=settings.max_reply_chars,
+            drafts=[draft.text for draft in drafts],
+        )
+
+    @requires(Role.SUPERVISOR)
+    async def dashboard(request: web.Request) -> web.Response:
+        """The empathy KPIs of the last days, per channel and per day (one channel's or all)."""
+        try:
+            days = int(request.query.get("days", settings.dashboard_days[0]))
+        except ValueError:
+            days = 0
+        channel = request.query.get("channel", "")
+        if days not in settings.dashboard_days or channel not in ("", *CHANNEL_NAMES):
+            raise InvalidInputError("pick a period and a channel from the lists")
+        now = parts.clock()
+        since = datetime.combine(now.date() - timedelta(days=days - 1), time(), tzinfo=UTC)
+        tickets, ratings, seen = await store.kpi_records(since)
+        return page(
+            request,
+            "dashboard.html",
+            board=kpis.dashboard(tickets, ratings, seen, now=now, days=days, channel=channel),
+            periods=settings.dashboard_days,
+            period=days,
+            channels=CHANNEL_NAMES,
         )
 
     def action(act: Callable[[Agent, str, web.Request], Awaitable[Ticket]]) -> Handler:
@@ -420,6 +513,7 @@ def create_app(parts: DeskParts) -> web.Application:
     app.router.add_post(
         "/conversations/{ticket_id}/resolve", action(lambda a, t, _r: desk.resolve(a, t))
     )
+    app.router.add_get("/dashboard", dashboard)
     app.router.add_get("/admin/users", users)
     app.router.add_post("/admin/users", create_user)
     app.router.add_get("/healthz", health)

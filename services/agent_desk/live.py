@@ -1,4 +1,5 @@
-"""In-process fan-out of ticket changes to the browsers' Server-Sent Events streams.
+"""In-process fan-out of ticket changes and customers' new messages to the browsers'
+Server-Sent Events streams.
 
 Only the desk process that changed a ticket (or consumed its handoff) tells its own
 browsers; running several desk replicas needs a shared fan-out (a known limit).
@@ -10,12 +11,26 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class CustomerMessage:
+    """What a customer just wrote, for the open conversation page (before the context
+    service may have stored it)."""
+
+    text: str
+    channel: str
+    sent_at: datetime
 
 
 @dataclass(frozen=True)
 class TicketChanged:
+    """A ticket changed, or (with ``message``) its customer wrote."""
+
     ticket_id: str
     team: str
+    message: CustomerMessage | None = None
 
 
 class LiveUpdates:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 HANDOFFS = Counter(
     "rapport_agent_desk_handoffs_total",
@@ -25,3 +25,65 @@ REFUSED_REQUESTS = Counter(
     ["reason"],
 )
 LIVE_CLIENTS = Gauge("rapport_agent_desk_live_clients", "Open Server-Sent Events streams.")
+
+# The empathy KPIs, as the dashboard defines them (README, "Dashboard"). Labels: the
+# channel (a fixed set), the handoff reason code (the policy's fixed set), the score 1-5.
+QUEUE_LENGTH = Gauge(
+    "rapport_desk_queue_length", "Tickets waiting for a person, by channel.", ["channel"]
+)
+CONVERSATIONS = Counter(
+    "rapport_desk_conversations_total",
+    "Conversations the desk saw a customer start (the escalation rate's denominator).",
+    ["channel"],
+)
+ESCALATIONS = Counter(
+    "rapport_desk_escalations_total",
+    "Tickets opened by a handoff (a conversation escalated to a person).",
+    ["channel"],
+)
+ESCALATION_REASONS = Counter(
+    "rapport_desk_escalation_reasons_total",
+    "Reason codes of the handoffs that opened tickets (a ticket may have several).",
+    ["channel", "reason"],
+)
+REPEAT_CONTACTS = Counter(
+    "rapport_desk_repeat_contacts_total",
+    "Tickets opened for a customer who had another ticket in the previous 30 days.",
+    ["channel"],
+)
+WAIT_SECONDS = Histogram(
+    "rapport_desk_wait_seconds",
+    "From handoff to the first claim of a ticket.",
+    ["channel"],
+    buckets=(15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400),
+)
+HANDLE_SECONDS = Histogram(
+    "rapport_desk_handle_seconds",
+    "From the first claim to the resolution of a ticket.",
+    ["channel"],
+    buckets=(60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800),
+)
+RESOLUTIONS = Counter(
+    "rapport_desk_resolutions_total", "Tickets resolved by an agent.", ["channel"]
+)
+FIRST_CONTACT_RESOLUTIONS = Counter(
+    "rapport_desk_first_contact_resolutions_total",
+    "Resolved tickets that were the customer's first in 30 days (no repeat contact).",
+    ["channel"],
+)
+SENTIMENT_CHANGE = Histogram(
+    "rapport_desk_sentiment_change",
+    "Customer sentiment at the last reading minus the first (-2 to 2), per resolved ticket.",
+    ["channel"],
+    buckets=(-1.5, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 1.5, 2.0),
+)
+CSAT_RATINGS = Counter(
+    "rapport_desk_csat_ratings_total",
+    "Customer satisfaction ratings recorded, by channel and score (1-5).",
+    ["channel", "score"],
+)
+HOLDING_MESSAGES = Counter(
+    "rapport_desk_holding_messages_total",
+    "Queue-position messages sent to customers who wrote while waiting.",
+    ["channel"],
+)

@@ -1,8 +1,9 @@
-"""The desk's tables: agents, their sessions, and tickets (one per handoff episode).
+"""The desk's tables: agents, their sessions, tickets (one per handoff episode), the
+customers' ratings, and the conversations the desk saw start (the KPIs' denominators).
 
 A ticket keeps the latest ``HandoffRequested`` packet whole (``packet``) so the
 conversation view can show everything the bot handed over, plus the columns the queue
-sorts and filters on and the timestamps a later KPI dashboard needs.
+sorts and filters on and the timestamps and readings the KPI dashboard computes from.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     TypeDecorator,
 )
 from sqlalchemy.engine import Dialect
@@ -99,7 +101,10 @@ class DeskSession(Base):
 
 class Ticket(Base):
     __tablename__ = "tickets"
-    __table_args__ = (Index("ix_tickets_team_status", "team", "status"),)
+    __table_args__ = (
+        Index("ix_tickets_team_status", "team", "status"),
+        Index("ix_tickets_handed_off_at", "handed_off_at"),
+    )
 
     # The event id of the handoff that opened it.
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -123,6 +128,14 @@ class Ticket(Base):
     returned_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    # Every reason code of the handoff that opened it (the dashboard's escalation reasons).
+    reason_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The customer's sentiment (-1 to 1) at the conversation's first and last reading,
+    # taken when the ticket is resolved.
+    sentiment_first: Mapped[float | None] = mapped_column(Float, nullable=True)
+    sentiment_last: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # When the customer was last told their place in the queue.
+    holding_sent_at: Mapped[datetime | None]
 
 
 class HandoffEvent(Base):
@@ -133,3 +146,30 @@ class HandoffEvent(Base):
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"))
     received_at: Mapped[datetime]
+
+
+class Rating(Base):
+    """A customer's CSAT answer (``SatisfactionRated``), keyed by its event id."""
+
+    __tablename__ = "ratings"
+
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # The resolved ticket it rates; None when the desk never saw the conversation.
+    ticket_id: Mapped[str | None] = mapped_column(ForeignKey("tickets.id"), nullable=True)
+    conversation_id: Mapped[str] = mapped_column(String(64), index=True)
+    # As the orchestrator knows them: not a foreign key, the agent may be gone.
+    agent_id: Mapped[str] = mapped_column(String(36), index=True)
+    channel: Mapped[int] = mapped_column(Integer)
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text)
+    rated_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ConversationSeen(Base):
+    """A conversation the desk saw a customer message in: how many the bot handled."""
+
+    __tablename__ = "conversations_seen"
+
+    conversation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(index=True)

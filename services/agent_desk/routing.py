@@ -7,6 +7,8 @@ Pure functions over plain values, so the rules are read and tested in one place:
   waiting ones they can take: written in a language they have (``language`` and any
   ``language:xx`` skill) and needing no ``topic:`` skill they lack (sensitive topics need
   trained people). ``intent:`` skills only raise the ticket in their queue.
+- A waiting customer's place in line is their ticket's rank in the team's queue as a
+  supervisor sees it (everyone's tickets, no personal bonuses).
 - Urgency = the bot's priority, plus waiting time (up to +0.3 after 15 minutes), plus
   repeat contacts (+0.15 each, up to two), plus +0.5 for the agent who handed it back
   (the customer gets the same person), plus +0.05 per matching intent skill.
@@ -95,3 +97,14 @@ def queue_for(viewer: Viewer, entries: Iterable[QueueEntry], now: datetime) -> l
     """Waiting tickets the viewer may take, most urgent first (oldest first on a tie)."""
     waiting = [e for e in entries if e.status == TicketStatus.WAITING and can_see(viewer, e)]
     return sorted(waiting, key=lambda e: (-urgency(viewer, e, now), e.handed_off_at))
+
+
+def position_in_line(
+    ticket_id: str, team: str, entries: Iterable[QueueEntry], now: datetime
+) -> int | None:
+    """The ticket's place (1 = next) in its team's queue, or None once it is not waiting."""
+    anyone = Viewer(
+        agent_id="", role=Role.SUPERVISOR, team=team, languages=frozenset(), skills=frozenset()
+    )
+    ordered = [e.ticket_id for e in queue_for(anyone, entries, now)]
+    return ordered.index(ticket_id) + 1 if ticket_id in ordered else None

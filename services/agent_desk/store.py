@@ -1,4 +1,5 @@
-"""The desk's database access: accounts, sessions and tickets.
+"""The desk's database access: accounts, sessions, tickets, ratings and the conversations
+the desk saw start.
 
 Ticket changes are conditional updates (``WHERE status IN ... AND assignee = ...``), so
 two agents clicking "claim" at once cannot both win, and the event announcing the change
@@ -8,22 +9,25 @@ is published inside the same transaction: if Kafka refuses it, nothing changes h
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from rapport.events.v1 import handoff_pb2
-from sqlalchemy import delete, func, select, update
+from rapport.events.v1 import feedback_pb2, handoff_pb2
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.orm import defer
 
 from services.agent_desk.models import (
     OPEN_STATUSES,
     Agent,
+    ConversationSeen,
     DeskSession,
     HandoffEvent,
+    Rating,
     Role,
     Ticket,
     TicketStatus,
@@ -217,6 +221,7 @@ class DeskStore:
                     channel=envelope.channel,
                     team=team,
                     repeat_contacts=int(repeats or 0),
+                    reason_codes=[reason.code for reason in packet.reasons],
                     status=TicketStatus.WAITING.value,
                     assignee_id=None,
                     handed_off_at=handed_off_at,
@@ -254,10 +259,15 @@ class DeskStore:
         changes: dict[str, Any],
         now: datetime,
         announce: Announce,
+        where: Sequence[ColumnElement[bool]] = (),
     ) -> Ticket:
         """Apply ``changes`` if the ticket is in an ``allowed`` status (and held by
-        ``holder`` when given), then ``announce`` it before committing."""
-        condition = [Ticket.id == ticket_id, Ticket.status.in_([s.value for s in allowed])]
+        ``holder`` when given, and ``where`` holds), then ``announce`` it before committing."""
+        condition = [
+            Ticket.id == ticket_id,
+            Ticket.status.in_([s.value for s in allowed]),
+            *where,
+        ]
         if holder is not None:
             condition.append(Ticket.assignee_id == holder)
         async with self._sessions() as session, session.begin():
@@ -273,6 +283,100 @@ class DeskStore:
             assert ticket is not None
             await announce(ticket)
         return ticket
+
+    async def open_ticket_of(self, conversation_id: str) -> Ticket | None:
+        """The conversation's waiting or claimed ticket, if it has one."""
+        async with self._sessions() as session:
+            found: Ticket | None = await session.scalar(
+                select(Ticket)
+                .where(
+                    Ticket.conversation_id == conversation_id,
+                    Ticket.status.in_(OPEN_STATUSES),
+                )
+                .order_by(Ticket.handed_off_at.desc())
+                .limit(1)
+            )
+            return found
+
+    async def waiting_by_channel(self) -> dict[int, int]:
+        """How many tickets wait, per channel number (for the queue-length gauge)."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Ticket.channel, func.count())
+                .where(Ticket.status == TicketStatus.WAITING.value)
+                .group_by(Ticket.channel)
+            )
+            return {int(channel): int(count) for channel, count in rows}
+
+    # Ratings and conversations (the KPIs)
+
+    async def record_rating(self, event: feedback_pb2.SatisfactionRated, now: datetime) -> bool:
+        """Store a rating against the conversation's latest resolved ticket; False when
+        this event id was recorded already."""
+        envelope = event.envelope
+        rated_at = (
+            envelope.occurred_at.ToDatetime(tzinfo=UTC) if envelope.HasField("occurred_at") else now
+        )
+        try:
+            async with self._sessions() as session, session.begin():
+                if await session.get(Rating, envelope.event_id) is not None:
+                    return False
+                ticket_id = await session.scalar(
+                    select(Ticket.id)
+                    .where(
+                        Ticket.conversation_id == envelope.conversation_id,
+                        Ticket.status == TicketStatus.RESOLVED.value,
+                    )
+                    .order_by(Ticket.resolved_at.desc())
+                    .limit(1)
+                )
+                session.add(
+                    Rating(
+                        event_id=envelope.event_id,
+                        ticket_id=ticket_id,
+                        conversation_id=envelope.conversation_id,
+                        agent_id=event.agent_id,
+                        channel=envelope.channel,
+                        score=event.score,
+                        comment=event.comment,
+                        rated_at=rated_at,
+                    )
+                )
+        except IntegrityError:  # the same event recorded concurrently
+            return False
+        return True
+
+    async def saw_conversation(self, conversation_id: str, channel: int, at: datetime) -> bool:
+        """Remember that a customer wrote in this conversation; True the first time."""
+        try:
+            async with self._sessions() as session, session.begin():
+                if await session.get(ConversationSeen, conversation_id) is not None:
+                    return False
+                session.add(
+                    ConversationSeen(
+                        conversation_id=conversation_id, channel=channel, started_at=at
+                    )
+                )
+        except IntegrityError:  # seen concurrently
+            return False
+        return True
+
+    async def kpi_records(
+        self, since: datetime
+    ) -> tuple[list[Ticket], list[Rating], list[ConversationSeen]]:
+        """Tickets handed off, ratings given and conversations started since ``since``."""
+        async with self._sessions() as session:
+            tickets = await session.scalars(
+                select(Ticket)
+                .options(defer(Ticket.packet, raiseload=True))  # not needed, and large
+                .where(Ticket.handed_off_at >= since)
+                .order_by(Ticket.handed_off_at)
+            )
+            ratings = await session.scalars(select(Rating).where(Rating.rated_at >= since))
+            seen = await session.scalars(
+                select(ConversationSeen).where(ConversationSeen.started_at >= since)
+            )
+            return list(tickets), list(ratings), list(seen)
 
 
 def first_time(column: Any, now: datetime) -> Any:

@@ -56,6 +56,14 @@ class ContextClient:
         )
         return await call(self._stub.GetContext, request, deadline_seconds=self._deadline)
 
+    async def list_turns(self, conversation_id: str) -> list[context_pb.Turn]:
+        """Every turn of one conversation, oldest first."""
+        request = context_pb.ListTurnsRequest(conversation_id=conversation_id)
+        response: context_pb.ListTurnsResponse = await call(
+            self._stub.ListTurns, request, deadline_seconds=self._deadline
+        )
+        return list(response.turns)
+
     async def update_consent(self, customer_id: str, *, sms_opted_out: bool) -> context_pb.Consent:
         request = context_pb.UpdateConsentRequest(
             customer_id=customer_id, sms_opted_out=sms_opted_out

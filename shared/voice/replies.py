@@ -41,6 +41,8 @@ _ANSWER_KNOWN_SLOTS = frozenset({"order_reference"})
 _EARLIER_SLOTS = frozenset({"channel", "day"})
 _CHANNEL_OTHER_SLOTS = frozenset({"channel"})
 _DAY_SLOTS = frozenset({"day", "month"})
+_AGENT_OPENING_SLOTS = frozenset({"agent_name"})
+_POSITION_SLOTS = frozenset({"position"})
 _NO_SLOTS: frozenset[str] = frozenset()
 
 _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]")
@@ -87,6 +89,10 @@ class Library:
     earlier_contact: str
     rating_ask: str
     rating_thanks: str
+    queue_position: str
+    agent_opening: str
+    agent_looking_into: str
+    agent_ask_details: str
     channel_words: Mapping[str, str]
     day_format: str
     months: tuple[str, ...]
@@ -209,6 +215,7 @@ class Voice:
             else:
                 answers[intent] = Answer(ask=_text(value, at, _NO_SLOTS))
         holding = _require(raw, "holding", where)
+        agent = _require(raw, "agent", where)
         rating = _require(raw, "rating", where)
         words_raw = _require(raw, "channel_words", where)
         channel_words = {
@@ -241,6 +248,24 @@ class Voice:
             earlier_contact=_text(_require(raw, "earlier_contact", where), where, _EARLIER_SLOTS),
             rating_ask=_text(_require(rating, "ask", f"{where}.rating"), where, _NO_SLOTS),
             rating_thanks=_text(_require(rating, "thanks", f"{where}.rating"), where, _NO_SLOTS),
+            queue_position=_text(
+                _require(raw, "queue_position", where), f"{where}.queue_position", _POSITION_SLOTS
+            ),
+            agent_opening=_text(
+                _require(agent, "opening", f"{where}.agent"),
+                f"{where}.agent.opening",
+                _AGENT_OPENING_SLOTS,
+            ),
+            agent_looking_into=_text(
+                _require(agent, "looking_into", f"{where}.agent"),
+                f"{where}.agent.looking_into",
+                _NO_SLOTS,
+            ),
+            agent_ask_details=_text(
+                _require(agent, "ask_details", f"{where}.agent"),
+                f"{where}.agent.ask_details",
+                _NO_SLOTS,
+            ),
             channel_words=channel_words,
             day_format=_text(_require(raw, "day_format", where), where, _DAY_SLOTS),
             months=months,
@@ -266,6 +291,10 @@ class Voice:
             yield f"{code}.earlier_contact", lib.earlier_contact
             yield f"{code}.rating.ask", lib.rating_ask
             yield f"{code}.rating.thanks", lib.rating_thanks
+            yield f"{code}.queue_position", lib.queue_position
+            yield f"{code}.agent.opening", lib.agent_opening
+            yield f"{code}.agent.looking_into", lib.agent_looking_into
+            yield f"{code}.agent.ask_details", lib.agent_ask_details
             for channel, words in lib.channel_words.items():
                 yield f"{code}.channel_words.{channel}", words
             yield f"{code}.sign_off", lib.sign_off
@@ -337,6 +366,34 @@ class Voice:
     def rating_thanks(self, language: str) -> Reply:
         used = self.resolve(language)[0]
         return Reply(self.libraries[used].rating_thanks, used)
+
+    def queue_position(self, language: str, position: int) -> Reply:
+        """To a customer who writes while waiting for a person: their place in line."""
+        used = self.resolve(language)[0]
+        return Reply(self.libraries[used].queue_position.format(position=position), used)
+
+    def agent_drafts(
+        self,
+        *,
+        language: str,
+        agent_name: str,
+        emotion: str | None,
+        intensity: float,
+        intent: str,
+        introduce: bool,
+    ) -> list[Reply]:
+        """Replies a person of the team may start from, in the brand voice: the feeling
+        acknowledged at its tier, then the intent's question, a promise to look into it,
+        or a request for details; opened with who they are while ``introduce``."""
+        used = self.resolve(language)[0]
+        lib = self.libraries[used]
+        opening = lib.agent_opening.format(agent_name=agent_name) if introduce else ""
+        feeling = self.acknowledgement(used, emotion, intensity)
+        bodies = [lib.agent_looking_into, lib.agent_ask_details]
+        # The bot's answer to "a person, please" is the hand-over itself: no draft of it.
+        if intent != "contact_human_agent":
+            bodies.insert(0, self.answer(used, intent))
+        return [Reply(" ".join(p for p in (opening, feeling, body) if p), used) for body in bodies]
 
     def earlier_contact(self, language: str, contact: EarlierContact) -> str:
         lib = self.libraries[self.resolve(language)[0]]

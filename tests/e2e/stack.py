@@ -20,6 +20,8 @@ from tests.conftest import unique
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("emotion", "context", "orchestrator", "web_adapter", "agent_desk")
+# Started on demand by the tests that need them (``start_sms_adapter``).
+OPTIONAL_SERVICES = ("sms_adapter",)
 
 
 def free_port() -> int:
@@ -45,7 +47,8 @@ class Stack:
             "context_grpc",
             "web_http",
             "desk_http",
-            *(f"{service}_metrics" for service in SERVICES),
+            "sms_http",
+            *(f"{service}_metrics" for service in (*SERVICES, *OPTIONAL_SERVICES)),
         )
         self.ports = {name: free_port() for name in names}
         self.orchestrator_group = unique("orchestrator")
@@ -87,6 +90,29 @@ class Stack:
     @property
     def desk_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['desk_http']}"
+
+    @property
+    def sms_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['sms_http']}"
+
+    def start_sms_adapter(self, twilio_url: str, account_sid: str, auth_token: str) -> str:
+        """Runs the SMS adapter against a fake Twilio at ``twilio_url``; returns the public
+        base URL webhooks must be signed for."""
+        public = "https://sms-hooks.example.test"
+        self.env.update(
+            {
+                "RAPPORT_SMS_HTTP_PORT": str(self.ports["sms_http"]),
+                "RAPPORT_SMS_METRICS_PORT": str(self.ports["sms_adapter_metrics"]),
+                "RAPPORT_SMS_ACCOUNT_SID": account_sid,
+                "RAPPORT_SMS_AUTH_TOKEN": auth_token,
+                "RAPPORT_SMS_API_BASE_URL": twilio_url,
+                "RAPPORT_SMS_PUBLIC_BASE_URL": public,
+                "RAPPORT_SMS_CONSUMER_GROUP": unique("sms"),
+            }
+        )
+        self.start("sms_adapter")
+        self.wait_ready("sms_adapter")
+        return public
 
     def desk_command(self, *args: str, stdin: str) -> subprocess.CompletedProcess[str]:
         """Runs ``python -m services.agent_desk <args>`` against this stack's desk database."""
@@ -147,7 +173,11 @@ class Stack:
                 return bool(status == health_pb2.HealthCheckResponse.SERVING)
             except grpc.RpcError:
                 return False
-        health = {"web_adapter": self.web_url, "agent_desk": self.desk_url}
+        health = {
+            "web_adapter": self.web_url,
+            "agent_desk": self.desk_url,
+            "sms_adapter": self.sms_url,
+        }
         url = f"{health[service]}/healthz" if service in health else self.metrics_url(service)
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
@@ -173,7 +203,8 @@ class Stack:
         return int(process.returncode)
 
     def stop_all(self) -> dict[str, int]:
-        codes = {service: self.stop(service) for service in reversed(SERVICES)}
+        started = [s for s in OPTIONAL_SERVICES if s in self.processes]
+        codes = {service: self.stop(service) for service in (*started, *reversed(SERVICES))}
         for log in self.logs.values():
             log.close()
         return codes

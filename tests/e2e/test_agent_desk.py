@@ -1,22 +1,32 @@
-"""The human side of a handoff, through the real stack: a customer asks for a person on the
-chat page, an agent (created with the CLI) sees it arrive live, answers, and resolves."""
+"""The human side of a handoff, through the real stack: customers on the web chat and on
+SMS (through the fake Twilio) are handed to agents (created with the CLI), who answer
+them from the desk in Chromium; the customer rates the help and the dashboard counts it."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 
 import aiohttp
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import Page, ViewportSize, async_playwright, expect
+from rapport.events.v1 import handoff_pb2
 
+from shared.conversations import thread_conversation_id
+from shared.kafka.topics import HANDOFF
+from tests.e2e.chat_client import ChatClient
 from tests.e2e.stack import Stack
 from tests.e2e.test_chat_page import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.test_journey import metric_total
+from tests.fakes.twilio_server import FakeTwilio, inbound_params, signed_webhook
+from tests.kafka_helpers import eventually, read_until
 
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "correct horse battery staple"
+LAPTOP: ViewportSize = {"width": 1366, "height": 768}
+TABLET: ViewportSize = {"width": 768, "height": 1024}
 REASON = "The customer asked to talk to a person."
 
 
@@ -107,3 +117,203 @@ async def test_the_desk_refuses_requests_without_csrf_and_agents_on_admin_pages(
     metrics = stack.metrics_url("agent_desk")
     assert metric_total(metrics, "rapport_agent_desk_logins_total", outcome="success") >= 1
     assert metric_total(metrics, "rapport_agent_desk_refused_requests_total", reason="csrf") >= 1
+
+
+def create_account(stack: Stack, name: str, role: str) -> str:
+    email = f"{name.lower()}-{uuid.uuid4().hex[:6]}@example.org"
+    stack.desk_command(
+        "create-user", "--email", email, "--name", name, "--role", role, stdin=PASSWORD + "\n"
+    )
+    return email
+
+
+async def sign_in_page(page: Page, url: str, email: str) -> None:
+    await page.goto(f"{url}/login")
+    await page.fill("input[name=email]", email)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+
+
+async def rated_fours(page: Page, url: str) -> int:
+    await page.goto(f"{url}/dashboard?days=14&channel=web")
+    cells = page.locator("#csat-distribution tr").nth(3).locator("td")
+    return int(await cells.last.inner_text())
+
+
+async def test_an_angry_customer_is_escalated_answered_by_a_person_and_rates_it(
+    stack: Stack,
+) -> None:
+    """The issue's journey: upset on the web chat → escalated with its reason → an agent
+    edits a suggested reply → the customer reads it from a person → resolve → rated 4 →
+    the dashboard counts it."""
+    agent = create_account(stack, "Maria", "agent")
+    owner = create_account(stack, "Olivia", "supervisor")
+    marker = uuid.uuid4().hex[:6]
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            board = await (await browser.new_context(viewport=LAPTOP)).new_page()
+            await sign_in_page(board, stack.desk_url, owner)
+            fours_before = await rated_fours(board, stack.desk_url)
+
+            desk = await (await browser.new_context(viewport=LAPTOP)).new_page()
+            await sign_in_page(desk, stack.desk_url, agent)
+            await expect(desk.locator("#waiting-count")).to_be_visible()
+
+            chat = await (await browser.new_context(viewport=TABLET)).new_page()
+            await chat.goto(stack.web_url)
+            await expect(chat.locator("#status")).to_have_text("online")
+            for number, text in enumerate(
+                [
+                    "I need to cancel my order",
+                    f"It's order {marker}, it was supposed to arrive on Monday.",
+                    "I hate this company. Worst service ever!!!",
+                ],
+                start=1,
+            ):
+                await chat.fill("#text", text)
+                await chat.keyboard.press("Enter")
+                await expect(chat.locator(".message--bot")).to_have_count(number)
+            await expect(chat.locator(".message--bot").last).to_contain_text("member of our team")
+
+            first = desk.locator("#waiting .queue__item").first
+            await expect(first).to_contain_text("strongly upset", timeout=20_000)
+            await expect(first.locator("svg.chart")).to_be_visible()
+            await first.locator("a").click()
+            await expect(desk.locator("#timeline")).to_contain_text(f"order {marker}")  # ours
+            await expect(desk.locator("#reasons")).to_contain_text("strongly upset")
+            await expect(desk.locator("#conversation-side svg.chart")).to_be_visible()
+            await desk.keyboard.press("c")
+            await expect(desk.locator("#ticket-status")).to_have_text("claimed")
+
+            await desk.evaluate("window.__sameDocument = true")
+            await chat.fill("#text", f"Are you there? {marker}")
+            await chat.keyboard.press("Enter")
+            await expect(desk.locator("#timeline")).to_contain_text(f"Are you there? {marker}")
+            assert await desk.evaluate("window.__sameDocument") is True  # live, no reload
+
+            drafts = desk.locator("[data-draft]")
+            await expect(drafts).to_have_count(3)
+            await expect(drafts.first).to_contain_text("I'm Maria from the team")
+            await drafts.nth(1).click()
+            draft = await desk.locator("#reply-text").input_value()
+            assert draft.startswith("Hi, I'm Maria from the team")
+            await desk.locator("#reply-text").press("End")
+            await desk.locator("#reply-text").type(f" Order {marker} is my priority.")
+            await desk.keyboard.press("Control+Enter")
+
+            agent_reply = chat.locator(".message--agent")
+            await expect(agent_reply).to_contain_text(f"{draft} Order {marker} is my priority.")
+            await expect(agent_reply.locator(".message__sender")).to_have_text("Maria · a person")
+
+            await desk.click("#resolve")
+            await expect(desk.locator("#ticket-status")).to_have_text("resolved")
+            await expect(chat.locator(".message--bot").last).to_contain_text(
+                "from 1 (poor) to 5 (excellent)"
+            )
+            await chat.fill("#text", "4")
+            await chat.keyboard.press("Enter")
+            await expect(chat.locator(".message--bot").last).to_contain_text(
+                "Thank you for your rating"
+            )
+
+            for _ in range(50):  # the desk records the rating from rapport.feedback.v1
+                if await rated_fours(board, stack.desk_url) == fours_before + 1:
+                    break
+                await asyncio.sleep(0.2)
+            assert await rated_fours(board, stack.desk_url) == fours_before + 1
+        finally:
+            await browser.close()
+    metrics = stack.metrics_url("agent_desk")
+    assert metric_total(metrics, "rapport_desk_csat_ratings_total", channel="web", score="4") >= 1
+    assert metric_total(metrics, "rapport_desk_handle_seconds_count", channel="web") >= 1
+
+
+async def no_horizontal_overflow(page: Page) -> None:
+    overflow = await page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth,"
+        " document.querySelector('.main').scrollWidth, document.querySelector('.main').clientWidth]"
+    )
+    assert overflow[0] <= overflow[1] and overflow[2] <= overflow[3], overflow
+
+
+@pytest.mark.parametrize("viewport", [TABLET, LAPTOP], ids=["tablet", "laptop"])
+async def test_the_queue_and_conversation_fit_tablet_and_laptop_widths(
+    stack: Stack, viewport: ViewportSize
+) -> None:
+    email = create_account(stack, "Tess", "agent")
+    chat = await ChatClient.connect(stack.web_url)
+    try:
+        await chat.say(f"I want to talk to a real person please {'x' * 120}")
+        await eventually(lambda: len(chat.replies) == 1, timeout=10)
+    finally:
+        await chat.close()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await (await browser.new_context(viewport=viewport)).new_page()
+            await sign_in_page(page, stack.desk_url, email)
+            item = page.locator("#waiting .queue__item").first
+            await expect(item).to_be_visible(timeout=20_000)
+            await no_horizontal_overflow(page)
+            await item.locator("a").click()
+            await expect(page.locator("#claim")).to_be_visible()
+            await no_horizontal_overflow(page)
+            await page.keyboard.press("c")
+            await expect(page.locator("#reply-text")).to_be_visible()
+            await no_horizontal_overflow(page)
+            box = await page.locator("#send").bounding_box()
+            assert box is not None and box["x"] + box["width"] <= viewport["width"]
+        finally:
+            await browser.close()
+
+
+async def test_an_sms_customer_handed_off_gets_the_agents_reply_as_an_sms(stack: Stack) -> None:
+    account, token = "AC" + "34" * 16, "e2e-twilio-auth-token"
+    number = f"+1202555{uuid.uuid4().int % 10_000:04d}"
+    email = create_account(stack, "Sam", "agent")
+    async with FakeTwilio(account, token) as twilio:
+        public = stack.start_sms_adapter(twilio.base_url, account, token)
+        body, headers = signed_webhook(
+            public + "/twilio/sms",
+            inbound_params(number, "I want to talk to a real person please", account_sid=account),
+            token,
+        )
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{stack.sms_url}/twilio/sms", data=body, headers=headers) as response,
+        ):
+            assert response.status == 200
+        [handoff] = await read_until(
+            stack.kafka_bootstrap,
+            HANDOFF,
+            lambda r: r.key == thread_conversation_id("sms", number).encode(),
+        )
+        ticket_id = handoff_pb2.HandoffRequested.FromString(handoff.value).envelope.event_id
+        await eventually(lambda: len(twilio.sent_to(number)) == 1, timeout=10)  # the bot's
+
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(base_url=stack.desk_url, cookie_jar=jar) as desk:
+            async with desk.get("/login") as page:
+                login = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
+            assert login
+            form = {"email": email, "password": PASSWORD, "csrf_token": login.group(1)}
+            async with desk.post("/login", data=form) as signed_in:
+                csrf = re.search(r'name="csrf_token" value="([^"]+)"', await signed_in.text())
+            assert csrf
+            path = f"/conversations/{ticket_id}"
+            for _ in range(100):  # until the desk consumed the handoff
+                async with desk.get(path) as page:
+                    if page.status == 200:
+                        break
+                await asyncio.sleep(0.1)
+            async with desk.post(f"{path}/claim", data={"csrf_token": csrf.group(1)}) as claimed:
+                assert claimed.status == 200
+            text = f"Hi, I'm Sam. I'm on it ({uuid.uuid4().hex[:6]})."
+            async with desk.post(
+                f"{path}/reply", data={"csrf_token": csrf.group(1), "text": text}
+            ) as replied:
+                assert replied.status == 200
+        await eventually(lambda: len(twilio.sent_to(number)) == 2, timeout=15)
+    sms = twilio.sent_to(number)[-1]
+    assert sms.body == text

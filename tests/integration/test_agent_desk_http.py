@@ -19,16 +19,16 @@ import grpc
 import pytest
 from aiohttp.test_utils import TestServer
 from google.protobuf.message import Message
+from prometheus_client import REGISTRY
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.context.v1 import context_service_pb2_grpc as context_grpc
-from rapport.events.v1 import agent_pb2, handoff_pb2
+from rapport.events.v1 import agent_pb2, feedback_pb2, handoff_pb2, messages_pb2
 
 from services.agent_desk.__main__ import build
 from services.agent_desk.config import AgentDeskSettings
 from services.agent_desk.database import create_engine as desk_engine
 from services.agent_desk.database import migrate as desk_migrate
-from services.agent_desk.history import ContextHistory
 from services.agent_desk.http_app import DeskParts, create_app
 from services.agent_desk.models import Role, TicketStatus
 from services.agent_desk.security import hash_password
@@ -37,6 +37,8 @@ from services.context.config import ContextSettings
 from services.context.database import create_engine as context_engine
 from services.context.database import migrate as context_migrate
 from shared.conversations import thread_conversation_id
+from shared.errors import InvalidInputError
+from shared.grpc.context_client import ContextClient
 from shared.kafka.codec import new_envelope
 from shared.kafka.topics import AGENT_ACTIONS
 from tests.grpc_probe import running
@@ -97,7 +99,7 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
             ) as address,
             grpc.aio.insecure_channel(address) as channel,
         ):
-            parts = build(settings, engine, publisher, ContextHistory(channel, 5))
+            parts = build(settings, engine, publisher, ContextClient(channel, 5))
             accounts = {}
             for email, role, team in [
                 ("admin@example.org", Role.ADMIN, "support"),
@@ -154,8 +156,10 @@ async def page_token(browser: aiohttp.ClientSession, path: str = "/") -> str:
         return hidden_token(await page.text())
 
 
-async def seeded_handoff(desk: Desk) -> handoff_pb2.HandoffRequested:
-    """A customer with history in the context service, handed off to the desk."""
+async def seeded_handoff(
+    desk: Desk, *, intent: str = "", ago: timedelta = timedelta()
+) -> handoff_pb2.HandoffRequested:
+    """A customer with history in the context service, handed off to the desk ``ago``."""
     visitor = f"visitor-{uuid.uuid4().hex[:8]}"
     conversation_id = thread_conversation_id("web", visitor)
     customer = (
@@ -221,7 +225,9 @@ async def seeded_handoff(desk: Desk) -> handoff_pb2.HandoffRequested:
         ],
         trend="improving",
         consent=handoff_pb2.ConsentFlags(emotion_analysis_allowed=True, sms_opted_out=True),
+        intent=intent,
     )
+    packet.envelope.occurred_at.FromDatetime(now - ago)
     packet.reply_window_closes_at.FromDatetime(now + timedelta(hours=23))
     await desk.parts.desk(packet)
     return packet
@@ -458,3 +464,189 @@ async def test_the_event_stream_announces_a_new_handoff(desk: Desk) -> None:
                 received += await asyncio.wait_for(stream.content.readany(), timeout=10)
             packet = await handed_off
     assert packet.envelope.event_id.encode() in received
+
+
+def customer_message(
+    packet: handoff_pb2.HandoffRequested, text: str, ago: timedelta = timedelta()
+) -> messages_pb2.MessageReceived:
+    """What the web adapter publishes when the handed-off customer writes again."""
+    customer = packet.envelope.customer
+    message = messages_pb2.MessageReceived(
+        envelope=new_envelope(
+            conversation_id=packet.envelope.conversation_id,
+            channel=envelope_pb2.CHANNEL_WEB,
+            customer=envelope_pb2.CustomerRef(
+                channel=envelope_pb2.CHANNEL_WEB, address=customer.address
+            ),
+        ),
+        text=text,
+    )
+    message.envelope.occurred_at.FromDatetime(datetime.now(UTC) - ago)
+    return message
+
+
+def rating(packet: handoff_pb2.HandoffRequested, score: int, agent_id: str) -> Message:
+    return feedback_pb2.SatisfactionRated(
+        envelope=new_envelope(
+            conversation_id=packet.envelope.conversation_id,
+            channel=envelope_pb2.CHANNEL_WEB,
+            customer=packet.envelope.customer,
+        ),
+        score=score,
+        comment="quick and kind",
+        agent_id=agent_id,
+    )
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def post(browser: aiohttp.ClientSession, path: str, token: str, **form: str) -> str:
+    async with browser.post(path, data={"csrf_token": token, **form}) as response:
+        assert response.status == 200, await response.text()
+        return await response.text()
+
+
+async def test_suggested_replies_speak_to_the_latest_feeling_and_intent(desk: Desk) -> None:
+    packet = await seeded_handoff(desk, intent="cancel_order")
+    ticket_id = packet.envelope.event_id
+    angry = context_pb.Turn(
+        event_id=str(uuid.uuid4()),
+        conversation_id=packet.envelope.conversation_id,
+        role=context_pb.ROLE_CUSTOMER,
+        text="This is ridiculous!",
+        channel=envelope_pb2.CHANNEL_WEB,
+        emotion=context_pb.EmotionSnapshot(
+            dominant_emotion="anger", intensity=0.9, sentiment_score=-0.8
+        ),
+    )
+    angry.occurred_at.GetCurrentTime()
+    await desk.context.AppendTurn(
+        context_pb.AppendTurnRequest(customer_id=packet.envelope.customer.customer_id, turn=angry),
+        timeout=5,
+    )
+    async with desk.browser() as maria:
+        assert await sign_in(maria, "maria@example.org") == 303
+        token = await page_token(maria)
+        page = await post(maria, f"/conversations/{ticket_id}/claim", token)
+        drafts = re.findall(r"<button[^>]*data-draft>([^<]+)</button>", page)
+        assert len(drafts) == 3
+        for draft in drafts:
+            assert draft.startswith("Hi, I&#39;m Maria from the team")
+            assert "You have every reason to be upset" in draft  # anger, high tier
+        assert "I can help you cancel: what is the order number?" in drafts[0]
+        await post(maria, f"/conversations/{ticket_id}/reply", token, text="Hello")
+        async with maria.get(f"/conversations/{ticket_id}") as after_first_reply:
+            later = re.findall(r"data-draft>([^<]+)<", await after_first_reply.text())
+    assert later and not any("from the team" in draft for draft in later)  # introduced once
+
+
+async def test_a_waiting_customer_who_writes_is_told_their_place_in_line_now_and_then(
+    desk: Desk,
+) -> None:
+    await seeded_handoff(desk, ago=timedelta(minutes=20))  # ahead in the queue
+    packet = await seeded_handoff(desk, ago=timedelta(minutes=10))
+    conversation_id = packet.envelope.conversation_id
+    outbound = "rapport.outbound.web.v1"
+    before = sample("rapport_desk_holding_messages_total", channel="web")
+
+    await desk.parts.desk(customer_message(packet, "Hello? Anyone?"))
+    await desk.parts.desk(customer_message(packet, "Still here."))  # too soon for another
+    await desk.parts.desk(customer_message(packet, "old, replayed", ago=timedelta(hours=1)))
+
+    sent = [e for t, e in desk.publisher.events if t == outbound]
+    assert len(sent) == 1
+    [message] = sent
+    assert isinstance(message, messages_pb2.SendMessage)
+    assert message.text == (
+        "Thank you for waiting. You are number 2 in line; "
+        "a member of our team will reply here as soon as they can."
+    )
+    assert message.sender == messages_pb2.SENDER_BOT
+    assert message.envelope.customer.customer_id == packet.envelope.customer.customer_id
+    turns = (
+        await desk.context.ListTurns(
+            context_pb.ListTurnsRequest(conversation_id=conversation_id), timeout=5
+        )
+    ).turns
+    stored = [t for t in turns if t.event_id == message.envelope.event_id]
+    assert [(t.role, t.text) for t in stored] == [(context_pb.ROLE_BOT, message.text)]
+    assert sample("rapport_desk_holding_messages_total", channel="web") == before + 1
+
+
+async def test_a_rating_is_recorded_once_against_the_ticket_agent_and_channel(
+    desk: Desk,
+) -> None:
+    packet = await seeded_handoff(desk)
+    ticket_id = packet.envelope.event_id
+    maria_id = desk.accounts["maria@example.org"]
+    async with desk.browser() as maria:
+        assert await sign_in(maria, "maria@example.org") == 303
+        token = await page_token(maria)
+        await post(maria, f"/conversations/{ticket_id}/claim", token)
+        await post(maria, f"/conversations/{ticket_id}/resolve", token)
+    before = sample("rapport_desk_csat_ratings_total", channel="web", score="4")
+    rated = rating(packet, 4, maria_id)
+    await desk.parts.desk(rated)
+    await desk.parts.desk(rated)  # redelivered
+    _tickets, ratings, _seen = await desk.parts.store.kpi_records(datetime.now(UTC) - timedelta(1))
+    mine = [r for r in ratings if r.event_id == rated.envelope.event_id]
+    assert [(r.ticket_id, r.agent_id, r.channel, r.score, r.comment) for r in mine] == [
+        (ticket_id, maria_id, envelope_pb2.CHANNEL_WEB, 4, "quick and kind")
+    ]
+    assert sample("rapport_desk_csat_ratings_total", channel="web", score="4") == before + 1
+    bad = rating(packet, 9, maria_id)
+    with pytest.raises(InvalidInputError):
+        await desk.parts.desk(bad)
+
+
+async def test_the_dashboard_shows_the_kpis_to_supervisors_only(desk: Desk) -> None:
+    packet = await seeded_handoff(desk)
+    ticket_id = packet.envelope.event_id
+    await desk.parts.desk(customer_message(packet, "Anyone?"))  # a conversation seen...
+    other = customer_message(packet, "Hi")
+    other.envelope.conversation_id = f"web:{uuid.uuid4()}"  # ...and one the bot kept
+    await desk.parts.desk(other)
+    async with desk.browser() as maria, desk.browser() as sue:
+        assert await sign_in(maria, "maria@example.org") == 303
+        assert await sign_in(sue, "sue@example.org") == 303
+        token = await page_token(maria)
+        await post(maria, f"/conversations/{ticket_id}/claim", token)
+        await post(maria, f"/conversations/{ticket_id}/resolve", token)
+        await desk.parts.desk(rating(packet, 4, desk.accounts["maria@example.org"]))
+        async with maria.get("/dashboard") as refused:
+            assert refused.status == 403
+        async with sue.get("/dashboard?days=30&channel=web") as response:
+            assert response.status == 200
+            html = await response.text()
+        async with sue.get("/dashboard?days=7") as unknown_period:
+            assert unknown_period.status == 400
+    assert 'id="kpi-csat">4.0<' in html
+    row = re.search(r'<tr data-channel="web">(.*?)</tr>', html, re.DOTALL)
+    assert row is not None
+    cells = re.findall(r"<td>([^<]*)", row.group(1))
+    # conversations, escalation rate, tickets, wait, handle, FCR, repeat, sentiment, CSAT...
+    assert cells[:3] == ["2", "50%", "1"]
+    assert cells[5:8] == ["100%", "0%", "+0.70"]  # -0.6 → 0.1 from the handoff's readings
+    assert "human_requested" in html
+
+
+async def test_a_customers_new_message_reaches_the_open_conversation_live_and_escaped(
+    desk: Desk,
+) -> None:
+    packet = await seeded_handoff(desk)
+    async with desk.browser() as maria, desk.browser() as billie:
+        assert await sign_in(maria, "maria@example.org") == 303
+        assert await sign_in(billie, "billie@example.org") == 303
+        async with maria.get("/events") as stream, billie.get("/events") as other_team:
+            await desk.parts.desk(customer_message(packet, f"{EVIL} are you there?"))
+            received = b""
+            while b"event: message" not in received:
+                received += await asyncio.wait_for(stream.content.readany(), timeout=10)
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(other_team.content.readany(), timeout=0.5)
+    text = received.decode()
+    assert f'data-ticket="{packet.envelope.event_id}"' in text
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; are you there?" in text
+    assert "<script>" not in text

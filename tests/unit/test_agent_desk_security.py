@@ -9,7 +9,7 @@ import jinja2
 import pytest
 
 from services.agent_desk.config import AgentDeskSettings
-from services.agent_desk.history import emotion_chart
+from services.agent_desk.history import customer_entry, emotion_chart
 from services.agent_desk.http_app import FILTERS, csrf_refusal, template_options
 from services.agent_desk.models import Role, TicketStatus
 from services.agent_desk.routing import QueueEntry, Viewer, can_see, can_take, queue_for
@@ -150,12 +150,19 @@ def test_customer_text_is_escaped_in_pages() -> None:
         claimed_at=None,
     )
     packet = SimpleNamespace(reasons=[SimpleNamespace(explanation='<img src=x onerror="x()">')])
+    chart = emotion_chart([(-0.5, evil)], "")
     html = environment.get_template("_queue.html").render(
-        waiting=[(ticket, packet)], held=[], is_supervisor=False
+        waiting=[(ticket, packet, chart)], held=[], is_supervisor=False
     )
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;img src=x onerror=&#34;x()&#34;&gt;" in html
+    assert "<title>&lt;script&gt;" in html  # the chart's label too
+
+    live = environment.get_template("_turn.html").render(
+        entry=customer_entry(evil, "web", NOW), ticket_id="t1"
+    )
+    assert "<script>" not in live and "&lt;script&gt;alert(1)&lt;/script&gt;" in live
 
 
 def test_the_emotion_chart_maps_sentiment_into_the_box() -> None:

@@ -1,8 +1,15 @@
 // The agent desk's only script (the Content-Security-Policy allows no inline code).
-// The queue refreshes itself when the server's event stream says a ticket changed;
-// keyboard shortcuts: Ctrl+Enter sends a reply, C claims the open conversation.
+// The queue and the open conversation refresh themselves when the server's event stream
+// says something changed (no polling); everything inserted is HTML the server rendered
+// and escaped. Suggested replies fill the reply box for editing. Keyboard shortcuts:
+// Ctrl+Enter sends a reply, C claims the open conversation.
 (function () {
   "use strict";
+
+  async function fetchText(url) {
+    const response = await fetch(url, { credentials: "same-origin" });
+    return response.ok ? response.text() : null;
+  }
 
   function liveQueue(container) {
     let pending = false;
@@ -10,8 +17,8 @@
       if (pending) return;
       pending = true;
       try {
-        const response = await fetch(container.dataset.refresh, { credentials: "same-origin" });
-        if (response.ok) container.innerHTML = await response.text(); // server-rendered, escaped
+        const html = await fetchText(container.dataset.refresh);
+        if (html !== null) container.innerHTML = html; // server-rendered, escaped
       } finally {
         pending = false;
       }
@@ -19,6 +26,72 @@
     const events = new EventSource(container.dataset.live);
     events.addEventListener("ticket", refresh);
     events.addEventListener("open", refresh); // catch up after a reconnect
+  }
+
+  // The open conversation: a customer's new message is appended as it arrives; a change
+  // of the ticket refetches the page and swaps its parts, keeping a reply being written.
+  function liveConversation(container) {
+    const ticket = container.dataset.ticket;
+    const timeline = document.getElementById("timeline");
+    let pending = false;
+
+    function scrollDown() {
+      timeline.scrollTop = timeline.scrollHeight;
+    }
+
+    async function refresh() {
+      if (pending) return;
+      pending = true;
+      try {
+        const html = await fetchText(window.location.pathname);
+        if (html === null) return;
+        const fresh = new DOMParser().parseFromString(html, "text/html");
+        for (const id of ["conversation-head", "timeline", "conversation-side"]) {
+          const now = document.getElementById(id);
+          const next = fresh.getElementById(id);
+          if (now && next) now.replaceWith(document.adoptNode(next));
+        }
+        const area = document.getElementById("reply-area");
+        const nextArea = fresh.getElementById("reply-area");
+        const hadForm = Boolean(document.getElementById("reply-form"));
+        const hasForm = Boolean(nextArea && nextArea.querySelector("#reply-form"));
+        if (area && nextArea && hadForm !== hasForm) area.replaceWith(document.adoptNode(nextArea));
+        bindReply();
+        scrollDown();
+      } finally {
+        pending = false;
+      }
+    }
+
+    const events = new EventSource(container.dataset.live);
+    events.addEventListener("ticket", function (event) {
+      if (event.data === ticket) refresh();
+    });
+    events.addEventListener("message", function (event) {
+      const holder = document.createElement("template");
+      holder.innerHTML = event.data; // server-rendered, escaped
+      const turn = holder.content.firstElementChild;
+      if (!turn || turn.dataset.ticket !== ticket) return;
+      const current = document.getElementById("timeline");
+      const empty = current.querySelector("li.muted:only-child");
+      if (empty) empty.remove();
+      current.appendChild(turn);
+      current.scrollTop = current.scrollHeight;
+    });
+    scrollDown();
+  }
+
+  function bindReply() {
+    const reply = document.getElementById("reply-form");
+    const text = document.getElementById("reply-text");
+    if (!reply || !text || text.dataset.bound) return;
+    text.dataset.bound = "yes";
+    text.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        if (text.value.trim()) reply.requestSubmit();
+      }
+    });
   }
 
   function typing(target) {
@@ -29,20 +102,21 @@
   document.addEventListener("DOMContentLoaded", function () {
     const queue = document.getElementById("queue");
     if (queue) liveQueue(queue);
+    const conversation = document.getElementById("conversation");
+    if (conversation) liveConversation(conversation);
+    bindReply();
 
-    const reply = document.getElementById("reply-form");
-    const text = document.getElementById("reply-text");
-    if (reply && text) {
-      text.addEventListener("keydown", function (event) {
-        if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-          event.preventDefault();
-          if (text.value.trim()) reply.requestSubmit();
-        }
-      });
-    }
+    document.addEventListener("click", function (event) {
+      const draft = event.target instanceof Element && event.target.closest("[data-draft]");
+      const text = document.getElementById("reply-text");
+      if (!draft || !text) return;
+      text.value = draft.textContent.trim();
+      text.focus();
+      text.setSelectionRange(text.value.length, text.value.length);
+    });
 
-    const claim = document.getElementById("claim-form");
     document.addEventListener("keydown", function (event) {
+      const claim = document.getElementById("claim-form");
       if (claim && !typing(event.target) && !event.ctrlKey && !event.metaKey && !event.altKey &&
           event.key.toLowerCase() === "c") {
         event.preventDefault();
