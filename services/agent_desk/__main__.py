@@ -1,5 +1,6 @@
 """Composition root of the agent desk: ``python -m services.agent_desk`` runs the console;
-``python -m services.agent_desk create-admin --email ...`` creates the first admin."""
+``python -m services.agent_desk create-admin --email ...`` creates the first admin
+(``create-user`` and ``set-password`` in ``cli``)."""
 
 from __future__ import annotations
 

@@ -26,6 +26,7 @@ from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.events.v1 import agent_pb2, feedback_pb2, handoff_pb2, messages_pb2
 
+from services.agent_desk.accounts import AccountRefused, Profile
 from services.agent_desk.live import CustomerMessage, LiveUpdates, TicketChanged
 from services.agent_desk.metrics import (
     ACTIONS,
@@ -44,7 +45,13 @@ from services.agent_desk.metrics import (
     WAIT_SECONDS,
 )
 from services.agent_desk.models import Agent, Role, Ticket, TicketStatus
-from services.agent_desk.routing import Viewer, can_see, can_take, position_in_line, queue_for
+from services.agent_desk.routing import (
+    can_see,
+    can_take,
+    position_in_line,
+    queue_for,
+    viewer_of,
+)
 from services.agent_desk.store import DeskStore, HandoffOutcome, entry_of, first_time, packet_of
 from shared.channel_names import CHANNEL_NAMES, channel_name, channel_number
 from shared.errors import ContractError, InvalidInputError, RapportError, RefusedError
@@ -99,16 +106,6 @@ def sentiment_span(
         if t.role == context_pb.ROLE_CUSTOMER and t.HasField("emotion")
     ] or [p.sentiment_score for p in packet.trajectory]
     return (readings[0], readings[-1]) if readings else None
-
-
-def viewer_of(agent: Agent) -> Viewer:
-    return Viewer(
-        agent_id=agent.id,
-        role=Role(agent.role),
-        team=agent.team,
-        languages=frozenset(agent.languages),
-        skills=frozenset(agent.skills),
-    )
 
 
 class Desk:
@@ -290,6 +287,33 @@ class Desk:
             and (t.assignee_id == agent.id or viewer.role.at_least(Role.SUPERVISOR))
         ]
         return [by_id[e.ticket_id] for e in waiting], held
+
+    # Accounts
+
+    async def change_account(
+        self,
+        admin: Agent,
+        agent_id: str,
+        *,
+        profile: Profile | None = None,
+        active: bool | None = None,
+    ) -> Agent:
+        """An admin edits, deactivates or reactivates an account; tickets it held and can
+        no longer work go back to the queue, and the browsers hear of them."""
+        if Role(admin.role) is not Role.ADMIN:
+            raise AccessDenied(f"{admin.id} may not change accounts")
+        demoted = profile is not None and profile.role is not Role.ADMIN
+        if agent_id == admin.id and (demoted or active is False):
+            raise AccountRefused(
+                "you cannot demote or deactivate your own account; another admin can"
+            )
+        change = await self._store.update_agent(
+            agent_id, actor_id=admin.id, now=self._clock(), profile=profile, active=active
+        )
+        for ticket in change.requeued:
+            await self._changed(ticket)
+            log.info("ticket %s back in the queue: its holder %s changed", ticket.id, agent_id)
+        return change.agent
 
     async def colleagues(self, agent: Agent) -> list[Agent]:
         """Active accounts a ticket of this agent's team can go to."""

@@ -33,13 +33,19 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 
 from services.agent_desk import history as views
 from services.agent_desk import kpis
+from services.agent_desk.accounts import (
+    AccountRefused,
+    audit_lines,
+    email_from_form,
+    profile_from_form,
+)
 from services.agent_desk.config import AgentDeskSettings
-from services.agent_desk.desk import AccessDenied, Desk, viewer_of
+from services.agent_desk.desk import AccessDenied, Desk
 from services.agent_desk.history import HistoryPort
 from services.agent_desk.live import LiveUpdates, TicketChanged
 from services.agent_desk.metrics import LIVE_CLIENTS, LOGINS, REFUSED_REQUESTS
 from services.agent_desk.models import Agent, Role, Ticket
-from services.agent_desk.routing import can_see
+from services.agent_desk.routing import can_see, viewer_of
 from services.agent_desk.security import (
     LoginRateLimiter,
     check_password_async,
@@ -197,6 +203,8 @@ def create_app(parts: DeskParts) -> web.Application:
             return page(request, "error.html", 404, message="There is nothing here.")
         except InvalidInputError as exc:
             return page(request, "error.html", 400, message=str(exc))
+        except AccountRefused as exc:
+            return page(request, "error.html", 409, message=str(exc))
         except RefusedError:
             return page(
                 request,
@@ -306,14 +314,18 @@ def create_app(parts: DeskParts) -> web.Application:
     @requires(Role.AGENT)
     async def events(request: web.Request) -> web.StreamResponse:
         """One event per ticket change the account may see; the page refetches the queue."""
-        agent = request[SIGNED_IN].agent
-        everything = Role(agent.role) is Role.ADMIN
+        token_hash = request[SIGNED_IN].token_hash
         async with parts.live.subscribe() as changes, sse_response(request) as stream:
 
             async def forward() -> None:
                 try:
                     while (change := await changes.get()) is not None:
-                        if await may_hear(agent, change, everything):
+                        # The session is read again: a signed-out, deactivated or reset
+                        # account hears nothing more, and a new team applies at once.
+                        signed = await store.signed_in(token_hash, parts.clock())
+                        if signed is None:
+                            break
+                        if await may_hear(signed.agent, change):
                             data, name = live_event(request, change)
                             await stream.send(data, event=name)
                 except ConnectionError:
@@ -329,10 +341,10 @@ def create_app(parts: DeskParts) -> web.Application:
                 LIVE_CLIENTS.dec()
         return stream
 
-    async def may_hear(agent: Agent, change: TicketChanged, everything: bool) -> bool:
+    async def may_hear(agent: Agent, change: TicketChanged) -> bool:
         """Ticket ids go to the ticket's team; what a customer wrote only to those who
         may open the ticket."""
-        if not everything and change.team != agent.team:
+        if Role(agent.role) is not Role.ADMIN and change.team != agent.team:
             return False
         if change.message is None:
             return True
@@ -453,34 +465,88 @@ def create_app(parts: DeskParts) -> web.Application:
     async def do_assign(agent: Agent, ticket_id: str, request: web.Request) -> Ticket:
         return await desk.assign(agent, ticket_id, await form_value(request, "agent_id"))
 
+    async def text_form(request: web.Request) -> dict[str, str]:
+        return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+
+    async def new_password_hash(form: dict[str, str]) -> str:
+        """The hash of the form's password, at the length rule accounts are created with."""
+        return await asyncio.to_thread(
+            hash_password, form.get("password", ""), settings.min_password_length
+        )
+
     @requires(Role.ADMIN)
     async def users(request: web.Request) -> web.Response:
-        return page(request, "users.html", users=await store.agents(), roles=list(Role))
+        accounts = await store.agents()
+        return page(
+            request,
+            "users.html",
+            users=accounts,
+            roles=list(Role),
+            audit=audit_lines(await store.audit_trail(), accounts),
+        )
 
     @requires(Role.ADMIN)
     async def create_user(request: web.Request) -> web.StreamResponse:
-        form = await request.post()
-        text = {k: str(v).strip() for k, v in form.items() if isinstance(v, str)}
-        if not text.get("email") or "@" not in text["email"] or not text.get("name"):
-            raise InvalidInputError("an account needs an email address and a name")
-        try:
-            role = Role(text.get("role", ""))
-        except ValueError as exc:
-            raise InvalidInputError("pick a role") from exc
-        password_hash = await asyncio.to_thread(
-            hash_password, str(form.get("password", "")), settings.min_password_length
-        )
+        form = await text_form(request)
+        email = email_from_form(form)
+        profile = profile_from_form(form, settings.default_team)
         await store.create_agent(
-            email=text["email"],
-            name=text["name"],
-            password_hash=password_hash,
-            role=role,
-            team=text.get("team") or settings.default_team,
-            languages=split_list(text.get("languages", "")),
-            skills=split_list(text.get("skills", "")),
+            email=email,
+            name=profile.name,
+            password_hash=await new_password_hash(form),
+            role=profile.role,
+            team=profile.team,
+            languages=profile.languages,
+            skills=profile.skills,
+            now=parts.clock(),
+            actor_id=request[SIGNED_IN].agent.id,
+        )
+        return see_other("/admin/users")
+
+    @requires(Role.ADMIN)
+    async def user(request: web.Request) -> web.Response:
+        """One account: its edit form, its state, a password reset, and its own trail."""
+        shown = await store.agent(request.match_info["agent_id"])
+        if shown is None:
+            raise NotFoundError("no such account")
+        return page(
+            request,
+            "user.html",
+            user=shown,
+            roles=list(Role),
+            audit=audit_lines(await store.audit_trail(shown.id), await store.agents()),
+        )
+
+    @requires(Role.ADMIN)
+    async def edit_user(request: web.Request) -> web.StreamResponse:
+        profile = profile_from_form(await text_form(request), settings.default_team)
+        await desk.change_account(
+            request[SIGNED_IN].agent, request.match_info["agent_id"], profile=profile
+        )
+        return see_other("/admin/users")
+
+    def set_active(active: bool) -> Handler:
+        """Deactivate (signed out, tickets back to the queue) or reactivate an account."""
+
+        @requires(Role.ADMIN)
+        async def handle(request: web.Request) -> web.StreamResponse:
+            await desk.change_account(
+                request[SIGNED_IN].agent, request.match_info["agent_id"], active=active
+            )
+            return see_other("/admin/users")
+
+        return handle
+
+    @requires(Role.ADMIN)
+    async def reset_password(request: web.Request) -> web.StreamResponse:
+        """Set a new password; every session of the account ends (the admin's own too)."""
+        await store.set_password(
+            request.match_info["agent_id"],
+            await new_password_hash(await text_form(request)),
+            actor_id=request[SIGNED_IN].agent.id,
             now=parts.clock(),
         )
-        raise web.HTTPSeeOther("/admin/users")
+        return see_other("/admin/users")
 
     async def health(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -516,6 +582,11 @@ def create_app(parts: DeskParts) -> web.Application:
     app.router.add_get("/dashboard", dashboard)
     app.router.add_get("/admin/users", users)
     app.router.add_post("/admin/users", create_user)
+    app.router.add_get("/admin/users/{agent_id}", user)
+    app.router.add_post("/admin/users/{agent_id}", edit_user)
+    app.router.add_post("/admin/users/{agent_id}/deactivate", set_active(False))
+    app.router.add_post("/admin/users/{agent_id}/reactivate", set_active(True))
+    app.router.add_post("/admin/users/{agent_id}/password", reset_password)
     app.router.add_get("/healthz", health)
     app.router.add_static("/static", HERE / "static")
     return app
@@ -524,8 +595,3 @@ def create_app(parts: DeskParts) -> web.Application:
 def see_other(location: str) -> web.Response:
     """The redirect after a form post (303: the browser follows it with a GET)."""
     return web.Response(status=303, headers={"Location": location})
-
-
-def split_list(text: str) -> list[str]:
-    """``"en, fr"`` → ``["en", "fr"]``."""
-    return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]

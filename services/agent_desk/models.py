@@ -1,5 +1,6 @@
 """The desk's tables: agents, their sessions, tickets (one per handoff episode), the
-customers' ratings, and the conversations the desk saw start (the KPIs' denominators).
+customers' ratings, the conversations the desk saw start (the KPIs' denominators), and
+the audit trail of changes to accounts.
 
 A ticket keeps the latest ``HandoffRequested`` packet whole (``packet``) so the
 conversation view can show everything the bot handed over, plus the columns the queue
@@ -69,6 +70,14 @@ class TicketStatus(StrEnum):
 
 
 OPEN_STATUSES = (TicketStatus.WAITING, TicketStatus.CLAIMED)
+
+
+class AuditAction(StrEnum):
+    CREATED = "created"
+    EDITED = "edited"
+    DEACTIVATED = "deactivated"
+    REACTIVATED = "reactivated"
+    PASSWORD_RESET = "password reset"
 
 
 class Agent(Base):
@@ -173,3 +182,21 @@ class ConversationSeen(Base):
     conversation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AuditEntry(Base):
+    """One change to an account: who made it, when, and each field's before and after.
+
+    Never a password or its hash: a reset is recorded by its action alone.
+    """
+
+    __tablename__ = "account_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    # None: the command line (``python -m services.agent_desk ...``).
+    actor_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"), nullable=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    # {field: [before, after]}
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)

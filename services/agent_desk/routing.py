@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.agent_desk.models import Role, TicketStatus
+from services.agent_desk.models import Agent, Role, TicketStatus
 
 WAIT_FULL_SECONDS = 15 * 60
 WAIT_WEIGHT = 0.3
@@ -38,6 +38,16 @@ class Viewer:
     team: str
     languages: frozenset[str]
     skills: frozenset[str]
+
+
+def viewer_of(agent: Agent) -> Viewer:
+    return Viewer(
+        agent_id=agent.id,
+        role=Role(agent.role),
+        team=agent.team,
+        languages=frozenset(agent.languages),
+        skills=frozenset(agent.skills),
+    )
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""The desk's database access: accounts, sessions, tickets, ratings and the conversations
-the desk saw start.
+"""The desk's database access: accounts (and their audit trail), sessions, tickets,
+ratings and the conversations the desk saw start.
 
 Ticket changes are conditional updates (``WHERE status IN ... AND assignee = ...``), so
 two agents clicking "claim" at once cannot both win, and the event announcing the change
@@ -18,12 +18,15 @@ from typing import Any
 from rapport.events.v1 import feedback_pb2, handoff_pb2
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
 
+from services.agent_desk.accounts import AccountRefused, Profile
 from services.agent_desk.models import (
     OPEN_STATUSES,
     Agent,
+    AuditAction,
+    AuditEntry,
     ConversationSeen,
     DeskSession,
     HandoffEvent,
@@ -32,18 +35,28 @@ from services.agent_desk.models import (
     Ticket,
     TicketStatus,
 )
-from services.agent_desk.routing import QueueEntry
+from services.agent_desk.routing import QueueEntry, can_see, viewer_of
 from shared.errors import NotFoundError, RefusedError
 
 REPEAT_WINDOW = timedelta(days=30)
 
 Announce = Callable[[Ticket], Awaitable[None]]
 
+ACTIVE_ADMIN = (Agent.role == Role.ADMIN.value, Agent.active.is_(True))
+
 
 class HandoffOutcome(StrEnum):
     QUEUED = "queued"
     REFRESHED = "refreshed"
     DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    """An account after a change, and the tickets it held that went back to the queue."""
+
+    agent: Agent
+    requeued: list[Ticket]
 
 
 @dataclass(frozen=True)
@@ -89,7 +102,9 @@ class DeskStore:
         languages: Collection[str],
         skills: Collection[str],
         now: datetime,
+        actor_id: str | None = None,
     ) -> Agent:
+        """A new active account; ``actor_id`` is the admin creating it (None: the CLI)."""
         agent = Agent(
             id=str(uuid.uuid4()),
             email=email.strip().lower(),
@@ -102,12 +117,113 @@ class DeskStore:
             active=True,
             created_at=now,
         )
+        shown = ("email", "name", "role", "team", "languages", "skills")
         try:
             async with self._sessions() as session, session.begin():
                 session.add(agent)
+                await session.flush()  # the account before the audit entry naming it
+                session.add(
+                    _audit(
+                        agent.id,
+                        actor_id,
+                        AuditAction.CREATED,
+                        {field: [None, getattr(agent, field)] for field in shown},
+                        now,
+                    )
+                )
         except IntegrityError as exc:
-            raise RefusedError(f"an account for {agent.email} already exists") from exc
+            raise AccountRefused(f"an account for {agent.email} already exists") from exc
         return agent
+
+    async def update_agent(
+        self,
+        agent_id: str,
+        *,
+        actor_id: str | None,
+        now: datetime,
+        profile: Profile | None = None,
+        active: bool | None = None,
+    ) -> AccountChange:
+        """Apply a profile and/or an active state, always leaving an active admin.
+
+        One transaction holds the account, its audit entry (nothing when nothing
+        changed), its sessions (ended on deactivation) and the claimed tickets it can no
+        longer work (back to waiting, so no customer is stranded with a closed account).
+        """
+        wanted: dict[str, Any] = {}
+        if profile is not None:
+            wanted.update(
+                name=profile.name,
+                role=profile.role.value,
+                team=profile.team,
+                languages=list(profile.languages),
+                skills=list(profile.skills),
+            )
+        if active is not None:
+            wanted["active"] = active
+        async with self._sessions() as session, session.begin():
+            # A no-op write on the active admins first: SQLite takes its write lock,
+            # PostgreSQL those rows' locks, so two admins demoting each other at once
+            # are serialised and the second one counts what the first left.
+            await session.execute(
+                update(Agent)
+                .where(*ACTIVE_ADMIN)
+                .values(role=Agent.role)
+                .execution_options(synchronize_session=False)
+            )
+            agent = await session.get(Agent, agent_id, populate_existing=True)
+            if agent is None:
+                raise NotFoundError(f"no account {agent_id}")
+            changes = {
+                field: [getattr(agent, field), value]
+                for field, value in wanted.items()
+                if getattr(agent, field) != value
+            }
+            if not changes:
+                return AccountChange(agent, [])
+            was_admin = _active_admin(agent)
+            for field, (_before, value) in changes.items():
+                setattr(agent, field, value)
+            await session.flush()
+            if (
+                was_admin
+                and not _active_admin(agent)
+                and not await session.scalar(select(func.count()).where(*ACTIVE_ADMIN))
+            ):
+                raise AccountRefused(
+                    f"{agent.email} is the last active admin: make another account an "
+                    "admin first, so someone can still manage accounts"
+                )
+            if not agent.active:
+                await _end_sessions(session, agent.id)
+            requeued = await _requeue_lost_tickets(session, agent, now)
+            action = AuditAction.EDITED
+            if "active" in changes:
+                action = AuditAction.REACTIVATED if agent.active else AuditAction.DEACTIVATED
+            session.add(_audit(agent.id, actor_id, action, changes, now))
+        return AccountChange(agent, requeued)
+
+    async def set_password(
+        self, agent_id: str, password_hash: str, *, actor_id: str | None, now: datetime
+    ) -> Agent:
+        """Replace the account's password hash and end its sessions (whoever held the old
+        password is signed out); audited without the hash."""
+        async with self._sessions() as session, session.begin():
+            agent = await session.get(Agent, agent_id)
+            if agent is None:
+                raise NotFoundError(f"no account {agent_id}")
+            agent.password_hash = password_hash
+            await _end_sessions(session, agent.id)
+            session.add(_audit(agent.id, actor_id, AuditAction.PASSWORD_RESET, {}, now))
+        return agent
+
+    async def audit_trail(self, agent_id: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        """The latest changes to accounts (to one account when given), newest first."""
+        query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        if agent_id is not None:
+            query = query.where(AuditEntry.agent_id == agent_id)
+        async with self._sessions() as session:
+            return list(await session.scalars(query.limit(limit)))
 
     async def agent_by_email(self, email: str) -> Agent | None:
         async with self._sessions() as session:
@@ -377,6 +493,57 @@ class DeskStore:
                 select(ConversationSeen).where(ConversationSeen.started_at >= since)
             )
             return list(tickets), list(ratings), list(seen)
+
+
+def _active_admin(agent: Agent) -> bool:
+    return agent.active and agent.role == Role.ADMIN.value
+
+
+def _audit(
+    agent_id: str,
+    actor_id: str | None,
+    action: AuditAction,
+    changes: dict[str, Any],
+    now: datetime,
+) -> AuditEntry:
+    return AuditEntry(
+        at=now, actor_id=actor_id, agent_id=agent_id, action=action.value, changes=changes
+    )
+
+
+async def _end_sessions(session: AsyncSession, agent_id: str) -> None:
+    """Sign the account out everywhere: its next request has no session."""
+    await session.execute(delete(DeskSession).where(DeskSession.agent_id == agent_id))
+
+
+async def _requeue_lost_tickets(session: AsyncSession, agent: Agent, now: datetime) -> list[Ticket]:
+    """Put back in the queue the claimed tickets ``agent`` no longer may work: all of
+    them once deactivated, another team's after a move."""
+    viewer = viewer_of(agent)
+    held = await session.scalars(
+        select(Ticket).where(
+            Ticket.assignee_id == agent.id, Ticket.status == TicketStatus.CLAIMED.value
+        )
+    )
+    lost = [t.id for t in held if not agent.active or not can_see(viewer, entry_of(t))]
+    if not lost:
+        return []
+    await session.execute(
+        update(Ticket)
+        .where(
+            Ticket.id.in_(lost),
+            Ticket.assignee_id == agent.id,  # unless resolved or handed on meanwhile
+            Ticket.status == TicketStatus.CLAIMED.value,
+        )
+        .values(status=TicketStatus.WAITING.value, assignee_id=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    requeued = await session.scalars(
+        select(Ticket)
+        .where(Ticket.id.in_(lost), Ticket.status == TicketStatus.WAITING.value)
+        .execution_options(populate_existing=True)
+    )
+    return list(requeued)
 
 
 def first_time(column: Any, now: datetime) -> Any:

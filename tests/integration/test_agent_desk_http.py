@@ -650,3 +650,212 @@ async def test_a_customers_new_message_reaches_the_open_conversation_live_and_es
     assert f'data-ticket="{packet.envelope.event_id}"' in text
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; are you there?" in text
     assert "<script>" not in text
+
+
+# Account management (admins only)
+
+NEW_PASSWORD = "another long password"
+
+
+def profile_form(role: str = "agent", **fields: str) -> dict[str, str]:
+    return {"name": "Bob", "role": role, "team": "support", "languages": "en", **fields}
+
+
+async def read_until(stream: aiohttp.ClientResponse, marker: bytes) -> bytes:
+    received = b""
+    while marker not in received:
+        received += await asyncio.wait_for(stream.content.readany(), timeout=10)
+    return received
+
+
+async def test_agents_and_supervisors_get_403_on_account_management(desk: Desk) -> None:
+    bob_id = desk.accounts["bob@example.org"]
+    for email in ("maria@example.org", "sue@example.org"):
+        async with desk.browser() as browser:
+            assert await sign_in(browser, email) == 303
+            token = await page_token(browser)
+            async with browser.get(f"/admin/users/{bob_id}") as response:
+                assert response.status == 403
+            for path, form in [
+                ("", profile_form("admin")),
+                ("/deactivate", {}),
+                ("/password", {"password": NEW_PASSWORD}),
+            ]:
+                async with browser.post(
+                    f"/admin/users/{bob_id}{path}", data={"csrf_token": token, **form}
+                ) as response:
+                    assert response.status == 403, path
+    bob = await desk.parts.store.agent(bob_id)
+    assert bob is not None and (bob.role, bob.active) == ("agent", True)
+    assert [e.action for e in await desk.parts.store.audit_trail(bob_id)] == ["created"]
+    async with desk.browser() as browser:
+        assert await sign_in(browser, "bob@example.org") == 303  # password unchanged
+
+
+async def test_account_changes_without_the_csrf_token_are_refused(desk: Desk) -> None:
+    bob_id = desk.accounts["bob@example.org"]
+    async with desk.browser() as admin:
+        assert await sign_in(admin, "admin@example.org") == 303
+        token = await page_token(admin, "/admin/users")
+        for path, form in [
+            ("", profile_form("supervisor")),
+            ("/deactivate", {}),
+            ("/password", {"password": NEW_PASSWORD}),
+        ]:
+            for refused in ({}, {"csrf_token": "forged"}):
+                async with admin.post(
+                    f"/admin/users/{bob_id}{path}", data={**form, **refused}
+                ) as response:
+                    assert response.status == 403, path
+            async with admin.post(
+                f"/admin/users/{bob_id}{path}",
+                data={"csrf_token": token, **form},
+                headers={"Origin": "https://evil.example"},
+            ) as response:
+                assert response.status == 403, path
+    assert [e.action for e in await desk.parts.store.audit_trail(bob_id)] == ["created"]
+
+
+async def test_an_admin_edits_an_account_with_checked_input_and_sees_the_audit_trail(
+    desk: Desk,
+) -> None:
+    bob_id = desk.accounts["bob@example.org"]
+    async with desk.browser() as admin:
+        assert await sign_in(admin, "admin@example.org") == 303
+        token = await page_token(admin, f"/admin/users/{bob_id}")
+        for form, message in [
+            (profile_form(languages="english"), "&#39;english&#39; is not a language code"),
+            (profile_form(skills="bereavement"), "&#39;bereavement&#39; is not a skill"),
+            (profile_form("owner"), "pick a role: agent, supervisor or admin"),
+            (profile_form(name=""), "a name needs 1 to 100 characters"),
+        ]:
+            async with admin.post(
+                f"/admin/users/{bob_id}", data={"csrf_token": token, **form}
+            ) as response:
+                assert response.status == 400 and message in await response.text()
+        await post(
+            admin,
+            f"/admin/users/{bob_id}",
+            token,
+            **profile_form("supervisor", languages="en, FR", skills="topic:bereavement"),
+        )
+        await post(admin, f"/admin/users/{bob_id}/password", token, password=NEW_PASSWORD)
+        async with admin.get("/admin/users") as response:
+            users = await response.text()
+        async with admin.get(f"/admin/users/{bob_id}") as response:
+            edit_page = await response.text()
+    bob = await desk.parts.store.agent(bob_id)
+    assert bob is not None
+    assert (bob.role, bob.languages, bob.skills) == (
+        "supervisor",
+        ["en", "fr"],
+        ["topic:bereavement"],
+    )
+    audit = users[users.index('id="audit"') :]
+    first, second = re.findall(r"<tr><td>(.*?)</tr>", audit, re.DOTALL)[:2]
+    assert "password reset" in first and "Admin &lt;admin@example.org&gt;" in first
+    assert "edited" in second and "Bob &lt;bob@example.org&gt;" in second
+    assert "role: agent → supervisor" in second and "languages: en → en, fr" in second
+    assert "$argon2" not in users and NEW_PASSWORD not in users
+    assert 'value="en, fr"' in edit_page and '<option value="supervisor" selected>' in edit_page
+
+
+async def test_deactivating_an_account_signs_it_out_and_puts_its_tickets_back_in_the_queue(
+    desk: Desk,
+) -> None:
+    packet = await seeded_handoff(desk)
+    ticket_id = packet.envelope.event_id
+    maria_id = desk.accounts["maria@example.org"]
+    async with desk.browser() as maria, desk.browser() as bob, desk.browser() as admin:
+        for browser, email in [(maria, "maria"), (bob, "bob"), (admin, "admin")]:
+            assert await sign_in(browser, f"{email}@example.org") == 303
+        maria_token, admin_token = await page_token(maria), await page_token(admin)
+        await post(maria, f"/conversations/{ticket_id}/claim", maria_token)
+        async with maria.get("/events") as maria_stream, bob.get("/events") as bob_stream:
+            await post(admin, f"/admin/users/{maria_id}/deactivate", admin_token)
+            assert ticket_id.encode() in await read_until(bob_stream, b"event: ticket")
+            ended = await asyncio.wait_for(maria_stream.content.read(), timeout=10)
+            assert b"event: ticket" not in ended  # her stream closes, telling her nothing
+        ticket = await desk.parts.store.ticket(ticket_id)
+        assert (ticket.status, ticket.assignee_id) == (TicketStatus.WAITING, None)
+
+        async with maria.get("/", allow_redirects=False) as response:
+            assert (response.status, response.headers["Location"]) == (303, "/login")
+        async with maria.post(
+            f"/conversations/{ticket_id}/claim", data={"csrf_token": maria_token}
+        ) as response:
+            assert response.status == 401
+        async with bob.get("/") as response:
+            assert f'data-ticket="{ticket_id}"' in await response.text()
+
+        async with desk.browser() as again:
+            async with again.get("/login") as form:
+                login_token = hidden_token(await form.text())
+            async with again.post(
+                "/login",
+                data={
+                    "email": "maria@example.org",
+                    "password": PASSWORD,
+                    "csrf_token": login_token,
+                },
+            ) as refused:
+                assert refused.status == 401
+                assert "Wrong email or password." in await refused.text()  # as a wrong one
+        await post(admin, f"/admin/users/{maria_id}/reactivate", admin_token)
+        assert await sign_in(maria, "maria@example.org") == 303
+    actions = [e.action for e in await desk.parts.store.audit_trail(maria_id)]
+    assert actions == ["reactivated", "deactivated", "created"]
+
+
+async def test_a_password_reset_signs_the_account_out_and_keeps_the_length_rule(
+    desk: Desk,
+) -> None:
+    bob_id = desk.accounts["bob@example.org"]
+    async with desk.browser() as bob, desk.browser() as admin:
+        assert await sign_in(bob, "bob@example.org") == 303
+        assert await sign_in(admin, "admin@example.org") == 303
+        token = await page_token(admin, f"/admin/users/{bob_id}")
+        async with admin.post(
+            f"/admin/users/{bob_id}/password", data={"csrf_token": token, "password": "short"}
+        ) as response:
+            assert response.status == 400
+            assert "a password needs at least 12 characters" in await response.text()
+        async with bob.get("/", allow_redirects=False) as response:
+            assert response.status == 200  # a refused reset changes nothing
+
+        await post(admin, f"/admin/users/{bob_id}/password", token, password=NEW_PASSWORD)
+        async with bob.get("/", allow_redirects=False) as response:
+            assert (response.status, response.headers["Location"]) == (303, "/login")
+        assert await sign_in(bob, "bob@example.org") == 401
+        assert await sign_in(bob, "bob@example.org", NEW_PASSWORD) == 303
+
+
+async def test_an_admin_cannot_demote_or_deactivate_themselves(desk: Desk) -> None:
+    admin_id = desk.accounts["admin@example.org"]
+    await desk.parts.store.create_agent(
+        email="ada@example.org",
+        name="Ada",
+        password_hash=hash_password(PASSWORD, 12),
+        role=Role.ADMIN,
+        team="support",
+        languages=["en"],
+        skills=[],
+        now=datetime.now(UTC),
+    )
+    async with desk.browser() as admin, desk.browser() as ada:
+        assert await sign_in(admin, "admin@example.org") == 303
+        assert await sign_in(ada, "ada@example.org") == 303
+        token = await page_token(admin, "/admin/users")
+        for path, form in [("", profile_form("supervisor", name="Admin")), ("/deactivate", {})]:
+            async with admin.post(
+                f"/admin/users/{admin_id}{path}", data={"csrf_token": token, **form}
+            ) as response:
+                assert response.status == 409, path
+                assert "cannot demote or deactivate your own account" in await response.text()
+        still = await desk.parts.store.agent(admin_id)
+        assert still is not None and (still.role, still.active) == ("admin", True)
+
+        ada_token = await page_token(ada, "/admin/users")  # another admin may
+        await post(ada, f"/admin/users/{admin_id}", ada_token, **profile_form(name="Admin"))
+        async with admin.get("/admin/users") as response:
+            assert response.status == 403  # an agent now, at once

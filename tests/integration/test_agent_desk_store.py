@@ -1,9 +1,11 @@
 """The agent desk's store on SQLite and on a real PostgreSQL server: accounts, sessions,
-idempotent intake of handoffs, and conditional ticket changes that publish atomically."""
+idempotent intake of handoffs, conditional ticket changes that publish atomically, and
+account management (audited edits, deactivation, password resets, the last admin)."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -12,9 +14,13 @@ from pathlib import Path
 import pytest
 from rapport.common.v1 import envelope_pb2
 from rapport.events.v1 import handoff_pb2
+from sqlalchemy import text
 
+from services.agent_desk import cli
+from services.agent_desk.accounts import AccountRefused, Profile
 from services.agent_desk.database import create_engine, migrate
 from services.agent_desk.models import Role, Ticket, TicketStatus
+from services.agent_desk.security import check_password
 from services.agent_desk.store import DeskStore, HandoffOutcome, first_time
 from shared.errors import DependencyUnavailableError, RefusedError
 from shared.kafka.codec import new_envelope
@@ -190,3 +196,180 @@ async def test_a_change_whose_event_cannot_be_published_is_not_kept(store: DeskS
         )
     unchanged = await store.ticket(ticket.id)
     assert unchanged.status == TicketStatus.WAITING and unchanged.assignee_id is None
+
+
+async def quiet(_ticket: Ticket) -> None:
+    return None
+
+
+async def claimed_by(store: DeskStore, agent_id: str) -> Ticket:
+    ticket, _ = await store.record_handoff(handoff(f"web:{uuid.uuid4()}"), "support", NOW)
+    return await store.transition(
+        ticket.id,
+        allowed={TicketStatus.WAITING},
+        holder=None,
+        changes={"status": TicketStatus.CLAIMED.value, "assignee_id": agent_id, "claimed_at": NOW},
+        now=NOW,
+        announce=quiet,
+    )
+
+
+def profile(role: Role = Role.AGENT, **fields: str | tuple[str, ...]) -> Profile:
+    values: dict[str, object] = {
+        "name": "ann",
+        "role": role,
+        "team": "support",
+        "languages": ("en",),
+        "skills": (),
+    }
+    values.update(fields)
+    return Profile(**values)  # type: ignore[arg-type]
+
+
+async def active_admins(store: DeskStore) -> list[str]:
+    return [a.email for a in await store.agents() if a.role == Role.ADMIN and a.active]
+
+
+async def test_an_edit_is_audited_field_by_field_and_a_move_requeues_the_old_teams_tickets(
+    store: DeskStore,
+) -> None:
+    admin = await add_agent(store, "boss@example.org", Role.ADMIN)
+    ann = await add_agent(store, "ann@example.org")
+    ticket = await claimed_by(store, ann)
+    later = NOW + timedelta(minutes=5)
+    moved = profile(
+        Role.SUPERVISOR,
+        name="Ann B",
+        team="billing",
+        languages=("en", "fr"),
+        skills=("topic:bereavement",),
+    )
+
+    change = await store.update_agent(ann, actor_id=admin, now=later, profile=moved)
+    assert (change.agent.role, change.agent.team) == ("supervisor", "billing")
+    assert [t.id for t in change.requeued] == [ticket.id]
+    back = await store.ticket(ticket.id)
+    assert (back.status, back.assignee_id, back.claimed_at) == (TicketStatus.WAITING, None, NOW)
+
+    again = await store.update_agent(ann, actor_id=admin, now=later, profile=moved)
+    assert again.requeued == []  # nothing changed: nothing recorded either
+    edited, *created = await store.audit_trail()
+    assert [(e.action, e.actor_id) for e in created] == [("created", None)] * 2
+    assert (edited.action, edited.actor_id, edited.agent_id, edited.at) == (
+        "edited",
+        admin,
+        ann,
+        later,
+    )
+    assert edited.changes == {
+        "name": ["ann", "Ann B"],
+        "role": ["agent", "supervisor"],
+        "team": ["support", "billing"],
+        "languages": [["en"], ["en", "fr"]],
+        "skills": [[], ["topic:bereavement"]],
+    }
+    assert [e.action for e in await store.audit_trail(admin)] == ["created"]
+
+
+async def test_deactivation_ends_the_sessions_and_requeues_every_claimed_ticket(
+    store: DeskStore,
+) -> None:
+    ann = await add_agent(store, "ann@example.org")
+    tickets = [await claimed_by(store, ann) for _ in range(2)]
+    await store.open_session(ann, "h" * 64, "csrf", NOW + timedelta(hours=1), NOW)
+
+    change = await store.update_agent(ann, actor_id=None, now=NOW, active=False)
+    assert not change.agent.active
+    assert sorted(t.id for t in change.requeued) == sorted(t.id for t in tickets)
+    assert {t.status for t in await store.open_tickets("support")} == {TicketStatus.WAITING}
+    assert await store.signed_in("h" * 64, NOW) is None
+
+    back = await store.update_agent(ann, actor_id=None, now=NOW, active=True)
+    assert back.agent.active and back.requeued == []
+    assert await store.signed_in("h" * 64, NOW) is None  # ended, not merely hidden
+    trail = await store.audit_trail(ann)
+    assert [(e.action, e.changes) for e in trail[:2]] == [
+        ("reactivated", {"active": [False, True]}),
+        ("deactivated", {"active": [True, False]}),
+    ]
+
+
+async def test_the_last_active_admin_cannot_be_demoted_or_deactivated(store: DeskStore) -> None:
+    boss = await add_agent(store, "boss@example.org", Role.ADMIN)
+    other = await add_agent(store, "other@example.org", Role.ADMIN)
+    await store.update_agent(other, actor_id=boss, now=NOW, active=False)  # boss remains
+    with pytest.raises(AccountRefused, match="last active admin"):
+        await store.update_agent(boss, actor_id=None, now=NOW, profile=profile())
+    with pytest.raises(AccountRefused, match="last active admin"):
+        await store.update_agent(boss, actor_id=None, now=NOW, active=False)
+    assert await active_admins(store) == ["boss@example.org"]
+    assert [e.action for e in await store.audit_trail(boss)] == ["created"]
+
+    await store.update_agent(other, actor_id=boss, now=NOW, active=True)
+    await store.update_agent(boss, actor_id=other, now=NOW, profile=profile())
+    assert await active_admins(store) == ["other@example.org"]
+
+
+async def test_a_demotion_waits_for_another_in_flight_and_then_counts_what_it_left(
+    store: DeskStore, database_url: str
+) -> None:
+    first = await add_agent(store, "first@example.org", Role.ADMIN)
+    second = await add_agent(store, "second@example.org", Role.ADMIN)
+    other = create_engine(database_url)
+    try:
+        async with other.connect() as elsewhere:
+            # Another admin's demotion of ``first``, past its own check, not yet committed.
+            await elsewhere.execute(
+                text("UPDATE agents SET role = 'agent' WHERE id = :id"), {"id": first}
+            )
+            demotion = asyncio.create_task(
+                store.update_agent(second, actor_id=first, now=NOW, profile=profile())
+            )
+            await asyncio.sleep(0.5)
+            assert not demotion.done()  # it waits instead of counting a stale "first"
+            await elsewhere.commit()
+        with pytest.raises(AccountRefused, match="last active admin"):
+            await demotion
+    finally:
+        await other.dispose()
+    assert await active_admins(store) == ["second@example.org"]
+
+
+async def test_a_password_reset_replaces_the_hash_and_ends_the_sessions(store: DeskStore) -> None:
+    ann = await add_agent(store, "ann@example.org")
+    await store.open_session(ann, "h" * 64, "csrf", NOW + timedelta(hours=1), NOW)
+    await store.set_password(ann, "$argon2id$new", actor_id=ann, now=NOW)
+    stored = await store.agent(ann)
+    assert stored is not None and stored.password_hash == "$argon2id$new"
+    assert await store.signed_in("h" * 64, NOW) is None
+    reset, _created = await store.audit_trail(ann)
+    assert (reset.action, reset.actor_id, reset.changes) == ("password reset", ann, {})
+
+
+def test_the_command_line_sets_a_password_and_refuses_bad_ones(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAPPORT_AGENT_DESK_DATABASE_URL", database_url)
+
+    def run(*argv: str, password: str) -> int:
+        return cli.main(list(argv), io.StringIO(password + "\n"), io.StringIO())
+
+    assert run("create-user", "--email", "ann@example.org", password="first password!") == 0
+    assert run("set-password", "--email", "ann@example.org", password="short") == 1
+    assert run("set-password", "--email", "nobody@example.org", password="second password!") == 1
+    assert run("set-password", "--email", "ann@example.org", password="second password!") == 0
+
+    async def stored() -> tuple[str, list[tuple[str, str | None]]]:
+        engine = create_engine(database_url)
+        try:
+            store = DeskStore(engine)
+            ann = await store.agent_by_email("ann@example.org")
+            assert ann is not None
+            trail = [(e.action, e.actor_id) for e in await store.audit_trail(ann.id)]
+            return ann.password_hash, trail
+        finally:
+            await engine.dispose()
+
+    password_hash, trail = asyncio.run(stored())
+    assert check_password(password_hash, "second password!")
+    assert trail == [("password reset", None), ("created", None)]
