@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup run protos test test-unit test-integration test-e2e lint fmt typecheck bench clean models eval
+.PHONY: setup run protos test test-unit test-integration test-e2e lint fmt typecheck bench clean models eval test-ops monitoring-files
 
 setup: $(INSTALLED)
 
@@ -38,6 +38,15 @@ test-integration: setup
 
 test-e2e: setup
 	$(BIN)/python -m pytest tests/e2e
+
+## Deployment artefacts: compose (via compose-spec's loader), Dockerfile, metrics catalogue, promtool.
+test-ops: setup
+	$(BIN)/python -m pytest tests/ops tests/integration/test_monitoring.py
+
+## Regenerate docs/metrics.md and the Grafana dashboards after changing metrics or panels.
+monitoring-files: setup
+	$(BIN)/python -m infra.metrics_catalogue
+	$(BIN)/python -m infra.dashboards
 
 lint: setup
 	$(BIN)/ruff check .

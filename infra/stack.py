@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+
+from infra import monitoring
 from services.agent_desk.config import AgentDeskSettings
 from services.context.config import ContextSettings
 from services.emotion.config import EmotionSettings
@@ -41,6 +44,10 @@ def main() -> None:
         ("metrics social_adapter", f"http://{host}:{social.metrics_port}/metrics"),
         ("metrics agent_desk", f"http://{host}:{desk.metrics_port}/metrics"),
     ]
+    if shutil.which("prometheus"):
+        rows.append(("Prometheus (alerts)", f"http://{monitoring.DEFAULT_ADDRESS}/alerts"))
+    else:
+        rows.append(("Prometheus", "not installed (apt-get install prometheus)"))
     print("Rapport is starting; Ctrl-C stops everything.")
     for name, where in rows:
         print(f"  {name:<22} {where}")

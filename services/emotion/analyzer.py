@@ -3,7 +3,8 @@
 The models (behind :class:`Predictor`) give probabilities; this module decides what they
 mean for Rapport: which language to trust (the text's, or the channel's hint when the
 text is too short to tell), the dominant emotion and its intensity, urgency, and which
-words drove the emotion. Pure CPU work, no I/O.
+words drove the emotion. Pure CPU work, no I/O; each head's time is measured, because
+model latency is what an operator tunes batch sizes and replicas against.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from services.emotion.metrics import INFERENCE_SECONDS
 from services.emotion.predictor import (
     EmotionScores,
     IntentGuess,
@@ -98,15 +100,20 @@ class Analyzer:
     def analyze_batch(self, requests: Sequence[Request], include_drivers: bool) -> list[Analysis]:
         """Many messages; each head predicts the whole batch in one call."""
         texts = [r.text[: self._max_chars] for r in requests]
-        guesses = self._predictor.language(texts)
+        with INFERENCE_SECONDS.labels("language").time():
+            guesses = self._predictor.language(texts)
         languages = [
             self._language(g, r.language_hint) for g, r in zip(guesses, requests, strict=True)
         ]
         codes = [language.code for language, _ in languages]
-        emotions = self._predictor.emotions(texts, codes)
-        sentiments = self._predictor.sentiment(texts, codes)
-        sarcasms = self._predictor.sarcasm(texts)
-        intents = self._predictor.intent(texts)
+        with INFERENCE_SECONDS.labels("emotion").time():
+            emotions = self._predictor.emotions(texts, codes)
+        with INFERENCE_SECONDS.labels("sentiment").time():
+            sentiments = self._predictor.sentiment(texts, codes)
+        with INFERENCE_SECONDS.labels("sarcasm").time():
+            sarcasms = self._predictor.sarcasm(texts)
+        with INFERENCE_SECONDS.labels("intent").time():
+            intents = self._predictor.intent(texts)
         results = []
         for i, text in enumerate(texts):
             scores = emotions[i]
@@ -114,7 +121,8 @@ class Analyzer:
             strength = intensity(scores, dominant, text)
             drivers: tuple[tuple[str, float], ...] = ()
             if include_drivers and dominant != NEUTRAL:
-                drivers = tuple(self._predictor.emotion_drivers(text, codes[i], dominant))
+                with INFERENCE_SECONDS.labels("drivers").time():
+                    drivers = tuple(self._predictor.emotion_drivers(text, codes[i], dominant))
             results.append(
                 Analysis(
                     language=languages[i][0],

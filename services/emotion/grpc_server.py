@@ -9,7 +9,7 @@ from rapport.emotion.v1 import emotion_service_pb2 as pb
 from rapport.emotion.v1 import emotion_service_pb2_grpc as pb_grpc
 
 from services.emotion.analyzer import Analysis, Analyzer, Request
-from services.emotion.metrics import DOMINANT_EMOTIONS, MESSAGES_ANALYSED
+from services.emotion.metrics import DOMINANT_EMOTIONS, INTENTS, MESSAGES_ANALYSED, SENTIMENTS
 
 _URGENCY = {
     "low": pb.URGENCY_LEVEL_LOW,
@@ -104,4 +104,6 @@ class EmotionServicer(pb_grpc.EmotionServiceServicer):
     def _count(analyses: list[Analysis]) -> None:
         for analysis in analyses:
             DOMINANT_EMOTIONS.labels(analysis.dominant_emotion).inc()
+            SENTIMENTS.labels(analysis.sentiment.label).inc()
+            INTENTS.labels(analysis.intent.name).inc()
         MESSAGES_ANALYSED.inc(len(analyses))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client import Counter
+from rapport.events.v1 import agent_pb2
 
 REPLIES = Counter(
     "rapport_orchestrator_replies_total",
@@ -34,3 +35,10 @@ RATINGS = Counter(
     "Satisfaction ratings (CSAT) customers gave after an agent resolved, by score.",
     ["score"],
 )
+# Every known label exported from the start, so ratios and rates have data before the
+# first event (a missing series reads as "no data", not as zero).
+for _score in range(1, 6):
+    RATINGS.labels(str(_score))
+for _kind in agent_pb2.AgentActionKind.keys():
+    if _kind != "AGENT_ACTION_KIND_UNSPECIFIED":
+        AGENT_ACTIONS.labels(_kind.removeprefix("AGENT_ACTION_KIND_").lower())

@@ -18,6 +18,7 @@ from services.sms_adapter.twilio import TwilioAdapter
 from shared.channels.webhooks import PublicUrls, WebhookIntake
 from shared.errors import DependencyUnavailableError
 from shared.kafka.producer import Publisher
+from shared.observability.http import http_metrics
 
 MESSAGES_PATH = "/twilio/sms"
 STATUS_PATH = "/twilio/status"
@@ -65,7 +66,7 @@ def create_app(
     async def health(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[http_metrics])
     app.add_routes(
         [
             web.post(MESSAGES_PATH, messages.handle),

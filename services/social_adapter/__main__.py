@@ -33,6 +33,7 @@ from shared.grpc.context_client import ContextClient
 from shared.kafka.consumer import EventConsumer, Handler
 from shared.kafka.producer import EventPublisher, Publisher
 from shared.kafka.topics import outbound_topic
+from shared.observability.http import http_metrics
 from shared.observability.logging import configure_logging
 from shared.observability.metrics import serve_metrics
 from shared.runtime import run
@@ -84,7 +85,7 @@ def build(
         ),
     }
     urls = PublicUrls(settings.public_base_url, settings.trusted_proxies)
-    app = web.Application(client_max_size=settings.max_body_bytes + 1)
+    app = web.Application(client_max_size=settings.max_body_bytes + 1, middlewares=[http_metrics])
     for name, adapter in adapters.items():
         intake = WebhookIntake(adapter, publisher, urls, max_body_bytes=settings.max_body_bytes)
         if name == "telegram":

@@ -17,6 +17,7 @@ from services.web_adapter.metrics import CONNECTIONS, FRAMES
 from services.web_adapter.protocol import FrameError, error_frame, parse_frame, visitor_token
 from services.web_adapter.sockets import VisitorSockets
 from shared.errors import DependencyUnavailableError
+from shared.observability.http import http_metrics
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def create_app(
             {"type": "ack", "event_id": event_id, "client_message_id": message.client_message_id}
         )
 
-    app = web.Application()
+    app = web.Application(middlewares=[http_metrics])
     app.router.add_get("/", index)
     app.router.add_get("/widget.js", widget)
     app.router.add_get("/healthz", health)

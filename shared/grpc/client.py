@@ -26,8 +26,11 @@ from shared.observability.metrics import GRPC_CLIENT_SECONDS
 
 Response = TypeVar("Response")
 
-_RETRY_SERVICE_CONFIG = json.dumps(
+# round_robin spreads calls over every address the name resolves to: with several
+# replicas behind one DNS name (compose's scale-out profile) each gets its share.
+_SERVICE_CONFIG = json.dumps(
     {
+        "loadBalancingConfig": [{"round_robin": {}}],
         "methodConfig": [
             {
                 "name": [{}],
@@ -39,7 +42,7 @@ _RETRY_SERVICE_CONFIG = json.dumps(
                     "retryableStatusCodes": ["UNAVAILABLE"],
                 },
             }
-        ]
+        ],
     }
 )
 
@@ -75,10 +78,11 @@ class _MetricsInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore
 
 
 def open_channel(address: str) -> grpc.aio.Channel:
-    """An insecure channel (gRPC stays on the internal network) that retries UNAVAILABLE."""
+    """An insecure channel (gRPC stays on the internal network) that retries UNAVAILABLE and
+    balances calls over every replica the address resolves to."""
     return grpc.aio.insecure_channel(
         address,
-        options=[("grpc.service_config", _RETRY_SERVICE_CONFIG), ("grpc.enable_retries", 1)],
+        options=[("grpc.service_config", _SERVICE_CONFIG), ("grpc.enable_retries", 1)],
         interceptors=[_MetricsInterceptor()],
     )
 

@@ -7,18 +7,24 @@ handler of the batch returned, so a crash redelivers what was not finished and
 handlers must be idempotent (dedupe on ``event_id``). A record that cannot be decoded, or whose
 handler keeps failing, is copied to the dead-letter topic with the error in its
 headers, and the consumer moves on.
+
+Lag is exported per owned partition every few seconds: the partition's end offset (asked
+of the broker: the high watermark of fetches goes stale while records wait in the
+prefetch buffer) minus the offset this member last committed, i.e. the records not yet
+handled, the batch in hand included, so a stuck handler shows as growing lag.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from google.protobuf.message import Message
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -27,7 +33,12 @@ from shared.kafka.codec import Headers, decode
 from shared.kafka.connect import start_client
 from shared.kafka.producer import EventPublisher
 from shared.kafka.topics import DEAD_LETTER
-from shared.observability.metrics import KAFKA_DEAD_LETTERS, KAFKA_HANDLE_SECONDS, KAFKA_RECORDS
+from shared.observability.metrics import (
+    KAFKA_CONSUMER_LAG,
+    KAFKA_DEAD_LETTERS,
+    KAFKA_HANDLE_SECONDS,
+    KAFKA_RECORDS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +73,7 @@ class EventConsumer:
         group_instance_id: str | None = None,
         retry_wait_seconds: float = 0.2,
         max_in_flight: int = 64,
+        lag_report_seconds: float = 5.0,
     ) -> None:
         self._bootstrap = bootstrap
         self._group_id = group_id
@@ -72,6 +84,13 @@ class EventConsumer:
         self._group_instance_id = group_instance_id
         self._retry_wait_seconds = retry_wait_seconds
         self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._lag_report_seconds = lag_report_seconds
+        self._lag_partitions: set[TopicPartition] = set()
+        self._committed: dict[TopicPartition, int] = {}
+        for topic in self._topics:  # zeros from the start, so a first failure is a rate
+            KAFKA_DEAD_LETTERS.labels(topic)
+            for outcome in ("handled", "dead_lettered"):
+                KAFKA_RECORDS.labels(topic, outcome)
 
     def _make_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -89,6 +108,7 @@ class EventConsumer:
     async def run(self, handler: Handler, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is finished before returning."""
         consumer = await start_client(self._bootstrap, self._make_consumer)
+        reporter = asyncio.create_task(self._report_lag_until(consumer, stop))
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=200, max_records=500)
@@ -104,7 +124,60 @@ class EventConsumer:
                 )
                 await self._commit(consumer, batch)
         finally:
+            reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter
+            self._forget_lag(self._lag_partitions)
             await consumer.stop()
+
+    async def _report_lag_until(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        """Beside the handling loop, so lag keeps being reported while a handler is slow."""
+        while not stop.is_set():
+            try:
+                await self._report_lag(consumer)
+            except Exception:  # a metric must never stop consumption
+                log.exception("could not report consumer lag")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._lag_report_seconds)
+
+    async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Set the lag gauge of each owned partition; drop those of partitions given away."""
+        owned: set[TopicPartition] = set(consumer.assignment())
+        self._forget_lag(self._lag_partitions - owned)
+        self._lag_partitions = owned
+        if not owned:
+            return
+        try:
+            ends: dict[TopicPartition, int] = await consumer.end_offsets(list(owned))
+        except KafkaError as exc:  # the next round tries again
+            log.debug("no end offsets for the lag gauge: %s", exc)
+            return
+        for tp, end in ends.items():
+            done = self._committed.get(tp)
+            if done is None:
+                done = await self._start_offset(consumer, tp)
+            if done is not None and tp in self._lag_partitions:  # not given away while we asked
+                KAFKA_CONSUMER_LAG.labels(self._group_id, tp.topic, str(tp.partition)).set(
+                    max(end - done, 0)
+                )
+
+    async def _start_offset(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+        """Where this member starts on a newly owned partition: the group's commit, or where
+        the offset reset put it if the group never committed there; None if unknown yet."""
+        try:
+            committed: int | None = await consumer.committed(tp)
+            if committed is None:
+                position: int = await consumer.position(tp)
+                return position
+        except (KafkaError, IllegalStateError):
+            return None
+        self._committed[tp] = committed
+        return committed
+
+    def _forget_lag(self, partitions: set[TopicPartition]) -> None:
+        for tp in partitions:  # removing a series never reported is a no-op
+            KAFKA_CONSUMER_LAG.remove(self._group_id, tp.topic, str(tp.partition))
+            self._committed.pop(tp, None)  # another member may commit it meanwhile
 
     async def _handle_in_order(
         self, records: Sequence[ConsumerRecord[bytes, bytes]], handler: Handler
@@ -114,13 +187,15 @@ class EventConsumer:
             async with self._in_flight:
                 await self._handle_record(record, handler)
 
-    @staticmethod
     async def _commit(
+        self,
         consumer: AIOKafkaConsumer,
         batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
     ) -> None:
+        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
         try:
-            await consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
+            await consumer.commit(offsets)
+            self._committed.update(offsets)
         except (CommitFailedError, IllegalStateError) as exc:
             # A partition moved to another member during a rebalance; it will redeliver
             # from the last commit, and handlers are idempotent.

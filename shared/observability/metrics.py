@@ -11,9 +11,22 @@ from dataclasses import dataclass
 from threading import Thread
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 LATENCY_BUCKETS_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+"""From 1 ms (a cache hit) to 10 s (past every deadline Rapport sets)."""
+
+HTTP_REQUESTS = Counter(
+    "rapport_http_requests_total",
+    "HTTP requests answered, by route template, method and status code.",
+    ["route", "method", "code"],
+)
+HTTP_SECONDS = Histogram(
+    "rapport_http_request_duration_seconds",
+    "Time to answer an HTTP request (WebSocket sessions excluded), by route template and method.",
+    ["route", "method"],
+    buckets=LATENCY_BUCKETS_SECONDS,
+)
 
 KAFKA_RECORDS = Counter(
     "rapport_kafka_records_consumed_total",
@@ -30,6 +43,12 @@ KAFKA_DEAD_LETTERS = Counter(
     "rapport_kafka_dead_letters_total",
     "Records sent to the dead-letter topic, by the topic they came from.",
     ["topic"],
+)
+KAFKA_CONSUMER_LAG = Gauge(
+    "rapport_kafka_consumer_lag",
+    "Records on a partition this consumer owns that it has not yet taken (high watermark "
+    "minus position), by consumer group, topic and partition.",
+    ["group", "topic", "partition"],
 )
 KAFKA_RECORDS_PUBLISHED = Counter(
     "rapport_kafka_records_published_total",
