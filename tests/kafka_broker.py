@@ -28,3 +28,13 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         broker.wait_ready(120)
         asyncio.run(create_topics(broker.bootstrap))
         yield broker.bootstrap
+
+
+@pytest.fixture(scope="module")
+def own_kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A broker for one test module alone: a second whole stack on the shared broker would
+    also answer, and hand off, the customers of the stack the e2e tests run."""
+    with EmbeddedKafka(tmp_path_factory.mktemp("kafka-own")) as broker:
+        broker.wait_ready(120)
+        asyncio.run(create_topics(broker.bootstrap))
+        yield broker.bootstrap

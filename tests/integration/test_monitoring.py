@@ -397,7 +397,7 @@ async def send_traffic(http: aiohttp.ClientSession, ports: dict[str, int]) -> No
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def monitored(
-    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+    own_kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Monitored]:
     binary = shutil.which("prometheus")
     if binary is None:
@@ -409,7 +409,7 @@ async def monitored(
         FakeTwilio(TWILIO_ACCOUNT, TWILIO_TOKEN) as twilio,
         aiohttp.ClientSession(cookie_jar=jar) as http,
     ):
-        env, ports = stack_env(kafka_bootstrap, workdir, twilio.base_url)
+        env, ports = stack_env(own_kafka_bootstrap, workdir, twilio.base_url)
         try:
             for service in SERVICES:
                 processes.start(service, [sys.executable, "-m", f"services.{service}"], env)
