@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from aiohttp import web
 
-from tests.e2e.stack import Stack
+from tests.e2e.stack import Stack, free_port
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +20,26 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         codes = stack.stop_all()
     unclean = {name: code for name, code in codes.items() if code != 0}
     assert not unclean, f"services did not stop cleanly: {unclean}"
+
+
+@pytest.fixture
+async def host_page(stack: Stack) -> AsyncIterator[str]:
+    """Somebody's shop page, on another origin, embedding the widget with one script tag."""
+    html = (
+        "<!doctype html><html><head><title>Shop</title></head><body><h1>Our shop</h1>"
+        f'<script src="{stack.web_url}/widget.js" async></script></body></html>'
+    )
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text=html, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        await runner.cleanup()

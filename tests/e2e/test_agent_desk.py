@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -28,6 +29,8 @@ PASSWORD = "correct horse battery staple"
 LAPTOP: ViewportSize = {"width": 1366, "height": 768}
 TABLET: ViewportSize = {"width": 768, "height": 1024}
 REASON = "The customer asked to talk to a person."
+# Screenshots of the key screens, for people to look at (var/ is not committed).
+ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "agent-desk"
 
 
 def create_agent(stack: Stack, name: str) -> str:
@@ -141,11 +144,12 @@ async def rated_fours(page: Page, url: str) -> int:
 
 
 async def test_an_angry_customer_is_escalated_answered_by_a_person_and_rates_it(
-    stack: Stack,
+    stack: Stack, host_page: str
 ) -> None:
-    """The issue's journey: upset on the web chat → escalated with its reason → an agent
-    edits a suggested reply → the customer reads it from a person → resolve → rated 4 →
-    the dashboard counts it."""
+    """The whole journey: upset in the widget on a shop's page → escalated with its reason
+    → an agent edits a suggested reply → the customer reads it from a person → resolve →
+    rated 4 → the dashboard counts it. Screenshots of the key screens go to ARTIFACTS."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     agent = create_account(stack, "Maria", "agent")
     owner = create_account(stack, "Olivia", "supervisor")
     marker = uuid.uuid4().hex[:6]
@@ -160,8 +164,10 @@ async def test_an_angry_customer_is_escalated_answered_by_a_person_and_rates_it(
             await sign_in_page(desk, stack.desk_url, agent)
             await expect(desk.locator("#waiting-count")).to_be_visible()
 
-            chat = await (await browser.new_context(viewport=TABLET)).new_page()
-            await chat.goto(stack.web_url)
+            shop = await (await browser.new_context(viewport=TABLET)).new_page()
+            await shop.goto(host_page)
+            await shop.click("#rapport-launcher")
+            chat = shop.frame_locator("#rapport-frame")
             await expect(chat.locator("#status")).to_have_text("online")
             for number, text in enumerate(
                 [
@@ -171,14 +177,15 @@ async def test_an_angry_customer_is_escalated_answered_by_a_person_and_rates_it(
                 ],
                 start=1,
             ):
-                await chat.fill("#text", text)
-                await chat.keyboard.press("Enter")
+                await chat.locator("#text").fill(text)
+                await chat.locator("#text").press("Enter")
                 await expect(chat.locator(".message--bot")).to_have_count(number)
             await expect(chat.locator(".message--bot").last).to_contain_text("member of our team")
 
             first = desk.locator("#waiting .queue__item").first
             await expect(first).to_contain_text("strongly upset", timeout=20_000)
             await expect(first.locator("svg.chart")).to_be_visible()
+            await desk.screenshot(path=ARTIFACTS / "queue.png", full_page=True)
             await first.locator("a").click()
             await expect(desk.locator("#timeline")).to_contain_text(f"order {marker}")  # ours
             await expect(desk.locator("#reasons")).to_contain_text("strongly upset")
@@ -187,14 +194,15 @@ async def test_an_angry_customer_is_escalated_answered_by_a_person_and_rates_it(
             await expect(desk.locator("#ticket-status")).to_have_text("claimed")
 
             await desk.evaluate("window.__sameDocument = true")
-            await chat.fill("#text", f"Are you there? {marker}")
-            await chat.keyboard.press("Enter")
+            await chat.locator("#text").fill(f"Are you there? {marker}")
+            await chat.locator("#text").press("Enter")
             await expect(desk.locator("#timeline")).to_contain_text(f"Are you there? {marker}")
             assert await desk.evaluate("window.__sameDocument") is True  # live, no reload
 
             drafts = desk.locator("[data-draft]")
             await expect(drafts).to_have_count(3)
             await expect(drafts.first).to_contain_text("I'm Maria from the team")
+            await desk.screenshot(path=ARTIFACTS / "conversation.png", full_page=True)
             await drafts.nth(1).click()
             draft = await desk.locator("#reply-text").input_value()
             assert draft.startswith("Hi, I'm Maria from the team")
@@ -211,8 +219,8 @@ async def test_an_angry_customer_is_escalated_answered_by_a_person_and_rates_it(
             await expect(chat.locator(".message--bot").last).to_contain_text(
                 "from 1 (poor) to 5 (excellent)"
             )
-            await chat.fill("#text", "4")
-            await chat.keyboard.press("Enter")
+            await chat.locator("#text").fill("4")
+            await chat.locator("#text").press("Enter")
             await expect(chat.locator(".message--bot").last).to_contain_text(
                 "Thank you for your rating"
             )
@@ -222,6 +230,7 @@ async def test_an_angry_customer_is_escalated_answered_by_a_person_and_rates_it(
                     break
                 await asyncio.sleep(0.2)
             assert await rated_fours(board, stack.desk_url) == fours_before + 1
+            await board.screenshot(path=ARTIFACTS / "dashboard.png", full_page=True)
         finally:
             await browser.close()
     metrics = stack.metrics_url("agent_desk")

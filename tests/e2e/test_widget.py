@@ -2,39 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from aiohttp import web
 from playwright.async_api import async_playwright, expect
 
-from tests.e2e.stack import Stack, free_port
+from tests.e2e.stack import Stack
 from tests.e2e.test_chat_page import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def host_page(stack: Stack) -> AsyncIterator[str]:
-    """Somebody's shop page, on another origin, embedding the widget with one script tag."""
-    html = (
-        "<!doctype html><html><head><title>Shop</title></head><body><h1>Our shop</h1>"
-        f'<script src="{stack.web_url}/widget.js" async></script></body></html>'
-    )
-
-    async def page(_request: web.Request) -> web.Response:
-        return web.Response(text=html, content_type="text/html")
-
-    app = web.Application()
-    app.router.add_get("/", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        await runner.cleanup()
 
 
 async def test_the_widget_keeps_history_and_delivers_what_was_typed_offline(
