@@ -48,6 +48,8 @@ Result = TypeVar("Result")
 
 #: Most writes one group commit takes; bounds how long the first of them waits.
 GROUP_COMMIT_LIMIT = 64
+#: Group commits in flight at once on PostgreSQL.
+PG_COMMITTERS = 3
 
 
 @dataclass
@@ -85,7 +87,13 @@ class Store:
             # WAL lets readers run beside the writer, each on its own connection.
             self._sqlite_readers = ThreadPoolExecutor(4, thread_name_prefix="sqlite-reader")
         self._pending: list[_PendingWrite] = []
-        self._committer: asyncio.Task[None] | None = None
+        self._committers: set[asyncio.Task[None]] = set()
+        # SQLite has one writer. On PostgreSQL a few groups commit at once, each on its
+        # own pooled connection, so one group's statements overlap another's round trips
+        # (measured: about a quarter more appends per second). Groups that lock the same
+        # rows wait for each other; were two ever to deadlock, PostgreSQL aborts one and
+        # its writes are retried one by one like any failed group.
+        self._max_committers = 1 if self._sqlite_engine is not None else PG_COMMITTERS
 
     async def run_write(self, work: Callable[[Connection], Result]) -> Result:
         """Run ``work`` (synchronous statements on one connection) in a write transaction.
@@ -97,8 +105,10 @@ class Store:
         """
         pending = _PendingWrite(work, asyncio.get_running_loop().create_future())
         self._pending.append(pending)
-        if self._committer is None or self._committer.done():
-            self._committer = asyncio.create_task(self._commit_pending())
+        if len(self._committers) < self._max_committers:
+            committer = asyncio.create_task(self._commit_pending())
+            self._committers.add(committer)
+            committer.add_done_callback(self._committers.discard)
         result: Result = await pending.outcome
         return result
 
@@ -166,8 +176,7 @@ class Store:
         return await asyncio.get_running_loop().run_in_executor(self._sqlite_readers, on_connection)
 
     async def close(self) -> None:
-        if self._committer is not None:
-            await asyncio.gather(self._committer, return_exceptions=True)
+        await asyncio.gather(*self._committers, return_exceptions=True)
         if self._sqlite_readers is not None:
             self._sqlite_readers.shutdown(wait=True)
         if self._sqlite_writer is not None:
