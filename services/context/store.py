@@ -105,10 +105,12 @@ class Store:
         """
         pending = _PendingWrite(work, asyncio.get_running_loop().create_future())
         self._pending.append(pending)
+        # A committer that has just finished is done at once but leaves the set only later
+        # (done callbacks run on a later turn): count the running ones, or this write
+        # could wait for the next one to start a committer.
+        self._committers = {c for c in self._committers if not c.done()}
         if len(self._committers) < self._max_committers:
-            committer = asyncio.create_task(self._commit_pending())
-            self._committers.add(committer)
-            committer.add_done_callback(self._committers.discard)
+            self._committers.add(asyncio.create_task(self._commit_pending()))
         result: Result = await pending.outcome
         return result
 

@@ -328,9 +328,14 @@ async def test_writes_committed_together_fail_alone(database_url: str) -> None:
         )
         assert isinstance(outcomes.pop(10), ValueError)
         assert outcomes == actions
+        # One write right after another, in the same turn of the loop as the first's
+        # group finishing: it must start a group of its own, not wait for a third write.
+        async with asyncio.timeout(10):
+            for action in ("next-1", "next-2", "next-3"):
+                assert await store.run_write(audit(action)) == action
         async with engine.connect() as connection:
             stored = (await connection.scalars(select(AuditRow.action))).all()
-        assert sorted(stored) == sorted(actions)
+        assert sorted(stored) == sorted([*actions, "next-1", "next-2", "next-3"])
     finally:
         await store.close()
         await engine.dispose()
