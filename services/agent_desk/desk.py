@@ -53,10 +53,11 @@ from services.agent_desk.routing import (
     viewer_of,
 )
 from services.agent_desk.store import DeskStore, HandoffOutcome, entry_of, first_time, packet_of
+from shared.bot_messages import send_bot_message, step_record
 from shared.channel_names import CHANNEL_NAMES, channel_name, channel_number
 from shared.errors import ContractError, InvalidInputError, RapportError, RefusedError
 from shared.kafka.codec import caused_by, new_envelope
-from shared.kafka.topics import AGENT_ACTIONS, outbound_topic
+from shared.kafka.topics import AGENT_ACTIONS
 from shared.observability.logging import log_context
 from shared.voice.replies import VOICE
 
@@ -204,39 +205,22 @@ class Desk:
         envelope = caused_by(cause, HOLDING, packet_of(ticket).envelope.customer)
 
         async def send(_ticket: Ticket) -> None:
-            stored, _created = await self._context.append_turn(
-                envelope.customer.customer_id,
-                context_pb.Turn(
-                    event_id=envelope.event_id,
-                    conversation_id=envelope.conversation_id,
-                    role=context_pb.ROLE_BOT,
-                    text=reply.text,
-                    channel=envelope.channel,
-                    occurred_at=envelope.occurred_at,
-                    language=reply.language,
-                    decision=context_pb.DecisionRecord(
-                        action="holding",
-                        reasons=[
-                            context_pb.DecisionReasonRecord(
-                                code="waiting_for_agent",
-                                explanation="The customer wrote while waiting for a person; "
-                                f"the desk told them they are number {position} in line.",
-                            )
-                        ],
-                        template="holding/queue_position",
-                        language=reply.language,
-                    ),
-                ),
+            record = step_record(
+                "waiting_for_agent",
+                "The customer wrote while waiting for a person; "
+                f"the desk told them they are number {position} in line.",
+                "holding/queue_position",
+                reply,
+                action="holding",
             )
-            await self._publisher.publish(
-                outbound_topic(channel_label(envelope.channel)),
-                messages_pb2.SendMessage(
-                    envelope=envelope,
-                    text=stored.text,
-                    sender=messages_pb2.SENDER_BOT,
-                    in_reply_to=cause.event_id,
-                    sender_name=VOICE.name,
-                ),
+            await send_bot_message(
+                self._context,
+                self._publisher,
+                envelope,
+                reply,
+                record,
+                VOICE.name,
+                in_reply_to=cause.event_id,
             )
 
         last = Ticket.holding_sent_at

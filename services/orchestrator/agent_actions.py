@@ -17,7 +17,7 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.events.v1 import agent_pb2, messages_pb2
 
 from services.orchestrator.metrics import AGENT_ACTIONS
-from services.orchestrator.outgoing import PublisherPort, send_bot_message, step_record
+from shared.bot_messages import PublisherPort, send_bot_message, step_record
 from shared.channel_names import channel_name
 from shared.errors import ContractError, InvalidInputError
 from shared.kafka.codec import caused_by

@@ -23,9 +23,9 @@ from rapport.events.v1 import feedback_pb2, handoff_pb2, messages_pb2
 
 from services.orchestrator.handoff import handoff_packet
 from services.orchestrator.metrics import DECISIONS, HANDOFFS, IGNORED, RATINGS, REPLIES
-from services.orchestrator.outgoing import PublisherPort, send_bot_message, step_record
 from services.orchestrator.policy import Action, Decision, Facts, Policy
 from services.orchestrator.ratings import Rating, read_rating
+from shared.bot_messages import PublisherPort, send_bot_message, step_record
 from shared.channel_names import channel_name
 from shared.errors import ContractError, DependencyUnavailableError, RefusedError
 from shared.kafka.codec import caused_by, derived_event_id
@@ -35,8 +35,6 @@ from shared.voice.replies import (
     VOICE,
     EarlierContact,
     Reply,
-    compose_reply,
-    holding_reply,
 )
 
 log = logging.getLogger(__name__)
@@ -202,7 +200,7 @@ class InboundHandler:
         if decision.action is Action.ESCALATE:
             sensitive = "sensitive_topic" in decision.codes()
             template = f"holding/{'caring' if sensitive else 'ordinary'}"
-            reply = holding_reply(
+            reply = VOICE.holding_reply(
                 language=language,
                 sensitive=sensitive,
                 first_bot_message=first_bot_message,
@@ -210,7 +208,7 @@ class InboundHandler:
             )
         else:
             template = f"answer/{facts.intent}"
-            reply = compose_reply(
+            reply = VOICE.compose_reply(
                 language=language,
                 intent=analysis.intent.name if analysis else "unknown",
                 emotion=_emotion_to_acknowledge(analysis, decision),

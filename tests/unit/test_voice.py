@@ -21,8 +21,6 @@ from shared.voice.replies import (
     EarlierContact,
     Voice,
     VoiceError,
-    compose_reply,
-    holding_reply,
 )
 from tests.fakes.ports import FakePublisher, InMemoryContext, StubEmotion
 
@@ -49,7 +47,7 @@ def test_every_combination_renders_without_banned_words() -> None:
         VOICE.languages, VOICE.intents, VOICE.emotions, TIERS
     ):
         for first, handoff, order in [(True, True, "A-1001"), (False, False, "")]:
-            reply = compose_reply(
+            reply = VOICE.compose_reply(
                 language=language,
                 intent=intent,
                 emotion=emotion,
@@ -67,7 +65,7 @@ def test_every_combination_renders_without_banned_words() -> None:
     for language, sensitive, first in itertools.product(
         VOICE.languages, (True, False), (True, False)
     ):
-        reply = holding_reply(language=language, sensitive=sensitive, first_bot_message=first)
+        reply = VOICE.holding_reply(language=language, sensitive=sensitive, first_bot_message=first)
         assert reply.text and VOICE.banned_words_in(reply.text) == []
     assert rendered == len(VOICE.languages) * len(VOICE.intents) * len(VOICE.emotions) * 3 * 2
 
@@ -95,7 +93,7 @@ def test_the_banned_word_check_finds_whole_words_in_any_language() -> None:
     ],
 )
 def test_customers_get_replies_in_their_language(language: str, expected: str) -> None:
-    reply = compose_reply(
+    reply = VOICE.compose_reply(
         language=language,
         intent="delivery_period",
         emotion="neutral",
@@ -107,7 +105,7 @@ def test_customers_get_replies_in_their_language(language: str, expected: str) -
 
 
 def test_spanish_and_french_answers_with_feeling_and_order_reference() -> None:
-    spanish = compose_reply(
+    spanish = VOICE.compose_reply(
         language="es-ES",
         intent="get_refund",
         emotion="frustration",
@@ -119,14 +117,14 @@ def test_spanish_and_french_answers_with_feeling_and_order_reference() -> None:
         "Siento las molestias; vamos a solucionarlo. "
         "Te ayudo con el reembolso del pedido 4471: ¿qué ha pasado?"
     )
-    french = compose_reply(
+    french = VOICE.compose_reply(
         language="fr", intent="cancel_order", emotion=None, intensity=0.0, first_bot_message=False
     )
     assert french.text == "Je peux vous aider à annuler : quel est le numéro de commande ?"
 
 
 def test_an_unsupported_language_gets_english_with_an_apology() -> None:
-    reply = compose_reply(
+    reply = VOICE.compose_reply(
         language="it", intent="track_order", emotion=None, intensity=0.0, first_bot_message=False
     )
     assert reply.language == "en"
@@ -134,15 +132,15 @@ def test_an_unsupported_language_gets_english_with_an_apology() -> None:
         "Sorry, I can't write in your language yet, so I'll reply in English. "
         "I can check on your order: what is your order number?"
     )
-    holding = holding_reply(language="nl", sensitive=False, first_bot_message=False)
+    holding = VOICE.holding_reply(language="nl", sensitive=False, first_bot_message=False)
     assert holding.language == "en" and holding.text.startswith("Sorry, I can't write")
 
 
 def test_an_unknown_language_gets_english_without_an_apology() -> None:
-    reply = compose_reply(
+    reply = VOICE.compose_reply(
         language="", intent="unknown", emotion=None, intensity=0.0, first_bot_message=False
     )
-    assert reply == compose_reply(
+    assert reply == VOICE.compose_reply(
         language="en", intent="unknown", emotion=None, intensity=0.0, first_bot_message=False
     )
     assert reply.text == "Could you tell me a little more so I can help?"
@@ -150,7 +148,7 @@ def test_an_unknown_language_gets_english_without_an_apology() -> None:
 
 def test_the_disclosure_appears_only_on_the_first_bot_message() -> None:
     for language in LANGUAGES:
-        first = compose_reply(
+        first = VOICE.compose_reply(
             language=language,
             intent="unknown",
             emotion=None,
@@ -158,7 +156,7 @@ def test_the_disclosure_appears_only_on_the_first_bot_message() -> None:
             first_bot_message=True,
             bot_name="Acme helper",
         )
-        later = compose_reply(
+        later = VOICE.compose_reply(
             language=language,
             intent="unknown",
             emotion=None,
@@ -167,11 +165,11 @@ def test_the_disclosure_appears_only_on_the_first_bot_message() -> None:
             bot_name="Acme helper",
         )
         assert "Acme helper" in first.text and "Acme helper" not in later.text
-    english = compose_reply(
+    english = VOICE.compose_reply(
         language="en", intent="unknown", emotion=None, intensity=0.0, first_bot_message=True
     )
     assert english.text.startswith("Hi, I'm Rapport assistant, an automated assistant.")
-    named = compose_reply(
+    named = VOICE.compose_reply(
         language="de",
         intent="unknown",
         emotion=None,
@@ -199,7 +197,7 @@ def test_tone_follows_the_intensity_tier() -> None:
 def test_the_earlier_contact_is_remembered_in_the_customers_language() -> None:
     contact = EarlierContact("sms", date(2026, 3, 5))
     texts = {
-        language: compose_reply(
+        language: VOICE.compose_reply(
             language=language,
             intent="track_order",
             emotion=None,
@@ -217,8 +215,8 @@ def test_the_earlier_contact_is_remembered_in_the_customers_language() -> None:
 
 
 def test_sensitive_topics_get_the_caring_holding_reply() -> None:
-    caring = holding_reply(language="en", sensitive=True, first_bot_message=False)
-    ordinary = holding_reply(language="en", sensitive=False, first_bot_message=False)
+    caring = VOICE.holding_reply(language="en", sensitive=True, first_bot_message=False)
+    ordinary = VOICE.holding_reply(language="en", sensitive=False, first_bot_message=False)
     assert caring.text == (
         "I'm so sorry. I'm asking a member of our team to help you personally; "
         "they will reply here as soon as they can."
@@ -226,12 +224,12 @@ def test_sensitive_topics_get_the_caring_holding_reply() -> None:
     assert ordinary.text == (
         "I'm passing this to a member of our team, who will reply here shortly."
     )
-    spanish = holding_reply(language="es", sensitive=True, first_bot_message=False)
+    spanish = VOICE.holding_reply(language="es", sensitive=True, first_bot_message=False)
     assert spanish.text.startswith("Lo siento muchísimo.") and spanish.language == "es"
 
 
 def test_the_handoff_note_follows_the_answer_in_the_same_language() -> None:
-    reply = compose_reply(
+    reply = VOICE.compose_reply(
         language="pt",
         intent="complaint",
         emotion=None,
@@ -248,13 +246,8 @@ def test_a_sign_off_is_added_when_the_persona_has_one() -> None:
     document = _document()
     document["persona"]["sign_off"] = {code: f"({code})" for code in document["languages"]}
     voice = Voice(document)
-    reply = compose_reply(
-        language="fr",
-        intent="unknown",
-        emotion=None,
-        intensity=0.0,
-        first_bot_message=False,
-        voice=voice,
+    reply = voice.compose_reply(
+        language="fr", intent="unknown", emotion=None, intensity=0.0, first_bot_message=False
     )
     assert reply.text.endswith("(fr)")
 

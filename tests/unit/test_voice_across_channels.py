@@ -13,7 +13,7 @@ from services.social_adapter.whatsapp import WhatsAppAdapter
 from shared.channels import gsm
 from shared.channels.adapter import Capabilities, Formatting, QuickReply
 from shared.channels.rendering import render
-from shared.voice.replies import compose_reply
+from shared.voice.replies import VOICE
 
 WEB = Capabilities(max_text_chars=4000, formatting=Formatting.MARKDOWN, max_quick_replies=5)
 CHANNELS = {
@@ -32,7 +32,7 @@ def _plain(text: str) -> str:
 
 @pytest.mark.parametrize("language", ["en", "es", "fr", "de", "pt"])
 def test_the_same_reply_keeps_its_words_and_tone_on_every_channel(language: str) -> None:
-    reply = compose_reply(
+    reply = VOICE.compose_reply(
         language=language,
         intent="get_refund",
         emotion="anger",

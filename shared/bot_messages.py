@@ -1,4 +1,5 @@
-"""Sending a message as the bot: stored as a turn first, then published, safe to repeat.
+"""Sending a message as the bot (the orchestrator's replies, the agent desk's notices):
+stored as a turn first, then published, safe to repeat.
 
 The turn's event id is the outgoing event's id, so handling the same cause twice finds
 the stored turn and republishes its text: the customer never sees two different
@@ -30,12 +31,13 @@ class PublisherPort(Protocol):
 
 
 def step_record(
-    code: str, explanation: str, template: str, reply: Reply
+    code: str, explanation: str, template: str, reply: Reply, action: str = "auto_reply"
 ) -> context_pb.DecisionRecord:
     """The record of a message the bot sends as a fixed step (the rating question, the
-    thanks for a rating): no policy was consulted, and the record says why it was sent."""
+    thanks for a rating, a place in the queue): no policy was consulted, and the record
+    says why it was sent."""
     return context_pb.DecisionRecord(
-        action="auto_reply",
+        action=action,
         reasons=[context_pb.DecisionReasonRecord(code=code, explanation=explanation)],
         template=template,
         language=reply.language,
