@@ -57,6 +57,7 @@ from services.agent_desk.security import (
 from services.agent_desk.store import DeskStore, SignedIn, entry_of, packet_of
 from shared.channel_names import CHANNEL_NAMES, channel_name
 from shared.errors import InvalidInputError, NotFoundError, RapportError, RefusedError
+from shared.observability.http import http_metrics
 from shared.voice.replies import VOICE
 
 log = logging.getLogger(__name__)
@@ -557,7 +558,9 @@ def create_app(parts: DeskParts) -> web.Application:
     async def end_streams(_app: web.Application) -> None:
         parts.live.close()
 
-    app = web.Application(middlewares=[errors, authenticate, csrf], client_max_size=256 * 1024)
+    app = web.Application(
+        middlewares=[http_metrics, errors, authenticate, csrf], client_max_size=256 * 1024
+    )
     aiohttp_jinja2.setup(app, filters=FILTERS, **template_options())
     app.on_response_prepare.append(add_security_headers)
     app.on_shutdown.append(end_streams)

@@ -30,16 +30,16 @@ async def http_metrics(request: web.Request, handler: Handler) -> web.StreamResp
     started = time.perf_counter()
     route = route_of(request)
     method = request.method if request.method in METHODS else "other"
-    code = 500
+    code, stream = 500, False
     try:
         response = await handler(request)
-        code = response.status
+        code, stream = response.status, response.content_type == "text/event-stream"
         return response
     except web.HTTPException as exc:
         code = exc.status
         raise
     finally:
         HTTP_REQUESTS.labels(route, method, str(code)).inc()
-        # A WebSocket "request" lasts as long as the visitor stays; it is no latency.
-        if code != 101:
+        # A WebSocket or an event stream lasts as long as its reader stays: no latency.
+        if code != 101 and not stream:
             HTTP_SECONDS.labels(route, method).observe(time.perf_counter() - started)

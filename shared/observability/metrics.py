@@ -23,7 +23,7 @@ HTTP_REQUESTS = Counter(
 )
 HTTP_SECONDS = Histogram(
     "rapport_http_request_duration_seconds",
-    "Time to answer an HTTP request (WebSocket sessions excluded), by route template and method.",
+    "Time to answer an HTTP request (WebSocket and event streams excluded), by route and method.",
     ["route", "method"],
     buckets=LATENCY_BUCKETS_SECONDS,
 )
