@@ -365,7 +365,7 @@ HANDOFF = Dashboard(
             "Handoffs received by the desk",
             (
                 q(
-                    f"sum by (outcome) (rate(rapport_agent_desk_handoffs_total[{RATE}]))",
+                    f"sum by (outcome) (rate(rapport_desk_handoffs_total[{RATE}]))",
                     "{{outcome}}",
                 ),
             ),
@@ -383,13 +383,13 @@ HANDOFF = Dashboard(
         ),
         Panel(
             "Agents online (live desk streams)",
-            (q("sum(rapport_agent_desk_live_clients)", "streams"),),
+            (q("sum(rapport_desk_live_clients)", "streams"),),
         ),
         Panel(
             "Desk logins by outcome",
             (
                 q(
-                    f"sum by (outcome) (rate(rapport_agent_desk_logins_total[{RATE}]))",
+                    f"sum by (outcome) (rate(rapport_desk_logins_total[{RATE}]))",
                     "{{outcome}}",
                 ),
             ),

@@ -5,26 +5,26 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 HANDOFFS = Counter(
-    "rapport_agent_desk_handoffs_total",
+    "rapport_desk_handoffs_total",
     "Handoff events consumed, by outcome (queued, refreshed, duplicate).",
     ["outcome"],
 )
 ACTIONS = Counter(
-    "rapport_agent_desk_actions_total",
+    "rapport_desk_actions_total",
     "Agent actions published, by kind (claimed, replied, returned_to_bot, resolved).",
     ["kind"],
 )
 LOGINS = Counter(
-    "rapport_agent_desk_logins_total",
+    "rapport_desk_logins_total",
     "Login attempts, by outcome (success, refused, rate_limited).",
     ["outcome"],
 )
 REFUSED_REQUESTS = Counter(
-    "rapport_agent_desk_refused_requests_total",
+    "rapport_desk_refused_requests_total",
     "Requests refused by a security check, by reason (csrf, origin, role, team).",
     ["reason"],
 )
-LIVE_CLIENTS = Gauge("rapport_agent_desk_live_clients", "Open Server-Sent Events streams.")
+LIVE_CLIENTS = Gauge("rapport_desk_live_clients", "Open Server-Sent Events streams.")
 
 # The empathy KPIs, as the dashboard defines them (README, "Dashboard"). Labels: the
 # channel (a fixed set), the handoff reason code (the policy's fixed set), the score 1-5.

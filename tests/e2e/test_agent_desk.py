@@ -118,8 +118,8 @@ async def test_the_desk_refuses_requests_without_csrf_and_agents_on_admin_pages(
         async with browser.get("/") as still_signed_in:
             assert still_signed_in.status == 200
     metrics = stack.metrics_url("agent_desk")
-    assert metric_total(metrics, "rapport_agent_desk_logins_total", outcome="success") >= 1
-    assert metric_total(metrics, "rapport_agent_desk_refused_requests_total", reason="csrf") >= 1
+    assert metric_total(metrics, "rapport_desk_logins_total", outcome="success") >= 1
+    assert metric_total(metrics, "rapport_desk_refused_requests_total", reason="csrf") >= 1
 
 
 def create_account(stack: Stack, name: str, role: str) -> str:
