@@ -53,12 +53,12 @@ from services.agent_desk.routing import (
     viewer_of,
 )
 from services.agent_desk.store import DeskStore, HandoffOutcome, entry_of, first_time, packet_of
-from shared.bot_messages import send_bot_message, step_record
 from shared.channel_names import CHANNEL_NAMES, channel_name, channel_number
 from shared.errors import ContractError, InvalidInputError, RapportError, RefusedError
 from shared.kafka.codec import caused_by, new_envelope
 from shared.kafka.topics import AGENT_ACTIONS
 from shared.observability.logging import log_context
+from shared.sending import send_bot_message, step_record
 from shared.voice.replies import VOICE
 
 log = logging.getLogger(__name__)

@@ -17,12 +17,10 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.events.v1 import agent_pb2, messages_pb2
 
 from services.orchestrator.metrics import AGENT_ACTIONS
-from shared.bot_messages import PublisherPort, send_bot_message, step_record
-from shared.channel_names import channel_name
 from shared.errors import ContractError, InvalidInputError
 from shared.kafka.codec import caused_by
-from shared.kafka.topics import outbound_topic
 from shared.observability.logging import log_context
+from shared.sending import PublisherPort, send_bot_message, send_message, step_record
 from shared.voice.replies import VOICE
 
 log = logging.getLogger(__name__)
@@ -86,27 +84,15 @@ class AgentActionHandler:
         envelope = action.envelope
         if not action.text.strip():
             raise InvalidInputError(f"agent reply {envelope.event_id} has no text")
-        reply_envelope = caused_by(envelope, "agent-reply")
-        await self._context.append_turn(
-            envelope.customer.customer_id,
-            context_pb.Turn(
-                event_id=reply_envelope.event_id,
-                conversation_id=envelope.conversation_id,
-                role=context_pb.ROLE_AGENT,
-                text=action.text,
-                channel=envelope.channel,
-                occurred_at=envelope.occurred_at,
-                author=action.agent_id,
-            ),
-        )
-        await self._publisher.publish(
-            outbound_topic(channel_name(envelope.channel)),
-            messages_pb2.SendMessage(
-                envelope=reply_envelope,
-                text=action.text,
-                sender=messages_pb2.SENDER_AGENT,
-                sender_name=action.agent_name,
-            ),
+        await send_message(
+            self._context,
+            self._publisher,
+            caused_by(envelope, "agent-reply"),
+            action.text,
+            role=context_pb.ROLE_AGENT,
+            sender=messages_pb2.SENDER_AGENT,
+            sender_name=action.agent_name,
+            author=action.agent_id,
         )
 
     async def _ask_for_rating(self, action: agent_pb2.AgentActionTaken, language: str) -> None:

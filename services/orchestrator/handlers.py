@@ -25,12 +25,12 @@ from services.orchestrator.handoff import handoff_packet
 from services.orchestrator.metrics import DECISIONS, HANDOFFS, IGNORED, RATINGS, REPLIES
 from services.orchestrator.policy import Action, Decision, Facts, Policy
 from services.orchestrator.ratings import Rating, read_rating
-from shared.bot_messages import PublisherPort, send_bot_message, step_record
 from shared.channel_names import channel_name
 from shared.errors import ContractError, DependencyUnavailableError, RefusedError
 from shared.kafka.codec import caused_by, derived_event_id
 from shared.kafka.topics import FEEDBACK, HANDOFF
 from shared.observability.logging import log_context
+from shared.sending import PublisherPort, send_bot_message, step_record
 from shared.voice.replies import (
     VOICE,
     EarlierContact,

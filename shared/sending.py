@@ -1,5 +1,5 @@
-"""Sending a message as the bot (the orchestrator's replies, the agent desk's notices):
-stored as a turn first, then published, safe to repeat.
+"""Sending a message to a customer (the bot's replies and notices, an agent's replies):
+stored as a turn first, then published on the customer's channel, safe to repeat.
 
 The turn's event id is the outgoing event's id, so handling the same cause twice finds
 the stored turn and republishes its text: the customer never sees two different
@@ -44,6 +44,46 @@ def step_record(
     )
 
 
+async def send_message(
+    context: TurnWriter,
+    publisher: PublisherPort,
+    envelope: envelope_pb2.Envelope,
+    text: str,
+    *,
+    role: context_pb.Role,
+    sender: messages_pb2.Sender,
+    sender_name: str,
+    language: str = "",
+    author: str = "",
+    decision: context_pb.DecisionRecord | None = None,
+    in_reply_to: str = "",
+) -> bool:
+    """Store then publish; ``envelope`` names the customer by id. True when new."""
+    stored, created = await context.append_turn(
+        envelope.customer.customer_id,
+        context_pb.Turn(
+            event_id=envelope.event_id,
+            conversation_id=envelope.conversation_id,
+            role=role,
+            text=text,
+            channel=envelope.channel,
+            occurred_at=envelope.occurred_at,
+            language=language,
+            author=author,
+            decision=decision,
+        ),
+    )
+    message = messages_pb2.SendMessage(
+        envelope=envelope,
+        text=stored.text,  # on a repeat, what was stored (and sent) the first time
+        sender=sender,
+        in_reply_to=in_reply_to,
+        sender_name=sender_name,
+    )
+    await publisher.publish(outbound_topic(channel_name(envelope.channel)), message)
+    return created
+
+
 async def send_bot_message(
     context: TurnWriter,
     publisher: PublisherPort,
@@ -53,26 +93,16 @@ async def send_bot_message(
     bot_name: str,
     in_reply_to: str = "",
 ) -> bool:
-    """Store then publish; ``envelope`` names the customer by id. True when new."""
-    stored, created = await context.append_turn(
-        envelope.customer.customer_id,
-        context_pb.Turn(
-            event_id=envelope.event_id,
-            conversation_id=envelope.conversation_id,
-            role=context_pb.ROLE_BOT,
-            text=reply.text,
-            channel=envelope.channel,
-            occurred_at=envelope.occurred_at,
-            language=reply.language,
-            decision=decision,
-        ),
-    )
-    message = messages_pb2.SendMessage(
-        envelope=envelope,
-        text=stored.text,  # on a repeat, what was stored (and sent) the first time
+    """A message from the bot, with the decision that produced it. True when new."""
+    return await send_message(
+        context,
+        publisher,
+        envelope,
+        reply.text,
+        role=context_pb.ROLE_BOT,
         sender=messages_pb2.SENDER_BOT,
-        in_reply_to=in_reply_to,
         sender_name=bot_name,
+        language=reply.language,
+        decision=decision,
+        in_reply_to=in_reply_to,
     )
-    await publisher.publish(outbound_topic(channel_name(envelope.channel)), message)
-    return created
