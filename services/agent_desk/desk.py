@@ -57,7 +57,6 @@ from shared.channel_names import CHANNEL_NAMES, channel_name, channel_number
 from shared.errors import ContractError, InvalidInputError, RapportError, RefusedError
 from shared.kafka.codec import caused_by, new_envelope
 from shared.kafka.topics import AGENT_ACTIONS
-from shared.observability.logging import log_context
 from shared.sending import send_bot_message, step_record
 from shared.voice.replies import VOICE
 
@@ -134,20 +133,14 @@ class Desk:
     # Intake (the consumer's handler: handoffs, ratings, customers' messages)
 
     async def __call__(self, event: Message) -> None:
-        envelope = getattr(event, "envelope", None)
-        if not isinstance(envelope, envelope_pb2.Envelope):
+        if isinstance(event, handoff_pb2.HandoffRequested):
+            await self._take_handoff(event)
+        elif isinstance(event, feedback_pb2.SatisfactionRated):
+            await self._record_rating(event)
+        elif isinstance(event, messages_pb2.MessageReceived):
+            await self._customer_wrote(event)
+        else:
             raise ContractError(f"unexpected event {event.DESCRIPTOR.full_name}")
-        with log_context(
-            conversation_id=envelope.conversation_id, traceparent=envelope.traceparent
-        ):
-            if isinstance(event, handoff_pb2.HandoffRequested):
-                await self._take_handoff(event)
-            elif isinstance(event, feedback_pb2.SatisfactionRated):
-                await self._record_rating(event)
-            elif isinstance(event, messages_pb2.MessageReceived):
-                await self._customer_wrote(event)
-            else:
-                raise ContractError(f"unexpected event {event.DESCRIPTOR.full_name}")
 
     async def _take_handoff(self, event: handoff_pb2.HandoffRequested) -> None:
         ticket, outcome = await self._store.record_handoff(event, self._default_team, self._clock())

@@ -19,7 +19,6 @@ from rapport.events.v1 import agent_pb2, messages_pb2
 from services.orchestrator.metrics import AGENT_ACTIONS
 from shared.errors import ContractError, InvalidInputError
 from shared.kafka.codec import caused_by
-from shared.observability.logging import log_context
 from shared.sending import PublisherPort, send_bot_message, send_message, step_record
 from shared.voice.replies import VOICE
 
@@ -57,11 +56,7 @@ class AgentActionHandler:
     async def __call__(self, event: Message) -> None:
         if not isinstance(event, agent_pb2.AgentActionTaken):
             raise ContractError(f"unexpected event {event.DESCRIPTOR.full_name}")
-        envelope = event.envelope
-        with log_context(
-            conversation_id=envelope.conversation_id, traceparent=envelope.traceparent
-        ):
-            await self._apply(event)
+        await self._apply(event)
 
     async def _apply(self, action: agent_pb2.AgentActionTaken) -> None:
         envelope = action.envelope

@@ -29,7 +29,6 @@ from shared.channel_names import channel_name
 from shared.errors import ContractError, DependencyUnavailableError, RefusedError
 from shared.kafka.codec import caused_by, derived_event_id
 from shared.kafka.topics import FEEDBACK, HANDOFF
-from shared.observability.logging import log_context
 from shared.sending import PublisherPort, send_bot_message, step_record
 from shared.voice.replies import (
     VOICE,
@@ -128,11 +127,7 @@ class InboundHandler:
     async def __call__(self, event: Message) -> None:
         if not isinstance(event, messages_pb2.MessageReceived):
             raise ContractError(f"unexpected event {event.DESCRIPTOR.full_name}")
-        envelope = event.envelope
-        with log_context(
-            conversation_id=envelope.conversation_id, traceparent=envelope.traceparent
-        ):
-            await self._handle(event)
+        await self._handle(event)
 
     async def _handle(self, event: messages_pb2.MessageReceived) -> None:
         envelope = event.envelope

@@ -29,10 +29,11 @@ from google.protobuf.message import Message
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from shared.errors import ContractError, RapportError
-from shared.kafka.codec import Headers, decode
+from shared.kafka.codec import Headers, decode, envelope_of
 from shared.kafka.connect import start_client
 from shared.kafka.producer import EventPublisher
 from shared.kafka.topics import DEAD_LETTER
+from shared.observability.logging import log_context
 from shared.observability.metrics import (
     KAFKA_CONSUMER_LAG,
     KAFKA_DEAD_LETTERS,
@@ -206,14 +207,19 @@ class EventConsumer:
         headers: Headers = list(record.headers)
         try:
             event = decode(record.value, headers, self._topics[record.topic])
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception(is_retriable),
-                stop=stop_after_attempt(self._max_attempts),
-                wait=wait_exponential(multiplier=self._retry_wait_seconds, max=5),
-                reraise=True,
+            envelope = envelope_of(event)
+            # Every log line of the handling names its conversation and trace.
+            with log_context(
+                conversation_id=envelope.conversation_id, traceparent=envelope.traceparent
             ):
-                with attempt:
-                    await handler(event)
+                async for attempt in AsyncRetrying(
+                    retry=retry_if_exception(is_retriable),
+                    stop=stop_after_attempt(self._max_attempts),
+                    wait=wait_exponential(multiplier=self._retry_wait_seconds, max=5),
+                    reraise=True,
+                ):
+                    with attempt:
+                        await handler(event)
         except Exception as exc:  # every failure ends in the dead-letter topic, never silence
             await self._dead_letter(record, headers, exc)
             KAFKA_RECORDS.labels(record.topic, "dead_lettered").inc()

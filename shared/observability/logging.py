@@ -1,8 +1,8 @@
 """JSON-lines logging that carries the conversation id and trace id of the work in hand.
 
-Handlers set the ids once with :func:`log_context`; every log record made inside that
-block (in the same task) carries them, so one conversation can be followed across
-services by grepping its id.
+The Kafka consumer sets the ids of each event it hands over with :func:`log_context`;
+every log record made inside that block (in the same task) carries them, so one
+conversation can be followed across services by grepping its id.
 """
 
 from __future__ import annotations
