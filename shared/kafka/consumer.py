@@ -2,26 +2,32 @@
 
 Ordering: records with the same key (one conversation) are handled one after another;
 records with different keys are handled concurrently, up to ``max_in_flight`` at once,
-even within one partition. Offsets are committed once per fetched batch, after every
-handler of the batch returned, so a crash redelivers what was not finished and
-handlers must be idempotent (dedupe on ``event_id``). A record that cannot be decoded, or whose
-handler keeps failing, is copied to the dead-letter topic with the error in its
-headers, and the consumer moves on.
+even within one partition. Fetching goes on while records are handled, so a slow record
+holds back only its own conversation, never the records fetched after it.
+
+Commits: a partition's offset is committed up to its oldest record not yet finished (a
+record is finished when its handler returned or it went to the dead-letter topic), every
+``commit_interval_seconds`` while there is progress, and once more on stopping. A crash
+therefore redelivers what was not finished, and some of what was, so handlers must be
+idempotent (dedupe on ``event_id``). A record that cannot be decoded, or whose handler
+keeps failing, is copied to the dead-letter topic with the error in its headers, and the
+consumer moves on.
 
 Lag is exported per owned partition every few seconds: the partition's end offset (asked
 of the broker: the high watermark of fetches goes stale while records wait in the
 prefetch buffer) minus the offset this member last committed, i.e. the records not yet
-handled, the batch in hand included, so a stuck handler shows as growing lag.
+handled, those in hand included, so a stuck handler shows as growing lag.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
@@ -55,6 +61,63 @@ def is_retriable(error: BaseException) -> bool:
     return isinstance(error, Exception)
 
 
+class PartitionProgress:
+    """The records of one partition handed to handlers, and how far they are all finished.
+
+    Records finish out of order (different conversations run concurrently); the offset
+    that may be committed is the one of the oldest record still unfinished.
+    """
+
+    def __init__(self) -> None:
+        self._started: deque[int] = deque()
+        self._finished: set[int] = set()
+        self._reported: int | None = None
+        self._next: int | None = None
+
+    def started(self, offset: int) -> None:
+        self._started.append(offset)
+        self._next = offset + 1
+
+    def finished(self, offset: int) -> None:
+        self._finished.add(offset)
+
+    def committable(self) -> int | None:
+        """The offset to commit now (next to read), or None when it has not moved."""
+        while self._started and self._started[0] in self._finished:
+            self._finished.remove(self._started.popleft())
+        offset = self._started[0] if self._started else self._next
+        if offset is None or offset == self._reported:
+            return None
+        self._reported = offset
+        return offset
+
+
+def _forget(
+    last_of_key: dict[bytes | None, asyncio.Task[None]],
+    key: bytes | None,
+    task: asyncio.Task[None],
+) -> None:
+    """Drop a key's last task once it is done, unless a newer record of the key replaced it."""
+    if last_of_key.get(key) is task:
+        del last_of_key[key]
+
+
+class _Failures:
+    """Errors that escaped a record's handling (the dead-letter topic refused it too): they
+    stop the consumer, and the record's offset is never committed."""
+
+    def __init__(self) -> None:
+        self._errors: list[BaseException] = []
+
+    def collect(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._errors.append(error)
+
+    def raise_first(self) -> None:
+        if self._errors:
+            raise self._errors[0]
+
+
 class EventConsumer:
     """A consumer group member that feeds decoded events to one handler.
 
@@ -74,6 +137,8 @@ class EventConsumer:
         group_instance_id: str | None = None,
         retry_wait_seconds: float = 0.2,
         max_in_flight: int = 64,
+        max_buffered: int = 1000,
+        commit_interval_seconds: float = 0.2,
         lag_report_seconds: float = 5.0,
     ) -> None:
         self._bootstrap = bootstrap
@@ -85,6 +150,8 @@ class EventConsumer:
         self._group_instance_id = group_instance_id
         self._retry_wait_seconds = retry_wait_seconds
         self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._max_buffered = max_buffered
+        self._commit_interval_seconds = commit_interval_seconds
         self._lag_report_seconds = lag_report_seconds
         self._lag_partitions: set[TopicPartition] = set()
         self._committed: dict[TopicPartition, int] = {}
@@ -107,23 +174,41 @@ class EventConsumer:
         )
 
     async def run(self, handler: Handler, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set; the batch in hand is finished before returning."""
+        """Consume until ``stop`` is set; the records in hand are finished before returning."""
         consumer = await start_client(self._bootstrap, self._make_consumer)
         reporter = asyncio.create_task(self._report_lag_until(consumer, stop))
+        handling: set[asyncio.Task[None]] = set()
+        last_of_key: dict[bytes | None, asyncio.Task[None]] = {}
+        progress: dict[TopicPartition, PartitionProgress] = {}
+        failures = _Failures()
+        committed_at = time.monotonic()
         try:
             while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=200, max_records=500)
-                if not batch:
-                    continue
-                by_key: defaultdict[bytes | None, list[ConsumerRecord[bytes, bytes]]]
-                by_key = defaultdict(list)
-                for records in batch.values():
+                failures.raise_first()
+                if len(handling) >= self._max_buffered:  # let handlers catch up first
+                    await asyncio.wait(handling, return_when=asyncio.FIRST_COMPLETED)
+                batch = await consumer.getmany(timeout_ms=200, max_records=self._max_buffered)
+                for tp, records in batch.items():
+                    partition = progress.setdefault(tp, PartitionProgress())
                     for record in records:
-                        by_key[record.key].append(record)
-                await asyncio.gather(
-                    *(self._handle_in_order(rs, handler) for rs in by_key.values())
-                )
-                await self._commit(consumer, batch)
+                        partition.started(record.offset)
+                        task = asyncio.create_task(
+                            self._handle_after(
+                                last_of_key.get(record.key), record, handler, partition
+                            )
+                        )
+                        handling.add(task)
+                        task.add_done_callback(handling.discard)
+                        task.add_done_callback(failures.collect)
+                        last_of_key[record.key] = task
+                        task.add_done_callback(functools.partial(_forget, last_of_key, record.key))
+                if time.monotonic() - committed_at >= self._commit_interval_seconds:
+                    await self._commit(consumer, progress)
+                    committed_at = time.monotonic()
+            if handling:
+                await asyncio.wait(handling)
+            await self._commit(consumer, progress)
+            failures.raise_first()
         finally:
             reporter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -180,20 +265,36 @@ class EventConsumer:
             KAFKA_CONSUMER_LAG.remove(self._group_id, tp.topic, str(tp.partition))
             self._committed.pop(tp, None)  # another member may commit it meanwhile
 
-    async def _handle_in_order(
-        self, records: Sequence[ConsumerRecord[bytes, bytes]], handler: Handler
+    async def _handle_after(
+        self,
+        previous: asyncio.Task[None] | None,
+        record: ConsumerRecord[bytes, bytes],
+        handler: Handler,
+        partition: PartitionProgress,
     ) -> None:
-        """One key's records (one conversation), oldest first."""
-        for record in records:
-            async with self._in_flight:
-                await self._handle_record(record, handler)
+        """Handle ``record`` once the record before it with the same key is finished."""
+        if previous is not None:
+            await asyncio.wait([previous])
+        async with self._in_flight:
+            await self._handle_record(record, handler)
+        partition.finished(record.offset)
 
     async def _commit(
-        self,
-        consumer: AIOKafkaConsumer,
-        batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
+        self, consumer: AIOKafkaConsumer, progress: dict[TopicPartition, PartitionProgress]
     ) -> None:
-        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+        """Commit each owned partition up to its oldest unfinished record, where that moved."""
+        owned = consumer.assignment()
+        for tp in [tp for tp in progress if tp not in owned]:
+            # Given away in a rebalance: its new owner starts from the last commit, and
+            # the records still in hand here finish without being committed.
+            del progress[tp]
+        offsets = {
+            tp: offset
+            for tp, partition in progress.items()
+            if (offset := partition.committable()) is not None
+        }
+        if not offsets:
+            return
         try:
             await consumer.commit(offsets)
             self._committed.update(offsets)
@@ -251,7 +352,7 @@ class EventConsumer:
             ("dead-letter-kind", kind.encode()),
             ("dead-letter-error", description),
         ]
-        # If this fails too, the error stops the consumer before the offset is committed.
+        # If this fails too, the error stops the consumer; the offset is never committed.
         await self._dead_letters.publish_raw(
             DEAD_LETTER, record.key, record.value, dead_letter_headers
         )

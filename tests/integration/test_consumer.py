@@ -55,12 +55,14 @@ def _consumer(
     )
 
 
-async def _committed(kafka_bootstrap: str, topic: str, group: str) -> int:
+async def _committed(
+    kafka_bootstrap: str, topic: str, group: str, partitions: int = PARTITIONS
+) -> int:
     """Total committed offset of ``group`` over every partition of ``topic``."""
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group)
     await consumer.start()
     try:
-        offsets = [await consumer.committed(TopicPartition(topic, p)) for p in range(PARTITIONS)]
+        offsets = [await consumer.committed(TopicPartition(topic, p)) for p in range(partitions)]
     finally:
         await consumer.stop()
     return sum(o or 0 for o in offsets)
@@ -195,3 +197,40 @@ async def test_one_conversation_stays_in_order_while_others_go_ahead(
         release.set()
         await asyncio.wait_for(run, 10)
     assert handled == ["quick", "slow 0", "slow 1", "slow 2"]
+
+
+async def test_a_slow_record_holds_back_neither_later_records_nor_more_than_its_commit(
+    kafka_bootstrap: str, publisher: EventPublisher
+) -> None:
+    """Records fetched after a slow one go ahead; the commit waits for the slow one."""
+    topic = await create_private_topic(kafka_bootstrap, partitions=1)
+    group = unique("group")
+    entered, release, handled = asyncio.Event(), asyncio.Event(), []
+
+    async def handler(event: Message) -> None:
+        assert isinstance(event, messages_pb2.MessageReceived)
+        if event.text == "slow":
+            entered.set()
+            await release.wait()
+        handled.append(event.text)
+
+    stop = asyncio.Event()
+    run = asyncio.create_task(
+        _consumer(kafka_bootstrap, topic, publisher, group).run(handler, stop)
+    )
+    try:
+        await publisher.publish(topic, _message("conv-slow", "slow"))
+        await asyncio.wait_for(entered.wait(), 20)
+        for i in range(3):  # fetched while the slow record is in hand
+            await publisher.publish(topic, _message(f"conv-{i}", f"later {i}"))
+        await eventually(lambda: len(handled) == 3, timeout=10)
+        await asyncio.sleep(0.5)  # several commit intervals
+        assert await _committed(kafka_bootstrap, topic, group, partitions=1) == 0
+        release.set()
+        await eventually(lambda: len(handled) == 4, timeout=10)
+    finally:
+        stop.set()
+        release.set()
+        await asyncio.wait_for(run, 10)
+    assert handled == ["later 0", "later 1", "later 2", "slow"]
+    assert await _committed(kafka_bootstrap, topic, group, partitions=1) == 4
