@@ -8,6 +8,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from prometheus_client import REGISTRY
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.context.v1 import context_service_pb2_grpc as context_grpc
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
@@ -20,7 +21,7 @@ from services.emotion.__main__ import build_servicer
 from services.emotion.config import EmotionSettings
 from services.emotion.grpc_server import EmotionServicer
 from services.orchestrator.clients import EmotionClient
-from shared.errors import DependencyUnavailableError
+from shared.errors import DependencyUnavailableError, InvalidInputError
 from shared.grpc.client import open_channel
 from shared.grpc.context_client import ContextClient
 from tests.grpc_probe import health_status, reflected_services, running
@@ -76,6 +77,45 @@ async def test_a_dead_server_is_a_retriable_error_within_the_deadline() -> None:
         client = EmotionClient(channel, deadline_seconds=0.5)
         with pytest.raises(DependencyUnavailableError):
             await asyncio.wait_for(client.analyze("hello", ""), timeout=3)
+
+
+async def test_analyses_asked_for_together_travel_as_one_batch(emotion_address: str) -> None:
+    texts = ["Where is my order?", "I am furious, nothing works!", "Merci beaucoup !"]
+    calls_before, analyses_before = _batches()
+    async with open_channel(emotion_address) as channel:
+        client = EmotionClient(channel, deadline_seconds=5)
+        together = await asyncio.gather(*(client.analyze(text, "") for text in texts))
+        one_by_one = [await client.analyze(text, "") for text in texts]
+        stub = emotion_grpc.EmotionServiceStub(channel)
+        unary = [await stub.Analyze(emotion_pb.AnalyzeRequest(text=text)) for text in texts]
+    for batched, alone, direct in zip(together, one_by_one, unary, strict=True):
+        assert batched == alone
+        assert batched.dominant_emotion == direct.dominant_emotion
+        assert batched.intent == direct.intent
+        assert batched.language == direct.language
+    calls, analyses = _batches()
+    assert calls - calls_before == 4  # one call for the three together, then one per text
+    assert analyses - analyses_before == 6
+
+
+def _batches() -> tuple[float, float]:
+    """Calls to the emotion service so far, and the analyses they carried."""
+    name = "rapport_orchestrator_emotion_batch_size"
+    calls = REGISTRY.get_sample_value(f"{name}_count") or 0.0
+    return calls, REGISTRY.get_sample_value(f"{name}_sum") or 0.0
+
+
+async def test_a_blank_text_fails_alone_and_the_rest_of_its_batch_is_analysed(
+    emotion_address: str,
+) -> None:
+    async with open_channel(emotion_address) as channel:
+        client = EmotionClient(channel, deadline_seconds=5)
+        blank, fine = await asyncio.gather(
+            client.analyze("   ", ""), client.analyze("Thank you!", ""), return_exceptions=True
+        )
+    assert isinstance(blank, InvalidInputError)
+    assert isinstance(fine, emotion_pb.AnalyzeResponse)
+    assert fine.dominant_emotion == "gratitude"
 
 
 class SlowContext(context_grpc.ContextServiceServicer):
