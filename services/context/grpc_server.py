@@ -24,6 +24,7 @@ from services.context.linking import IdentityLinks
 from services.context.repository import (
     Consent,
     ConsentChange,
+    Context,
     ContextRepository,
     Conversation,
     Customer,
@@ -166,6 +167,33 @@ _TRENDS = {
 }
 
 
+def context_message(found: Context) -> pb.GetContextResponse:
+    """What GetContext answers, and AppendTurn too when asked for it."""
+    response = pb.GetContextResponse(
+        customer=customer_message(found.customer),
+        recent_turns=[turn_message(t) for t in found.recent_turns],
+        contacts_last_7_days=found.contacts_last_7_days,
+        issues=[issue_message(i) for i in found.issues],
+        trajectory=pb.EmotionTrajectory(
+            points=[
+                pb.TrajectoryPoint(
+                    occurred_at=_timestamp(r.occurred_at),
+                    dominant_emotion=r.dominant_emotion,
+                    intensity=r.intensity,
+                    sentiment_score=r.sentiment_score,
+                )
+                for r in found.trajectory
+            ],
+            trend=_TRENDS[found.trend],
+        ),
+        consent=consent_message(found.customer.consent),
+        summary=found.summary,
+    )
+    if found.conversation is not None:
+        response.conversation.CopyFrom(conversation_message(found.conversation))
+    return response
+
+
 def new_turn(message: pb.Turn) -> NewTurn:
     emotion = None
     if message.HasField("emotion"):
@@ -239,12 +267,20 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
             channel=turn.channel,
             occurred_at=turn.HasField("occurred_at"),
         )
+        if request.context_turns < 0:
+            raise InvalidInputError("context_turns must not be negative")
         appended = await self._repository.append_turn(request.customer_id, new_turn(turn))
-        return pb.AppendTurnResponse(
+        response = pb.AppendTurnResponse(
             turn=turn_message(appended.turn),
             created=appended.created,
             new_contact=appended.new_contact,
         )
+        if request.context_turns:
+            found = await self._repository.get_context(
+                request.customer_id, request.context_turns, turn.conversation_id
+            )
+            response.context.CopyFrom(context_message(found))
+        return response
 
     @status_codes
     async def GetContext(  # noqa: N802
@@ -256,29 +292,7 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
             request.max_turns or self._default_max_turns,
             request.conversation_id,
         )
-        response = pb.GetContextResponse(
-            customer=customer_message(found.customer),
-            recent_turns=[turn_message(t) for t in found.recent_turns],
-            contacts_last_7_days=found.contacts_last_7_days,
-            issues=[issue_message(i) for i in found.issues],
-            trajectory=pb.EmotionTrajectory(
-                points=[
-                    pb.TrajectoryPoint(
-                        occurred_at=_timestamp(r.occurred_at),
-                        dominant_emotion=r.dominant_emotion,
-                        intensity=r.intensity,
-                        sentiment_score=r.sentiment_score,
-                    )
-                    for r in found.trajectory
-                ],
-                trend=_TRENDS[found.trend],
-            ),
-            consent=consent_message(found.customer.consent),
-            summary=found.summary,
-        )
-        if found.conversation is not None:
-            response.conversation.CopyFrom(conversation_message(found.conversation))
-        return response
+        return context_message(found)
 
     @status_codes
     async def ListTurns(  # noqa: N802

@@ -52,8 +52,8 @@ class ContextPort(Protocol):
         self, customer_id: str, turn: context_pb.Turn
     ) -> tuple[context_pb.Turn, bool]: ...
 
-    async def get_context(
-        self, customer_id: str, conversation_id: str, max_turns: int
+    async def append_turn_and_get_context(
+        self, customer_id: str, turn: context_pb.Turn, max_turns: int
     ) -> context_pb.GetContextResponse: ...
 
     async def set_conversation_state(
@@ -163,10 +163,8 @@ class InboundHandler:
                     sentiment_score=analysis.sentiment.score,
                 )
             )
-        await self._context.append_turn(customer.customer_id, inbound_turn)
-
-        history = await self._context.get_context(
-            customer.customer_id, envelope.conversation_id, self._context_turns
+        history = await self._context.append_turn_and_get_context(
+            customer.customer_id, inbound_turn, self._context_turns
         )
         if history.conversation.state == context_pb.CONVERSATION_STATE_RATING_REQUESTED:
             rating = read_rating(event.text)

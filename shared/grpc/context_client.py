@@ -37,6 +37,18 @@ class ContextClient:
         response = await call(self._stub.AppendTurn, request, deadline_seconds=self._deadline)
         return response.turn, response.created
 
+    async def append_turn_and_get_context(
+        self, customer_id: str, turn: context_pb.Turn, max_turns: int
+    ) -> context_pb.GetContextResponse:
+        """Store a turn and read the context it leaves (with its conversation), in one call."""
+        request = context_pb.AppendTurnRequest(
+            customer_id=customer_id, turn=turn, context_turns=max_turns
+        )
+        response: context_pb.AppendTurnResponse = await call(
+            self._stub.AppendTurn, request, deadline_seconds=self._deadline
+        )
+        return response.context
+
     async def set_conversation_state(
         self, conversation_id: str, state: context_pb.ConversationState, assignee: str = ""
     ) -> context_pb.Conversation:

@@ -98,6 +98,12 @@ class InMemoryContext:
         self.turn_customer[turn.event_id] = customer_id
         return stored, True
 
+    async def append_turn_and_get_context(
+        self, customer_id: str, turn: context_pb.Turn, max_turns: int
+    ) -> context_pb.GetContextResponse:
+        await self.append_turn(customer_id, turn)
+        return await self.get_context(customer_id, turn.conversation_id, max_turns)
+
     async def get_context(
         self, customer_id: str, conversation_id: str, max_turns: int
     ) -> context_pb.GetContextResponse:

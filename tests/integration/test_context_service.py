@@ -99,6 +99,7 @@ async def say(
     at: datetime | None = None,
     emotion: tuple[str, float, float] | None = None,
     event_id: str = "",
+    context_turns: int = 0,
 ) -> pb.AppendTurnResponse:
     turn = pb.Turn(
         event_id=event_id or str(uuid.uuid4()),
@@ -115,7 +116,8 @@ async def say(
             )
         )
     return await service.stub.AppendTurn(
-        pb.AppendTurnRequest(customer_id=customer_id, turn=turn), timeout=5
+        pb.AppendTurnRequest(customer_id=customer_id, turn=turn, context_turns=context_turns),
+        timeout=5,
     )
 
 
@@ -301,6 +303,34 @@ async def test_turns_are_idempotent_and_strictly_ordered_under_concurrency(
         )
     )
     assert bad == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_an_append_can_answer_with_the_context_it_leaves(service: Service) -> None:
+    customer = await resolve(service, WEB, "visitor-token-7654321")
+    await say(service, customer.customer_id, "conv-1", "Hello", emotion=("neutral", 0.1, 0.0))
+    appended = await say(
+        service,
+        customer.customer_id,
+        "conv-1",
+        "Still nothing?!",
+        emotion=("anger", 0.8, -0.7),
+        context_turns=5,
+    )
+    assert appended.created
+    assert [t.text for t in appended.context.recent_turns] == ["Hello", "Still nothing?!"]
+    assert appended.context.conversation.conversation_id == "conv-1"
+    assert appended.context == await context_of(
+        service, customer.customer_id, conversation_id="conv-1", max_turns=5
+    )
+    plain = await say(service, customer.customer_id, "conv-1", "?")
+    assert not plain.HasField("context")
+
+    negative = await status_of(
+        say(service, customer.customer_id, "conv-1", "never stored", context_turns=-1)
+    )
+    assert negative == grpc.StatusCode.INVALID_ARGUMENT
+    texts = [t.text for t in (await context_of(service, customer.customer_id)).recent_turns]
+    assert "never stored" not in texts
 
 
 async def test_writes_committed_together_fail_alone(database_url: str) -> None:

@@ -248,22 +248,26 @@ class ResolveCustomerResponse(_message.Message):
     def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
 
 class AppendTurnRequest(_message.Message):
-    __slots__ = ("customer_id", "turn")
+    __slots__ = ("customer_id", "turn", "context_turns")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     TURN_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_TURNS_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     turn: Turn
-    def __init__(self, customer_id: _Optional[str] = ..., turn: _Optional[_Union[Turn, _Mapping]] = ...) -> None: ...
+    context_turns: int
+    def __init__(self, customer_id: _Optional[str] = ..., turn: _Optional[_Union[Turn, _Mapping]] = ..., context_turns: _Optional[int] = ...) -> None: ...
 
 class AppendTurnResponse(_message.Message):
-    __slots__ = ("turn", "created", "new_contact")
+    __slots__ = ("turn", "created", "new_contact", "context")
     TURN_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
     NEW_CONTACT_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
     turn: Turn
     created: bool
     new_contact: bool
-    def __init__(self, turn: _Optional[_Union[Turn, _Mapping]] = ..., created: _Optional[bool] = ..., new_contact: _Optional[bool] = ...) -> None: ...
+    context: GetContextResponse
+    def __init__(self, turn: _Optional[_Union[Turn, _Mapping]] = ..., created: _Optional[bool] = ..., new_contact: _Optional[bool] = ..., context: _Optional[_Union[GetContextResponse, _Mapping]] = ...) -> None: ...
 
 class GetContextRequest(_message.Message):
     __slots__ = ("conversation_id", "customer_id", "max_turns")
