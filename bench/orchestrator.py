@@ -5,7 +5,7 @@ as processes, publishes ``MessageReceived`` events at ``--rate`` per second (eac
 web visitor, so conversations spread over partitions), and reads the replies off the web
 outbound topic. Latency is from publishing the inbound event to reading its reply.
 
-    python -m bench.orchestrator --rate 500 --seconds 20
+    python -m bench.orchestrator --rate 500 --seconds 20 --warmup 10
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
+from prometheus_client.parser import text_string_to_metric_families
 from rapport.common.v1 import envelope_pb2
 from rapport.events.v1 import messages_pb2
 
@@ -49,7 +50,81 @@ def wait_metrics(port: int, process: subprocess.Popen[bytes]) -> None:
     raise TimeoutError("a service did not start")
 
 
-async def drive(bootstrap: str, rate: int, seconds: int, pids: dict[str, int]) -> None:
+TIMINGS = {
+    "rapport_grpc_client_handling_seconds": "called by the orchestrator",
+    "rapport_grpc_server_handling_seconds": "answered by its server",
+    "rapport_kafka_handle_duration_seconds": "handled by the orchestrator",
+}
+
+
+def timing_totals(metrics_ports: list[int]) -> dict[str, tuple[float, float]]:
+    """(sum, count) of the services' timing histograms: each gRPC method as its caller and
+    its server saw it, and the handling of one inbound record, to show where time goes."""
+    totals: dict[str, list[float]] = {}
+    for port in metrics_ports:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as page:
+            text = page.read().decode()
+        for family in text_string_to_metric_families(text):
+            seen_as = TIMINGS.get(family.name)
+            if seen_as is None:
+                continue
+            for sample in family.samples:
+                what = sample.labels.get("method", sample.labels.get("topic", ""))
+                if what.startswith(("/grpc.", "rapport.agent")):
+                    continue  # health checks and agent actions are not the hot path
+                pair = totals.setdefault(f"{what.rsplit('/', 1)[-1]}, {seen_as}", [0.0, 0.0])
+                if sample.name.endswith("_sum"):
+                    pair[0] += sample.value
+                elif sample.name.endswith("_count"):
+                    pair[1] += sample.value
+    return {name: (total, count) for name, (total, count) in totals.items()}
+
+
+def print_mean_times(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+) -> None:
+    print("  mean times over the run:")
+    for name, (total, count) in sorted(after.items()):
+        was_total, was_count = before.get(name, (0.0, 0.0))
+        if count > was_count:
+            mean = (total - was_total) / (count - was_count)
+            print(f"    {name:<52} {1000 * mean:6.1f} ms  ({count - was_count:,.0f})")
+
+
+async def send_at_rate(
+    publisher: EventPublisher, rate: int, count: int, sent: dict[str, float] | None
+) -> None:
+    """Publish ``count`` first messages of new web visitors, ``rate`` per second; note each
+    one's send time in ``sent`` (by event id) when given."""
+    began = time.perf_counter()
+    for i in range(count):
+        visitor = uuid.uuid4().hex
+        event = messages_pb2.MessageReceived(
+            envelope=new_envelope(
+                conversation_id=thread_conversation_id("web", visitor),
+                channel=envelope_pb2.CHANNEL_WEB,
+                customer=envelope_pb2.CustomerRef(
+                    channel=envelope_pb2.CHANNEL_WEB, address=visitor
+                ),
+            ),
+            text=TEXTS[i % len(TEXTS)],
+        )
+        if sent is not None:
+            sent[event.envelope.event_id] = time.perf_counter()
+        asyncio.ensure_future(publisher.publish(INBOUND, event))
+        delay = began + (i + 1) / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+async def drive(
+    bootstrap: str,
+    rate: int,
+    seconds: int,
+    warmup: int,
+    pids: dict[str, int],
+    metrics_ports: list[int],
+) -> None:
     sent: dict[str, float] = {}
     latencies: list[float] = []
     consumer = AIOKafkaConsumer(
@@ -75,26 +150,14 @@ async def drive(bootstrap: str, rate: int, seconds: int, pids: dict[str, int]) -
                         latencies.append(now - started)
 
     reader = asyncio.create_task(read())
-    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     async with EventPublisher(bootstrap, client_id="bench") as publisher:
+        # The warm-up runs at the same rate, unmeasured: the broker's JIT and the services'
+        # caches settle before the measured seconds start.
+        await send_at_rate(publisher, rate, rate * warmup, sent=None)
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        times_before = timing_totals(metrics_ports)
         began = time.perf_counter()
-        for i in range(total):
-            visitor = uuid.uuid4().hex
-            event = messages_pb2.MessageReceived(
-                envelope=new_envelope(
-                    conversation_id=thread_conversation_id("web", visitor),
-                    channel=envelope_pb2.CHANNEL_WEB,
-                    customer=envelope_pb2.CustomerRef(
-                        channel=envelope_pb2.CHANNEL_WEB, address=visitor
-                    ),
-                ),
-                text=TEXTS[i % len(TEXTS)],
-            )
-            sent[event.envelope.event_id] = time.perf_counter()
-            asyncio.ensure_future(publisher.publish(INBOUND, event))
-            delay = began + (i + 1) / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
+        await send_at_rate(publisher, rate, total, sent=sent)
         offered = total / (time.perf_counter() - began)
         try:
             await asyncio.wait_for(reader, timeout=120)
@@ -102,9 +165,13 @@ async def drive(bootstrap: str, rate: int, seconds: int, pids: dict[str, int]) -
             pass
         elapsed = time.perf_counter() - began
     cpu_used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+    times_after = timing_totals(metrics_ports)
     await consumer.stop()
     ordered = sorted(latencies)
-    print(f"offered {offered:,.0f} msg/s for {seconds} s; {len(ordered)}/{total} replies")
+    print(
+        f"offered {offered:,.0f} msg/s for {seconds} s after {warmup} s of warm-up; "
+        f"{len(ordered)}/{total} replies"
+    )
     print(f"  replies/s over the run       {len(ordered) / elapsed:,.0f}")
     if ordered:
         print(f"  inbound → reply p50          {1000 * percentile(ordered, 0.5):.0f} ms")
@@ -112,12 +179,14 @@ async def drive(bootstrap: str, rate: int, seconds: int, pids: dict[str, int]) -
         print("  CPU per reply, by process (the machine has 2 cores):")
         for name, used in cpu_used.items():
             print(f"    {name:<28} {1000 * used / len(ordered):.2f} ms")
+    print_mean_times(times_before, times_after)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=10, help="unmeasured seconds first")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="rapport-bench-") as work,
@@ -151,7 +220,16 @@ def main() -> None:
             pids = {name: process.pid for name, process in processes.items()}
             pids["kafka"] = broker.pid
             pids["benchmark (driver)"] = os.getpid()
-            asyncio.run(drive(broker.bootstrap, args.rate, args.seconds, pids))
+            asyncio.run(
+                drive(
+                    broker.bootstrap,
+                    args.rate,
+                    args.seconds,
+                    args.warmup,
+                    pids,
+                    [ports[m] for m in ("m1", "m2", "m3")],
+                )
+            )
         finally:
             for process in processes.values():
                 process.terminate()
