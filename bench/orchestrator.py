@@ -19,6 +19,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections import defaultdict
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
@@ -124,9 +125,11 @@ async def drive(
     warmup: int,
     pids: dict[str, int],
     metrics_ports: list[int],
+    timeline: bool,
 ) -> None:
     sent: dict[str, float] = {}
     latencies: list[float] = []
+    by_second: defaultdict[int, list[float]] = defaultdict(list)  # by second of sending
     consumer = AIOKafkaConsumer(
         outbound_topic("web"),
         bootstrap_servers=bootstrap,
@@ -148,6 +151,7 @@ async def drive(
                     started = sent.pop(reply.in_reply_to, None)
                     if started is not None:
                         latencies.append(now - started)
+                        by_second[int(started - began)].append(now - started)
 
     reader = asyncio.create_task(read())
     async with EventPublisher(bootstrap, client_id="bench") as publisher:
@@ -180,6 +184,14 @@ async def drive(
         for name, used in cpu_used.items():
             print(f"    {name:<28} {1000 * used / len(ordered):.2f} ms")
     print_mean_times(times_before, times_after)
+    if timeline:
+        print("  by second of sending: p50 / p99 / max, ms")
+        for second, values in sorted(by_second.items()):
+            values.sort()
+            print(
+                f"    {second:3d}  {1000 * percentile(values, 0.5):5.0f} "
+                f"{1000 * percentile(values, 0.99):5.0f} {1000 * values[-1]:5.0f}"
+            )
 
 
 def main() -> None:
@@ -187,6 +199,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=10, help="unmeasured seconds first")
+    parser.add_argument("--timeline", action="store_true", help="latency per second, for stalls")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="rapport-bench-") as work,
@@ -228,6 +241,7 @@ def main() -> None:
                     args.warmup,
                     pids,
                     [ports[m] for m in ("m1", "m2", "m3")],
+                    args.timeline,
                 )
             )
         finally:
