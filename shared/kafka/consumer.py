@@ -7,9 +7,11 @@ holds back only its own conversation, never the records fetched after it.
 
 Commits: a partition's offset is committed up to its oldest record not yet finished (a
 record is finished when its handler returned or it went to the dead-letter topic), every
-``commit_interval_seconds`` while there is progress, and once more on stopping. A crash
-therefore redelivers what was not finished, and some of what was, so handlers must be
-idempotent (dedupe on ``event_id``). A record that cannot be decoded, or whose handler
+``commit_interval_seconds`` while there is progress, once more on stopping, and before a
+rebalance hands partitions to another member (their records in hand are finished
+first, so the next owner does not handle them again). A crash therefore redelivers what
+was not finished, and some of what was, so handlers must be idempotent (dedupe on
+``event_id``). A record that cannot be decoded, or whose handler
 keeps failing, is copied to the dead-letter topic with the error in its headers, and the
 consumer moves on.
 
@@ -27,9 +29,9 @@ import functools
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from google.protobuf.message import Message
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
@@ -118,6 +120,20 @@ class _Failures:
             raise self._errors[0]
 
 
+class _FinishBeforeHandingOver(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Lets the consumer finish and commit what it holds before partitions move away."""
+
+    def __init__(self, owner: EventConsumer, consumer: AIOKafkaConsumer) -> None:
+        self._owner = owner
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self._owner.hand_over(self._consumer, set(revoked))
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        """Nothing to prepare: a new partition starts from its last commit."""
+
+
 class EventConsumer:
     """A consumer group member that feeds decoded events to one handler.
 
@@ -151,6 +167,9 @@ class EventConsumer:
         self._retry_wait_seconds = retry_wait_seconds
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._max_buffered = max_buffered
+        self._handling: set[asyncio.Task[None]] = set()
+        self._progress: dict[TopicPartition, PartitionProgress] = {}
+        self._in_hand: dict[TopicPartition, set[asyncio.Task[None]]] = {}
         self._commit_interval_seconds = commit_interval_seconds
         self._lag_report_seconds = lag_report_seconds
         self._lag_partitions: set[TopicPartition] = set()
@@ -162,7 +181,6 @@ class EventConsumer:
 
     def _make_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
-            *self._topics,
             bootstrap_servers=self._bootstrap,
             group_id=self._group_id,
             group_instance_id=self._group_instance_id,
@@ -176,20 +194,20 @@ class EventConsumer:
     async def run(self, handler: Handler, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the records in hand are finished before returning."""
         consumer = await start_client(self._bootstrap, self._make_consumer)
+        consumer.subscribe(list(self._topics), listener=_FinishBeforeHandingOver(self, consumer))
         reporter = asyncio.create_task(self._report_lag_until(consumer, stop))
-        handling: set[asyncio.Task[None]] = set()
         last_of_key: dict[bytes | None, asyncio.Task[None]] = {}
-        progress: dict[TopicPartition, PartitionProgress] = {}
         failures = _Failures()
         committed_at = time.monotonic()
         try:
             while not stop.is_set():
                 failures.raise_first()
-                if len(handling) >= self._max_buffered:  # let handlers catch up first
-                    await asyncio.wait(handling, return_when=asyncio.FIRST_COMPLETED)
+                if len(self._handling) >= self._max_buffered:  # let handlers catch up first
+                    await asyncio.wait(self._handling, return_when=asyncio.FIRST_COMPLETED)
                 batch = await consumer.getmany(timeout_ms=200, max_records=self._max_buffered)
                 for tp, records in batch.items():
-                    partition = progress.setdefault(tp, PartitionProgress())
+                    partition = self._progress.setdefault(tp, PartitionProgress())
+                    in_hand = self._in_hand.setdefault(tp, set())
                     for record in records:
                         partition.started(record.offset)
                         task = asyncio.create_task(
@@ -197,17 +215,18 @@ class EventConsumer:
                                 last_of_key.get(record.key), record, handler, partition
                             )
                         )
-                        handling.add(task)
-                        task.add_done_callback(handling.discard)
+                        for tasks in (self._handling, in_hand):
+                            tasks.add(task)
+                            task.add_done_callback(tasks.discard)
                         task.add_done_callback(failures.collect)
                         last_of_key[record.key] = task
                         task.add_done_callback(functools.partial(_forget, last_of_key, record.key))
                 if time.monotonic() - committed_at >= self._commit_interval_seconds:
-                    await self._commit(consumer, progress)
+                    await self._commit(consumer, set(self._progress))
                     committed_at = time.monotonic()
-            if handling:
-                await asyncio.wait(handling)
-            await self._commit(consumer, progress)
+            if self._handling:
+                await asyncio.wait(self._handling)
+            await self._commit(consumer, set(self._progress))
             failures.raise_first()
         finally:
             reporter.cancel()
@@ -215,6 +234,17 @@ class EventConsumer:
                 await reporter
             self._forget_lag(self._lag_partitions)
             await consumer.stop()
+
+    async def hand_over(self, consumer: AIOKafkaConsumer, revoked: set[TopicPartition]) -> None:
+        """Before a rebalance takes partitions away: finish their records in hand and commit
+        them, so the next owner starts after them instead of handling them again."""
+        in_hand = [task for tp in revoked for task in self._in_hand.get(tp, ())]
+        if in_hand:
+            await asyncio.wait(in_hand)
+        await self._commit(consumer, revoked)
+        for tp in revoked:
+            self._progress.pop(tp, None)
+            self._in_hand.pop(tp, None)
 
     async def _report_lag_until(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         """Beside the handling loop, so lag keeps being reported while a handler is slow."""
@@ -279,19 +309,13 @@ class EventConsumer:
             await self._handle_record(record, handler)
         partition.finished(record.offset)
 
-    async def _commit(
-        self, consumer: AIOKafkaConsumer, progress: dict[TopicPartition, PartitionProgress]
-    ) -> None:
-        """Commit each owned partition up to its oldest unfinished record, where that moved."""
-        owned = consumer.assignment()
-        for tp in [tp for tp in progress if tp not in owned]:
-            # Given away in a rebalance: its new owner starts from the last commit, and
-            # the records still in hand here finish without being committed.
-            del progress[tp]
+    async def _commit(self, consumer: AIOKafkaConsumer, partitions: set[TopicPartition]) -> None:
+        """Commit each of ``partitions`` up to its oldest unfinished record, where that moved."""
         offsets = {
             tp: offset
-            for tp, partition in progress.items()
-            if (offset := partition.committable()) is not None
+            for tp in partitions
+            if (partition := self._progress.get(tp)) is not None
+            and (offset := partition.committable()) is not None
         }
         if not offsets:
             return
@@ -299,9 +323,9 @@ class EventConsumer:
             await consumer.commit(offsets)
             self._committed.update(offsets)
         except (CommitFailedError, IllegalStateError) as exc:
-            # A partition moved to another member during a rebalance; it will redeliver
-            # from the last commit, and handlers are idempotent.
-            log.warning("could not commit after a rebalance: %s", exc)
+            # The group moved on without this member (it was too slow or cut off); the
+            # partitions redeliver from the last commit, and handlers are idempotent.
+            log.warning("could not commit: %s", exc)
 
     async def _handle_record(self, record: ConsumerRecord[bytes, bytes], handler: Handler) -> None:
         started = time.perf_counter()

@@ -13,7 +13,7 @@ from rapport.events.v1 import messages_pb2
 
 from shared.errors import DependencyUnavailableError, InvalidInputError
 from shared.kafka.codec import EVENT_TYPE_HEADER, new_envelope
-from shared.kafka.consumer import EventConsumer
+from shared.kafka.consumer import EventConsumer, Handler
 from shared.kafka.producer import EventPublisher
 from shared.kafka.topics import DEAD_LETTER
 from tests.conftest import unique
@@ -234,3 +234,54 @@ async def test_a_slow_record_holds_back_neither_later_records_nor_more_than_its_
         await asyncio.wait_for(run, 10)
     assert handled == ["later 0", "later 1", "later 2", "slow"]
     assert await _committed(kafka_bootstrap, topic, group, partitions=1) == 4
+
+
+async def test_a_rebalance_finishes_and_commits_the_records_in_hand_before_handing_over(
+    kafka_bootstrap: str, publisher: EventPublisher
+) -> None:
+    """A second member joins while the first holds records: none is handled twice."""
+    topic = await create_private_topic(kafka_bootstrap, partitions=4)
+    group = unique("group")
+    release = asyncio.Event()
+    entered: list[str] = []
+    handled: list[tuple[str, str]] = []
+
+    def member(name: str) -> Handler:
+        async def handler(event: Message) -> None:
+            assert isinstance(event, messages_pb2.MessageReceived)
+            entered.append(name)
+            await release.wait()
+            handled.append((name, event.envelope.event_id))
+
+        return handler
+
+    first_stop, second_stop = asyncio.Event(), asyncio.Event()
+    first = asyncio.create_task(
+        _consumer(kafka_bootstrap, topic, publisher, group).run(member("first"), first_stop)
+    )
+    second: asyncio.Task[None] | None = None
+    try:
+        held = [_message(f"conv-{i}", "held") for i in range(12)]
+        for event in held:
+            await publisher.publish(topic, event)
+        await eventually(lambda: len(entered) == len(held), timeout=20)
+        second = asyncio.create_task(
+            _consumer(kafka_bootstrap, topic, publisher, group).run(member("second"), second_stop)
+        )
+        await asyncio.sleep(2)  # the join is under way; the first member is holding records
+        release.set()
+        after = [_message(f"conv-{i}", "after") for i in range(12)]
+        for event in after:
+            await publisher.publish(topic, event)
+        await eventually(lambda: len(handled) >= len(held) + len(after), timeout=30)
+        await asyncio.sleep(1)  # room for a duplicate to show up
+    finally:
+        release.set()
+        first_stop.set()
+        second_stop.set()
+        await asyncio.wait_for(first, 20)
+        if second is not None:
+            await asyncio.wait_for(second, 20)
+    ids = [event_id for _, event_id in handled]
+    assert sorted(ids) == sorted(e.envelope.event_id for e in [*held, *after])
+    assert {name for name, _ in handled} == {"first", "second"}  # the partitions were shared
