@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -53,6 +54,21 @@ def _consumer(
         client_id="tests",
         retry_wait_seconds=0.01,
     )
+
+
+@asynccontextmanager
+async def _consuming(
+    consumer: EventConsumer, handler: Handler, release: asyncio.Event
+) -> AsyncIterator[None]:
+    """Run ``consumer`` beside the test; on the way out free blocked handlers and stop it."""
+    stop = asyncio.Event()
+    run = asyncio.create_task(consumer.run(handler, stop))
+    try:
+        yield
+    finally:
+        release.set()
+        stop.set()
+        await asyncio.wait_for(run, 10)
 
 
 async def _committed(
@@ -184,18 +200,11 @@ async def test_one_conversation_stays_in_order_while_others_go_ahead(
             await release.wait()
         handled.append(event.text)
 
-    stop = asyncio.Event()
-    run = asyncio.create_task(
-        _consumer(kafka_bootstrap, topic, publisher, unique("group")).run(handler, stop)
-    )
-    try:
+    consumer = _consumer(kafka_bootstrap, topic, publisher, unique("group"))
+    async with _consuming(consumer, handler, release):
         await eventually(lambda: handled == ["quick"], timeout=20)
         release.set()
         await eventually(lambda: len(handled) == 4, timeout=10)
-    finally:
-        stop.set()
-        release.set()
-        await asyncio.wait_for(run, 10)
     assert handled == ["quick", "slow 0", "slow 1", "slow 2"]
 
 
@@ -214,11 +223,7 @@ async def test_a_slow_record_holds_back_neither_later_records_nor_more_than_its_
             await release.wait()
         handled.append(event.text)
 
-    stop = asyncio.Event()
-    run = asyncio.create_task(
-        _consumer(kafka_bootstrap, topic, publisher, group).run(handler, stop)
-    )
-    try:
+    async with _consuming(_consumer(kafka_bootstrap, topic, publisher, group), handler, release):
         await publisher.publish(topic, _message("conv-slow", "slow"))
         await asyncio.wait_for(entered.wait(), 20)
         for i in range(3):  # fetched while the slow record is in hand
@@ -228,10 +233,6 @@ async def test_a_slow_record_holds_back_neither_later_records_nor_more_than_its_
         assert await _committed(kafka_bootstrap, topic, group, partitions=1) == 0
         release.set()
         await eventually(lambda: len(handled) == 4, timeout=10)
-    finally:
-        stop.set()
-        release.set()
-        await asyncio.wait_for(run, 10)
     assert handled == ["later 0", "later 1", "later 2", "slow"]
     assert await _committed(kafka_bootstrap, topic, group, partitions=1) == 4
 
