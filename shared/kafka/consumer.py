@@ -204,7 +204,8 @@ class EventConsumer:
                 failures.raise_first()
                 if len(self._handling) >= self._max_buffered:  # let handlers catch up first
                     await asyncio.wait(self._handling, return_when=asyncio.FIRST_COMPLETED)
-                batch = await consumer.getmany(timeout_ms=200, max_records=self._max_buffered)
+                room = self._max_buffered - len(self._handling)
+                batch = await consumer.getmany(timeout_ms=200, max_records=room)
                 for tp, records in batch.items():
                     partition = self._progress.setdefault(tp, PartitionProgress())
                     in_hand = self._in_hand.setdefault(tp, set())
