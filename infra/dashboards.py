@@ -136,6 +136,17 @@ OVERVIEW = Dashboard(
             unit="reqps",
         ),
         Panel(
+            "Emotion analyses per call (orchestrator)",
+            (
+                q(
+                    f"sum(rate(rapport_orchestrator_emotion_batch_size_sum[{RATE}]))"
+                    f" / sum(rate(rapport_orchestrator_emotion_batch_size_count[{RATE}]))",
+                    "analyses per AnalyzeBatch call",
+                ),
+            ),
+            description="Analyses asked for together travel as one call; near 1 when quiet.",
+        ),
+        Panel(
             "Kafka consumer lag",
             (q("sum by (group, topic) (rapport_kafka_consumer_lag)", "{{group}} {{topic}}"),),
             description="Records waiting per consumer group and topic (sum over partitions).",
