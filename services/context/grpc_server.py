@@ -269,18 +269,20 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
         )
         if request.context_turns < 0:
             raise InvalidInputError("context_turns must not be negative")
-        appended = await self._repository.append_turn(request.customer_id, new_turn(turn))
-        response = pb.AppendTurnResponse(
+        context_after: pb.GetContextResponse | None = None
+        if request.context_turns:
+            appended, found = await self._repository.append_turn_with_context(
+                request.customer_id, new_turn(turn), request.context_turns
+            )
+            context_after = context_message(found)
+        else:
+            appended = await self._repository.append_turn(request.customer_id, new_turn(turn))
+        return pb.AppendTurnResponse(
             turn=turn_message(appended.turn),
             created=appended.created,
             new_contact=appended.new_contact,
+            context=context_after,
         )
-        if request.context_turns:
-            found = await self._repository.get_context(
-                request.customer_id, request.context_turns, turn.conversation_id
-            )
-            response.context.CopyFrom(context_message(found))
-        return response
 
     @status_codes
     async def GetContext(  # noqa: N802

@@ -356,6 +356,13 @@ def issue_of(row: IssueRow | Row[Any]) -> Issue:
     )
 
 
+_ContextRows = tuple[
+    Customer, list[Turn], int, Conversation | None, list[Issue], list[insights.Reading]
+]
+"""What a context is made from: customer, recent turns, contacts in the repeat window,
+conversation, issues and emotion readings."""
+
+
 class _LostRaceError(Exception):
     """A concurrent writer created the same row first; roll back and read theirs."""
 
@@ -364,6 +371,8 @@ class ContextRepository:
     def __init__(self, store: Store, policy: StorePolicy) -> None:
         self._store = store
         self._policy = policy
+        # Built once: a statement built per call is compiled (cache-keyed) per call.
+        self._insert_identity = store.insert(IdentityRow).on_conflict_do_nothing()
 
     # -- customers -------------------------------------------------------------------
 
@@ -411,36 +420,47 @@ class ContextRepository:
         ).scalar()
         if erased_at is not None and (seen_at is None or seen_at <= utc(erased_at)):
             raise ErasedError("this customer's data was erased; the event predates the erasure")
-        moment, customer_id = now(), str(uuid.uuid4())
+        moment = now()
+        created = Customer(
+            id=str(uuid.uuid4()),
+            display_name=display_name[:200],
+            preferred_language="",
+            preferred_channel=channel,
+            created_at=moment,
+            consent=Consent(
+                emotion_analysis_allowed=self._policy.emotion_analysis_default,
+                marketing_allowed=False,
+                sms_opted_out=False,
+                updated_at=moment,
+            ),
+            identities=(Identity(channel, address, verified=True, created_at=moment),),
+        )
         connection.execute(
             _INSERT_CUSTOMER,
             {
-                "id": customer_id,
-                "display_name": display_name[:200],
-                "preferred_language": "",
-                "preferred_channel": channel,
+                "id": created.id,
+                "display_name": created.display_name,
+                "preferred_language": created.preferred_language,
+                "preferred_channel": created.preferred_channel,
                 "created_at": moment,
-                "emotion_analysis_allowed": self._policy.emotion_analysis_default,
-                "marketing_allowed": False,
-                "sms_opted_out": False,
+                "emotion_analysis_allowed": created.consent.emotion_analysis_allowed,
+                "marketing_allowed": created.consent.marketing_allowed,
+                "sms_opted_out": created.consent.sms_opted_out,
                 "consent_updated_at": moment,
             },
         )
         inserted = connection.execute(
-            self._store.insert(IdentityRow)
-            .values(
-                customer_id=customer_id,
-                channel=channel,
-                address=address,
-                verified=True,
-                created_at=moment,
-            )
-            .on_conflict_do_nothing()
+            self._insert_identity,
+            {
+                "customer_id": created.id,
+                "channel": channel,
+                "address": address,
+                "verified": True,
+                "created_at": moment,
+            },
         )
         if inserted.rowcount != 1:
             raise _LostRaceError
-        created = self._read_known_customer(channel, address, connection)
-        assert created is not None  # inserted just above, in this transaction
         return created, True
 
     async def _known_customer(self, channel: int, address: str) -> Customer | None:
@@ -516,26 +536,51 @@ class ContextRepository:
 
     async def append_turn(self, customer_id: str, turn: NewTurn) -> Appended:
         """Store ``turn`` with the next sequence number; a known event id returns the stored one."""
+        appended, _ = await self._append(customer_id, turn, max_turns=0)
+        return appended
+
+    async def append_turn_with_context(
+        self, customer_id: str, turn: NewTurn, max_turns: int
+    ) -> tuple[Appended, Context]:
+        """Append, then read the context the turn leaves in the same transaction: one trip
+        to the database instead of two, and no other write can come in between."""
+        appended, rows = await self._append(customer_id, turn, max_turns)
+        assert rows is not None  # the customer exists: the turn was just stored for them
+        return appended, self._context_of(rows)
+
+    async def _append(
+        self, customer_id: str, turn: NewTurn, max_turns: int
+    ) -> tuple[Appended, _ContextRows | None]:
         for _ in range(3):
             try:
-                appended = await self._store.run_write(
-                    functools.partial(self._append_once, customer_id, turn)
+                result = await self._store.run_write(
+                    functools.partial(self._append_once, customer_id, turn, max_turns)
                 )
             except IntegrityError:
                 # A concurrent writer stored the same event id; the next pass reads it back.
                 continue
-            if appended is None:
+            if result is None:
                 async with self._store.read() as session:
                     await self._customer_row(session, customer_id)  # raises the right error
                 raise UnknownError(f"no customer {customer_id}")
-            return appended
+            return result
         raise UnknownError(f"could not append turn {turn.event_id}")
 
     def _append_once(
+        self, customer_id: str, turn: NewTurn, max_turns: int, connection: Connection
+    ) -> tuple[Appended, _ContextRows | None] | None:
+        """One attempt, as plain synchronous statements on one connection (see Store.run_write),
+        with the context's rows when ``max_turns`` asks for them; None when there is no such
+        customer."""
+        appended = self._store_turn(customer_id, turn, connection)
+        if appended is None or not max_turns:
+            return None if appended is None else (appended, None)
+        rows = self._read_context(customer_id, max_turns, turn.conversation_id, now(), connection)
+        return appended, rows
+
+    def _store_turn(
         self, customer_id: str, turn: NewTurn, connection: Connection
     ) -> Appended | None:
-        """One attempt, as plain synchronous statements on one connection (see Store.run_write);
-        None when there is no such customer."""
         state = (
             connection.execute(
                 _APPEND_STATE,
@@ -719,10 +764,7 @@ class ContextRepository:
         conversation_id: str,
         moment: datetime,
         connection: Connection,
-    ) -> (
-        tuple[Customer, list[Turn], int, Conversation | None, list[Issue], list[insights.Reading]]
-        | None
-    ):
+    ) -> _ContextRows | None:
         """The rows behind a context, as plain statements on one connection (see run_read)."""
         row = connection.execute(_CUSTOMER_FOLLOWING_ALIASES, {"customer_id": customer_id}).first()
         if row is None:
@@ -768,7 +810,12 @@ class ContextRepository:
             async with self._store.read() as session:
                 await self._customer_row(session, customer_id)  # raises the right error
             raise UnknownError(f"no customer {customer_id}")
-        customer, turns, contacts, conversation, issues, readings = parts
+        return self._context_of(parts)
+
+    @staticmethod
+    def _context_of(rows: _ContextRows) -> Context:
+        """A context from its rows, with the trend and the summary they tell."""
+        customer, turns, contacts, conversation, issues, readings = rows
         trend = insights.trend(readings)
         channels = sorted({CHANNEL_NAMES.get(i.channel, "other") for i in customer.identities})
         summary = insights.summary(
