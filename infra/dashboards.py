@@ -136,15 +136,15 @@ OVERVIEW = Dashboard(
             unit="reqps",
         ),
         Panel(
-            "Emotion analyses per call (orchestrator)",
+            "Items per batch call (gRPC clients)",
             (
                 q(
-                    f"sum(rate(rapport_orchestrator_emotion_batch_size_sum[{RATE}]))"
-                    f" / sum(rate(rapport_orchestrator_emotion_batch_size_count[{RATE}]))",
-                    "analyses per AnalyzeBatch call",
+                    f"sum by (method) (rate(rapport_grpc_client_batch_items_sum[{RATE}]))"
+                    f" / sum by (method) (rate(rapport_grpc_client_batch_items_count[{RATE}]))",
+                    "{{method}}",
                 ),
             ),
-            description="Analyses asked for together travel as one call; near 1 when quiet.",
+            description="Items asked for together travel as one call; near 1 when quiet.",
         ),
         Panel(
             "Kafka consumer lag",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -11,6 +12,7 @@ import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as pb
 from rapport.context.v1 import context_service_pb2_grpc as pb_grpc
 
@@ -50,6 +52,15 @@ Response = TypeVar("Response")
 Method = Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]
 
 
+_ANSWERED = tuple(error for error, _ in _STATUS)
+#: Most items one batch call (ResolveCustomers, AppendTurns) may carry.
+MAX_BATCH_ITEMS = 256
+
+
+def _status_of(exc: Exception) -> grpc.StatusCode:
+    return next(code for error, code in _STATUS if isinstance(exc, error))
+
+
 def status_codes(method: Method[Request, Response]) -> Method[Request, Response]:
     """Answer the store's errors with their status code and message."""
 
@@ -57,12 +68,34 @@ def status_codes(method: Method[Request, Response]) -> Method[Request, Response]
     async def wrapper(self: Any, request: Request, context: grpc.aio.ServicerContext) -> Response:
         try:
             return await method(self, request, context)
-        except tuple(error for error, _ in _STATUS) as exc:
-            code = next(code for error, code in _STATUS if isinstance(exc, error))
-            await context.abort(code, str(exc))
+        except _ANSWERED as exc:
+            await context.abort(_status_of(exc), str(exc))
             raise  # abort raises; this satisfies the type checker
 
     return wrapper
+
+
+async def each_on_its_own(
+    items: Sequence[Request], handle: Callable[[Request], Awaitable[Response]]
+) -> list[Response | envelope_pb2.ItemError]:
+    """Handle a batch call's items concurrently (so their writes share group commits), each
+    answered alone: a store error becomes that item's ItemError. Anything else (a bug, the
+    database gone) fails the whole call, as it would a unary one."""
+    if not items:
+        raise InvalidInputError("items is empty")
+    if len(items) > MAX_BATCH_ITEMS:
+        raise InvalidInputError(f"{len(items)} items; the limit is {MAX_BATCH_ITEMS} per call")
+    outcomes = await asyncio.gather(*(handle(item) for item in items), return_exceptions=True)
+    results: list[Response | envelope_pb2.ItemError] = []
+    for outcome in outcomes:
+        if isinstance(outcome, _ANSWERED):
+            error = envelope_pb2.ItemError(code=_status_of(outcome).value[0], message=str(outcome))
+            results.append(error)
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:
+            results.append(outcome)
+    return results
 
 
 def _timestamp(moment: datetime | None) -> Timestamp | None:
@@ -248,6 +281,25 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
     async def ResolveCustomer(  # noqa: N802 - the name is the RPC's
         self, request: pb.ResolveCustomerRequest, context: grpc.aio.ServicerContext
     ) -> pb.ResolveCustomerResponse:
+        return await self._resolve_customer(request)
+
+    @status_codes
+    async def ResolveCustomers(  # noqa: N802
+        self, request: pb.ResolveCustomersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ResolveCustomersResponse:
+        results = await each_on_its_own(request.items, self._resolve_customer)
+        return pb.ResolveCustomersResponse(
+            results=[
+                pb.ResolveCustomerOutcome(error=r)
+                if isinstance(r, envelope_pb2.ItemError)
+                else pb.ResolveCustomerOutcome(resolved=r)
+                for r in results
+            ]
+        )
+
+    async def _resolve_customer(
+        self, request: pb.ResolveCustomerRequest
+    ) -> pb.ResolveCustomerResponse:
         seen_at = _datetime(request.seen_at) if request.HasField("seen_at") else None
         customer, created = await self._repository.resolve_customer(
             request.channel, request.address, request.display_name, seen_at
@@ -258,6 +310,23 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
     async def AppendTurn(  # noqa: N802
         self, request: pb.AppendTurnRequest, context: grpc.aio.ServicerContext
     ) -> pb.AppendTurnResponse:
+        return await self._append_turn(request)
+
+    @status_codes
+    async def AppendTurns(  # noqa: N802
+        self, request: pb.AppendTurnsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AppendTurnsResponse:
+        results = await each_on_its_own(request.items, self._append_turn)
+        return pb.AppendTurnsResponse(
+            results=[
+                pb.AppendTurnOutcome(error=r)
+                if isinstance(r, envelope_pb2.ItemError)
+                else pb.AppendTurnOutcome(appended=r)
+                for r in results
+            ]
+        )
+
+    async def _append_turn(self, request: pb.AppendTurnRequest) -> pb.AppendTurnResponse:
         turn = request.turn
         _require(
             customer_id=request.customer_id,

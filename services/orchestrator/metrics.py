@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter
 from rapport.events.v1 import agent_pb2
 
 REPLIES = Counter(
@@ -34,11 +34,6 @@ RATINGS = Counter(
     "rapport_orchestrator_ratings_total",
     "Satisfaction ratings (CSAT) customers gave after an agent resolved, by score.",
     ["score"],
-)
-EMOTION_BATCH_SIZE = Histogram(
-    "rapport_orchestrator_emotion_batch_size",
-    "Messages per call to the emotion service: the analyses asked for together are sent together.",
-    buckets=(1, 2, 3, 4, 6, 8, 16, 32, 64),
 )
 # Every known label exported from the start, so ratios and rates have data before the
 # first event (a missing series reads as "no data", not as zero).

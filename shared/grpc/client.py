@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+from rapport.common.v1 import envelope_pb2
 
 from shared.errors import (
     ContractError,
@@ -94,16 +95,28 @@ async def call(
     try:
         return await method(request, timeout=deadline_seconds)
     except grpc.aio.AioRpcError as exc:
-        code, details = exc.code(), exc.details() or ""
-        message = f"{code.name}: {details}"
-        if code in _RETRIABLE_CODES:
-            raise DependencyUnavailableError(message) from exc
-        if code == grpc.StatusCode.INVALID_ARGUMENT:
-            raise InvalidInputError(message) from exc
-        if code == grpc.StatusCode.NOT_FOUND:
-            raise NotFoundError(message) from exc
-        if code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS):
-            raise RefusedError(message) from exc
-        if code in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.INTERNAL):
-            raise ContractError(message) from exc
-        raise RapportError(message) from exc
+        raise error_for(exc.code(), exc.details() or "") from exc
+
+
+_CODES_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def item_error(error: envelope_pb2.ItemError) -> RapportError:
+    """The error of one failed item of a batch call, as its unary call would have raised."""
+    return error_for(_CODES_BY_NUMBER.get(error.code, grpc.StatusCode.UNKNOWN), error.message)
+
+
+def error_for(code: grpc.StatusCode, details: str) -> RapportError:
+    """Rapport's error for a gRPC status."""
+    message = f"{code.name}: {details}"
+    if code in _RETRIABLE_CODES:
+        return DependencyUnavailableError(message)
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return InvalidInputError(message)
+    if code == grpc.StatusCode.NOT_FOUND:
+        return NotFoundError(message)
+    if code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS):
+        return RefusedError(message)
+    if code in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.INTERNAL):
+        return ContractError(message)
+    return RapportError(message)

@@ -1,7 +1,14 @@
 """Client of the context service (``rapport.context.v1.ContextService``), shared by the
-services that read or write customer context; a deadline on every call."""
+services that read or write customer context; a deadline on every call.
+
+Resolving customers and appending turns, the calls of every message, are asked for one at
+a time and travel in batches (``ResolveCustomers``, ``AppendTurns``; see
+``shared.grpc.batching``); each caller still hears only of its own item.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -9,7 +16,20 @@ from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.context.v1 import context_service_pb2_grpc as context_grpc
 
-from shared.grpc.client import call
+from shared.errors import ContractError
+from shared.grpc.batching import Coalescer
+from shared.grpc.client import call, item_error
+
+MAX_BATCH = 64
+"""Most items one batch call carries; the context service takes up to 256."""
+
+
+def _outcome(result: Any) -> Any:
+    """An item's response, or the error it failed with, from a batch call's outcome."""
+    kind = result.WhichOneof("outcome")
+    if kind is None:
+        return ContractError("a batch item came back with no outcome")
+    return item_error(result.error) if kind == "error" else getattr(result, kind)
 
 
 class ContextClient:
@@ -18,6 +38,12 @@ class ContextClient:
     def __init__(self, channel: grpc.aio.Channel, deadline_seconds: float) -> None:
         self._stub = context_grpc.ContextServiceStub(channel)
         self._deadline = deadline_seconds
+        self._resolutions: Coalescer[
+            context_pb.ResolveCustomerRequest, context_pb.ResolveCustomerResponse
+        ] = Coalescer("ResolveCustomers", self._resolve_customers, MAX_BATCH)
+        self._appends: Coalescer[context_pb.AppendTurnRequest, context_pb.AppendTurnResponse] = (
+            Coalescer("AppendTurns", self._append_turns, MAX_BATCH)
+        )
 
     async def resolve_customer(
         self, channel: envelope_pb2.Channel, address: str, display_name: str, seen_at: Timestamp
@@ -25,16 +51,13 @@ class ContextClient:
         request = context_pb.ResolveCustomerRequest(
             channel=channel, address=address, display_name=display_name, seen_at=seen_at
         )
-        response: context_pb.ResolveCustomerResponse = await call(
-            self._stub.ResolveCustomer, request, deadline_seconds=self._deadline
-        )
-        return response.customer
+        return (await self._resolutions.submit(request)).customer
 
     async def append_turn(
         self, customer_id: str, turn: context_pb.Turn
     ) -> tuple[context_pb.Turn, bool]:
         request = context_pb.AppendTurnRequest(customer_id=customer_id, turn=turn)
-        response = await call(self._stub.AppendTurn, request, deadline_seconds=self._deadline)
+        response = await self._appends.submit(request)
         return response.turn, response.created
 
     async def append_turn_and_get_context(
@@ -44,10 +67,27 @@ class ContextClient:
         request = context_pb.AppendTurnRequest(
             customer_id=customer_id, turn=turn, context_turns=max_turns
         )
-        response: context_pb.AppendTurnResponse = await call(
-            self._stub.AppendTurn, request, deadline_seconds=self._deadline
+        return (await self._appends.submit(request)).context
+
+    async def _resolve_customers(
+        self, items: list[context_pb.ResolveCustomerRequest]
+    ) -> list[context_pb.ResolveCustomerResponse | Exception]:
+        response: context_pb.ResolveCustomersResponse = await call(
+            self._stub.ResolveCustomers,
+            context_pb.ResolveCustomersRequest(items=items),
+            deadline_seconds=self._deadline,
         )
-        return response.context
+        return [_outcome(result) for result in response.results]
+
+    async def _append_turns(
+        self, items: list[context_pb.AppendTurnRequest]
+    ) -> list[context_pb.AppendTurnResponse | Exception]:
+        response: context_pb.AppendTurnsResponse = await call(
+            self._stub.AppendTurns,
+            context_pb.AppendTurnsRequest(items=items),
+            deadline_seconds=self._deadline,
+        )
+        return [_outcome(result) for result in response.results]
 
     async def set_conversation_state(
         self, conversation_id: str, state: context_pb.ConversationState, assignee: str = ""

@@ -67,6 +67,12 @@ GRPC_CLIENT_SECONDS = Histogram(
     ["method", "code"],
     buckets=LATENCY_BUCKETS_SECONDS,
 )
+GRPC_CLIENT_BATCH_ITEMS = Histogram(
+    "rapport_grpc_client_batch_items",
+    "Items per batch call, by method: the items callers asked for together travel together.",
+    ["method"],
+    buckets=(1, 2, 3, 4, 6, 8, 16, 32, 64),
+)
 
 
 WEBHOOK_REQUESTS = Counter(

@@ -17,6 +17,7 @@ from pathlib import Path
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client import REGISTRY
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as pb
 from rapport.context.v1 import context_service_pb2_grpc as pb_grpc
@@ -26,8 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.context.__main__ import build
 from services.context.config import ContextSettings
 from services.context.database import create_engine, migrate
+from services.context.grpc_server import MAX_BATCH_ITEMS
 from services.context.models import AuditRow, Base
 from services.context.store import Store
+from shared.errors import NotFoundError
+from shared.grpc.context_client import ContextClient
 from tests.grpc_probe import running
 
 pytestmark = pytest.mark.integration
@@ -41,6 +45,7 @@ CUSTOMER, BOT = pb.ROLE_CUSTOMER, pb.ROLE_BOT
 class Service:
     stub: pb_grpc.ContextServiceStub
     engine: AsyncEngine
+    channel: grpc.aio.Channel
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -67,7 +72,7 @@ async def service(database_url: str) -> AsyncIterator[Service]:
             ) as address,
             grpc.aio.insecure_channel(address) as channel,
         ):
-            yield Service(pb_grpc.ContextServiceStub(channel), engine)
+            yield Service(pb_grpc.ContextServiceStub(channel), engine, channel)
     finally:
         await parts.store.close()
         await engine.dispose()
@@ -331,6 +336,101 @@ async def test_an_append_can_answer_with_the_context_it_leaves(service: Service)
     assert negative == grpc.StatusCode.INVALID_ARGUMENT
     texts = [t.text for t in (await context_of(service, customer.customer_id)).recent_turns]
     assert "never stored" not in texts
+
+
+def turn_request(
+    customer_id: str, conversation: str, text: str, **fields: int
+) -> pb.AppendTurnRequest:
+    turn = pb.Turn(
+        event_id=str(uuid.uuid4()),
+        conversation_id=conversation,
+        role=CUSTOMER,
+        text=text,
+        channel=WEB,
+        occurred_at=stamp(datetime.now(UTC)),
+    )
+    return pb.AppendTurnRequest(customer_id=customer_id, turn=turn, **fields)
+
+
+async def test_batch_calls_answer_each_item_on_its_own_in_request_order(service: Service) -> None:
+    resolved = await service.stub.ResolveCustomers(
+        pb.ResolveCustomersRequest(
+            items=[
+                pb.ResolveCustomerRequest(channel=SMS, address="+44 7911 123456"),
+                pb.ResolveCustomerRequest(channel=SMS, address="not a phone number"),
+                pb.ResolveCustomerRequest(channel=WEB, address="visitor-token-1234567"),
+            ]
+        ),
+        timeout=5,
+    )
+    first, bad, third = (r.WhichOneof("outcome") for r in resolved.results)
+    assert (first, bad, third) == ("resolved", "error", "resolved")
+    assert resolved.results[1].error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    sms = resolved.results[0].resolved.customer
+    assert sms == await resolve(service, SMS, "07911 123456")
+
+    web = resolved.results[2].resolved.customer.customer_id
+    appended = await service.stub.AppendTurns(
+        pb.AppendTurnsRequest(
+            items=[
+                turn_request(sms.customer_id, "conv-sms", "Where is my parcel?"),
+                turn_request("no-such-customer", "conv-x", "lost"),
+                turn_request(web, "conv-web", "Hello", context_turns=5),
+                turn_request(sms.customer_id, "conv-sms", "Hello?"),
+            ]
+        ),
+        timeout=5,
+    )
+    outcomes = [r.WhichOneof("outcome") for r in appended.results]
+    assert outcomes == ["appended", "error", "appended", "appended"]
+    assert appended.results[1].error.code == grpc.StatusCode.NOT_FOUND.value[0]
+    assert "no-such-customer" in appended.results[1].error.message
+    # Items of one customer keep their request order; the context came with its item only.
+    assert [appended.results[i].appended.turn.sequence for i in (0, 3)] == [1, 2]
+    assert [t.text for t in appended.results[2].appended.context.recent_turns] == ["Hello"]
+    assert not appended.results[0].appended.HasField("context")
+
+    for items in ([], [turn_request(web, "conv-web", "x")] * (MAX_BATCH_ITEMS + 1)):
+        refused = await status_of(
+            service.stub.AppendTurns(pb.AppendTurnsRequest(items=items), timeout=5)
+        )
+        assert refused == grpc.StatusCode.INVALID_ARGUMENT
+    texts = [t.text for t in (await context_of(service, web)).recent_turns]
+    assert texts == ["Hello"]
+
+
+async def test_the_client_batches_concurrent_calls_and_fails_only_the_bad_one(
+    service: Service,
+) -> None:
+    client = ContextClient(service.channel, deadline_seconds=5)
+    calls_before = _batch_calls("ResolveCustomers")
+    customers = await asyncio.gather(
+        *(
+            client.resolve_customer(WEB, f"visitor-token-{n}000000", "", stamp(datetime.now(UTC)))
+            for n in range(5)
+        )
+    )
+    assert _batch_calls("ResolveCustomers") - calls_before == 1
+    assert len({c.customer_id for c in customers}) == 5
+
+    calls_before = _batch_calls("AppendTurns")
+    turns = [turn_request(c.customer_id, f"conv-{n}", "Hi").turn for n, c in enumerate(customers)]
+    results = await asyncio.gather(
+        *(
+            client.append_turn(c.customer_id, turn)
+            for c, turn in zip(customers, turns, strict=True)
+        ),
+        client.append_turn("no-such-customer", turn_request("x", "conv-x", "lost").turn),
+        return_exceptions=True,
+    )
+    assert _batch_calls("AppendTurns") - calls_before == 1
+    assert isinstance(results[-1], NotFoundError)
+    assert all(isinstance(r, tuple) and r[1] for r in results[:-1])  # stored, created
+
+
+def _batch_calls(method: str) -> float:
+    name = "rapport_grpc_client_batch_items_count"
+    return REGISTRY.get_sample_value(name, {"method": method}) or 0.0
 
 
 async def test_writes_committed_together_fail_alone(database_url: str) -> None:

@@ -100,9 +100,9 @@ async def test_analyses_asked_for_together_travel_as_one_batch(emotion_address: 
 
 def _batches() -> tuple[float, float]:
     """Calls to the emotion service so far, and the analyses they carried."""
-    name = "rapport_orchestrator_emotion_batch_size"
-    calls = REGISTRY.get_sample_value(f"{name}_count") or 0.0
-    return calls, REGISTRY.get_sample_value(f"{name}_sum") or 0.0
+    name, labels = "rapport_grpc_client_batch_items", {"method": "AnalyzeBatch"}
+    calls = REGISTRY.get_sample_value(f"{name}_count", labels) or 0.0
+    return calls, REGISTRY.get_sample_value(f"{name}_sum", labels) or 0.0
 
 
 async def test_a_blank_text_fails_alone_and_the_rest_of_its_batch_is_analysed(

@@ -25,17 +25,19 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n rapport/common/v1/envelope.proto\x12\x11rapport.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"v\n\x0b\x43ustomerRef\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12+\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x1a.rapport.common.v1.Channel\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\"\xf0\x01\n\x08\x45nvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x63onversation_id\x18\x03 \x01(\t\x12\x30\n\x08\x63ustomer\x18\x04 \x01(\x0b\x32\x1e.rapport.common.v1.CustomerRef\x12+\n\x07\x63hannel\x18\x05 \x01(\x0e\x32\x1a.rapport.common.v1.Channel\x12\x13\n\x0btraceparent\x18\x06 \x01(\t\x12\x14\n\x0c\x63\x61usation_id\x18\x07 \x01(\t*\x9e\x01\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x43HANNEL_WEB\x10\x01\x12\x0f\n\x0b\x43HANNEL_SMS\x10\x02\x12\x15\n\x11\x43HANNEL_MESSENGER\x10\x03\x12\x14\n\x10\x43HANNEL_WHATSAPP\x10\x04\x12\x15\n\x11\x43HANNEL_INSTAGRAM\x10\x05\x12\x14\n\x10\x43HANNEL_TELEGRAM\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n rapport/common/v1/envelope.proto\x12\x11rapport.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"v\n\x0b\x43ustomerRef\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12+\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x1a.rapport.common.v1.Channel\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\"\xf0\x01\n\x08\x45nvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x63onversation_id\x18\x03 \x01(\t\x12\x30\n\x08\x63ustomer\x18\x04 \x01(\x0b\x32\x1e.rapport.common.v1.CustomerRef\x12+\n\x07\x63hannel\x18\x05 \x01(\x0e\x32\x1a.rapport.common.v1.Channel\x12\x13\n\x0btraceparent\x18\x06 \x01(\t\x12\x14\n\x0c\x63\x61usation_id\x18\x07 \x01(\t\"*\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t*\x9e\x01\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x43HANNEL_WEB\x10\x01\x12\x0f\n\x0b\x43HANNEL_SMS\x10\x02\x12\x15\n\x11\x43HANNEL_MESSENGER\x10\x03\x12\x14\n\x10\x43HANNEL_WHATSAPP\x10\x04\x12\x15\n\x11\x43HANNEL_INSTAGRAM\x10\x05\x12\x14\n\x10\x43HANNEL_TELEGRAM\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rapport.common.v1.envelope_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CHANNEL']._serialized_start=452
-  _globals['_CHANNEL']._serialized_end=610
+  _globals['_CHANNEL']._serialized_start=496
+  _globals['_CHANNEL']._serialized_end=654
   _globals['_CUSTOMERREF']._serialized_start=88
   _globals['_CUSTOMERREF']._serialized_end=206
   _globals['_ENVELOPE']._serialized_start=209
   _globals['_ENVELOPE']._serialized_end=449
+  _globals['_ITEMERROR']._serialized_start=451
+  _globals['_ITEMERROR']._serialized_end=493
 # @@protoc_insertion_point(module_scope)

@@ -55,3 +55,11 @@ class Envelope(_message.Message):
     traceparent: str
     causation_id: str
     def __init__(self, event_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., conversation_id: _Optional[str] = ..., customer: _Optional[_Union[CustomerRef, _Mapping]] = ..., channel: _Optional[_Union[Channel, str]] = ..., traceparent: _Optional[str] = ..., causation_id: _Optional[str] = ...) -> None: ...
+
+class ItemError(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...

@@ -269,6 +269,46 @@ class AppendTurnResponse(_message.Message):
     context: GetContextResponse
     def __init__(self, turn: _Optional[_Union[Turn, _Mapping]] = ..., created: _Optional[bool] = ..., new_contact: _Optional[bool] = ..., context: _Optional[_Union[GetContextResponse, _Mapping]] = ...) -> None: ...
 
+class ResolveCustomersRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[ResolveCustomerRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[ResolveCustomerRequest, _Mapping]]] = ...) -> None: ...
+
+class ResolveCustomersResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[ResolveCustomerOutcome]
+    def __init__(self, results: _Optional[_Iterable[_Union[ResolveCustomerOutcome, _Mapping]]] = ...) -> None: ...
+
+class ResolveCustomerOutcome(_message.Message):
+    __slots__ = ("resolved", "error")
+    RESOLVED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    resolved: ResolveCustomerResponse
+    error: _envelope_pb2.ItemError
+    def __init__(self, resolved: _Optional[_Union[ResolveCustomerResponse, _Mapping]] = ..., error: _Optional[_Union[_envelope_pb2.ItemError, _Mapping]] = ...) -> None: ...
+
+class AppendTurnsRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[AppendTurnRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[AppendTurnRequest, _Mapping]]] = ...) -> None: ...
+
+class AppendTurnsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[AppendTurnOutcome]
+    def __init__(self, results: _Optional[_Iterable[_Union[AppendTurnOutcome, _Mapping]]] = ...) -> None: ...
+
+class AppendTurnOutcome(_message.Message):
+    __slots__ = ("appended", "error")
+    APPENDED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    appended: AppendTurnResponse
+    error: _envelope_pb2.ItemError
+    def __init__(self, appended: _Optional[_Union[AppendTurnResponse, _Mapping]] = ..., error: _Optional[_Union[_envelope_pb2.ItemError, _Mapping]] = ...) -> None: ...
+
 class GetContextRequest(_message.Message):
     __slots__ = ("conversation_id", "customer_id", "max_turns")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]

@@ -50,6 +50,16 @@ class ContextServiceStub:
                 request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.AppendTurnRequest.SerializeToString,
                 response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.AppendTurnResponse.FromString,
                 _registered_method=True)
+        self.ResolveCustomers = channel.unary_unary(
+                '/rapport.context.v1.ContextService/ResolveCustomers',
+                request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ResolveCustomersRequest.SerializeToString,
+                response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ResolveCustomersResponse.FromString,
+                _registered_method=True)
+        self.AppendTurns = channel.unary_unary(
+                '/rapport.context.v1.ContextService/AppendTurns',
+                request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.AppendTurnsRequest.SerializeToString,
+                response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.AppendTurnsResponse.FromString,
+                _registered_method=True)
         self.GetContext = channel.unary_unary(
                 '/rapport.context.v1.ContextService/GetContext',
                 request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.GetContextRequest.SerializeToString,
@@ -135,6 +145,23 @@ class ContextServiceServicer:
 
     def AppendTurn(self, request, context):
         """Record one turn. Idempotent on the turn's event_id: a repeat returns the stored turn.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveCustomers(self, request, context):
+        """Many ResolveCustomer calls in one (the fast path under load). Each item succeeds or
+        fails on its own, with the unary call's status in an ItemError; results come back in
+        request order. INVALID_ARGUMENT for no items or more than 256.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppendTurns(self, request, context):
+        """Many AppendTurn calls in one, written together (one transaction where they can be).
+        Items succeed or fail on their own, as in ResolveCustomers.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -240,6 +267,16 @@ def add_ContextServiceServicer_to_server(servicer, server):
                     servicer.AppendTurn,
                     request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.AppendTurnRequest.FromString,
                     response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.AppendTurnResponse.SerializeToString,
+            ),
+            'ResolveCustomers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveCustomers,
+                    request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ResolveCustomersRequest.FromString,
+                    response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ResolveCustomersResponse.SerializeToString,
+            ),
+            'AppendTurns': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppendTurns,
+                    request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.AppendTurnsRequest.FromString,
+                    response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.AppendTurnsResponse.SerializeToString,
             ),
             'GetContext': grpc.unary_unary_rpc_method_handler(
                     servicer.GetContext,
@@ -367,6 +404,60 @@ class ContextService:
             '/rapport.context.v1.ContextService/AppendTurn',
             rapport_dot_context_dot_v1_dot_context__service__pb2.AppendTurnRequest.SerializeToString,
             rapport_dot_context_dot_v1_dot_context__service__pb2.AppendTurnResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveCustomers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.context.v1.ContextService/ResolveCustomers',
+            rapport_dot_context_dot_v1_dot_context__service__pb2.ResolveCustomersRequest.SerializeToString,
+            rapport_dot_context_dot_v1_dot_context__service__pb2.ResolveCustomersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppendTurns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.context.v1.ContextService/AppendTurns',
+            rapport_dot_context_dot_v1_dot_context__service__pb2.AppendTurnsRequest.SerializeToString,
+            rapport_dot_context_dot_v1_dot_context__service__pb2.AppendTurnsResponse.FromString,
             options,
             channel_credentials,
             insecure,
