@@ -50,6 +50,7 @@ _STATUS: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 Method = Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]
+Outcome = TypeVar("Outcome", bound=Message)
 
 
 _ANSWERED = tuple(error for error, _ in _STATUS)
@@ -76,26 +77,30 @@ def status_codes(method: Method[Request, Response]) -> Method[Request, Response]
 
 
 async def each_on_its_own(
-    items: Sequence[Request], handle: Callable[[Request], Awaitable[Response]]
-) -> list[Response | envelope_pb2.ItemError]:
+    items: Sequence[Request],
+    handle: Callable[[Request], Awaitable[Message]],
+    outcome: Callable[..., Outcome],
+    answered_as: str,
+) -> list[Outcome]:
     """Handle a batch call's items concurrently (so their writes share group commits), each
-    answered alone: a store error becomes that item's ItemError. Anything else (a bug, the
-    database gone) fails the whole call, as it would a unary one."""
+    answered alone as an ``outcome`` message: the handler's answer in its ``answered_as``
+    field, or a store error as its ItemError. Anything else (a bug, the database gone)
+    fails the whole call, as it would a unary one."""
     if not items:
         raise InvalidInputError("items is empty")
     if len(items) > MAX_BATCH_ITEMS:
         raise InvalidInputError(f"{len(items)} items; the limit is {MAX_BATCH_ITEMS} per call")
-    outcomes = await asyncio.gather(*(handle(item) for item in items), return_exceptions=True)
-    results: list[Response | envelope_pb2.ItemError] = []
-    for outcome in outcomes:
-        if isinstance(outcome, _ANSWERED):
-            error = envelope_pb2.ItemError(code=_status_of(outcome).value[0], message=str(outcome))
-            results.append(error)
-        elif isinstance(outcome, BaseException):
-            raise outcome
+    results = await asyncio.gather(*(handle(item) for item in items), return_exceptions=True)
+    outcomes: list[Outcome] = []
+    for result in results:
+        if isinstance(result, _ANSWERED):
+            code = _status_of(result).value[0]
+            outcomes.append(outcome(error=envelope_pb2.ItemError(code=code, message=str(result))))
+        elif isinstance(result, BaseException):
+            raise result
         else:
-            results.append(outcome)
-    return results
+            outcomes.append(outcome(**{answered_as: result}))
+    return outcomes
 
 
 def _timestamp(moment: datetime | None) -> Timestamp | None:
@@ -287,15 +292,10 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
     async def ResolveCustomers(  # noqa: N802
         self, request: pb.ResolveCustomersRequest, context: grpc.aio.ServicerContext
     ) -> pb.ResolveCustomersResponse:
-        results = await each_on_its_own(request.items, self._resolve_customer)
-        return pb.ResolveCustomersResponse(
-            results=[
-                pb.ResolveCustomerOutcome(error=r)
-                if isinstance(r, envelope_pb2.ItemError)
-                else pb.ResolveCustomerOutcome(resolved=r)
-                for r in results
-            ]
+        results = await each_on_its_own(
+            request.items, self._resolve_customer, pb.ResolveCustomerOutcome, "resolved"
         )
+        return pb.ResolveCustomersResponse(results=results)
 
     async def _resolve_customer(
         self, request: pb.ResolveCustomerRequest
@@ -316,15 +316,10 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
     async def AppendTurns(  # noqa: N802
         self, request: pb.AppendTurnsRequest, context: grpc.aio.ServicerContext
     ) -> pb.AppendTurnsResponse:
-        results = await each_on_its_own(request.items, self._append_turn)
-        return pb.AppendTurnsResponse(
-            results=[
-                pb.AppendTurnOutcome(error=r)
-                if isinstance(r, envelope_pb2.ItemError)
-                else pb.AppendTurnOutcome(appended=r)
-                for r in results
-            ]
+        results = await each_on_its_own(
+            request.items, self._append_turn, pb.AppendTurnOutcome, "appended"
         )
+        return pb.AppendTurnsResponse(results=results)
 
     async def _append_turn(self, request: pb.AppendTurnRequest) -> pb.AppendTurnResponse:
         turn = request.turn

@@ -72,21 +72,17 @@ class ContextClient:
     async def _resolve_customers(
         self, items: list[context_pb.ResolveCustomerRequest]
     ) -> list[context_pb.ResolveCustomerResponse | Exception]:
-        response: context_pb.ResolveCustomersResponse = await call(
-            self._stub.ResolveCustomers,
-            context_pb.ResolveCustomersRequest(items=items),
-            deadline_seconds=self._deadline,
-        )
-        return [_outcome(result) for result in response.results]
+        request = context_pb.ResolveCustomersRequest(items=items)
+        return await self._batch(self._stub.ResolveCustomers, request)
 
     async def _append_turns(
         self, items: list[context_pb.AppendTurnRequest]
     ) -> list[context_pb.AppendTurnResponse | Exception]:
-        response: context_pb.AppendTurnsResponse = await call(
-            self._stub.AppendTurns,
-            context_pb.AppendTurnsRequest(items=items),
-            deadline_seconds=self._deadline,
-        )
+        return await self._batch(self._stub.AppendTurns, context_pb.AppendTurnsRequest(items=items))
+
+    async def _batch(self, method: Any, request: Any) -> list[Any]:
+        """One batch call: each item's response, or the error the item failed with."""
+        response = await call(method, request, deadline_seconds=self._deadline)
         return [_outcome(result) for result in response.results]
 
     async def set_conversation_state(
