@@ -573,8 +573,10 @@ class ContextRepository:
         with the context's rows when ``max_turns`` asks for them; None when there is no such
         customer."""
         appended = self._store_turn(customer_id, turn, connection)
-        if appended is None or not max_turns:
-            return None if appended is None else (appended, None)
+        if appended is None:
+            return None
+        if not max_turns:
+            return appended, None
         rows = self._read_context(customer_id, max_turns, turn.conversation_id, now(), connection)
         return appended, rows
 
