@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.context import insights
 from services.context.addresses import normalise_address
 from services.context.errors import ErasedError, UnknownError
+from services.context.hot_sql import HotStatement
 from services.context.models import (
     ContactRow,
     ConversationRow,
@@ -171,11 +172,11 @@ CUSTOMERS = cast(Table, CustomerRow.__table__)
 ALIASES = cast(Table, CustomerAliasRow.__table__)
 _NEW_TURN_FIELDS = tuple(f.name for f in fields(NewTurn))
 
-# Hot-path statements, built once: SQLAlchemy compiles each a single time.
-_TURN_BY_EVENT = select(TURNS).where(TURNS.c.event_id == bindparam("event_id"))
+# Hot-path statements, built once and run on the driver's cursor on SQLite (see hot_sql).
+_TURN_BY_EVENT = HotStatement(select(TURNS).where(TURNS.c.event_id == bindparam("event_id")))
 # What appending needs to know, in one round trip: the customer (following merges) and
 # their consent, whether the event is a repeat, and the conversation's last contact.
-_APPEND_STATE = (
+_APPEND_STATE = HotStatement(
     select(
         CUSTOMERS.c.id,
         CUSTOMERS.c.emotion_analysis_allowed,
@@ -200,8 +201,8 @@ _APPEND_STATE = (
         )
     )
 )
-_INSERT_CONVERSATION = insert(CONVERSATIONS)
-_BUMP_SEQUENCE = (
+_INSERT_CONVERSATION = HotStatement(insert(CONVERSATIONS))
+_BUMP_SEQUENCE = HotStatement(
     update(CONVERSATIONS)
     .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
     .values(
@@ -221,39 +222,44 @@ _BUMP_SEQUENCE = (
 ISSUES = cast(Table, IssueRow.__table__)
 IDENTITIES = cast(Table, IdentityRow.__table__)
 CONTACTS = cast(Table, ContactRow.__table__)
-_CUSTOMER_FOLLOWING_ALIASES = select(CUSTOMERS).where(
-    CUSTOMERS.c.id
-    == func.coalesce(
-        select(ALIASES.c.customer_id)
-        .where(ALIASES.c.alias_id == bindparam("customer_id"))
-        .scalar_subquery(),
-        bindparam("customer_id"),
+_CUSTOMER_FOLLOWING_ALIASES = HotStatement(
+    select(CUSTOMERS).where(
+        CUSTOMERS.c.id
+        == func.coalesce(
+            select(ALIASES.c.customer_id)
+            .where(ALIASES.c.alias_id == bindparam("customer_id"))
+            .scalar_subquery(),
+            bindparam("customer_id"),
+        )
     )
 )
-_CUSTOMER_BY_ADDRESS = (
+_CUSTOMER_BY_ADDRESS = HotStatement(
     select(CUSTOMERS)
     .join(IDENTITIES, IDENTITIES.c.customer_id == CUSTOMERS.c.id)
     .where(
-        IDENTITIES.c.channel == bindparam("channel"), IDENTITIES.c.address == bindparam("address")
+        IDENTITIES.c.channel == bindparam("channel"),
+        IDENTITIES.c.address == bindparam("address"),
     )
 )
-_IDENTITIES_OF_CUSTOMER = (
+_IDENTITIES_OF_CUSTOMER = HotStatement(
     select(IDENTITIES)
     .where(IDENTITIES.c.customer_id == bindparam("customer_id"))
     .order_by(IDENTITIES.c.created_at)
 )
-_LATEST_TURNS = (
+_LATEST_TURNS = HotStatement(
     select(TURNS)
     .where(TURNS.c.customer_id == bindparam("customer_id"))
     .order_by(TURNS.c.occurred_at.desc(), TURNS.c.sequence.desc())
     .limit(bindparam("limit"))
 )
-_CONTACTS_SINCE = select(func.count()).where(
-    CONTACTS.c.customer_id == bindparam("customer_id"),
-    CONTACTS.c.started_at >= bindparam("since"),
+_CONTACTS_SINCE = HotStatement(
+    select(func.count()).where(
+        CONTACTS.c.customer_id == bindparam("customer_id"),
+        CONTACTS.c.started_at >= bindparam("since"),
+    )
 )
-_CONVERSATION = select(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("id"))
-_RECENT_ISSUES = (
+_CONVERSATION = HotStatement(select(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("id")))
+_RECENT_ISSUES = HotStatement(
     select(ISSUES)
     .where(
         ISSUES.c.customer_id == bindparam("customer_id"),
@@ -261,7 +267,7 @@ _RECENT_ISSUES = (
     )
     .order_by(ISSUES.c.updated_at.desc())
 )
-_TRAJECTORY = (
+_TRAJECTORY = HotStatement(
     select(
         TURNS.c.occurred_at,
         TURNS.c.dominant_emotion,
@@ -276,12 +282,12 @@ _TRAJECTORY = (
     .order_by(TURNS.c.occurred_at.desc())
     .limit(bindparam("limit"))
 )
-_INSERT_CUSTOMER = insert(CUSTOMERS)
-_ERASED_AT = select(TombstoneRow.erased_at).where(
-    TombstoneRow.subject_hash == bindparam("subject_hash")
+_INSERT_CUSTOMER = HotStatement(insert(CUSTOMERS))
+_ERASED_AT = HotStatement(
+    select(TombstoneRow.erased_at).where(TombstoneRow.subject_hash == bindparam("subject_hash"))
 )
-_INSERT_CONTACT = insert(CONTACTS)
-_INSERT_TURN = insert(TURNS)
+_INSERT_CONTACT = HotStatement(insert(CONTACTS))
+_INSERT_TURN = HotStatement(insert(TURNS))
 
 
 def customer_of(row: CustomerRow | Row[Any], identities: tuple[Identity, ...] = ()) -> Customer:
@@ -372,7 +378,7 @@ class ContextRepository:
         self._store = store
         self._policy = policy
         # Built once: a statement built per call is compiled (cache-keyed) per call.
-        self._insert_identity = store.insert(IdentityRow).on_conflict_do_nothing()
+        self._insert_identity = HotStatement(store.insert(IdentityRow).on_conflict_do_nothing())
 
     # -- customers -------------------------------------------------------------------
 
@@ -414,8 +420,8 @@ class ContextRepository:
         found = self._read_known_customer(channel, address, connection)
         if found is not None:
             return found, False
-        erased_at = connection.execute(
-            _ERASED_AT,
+        erased_at = _ERASED_AT(
+            connection,
             {"subject_hash": self._store.subject_hash("identity", f"{channel}:{address}")},
         ).scalar()
         if erased_at is not None and (seen_at is None or seen_at <= utc(erased_at)):
@@ -435,8 +441,8 @@ class ContextRepository:
             ),
             identities=(Identity(channel, address, verified=True, created_at=moment),),
         )
-        connection.execute(
-            _INSERT_CUSTOMER,
+        _INSERT_CUSTOMER(
+            connection,
             {
                 "id": created.id,
                 "display_name": created.display_name,
@@ -449,8 +455,8 @@ class ContextRepository:
                 "consent_updated_at": moment,
             },
         )
-        inserted = connection.execute(
-            self._insert_identity,
+        inserted = self._insert_identity(
+            connection,
             {
                 "customer_id": created.id,
                 "channel": channel,
@@ -471,14 +477,11 @@ class ContextRepository:
 
     @staticmethod
     def _read_known_customer(channel: int, address: str, connection: Connection) -> Customer | None:
-        row = connection.execute(
-            _CUSTOMER_BY_ADDRESS, {"channel": channel, "address": address}
-        ).first()
+        row = _CUSTOMER_BY_ADDRESS(connection, {"channel": channel, "address": address}).first()
         if row is None:
             return None
         identities = tuple(
-            identity_of(r)
-            for r in connection.execute(_IDENTITIES_OF_CUSTOMER, {"customer_id": row.id})
+            identity_of(r) for r in _IDENTITIES_OF_CUSTOMER(connection, {"customer_id": row.id})
         )
         return customer_of(row, identities)
 
@@ -584,8 +587,8 @@ class ContextRepository:
         self, customer_id: str, turn: NewTurn, connection: Connection
     ) -> Appended | None:
         state = (
-            connection.execute(
-                _APPEND_STATE,
+            _APPEND_STATE(
+                connection,
                 {
                     "customer_id": customer_id,
                     "event_id": turn.event_id,
@@ -596,7 +599,7 @@ class ContextRepository:
         if state is None:
             return None
         if state.duplicate:
-            existing = (connection.execute(_TURN_BY_EVENT, {"event_id": turn.event_id})).one()
+            existing = (_TURN_BY_EVENT(connection, {"event_id": turn.event_id})).one()
             return Appended(turn_of(existing), created=False)
         owner, emotion_allowed = state.id, state.emotion_analysis_allowed
         moment = now()
@@ -605,8 +608,8 @@ class ContextRepository:
         new_contact = is_customer and self._starts_contact(conversation, turn.occurred_at)
         if conversation is None:
             sequence = 1
-            connection.execute(
-                _INSERT_CONVERSATION,
+            _INSERT_CONVERSATION(
+                connection,
                 {
                     "id": turn.conversation_id,
                     "customer_id": owner,
@@ -622,8 +625,8 @@ class ContextRepository:
             )
         else:
             sequence = (
-                connection.execute(
-                    _BUMP_SEQUENCE,
+                _BUMP_SEQUENCE(
+                    connection,
                     {
                         "conversation_id": turn.conversation_id,
                         "updated_at": moment,
@@ -635,8 +638,8 @@ class ContextRepository:
                 )
             ).scalar_one()
         if new_contact:
-            connection.execute(
-                _INSERT_CONTACT,
+            _INSERT_CONTACT(
+                connection,
                 {
                     "customer_id": owner,
                     "conversation_id": turn.conversation_id,
@@ -649,8 +652,8 @@ class ContextRepository:
             turn if emotion_allowed else replace(turn, emotion=None), author=turn.author[:100]
         )
         emotion = stored.emotion
-        connection.execute(
-            _INSERT_TURN,
+        _INSERT_TURN(
+            connection,
             {
                 "event_id": stored.event_id,
                 "conversation_id": stored.conversation_id,
@@ -768,36 +771,30 @@ class ContextRepository:
         connection: Connection,
     ) -> _ContextRows | None:
         """The rows behind a context, as plain statements on one connection (see run_read)."""
-        row = connection.execute(_CUSTOMER_FOLLOWING_ALIASES, {"customer_id": customer_id}).first()
+        row = _CUSTOMER_FOLLOWING_ALIASES(connection, {"customer_id": customer_id}).first()
         if row is None:
             return None
         owner = {"customer_id": row.id}
-        identities = tuple(
-            identity_of(r) for r in connection.execute(_IDENTITIES_OF_CUSTOMER, owner)
-        )
-        turns = [
-            turn_of(r) for r in connection.execute(_LATEST_TURNS, {**owner, "limit": max_turns})
-        ][::-1]
-        contacts = connection.execute(
-            _CONTACTS_SINCE, {**owner, "since": moment - self._policy.repeat_window}
+        identities = tuple(identity_of(r) for r in _IDENTITIES_OF_CUSTOMER(connection, owner))
+        turns = [turn_of(r) for r in _LATEST_TURNS(connection, {**owner, "limit": max_turns})][::-1]
+        contacts = _CONTACTS_SINCE(
+            connection, {**owner, "since": moment - self._policy.repeat_window}
         ).scalar_one()
         conversation = None
         if conversation_id:
-            found = connection.execute(_CONVERSATION, {"id": conversation_id}).first()
+            found = _CONVERSATION(connection, {"id": conversation_id}).first()
             conversation = conversation_of(found) if found is not None else None
         issues = [
             issue_of(r)
-            for r in connection.execute(
-                _RECENT_ISSUES, {**owner, "since": moment - self._policy.recent_issue_window}
+            for r in _RECENT_ISSUES(
+                connection, {**owner, "since": moment - self._policy.recent_issue_window}
             )
         ]
         readings = [
             insights.Reading(
                 utc(r.occurred_at), r.dominant_emotion, r.emotion_intensity, r.sentiment_score
             )
-            for r in connection.execute(
-                _TRAJECTORY, {**owner, "limit": self._policy.trajectory_points}
-            )
+            for r in _TRAJECTORY(connection, {**owner, "limit": self._policy.trajectory_points})
         ][::-1]
         return customer_of(row, identities), turns, contacts, conversation, issues, readings
 
