@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
-from playwright.async_api import async_playwright, expect
+import uuid
 
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+from rapport.events.v1 import messages_pb2
+
+from shared.kafka.producer import EventPublisher
+from shared.kafka.topics import outbound_topic
 from tests.e2e.stack import Stack
 from tests.e2e.test_chat_page import CHROMIUM, CHROMIUM_ARGS
+from tests.kafka_helpers import read_until
 
 pytestmark = pytest.mark.e2e
 
@@ -45,5 +51,58 @@ async def test_the_widget_keeps_history_and_delivers_what_was_typed_offline(
             stack.wait_ready("web_adapter")
             await expect(chat.locator("#status")).to_have_text("online", timeout=15000)
             await expect(chat.locator(".message--bot")).to_have_count(2, timeout=30000)
+        finally:
+            await browser.close()
+
+
+async def _visitor(page: Page) -> str:
+    """The visitor id the chat frame keeps in its own storage."""
+    frame = next(f for f in page.frames if "embedded=1" in f.url)
+    visitor = await frame.evaluate("localStorage.getItem('rapport.visitor')")
+    assert isinstance(visitor, str) and visitor
+    return visitor
+
+
+async def test_a_reply_delivered_again_after_an_adapter_restart_is_shown_once(
+    stack: Stack, host_page: str
+) -> None:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(host_page)
+            await page.click("#rapport-launcher")
+            chat = page.frame_locator("#rapport-frame")
+            await expect(chat.locator("#status")).to_have_text("online")
+            await chat.locator("#text").fill("Where is my order?")
+            await chat.locator("#text").press("Enter")
+            await expect(chat.locator(".message--bot")).to_have_count(1, timeout=5000)
+            visitor = await _visitor(page)
+            topic = outbound_topic("web")
+            [record] = await read_until(
+                stack.kafka_bootstrap,
+                topic,
+                lambda r: (
+                    messages_pb2.SendMessage.FromString(r.value).envelope.customer.address
+                    == visitor
+                ),
+            )
+            reply = messages_pb2.SendMessage.FromString(record.value)
+            later = messages_pb2.SendMessage()
+            later.CopyFrom(reply)
+            later.envelope.event_id = str(uuid.uuid4())
+            later.text = "A later message"
+
+            # A restarted adapter remembers nothing it delivered, as after a crash.
+            stack.kill("web_adapter")
+            stack.start("web_adapter")
+            stack.wait_ready("web_adapter")
+            await expect(chat.locator("#status")).to_have_text("online", timeout=15000)
+            async with EventPublisher(stack.kafka_bootstrap, client_id="tests") as publisher:
+                await publisher.publish(topic, reply)
+                await publisher.publish(topic, later)  # same conversation: comes after it
+
+            await expect(chat.locator(".message--bot").last).to_contain_text("A later message")
+            await expect(chat.locator(".message--bot")).to_have_count(2)
         finally:
             await browser.close()

@@ -1,7 +1,8 @@
 // Rapport chat: one WebSocket, JSON frames (see services/web_adapter/protocol.py).
 // The transcript and any unsent messages live in localStorage, so a reload shows the
 // conversation and a message typed while offline is sent when the connection is back.
-// Customer and bot text is always inserted as text, never as HTML.
+// Customer and bot text is always inserted as text, never as HTML. Replies are delivered
+// at least once (a restarted adapter may send one again), so each is shown once by its id.
 (() => {
   "use strict";
   const messages = document.getElementById("messages");
@@ -9,7 +10,12 @@
   const typing = document.getElementById("typing");
   const form = document.getElementById("composer");
   const input = document.getElementById("text");
-  const keys = { visitor: "rapport.visitor", transcript: "rapport.transcript", outbox: "rapport.outbox" };
+  const keys = {
+    visitor: "rapport.visitor",
+    transcript: "rapport.transcript",
+    outbox: "rapport.outbox",
+    shown: "rapport.shown",
+  };
   const maxTranscript = 200;
   let socket = null;
   let retryDelay = 500;
@@ -72,6 +78,9 @@
       setTyping(true);
     } else if (frame.type === "reply") {
       setTyping(false);
+      const shown = load(keys.shown);
+      if (frame.event_id && shown.includes(frame.event_id)) return;
+      if (frame.event_id) save(keys.shown, [...shown, frame.event_id].slice(-maxTranscript));
       const person = frame.sender === "agent";
       const name = frame.sender_name || (person ? "Support" : "Assistant");
       remember({ kind: person ? "agent" : "bot", text: frame.text, sender: person ? name + " · a person" : name });
