@@ -53,6 +53,7 @@ async def main(stop: asyncio.Event) -> None:
             },
             dead_letters=publisher,
             client_id=settings.service_name,
+            linger_seconds=settings.consumer_linger_ms / 1000,
         )
         agent_actions = AgentActionHandler(
             context=context, publisher=publisher, bot_name=settings.bot_name

@@ -44,7 +44,11 @@ async def topic(kafka_bootstrap: str) -> str:
 
 
 def _consumer(
-    kafka_bootstrap: str, topic: str, publisher: EventPublisher, group: str
+    kafka_bootstrap: str,
+    topic: str,
+    publisher: EventPublisher,
+    group: str,
+    linger_seconds: float = 0.0,
 ) -> EventConsumer:
     return EventConsumer(
         bootstrap=kafka_bootstrap,
@@ -53,6 +57,7 @@ def _consumer(
         dead_letters=publisher,
         client_id="tests",
         retry_wait_seconds=0.01,
+        linger_seconds=linger_seconds,
     )
 
 
@@ -206,6 +211,28 @@ async def test_one_conversation_stays_in_order_while_others_go_ahead(
         release.set()
         await eventually(lambda: len(handled) == 4, timeout=10)
     assert handled == ["quick", "slow 0", "slow 1", "slow 2"]
+
+
+async def test_a_lingering_consumer_handles_what_arrived_meanwhile_each_conversation_in_order(
+    kafka_bootstrap: str, publisher: EventPublisher
+) -> None:
+    topic = await create_private_topic(kafka_bootstrap, partitions=1)
+    handled: list[str] = []
+
+    async def handler(event: Message) -> None:
+        assert isinstance(event, messages_pb2.MessageReceived)
+        handled.append(event.text)
+
+    consumer = _consumer(kafka_bootstrap, topic, publisher, unique("group"), linger_seconds=0.3)
+    async with _consuming(consumer, handler, asyncio.Event()):
+        await publisher.publish(topic, _message("conv-a", "a 0"))
+        await eventually(lambda: handled == ["a 0"], timeout=20)  # idle: no linger first
+        for i in range(1, 4):  # while it lingers after that fetch
+            await publisher.publish(topic, _message("conv-a", f"a {i}"))
+            await publisher.publish(topic, _message("conv-b", f"b {i}"))
+        await eventually(lambda: len(handled) == 7, timeout=10)
+    assert [text for text in handled if text.startswith("a")] == ["a 0", "a 1", "a 2", "a 3"]
+    assert [text for text in handled if text.startswith("b")] == ["b 1", "b 2", "b 3"]
 
 
 async def test_a_slow_record_holds_back_neither_later_records_nor_more_than_its_commit(
