@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as pb
 from rapport.context.v1 import context_service_pb2_grpc as pb_grpc
 
+from services.context.decisions import DecisionRecords
 from services.context.errors import (
     AlreadyLinkedError,
     ChallengeError,
@@ -144,6 +144,10 @@ def customer_message(customer: Customer) -> pb.Customer:
     )
 
 
+DECISIONS = DecisionRecords(4096)
+"""The decision records this process stored or read lately (a few megabytes at most)."""
+
+
 def turn_message(turn: Turn) -> pb.Turn:
     message = pb.Turn(
         event_id=turn.event_id,
@@ -157,7 +161,7 @@ def turn_message(turn: Turn) -> pb.Turn:
         author=turn.author,
     )
     if turn.decision:
-        json_format.Parse(turn.decision, message.decision)
+        DECISIONS.read_into(turn.decision, message.decision)
     if turn.emotion is not None:
         message.emotion.CopyFrom(
             pb.EmotionSnapshot(
@@ -250,9 +254,7 @@ def new_turn(message: pb.Turn) -> NewTurn:
         language=message.language,
         emotion=emotion,
         author=message.author,
-        decision=json_format.MessageToJson(message.decision, indent=None)
-        if message.HasField("decision")
-        else "",
+        decision=DECISIONS.to_json(message.decision) if message.HasField("decision") else "",
     )
 
 
