@@ -54,6 +54,7 @@ async def main(stop: asyncio.Event) -> None:
             dead_letters=publisher,
             client_id=settings.service_name,
             linger_seconds=settings.consumer_linger_ms / 1000,
+            linger_in_hand=settings.consumer_linger_in_hand,
         )
         agent_actions = AgentActionHandler(
             context=context, publisher=publisher, bot_name=settings.bot_name

@@ -5,10 +5,12 @@ records with different keys are handled concurrently, up to ``max_in_flight`` at
 even within one partition. Fetching goes on while records are handled, so a slow record
 holds back only its own conversation, never the records fetched after it.
 
-Busy consumers may linger: after a fetch that brought records, wait ``linger_seconds``
-before the next, so what arrives meanwhile comes in one fetch instead of several. Fewer
-fetch round trips and bigger batches for the handlers' own batched calls cost each
-record at most the linger, and only under load: an idle consumer still long-polls.
+Busy consumers may linger: after a fetch that brought records, while at least
+``linger_in_hand`` records are being handled, wait ``linger_seconds`` before the next
+fetch, so what arrives meanwhile comes in one fetch instead of several. Under load that
+means fewer fetch round trips and bigger batches for the handlers' own batched calls,
+for at most the linger per record; a quiet consumer fetches at once, and an idle one
+still long-polls.
 
 Commits: a partition's offset is committed up to its oldest record not yet finished (a
 record is finished when its handler returned or it went to the dead-letter topic), every
@@ -163,6 +165,7 @@ class EventConsumer:
         commit_interval_seconds: float = 0.2,
         lag_report_seconds: float = 5.0,
         linger_seconds: float = 0.0,
+        linger_in_hand: int = 0,
     ) -> None:
         self._bootstrap = bootstrap
         self._group_id = group_id
@@ -180,6 +183,7 @@ class EventConsumer:
         self._commit_interval_seconds = commit_interval_seconds
         self._lag_report_seconds = lag_report_seconds
         self._linger_seconds = linger_seconds
+        self._linger_in_hand = linger_in_hand
         self._lag_partitions: set[TopicPartition] = set()
         self._committed: dict[TopicPartition, int] = {}
         for topic in self._topics:  # zeros from the start, so a first failure is a rate
@@ -230,7 +234,7 @@ class EventConsumer:
                         task.add_done_callback(failures.collect)
                         last_of_key[record.key] = task
                         task.add_done_callback(functools.partial(_forget, last_of_key, record.key))
-                if batch and self._linger_seconds:
+                if batch and self._linger_seconds and len(self._handling) >= self._linger_in_hand:
                     await asyncio.sleep(self._linger_seconds)
                 if time.monotonic() - committed_at >= self._commit_interval_seconds:
                     await self._commit(consumer, set(self._progress))
