@@ -172,6 +172,13 @@ CUSTOMERS = cast(Table, CustomerRow.__table__)
 ALIASES = cast(Table, CustomerAliasRow.__table__)
 _NEW_TURN_FIELDS = tuple(f.name for f in fields(NewTurn))
 
+# The id a customer has now: merged customers' old ids point to the survivor.
+_CANONICAL_CUSTOMER_ID = func.coalesce(
+    select(ALIASES.c.customer_id)
+    .where(ALIASES.c.alias_id == bindparam("customer_id"))
+    .scalar_subquery(),
+    bindparam("customer_id"),
+)
 # Hot-path statements, built once and run on the driver's cursor on SQLite (see hot_sql).
 _TURN_BY_EVENT = HotStatement(select(TURNS).where(TURNS.c.event_id == bindparam("event_id")))
 # What appending needs to know, in one round trip: the customer (following merges) and
@@ -191,15 +198,7 @@ _APPEND_STATE = HotStatement(
     .select_from(
         CUSTOMERS.outerjoin(CONVERSATIONS, CONVERSATIONS.c.id == bindparam("conversation_id"))
     )
-    .where(
-        CUSTOMERS.c.id
-        == func.coalesce(
-            select(ALIASES.c.customer_id)
-            .where(ALIASES.c.alias_id == bindparam("customer_id"))
-            .scalar_subquery(),
-            bindparam("customer_id"),
-        )
-    )
+    .where(CUSTOMERS.c.id == _CANONICAL_CUSTOMER_ID)
 )
 _INSERT_CONVERSATION = HotStatement(insert(CONVERSATIONS))
 _BUMP_SEQUENCE = HotStatement(
@@ -223,15 +222,7 @@ ISSUES = cast(Table, IssueRow.__table__)
 IDENTITIES = cast(Table, IdentityRow.__table__)
 CONTACTS = cast(Table, ContactRow.__table__)
 _CUSTOMER_FOLLOWING_ALIASES = HotStatement(
-    select(CUSTOMERS).where(
-        CUSTOMERS.c.id
-        == func.coalesce(
-            select(ALIASES.c.customer_id)
-            .where(ALIASES.c.alias_id == bindparam("customer_id"))
-            .scalar_subquery(),
-            bindparam("customer_id"),
-        )
-    )
+    select(CUSTOMERS).where(CUSTOMERS.c.id == _CANONICAL_CUSTOMER_ID)
 )
 _CUSTOMER_BY_ADDRESS = HotStatement(
     select(CUSTOMERS)
