@@ -2,7 +2,8 @@
 // The transcript and any unsent messages live in localStorage, so a reload shows the
 // conversation and a message typed while offline is sent when the connection is back.
 // Customer and bot text is always inserted as text, never as HTML. Replies are delivered
-// at least once (a restarted adapter may send one again), so each is shown once by its id.
+// at least once (a restarted adapter may send one again): the transcript keeps each reply's
+// event id, and a reply already in it is not shown again.
 (() => {
   "use strict";
   const messages = document.getElementById("messages");
@@ -10,12 +11,7 @@
   const typing = document.getElementById("typing");
   const form = document.getElementById("composer");
   const input = document.getElementById("text");
-  const keys = {
-    visitor: "rapport.visitor",
-    transcript: "rapport.transcript",
-    outbox: "rapport.outbox",
-    shown: "rapport.shown",
-  };
+  const keys = { visitor: "rapport.visitor", transcript: "rapport.transcript", outbox: "rapport.outbox" };
   const maxTranscript = 200;
   let socket = null;
   let retryDelay = 500;
@@ -78,12 +74,15 @@
       setTyping(true);
     } else if (frame.type === "reply") {
       setTyping(false);
-      const shown = load(keys.shown);
-      if (frame.event_id && shown.includes(frame.event_id)) return;
-      if (frame.event_id) save(keys.shown, [...shown, frame.event_id].slice(-maxTranscript));
+      if (frame.event_id && load(keys.transcript).some((entry) => entry.id === frame.event_id)) return;
       const person = frame.sender === "agent";
       const name = frame.sender_name || (person ? "Support" : "Assistant");
-      remember({ kind: person ? "agent" : "bot", text: frame.text, sender: person ? name + " · a person" : name });
+      remember({
+        kind: person ? "agent" : "bot",
+        text: frame.text,
+        sender: person ? name + " · a person" : name,
+        id: frame.event_id,
+      });
     } else if (frame.type === "error") {
       show({ kind: "error", text: frame.message });
     }
