@@ -157,6 +157,23 @@ OVERVIEW = Dashboard(
             unit="s",
         ),
         Panel(
+            "Records waiting for a dependency",
+            (
+                q(
+                    "max by (group, topic) (rapport_kafka_dependency_wait_oldest_seconds)",
+                    "oldest waiting {{group}} {{topic}}",
+                ),
+            ),
+            unit="s",
+            description="How long the oldest record held for an unavailable service, "
+            "database or broker has waited; its partition is paused meanwhile. 0 when none.",
+        ),
+        Panel(
+            "Paused partitions",
+            (q("sum by (group, topic) (rapport_kafka_paused_partitions)", "{{group}} {{topic}}"),),
+            description="Partitions not fetched while a record of theirs waits for a dependency.",
+        ),
+        Panel(
             "Dead letters (last hour)",
             (
                 q(

@@ -22,6 +22,17 @@ was not finished, and some of what was, so handlers must be idempotent (dedupe o
 keeps failing, is copied to the dead-letter topic with the error in its headers, and the
 consumer moves on.
 
+A dependency down is not a poison record. When a handler fails with
+:class:`DependencyUnavailableError` (a service, the database or the broker did not
+answer), the record stays in hand and is tried again with jittered exponential waits
+until the dependency answers, and its partition is paused meanwhile
+(:mod:`shared.kafka.waiting`); the records of its conversation wait behind it, so order
+is kept. Only after ``dependency_wait_ceiling_seconds`` does such a record go to the
+dead-letter topic (kind ``dependency``), from where it can be replayed. Stopping, or
+losing the partition in a rebalance, gives waiting records up without finishing them
+(nor anything of their conversations behind them), so they are handled again later.
+Other errors are tried ``max_attempts`` times and then dead-lettered.
+
 Lag is exported per owned partition every few seconds: the partition's end offset (asked
 of the broker: the high watermark of fetches goes stale while records wait in the
 prefetch buffer) minus the offset this member last committed, i.e. the records not yet
@@ -42,11 +53,12 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from google.protobuf.message import Message
 
-from shared.errors import ContractError, RapportError
+from shared.errors import ContractError, DependencyUnavailableError, RapportError
 from shared.kafka.codec import Headers, decode, envelope_of
 from shared.kafka.connect import start_client
 from shared.kafka.producer import EventPublisher
 from shared.kafka.topics import DEAD_LETTER
+from shared.kafka.waiting import DependencyWaits, backoff_with_jitter
 from shared.observability.logging import log_context
 from shared.observability.metrics import (
     KAFKA_CONSUMER_LAG,
@@ -62,6 +74,10 @@ Handler = Callable[[Message], Awaitable[None]]
 MAX_ERROR_HEADER_BYTES = 1024
 MAX_RETRY_WAIT = 5.0
 """Seconds: the longest wait between two attempts at a record."""
+DEPENDENCY_WAIT_CEILING = 900.0
+"""Seconds a record may wait for a dependency before it is dead-lettered: 15 minutes is
+far past a restart or a failover, and by then the paused-partition alert has called
+someone for ten minutes; what waited that long is replayed once the outage is fixed."""
 
 
 def is_retriable(error: BaseException) -> bool:
@@ -100,6 +116,18 @@ class PartitionProgress:
             return None
         self._reported = offset
         return offset
+
+
+def _current_task() -> asyncio.Task[None]:
+    task = asyncio.current_task()
+    assert task is not None, "records are handled in tasks"
+    return task
+
+
+def _resume_if_owned(consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
+    """Resume fetching ``tp``, unless a rebalance took it away meanwhile."""
+    with contextlib.suppress(IllegalStateError):
+        consumer.resume(tp)
 
 
 def _forget(
@@ -166,6 +194,7 @@ class EventConsumer:
         lag_report_seconds: float = 5.0,
         linger_seconds: float = 0.0,
         linger_in_hand: int = 0,
+        dependency_wait_ceiling_seconds: float = DEPENDENCY_WAIT_CEILING,
     ) -> None:
         self._bootstrap = bootstrap
         self._group_id = group_id
@@ -184,6 +213,10 @@ class EventConsumer:
         self._lag_report_seconds = lag_report_seconds
         self._linger_seconds = linger_seconds
         self._linger_in_hand = linger_in_hand
+        self._dependency_wait_ceiling = dependency_wait_ceiling_seconds
+        self._waits: DependencyWaits | None = None
+        self._stopping = False
+        self._revoking: set[TopicPartition] = set()
         self._lag_partitions: set[TopicPartition] = set()
         self._committed: dict[TopicPartition, int] = {}
         for topic in self._topics:  # zeros from the start, so a first failure is a rate
@@ -206,7 +239,15 @@ class EventConsumer:
     async def run(self, handler: Handler, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the records in hand are finished before returning."""
         consumer = await start_client(self._bootstrap, self._make_consumer)
+        self._stopping = False
         consumer.subscribe(list(self._topics), listener=_FinishBeforeHandingOver(self, consumer))
+        self._waits = DependencyWaits(
+            self._group_id,
+            self._topics,
+            pause=consumer.pause,
+            resume=functools.partial(_resume_if_owned, consumer),
+            clock=time.monotonic,
+        )
         reporter = asyncio.create_task(self._report_lag_until(consumer, stop))
         last_of_key: dict[bytes | None, asyncio.Task[None]] = {}
         failures = _Failures()
@@ -225,7 +266,7 @@ class EventConsumer:
                         partition.started(record.offset)
                         task = asyncio.create_task(
                             self._handle_after(
-                                last_of_key.get(record.key), record, handler, partition
+                                last_of_key.get(record.key), record, handler, tp, partition
                             )
                         )
                         for tasks in (self._handling, in_hand):
@@ -239,6 +280,8 @@ class EventConsumer:
                 if time.monotonic() - committed_at >= self._commit_interval_seconds:
                     await self._commit(consumer, set(self._progress))
                     committed_at = time.monotonic()
+            self._stopping = True
+            self._give_up_waiting(set(self._progress))
             if self._handling:
                 await asyncio.wait(self._handling)
             await self._commit(consumer, set(self._progress))
@@ -252,20 +295,36 @@ class EventConsumer:
 
     async def hand_over(self, consumer: AIOKafkaConsumer, revoked: set[TopicPartition]) -> None:
         """Before a rebalance takes partitions away: finish their records in hand and commit
-        them, so the next owner starts after them instead of handling them again."""
-        in_hand = [task for tp in revoked for task in self._in_hand.get(tp, ())]
-        if in_hand:
-            await asyncio.wait(in_hand)
+        them, so the next owner starts after them instead of handling them again. Records
+        waiting for a dependency are given up instead: the next owner takes them from the
+        commit."""
+        self._revoking |= revoked
+        try:
+            self._give_up_waiting(revoked)
+            in_hand = [task for tp in revoked for task in self._in_hand.get(tp, ())]
+            if in_hand:
+                await asyncio.wait(in_hand)
+        finally:
+            self._revoking -= revoked
         await self._commit(consumer, revoked)
         for tp in revoked:
             self._progress.pop(tp, None)
             self._in_hand.pop(tp, None)
+
+    def _give_up_waiting(self, partitions: set[TopicPartition]) -> None:
+        """Cancel the records of ``partitions`` waiting for a dependency; those behind them
+        in their conversations give up too (see :meth:`_handle_after`)."""
+        if self._waits is not None:
+            for task in self._waits.tasks_of(partitions):
+                task.cancel()
 
     async def _report_lag_until(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         """Beside the handling loop, so lag keeps being reported while a handler is slow."""
         while not stop.is_set():
             try:
                 await self._report_lag(consumer)
+                if self._waits is not None:
+                    self._waits.report()
             except Exception:  # a metric must never stop consumption
                 log.exception("could not report consumer lag")
             with contextlib.suppress(TimeoutError):
@@ -315,13 +374,19 @@ class EventConsumer:
         previous: asyncio.Task[None] | None,
         record: ConsumerRecord[bytes, bytes],
         handler: Handler,
+        tp: TopicPartition,
         partition: PartitionProgress,
     ) -> None:
-        """Handle ``record`` once the record before it with the same key is finished."""
+        """Handle ``record`` once the record before it with the same key is finished.
+
+        If that record was given up (cancelled while waiting for a dependency), this one
+        is given up as well, unfinished: it must not overtake it.
+        """
         if previous is not None:
             await asyncio.wait([previous])
-        async with self._in_flight:
-            await self._handle_record(record, handler)
+            if previous.cancelled():
+                raise asyncio.CancelledError
+        await self._handle_record(record, handler, tp)
         partition.finished(record.offset)
 
     async def _commit(self, consumer: AIOKafkaConsumer, partitions: set[TopicPartition]) -> None:
@@ -342,7 +407,9 @@ class EventConsumer:
             # partitions redeliver from the last commit, and handlers are idempotent.
             log.warning("could not commit: %s", exc)
 
-    async def _handle_record(self, record: ConsumerRecord[bytes, bytes], handler: Handler) -> None:
+    async def _handle_record(
+        self, record: ConsumerRecord[bytes, bytes], handler: Handler, tp: TopicPartition
+    ) -> None:
         started = time.perf_counter()
         headers: Headers = list(record.headers)
         try:
@@ -352,7 +419,7 @@ class EventConsumer:
             with log_context(
                 conversation_id=envelope.conversation_id, traceparent=envelope.traceparent
             ):
-                await self._handle_with_retries(handler, event)
+                await self._handle_with_retries(handler, event, tp, record.offset)
         except Exception as exc:  # every failure ends in the dead-letter topic, never silence
             await self._dead_letter(record, headers, exc)
             KAFKA_RECORDS.labels(record.topic, "dead_lettered").inc()
@@ -361,29 +428,69 @@ class EventConsumer:
         finally:
             KAFKA_HANDLE_SECONDS.labels(record.topic).observe(time.perf_counter() - started)
 
-    async def _handle_with_retries(self, handler: Handler, event: Message) -> None:
-        """``handler(event)``, tried up to ``max_attempts`` times while its error is
-        retriable, with exponential waits between attempts.
+    async def _handle_with_retries(
+        self, handler: Handler, event: Message, tp: TopicPartition, offset: int
+    ) -> None:
+        """``handler(event)``, tried again with jittered exponential waits: while a
+        dependency is unavailable, up to the ceiling; after other retriable errors, up to
+        ``max_attempts`` attempts in all. Waits hold no in-flight slot.
 
         A plain loop rather than tenacity: tenacity builds a retry state, a future and its
         locks for every attempt, reference cycles only the garbage collector frees, and
         on a busy consumer (every record passes here once) that was a twentieth of the
         process's time and the cause of its longest collector pauses.
         """
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                await handler(event)
-                return
-            except Exception as error:
-                if attempt == self._max_attempts or not is_retriable(error):
-                    raise
-            await asyncio.sleep(min(self._retry_wait_seconds * 2 ** (attempt - 1), MAX_RETRY_WAIT))
+        assert self._waits is not None, "records are handled only while running"
+        failed_attempts = 0
+        outage_tries = 0
+        waiting_since: float | None = None
+        try:
+            while True:
+                try:
+                    async with self._in_flight:
+                        await handler(event)
+                    if waiting_since is not None:
+                        log.info(
+                            "a dependency answered after %.1f s", time.monotonic() - waiting_since
+                        )
+                    return
+                except DependencyUnavailableError as error:
+                    if self._stopping or tp in self._revoking:
+                        raise asyncio.CancelledError from error  # given up, see run
+                    now = time.monotonic()
+                    if waiting_since is None:
+                        waiting_since = now
+                        self._waits.started(tp, offset, _current_task())
+                        log.warning("waiting for a dependency: %s", error)
+                    if now - waiting_since >= self._dependency_wait_ceiling:
+                        raise
+                    outage_tries += 1
+                    wait = backoff_with_jitter(
+                        outage_tries, self._retry_wait_seconds, MAX_RETRY_WAIT
+                    )
+                except Exception as error:
+                    failed_attempts += 1
+                    if failed_attempts >= self._max_attempts or not is_retriable(error):
+                        raise
+                    wait = backoff_with_jitter(
+                        failed_attempts, self._retry_wait_seconds, MAX_RETRY_WAIT
+                    )
+                await asyncio.sleep(wait)
+        finally:
+            if waiting_since is not None:
+                self._waits.ended(tp, offset)
 
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], headers: Headers, error: Exception
     ) -> None:
         """Copy the record, as it came, to the dead-letter topic with the error in its headers."""
-        kind = "contract" if isinstance(error, ContractError) else "handler"
+        kind = (
+            "contract"
+            if isinstance(error, ContractError)
+            else "dependency"
+            if isinstance(error, DependencyUnavailableError)
+            else "handler"
+        )
         description = f"{type(error).__name__}: {error}".encode()[:MAX_ERROR_HEADER_BYTES]
         log.error(
             "dead-lettering %s[%d]@%d (%s): %s",

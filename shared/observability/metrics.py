@@ -50,6 +50,24 @@ KAFKA_CONSUMER_LAG = Gauge(
     "minus position), by consumer group, topic and partition.",
     ["group", "topic", "partition"],
 )
+KAFKA_PAUSED_PARTITIONS = Gauge(
+    "rapport_kafka_paused_partitions",
+    "Partitions a consumer stopped fetching because a record of theirs is waiting for a "
+    "dependency (a service, store or broker) to answer again, by consumer group and topic.",
+    ["group", "topic"],
+)
+KAFKA_DEPENDENCY_WAIT_OLDEST_SECONDS = Gauge(
+    "rapport_kafka_dependency_wait_oldest_seconds",
+    "How long the oldest record waiting for a dependency has been waiting (0 when none "
+    "is), by consumer group and topic.",
+    ["group", "topic"],
+)
+KAFKA_DEPENDENCY_WAITS = Counter(
+    "rapport_kafka_dependency_waits_total",
+    "Records that found a dependency unavailable and were kept in hand to be tried again, "
+    "by topic.",
+    ["topic"],
+)
 KAFKA_RECORDS_PUBLISHED = Counter(
     "rapport_kafka_records_published_total",
     "Records this process published, by topic.",

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from google.protobuf.message import Message
+from prometheus_client import REGISTRY
 from rapport.common.v1 import envelope_pb2
 from rapport.events.v1 import messages_pb2
 
@@ -23,6 +24,8 @@ from tests.kafka_helpers import create_private_topic, eventually, read_until
 pytestmark = pytest.mark.integration
 
 PARTITIONS = 3
+PAUSED = "rapport_kafka_paused_partitions"
+OLDEST_WAIT = "rapport_kafka_dependency_wait_oldest_seconds"
 
 
 def _message(conversation: str, text: str) -> messages_pb2.MessageReceived:
@@ -49,6 +52,7 @@ def _consumer(
     publisher: EventPublisher,
     group: str,
     linger_seconds: float = 0.0,
+    dependency_wait_ceiling_seconds: float = 900.0,
 ) -> EventConsumer:
     return EventConsumer(
         bootstrap=kafka_bootstrap,
@@ -58,6 +62,7 @@ def _consumer(
         client_id="tests",
         retry_wait_seconds=0.01,
         linger_seconds=linger_seconds,
+        dependency_wait_ceiling_seconds=dependency_wait_ceiling_seconds,
     )
 
 
@@ -313,3 +318,109 @@ async def test_a_rebalance_finishes_and_commits_the_records_in_hand_before_handi
     ids = [event_id for _, event_id in handled]
     assert sorted(ids) == sorted(e.envelope.event_id for e in [*held, *after])
     assert {name for name, _ in handled} == {"first", "second"}  # the partitions were shared
+
+
+class _Dependency:
+    """A service the handler needs, which the test takes down and brings back."""
+
+    def __init__(self) -> None:
+        self.up = asyncio.Event()
+        self.refused = 0
+
+    def call(self) -> None:
+        if not self.up.is_set():
+            self.refused += 1
+            raise DependencyUnavailableError("UNAVAILABLE: the service is restarting")
+
+
+def _gauge(name: str, group: str, topic: str) -> float | None:
+    return REGISTRY.get_sample_value(name, {"group": group, "topic": topic})
+
+
+async def test_a_record_waits_for_its_dependency_with_its_partition_paused_and_order_kept(
+    kafka_bootstrap: str, publisher: EventPublisher
+) -> None:
+    """Far more failed tries than max_attempts, and still nothing is dead-lettered."""
+    topic = await create_private_topic(kafka_bootstrap, partitions=1)
+    group = unique("group")
+    context = _Dependency()
+    handled: list[str] = []
+
+    async def handler(event: Message) -> None:
+        assert isinstance(event, messages_pb2.MessageReceived)
+        context.call()
+        handled.append(event.text)
+
+    async with _consuming(_consumer(kafka_bootstrap, topic, publisher, group), handler, context.up):
+        await publisher.publish(topic, _message("conv-a", "a 1"))
+        await publisher.publish(topic, _message("conv-a", "a 2"))
+        await eventually(lambda: context.refused >= 10, timeout=20)
+        assert _gauge(PAUSED, group, topic) == 1
+        await publisher.publish(topic, _message("conv-b", "b 1"))  # not fetched while paused
+        await asyncio.sleep(1)
+        assert (_gauge(OLDEST_WAIT, group, topic) or 0) >= 1
+        assert handled == []
+        assert await _committed(kafka_bootstrap, topic, group, partitions=1) == 0
+
+        context.up.set()
+        await eventually(lambda: len(handled) == 3, timeout=20)
+        await eventually(lambda: _gauge(PAUSED, group, topic) == 0, timeout=5)
+        assert _gauge(OLDEST_WAIT, group, topic) == 0
+    assert handled == ["a 1", "a 2", "b 1"]
+    assert await _committed(kafka_bootstrap, topic, group, partitions=1) == 3
+    dead_lettered = {"topic": topic, "outcome": "dead_lettered"}
+    assert REGISTRY.get_sample_value("rapport_kafka_records_consumed_total", dead_lettered) == 0
+
+
+async def test_a_record_still_waiting_at_the_ceiling_is_dead_lettered_as_dependency(
+    kafka_bootstrap: str, topic: str, publisher: EventPublisher
+) -> None:
+    waiting = _message("conv-a", "never answered")
+    await publisher.publish(topic, waiting)
+
+    async def handler(event: Message) -> None:
+        raise DependencyUnavailableError("UNAVAILABLE: the service is gone")
+
+    consumer = _consumer(
+        kafka_bootstrap, topic, publisher, unique("group"), dependency_wait_ceiling_seconds=0.5
+    )
+    async with _consuming(consumer, handler, asyncio.Event()):
+        [dead] = await read_until(
+            kafka_bootstrap,
+            DEAD_LETTER,
+            lambda r: dict(r.headers).get("dead-letter-topic") == topic.encode(),
+        )
+    assert dict(dead.headers)["dead-letter-kind"] == b"dependency"
+    assert dict(dead.headers)["event-id"] == waiting.envelope.event_id.encode()
+
+
+async def test_stopping_gives_up_a_waiting_record_and_what_follows_it_uncommitted(
+    kafka_bootstrap: str, publisher: EventPublisher
+) -> None:
+    """A stop is not held up by an outage; the next run handles the records, in order."""
+    topic = await create_private_topic(kafka_bootstrap, partitions=1)
+    group = unique("group")
+    context = _Dependency()
+    handled: list[str] = []
+
+    async def handler(event: Message) -> None:
+        assert isinstance(event, messages_pb2.MessageReceived)
+        context.call()
+        handled.append(event.text)
+
+    await publisher.publish(topic, _message("conv-a", "a 1"))
+    await publisher.publish(topic, _message("conv-a", "a 2"))
+    stop = asyncio.Event()
+    run = asyncio.create_task(
+        _consumer(kafka_bootstrap, topic, publisher, group).run(handler, stop)
+    )
+    await eventually(lambda: context.refused >= 3, timeout=20)
+    stop.set()
+    await asyncio.wait_for(run, 5)
+    assert handled == []
+    assert await _committed(kafka_bootstrap, topic, group, partitions=1) == 0
+
+    context.up.set()
+    async with _consuming(_consumer(kafka_bootstrap, topic, publisher, group), handler, context.up):
+        await eventually(lambda: len(handled) == 2, timeout=20)
+    assert handled == ["a 1", "a 2"]
