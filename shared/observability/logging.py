@@ -3,13 +3,20 @@
 The Kafka consumer sets the ids of each event it hands over with :func:`log_context`;
 every log record made inside that block (in the same task) carries them, so one
 conversation can be followed across services by grepping its id.
+
+Repeats are summarised, not streamed: during an outage every record, retry and
+reconnect fails the same way, and a log of thousands of identical lines a second hides
+what happened. The first line of a kind (logger, level and message template) in a
+window is written; the next ones in it are counted, and the first after the window
+carries the count (``repeated``) and how long it covers (``repeated_seconds``).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -49,9 +56,40 @@ class _ContextFilter(logging.Filter):
         return True
 
 
+REPEAT_WINDOW_SECONDS = 10.0
+
+
+class RepeatSummary(logging.Filter):
+    """Lets the first record of each kind through per window and counts the rest."""
+
+    def __init__(
+        self,
+        window_seconds: float = REPEAT_WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._window = window_seconds
+        self._clock = clock
+        self._kinds: dict[tuple[str, int, object], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = (record.name, record.levelno, record.msg)
+        now = self._clock()
+        shown_at, suppressed = self._kinds.get(kind, (None, 0))
+        if shown_at is not None and now - shown_at < self._window:
+            self._kinds[kind] = (shown_at, suppressed + 1)
+            return False
+        if suppressed:
+            record.repeated = suppressed
+            record.repeated_seconds = round(now - shown_at, 1) if shown_at is not None else 0.0
+        self._kinds[kind] = (now, 0)
+        return True
+
+
 def configure_logging(service: str, level: str) -> None:
     """Send JSON lines to stderr; called once, by a service's composition root."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RepeatSummary())
     handler.addFilter(_ContextFilter(service))
     handler.setFormatter(
         JsonFormatter(
