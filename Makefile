@@ -17,10 +17,11 @@ $(INSTALLED): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-## Run the whole gateway: the Kafka broker and every service, under one supervisor.
+## Run the whole gateway: the Kafka broker and every Procfile process under supervisord,
+## which restarts any that dies; Ctrl-C stops them all.
 run: setup
 	@$(BIN)/python -m infra.stack
-	$(BIN)/honcho start -f Procfile
+	@$(BIN)/python -m infra.supervise
 
 ## Regenerate the Python stubs in shared/gen from protos/.
 protos: setup

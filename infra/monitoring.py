@@ -4,7 +4,7 @@ The local configuration is derived from ``infra/prometheus/prometheus.yml`` (sam
 intervals and alert rules) with each job's DNS discovery replaced by the local address of
 that service's metrics port, read from the service's own settings. Only the services the
 Procfile runs are scraped. Without a ``prometheus`` binary nothing starts, and this process
-just waits, so honcho keeps the rest of the stack running.
+just waits, so the supervisor does not start it again and again.
 """
 
 from __future__ import annotations
@@ -99,12 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     binary = shutil.which("prometheus")
     if binary is None:
         print("Prometheus is not installed (apt-get install prometheus): not started", flush=True)
-        while True:  # exiting would make honcho stop the whole stack
+        while True:  # exiting would only make the supervisor restart it
             signal.pause()
     config = write_config(local_config(local_targets(procfile_services()), args.address), args.dir)
     command = prometheus_command(config, args.dir / "data", args.address, binary)
     print(f"Prometheus on http://{args.address}/ with {config}", flush=True)
-    os.execv(binary, command)  # signals from honcho go straight to Prometheus
+    os.execv(binary, command)  # the supervisor's signals go straight to Prometheus
 
 
 if __name__ == "__main__":

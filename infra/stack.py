@@ -48,7 +48,7 @@ def main() -> None:
         rows.append(("Prometheus (alerts)", f"http://{monitoring.DEFAULT_ADDRESS}/alerts"))
     else:
         rows.append(("Prometheus", "not installed (apt-get install prometheus)"))
-    print("Rapport is starting; Ctrl-C stops everything.")
+    print("Rapport is starting; a process that dies is started again, Ctrl-C stops everything.")
     for name, where in rows:
         print(f"  {name:<22} {where}")
 

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import ctypes
 import fcntl
 import logging
 import os
@@ -168,6 +169,16 @@ def _tail(text: str, lines: int = 60) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+_PR_SET_PDEATHSIG = 1
+"""prctl(2): the signal a process gets when the thread that started it dies (Linux)."""
+
+
+def _stop_with_parent() -> None:
+    """In the broker's child process: SIGTERM it when its launcher dies, even by SIGKILL, so a
+    supervisor's restart never meets an orphaned broker holding the port and the data dir."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class EmbeddedKafka:
     """One Kafka process acting as both KRaft controller and broker, with its state in
     ``data_dir``.
@@ -176,10 +187,18 @@ class EmbeddedKafka:
     (``python -m infra.kafka.embedded``) or thrown away (tests). The controller quorum is
     declared statically in the config rather than written into the storage at format time, so
     the ports may change from one start to the next. ``broker.log`` is rewritten on each start.
+    With ``stop_with_parent`` the broker is stopped when the process that started it dies.
     """
 
-    def __init__(self, data_dir: Path, port: int = 0, controller_port: int = 0) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int = 0,
+        controller_port: int = 0,
+        stop_with_parent: bool = False,
+    ) -> None:
         picked = iter(_free_ports(2))
+        self._stops_with_parent = stop_with_parent
         self.data_dir = Path(data_dir).resolve()
         self.port = port or next(picked)
         self.controller_port = controller_port or next(picked)
@@ -240,6 +259,7 @@ class EmbeddedKafka:
                 stderr=subprocess.STDOUT,
                 cwd=self.data_dir,
                 start_new_session=True,
+                preexec_fn=_stop_with_parent if self._stops_with_parent else None,
             )
         except BaseException:
             self._log.close()
@@ -438,7 +458,7 @@ def _serve(data_dir: Path, port: int) -> int:
         print(f"Using the Kafka at {external} (KAFKA_BOOTSTRAP); no broker started", flush=True)
         while True:
             signal.pause()
-    broker = EmbeddedKafka(data_dir, port=port)
+    broker = EmbeddedKafka(data_dir, port=port, stop_with_parent=True)
     try:
         broker.start()
         broker.wait_ready(120)
@@ -455,7 +475,7 @@ def _serve(data_dir: Path, port: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Keep a broker running in the foreground until SIGTERM/SIGINT, e.g. under honcho."""
+    """Keep a broker running in the foreground until SIGTERM/SIGINT, e.g. under supervisord."""
     parser = argparse.ArgumentParser(
         prog="python -m infra.kafka.embedded",
         description="Run a local single-node Kafka broker with Rapport's topics.",
