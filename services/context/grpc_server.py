@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -24,6 +25,7 @@ from services.context.errors import (
 )
 from services.context.linking import IdentityLinks
 from services.context.repository import (
+    Attachment,
     Consent,
     ConsentChange,
     Context,
@@ -148,6 +150,17 @@ DECISIONS = DecisionRecords(4096)
 """The decision records this process stored or read lately (a few megabytes at most)."""
 
 
+_ATTACHMENT_FIELDS = tuple(f.name for f in fields(Attachment))
+
+
+def attachment_of(message: envelope_pb2.Attachment) -> Attachment:
+    return Attachment(**{name: getattr(message, name) for name in _ATTACHMENT_FIELDS})
+
+
+def attachment_message(attachment: Attachment) -> envelope_pb2.Attachment:
+    return envelope_pb2.Attachment(**asdict(attachment))
+
+
 def turn_message(turn: Turn) -> pb.Turn:
     message = pb.Turn(
         event_id=turn.event_id,
@@ -159,6 +172,7 @@ def turn_message(turn: Turn) -> pb.Turn:
         occurred_at=_timestamp(turn.occurred_at),
         language=turn.language,
         author=turn.author,
+        attachments=[attachment_message(a) for a in turn.attachments],
     )
     if turn.decision:
         DECISIONS.read_into(turn.decision, message.decision)
@@ -255,6 +269,7 @@ def new_turn(message: pb.Turn) -> NewTurn:
         emotion=emotion,
         author=message.author,
         decision=DECISIONS.to_json(message.decision) if message.HasField("decision") else "",
+        attachments=tuple(attachment_of(a) for a in message.attachments),
     )
 
 

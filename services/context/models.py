@@ -8,8 +8,10 @@ never identifiers: ``tombstones`` and ``audit_log``.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     DateTime,
     Float,
@@ -121,6 +123,13 @@ class TurnRow(Base):
     sentiment_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     # The bot's decision record (JSON); it holds emotion scores, so it expires with them.
     decision: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # What the turn carried besides text (photos, voice notes, files, places), one object
+    # each; NULL for the many turns that carry none. A column, not a table: attachments
+    # are only ever read with their turn, so storing, reading, merging, exporting,
+    # erasing and expiring them costs no statement of its own.
+    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        JSON(none_as_null=True), nullable=True
+    )
 
 
 class IssueRow(Base):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -87,6 +87,23 @@ class EmotionReading:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A photo, voice note, file, place... a turn carried; the fields of
+    ``rapport.common.v1.Attachment``. The bytes stay with the platform: ``reference``
+    names them for the channel adapter."""
+
+    reference: str = ""
+    content_type: str = ""
+    kind: int = 0
+    size_bytes: int = 0
+    file_name: str = ""
+    voice_note: bool = False
+    latitude: float = 0.0
+    longitude: float = 0.0
+    place: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class NewTurn:
     event_id: str
     conversation_id: str
@@ -99,6 +116,7 @@ class NewTurn:
     author: str = ""
     # The bot's decision record as JSON (bot turns), "" for none.
     decision: str = ""
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +338,7 @@ def turn_of(row: TurnRow | Row[Any]) -> Turn:
         emotion=emotion,
         author=row.author,
         decision=row.decision or "",
+        attachments=tuple(Attachment(**item) for item in row.attachments or ()),
         sequence=row.sequence,
     )
 
@@ -660,6 +679,7 @@ class ContextRepository:
                 "emotion_intensity": emotion.intensity if emotion else None,
                 "sentiment_score": emotion.sentiment_score if emotion else None,
                 "decision": stored.decision or None,
+                "attachments": [asdict(a) for a in stored.attachments] or None,
             },
         )
         return Appended(

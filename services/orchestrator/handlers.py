@@ -1,5 +1,10 @@
 """The orchestrator's use case: one inbound message in, one reply out, safe to repeat.
 
+A message may be text, attachments (a photo, a voice note, a place...) or both. Text is
+analysed and answered; attachments are stored with the customer's turn and thanked for,
+and since the bot cannot look at them the policy asks a person to (a sticker alone is
+only thanked for). A message with neither is refused.
+
 Handling the same event twice (a redelivery after a crash) stores nothing new and
 re-publishes the same reply under the same event id, which the channel adapter drops as
 a duplicate. The offset is committed by the consumer only after ``handle`` returns, that
@@ -21,12 +26,18 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import feedback_pb2, handoff_pb2, messages_pb2
 
+from services.orchestrator.attachments import distinct, kinds_of
 from services.orchestrator.handoff import handoff_packet
 from services.orchestrator.metrics import DECISIONS, HANDOFFS, IGNORED, RATINGS, REPLIES
 from services.orchestrator.policy import Action, Decision, Facts, Policy
 from services.orchestrator.ratings import Rating, read_rating
 from shared.channel_names import channel_name
-from shared.errors import ContractError, DependencyUnavailableError, RefusedError
+from shared.errors import (
+    ContractError,
+    DependencyUnavailableError,
+    InvalidInputError,
+    RefusedError,
+)
 from shared.kafka.codec import caused_by, derived_event_id
 from shared.kafka.topics import FEEDBACK, HANDOFF
 from shared.sending import PublisherPort, send_bot_message, step_record
@@ -67,6 +78,10 @@ REPLY = "reply"
 RATING = "rating"
 """The purpose a customer's rating is derived under from the message that gave it."""
 
+MEDIA_RECEIVED = "media_received"
+"""The policy's reason when the message carries what the bot cannot look at (policy.yaml):
+the reply then says a person will."""
+
 
 def _known_customer(envelope: envelope_pb2.Envelope, customer_id: str) -> envelope_pb2.CustomerRef:
     """The inbound event's customer reference, now with Rapport's customer id."""
@@ -92,6 +107,22 @@ def earlier_contact(
 
 
 _PRAISE = frozenset({"gratitude", "joy"})
+
+
+def has_text(event: messages_pb2.MessageReceived) -> bool:
+    """Whether the message has words to read (a photo sent alone has none)."""
+    return bool(event.text.strip())
+
+
+def reply_language(
+    analysis: emotion_pb.AnalyzeResponse | None, conversation_language: str, locale_hint: str
+) -> str:
+    """The language to answer in ("" when unknown): what the text was read as; with no
+    reading (no text, analysis opted out or unavailable), the language the conversation
+    was written in so far, else the one the channel suggests."""
+    if analysis is not None:
+        return analysis.language.code if analysis.language.supported else ""
+    return conversation_language or locale_hint
 
 
 def _emotion_to_acknowledge(
@@ -131,6 +162,8 @@ class InboundHandler:
 
     async def _handle(self, event: messages_pb2.MessageReceived) -> None:
         envelope = event.envelope
+        if not has_text(event) and not event.attachments:
+            raise InvalidInputError("the message has neither text nor an attachment")
         try:
             customer = await self._context.resolve_customer(
                 envelope.channel,
@@ -144,7 +177,7 @@ class InboundHandler:
             IGNORED.labels("erased").inc()
             return
         analysis = None
-        if customer.consent.emotion_analysis_allowed:
+        if has_text(event) and customer.consent.emotion_analysis_allowed:
             analysis = await self._analyze(event)
         inbound_turn = context_pb.Turn(
             event_id=envelope.event_id,
@@ -153,6 +186,7 @@ class InboundHandler:
             text=event.text,
             channel=envelope.channel,
             occurred_at=envelope.occurred_at,
+            attachments=event.attachments,
         )
         if analysis is not None:
             inbound_turn.language = analysis.language.code
@@ -176,7 +210,8 @@ class InboundHandler:
                 envelope.conversation_id, context_pb.CONVERSATION_STATE_BOT
             )
             history.conversation.state = context_pb.CONVERSATION_STATE_BOT
-        facts = self._facts(event, analysis, history)
+        attachments = kinds_of(event.attachments)
+        facts = self._facts(event, analysis, history, attachments)
         decision = self._policy.decide(facts)
         reply_id = derived_event_id(envelope.event_id, REPLY)
         answered = any(turn.event_id == reply_id for turn in history.recent_turns)
@@ -188,8 +223,8 @@ class InboundHandler:
             turn.role == context_pb.ROLE_BOT and turn.conversation_id == envelope.conversation_id
             for turn in history.recent_turns
         )
-        # The customer's language when the emotion service recognises it; "" means unknown.
-        language = analysis.language.code if analysis and analysis.language.supported else ""
+        language = reply_language(analysis, history.conversation.language, event.locale_hint)
+        attachments_to_a_person = MEDIA_RECEIVED in decision.codes()
         if decision.action is Action.ESCALATE:
             sensitive = "sensitive_topic" in decision.codes()
             template = f"holding/{'caring' if sensitive else 'ordinary'}"
@@ -198,6 +233,16 @@ class InboundHandler:
                 sensitive=sensitive,
                 first_bot_message=first_bot_message,
                 bot_name=self._bot_name,
+            )
+        elif not facts.has_text:
+            template = f"attachments/{'to_a_person' if attachments_to_a_person else 'received'}"
+            reply = VOICE.attachment_reply(
+                language=language,
+                attachments=attachments,
+                first_bot_message=first_bot_message,
+                bot_name=self._bot_name,
+                handoff=decision.escalates,
+                attachments_to_a_person=attachments_to_a_person,
             )
         else:
             template = f"answer/{facts.intent}"
@@ -211,7 +256,9 @@ class InboundHandler:
                 earlier_contact=earlier_contact(
                     history, envelope.conversation_id, envelope.channel
                 ),
+                attachments=attachments,
                 handoff=decision.escalates,
+                attachments_to_a_person=attachments_to_a_person,
             )
         record = context_pb.DecisionRecord(
             action=decision.action.value,
@@ -235,6 +282,8 @@ class InboundHandler:
                     facts=facts,
                     history=history,
                     latest_reply=reply.text,
+                    # Without a reading of the text, the language the bot answered in.
+                    language=facts.language or (reply.language if language else ""),
                 )
             )
 
@@ -243,6 +292,7 @@ class InboundHandler:
         event: messages_pb2.MessageReceived,
         analysis: emotion_pb.AnalyzeResponse | None,
         history: context_pb.GetContextResponse,
+        attachments: list[str],
     ) -> Facts:
         state = context_pb.ConversationState.Name(history.conversation.state)
         facts = Facts(
@@ -254,6 +304,8 @@ class InboundHandler:
             sensitive_topic=self._policy.sensitive_topic(event.text),
             negative_event=self._policy.names_a_negative_event(event.text),
             returned_by_agent=self._returned_by(history.conversation),
+            has_text=has_text(event),
+            attachment_kinds=distinct(attachments),
         )
         if analysis is None:
             return facts

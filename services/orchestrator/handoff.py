@@ -10,6 +10,7 @@ from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.events.v1 import handoff_pb2
 
+from services.orchestrator.attachments import summary_line
 from services.orchestrator.policy import Decision, Facts
 from shared.channels.reply_windows import REPLY_WINDOWS
 from shared.kafka.codec import caused_by
@@ -18,16 +19,25 @@ HANDOFF = "handoff"
 """The purpose a handoff is derived under from the inbound event (its event id)."""
 
 
-def required_skills(facts: Facts) -> list[str]:
+def required_skills(facts: Facts, language: str) -> list[str]:
     """What an agent must be able to do: write the language, handle the topic or request."""
     skills = []
-    if facts.language:
-        skills.append(f"language:{facts.language}")
+    if language:
+        skills.append(f"language:{language}")
     if facts.sensitive_topic:
         skills.append(f"topic:{facts.sensitive_topic}")
     if facts.intent != "unknown":
         skills.append(f"intent:{facts.intent}")
     return skills
+
+
+def summary(context_summary: str, facts: Facts) -> str:
+    """The customer's summary from context, then what the latest message carries besides
+    text, which the bot could not look at."""
+    if not facts.attachment_kinds:
+        return context_summary
+    line = summary_line(facts.attachment_kinds, facts.has_text)
+    return f"{context_summary} {line}" if context_summary else line
 
 
 def handoff_packet(
@@ -38,8 +48,10 @@ def handoff_packet(
     facts: Facts,
     history: context_pb.GetContextResponse,
     latest_reply: str,
+    language: str,
 ) -> handoff_pb2.HandoffRequested:
-    """The ``HandoffRequested`` for ``inbound``; ``latest_reply`` is what the bot just said."""
+    """The ``HandoffRequested`` for ``inbound``; ``latest_reply`` is what the bot just said,
+    ``language`` the customer's ("" when unknown)."""
     bot_replies = [
         turn.text
         for turn in history.recent_turns
@@ -54,11 +66,11 @@ def handoff_packet(
             )
             for r in decision.reasons
         ],
-        summary=history.summary,
+        summary=summary(history.summary, facts),
         priority=decision.priority,
-        language=facts.language,
+        language=language,
         preferred_agent_id=facts.returned_by_agent,
-        required_skills=required_skills(facts),
+        required_skills=required_skills(facts, language),
         identities=[
             envelope_pb2.CustomerRef(
                 customer_id=customer.customer_id,

@@ -57,6 +57,11 @@ class Facts:
     negative_event: bool = False
     # The agent who handed this conversation back to the bot within the bounce window.
     returned_by_agent: str = ""
+    # The message has words to read; a photo sent alone has none (nothing to analyse).
+    has_text: bool = True
+    # What the message carries besides text, each kind once: image, voice_note, audio,
+    # video, file, location, sticker (services/orchestrator/attachments.py).
+    attachment_kinds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +110,10 @@ _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "lte": lambda a, b: a <= b,
     "lt": lambda a, b: a < b,
     "not_in": lambda a, b: a not in b,
+    # On a list of facts (attachment_kinds): at least one item is none of these.
+    "any_not_in": lambda a, b: any(item not in b for item in a),
+    # On a list of facts: there are items, and every one is one of these.
+    "all_in": lambda a, b: bool(a) and all(item in b for item in a),
 }
 
 
@@ -197,10 +206,16 @@ class Policy:
 
 
 def _readable(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        k: (f"{v:.2f}" if isinstance(v, float) else str(v).replace("_", " "))
-        for k, v in values.items()
-    }
+    """Facts as a sentence shows them: 0.93, "voice note", "image, file"."""
+    return {k: _readable_value(v) for k, v in values.items()}
+
+
+def _readable_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_readable_value(item) for item in value)
+    return str(value).replace("_", " ")
 
 
 def _priority(facts: Facts, action: Action) -> float:

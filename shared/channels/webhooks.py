@@ -189,7 +189,7 @@ class WebhookIntake:
             text=message.text,
             provider_message_id=message.provider_message_id,
             attachments=[
-                messages_pb2.Attachment(url=a.url, content_type=a.content_type)
+                envelope_pb2.Attachment(reference=a.url, content_type=a.content_type)
                 for a in message.attachments
             ],
             locale_hint=message.locale,

@@ -2,10 +2,11 @@
 
 Every sentence the bot can say lives in ``voice.yaml``: the persona, the disclosure, the
 acknowledgement of each emotion at each intensity tier, an answer per intent and
-language, the holding replies, the hand-over note and the earlier-contact sentence. The
-file is read and checked once, at import (``VOICE``): a missing language, intent,
-emotion, tier or key, a slot a sentence may not use, an emoji when the persona uses
-none, or a banned word stops the service at start-up instead of reaching a customer.
+language, the holding replies, the hand-over note, the earlier-contact sentence and the
+thanks for each kind of attachment. The file is read and checked once, at import
+(``VOICE``): a missing language, intent, emotion, tier, attachment kind or key, a slot a
+sentence may not use, an emoji when the persona uses none, or a banned word stops the
+service at start-up instead of reaching a customer.
 
 Pure: no I/O beyond loading the file once. A reply acknowledges the feeling first, then
 remembers an earlier contact on another channel, then answers the intent; the first bot
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -33,6 +34,12 @@ import yaml
 DEFAULT_VOICE = Path(__file__).resolve().parent / "voice.yaml"
 
 TIERS = ("low", "medium", "high")
+
+SEVERAL = "several"
+"""The key of ``attachments.received`` that thanks for more than one attachment."""
+
+STICKER = "sticker"
+"""The attachment kind that is a reaction: thanked for only when it is all a message says."""
 
 # The slots each kind of sentence may use; anything else is a mistake in voice.yaml.
 _DISCLOSURE_SLOTS = frozenset({"bot_name"})
@@ -93,6 +100,12 @@ class Library:
     agent_opening: str
     agent_looking_into: str
     agent_ask_details: str
+    # Thanks for what the customer sent, by attachment kind, and "several".
+    attachments_received: Mapping[str, str]
+    # The bot cannot look at attachments: it has asked a person to.
+    attachments_to_a_person: str
+    # After thanking for attachments nobody needs to look at (a sticker).
+    attachments_follow_up: str
     channel_words: Mapping[str, str]
     day_format: str
     months: tuple[str, ...]
@@ -158,6 +171,9 @@ class Voice:
         if "unknown" not in self.intents:
             raise VoiceError("voice.yaml: intents must include 'unknown' (the clarifying answer)")
         self.channels = _names(_require(document, "channels", ""), "channels")
+        self.attachment_kinds = _names(
+            _require(document, "attachment_kinds", ""), "attachment_kinds"
+        )
         banned = _require(document, "banned_words", "")
         if not isinstance(banned, Mapping):
             raise VoiceError("voice.yaml: banned_words must list words per language")
@@ -216,6 +232,16 @@ class Voice:
                 answers[intent] = Answer(ask=_text(value, at, _NO_SLOTS))
         holding = _require(raw, "holding", where)
         agent = _require(raw, "agent", where)
+        attachments = _require(raw, "attachments", where)
+        received_raw = _require(attachments, "received", f"{where}.attachments")
+        received = {
+            kind: _text(
+                _require(received_raw, kind, f"{where}.attachments.received"),
+                f"{where}.attachments.received.{kind}",
+                _NO_SLOTS,
+            )
+            for kind in (*self.attachment_kinds, SEVERAL)
+        }
         rating = _require(raw, "rating", where)
         words_raw = _require(raw, "channel_words", where)
         channel_words = {
@@ -266,6 +292,17 @@ class Voice:
                 f"{where}.agent.ask_details",
                 _NO_SLOTS,
             ),
+            attachments_received=received,
+            attachments_to_a_person=_text(
+                _require(attachments, "to_a_person", f"{where}.attachments"),
+                f"{where}.attachments.to_a_person",
+                _NO_SLOTS,
+            ),
+            attachments_follow_up=_text(
+                _require(attachments, "follow_up", f"{where}.attachments"),
+                f"{where}.attachments.follow_up",
+                _NO_SLOTS,
+            ),
             channel_words=channel_words,
             day_format=_text(_require(raw, "day_format", where), where, _DAY_SLOTS),
             months=months,
@@ -295,6 +332,10 @@ class Voice:
             yield f"{code}.agent.opening", lib.agent_opening
             yield f"{code}.agent.looking_into", lib.agent_looking_into
             yield f"{code}.agent.ask_details", lib.agent_ask_details
+            for kind, text in lib.attachments_received.items():
+                yield f"{code}.attachments.received.{kind}", text
+            yield f"{code}.attachments.to_a_person", lib.attachments_to_a_person
+            yield f"{code}.attachments.follow_up", lib.attachments_follow_up
             for channel, words in lib.channel_words.items():
                 yield f"{code}.channel_words.{channel}", words
             yield f"{code}.sign_off", lib.sign_off
@@ -403,6 +444,14 @@ class Voice:
         day = lib.day_format.format(day=contact.day.day, month=lib.months[contact.day.month - 1])
         return lib.earlier_contact.format(channel=where, day=day)
 
+    def attachments_received(self, language: str, kinds: Sequence[str]) -> str:
+        """Thanks for what the customer sent, saying what it is: one attachment by its
+        kind, more than one together ("" for none)."""
+        if not kinds:
+            return ""
+        received = self.libraries[self.resolve(language)[0]].attachments_received
+        return received[kinds[0]] if len(kinds) == 1 else received[SEVERAL]
+
     def compose_reply(
         self,
         *,
@@ -415,24 +464,45 @@ class Voice:
         first_name: str = "",
         order_reference: str = "",
         earlier_contact: EarlierContact | None = None,
+        attachments: Sequence[str] = (),
         handoff: bool = False,
+        attachments_to_a_person: bool = False,
     ) -> Reply:
-        """The reply: apology (fallback language only), disclosure (first time), the
-        feeling acknowledged, the earlier contact remembered, the answer, then the
-        hand-over note when a person is asked to take over."""
-        used, fallback = self.resolve(language)
-        lib = self.libraries[used]
-        parts = [lib.apology] if fallback else []
-        if first_bot_message:
-            parts.append(self.disclosure(used, bot_name, first_name))
-        parts.append(self.acknowledgement(used, emotion, intensity))
-        if earlier_contact is not None:
-            parts.append(self.earlier_contact(used, earlier_contact))
-        parts.append(self.answer(used, intent, order_reference))
-        if handoff:
-            parts.append(lib.handoff_note)
-        parts.append(lib.sign_off)
-        return Reply(" ".join(part for part in parts if part), used)
+        """The reply to a message with text: apology (fallback language only), disclosure
+        (first time), the feeling acknowledged, thanks for what came with the text (a
+        sticker beside words is a reaction to them, not thanked for), the earlier contact
+        remembered, the answer, then the hand-over note when a person is asked to take
+        over — the one saying the bot cannot look at attachments when that is why."""
+        lib = self.libraries[self.resolve(language)[0]]
+        body = [
+            self.acknowledgement(language, emotion, intensity),
+            self.attachments_received(language, [k for k in attachments if k != STICKER]),
+            self.earlier_contact(language, earlier_contact) if earlier_contact else "",
+            self.answer(language, intent, order_reference),
+            _closing(lib, handoff, attachments_to_a_person),
+        ]
+        return self._framed(language, body, first_bot_message, bot_name, first_name)
+
+    def attachment_reply(
+        self,
+        *,
+        language: str,
+        attachments: Sequence[str],
+        first_bot_message: bool,
+        bot_name: str = "",
+        first_name: str = "",
+        handoff: bool = False,
+        attachments_to_a_person: bool = False,
+    ) -> Reply:
+        """The reply to attachments sent without text (``attachments``: one kind per
+        attachment): thanks that say what came, then that a person will look at them,
+        the hand-over note, or, when nobody is called, how the bot can help."""
+        lib = self.libraries[self.resolve(language)[0]]
+        body = [
+            self.attachments_received(language, attachments),
+            _closing(lib, handoff, attachments_to_a_person) or lib.attachments_follow_up,
+        ]
+        return self._framed(language, body, first_bot_message, bot_name, first_name)
 
     def holding_reply(
         self,
@@ -444,14 +514,35 @@ class Voice:
         first_name: str = "",
     ) -> Reply:
         """What the customer reads while a person takes over: calm, caring, no promises."""
+        lib = self.libraries[self.resolve(language)[0]]
+        body = [lib.holding_caring if sensitive else lib.holding]
+        return self._framed(language, body, first_bot_message, bot_name, first_name)
+
+    def _framed(
+        self,
+        language: str,
+        body: list[str],
+        first_bot_message: bool,
+        bot_name: str,
+        first_name: str,
+    ) -> Reply:
+        """A bot message: the apology (fallback language only) and the disclosure (first
+        bot message) before ``body``, the sign-off after; empty parts left out."""
         used, fallback = self.resolve(language)
         lib = self.libraries[used]
         parts = [lib.apology] if fallback else []
         if first_bot_message:
             parts.append(self.disclosure(used, bot_name, first_name))
-        parts.append(lib.holding_caring if sensitive else lib.holding)
+        parts.extend(body)
         parts.append(lib.sign_off)
         return Reply(" ".join(part for part in parts if part), used)
+
+
+def _closing(lib: Library, handoff: bool, attachments_to_a_person: bool) -> str:
+    """How a reply ends when a person is asked to take over ("" when nobody is)."""
+    if attachments_to_a_person:
+        return lib.attachments_to_a_person
+    return lib.handoff_note if handoff else ""
 
 
 VOICE = Voice.load()

@@ -69,7 +69,32 @@ TONE_MARKERS = (
     "handoff_note",
     "holding",
     "caring",
+    "attachments_received",
+    "attachments_to_a_person",
 )
+# What a turn's `attach` names, as the channel adapters describe it.
+ATTACHMENTS = {
+    "image": envelope_pb2.Attachment(
+        reference="whatsapp:media/2001",
+        content_type="image/jpeg",
+        kind=envelope_pb2.ATTACHMENT_KIND_IMAGE,
+    ),
+    "voice_note": envelope_pb2.Attachment(
+        reference="telegram:file/AwACAgQ",
+        content_type="audio/ogg",
+        kind=envelope_pb2.ATTACHMENT_KIND_AUDIO,
+        voice_note=True,
+    ),
+    "video": envelope_pb2.Attachment(
+        reference="whatsapp:media/2002",
+        content_type="video/mp4",
+        kind=envelope_pb2.ATTACHMENT_KIND_VIDEO,
+    ),
+    "sticker": envelope_pb2.Attachment(
+        reference="https://scontent.xx.fbcdn.net/sticker.png",
+        kind=envelope_pb2.ATTACHMENT_KIND_STICKER,
+    ),
+}
 # The web widget shows Markdown; it has no renderer of its own (as in the unit tests).
 WEB = Capabilities(max_text_chars=4000, formatting=Formatting.MARKDOWN, max_quick_replies=5)
 CAPABILITIES: dict[str, Capabilities] = {
@@ -106,6 +131,7 @@ class Turn:
     days_ago: float = 0
     locale: str = ""
     link_from: str = ""
+    attach: tuple[str, ...] = ()  # kinds sent with (or instead of) the text
 
 
 @dataclass(frozen=True)
@@ -124,6 +150,11 @@ def _turn(raw: Mapping[str, Any], channel: str, address: str, locale: str) -> Tu
     markers = tuple(raw.get("tone", ()))
     if set(markers) - set(TONE_MARKERS):
         raise ValueError(f"unknown tone markers {sorted(set(markers) - set(TONE_MARKERS))}")
+    attach = tuple(raw.get("attach", ()))
+    if set(attach) - set(ATTACHMENTS):
+        raise ValueError(f"unknown attachment kinds {sorted(set(attach) - set(ATTACHMENTS))}")
+    if attach and channel == "web":
+        raise ValueError("attachments are played on the webhook channels")
     return Turn(
         **{
             "channel": channel,
@@ -133,6 +164,7 @@ def _turn(raw: Mapping[str, Any], channel: str, address: str, locale: str) -> Tu
             "reasons": tuple(raw.get("reasons", ())),
             "absent": tuple(raw.get("absent", ())),
             "tone": markers,
+            "attach": attach,
         }
     )
 
@@ -347,6 +379,7 @@ class Player:
             text=turn.say,
             provider_message_id=provider_message_id,
             locale_hint=turn.locale,
+            attachments=[ATTACHMENTS[kind] for kind in turn.attach],
         )
         await self._publisher.publish(INBOUND, event)
         return event
@@ -457,6 +490,8 @@ def _markers(
         "handoff_note": lib.handoff_note,
         "holding": lib.holding,
         "caring": lib.holding_caring,
+        "attachments_received": VOICE.attachments_received(language, turn.attach),
+        "attachments_to_a_person": lib.attachments_to_a_person,
     }
     if earlier is not None:
         day = earlier.event.envelope.occurred_at.ToDatetime(tzinfo=UTC).date()
@@ -475,6 +510,9 @@ def _acknowledgements(language: str) -> set[str]:
 
 def problems_of(turn: Turn, seen: Seen, earlier: Seen | None) -> list[str]:
     """Every way this turn's outcome differs from the scenario."""
+    stored = list(seen.customer_turn.attachments) if seen.customer_turn else []
+    if stored != [ATTACHMENTS[kind] for kind in turn.attach]:
+        return [f"the customer's turn keeps {stored}, not {turn.attach}"]
     if turn.action == "stay_quiet":
         return [] if seen.reply is None else [f"the bot replied {seen.reply.text!r}"]
     reply, decision = seen.reply, seen.bot_turn.decision if seen.bot_turn else None
@@ -566,6 +604,8 @@ def test_the_suite_covers_the_acceptance_point() -> None:
         "repeat_contact",
         "sarcasm_on_negative_topic",
         "unsupported_language",
+        "media_received",
+        "sticker_received",
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +21,7 @@ from prometheus_client import REGISTRY
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as pb
 from rapport.context.v1 import context_service_pb2_grpc as pb_grpc
-from sqlalchemy import Connection, String, Text, insert, inspect, select
+from sqlalchemy import JSON, Connection, String, Text, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.context.__main__ import build
@@ -105,6 +105,7 @@ async def say(
     emotion: tuple[str, float, float] | None = None,
     event_id: str = "",
     context_turns: int = 0,
+    attachments: Sequence[envelope_pb2.Attachment] = (),
 ) -> pb.AppendTurnResponse:
     turn = pb.Turn(
         event_id=event_id or str(uuid.uuid4()),
@@ -113,6 +114,7 @@ async def say(
         text=text,
         channel=channel,
         occurred_at=stamp(at or datetime.now(UTC)),
+        attachments=attachments,
     )
     if emotion:
         turn.emotion.CopyFrom(
@@ -336,6 +338,54 @@ async def test_an_append_can_answer_with_the_context_it_leaves(service: Service)
     assert negative == grpc.StatusCode.INVALID_ARGUMENT
     texts = [t.text for t in (await context_of(service, customer.customer_id)).recent_turns]
     assert "never stored" not in texts
+
+
+PHOTO = envelope_pb2.Attachment(
+    reference="whatsapp:media/1029384756",
+    content_type="image/jpeg",
+    kind=envelope_pb2.ATTACHMENT_KIND_IMAGE,
+    size_bytes=482_113,
+    file_name="parcel.jpg",
+)
+VOICE_NOTE = envelope_pb2.Attachment(
+    reference="telegram:file/AwACAgQAAxkBAAIB",
+    content_type="audio/ogg",
+    kind=envelope_pb2.ATTACHMENT_KIND_AUDIO,
+    size_bytes=20_480,
+    voice_note=True,
+)
+PLACE = envelope_pb2.Attachment(
+    kind=envelope_pb2.ATTACHMENT_KIND_LOCATION,
+    latitude=51.501364,
+    longitude=-0.14189,
+    place="Buckingham Palace, London",
+)
+
+
+async def test_attachments_are_kept_with_their_turn_wherever_turns_are_read(
+    service: Service,
+) -> None:
+    customer = await resolve(service, WEB, "visitor-token-5550001")
+    sent = [PHOTO, VOICE_NOTE, PLACE]
+    event_id = str(uuid.uuid4())
+    appended = await say(
+        service, customer.customer_id, "conv-1", "", event_id=event_id, attachments=sent
+    )
+    assert list(appended.turn.attachments) == sent
+    plain = await say(service, customer.customer_id, "conv-1", "and this is text", context_turns=5)
+    assert [list(t.attachments) for t in plain.context.recent_turns] == [sent, []]
+
+    context = await context_of(service, customer.customer_id, conversation_id="conv-1")
+    assert [list(t.attachments) for t in context.recent_turns] == [sent, []]
+    listed = (
+        await service.stub.ListTurns(pb.ListTurnsRequest(conversation_id="conv-1"), timeout=5)
+    ).turns
+    assert [list(t.attachments) for t in listed] == [sent, []]
+    # A repeat of the event answers with what was stored the first time.
+    again = await say(
+        service, customer.customer_id, "conv-1", "", event_id=event_id, attachments=[PHOTO]
+    )
+    assert not again.created and list(again.turn.attachments) == sent
 
 
 def turn_request(
@@ -571,7 +621,7 @@ async def _every_text_value(engine: AsyncEngine) -> list[str]:
     values: list[str] = []
     async with engine.connect() as connection:
         for table in Base.metadata.sorted_tables:
-            text_columns = [c for c in table.columns if isinstance(c.type, String | Text)]
+            text_columns = [c for c in table.columns if isinstance(c.type, String | Text | JSON)]
             for row in await connection.execute(select(*text_columns)):
                 values.extend(str(v) for v in row if v is not None)
         tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
@@ -589,6 +639,7 @@ async def test_export_holds_every_table_and_erasure_leaves_nothing(service: Serv
         "secret words one",
         channel=SMS,
         emotion=("anxiety", 0.4, -0.2),
+        attachments=[PHOTO, PLACE],
     )
     await say(service, web.customer_id, "conv-web", "secret words two")
     await service.stub.RecordIssue(
@@ -610,7 +661,7 @@ async def test_export_holds_every_table_and_erasure_leaves_nothing(service: Serv
         timeout=5,
     )
     other = await resolve(service, WEB, "someone-else-entirely")
-    await say(service, other.customer_id, "conv-other", "unrelated")
+    await say(service, other.customer_id, "conv-other", "unrelated", attachments=[VOICE_NOTE])
 
     exported = json.loads(
         (
@@ -632,6 +683,11 @@ async def test_export_holds_every_table_and_erasure_leaves_nothing(service: Serv
     ):
         assert exported[table], f"export has no {table}"
     assert {t["text"] for t in exported["turns"]} == {"secret words one", "secret words two"}
+    [with_attachments] = [t for t in exported["turns"] if t["attachments"]]
+    assert [(a["reference"], a["kind"], a["place"]) for a in with_attachments["attachments"]] == [
+        (PHOTO.reference, envelope_pb2.ATTACHMENT_KIND_IMAGE, ""),
+        ("", envelope_pb2.ATTACHMENT_KIND_LOCATION, PLACE.place),
+    ]
     assert "unrelated" not in json.dumps(exported)
     assert "code_hash" not in json.dumps(exported)
     assert {a["action"] for a in exported["audit_log"]} >= {"merge", "export"}
@@ -652,9 +708,12 @@ async def test_export_holds_every_table_and_erasure_leaves_nothing(service: Serv
         "conv-sms",
         "conv-web",
         "secret words",
+        PHOTO.reference,
+        PLACE.place,
     ):
         assert secret not in stored, f"{secret!r} survived the erasure"
     assert "unrelated" in stored  # other customers are untouched
+    assert VOICE_NOTE.reference in stored  # (and attachments are among what is scanned)
 
     before = datetime.now(UTC) - timedelta(minutes=5)
     assert (

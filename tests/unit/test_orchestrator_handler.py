@@ -1,22 +1,31 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import timedelta
 
+import pytest
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import feedback_pb2, handoff_pb2, messages_pb2
 
+from services.orchestrator.attachments import kinds_of, summary_line
 from services.orchestrator.handlers import InboundHandler
 from services.orchestrator.policy import Policy
+from shared.errors import InvalidInputError
 from shared.kafka.codec import derived_event_id, new_envelope
 from shared.kafka.topics import FEEDBACK, HANDOFF, outbound_topic
 from tests.fakes.ports import FakePublisher, InMemoryContext, StubEmotion
 
 
 def _inbound(
-    text: str, visitor: str = "visitor-1", channel: envelope_pb2.Channel = envelope_pb2.CHANNEL_WEB
+    text: str,
+    visitor: str = "visitor-1",
+    channel: envelope_pb2.Channel = envelope_pb2.CHANNEL_WEB,
+    *,
+    attachments: Sequence[envelope_pb2.Attachment] = (),
+    locale_hint: str = "",
 ) -> messages_pb2.MessageReceived:
     return messages_pb2.MessageReceived(
         envelope=new_envelope(
@@ -25,6 +34,8 @@ def _inbound(
             customer=envelope_pb2.CustomerRef(channel=channel, address=visitor),
         ),
         text=text,
+        attachments=attachments,
+        locale_hint=locale_hint,
     )
 
 
@@ -261,3 +272,158 @@ async def test_a_message_that_is_no_rating_goes_back_to_the_bot() -> None:
     assert topic == outbound_topic("web") and "refund" in reply.text
     assert not any(t == FEEDBACK for t, _ in publisher.published)
     assert context.states[conversation] == context_pb.CONVERSATION_STATE_BOT
+
+
+PHOTO = envelope_pb2.Attachment(
+    reference="whatsapp:media/1029384756",
+    content_type="image/jpeg",
+    kind=envelope_pb2.ATTACHMENT_KIND_IMAGE,
+    size_bytes=482_113,
+)
+VOICE_NOTE = envelope_pb2.Attachment(
+    reference="telegram:file/AwACAgQAAxkBAAIB",
+    content_type="audio/ogg",
+    kind=envelope_pb2.ATTACHMENT_KIND_AUDIO,
+    voice_note=True,
+)
+STICKER = envelope_pb2.Attachment(
+    reference="telegram:file/CAACAgIAAxkBAAIC", kind=envelope_pb2.ATTACHMENT_KIND_STICKER
+)
+
+
+async def test_a_photo_without_text_is_kept_thanked_for_and_handed_to_a_person() -> None:
+    context, publisher, emotion = InMemoryContext(), FakePublisher(), CountingEmotion()
+    handler = _handler(context, publisher, emotion)
+    photo = _inbound("", "+34600111222", envelope_pb2.CHANNEL_WHATSAPP, attachments=[PHOTO])
+    photo.locale_hint = "es-ES"
+    await handler(photo)
+
+    assert emotion.calls == 0  # nothing to analyse
+    stored = context.turns[photo.envelope.event_id]
+    assert list(stored.attachments) == [PHOTO] and not stored.HasField("emotion")
+    (topic, reply), (_, handoff) = publisher.published
+    assert topic == outbound_topic("whatsapp")
+    assert reply.text == (
+        "Hola, soy Robin, un asistente automático. Si prefieres hablar con una persona, "
+        "dímelo cuando quieras. Gracias por la foto. No puedo abrir archivos adjuntos por mi "
+        "cuenta, así que he pedido a una persona de nuestro equipo que lo revise; "
+        "te responderá aquí."
+    )
+    assert isinstance(handoff, handoff_pb2.HandoffRequested)
+    assert [(r.code, r.explanation) for r in handoff.reasons] == [
+        (
+            "media_received",
+            "The customer sent something the bot cannot look at (image): a person should.",
+        )
+    ]
+    assert handoff.summary.endswith("The latest message carries a photo and no text.")
+    assert handoff.language == "es" and "language:es" in handoff.required_skills
+    assert context.states[photo.envelope.conversation_id] == (
+        context_pb.CONVERSATION_STATE_WAITING_FOR_AGENT
+    )
+    record = context.turns[reply.envelope.event_id].decision
+    assert (record.action, record.template, record.language) == (
+        "reply_and_escalate",
+        "attachments/to_a_person",
+        "es",
+    )
+    assert [r.code for r in record.reasons] == ["media_received"]
+    facts = json.loads(record.facts_json)
+    assert facts["attachment_kinds"] == ["image"] and facts["has_text"] is False
+
+    await handler(photo)  # a redelivery republishes the same reply, stores nothing new
+    again = publisher.published[-1][1]
+    assert (again.envelope.event_id, again.text) == (reply.envelope.event_id, reply.text)
+    assert len(context.turns) == 2
+
+
+class _KnowsTheLanguage(InMemoryContext):
+    """A store whose conversation was written in ``language`` so far."""
+
+    def __init__(self, language: str) -> None:
+        super().__init__()
+        self.language = language
+
+    async def get_context(
+        self, customer_id: str, conversation_id: str, max_turns: int
+    ) -> context_pb.GetContextResponse:
+        found = await super().get_context(customer_id, conversation_id, max_turns)
+        found.conversation.language = self.language
+        return found
+
+
+async def test_a_voice_note_is_answered_in_the_conversations_language_before_the_hint() -> None:
+    context, publisher = _KnowsTheLanguage("fr"), FakePublisher()
+    await _handler(context, publisher)(_inbound("", attachments=[VOICE_NOTE], locale_hint="en-GB"))
+    reply = publisher.published[0][1]
+    assert "Merci pour le message vocal." in reply.text
+    assert reply.text.endswith(
+        "Je ne peux pas ouvrir les pièces jointes moi-même : j'ai donc demandé à un membre de "
+        "notre équipe d'y jeter un œil ; il vous répondra ici."
+    )
+
+
+async def test_a_sticker_alone_is_thanked_for_and_nobody_is_called() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    handler = _handler(context, publisher)
+    await handler(_inbound("Where is my order?"))
+    sticker = _inbound("", attachments=[STICKER])
+    await handler(sticker)
+
+    topics = [topic for topic, _ in publisher.published]
+    assert topics == [outbound_topic("web"), outbound_topic("web")]
+    reply = publisher.published[-1][1]
+    assert reply.text == "Thanks for the sticker! Is there anything I can help you with?"
+    record = context.turns[reply.envelope.event_id].decision
+    assert record.action == "auto_reply" and record.template == "attachments/received"
+    assert [r.code for r in record.reasons] == ["sticker_received"]
+    assert list(context.turns[sticker.envelope.event_id].attachments) == [STICKER]
+    assert sticker.envelope.conversation_id not in context.states
+
+
+async def test_text_with_a_photo_is_answered_and_a_person_still_looks_at_the_photo() -> None:
+    context, publisher, emotion = InMemoryContext(), FakePublisher(), CountingEmotion()
+    inbound = _inbound("My order hasn't arrived, here is the receipt", attachments=[PHOTO])
+    await _handler(context, publisher, emotion)(inbound)
+
+    assert emotion.calls == 1
+    stored = context.turns[inbound.envelope.event_id]
+    assert stored.emotion.dominant_emotion == "frustration"
+    assert list(stored.attachments) == [PHOTO]
+    (_, reply), (_, handoff) = publisher.published
+    assert "Thank you for the photo." in reply.text
+    assert "order number" in reply.text  # the text is answered
+    assert reply.text.endswith(
+        "I can't open attachments myself, so I've asked a member of our team to take a look; "
+        "they'll reply here."
+    )
+    assert [r.code for r in handoff.reasons] == ["media_received"]
+    assert handoff.summary.endswith("The latest message carries a photo.")
+    assert handoff.intent == "delivery_period"
+    record = context.turns[reply.envelope.event_id].decision
+    assert record.template == "answer/delivery_period"
+
+
+async def test_a_message_with_neither_text_nor_attachments_is_refused_and_nothing_kept() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    with pytest.raises(InvalidInputError, match="neither text nor an attachment"):
+        await _handler(context, publisher)(_inbound("  \n "))
+    assert publisher.published == [] and context.turns == {}
+
+
+def test_attachments_are_named_by_kind_and_summed_up_for_the_agent() -> None:
+    audio = envelope_pb2.Attachment(kind=envelope_pb2.ATTACHMENT_KIND_AUDIO)
+    unnamed = envelope_pb2.Attachment(reference="https://api.twilio.com/media/ME1")
+    assert kinds_of([audio, VOICE_NOTE, unnamed, STICKER, PHOTO]) == [
+        "audio",
+        "voice_note",
+        "file",  # a kind the adapter did not name is a file a person opens
+        "sticker",
+        "image",
+    ]
+    assert summary_line(["image", "file"], has_text=True) == (
+        "The latest message carries a photo and a file."
+    )
+    assert summary_line(["image", "image", "location"], has_text=False) == (
+        "The latest message carries a photo, a location and no text."
+    )

@@ -110,6 +110,54 @@ def decide(**facts: object) -> tuple[Action, list[str]]:
             Action.ESCALATE,
             ["human_requested", "intent_unclear", "recently_returned"],
         ),
+        (  # a photo alone: nothing to analyse, and a person must look at it
+            {"emotion_available": False, "has_text": False, "attachment_kinds": ("image",)},
+            Action.REPLY_AND_ESCALATE,
+            ["media_received"],
+        ),
+        (
+            {
+                "emotion_available": False,
+                "has_text": False,
+                "attachment_kinds": ("sticker", "voice_note"),
+            },
+            Action.REPLY_AND_ESCALATE,
+            ["media_received"],
+        ),
+        (  # a sticker alone is a reaction: thanked for, nobody called
+            {"emotion_available": False, "has_text": False, "attachment_kinds": ("sticker",)},
+            Action.AUTO_REPLY,
+            ["sticker_received"],
+        ),
+        (  # text with a photo: the text decides as usual, the photo still needs a person
+            {"intent": "track_order", "attachment_kinds": ("image",)},
+            Action.REPLY_AND_ESCALATE,
+            ["media_received"],
+        ),
+        (
+            {"intent": "track_order", "attachment_kinds": ("sticker",)},
+            Action.AUTO_REPLY,
+            [],
+        ),
+        (
+            {
+                "intent": "unknown",
+                "human_requested": True,
+                "attachment_kinds": ("file", "location"),
+            },
+            Action.ESCALATE,
+            ["human_requested", "media_received", "intent_unclear"],
+        ),
+        (
+            {
+                "emotion_available": False,
+                "has_text": False,
+                "attachment_kinds": ("video",),
+                "conversation_state": "with_agent",
+            },
+            Action.STAY_QUIET,
+            ["agent_in_charge", "media_received"],
+        ),
     ],
 )
 def test_each_situation_gets_its_action_and_reasons(
@@ -137,6 +185,18 @@ def test_reasons_are_sentences_with_the_facts_in_them() -> None:
     confidence = {r.code: r.confidence for r in decision.reasons}
     # A reason resting on a model's reading is as sure as the reading; a count is certain.
     assert confidence == {"strong_negative_emotion": 0.93, "repeat_contact": 1.0}
+
+
+def test_the_media_reason_names_what_was_sent_and_is_certain() -> None:
+    decision = POLICY.decide(
+        Facts(emotion_available=False, has_text=False, attachment_kinds=("image", "voice_note"))
+    )
+    [reason] = decision.reasons
+    assert reason.explanation == (
+        "The customer sent something the bot cannot look at (image, voice note): a person should."
+    )
+    assert reason.confidence == 1.0
+    assert decision.priority == 0.3
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from rapport.common.v1 import envelope_pb2
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import messages_pb2
 
+from services.orchestrator.attachments import KINDS
 from services.orchestrator.handlers import InboundHandler
 from services.orchestrator.policy import Policy
 from shared.kafka.codec import new_envelope
@@ -68,6 +69,79 @@ def test_every_combination_renders_without_banned_words() -> None:
         reply = VOICE.holding_reply(language=language, sensitive=sensitive, first_bot_message=first)
         assert reply.text and VOICE.banned_words_in(reply.text) == []
     assert rendered == len(VOICE.languages) * len(VOICE.intents) * len(VOICE.emotions) * 3 * 2
+
+
+def test_every_attachment_kind_is_thanked_for_in_every_language() -> None:
+    assert set(KINDS) == set(VOICE.attachment_kinds)  # what the orchestrator names, exactly
+    sentences: set[str] = set()
+    for language, kind in itertools.product(VOICE.languages, VOICE.attachment_kinds):
+        for handoff, to_a_person in [(False, False), (True, False), (True, True)]:
+            for first in (True, False):
+                reply = VOICE.attachment_reply(
+                    language=language,
+                    attachments=[kind],
+                    first_bot_message=first,
+                    handoff=handoff,
+                    attachments_to_a_person=to_a_person,
+                )
+                assert reply.language == language
+                assert "{" not in reply.text and "  " not in reply.text
+                assert VOICE.banned_words_in(reply.text) == [], (language, kind)
+        sentences.add(VOICE.attachments_received(language, [kind]))
+    # Each kind is named in its own words, in each language.
+    assert len(sentences) == len(VOICE.languages) * len(VOICE.attachment_kinds)
+
+
+def test_the_reply_to_attachments_says_what_came_and_what_happens_next() -> None:
+    photo = VOICE.attachment_reply(
+        language="en",
+        attachments=["image"],
+        first_bot_message=False,
+        handoff=True,
+        attachments_to_a_person=True,
+    )
+    assert photo.text == (
+        "Thank you for the photo. I can't open attachments myself, so I've asked a member "
+        "of our team to take a look; they'll reply here."
+    )
+    several = VOICE.attachment_reply(
+        language="de", attachments=["image", "image"], first_bot_message=False
+    )
+    assert several.text == "Vielen Dank für die Anhänge. Kann ich Ihnen bei etwas helfen?"
+    called_for_another_reason = VOICE.attachment_reply(
+        language="pt", attachments=["sticker"], first_bot_message=False, handoff=True
+    )
+    assert called_for_another_reason.text == (
+        "Obrigado pela figurinha! "
+        "Também pedi a uma pessoa da nossa equipe para analisar isto; ela vai responder aqui."
+    )
+    first = VOICE.attachment_reply(
+        language="it", attachments=["location"], first_bot_message=True, bot_name="Robin"
+    )
+    assert first.text.startswith("Sorry, I can't write in your language yet")
+    assert "Robin, an automated assistant" in first.text
+    assert "Thank you for sharing the location." in first.text
+
+
+def test_with_text_attachments_are_thanked_for_but_a_sticker_is_not() -> None:
+    def reply(attachments: list[str], to_a_person: bool) -> str:
+        return VOICE.compose_reply(
+            language="es",
+            intent="track_order",
+            emotion=None,
+            intensity=0.0,
+            first_bot_message=False,
+            attachments=attachments,
+            handoff=to_a_person,
+            attachments_to_a_person=to_a_person,
+        ).text
+
+    assert reply(["video"], True) == (
+        "Gracias por el vídeo. Puedo consultar tu pedido: ¿cuál es el número de pedido? "
+        "No puedo abrir archivos adjuntos por mi cuenta, así que he pedido a una persona de "
+        "nuestro equipo que lo revise; te responderá aquí."
+    )
+    assert reply(["sticker"], False) == ("Puedo consultar tu pedido: ¿cuál es el número de pedido?")
 
 
 def test_the_banned_word_check_finds_whole_words_in_any_language() -> None:
@@ -265,6 +339,11 @@ def test_a_sign_off_is_added_when_the_persona_has_one() -> None:
         lambda d: d["languages"]["en"]["holding"].update(ordinary="On it \U0001f44d"),
         lambda d: d["languages"]["de"]["months"].pop(),
         lambda d: d["intents"].append("book_flight"),
+        lambda d: d["languages"]["fr"]["attachments"]["received"].pop("video"),
+        lambda d: d["languages"]["es"]["attachments"]["received"].pop("several"),
+        lambda d: d["languages"]["de"]["attachments"].pop("to_a_person"),
+        lambda d: d["languages"]["en"]["attachments"].update(follow_up="Unfortunately, no."),
+        lambda d: d["attachment_kinds"].append("hologram"),
     ],
 )
 def test_a_mistake_in_the_voice_fails_loudly_at_load(break_it: Any) -> None:

@@ -25,19 +25,23 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n rapport/common/v1/envelope.proto\x12\x11rapport.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"v\n\x0b\x43ustomerRef\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12+\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x1a.rapport.common.v1.Channel\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\"\xf0\x01\n\x08\x45nvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x63onversation_id\x18\x03 \x01(\t\x12\x30\n\x08\x63ustomer\x18\x04 \x01(\x0b\x32\x1e.rapport.common.v1.CustomerRef\x12+\n\x07\x63hannel\x18\x05 \x01(\x0e\x32\x1a.rapport.common.v1.Channel\x12\x13\n\x0btraceparent\x18\x06 \x01(\t\x12\x14\n\x0c\x63\x61usation_id\x18\x07 \x01(\t\"*\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t*\x9e\x01\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x43HANNEL_WEB\x10\x01\x12\x0f\n\x0b\x43HANNEL_SMS\x10\x02\x12\x15\n\x11\x43HANNEL_MESSENGER\x10\x03\x12\x14\n\x10\x43HANNEL_WHATSAPP\x10\x04\x12\x15\n\x11\x43HANNEL_INSTAGRAM\x10\x05\x12\x14\n\x10\x43HANNEL_TELEGRAM\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n rapport/common/v1/envelope.proto\x12\x11rapport.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"v\n\x0b\x43ustomerRef\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12+\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x1a.rapport.common.v1.Channel\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\"\xd5\x01\n\nAttachment\x12\x11\n\treference\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12/\n\x04kind\x18\x03 \x01(\x0e\x32!.rapport.common.v1.AttachmentKind\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x11\n\tfile_name\x18\x05 \x01(\t\x12\x12\n\nvoice_note\x18\x06 \x01(\x08\x12\x10\n\x08latitude\x18\x07 \x01(\x01\x12\x11\n\tlongitude\x18\x08 \x01(\x01\x12\r\n\x05place\x18\t \x01(\t\"\xf0\x01\n\x08\x45nvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x63onversation_id\x18\x03 \x01(\t\x12\x30\n\x08\x63ustomer\x18\x04 \x01(\x0b\x32\x1e.rapport.common.v1.CustomerRef\x12+\n\x07\x63hannel\x18\x05 \x01(\x0e\x32\x1a.rapport.common.v1.Channel\x12\x13\n\x0btraceparent\x18\x06 \x01(\t\x12\x14\n\x0c\x63\x61usation_id\x18\x07 \x01(\t\"*\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t*\x9e\x01\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x43HANNEL_WEB\x10\x01\x12\x0f\n\x0b\x43HANNEL_SMS\x10\x02\x12\x15\n\x11\x43HANNEL_MESSENGER\x10\x03\x12\x14\n\x10\x43HANNEL_WHATSAPP\x10\x04\x12\x15\n\x11\x43HANNEL_INSTAGRAM\x10\x05\x12\x14\n\x10\x43HANNEL_TELEGRAM\x10\x06*\xd7\x01\n\x0e\x41ttachmentKind\x12\x1f\n\x1b\x41TTACHMENT_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41TTACHMENT_KIND_IMAGE\x10\x01\x12\x19\n\x15\x41TTACHMENT_KIND_AUDIO\x10\x02\x12\x19\n\x15\x41TTACHMENT_KIND_VIDEO\x10\x03\x12\x18\n\x14\x41TTACHMENT_KIND_FILE\x10\x04\x12\x1c\n\x18\x41TTACHMENT_KIND_LOCATION\x10\x05\x12\x1b\n\x17\x41TTACHMENT_KIND_STICKER\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rapport.common.v1.envelope_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CHANNEL']._serialized_start=496
-  _globals['_CHANNEL']._serialized_end=654
+  _globals['_CHANNEL']._serialized_start=712
+  _globals['_CHANNEL']._serialized_end=870
+  _globals['_ATTACHMENTKIND']._serialized_start=873
+  _globals['_ATTACHMENTKIND']._serialized_end=1088
   _globals['_CUSTOMERREF']._serialized_start=88
   _globals['_CUSTOMERREF']._serialized_end=206
-  _globals['_ENVELOPE']._serialized_start=209
-  _globals['_ENVELOPE']._serialized_end=449
-  _globals['_ITEMERROR']._serialized_start=451
-  _globals['_ITEMERROR']._serialized_end=493
+  _globals['_ATTACHMENT']._serialized_start=209
+  _globals['_ATTACHMENT']._serialized_end=422
+  _globals['_ENVELOPE']._serialized_start=425
+  _globals['_ENVELOPE']._serialized_end=665
+  _globals['_ITEMERROR']._serialized_start=667
+  _globals['_ITEMERROR']._serialized_end=709
 # @@protoc_insertion_point(module_scope)

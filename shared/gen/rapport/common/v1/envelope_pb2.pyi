@@ -18,6 +18,16 @@ class Channel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CHANNEL_WHATSAPP: _ClassVar[Channel]
     CHANNEL_INSTAGRAM: _ClassVar[Channel]
     CHANNEL_TELEGRAM: _ClassVar[Channel]
+
+class AttachmentKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ATTACHMENT_KIND_UNSPECIFIED: _ClassVar[AttachmentKind]
+    ATTACHMENT_KIND_IMAGE: _ClassVar[AttachmentKind]
+    ATTACHMENT_KIND_AUDIO: _ClassVar[AttachmentKind]
+    ATTACHMENT_KIND_VIDEO: _ClassVar[AttachmentKind]
+    ATTACHMENT_KIND_FILE: _ClassVar[AttachmentKind]
+    ATTACHMENT_KIND_LOCATION: _ClassVar[AttachmentKind]
+    ATTACHMENT_KIND_STICKER: _ClassVar[AttachmentKind]
 CHANNEL_UNSPECIFIED: Channel
 CHANNEL_WEB: Channel
 CHANNEL_SMS: Channel
@@ -25,6 +35,13 @@ CHANNEL_MESSENGER: Channel
 CHANNEL_WHATSAPP: Channel
 CHANNEL_INSTAGRAM: Channel
 CHANNEL_TELEGRAM: Channel
+ATTACHMENT_KIND_UNSPECIFIED: AttachmentKind
+ATTACHMENT_KIND_IMAGE: AttachmentKind
+ATTACHMENT_KIND_AUDIO: AttachmentKind
+ATTACHMENT_KIND_VIDEO: AttachmentKind
+ATTACHMENT_KIND_FILE: AttachmentKind
+ATTACHMENT_KIND_LOCATION: AttachmentKind
+ATTACHMENT_KIND_STICKER: AttachmentKind
 
 class CustomerRef(_message.Message):
     __slots__ = ("customer_id", "channel", "address", "display_name")
@@ -37,6 +54,28 @@ class CustomerRef(_message.Message):
     address: str
     display_name: str
     def __init__(self, customer_id: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., address: _Optional[str] = ..., display_name: _Optional[str] = ...) -> None: ...
+
+class Attachment(_message.Message):
+    __slots__ = ("reference", "content_type", "kind", "size_bytes", "file_name", "voice_note", "latitude", "longitude", "place")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    VOICE_NOTE_FIELD_NUMBER: _ClassVar[int]
+    LATITUDE_FIELD_NUMBER: _ClassVar[int]
+    LONGITUDE_FIELD_NUMBER: _ClassVar[int]
+    PLACE_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    content_type: str
+    kind: AttachmentKind
+    size_bytes: int
+    file_name: str
+    voice_note: bool
+    latitude: float
+    longitude: float
+    place: str
+    def __init__(self, reference: _Optional[str] = ..., content_type: _Optional[str] = ..., kind: _Optional[_Union[AttachmentKind, str]] = ..., size_bytes: _Optional[int] = ..., file_name: _Optional[str] = ..., voice_note: _Optional[bool] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., place: _Optional[str] = ...) -> None: ...
 
 class Envelope(_message.Message):
     __slots__ = ("event_id", "occurred_at", "conversation_id", "customer", "channel", "traceparent", "causation_id")

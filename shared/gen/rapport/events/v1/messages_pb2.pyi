@@ -34,14 +34,6 @@ DELIVERY_STATE_READ: DeliveryState
 DELIVERY_STATE_FAILED: DeliveryState
 DELIVERY_STATE_UNDELIVERED: DeliveryState
 
-class Attachment(_message.Message):
-    __slots__ = ("url", "content_type")
-    URL_FIELD_NUMBER: _ClassVar[int]
-    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
-    url: str
-    content_type: str
-    def __init__(self, url: _Optional[str] = ..., content_type: _Optional[str] = ...) -> None: ...
-
 class MessageReceived(_message.Message):
     __slots__ = ("envelope", "text", "provider_message_id", "attachments", "locale_hint")
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
@@ -52,9 +44,9 @@ class MessageReceived(_message.Message):
     envelope: _envelope_pb2.Envelope
     text: str
     provider_message_id: str
-    attachments: _containers.RepeatedCompositeFieldContainer[Attachment]
+    attachments: _containers.RepeatedCompositeFieldContainer[_envelope_pb2.Attachment]
     locale_hint: str
-    def __init__(self, envelope: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ..., text: _Optional[str] = ..., provider_message_id: _Optional[str] = ..., attachments: _Optional[_Iterable[_Union[Attachment, _Mapping]]] = ..., locale_hint: _Optional[str] = ...) -> None: ...
+    def __init__(self, envelope: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ..., text: _Optional[str] = ..., provider_message_id: _Optional[str] = ..., attachments: _Optional[_Iterable[_Union[_envelope_pb2.Attachment, _Mapping]]] = ..., locale_hint: _Optional[str] = ...) -> None: ...
 
 class QuickReply(_message.Message):
     __slots__ = ("title", "payload")
@@ -65,20 +57,22 @@ class QuickReply(_message.Message):
     def __init__(self, title: _Optional[str] = ..., payload: _Optional[str] = ...) -> None: ...
 
 class SendMessage(_message.Message):
-    __slots__ = ("envelope", "text", "sender", "quick_replies", "in_reply_to", "sender_name")
+    __slots__ = ("envelope", "text", "sender", "quick_replies", "in_reply_to", "sender_name", "attachments")
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SENDER_FIELD_NUMBER: _ClassVar[int]
     QUICK_REPLIES_FIELD_NUMBER: _ClassVar[int]
     IN_REPLY_TO_FIELD_NUMBER: _ClassVar[int]
     SENDER_NAME_FIELD_NUMBER: _ClassVar[int]
+    ATTACHMENTS_FIELD_NUMBER: _ClassVar[int]
     envelope: _envelope_pb2.Envelope
     text: str
     sender: Sender
     quick_replies: _containers.RepeatedCompositeFieldContainer[QuickReply]
     in_reply_to: str
     sender_name: str
-    def __init__(self, envelope: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ..., text: _Optional[str] = ..., sender: _Optional[_Union[Sender, str]] = ..., quick_replies: _Optional[_Iterable[_Union[QuickReply, _Mapping]]] = ..., in_reply_to: _Optional[str] = ..., sender_name: _Optional[str] = ...) -> None: ...
+    attachments: _containers.RepeatedCompositeFieldContainer[_envelope_pb2.Attachment]
+    def __init__(self, envelope: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ..., text: _Optional[str] = ..., sender: _Optional[_Union[Sender, str]] = ..., quick_replies: _Optional[_Iterable[_Union[QuickReply, _Mapping]]] = ..., in_reply_to: _Optional[str] = ..., sender_name: _Optional[str] = ..., attachments: _Optional[_Iterable[_Union[_envelope_pb2.Attachment, _Mapping]]] = ...) -> None: ...
 
 class MessageDeliveryUpdated(_message.Message):
     __slots__ = ("envelope", "send_event_id", "provider_message_id", "state", "error_code", "error_message")
