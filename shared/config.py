@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.channels.origins import AllowedOrigins
 
 
 def shared_name(name: str) -> AliasChoices:
@@ -35,3 +37,50 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         10.0, gt=0, validation_alias=shared_name("SHUTDOWN_GRACE_SECONDS")
     )
+
+
+DEVELOPMENT_MEDIA_SIGNING_KEY = "development-only-media-signing-key"
+DEFAULT_MEDIA_TYPES = (
+    *("image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/heif"),
+    *("audio/ogg", "audio/opus", "audio/mpeg", "audio/mp4", "audio/aac", "audio/amr"),
+    *("audio/wav", "audio/webm", "video/mp4", "video/3gpp", "video/quicktime", "video/webm"),
+    *("application/pdf", "text/plain", "text/csv", "text/vcard", "text/x-vcard"),
+    *("application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint"),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    # Telegram's file server says no more than this; it is served as a download.
+    "application/octet-stream",
+)
+"""What ``/media`` passes on: photos, sound, video, documents. Never HTML, SVG or script,
+which a browser would run on the adapter's origin."""
+
+
+class MediaSettings(ServiceSettings):
+    """A service that opens customers' media for agents, or sends an agent's (the channel
+    adapters; the agent desk mints the links with the same key). See ``shared.media_links``."""
+
+    media_signing_key: SecretStr = Field(
+        SecretStr(DEVELOPMENT_MEDIA_SIGNING_KEY),
+        validation_alias=shared_name("MEDIA_SIGNING_KEY"),
+        min_length=16,
+    )
+    # Where an agent's outgoing image may be fetched from (the agent desk), as origins.
+    outbound_media_origins: tuple[str, ...] = Field(
+        ("http://127.0.0.1:8083",), validation_alias=shared_name("OUTBOUND_MEDIA_ORIGINS")
+    )
+    # The largest file passed on or sent, the whole fetch's deadline, the types passed on.
+    media_max_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    media_timeout_seconds: float = Field(30.0, gt=0)
+    media_content_types: tuple[str, ...] = DEFAULT_MEDIA_TYPES
+
+    @field_validator("outbound_media_origins")
+    @classmethod
+    def _outbound_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        AllowedOrigins.of(value)  # ValueError names the entry that is not an origin
+        return value
+
+    @property
+    def media_key_is_development_default(self) -> bool:
+        """True while the public development key signs links (set MEDIA_SIGNING_KEY)."""
+        return self.media_signing_key.get_secret_value() == DEVELOPMENT_MEDIA_SIGNING_KEY

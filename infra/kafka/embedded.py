@@ -411,7 +411,9 @@ async def create_topics(bootstrap: str) -> None:
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(spec.name, spec.partitions, spec.replication_factor)
+            NewTopic(
+                spec.name, spec.partitions, spec.replication_factor, topic_configs=dict(spec.config)
+            )
             for spec in ALL_TOPICS
             if spec.name not in existing
         ]

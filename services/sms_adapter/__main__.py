@@ -70,6 +70,8 @@ async def serve(settings: SmsSettings, stop: asyncio.Event, *, topic: str = "") 
 async def main(stop: asyncio.Event) -> None:
     settings = SmsSettings()
     configure_logging(settings.service_name, settings.log_level)
+    if settings.media_key_is_development_default:
+        log.warning("MEDIA_SIGNING_KEY is the public development default")
     metrics = serve_metrics(settings.bind_host, settings.metrics_port)
     try:
         await serve(settings, stop)

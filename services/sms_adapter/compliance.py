@@ -34,13 +34,17 @@ from shared.channels.adapter import (
     ParsedWebhook,
     WebhookResponse,
 )
-from shared.channels.outbound import SendGuard
+from shared.channels.outbound import Refusal, RefusalCode, SendGuard
 from shared.channels.webhooks import BeforePublish
 from shared.grpc.context_client import ContextClient
 
 log = logging.getLogger(__name__)
 
-OPTED_OUT = "the customer opted out of SMS (replied STOP)"
+OPTED_OUT = Refusal(
+    RefusalCode.OPTED_OUT,
+    "The customer opted out of SMS (replied STOP): nothing may be texted to them "
+    "until they reply START.",
+)
 
 
 class SmsConsent(Protocol):
@@ -73,7 +77,7 @@ class ContextConsent:
 def opt_out_guard(consent: SmsConsent) -> SendGuard:
     """Refuses every send to a number that opted out (errors propagate: no answer, no send)."""
 
-    async def guard(message: OutboundMessage) -> str | None:
+    async def guard(message: OutboundMessage) -> Refusal | None:
         return OPTED_OUT if await consent.opted_out(message.address) else None
 
     return guard

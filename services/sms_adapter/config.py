@@ -17,7 +17,8 @@ from typing import ClassVar
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.config import ServiceSettings, shared_name
+from shared.channels.origins import AllowedOrigins
+from shared.config import MediaSettings, shared_name
 
 DEVELOPMENT_ACCOUNT_SID = "AC00000000000000000000000000000000"
 DEVELOPMENT_AUTH_TOKEN = "development-only-twilio-auth-token"
@@ -29,7 +30,7 @@ _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 _MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
 
 
-class SmsSettings(ServiceSettings):
+class SmsSettings(MediaSettings):
     model_config = SettingsConfigDict(env_prefix="RAPPORT_SMS_")
     service_name: ClassVar[str] = "sms_adapter"
 
@@ -45,6 +46,12 @@ class SmsSettings(ServiceSettings):
     messaging_service_sid: str = ""
     api_base_url: str = TWILIO_API_BASE_URL
     send_timeout_seconds: float = Field(10.0, gt=0)
+    # Where Twilio's MediaUrl may redirect an agent's /media request (its media CDN, and
+    # the S3 host of media stored before HTTP auth was enforced); the API is always allowed.
+    media_origins: tuple[str, ...] = (
+        "https://mms.twiliocdn.com",
+        "https://s3-external-1.amazonaws.com",
+    )
 
     # The URL Twilio calls, e.g. https://hooks.example.com (what Twilio signs). When empty,
     # X-Forwarded-Proto/-Host are believed from ``trusted_proxies`` only.
@@ -112,6 +119,12 @@ class SmsSettings(ServiceSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("media_origins")
+    @classmethod
+    def _media_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        AllowedOrigins.of(value)  # ValueError names the entry that is not an origin
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -1,8 +1,9 @@
-"""The SMS adapter's HTTP side: Twilio's two webhooks and a health endpoint.
+"""The SMS adapter's HTTP side: Twilio's two webhooks, customers' media, and health.
 
 ``/twilio/sms`` takes incoming messages (compliance keywords first, see
 :mod:`services.sms_adapter.compliance`); ``/twilio/status`` takes delivery status
-callbacks straight into the shared intake.
+callbacks straight into the shared intake; ``/media`` opens an MMS's media for an agent
+holding a signed link (:mod:`shared.media_links`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from google.protobuf.message import Message
 
 from services.sms_adapter.compliance import ComplianceResponder, SmsConsent, compliance_first
 from services.sms_adapter.config import SmsSettings
+from services.sms_adapter.media import TwilioMedia
 from services.sms_adapter.twilio import TwilioAdapter
+from shared.channels.media import MediaEndpoint, media_fetcher
 from shared.channels.webhooks import PublicUrls, WebhookIntake
 from shared.errors import DependencyUnavailableError
 from shared.kafka.producer import Publisher
@@ -63,6 +66,8 @@ def create_app(
         before_publish=compliance_first(ComplianceResponder(consent, settings)),
     )
 
+    fetcher = media_fetcher(settings)
+
     async def health(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
@@ -72,6 +77,8 @@ def create_app(
             web.post(MESSAGES_PATH, messages.handle),
             web.post(STATUS_PATH, statuses.handle),
             web.get("/healthz", health),
+            MediaEndpoint(settings.media_signing_key, TwilioMedia(settings, fetcher)).route(),
         ]
     )
+    app.on_cleanup.append(lambda _app: fetcher.close())
     return app

@@ -29,7 +29,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from services.sms_adapter.config import E164, SmsSettings
+from services.sms_adapter.config import SmsSettings
 from services.sms_adapter.metrics import SEGMENTS_SENT
 from shared.channels import gsm
 from shared.channels.adapter import (
@@ -49,6 +49,8 @@ from shared.channels.adapter import (
     WebhookRequest,
     WebhookResponse,
 )
+from shared.channels.attachments import kind_of
+from shared.channels.edge import Reason, RejectedInput, count
 from shared.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
@@ -117,6 +119,7 @@ def form(body: bytes) -> MultiDict[str]:
 
 class TwilioAdapter(ChannelAdapter):
     name = CHANNEL
+    max_inbound_text_chars = MAX_TEXT_CHARS
 
     def __init__(self, settings: SmsSettings) -> None:
         self.capabilities = Capabilities(
@@ -156,7 +159,8 @@ class TwilioAdapter(ChannelAdapter):
             raise InvalidInputError(str(exc)) from exc
         if "MessageStatus" in params:
             return ParsedWebhook(statuses=_status(params), reply=twiml())
-        return ParsedWebhook(messages=(_message(params),), reply=twiml())
+        message = _message(params, self._settings.api_base_url)
+        return ParsedWebhook(messages=(message,), reply=twiml())
 
     # -- sending -------------------------------------------------------------------------
 
@@ -214,42 +218,34 @@ def _required(params: MultiDict[str], *names: str) -> str:
         value = params.get(name, "").strip()
         if value:
             return value
-    raise InvalidInputError(f"the webhook has no {' or '.join(names)}")
-
-
-def _phone(params: MultiDict[str], name: str) -> str:
-    value = _required(params, name)
-    if not E164.match(value):
-        raise InvalidInputError(f"{name} is not an E.164 phone number")
-    return value
+    raise RejectedInput(Reason.MISSING_FIELD, f"the webhook has no {' or '.join(names)}")
 
 
 def _message_sid(params: MultiDict[str]) -> str:
     sid = _required(params, "MessageSid", "SmsSid")
     if not _MESSAGE_SID.match(sid):
-        raise InvalidInputError("MessageSid is not a Twilio message SID")
+        raise RejectedInput(Reason.BAD_ID, "MessageSid is not a Twilio message SID")
     return sid
 
 
-def _message(params: MultiDict[str]) -> InboundMessage:
-    raw_count = params.get("NumMedia", "0").strip() or "0"
-    if not raw_count.isdigit() or int(raw_count) > MAX_MEDIA:
-        raise InvalidInputError(f"NumMedia must be 0 to {MAX_MEDIA}")
+def _message(params: MultiDict[str], api_base_url: str) -> InboundMessage:
+    """An incoming SMS/MMS as Twilio describes it; the edge rules judge its text and sender.
+
+    Media is referenced by its ``MediaUrl``: an https URL, or one on the configured Twilio
+    API (a local stand-in may speak plain http).
+    """
+    media = count(params.get("NumMedia", "").strip() or "0", field="NumMedia", maximum=MAX_MEDIA)
     attachments = []
-    for index in range(int(raw_count)):
+    for index in range(media):
         url = _required(params, f"MediaUrl{index}")
-        if not url.startswith("https://"):
-            raise InvalidInputError(f"MediaUrl{index} is not an https URL")
-        attachments.append(Attachment(url, params.get(f"MediaContentType{index}", "")))
-    text = params.get("Body", "")
-    if len(text) > MAX_TEXT_CHARS:
-        raise InvalidInputError(f"Body is longer than {MAX_TEXT_CHARS} characters")
-    if not text.strip() and not attachments:
-        raise InvalidInputError("the message has neither text nor media")
+        if not url.startswith(("https://", f"{api_base_url}/")):
+            raise RejectedInput(Reason.BAD_ATTACHMENT, f"MediaUrl{index} is not an https URL")
+        content_type = params.get(f"MediaContentType{index}", "")
+        attachments.append(Attachment(url, kind_of(content_type), content_type))
     return InboundMessage(
         channel=CHANNEL,
-        address=_phone(params, "From"),
-        text=text,
+        address=params.get("From", ""),
+        text=params.get("Body", ""),
         provider_message_id=_message_sid(params),
         attachments=tuple(attachments),
     )
@@ -261,15 +257,14 @@ def _status(params: MultiDict[str]) -> tuple[StatusUpdate, ...]:
         return ()
     state = _STATES.get(status)
     if state is None:
-        raise InvalidInputError(f"unknown MessageStatus {status[:40]!r}")
-    error_code = params.get("ErrorCode", "").strip()
+        raise RejectedInput(Reason.UNKNOWN_STATUS, f"unknown MessageStatus {status[:40]!r}")
     return (
         StatusUpdate(
             channel=CHANNEL,
-            address=_phone(params, "To"),  # the customer we sent to
+            address=params.get("To", ""),  # the customer we sent to
             provider_message_id=_message_sid(params),
             state=state,
-            error_code=error_code,
-            error_message=params.get("ErrorMessage", "")[:500],
+            error_code=params.get("ErrorCode", ""),
+            error_message=params.get("ErrorMessage", ""),
         ),
     )

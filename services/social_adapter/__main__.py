@@ -1,7 +1,8 @@
 """Composition root of the social adapter: ``python -m services.social_adapter``.
 
 One HTTP server takes every platform's webhooks (``/meta/messenger``, ``/meta/instagram``,
-``/meta/whatsapp``, ``/telegram``), each through its own ``WebhookIntake``; one Kafka
+``/meta/whatsapp``, ``/telegram``), each through its own ``WebhookIntake``, and opens
+customers' media for agents at ``/media`` (signed links, ``shared.media_links``); one Kafka
 consumer per channel delivers that channel's replies, so a platform that is slow or
 throttling never holds up another. On SIGTERM the consumers finish the replies in hand,
 then the HTTP server stops, then the clients close.
@@ -21,11 +22,13 @@ from rapport.events.v1 import messages_pb2
 from services.social_adapter.config import SocialAdapterSettings
 from services.social_adapter.context import ContextPort
 from services.social_adapter.instagram import InstagramAdapter
+from services.social_adapter.media import SocialMedia
 from services.social_adapter.messenger import MessengerAdapter
 from services.social_adapter.meta import GraphClient
 from services.social_adapter.telegram import TelegramAdapter
 from services.social_adapter.whatsapp import ReplyWindowGuard, WhatsAppAdapter
 from shared.channels.adapter import ChannelAdapter
+from shared.channels.media import MediaEndpoint, OutgoingMedia, media_fetcher
 from shared.channels.outbound import OutboundDelivery
 from shared.channels.webhooks import PublicUrls, WebhookIntake
 from shared.grpc.client import open_channel
@@ -62,14 +65,18 @@ def build(
     context: ContextPort,
     http: httpx.AsyncClient,
 ) -> SocialAdapter:
-    """Wire the four adapters to their webhook routes and outbound deliveries."""
+    """Wire the four adapters to their webhook routes and outbound deliveries, and the
+    platforms' media to ``/media``."""
     graph_base, version = settings.graph_api_base_url, settings.graph_api_version
     page_graph = GraphClient(http, graph_base, version, settings.page_access_token)
     meta = {"app_secret": settings.meta_app_secret, "verify_token": settings.meta_verify_token}
+    fetcher = media_fetcher(settings)
+    outgoing = OutgoingMedia(fetcher, settings.media_signing_key, settings.outbound_media_origins)
     whatsapp = WhatsAppAdapter(
         **meta,
         graph=GraphClient(http, graph_base, version, settings.whatsapp_access_token),
         phone_number_id=settings.whatsapp_phone_number_id,
+        outgoing=outgoing,
         template_language=settings.whatsapp_template_language,
     )
     adapters: dict[str, ChannelAdapter] = {
@@ -81,6 +88,7 @@ def build(
             base_url=settings.telegram_api_base_url,
             bot_token=settings.telegram_bot_token,
             secret_token=settings.telegram_secret_token,
+            outgoing=outgoing,
             max_retry_after_seconds=settings.max_retry_after_seconds,
         ),
     }
@@ -97,6 +105,9 @@ def build(
         return web.json_response({"status": "ok"})
 
     app.router.add_get("/healthz", health)
+    media = MediaEndpoint(settings.media_signing_key, SocialMedia(settings, fetcher))
+    app.add_routes([media.route()])
+    app.on_cleanup.append(lambda _app: fetcher.close())
 
     attempts, first_wait = settings.send_attempts, settings.send_retry_wait_seconds
     guard = ReplyWindowGuard(
@@ -151,6 +162,8 @@ async def main(stop: asyncio.Event) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     for name in settings.development_defaults():
         log.warning("RAPPORT_SOCIAL_%s is the public development default", name.upper())
+    if settings.media_key_is_development_default:
+        log.warning("MEDIA_SIGNING_KEY is the public development default")
     metrics = serve_metrics(settings.bind_host, settings.metrics_port)
     publisher = EventPublisher(settings.kafka_bootstrap, client_id=settings.service_name)
     context_channel = open_channel(settings.context_address)

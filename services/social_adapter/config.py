@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.config import ServiceSettings, shared_name
+from shared.channels.origins import AllowedOrigins
+from shared.config import MediaSettings, shared_name
 
 DEVELOPMENT_SECRETS: dict[str, str] = {
     "meta_app_secret": "development-meta-app-secret",
@@ -24,7 +25,7 @@ DEVELOPMENT_SECRETS: dict[str, str] = {
 }
 
 
-class SocialAdapterSettings(ServiceSettings):
+class SocialAdapterSettings(MediaSettings):
     model_config = SettingsConfigDict(env_prefix="RAPPORT_SOCIAL_")
     service_name: ClassVar[str] = "social_adapter"
 
@@ -62,6 +63,23 @@ class SocialAdapterSettings(ServiceSettings):
     send_retry_wait_seconds: float = Field(0.5, ge=0)
     # How long to wait when Telegram says "retry after N" before retrying (at most).
     max_retry_after_seconds: float = Field(30.0, ge=0)
+
+    # Where customers' media may be fetched from for an agent's /media request, beyond
+    # the platform's API (always allowed): WhatsApp's media URLs, the Page attachments'
+    # CDN (Messenger, Instagram), and Telegram's file server if it is not the Bot API's.
+    whatsapp_media_origins: tuple[str, ...] = ("https://lookaside.fbsbx.com",)
+    page_media_origins: tuple[str, ...] = (
+        "https://*.fbcdn.net",
+        "https://*.fbsbx.com",
+        "https://*.cdninstagram.com",
+    )
+    telegram_media_origins: tuple[str, ...] = ()
+
+    @field_validator("whatsapp_media_origins", "page_media_origins", "telegram_media_origins")
+    @classmethod
+    def _media_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        AllowedOrigins.of(value)  # ValueError names the entry that is not an origin
+        return value
 
     def development_defaults(self) -> list[str]:
         """The secrets still at their public development default."""

@@ -5,7 +5,15 @@ customer message (text, attachments, or a quick-reply tap), a postback (a button
 a delivery receipt (``delivery.mids``) or a read receipt (``read.watermark``: everything
 up to then was read). Our own sends come back as echoes (``message.is_echo``) and are
 ignored, or the bot would answer itself. Unknown event kinds are skipped, not refused:
-Meta would otherwise retry the whole batch for days.
+Meta would otherwise retry the whole batch for days. What looks like a customer's
+message or a receipt is passed on as read, missing ids included: the shared edge rules
+admit or refuse each item on its own (``shared/channels/admission.py``).
+
+Attachments are typed by ``attachments[].type``: an image, audio, video or file is
+referenced by its ``payload.url`` on Meta's CDN (fetched without a token when an agent
+opens it), an image with a ``sticker_id`` is a sticker, and a location carries
+``payload.coordinates``. Sends are text and quick replies only (``capabilities.media``
+is off).
 
 Instagram messaging is the same platform with ``object: instagram`` (see
 ``instagram.py``), so both share :class:`PageMessagingAdapter`.
@@ -19,10 +27,18 @@ from typing import ClassVar
 from pydantic import SecretStr
 
 from services.social_adapter.meta import GraphClient, handshake, verify_signature
-from services.social_adapter.payloads import JsonObject, load_object, obj, objects, text
+from services.social_adapter.payloads import (
+    JsonObject,
+    degrees,
+    load_object,
+    obj,
+    objects,
+    text,
+)
 from services.social_adapter.payloads import moment as seconds_moment
 from shared.channels.adapter import (
     Attachment,
+    AttachmentKind,
     Capabilities,
     ChannelAdapter,
     DeliveryReceipt,
@@ -38,8 +54,34 @@ from shared.channels.adapter import (
 from shared.errors import InvalidInputError
 
 ACCEPTED = WebhookResponse(200, b"EVENT_RECEIVED")
+_KINDS = {
+    "image": AttachmentKind.IMAGE,
+    "audio": AttachmentKind.AUDIO,
+    "video": AttachmentKind.VIDEO,
+    "file": AttachmentKind.FILE,
+}
 _QUICK_REPLY_TITLE_CHARS = 20
 _QUICK_REPLY_PAYLOAD_CHARS = 1000
+
+
+def _attachment(item: JsonObject) -> Attachment | None:
+    """One of ``message.attachments[]``: a file by its CDN URL, a sticker (an image with a
+    ``sticker_id``), or a location; None for kinds Rapport does not read."""
+    kind, payload = text(item, "type", 32), obj(item, "payload")
+    if kind == "location":
+        coordinates = obj(payload, "coordinates")
+        return Attachment(
+            "",
+            AttachmentKind.LOCATION,
+            latitude=degrees(coordinates.get("lat")),
+            longitude=degrees(coordinates.get("long")),
+            place=text(item, "title"),
+        )
+    if kind not in _KINDS:
+        return None
+    if kind == "image" and "sticker_id" in payload:
+        return Attachment(text(payload, "url"), AttachmentKind.STICKER)
+    return Attachment(text(payload, "url"), _KINDS[kind])
 
 
 def _millis(value: object) -> float | None:
@@ -70,9 +112,7 @@ class PageMessagingAdapter(ChannelAdapter):
         statuses: list[StatusUpdate] = []
         for entry in objects(data, "entry"):
             for event in objects(entry, "messaging"):
-                sender = text(obj(event, "sender"), "id", 128)
-                if not sender:
-                    continue
+                sender = text(obj(event, "sender"), "id")
                 sent_at = seconds_moment(_millis(event.get("timestamp")))
                 if "message" in event:
                     message = self._message(sender, obj(event, "message"), sent_at)
@@ -80,48 +120,43 @@ class PageMessagingAdapter(ChannelAdapter):
                         messages.append(message)
                 elif "postback" in event:
                     postback = obj(event, "postback")
-                    mid = text(postback, "mid", 512)
-                    said = text(postback, "title", 2000) or text(postback, "payload", 2000)
-                    if mid and said:
-                        messages.append(
-                            InboundMessage(self.name, sender, said, mid, sent_at=sent_at)
-                        )
+                    said = text(postback, "title") or text(postback, "payload")
+                    mid = text(postback, "mid")
+                    messages.append(InboundMessage(self.name, sender, said, mid, sent_at=sent_at))
                 elif "delivery" in event:
                     mids = obj(event, "delivery").get("mids")
                     for mid in mids if isinstance(mids, list) else []:
-                        if isinstance(mid, str) and mid:
+                        if isinstance(mid, str):
                             statuses.append(
-                                StatusUpdate(self.name, sender, mid[:512], DeliveryState.DELIVERED)
+                                StatusUpdate(self.name, sender, mid, DeliveryState.DELIVERED)
                             )
                 elif "read" in event:
                     read = obj(event, "read")
                     # Instagram names the message; Messenger gives a watermark time instead.
-                    mid = text(read, "mid", 512) or (
+                    mid = text(read, "mid") or (
                         f"watermark:{text(read, 'watermark')}" if text(read, "watermark") else ""
                     )
-                    if mid:
-                        statuses.append(StatusUpdate(self.name, sender, mid, DeliveryState.READ))
+                    statuses.append(StatusUpdate(self.name, sender, mid, DeliveryState.READ))
         return ParsedWebhook(tuple(messages), tuple(statuses), ACCEPTED)
 
     def _message(
         self, sender: str, message: JsonObject, sent_at: datetime | None
     ) -> InboundMessage | None:
-        mid = text(message, "mid", 512)
-        if not mid or message.get("is_echo") is True:
+        """A customer's message; None for our own echoes and content there is nothing to read in."""
+        if message.get("is_echo") is True:
             return None
         attachments = tuple(
-            Attachment(url=text(obj(item, "payload"), "url", 4096), content_type=text(item, "type"))
+            found
             for item in objects(message, "attachments")
-            if text(obj(item, "payload"), "url", 4096)
+            if (found := _attachment(item)) is not None
         )
-        said = text(message, "text", 20_000)
-        if not said and not attachments:
-            return None
+        if "text" not in message and not attachments:
+            return None  # a shared post, a story mention, a fallback: nothing Rapport reads
         return InboundMessage(
             channel=self.name,
             address=sender,
-            text=said,
-            provider_message_id=mid,
+            text=text(message, "text"),
+            provider_message_id=text(message, "mid"),
             attachments=attachments,
             sent_at=sent_at,
         )

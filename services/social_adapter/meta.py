@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -97,11 +98,21 @@ class GraphClient:
 
     async def post(self, path: str, payload: JsonObject) -> JsonObject:
         """The JSON answer of ``POST {base}/{version}/{path}``, or Meta's error raised."""
+        return await self._post(path, json=payload)
+
+    async def post_file(
+        self, path: str, fields: Mapping[str, str], file: tuple[str, bytes, str]
+    ) -> JsonObject:
+        """``POST`` a ``multipart/form-data`` body: ``fields`` and ``file`` (name, bytes, type)
+        as its ``file`` part, the way the Cloud API takes a media upload."""
+        return await self._post(path, data=dict(fields), files={"file": file})
+
+    async def _post(self, path: str, **content: Any) -> JsonObject:
         try:
             response = await self._http.post(
                 f"{self._base}/{path.lstrip('/')}",
-                json=payload,
                 headers={"Authorization": f"Bearer {self._token.get_secret_value()}"},
+                **content,
             )
         except httpx.TimeoutException as exc:
             raise TemporarySendError("the Graph API timed out", code="timeout") from exc

@@ -10,6 +10,7 @@ body that is not a JSON object at all is refused (400).
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,6 +54,21 @@ def text(data: object, key: str, limit: int = 65_536) -> str:
     if isinstance(value, int):
         return str(value)[:limit]
     return ""
+
+
+def size(value: object) -> int:
+    """A byte count as given (the edge refuses an implausible one); 0 when there is none."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def degrees(value: object) -> float:
+    """A coordinate as a float; NaN for anything but a number, for the edge to refuse."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    try:
+        return float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        return math.nan
 
 
 def moment(seconds: object) -> datetime | None:

@@ -3,15 +3,23 @@
 Webhooks (``object: whatsapp_business_account``) carry ``entry[].changes[].value`` with
 customer ``messages[]`` (text, media, button and list replies, locations…) and
 ``statuses[]`` for what we sent (sent, delivered, read, failed). Addresses are published
-in E.164 (``+`` and the ``wa_id`` digits), the form the context service stores phones in.
+in E.164 (``+`` and the ``wa_id`` digits), the form the context service stores phones in;
+the shared edge rules refuse a number that cannot exist before it is published. Images,
+audio (``voice: true`` for a voice note), video, documents (with their file name) and
+stickers become typed attachments referenced by media id (``whatsapp:media/<id>``); a
+shared location becomes a location attachment with its name and address.
+
+An agent's image or file is uploaded to the Cloud API's media endpoint and sent by its
+media id, the text as its caption: JPEG and PNG as an image, anything else as a document.
 
 WhatsApp allows free-form messages only within 24 hours of the customer's last message
 (the customer-service window); outside it only an approved template may be sent, and
 the Cloud API refuses anything else. :class:`ReplyWindowGuard` checks the window before
 sending, from the customer's turns in the context service. When it is closed the reply
-is not sent: the refusal is reported, a person is asked to take over (``HandoffRequested``,
-reason ``whatsapp_window_closed``), and if a re-opening template is configured it is
-sent to invite the customer back.
+is not sent: the refusal is reported (code ``window_closed``), a person is asked to take
+over (``HandoffRequested``, reason ``whatsapp_window_closed``; not for an agent's own
+reply: a person holds that conversation already and sees the refusal in the desk), and
+if a re-opening template is configured it is sent to invite the customer back.
 """
 
 from __future__ import annotations
@@ -28,9 +36,18 @@ from rapport.events.v1 import handoff_pb2, messages_pb2
 
 from services.social_adapter.context import ContextPort
 from services.social_adapter.meta import GraphClient, handshake, verify_signature
-from services.social_adapter.payloads import JsonObject, load_object, moment, obj, objects, text
+from services.social_adapter.payloads import (
+    JsonObject,
+    degrees,
+    load_object,
+    moment,
+    obj,
+    objects,
+    text,
+)
 from shared.channels.adapter import (
     Attachment,
+    AttachmentKind,
     Capabilities,
     ChannelAdapter,
     DeliveryReceipt,
@@ -44,6 +61,8 @@ from shared.channels.adapter import (
     WebhookRequest,
     WebhookResponse,
 )
+from shared.channels.media import OutgoingMedia, file_name_for
+from shared.channels.outbound import Refusal, RefusalCode
 from shared.channels.reply_windows import REPLY_WINDOWS
 from shared.errors import ContractError, InvalidInputError, NotFoundError, RefusedError
 from shared.kafka.codec import caused_by
@@ -56,7 +75,15 @@ log = logging.getLogger(__name__)
 CHANNEL = "whatsapp"
 WINDOW_CLOSED = "whatsapp_window_closed"
 ACCEPTED = WebhookResponse(200, b"EVENT_RECEIVED")
-_MEDIA = ("image", "video", "audio", "document", "sticker")
+MEDIA_PREFIX = "whatsapp:media/"
+"""References of customers' media: ``whatsapp:media/<Cloud API media id>``."""
+_MEDIA = {
+    "image": AttachmentKind.IMAGE,
+    "video": AttachmentKind.VIDEO,
+    "audio": AttachmentKind.AUDIO,  # "voice": true for a voice note
+    "document": AttachmentKind.FILE,
+    "sticker": AttachmentKind.STICKER,
+}
 _STATES = {
     "sent": DeliveryState.SENT,
     "delivered": DeliveryState.DELIVERED,
@@ -64,25 +91,55 @@ _STATES = {
     "failed": DeliveryState.FAILED,
 }
 _BODY_WITH_BUTTONS_CHARS = 1024
+_IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})  # what WhatsApp shows as a photo
 _BUTTON_TITLE_CHARS = 20
 _BUTTON_ID_CHARS = 256
 
 
 def e164(wa_id: str) -> str:
-    """``16505551234`` → ``+16505551234``."""
-    return wa_id if wa_id.startswith("+") else f"+{wa_id}"
+    """``16505551234`` → ``+16505551234`` (nothing stays nothing, for the edge to refuse)."""
+    return wa_id if not wa_id or wa_id.startswith("+") else f"+{wa_id}"
 
 
-def _said(message: JsonObject) -> tuple[str, tuple[Attachment, ...]]:
-    """What a customer message says, and its media (by Cloud API media id)."""
+def _media(kind: str, media: JsonObject) -> tuple[Attachment, ...]:
+    """A media message's file, by Cloud API media id (none without an id: the edge then
+    judges the message by its caption alone)."""
+    media_id = text(media, "id")
+    if not media_id:
+        return ()
+    attachment = Attachment(
+        f"{MEDIA_PREFIX}{media_id}",
+        _MEDIA[kind],
+        content_type=text(media, "mime_type"),
+        file_name=text(media, "filename"),
+        voice_note=media.get("voice") is True,
+    )
+    return (attachment,)
+
+
+def _location(place: JsonObject) -> Attachment:
+    named = ", ".join(part for part in (text(place, "name"), text(place, "address")) if part)
+    return Attachment(
+        "",
+        AttachmentKind.LOCATION,
+        latitude=degrees(place.get("latitude")),
+        longitude=degrees(place.get("longitude")),
+        place=named,
+    )
+
+
+def _said(message: JsonObject) -> tuple[str, tuple[Attachment, ...]] | None:
+    """What a customer message says, and what it carries (media by Cloud API media id).
+
+    None for kinds there is nothing to answer in (reactions, system notices, unsupported
+    types); a kind Rapport reads is returned even when empty, for the edge to judge.
+    """
     kind = text(message, "type", 32)
     if kind == "text":
         return text(obj(message, "text"), "body"), ()
     if kind in _MEDIA:
         media = obj(message, kind)
-        media_id = text(media, "id", 256)
-        found = (Attachment(f"whatsapp:media/{media_id}", text(media, "mime_type", 128)),)
-        return text(media, "caption"), found if media_id else ()
+        return text(media, "caption"), _media(kind, media)
     if kind == "button":
         return text(obj(message, "button"), "text"), ()
     if kind == "interactive":
@@ -90,13 +147,8 @@ def _said(message: JsonObject) -> tuple[str, tuple[Attachment, ...]]:
         chosen = obj(reply, "button_reply") or obj(reply, "list_reply")
         return text(chosen, "title"), ()
     if kind == "location":
-        place = obj(message, "location")
-        where = ", ".join(part for part in (text(place, "name"), text(place, "address")) if part)
-        latitude, longitude = place.get("latitude"), place.get("longitude")
-        if isinstance(latitude, int | float) and isinstance(longitude, int | float):
-            where = f"{where} ({latitude}, {longitude})" if where else f"{latitude}, {longitude}"
-        return (f"Location: {where}" if where else ""), ()
-    return "", ()  # reactions, system notices, unsupported types: nothing to answer
+        return "", (_location(obj(message, "location")),)
+    return None
 
 
 class WhatsAppAdapter(ChannelAdapter):
@@ -105,6 +157,8 @@ class WhatsAppAdapter(ChannelAdapter):
         max_text_chars=4096,
         formatting=Formatting.WHATSAPP,
         max_quick_replies=3,
+        media=True,
+        max_caption_chars=1024,
         reply_window=REPLY_WINDOWS[envelope_pb2.CHANNEL_WHATSAPP],
     )
 
@@ -115,12 +169,15 @@ class WhatsAppAdapter(ChannelAdapter):
         verify_token: SecretStr,
         graph: GraphClient,
         phone_number_id: str,
+        outgoing: OutgoingMedia,
         template_language: str = "en_US",
     ) -> None:
         self._app_secret = app_secret.get_secret_value().encode()
         self._verify_token = verify_token.get_secret_value().encode()
         self._graph = graph
         self._path = f"{phone_number_id}/messages"
+        self._media_path = f"{phone_number_id}/media"
+        self._outgoing = outgoing
         self._template_language = template_language
 
     def handshake(self, request: WebhookRequest) -> WebhookResponse:
@@ -141,7 +198,7 @@ class WhatsAppAdapter(ChannelAdapter):
                     continue
                 value = obj(change, "value")
                 names = {
-                    text(contact, "wa_id", 32): text(obj(contact, "profile"), "name", 256)
+                    text(contact, "wa_id"): text(obj(contact, "profile"), "name")
                     for contact in objects(value, "contacts")
                 }
                 messages.extend(self._messages(objects(value, "messages"), names))
@@ -152,15 +209,16 @@ class WhatsAppAdapter(ChannelAdapter):
         self, found: Iterable[JsonObject], names: dict[str, str]
     ) -> Iterable[InboundMessage]:
         for message in found:
-            sender, message_id = text(message, "from", 32), text(message, "id", 512)
-            said, attachments = _said(message)
-            if not sender or not message_id or not (said or attachments):
+            content = _said(message)
+            if content is None:
                 continue
+            said, attachments = content
+            sender = text(message, "from")
             yield InboundMessage(
                 channel=CHANNEL,
                 address=e164(sender),
                 text=said,
-                provider_message_id=message_id,
+                provider_message_id=text(message, "id"),
                 display_name=names.get(sender, ""),
                 attachments=attachments,
                 sent_at=moment(message.get("timestamp")),
@@ -169,18 +227,17 @@ class WhatsAppAdapter(ChannelAdapter):
     def _statuses(self, found: Iterable[JsonObject]) -> Iterable[StatusUpdate]:
         for status in found:
             state = _STATES.get(text(status, "status", 32))
-            message_id, recipient = text(status, "id", 512), text(status, "recipient_id", 32)
-            if state is None or not message_id or not recipient:
-                continue
+            if state is None:
+                continue  # a state Rapport does not report (Meta adds new ones)
             errors = objects(status, "errors")
             error = errors[0] if errors else {}
             yield StatusUpdate(
                 channel=CHANNEL,
-                address=e164(recipient),
-                provider_message_id=message_id,
+                address=e164(text(status, "recipient_id")),
+                provider_message_id=text(status, "id"),
                 state=state,
-                error_code=text(error, "code", 32),
-                error_message=text(error, "message", 500) or text(error, "title", 500),
+                error_code=text(error, "code"),
+                error_message=text(error, "message") or text(error, "title"),
             )
 
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
@@ -189,11 +246,35 @@ class WhatsAppAdapter(ChannelAdapter):
             "recipient_type": "individual",
             "to": message.address.lstrip("+"),
         }
-        if message.quick_replies and len(message.text) <= _BODY_WITH_BUTTONS_CHARS:
+        if message.attachments:
+            payload = {**base, **await self._media_message(message)}
+        elif message.quick_replies and len(message.text) <= _BODY_WITH_BUTTONS_CHARS:
             payload = {**base, "type": "interactive", "interactive": _buttons(message)}
         else:
             payload = {**base, "type": "text", "text": {"body": message.text, "preview_url": False}}
         return await self._post(payload)
+
+    async def _media_message(self, message: OutboundMessage) -> JsonObject:
+        """The image (JPEG, PNG) or document a person sends, uploaded to the Cloud API first
+        (``POST /{phone_number_id}/media``), then sent by its media id with the caption."""
+        [attachment] = message.attachments
+        fetched = await self._outgoing.read(attachment)
+        name = file_name_for(attachment, fetched.content_type)
+        uploaded = await self._graph.post_file(
+            self._media_path,
+            {"messaging_product": "whatsapp", "type": fetched.content_type},
+            (name, fetched.body, fetched.content_type),
+        )
+        media_id = text(uploaded, "id", 128)
+        if not media_id:
+            raise SendError("the media upload answered without an id", code="bad_response")
+        kind = "image" if fetched.content_type in _IMAGE_TYPES else "document"
+        media: JsonObject = {"id": media_id}
+        if message.text:
+            media["caption"] = message.text
+        if kind == "document":
+            media["filename"] = name
+        return {"type": kind, kind: media}
 
     async def send_template(self, address: str, name: str) -> DeliveryReceipt:
         """Send the approved template ``name`` (allowed outside the 24-hour window)."""
@@ -266,7 +347,7 @@ def window_explanation(last_message: datetime | None, window: timedelta, templat
     )
     return (
         f"The customer {since}, more than {hours} hours ago, so WhatsApp only allows an "
-        f"approved template message and the bot's reply was not sent.{then} Please follow "
+        f"approved template message and the reply was not sent.{then} Please follow "
         "up with the customer personally."
     )
 
@@ -316,7 +397,7 @@ class ReplyWindowGuard:
 
         return handle
 
-    async def __call__(self, message: OutboundMessage) -> str | None:
+    async def __call__(self, message: OutboundMessage) -> Refusal | None:
         event = self._in_flight.get(message.event_id)
         if event is None:
             raise ContractError("the WhatsApp window guard was not given the event it guards")
@@ -332,7 +413,9 @@ class ReplyWindowGuard:
                 customer_id, envelope.conversation_id, self._max_turns
             )
         except RefusedError as exc:
-            return f"not sent: the customer's data was erased ({exc})"
+            return Refusal(
+                RefusalCode.CUSTOMER_ERASED, f"Not sent: the customer's data was erased ({exc})."
+            )
         except NotFoundError:
             history = context_pb.GetContextResponse()
         last = last_customer_message(history.recent_turns)
@@ -342,8 +425,9 @@ class ReplyWindowGuard:
         explanation = window_explanation(
             last, self._window, self._reopen_template if reopened else ""
         )
-        await self._hand_over(event, history, explanation)
-        return f"{WINDOW_CLOSED}: {explanation}"
+        if event.sender != messages_pb2.SENDER_AGENT:  # a person holds it already
+            await self._hand_over(event, history, explanation)
+        return Refusal(RefusalCode.WINDOW_CLOSED, explanation)
 
     async def _reopen(self, address: str) -> bool:
         if not self._reopen_template:

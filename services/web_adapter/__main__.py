@@ -9,7 +9,8 @@ from aiohttp import web
 from rapport.events.v1 import messages_pb2
 
 from services.web_adapter.config import WebAdapterSettings
-from services.web_adapter.handlers import CHANNEL, ReplyDelivery
+from services.web_adapter.handlers import CHANNEL, HeldHandover, ReplyDelivery
+from services.web_adapter.held import HeldReplies
 from services.web_adapter.http_app import create_app
 from services.web_adapter.sockets import VisitorSockets
 from shared.kafka.consumer import EventConsumer
@@ -25,12 +26,18 @@ log = logging.getLogger(__name__)
 async def main(stop: asyncio.Event) -> None:
     settings = WebAdapterSettings()
     configure_logging(settings.service_name, settings.log_level)
+    if settings.media_key_is_development_default:
+        log.warning("MEDIA_SIGNING_KEY is the public development default")
     metrics = serve_metrics(settings.bind_host, settings.metrics_port)
-    sockets = VisitorSockets(settings.held_replies_per_visitor)
     publisher = EventPublisher(settings.kafka_bootstrap, client_id=settings.service_name)
+    held = HeldReplies(publisher, settings.held_replies_per_visitor)
+    sockets = VisitorSockets(on_arrival=HeldHandover(held, publisher))
     runner: web.AppRunner | None = None
     try:
         await publisher.start()
+        # Before the first socket: a visitor back after a restart gets what was held.
+        count = await held.load(settings.kafka_bootstrap, settings.service_name)
+        log.info("%d replies held for visitors who are away", count)
         runner = web.AppRunner(create_app(settings, publisher, sockets), shutdown_timeout=5)
         await runner.setup()
         site = web.TCPSite(runner, settings.bind_host, settings.http_port)
@@ -49,7 +56,7 @@ async def main(stop: asyncio.Event) -> None:
             dead_letters=publisher,
             client_id=settings.service_name,
         )
-        await consumer.run(ReplyDelivery(sockets, publisher), stop)
+        await consumer.run(ReplyDelivery(sockets, publisher, held), stop)
     finally:
         if runner is not None:
             await runner.cleanup()

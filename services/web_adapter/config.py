@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.config import ServiceSettings
+from shared.config import MediaSettings
 
 
-class WebAdapterSettings(ServiceSettings):
+class WebAdapterSettings(MediaSettings):
     model_config = SettingsConfigDict(env_prefix="RAPPORT_WEB_")
     service_name: ClassVar[str] = "web_adapter"
 
@@ -25,5 +26,10 @@ class WebAdapterSettings(ServiceSettings):
     max_text_chars: int = Field(2_000, gt=0)
     # Frames above this are refused by the WebSocket layer itself (close code 1009).
     max_socket_message_bytes: int = Field(1_048_576, gt=0)
-    # Replies kept for a visitor who is offline, delivered when they reconnect.
+    # Replies kept for a visitor who is offline, delivered when they reconnect; held on
+    # the compacted topic rapport.web.held-replies.v1, so a restart loses none.
     held_replies_per_visitor: int = Field(50, ge=0)
+    # Images a visitor attaches (JPEG, PNG, GIF, WebP): where they are kept, named by
+    # their SHA-256, and the largest taken.
+    media_dir: Path = Path("var/web_media")
+    upload_max_bytes: int = Field(5 * 1024 * 1024, gt=0)

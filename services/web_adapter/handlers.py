@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+import logging
+from typing import Any, Protocol
 
 from google.protobuf.message import Message
 from rapport.common.v1 import envelope_pb2
 from rapport.events.v1 import messages_pb2
 
+from services.web_adapter.held import HeldReplies
 from services.web_adapter.metrics import REPLIES
 from services.web_adapter.protocol import ChatMessage
-from services.web_adapter.sockets import VisitorSockets
+from services.web_adapter.sockets import Socket, VisitorSockets
+from shared.channels.adapter import Attachment
+from shared.channels.attachments import to_proto
 from shared.channels.webhooks import inbound_event_id
 from shared.conversations import thread_conversation_id
-from shared.errors import ContractError
+from shared.errors import ContractError, DependencyUnavailableError
 from shared.kafka.codec import caused_by, new_envelope
 from shared.kafka.topics import DELIVERY, INBOUND
 from shared.seen import SeenIds
+
+log = logging.getLogger(__name__)
 
 CHANNEL = "web"
 
@@ -30,9 +36,14 @@ def conversation_of(visitor: str) -> str:
 
 
 async def publish_inbound(
-    publisher: PublisherPort, visitor: str, message: ChatMessage, locale: str
+    publisher: PublisherPort,
+    visitor: str,
+    message: ChatMessage,
+    locale: str,
+    attachments: tuple[Attachment, ...] = (),
 ) -> str:
-    """Publish a visitor's message to the inbound topic; returns its event id.
+    """Publish a visitor's message, with the uploads it carries, to the inbound topic;
+    returns its event id.
 
     The widget resends what it has not seen acknowledged (after a reconnect, say); the
     same ``client_message_id`` gives the same event id, so a resend is one message.
@@ -52,48 +63,83 @@ async def publish_inbound(
         envelope=envelope,
         text=message.text,
         provider_message_id=message.client_message_id,
+        attachments=[to_proto(attachment) for attachment in attachments],
         locale_hint=locale,
     )
     await publisher.publish(INBOUND, event)
     return envelope.event_id
 
 
+def reply_frame(event: messages_pb2.SendMessage) -> dict[str, Any]:
+    """The frame the chat page shows for a reply."""
+    return {
+        "type": "reply",
+        "event_id": event.envelope.event_id,
+        "in_reply_to": event.in_reply_to,
+        "text": event.text,
+        "sender": messages_pb2.Sender.Name(event.sender).removeprefix("SENDER_").lower(),
+        "sender_name": event.sender_name,
+        "quick_replies": [{"title": q.title, "payload": q.payload} for q in event.quick_replies],
+    }
+
+
+async def report_delivered(publisher: PublisherPort, event: messages_pb2.SendMessage) -> None:
+    """Tell the rest of Rapport (the desk's delivery marks) that the visitor has the reply."""
+    await publisher.publish(
+        DELIVERY,
+        messages_pb2.MessageDeliveryUpdated(
+            envelope=caused_by(event.envelope, "delivery:delivered"),
+            send_event_id=event.envelope.event_id,
+            state=messages_pb2.DELIVERY_STATE_DELIVERED,
+        ),
+    )
+
+
+class HeldHandover:
+    """Runs when a visitor's socket opens: hands over the replies held for them."""
+
+    def __init__(self, held: HeldReplies, publisher: PublisherPort) -> None:
+        self._held = held
+        self._publisher = publisher
+
+    async def __call__(self, visitor: str, socket: Socket) -> None:
+        await self._held.hand_to(visitor, socket, reply_frame, self._report)
+
+    async def _report(self, event: messages_pb2.SendMessage) -> None:
+        try:
+            await report_delivered(self._publisher, event)
+        except DependencyUnavailableError as error:  # the visitor has it; only the mark is late
+            log.warning("could not report a held reply as delivered: %s", error)
+        REPLIES.labels("delivered_after_hold").inc()
+
+
 class ReplyDelivery:
-    """Delivers ``SendMessage`` events to visitors' sockets, once each, and reports how it went."""
+    """Delivers ``SendMessage`` events to visitors' sockets, once each, and reports how it
+    went; a reply for a visitor with no open socket is held durably until they return."""
 
     def __init__(
-        self, sockets: VisitorSockets, publisher: PublisherPort, seen: SeenIds | None = None
+        self,
+        sockets: VisitorSockets,
+        publisher: PublisherPort,
+        held: HeldReplies,
+        seen: SeenIds | None = None,
     ) -> None:
         self._sockets = sockets
         self._publisher = publisher
+        self._held = held
         self._seen = seen or SeenIds()
 
     async def __call__(self, event: Message) -> None:
         if not isinstance(event, messages_pb2.SendMessage):
             raise ContractError(f"unexpected event {event.DESCRIPTOR.full_name}")
         envelope = event.envelope
-        if not self._seen.add(envelope.event_id):
+        if envelope.event_id in self._seen:
             REPLIES.labels("duplicate").inc()
             return
-        frame = {
-            "type": "reply",
-            "event_id": envelope.event_id,
-            "in_reply_to": event.in_reply_to,
-            "text": event.text,
-            "sender": messages_pb2.Sender.Name(event.sender).removeprefix("SENDER_").lower(),
-            "sender_name": event.sender_name,
-            "quick_replies": [
-                {"title": q.title, "payload": q.payload} for q in event.quick_replies
-            ],
-        }
-        delivered = await self._sockets.deliver(envelope.customer.address, frame)
-        REPLIES.labels("delivered" if delivered else "held").inc()
+        delivered = await self._sockets.deliver(envelope.customer.address, reply_frame(event))
         if delivered:
-            await self._publisher.publish(
-                DELIVERY,
-                messages_pb2.MessageDeliveryUpdated(
-                    envelope=caused_by(envelope, "delivery:delivered"),
-                    send_event_id=envelope.event_id,
-                    state=messages_pb2.DELIVERY_STATE_DELIVERED,
-                ),
-            )
+            await report_delivered(self._publisher, event)
+        else:
+            await self._held.hold(event)
+        self._seen.add(envelope.event_id)
+        REPLIES.labels("delivered" if delivered else "held").inc()

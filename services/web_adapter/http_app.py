@@ -1,7 +1,9 @@
-"""The web adapter's HTTP side: the chat page, its WebSocket, and a health endpoint.
+"""The web adapter's HTTP side: the chat page, its WebSocket, uploads, media, and health.
 
 The socket path is verify → normalise → publish → ack: nothing else happens while the
-visitor waits. Bad frames get an error frame and the socket stays open.
+visitor waits. Bad frames get an error frame and the socket stays open. Images a visitor
+attaches come in at ``/upload`` first (see ``uploads.py``); agents open them at
+``/media`` with a signed link (``shared.media_links``).
 """
 
 from __future__ import annotations
@@ -14,8 +16,17 @@ from aiohttp import WSMsgType, web
 from services.web_adapter.config import WebAdapterSettings
 from services.web_adapter.handlers import PublisherPort, conversation_of, publish_inbound
 from services.web_adapter.metrics import CONNECTIONS, FRAMES
-from services.web_adapter.protocol import FrameError, error_frame, parse_frame, visitor_token
+from services.web_adapter.protocol import (
+    FrameError,
+    error_frame,
+    parse_frame,
+    pending_frame,
+    visitor_token,
+)
 from services.web_adapter.sockets import VisitorSockets
+from services.web_adapter.uploads import UploadEndpoint, attachments_of, upload_store
+from shared.channels.edge import label
+from shared.channels.media import MediaEndpoint
 from shared.errors import DependencyUnavailableError
 from shared.observability.http import http_metrics
 
@@ -36,6 +47,8 @@ def create_app(
             STATIC / "widget.js", headers={"Content-Type": "text/javascript; charset=utf-8"}
         )
 
+    uploads = upload_store(settings)
+
     async def health(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "connections": sockets.connected})
 
@@ -43,7 +56,8 @@ def create_app(
         socket = web.WebSocketResponse(max_msg_size=settings.max_socket_message_bytes, heartbeat=30)
         await socket.prepare(request)
         visitor = visitor_token(request.query.get("visitor"))
-        locale = request.headers.get("Accept-Language", "").split(",")[0].strip()[:16]
+        # aiohttp keeps header bytes that are not UTF-8 as lone surrogates: clean them.
+        locale = label(request.headers.get("Accept-Language", "").split(",")[0], max_chars=16)
         await socket.send_json(
             {"type": "welcome", "visitor": visitor, "conversation_id": conversation_of(visitor)}
         )
@@ -70,18 +84,17 @@ def create_app(
                 max_frame_bytes=settings.max_frame_bytes,
                 max_text_chars=settings.max_text_chars,
             )
+            attachments = await attachments_of(uploads, message)
         except FrameError as exc:
             FRAMES.labels(exc.code).inc()
             await socket.send_json(error_frame(exc.code, str(exc)))
             return
         try:
-            event_id = await publish_inbound(publisher, visitor, message, locale)
+            event_id = await publish_inbound(publisher, visitor, message, locale, attachments)
         except DependencyUnavailableError as exc:
-            log.error("could not publish a visitor's message: %s", exc)
+            log.warning("a visitor's message waits for Kafka: %s", exc)
             FRAMES.labels("unavailable").inc()
-            await socket.send_json(
-                error_frame("unavailable", "your message was not received; please send it again")
-            )
+            await socket.send_json(pending_frame(message.client_message_id))
             return
         FRAMES.labels("published").inc()
         await socket.send_json(
@@ -94,4 +107,10 @@ def create_app(
     app.router.add_get("/healthz", health)
     app.router.add_get("/ws", chat_socket)
     app.router.add_static("/static", STATIC)
+    app.add_routes(
+        [
+            UploadEndpoint(uploads).route(),
+            MediaEndpoint(settings.media_signing_key, uploads.open).route(),
+        ]
+    )
     return app

@@ -11,7 +11,12 @@ FRAMES = Counter(
 )
 REPLIES = Counter(
     "rapport_web_replies_total",
-    "Replies for web visitors, by outcome (delivered, held, duplicate).",
+    "Replies for web visitors, by outcome (delivered, held, delivered_after_hold, duplicate).",
     ["outcome"],
 )
 CONNECTIONS = Gauge("rapport_web_connections", "Open WebSocket connections.")
+UPLOADS = Counter(
+    "rapport_web_uploads_total",
+    "Images visitors uploaded, by outcome (stored, empty, too_large, unsupported_type).",
+    ["outcome"],
+)

@@ -1,8 +1,8 @@
-"""Which visitor is connected on which sockets, and replies held for visitors who are away."""
+"""Which visitor is connected on which sockets."""
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import defaultdict
 from typing import Any, Protocol
 
 
@@ -13,14 +13,18 @@ class Socket(Protocol):
     async def send_json(self, data: Any) -> None: ...
 
 
+class Arrival(Protocol):
+    """What to do when a visitor's socket opens (hand over what was held for them)."""
+
+    async def __call__(self, visitor: str, socket: Socket) -> None: ...
+
+
 class VisitorSockets:
     """Sockets by visitor token. A visitor may have the chat open in several tabs."""
 
-    def __init__(self, held_per_visitor: int) -> None:
+    def __init__(self, on_arrival: Arrival | None = None) -> None:
         self._sockets: defaultdict[str, set[Socket]] = defaultdict(set)
-        self._held: defaultdict[str, deque[dict[str, Any]]] = defaultdict(
-            lambda: deque(maxlen=held_per_visitor)
-        )
+        self._on_arrival = on_arrival
 
     @property
     def connected(self) -> int:
@@ -29,9 +33,8 @@ class VisitorSockets:
     async def attach(self, visitor: str, socket: Socket) -> None:
         """Register a socket and hand it the replies that arrived while the visitor was away."""
         self._sockets[visitor].add(socket)
-        held = self._held.pop(visitor, deque())
-        while held:
-            await socket.send_json(held.popleft())
+        if self._on_arrival is not None:
+            await self._on_arrival(visitor, socket)
 
     def detach(self, visitor: str, socket: Socket) -> None:
         sockets = self._sockets.get(visitor)
@@ -42,7 +45,7 @@ class VisitorSockets:
             del self._sockets[visitor]
 
     async def deliver(self, visitor: str, frame: dict[str, Any]) -> bool:
-        """Send ``frame`` to every open socket of ``visitor``; hold it when there is none."""
+        """Send ``frame`` to every open socket of ``visitor``; False when none took it."""
         delivered = False
         for socket in list(self._sockets.get(visitor, ())):
             if socket.closed:
@@ -54,6 +57,4 @@ class VisitorSockets:
                 self.detach(visitor, socket)
                 continue
             delivered = True
-        if not delivered:
-            self._held[visitor].append(frame)
         return delivered

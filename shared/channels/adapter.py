@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import ClassVar
 
+from shared.channels.edge import MAX_TEXT_CHARS
 from shared.errors import RapportError
 
 
@@ -54,7 +55,10 @@ class Capabilities:
     max_text_chars: int
     formatting: Formatting = Formatting.PLAIN
     max_quick_replies: int = 0
+    # Whether a person can send an image or a file here (one per message, the text as
+    # its caption, at most ``max_caption_chars``).
     media: bool = False
+    max_caption_chars: int = 1024
     # SMS: at most this many segments (GSM-7 160/153, UCS-2 70/67 characters each).
     max_segments: int | None = None
     # WhatsApp: free-form messages only this long after the customer's last message.
@@ -82,10 +86,35 @@ class WebhookResponse:
     content_type: str = "text/plain"
 
 
+class AttachmentKind(StrEnum):
+    """What an attachment is; ``rapport.common.v1.AttachmentKind``."""
+
+    IMAGE = "image"
+    AUDIO = "audio"  # audio files and voice notes alike
+    VIDEO = "video"
+    FILE = "file"  # a document or any other file
+    LOCATION = "location"
+    STICKER = "sticker"
+
+
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    url: str
+    """A photo, voice note, file, place… a message carries; ``rapport.common.v1.Attachment``.
+
+    The bytes stay with the platform: ``reference`` names them for the channel's adapter
+    (formats in :mod:`shared.media_links`), and is empty for a location, which has none.
+    Sizes, names and types are what the platform says; zero or empty when it says nothing.
+    """
+
+    reference: str
+    kind: AttachmentKind
     content_type: str = ""
+    size_bytes: int = 0
+    file_name: str = ""
+    voice_note: bool = False  # recorded in the app, as opposed to an audio file
+    latitude: float = 0.0  # LOCATION only: WGS84 degrees
+    longitude: float = 0.0
+    place: str = ""  # LOCATION only: the place's name or address, when shared
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +174,10 @@ class OutboundMessage:
     text: str
     quick_replies: tuple[QuickReply, ...] = ()
     event_id: str = ""
+    # An image or file a person sends (``reference``: a signed link, see
+    # :mod:`shared.media_links`); ``text`` is then its caption. Only when
+    # ``capabilities.media``, and one at most.
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +191,8 @@ class ChannelAdapter(ABC):
 
     name: str
     capabilities: Capabilities
+    # Longest text a customer's message may have on this platform; longer is refused.
+    max_inbound_text_chars: ClassVar[int] = MAX_TEXT_CHARS
 
     def handshake(self, request: WebhookRequest) -> WebhookResponse:
         """Answer a platform's subscription check (Meta's GET ``hub.challenge``)."""
@@ -169,7 +204,11 @@ class ChannelAdapter(ABC):
 
     @abstractmethod
     def parse(self, request: WebhookRequest) -> ParsedWebhook:
-        """What the (verified) webhook says; :class:`InvalidInputError` if it cannot be read."""
+        """What the (verified) webhook says; :class:`InvalidInputError` if it cannot be read.
+
+        Each message and status is then admitted or refused on its own by the edge rules
+        (:mod:`shared.channels.admission`); parse only reads the platform's shape.
+        """
 
     @abstractmethod
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:

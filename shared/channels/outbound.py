@@ -3,26 +3,34 @@
 Consumes ``SendMessage`` events for one channel. A send the platform fails temporarily
 (5xx, 429, timeout) is retried with exponential back-off; after the last try, or when
 the platform refuses for good, the delivery is reported FAILED with the platform's error
-and the event goes to the dead-letter topic (the consumer's job: this raises). A guard
-can veto a send (an SMS opt-out): the veto is reported and nothing is sent.
+(``error_code`` is the platform's own code) and the event goes to the dead-letter topic
+(the consumer's job: this raises). A guard can veto a send (an SMS opt-out, WhatsApp's
+closed window): the veto is reported FAILED with a stable :class:`RefusalCode` as
+``error_code`` and a sentence for people as ``error_message``, and nothing is sent. So is
+an attachment the channel cannot carry (``media_unsupported``); with one it can, the text
+is rendered as its caption (``Capabilities.max_caption_chars``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from google.protobuf.message import Message
 from rapport.events.v1 import messages_pb2
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from shared.channels.adapter import (
+    Capabilities,
     ChannelAdapter,
     OutboundMessage,
     QuickReply,
     SendError,
     TemporarySendError,
 )
+from shared.channels.attachments import from_proto
 from shared.channels.rendering import render
 from shared.errors import ContractError
 from shared.kafka.codec import caused_by
@@ -33,8 +41,42 @@ from shared.seen import SeenIds
 
 log = logging.getLogger(__name__)
 
-SendGuard = Callable[[OutboundMessage], Awaitable[str | None]]
+
+class RefusalCode(StrEnum):
+    """Why a guard held a message back: stable codes consumers (the agent desk) act on."""
+
+    OPTED_OUT = "opted_out"  # the customer opted out of the channel (SMS STOP)
+    WINDOW_CLOSED = "window_closed"  # the platform's reply window is closed (WhatsApp)
+    CUSTOMER_ERASED = "customer_erased"  # the customer's data was erased
+    MEDIA_UNSUPPORTED = "media_unsupported"  # the channel cannot carry this attachment
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A guard's veto: the code, and what a person reads about it."""
+
+    code: RefusalCode
+    text: str
+
+
+SendGuard = Callable[[OutboundMessage], Awaitable[Refusal | None]]
 """Returns why a message must not be sent, or None to let it go."""
+
+
+def _media_refusal(message: OutboundMessage, capabilities: Capabilities) -> Refusal | None:
+    """Why the channel cannot carry the message's attachments, if it cannot."""
+    if not message.attachments:
+        return None
+    if not capabilities.media:
+        return Refusal(
+            RefusalCode.MEDIA_UNSUPPORTED,
+            f"Not sent: images and files cannot be sent on {message.channel}.",
+        )
+    if len(message.attachments) > 1:
+        return Refusal(
+            RefusalCode.MEDIA_UNSUPPORTED, "Not sent: one image or file per message, at most."
+        )
+    return None
 
 
 class DeliveryFailedError(SendError):
@@ -67,10 +109,16 @@ class OutboundDelivery:
         if event_id in self._seen:
             CHANNEL_SENDS.labels(channel, "duplicate").inc()
             return
+        capabilities = self._adapter.capabilities
+        attachments = tuple(from_proto(attachment) for attachment in event.attachments)
+        if attachments:  # the text is the attachment's caption
+            capabilities = replace(
+                capabilities, max_text_chars=capabilities.max_caption_chars, max_quick_replies=0
+            )
         text, buttons = render(
             event.text,
             tuple(QuickReply(q.title, q.payload) for q in event.quick_replies),
-            self._adapter.capabilities,
+            capabilities,
         )
         message = OutboundMessage(
             channel=channel,
@@ -78,12 +126,17 @@ class OutboundDelivery:
             text=text,
             quick_replies=buttons,
             event_id=event_id,
+            attachments=attachments,
         )
-        refusal = await self._guard(message) if self._guard else None
+        refusal = _media_refusal(message, capabilities)
+        if refusal is None and self._guard is not None:
+            refusal = await self._guard(message)
         if refusal is not None:
-            log.info("not sending %s on %s: %s", event_id, channel, refusal)
+            log.info("not sending %s on %s: %s (%s)", event_id, channel, refusal.code, refusal.text)
             CHANNEL_SENDS.labels(channel, "refused").inc()
-            await self._report(event, "", messages_pb2.DELIVERY_STATE_FAILED, "refused", refusal)
+            await self._report(
+                event, "", messages_pb2.DELIVERY_STATE_FAILED, refusal.code, refusal.text
+            )
             self._seen.add(event_id)
             return
         try:

@@ -5,6 +5,10 @@ message is answered 2xx only once Kafka has it (``acks=all``); if the broker can
 take it the platform gets 503 and retries. Each message's event id is derived from the
 platform's own message id, so a retried webhook yields the same event (and the adapter
 skips publishing what it already published).
+
+Each item of a webhook is judged on its own (:mod:`shared.channels.admission`): a refused
+one is counted and logged, its neighbours are published, and the platform gets 200 so
+it does not retry them; only a webhook whose single item is refused gets a 400.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -30,12 +34,15 @@ from shared.channels.adapter import (
     WebhookRequest,
     WebhookResponse,
 )
+from shared.channels.admission import Rejection, admit
+from shared.channels.attachments import to_proto
+from shared.channels.edge import Reason, RejectedInput
 from shared.conversations import thread_conversation_id
 from shared.errors import DependencyUnavailableError, InvalidInputError
 from shared.kafka.codec import new_envelope
 from shared.kafka.producer import Publisher
 from shared.kafka.topics import DELIVERY, INBOUND
-from shared.observability.metrics import WEBHOOK_REQUESTS
+from shared.observability.metrics import WEBHOOK_ITEMS_REJECTED, WEBHOOK_REQUESTS
 from shared.seen import SeenIds
 
 log = logging.getLogger(__name__)
@@ -88,6 +95,23 @@ class PublicUrls:
             scheme = request.headers.get("X-Forwarded-Proto", scheme).split(",")[0].strip()
             host = request.headers.get("X-Forwarded-Host", host).split(",")[0].strip()
         return f"{scheme}://{host}{path}"
+
+
+def _refusal(reason: Reason, detail: str) -> WebhookResponse:
+    return WebhookResponse(400, f"{reason}: {detail}".encode())
+
+
+def _count_rejections(channel: str, rejections: Iterable[Rejection]) -> None:
+    """Count and log each refused item once; the platform's other items go ahead."""
+    for rejection in rejections:
+        WEBHOOK_ITEMS_REJECTED.labels(channel, rejection.reason).inc()
+        log.warning(
+            "%s webhook item %.64r refused (%s): %s",
+            channel,
+            rejection.provider_message_id,
+            rejection.reason,
+            rejection.detail,
+        )
 
 
 BeforePublish = Callable[[ParsedWebhook], Awaitable[WebhookResponse | None]]
@@ -143,20 +167,29 @@ class WebhookIntake:
             log.warning("%s webhook refused: %s", channel, exc)
             return self._answer(channel, "bad_signature", WebhookResponse(403, b"forbidden"))
         try:
-            parsed = self._adapter.parse(hook)
+            admission = admit(
+                self._adapter.parse(hook), max_text_chars=self._adapter.max_inbound_text_chars
+            )
+        except RejectedInput as exc:  # the adapter refused the webhook's one item itself
+            _count_rejections(channel, (Rejection(exc.reason, str(exc), ""),))
+            return self._answer(channel, "invalid", _refusal(exc.reason, str(exc)))
+        except InvalidInputError as exc:
+            return self._answer(channel, "invalid", WebhookResponse(400, str(exc).encode()))
+        _count_rejections(channel, admission.rejections)
+        if admission.refused_whole:
+            [rejection] = admission.rejections
+            return self._answer(channel, "invalid", _refusal(rejection.reason, rejection.detail))
+        parsed = admission.webhook
+        try:
             reply = parsed.reply
             if self._before_publish is not None:
                 reply = await self._before_publish(parsed) or reply
-        except InvalidInputError as exc:
-            return self._answer(channel, "invalid", WebhookResponse(400, str(exc).encode()))
-        except DependencyUnavailableError as exc:
-            log.error("%s webhook not taken, the platform will retry: %s", channel, exc)
-            return self._answer(channel, "unavailable", WebhookResponse(503, b"try again"))
-        try:
             for message in parsed.messages:
                 await self._publish_message(message)
             for status in parsed.statuses:
                 await self._publish_status(status)
+        except InvalidInputError as exc:
+            return self._answer(channel, "invalid", WebhookResponse(400, str(exc).encode()))
         except DependencyUnavailableError as exc:
             log.error("%s webhook not taken, the platform will retry: %s", channel, exc)
             return self._answer(channel, "unavailable", WebhookResponse(503, b"try again"))
@@ -188,22 +221,22 @@ class WebhookIntake:
             envelope=envelope,
             text=message.text,
             provider_message_id=message.provider_message_id,
-            attachments=[
-                envelope_pb2.Attachment(reference=a.url, content_type=a.content_type)
-                for a in message.attachments
-            ],
+            attachments=[to_proto(attachment) for attachment in message.attachments],
             locale_hint=message.locale,
         )
         await self._publisher.publish(INBOUND, event)
         self._seen.add(event_id)
 
     async def _publish_status(self, status: StatusUpdate) -> None:
+        event_id = inbound_event_id(
+            status.channel, f"status:{status.provider_message_id}:{status.state}"
+        )
+        if event_id in self._seen:
+            return  # a platform retry of something already on Kafka
         channel = channel_number(status.channel)
         event = messages_pb2.MessageDeliveryUpdated(
             envelope=new_envelope(
-                event_id=inbound_event_id(
-                    status.channel, f"status:{status.provider_message_id}:{status.state}"
-                ),
+                event_id=event_id,
                 conversation_id=thread_conversation_id(status.channel, status.address),
                 channel=channel,
                 customer=envelope_pb2.CustomerRef(channel=channel, address=status.address),
@@ -214,3 +247,4 @@ class WebhookIntake:
             error_message=status.error_message,
         )
         await self._publisher.publish(DELIVERY, event)
+        self._seen.add(event_id)

@@ -18,6 +18,8 @@ class TopicSpec:
     name: str
     partitions: int = 6
     replication_factor: int = 1
+    config: tuple[tuple[str, str], ...] = ()
+    """Topic-level settings it is created with (``cleanup.policy`` ...)."""
 
 
 INBOUND = "rapport.inbound.v1"
@@ -35,6 +37,12 @@ AGENT_ACTIONS = "rapport.agent-actions.v1"
 FEEDBACK = "rapport.feedback.v1"
 """What customers said of the service they got: ratings (``SatisfactionRated``)."""
 
+WEB_HELD_REPLIES = "rapport.web.held-replies.v1"
+"""Replies waiting for a web visitor to come back (``SendMessage``), compacted: keyed by
+visitor and reply, a tombstone once handed over, and dropped after a week regardless."""
+
+HELD_REPLY_DAYS = 7
+
 DEAD_LETTER = "rapport.dead-letter.v1"
 """Records a consumer could not handle after its retries, with the error in headers."""
 
@@ -51,5 +59,12 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(AGENT_ACTIONS),
     TopicSpec(FEEDBACK),
     TopicSpec(DEAD_LETTER, partitions=1),
+    TopicSpec(
+        WEB_HELD_REPLIES,
+        config=(
+            ("cleanup.policy", "compact,delete"),
+            ("retention.ms", str(HELD_REPLY_DAYS * 24 * 3600 * 1000)),
+        ),
+    ),
     *(TopicSpec(outbound_topic(name)) for name in CHANNEL_NAMES),
 )

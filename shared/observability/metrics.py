@@ -99,10 +99,25 @@ WEBHOOK_REQUESTS = Counter(
     "unavailable, too_large, handshake).",
     ["channel", "outcome"],
 )
+WEBHOOK_ITEMS_REJECTED = Counter(
+    "rapport_webhook_items_rejected_total",
+    "Items of platform webhooks refused at the edge and not published, by channel and reason "
+    "(blank, too_long, missing_field, bad_id, bad_phone, bad_number, bad_attachment, "
+    "unknown_status).",
+    ["channel", "reason"],
+)
 CHANNEL_SENDS = Counter(
     "rapport_channel_sends_total",
     "Outbound messages by channel and outcome (sent, refused, failed, duplicate).",
     ["channel", "outcome"],
+)
+MEDIA_REQUESTS = Counter(
+    "rapport_media_requests_total",
+    "Signed /media requests for customers' media, by outcome (served, or why not: "
+    "bad_signature, expired_link, malformed_link, unknown_reference, not_found, "
+    "host_not_allowed, redirect_refused, too_large, type_not_allowed, platform_refused, "
+    "unavailable).",
+    ["outcome"],
 )
 
 

@@ -12,14 +12,21 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 
 from shared.errors import DependencyUnavailableError, RefusedError
+from shared.kafka.codec import Headers
 
 
 class FakePublisher:
     def __init__(self) -> None:
         self.published: list[tuple[str, Message]] = []
+        self.raw: list[tuple[str, bytes | None, bytes | None]] = []
 
     async def publish(self, topic: str, event: Message) -> None:
         self.published.append((topic, event))
+
+    async def publish_raw(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: Headers
+    ) -> None:
+        self.raw.append((topic, key, value))
 
 
 class StubEmotion:

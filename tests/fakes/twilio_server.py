@@ -7,6 +7,13 @@ Twilio's OpenAPI description), Twilio's rules the schema cannot say (a sender, a
 and a ``201`` Message resource in reply. It records what it accepted, and can be told to
 fail the next requests with a 5xx, a 429 or a Twilio error such as 21610, or to be slow.
 
+It also keeps media the way Twilio does for an incoming MMS: ``GET
+/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{MediaSid}`` with the
+account's Basic credentials ("Enforce HTTP Auth on Media URLs") redirects to a
+short-lived URL on the media CDN (``mms.twiliocdn.com``), played here by ``/mms/...`` on
+``cdn_base_url`` (this server unless told otherwise), which serves the bytes without
+credentials and records any it is sent.
+
 It also builds webhooks the way Twilio sends them (:func:`signed_webhook`), signed with
 the Twilio library's own ``RequestValidator.compute_signature``.
 """
@@ -108,6 +115,16 @@ def signed_webhook(url: str, params: Params, auth_token: str) -> tuple[bytes, di
     return urlencode(params).encode(), headers
 
 
+def media_sid() -> str:
+    return "ME" + secrets.token_hex(16)
+
+
+@dataclass(frozen=True)
+class StoredMedia:
+    body: bytes
+    content_type: str
+
+
 @dataclass(frozen=True)
 class Failure:
     status: int
@@ -190,6 +207,10 @@ class FakeTwilio:
         self.delay_seconds = 0.0  # answer this late (a slow or hanging Twilio)
         self._runner: web.AppRunner | None = None
         self.base_url = ""
+        self.media: dict[str, StoredMedia] = {}
+        self.cdn_base_url = ""  # where media redirects to; this server when empty
+        self.media_requests = 0  # authorised fetches of a MediaUrl
+        self.cdn_credentials: list[str] = []  # Authorization headers the CDN was sent
 
     def fail_next(self, count: int, status: int, code: int = 0, message: str = "") -> None:
         """Answer the next ``count`` requests with ``status`` and Twilio's error body."""
@@ -199,9 +220,23 @@ class FakeTwilio:
     def sent_to(self, number: str) -> list[Sent]:
         return [message for message in self.sent if message.to == number]
 
+    def add_media(self, body: bytes, content_type: str) -> str:
+        """Keep media as an incoming MMS's; its ``MediaUrl`` on this server."""
+        sid = media_sid()
+        self.media[sid] = StoredMedia(body, content_type)
+        return (
+            f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages/"
+            f"MM{secrets.token_hex(16)}/Media/{sid}"
+        )
+
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post(PATH, self._create)
+        app.router.add_get(
+            "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{MediaSid}",
+            self._media,
+        )
+        app.router.add_get("/mms/{AccountSid}/{MediaSid}", self._cdn)
         return app
 
     async def __aenter__(self) -> FakeTwilio:
@@ -226,6 +261,25 @@ class FakeTwilio:
         except (binascii.Error, UnicodeDecodeError):
             return False
         return secrets.compare_digest(f"{user}:{password}", f"{self.account_sid}:{self.auth_token}")
+
+    async def _media(self, request: web.Request) -> web.Response:
+        if not self._authorised(request) or request.match_info["AccountSid"] != self.account_sid:
+            return _error(401, 20003, "Authenticate")
+        sid = request.match_info["MediaSid"]
+        if sid not in self.media:
+            return _error(404, 20404, "The requested resource was not found")
+        self.media_requests += 1
+        cdn = self.cdn_base_url or self.base_url
+        expires = int(datetime.now(UTC).timestamp()) + 4 * 3600
+        raise web.HTTPTemporaryRedirect(f"{cdn}/mms/{self.account_sid}/{sid}?Expires={expires}")
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        if "Authorization" in request.headers:
+            self.cdn_credentials.append(request.headers["Authorization"])
+        stored = self.media.get(request.match_info["MediaSid"])
+        if stored is None or "Expires" not in request.query:
+            return web.Response(status=403, text="AccessDenied")
+        return web.Response(body=stored.body, headers={"Content-Type": stored.content_type})
 
     async def _create(self, request: web.Request) -> web.Response:
         self.requests += 1

@@ -9,11 +9,13 @@ the shared topics never match.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import grpc
@@ -36,6 +38,7 @@ from shared.conversations import thread_conversation_id
 from shared.kafka.codec import EVENT_ID_HEADER, new_envelope
 from shared.kafka.producer import EventPublisher
 from shared.kafka.topics import DEAD_LETTER, DELIVERY, INBOUND, outbound_topic
+from shared.media_links import sign
 from tests.conftest import unique
 from tests.fakes.twilio_server import (
     FakeTwilio,
@@ -45,12 +48,14 @@ from tests.fakes.twilio_server import (
 )
 from tests.grpc_probe import running
 from tests.kafka_helpers import create_private_topic, read_until
+from tests.media_helpers import png
 
 pytestmark = pytest.mark.integration
 
 ACCOUNT = "AC" + "12" * 16
 TOKEN = "integration-auth-token"
 PUBLIC = "https://sms-hooks.example.test"
+MEDIA_KEY = "integration-media-signing-key-0123"
 CONTEXT = context_pb.DESCRIPTOR.services_by_name["ContextService"].full_name
 
 
@@ -331,6 +336,89 @@ async def test_a_permanent_refusal_ends_on_the_dead_letter_topic_with_twilios_co
     assert headers[EVENT_ID_HEADER] == event_id.encode()
     assert twilio.requests == 1  # a permanent refusal is not retried
     assert twilio.sent == []
+
+
+# Media ---------------------------------------------------------------------------------
+
+
+async def open_media(sms: Sms, link: str) -> tuple[int, bytes, str]:
+    async with sms.http.get(link) as response:
+        return response.status, await response.read(), response.headers.get("Content-Type", "")
+
+
+def media_link(sms: Sms, reference: str, **signing: Any) -> str:
+    return sign(MEDIA_KEY.encode(), reference, **signing).url(f"http://127.0.0.1:{sms.port}")
+
+
+async def test_a_caption_less_mms_photo_is_published_as_an_image_and_opened_with_the_account(
+    kafka_bootstrap: str, context_address: str, twilio: FakeTwilio, private_topic: str
+) -> None:
+    number, photo = new_number(), png()
+    media_url = twilio.add_media(photo, "image/png")
+    params = inbound_params(number, "", media=((media_url, "image/png"),))
+    # The CDN Twilio redirects to is another origin, as mms.twiliocdn.com is.
+    twilio.cdn_base_url = twilio.base_url.replace("127.0.0.1", "localhost")
+    async with sms_adapter(
+        kafka_bootstrap,
+        context_address,
+        twilio,
+        private_topic,
+        media_signing_key=MEDIA_KEY,
+        media_origins=[twilio.cdn_base_url],
+    ) as sms:
+        assert (await sms.text(params))[0] == 200
+        (event,) = await sms.inbound(number, 1)
+        [attachment] = event.attachments
+        opened = await open_media(sms, media_link(sms, attachment.reference))
+
+    assert event.text == ""
+    assert (attachment.reference, attachment.content_type, attachment.kind) == (
+        media_url,
+        "image/png",
+        envelope_pb2.ATTACHMENT_KIND_IMAGE,
+    )
+    assert opened == (200, photo, "image/png")
+    assert twilio.media_requests == 1  # with the account's credentials, or it is a 401
+    assert twilio.cdn_credentials == []  # and they went no further than Twilio's API
+
+
+async def test_media_links_are_refused_unsigned_expired_off_twilio_or_past_the_limits(
+    kafka_bootstrap: str, context_address: str, twilio: FakeTwilio, private_topic: str
+) -> None:
+    photo = twilio.add_media(png(), "image/png")
+    page = twilio.add_media(b"<html><script>alert(1)</script></html>", "text/html")
+    huge = twilio.add_media(b"\xff\xd8\xff" + b"\x00" * 20_000, "image/jpeg")
+    elsewhere = photo.replace("127.0.0.1", "localhost")
+    async with sms_adapter(
+        kafka_bootstrap,
+        context_address,
+        twilio,
+        private_topic,
+        media_signing_key=MEDIA_KEY,
+        media_max_bytes=10_000,
+    ) as sms:
+        forged = sign(b"a-key-of-our-own-making-0123", photo).url(f"http://127.0.0.1:{sms.port}")
+        answers = {
+            "forged": await open_media(sms, forged),
+            "expired": await open_media(sms, media_link(sms, photo, now=0)),
+            "elsewhere": await open_media(sms, media_link(sms, elsewhere)),
+            "page": await open_media(sms, media_link(sms, page)),
+            "huge": await open_media(sms, media_link(sms, huge)),
+        }
+        twilio.cdn_base_url = twilio.base_url.replace("127.0.0.1", "localhost")
+        answers["redirected"] = await open_media(sms, media_link(sms, photo))
+
+    statuses = {
+        name: (status, json.loads(body)["error"]) for name, (status, body, _) in answers.items()
+    }
+    assert statuses == {
+        "forged": (403, "bad_signature"),
+        "expired": (403, "expired_link"),
+        "elsewhere": (404, "unknown_reference"),
+        "page": (502, "type_not_allowed"),
+        "huge": (502, "too_large"),
+        "redirected": (502, "redirect_refused"),
+    }
 
 
 async def test_a_webhook_while_kafka_is_down_is_503_and_twilios_retry_is_taken_once(

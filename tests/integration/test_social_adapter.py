@@ -41,12 +41,14 @@ from shared.grpc.context_client import ContextClient
 from shared.kafka.codec import decode, new_envelope
 from shared.kafka.producer import EventPublisher
 from shared.kafka.topics import DEAD_LETTER, DELIVERY, HANDOFF, INBOUND
+from shared.media_links import sign
 from tests.conftest import unique
 from tests.fakes.graph_api import FakeGraphApi
 from tests.fakes.ports import FakePublisher
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.grpc_probe import running
 from tests.kafka_helpers import create_private_topic, eventually, read_until
+from tests.media_helpers import PDF, LinkedUploads, png
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +57,7 @@ CONTEXT = context_pb.DESCRIPTOR.services_by_name["ContextService"].full_name
 APP_SECRET, VERIFY_TOKEN = "it-app-secret", "it-verify-token"
 PAGE_TOKEN, WA_TOKEN, PHONE_ID = "it-page-token", "it-wa-token", "106540352242922"
 BOT_TOKEN, TG_SECRET = "4242:it-bot-token", "it-telegram-secret"
+MEDIA_KEY, MEDIA_LIMIT = "it-media-signing-key-0123456789", 64 * 1024
 WA, MESSENGER, TELEGRAM = (
     envelope_pb2.CHANNEL_WHATSAPP,
     envelope_pb2.CHANNEL_MESSENGER,
@@ -74,6 +77,13 @@ class Stack:
     # Channel → a private outbound topic: replies other tests left on the shared topics
     # would otherwise reach this test's fakes (and take the failures it queued).
     outbound: dict[str, str]
+    uploads: LinkedUploads  # where an agent's attachments are fetched from
+
+
+@pytest.fixture
+async def uploads(tmp_path: Path) -> AsyncIterator[LinkedUploads]:
+    async with LinkedUploads(tmp_path / "desk", MEDIA_KEY) as served:
+        yield served
 
 
 @pytest.fixture
@@ -93,7 +103,9 @@ async def context_address(tmp_path: Path) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def stack(kafka_bootstrap: str, context_address: str) -> AsyncIterator[Stack]:
+async def stack(
+    kafka_bootstrap: str, context_address: str, uploads: LinkedUploads
+) -> AsyncIterator[Stack]:
     graph = FakeGraphApi(page_token=PAGE_TOKEN, whatsapp_token=WA_TOKEN, phone_number_id=PHONE_ID)
     telegram = FakeTelegramApi(BOT_TOKEN)
     await graph.start()
@@ -115,6 +127,10 @@ async def stack(kafka_bootstrap: str, context_address: str) -> AsyncIterator[Sta
         telegram_api_base_url=telegram.base_url,
         send_attempts=3,
         send_retry_wait_seconds=0.05,
+        media_signing_key=MEDIA_KEY,
+        media_max_bytes=MEDIA_LIMIT,
+        page_media_origins=[graph.base_url],  # the fake's /cdn plays Meta's CDN
+        outbound_media_origins=[uploads.origin],
     )
     stop = asyncio.Event()
     async with (
@@ -140,6 +156,7 @@ async def stack(kafka_bootstrap: str, context_address: str) -> AsyncIterator[Sta
                 context_grpc.ContextServiceStub(channel),
                 publisher,
                 topics,
+                uploads,
             )
         finally:
             stop.set()
@@ -281,6 +298,63 @@ async def test_a_whatsapp_webhook_delivered_three_times_is_published_once_and_a_
     assert event.envelope.channel == WA and event.text == "Does it come in another color?"
 
 
+async def test_a_batch_with_a_lone_surrogate_and_a_blank_message_loses_no_neighbour(
+    stack: Stack,
+) -> None:
+    """Once a 500 on every retry, so the messages after the surrogate never arrived."""
+    nonce = uuid.uuid4().hex
+    # The second carries half an emoji (a lone surrogate), the third nothing but blanks.
+    texts = ["Where is my order?", "It came broken \ud83d", " \t\u0000 ", "Please call me"]
+    mids = [f"m_{nonce}_{index}" for index in range(len(texts))]
+    events_sent = [
+        {"sender": {"id": f"psid-{nonce}"}, "timestamp": 1750263773000, "message": {"mid": m}}
+        for m in mids
+    ]
+    for event, said in zip(events_sent, texts, strict=True):
+        event["message"]["text"] = said  # sent as Meta sends it: "\ud83d", "\u0000"
+    body = json.dumps(
+        {
+            "object": "page",
+            "entry": [
+                {"id": "1", "messaging": events_sent[:2]},
+                {"id": "2", "messaging": events_sent[2:]},
+            ],
+        }
+    ).encode()
+    async with httpx.AsyncClient(base_url=stack.url) as client:
+        for _ in range(2):  # a platform retry publishes nothing twice
+            answer = await client.post(
+                "/meta/messenger",
+                content=body,
+                headers={"X-Hub-Signature-256": meta_signature(body)},
+            )
+            assert answer.status_code == 200
+        lone_blank = json.dumps(
+            {"object": "page", "entry": [{"messaging": events_sent[2:3]}]}
+        ).encode()
+        refused = await client.post(
+            "/meta/messenger",
+            content=lone_blank,
+            headers={"X-Hub-Signature-256": meta_signature(lone_blank)},
+        )
+        assert refused.status_code == 400 and refused.text.startswith("blank:")
+    wanted = events(messages_pb2.MessageReceived, lambda e: e.provider_message_id in mids)
+    with pytest.raises(AssertionError, match="found 3 of 4"):
+        await read_until(stack.bootstrap, INBOUND, wanted, count=4, timeout=4)
+    published = {
+        event.provider_message_id: event.text
+        for event in (
+            parse(r, messages_pb2.MessageReceived)
+            for r in await read_until(stack.bootstrap, INBOUND, wanted, count=3)
+        )
+    }
+    assert published == {
+        mids[0]: "Where is my order?",
+        mids[1]: "It came broken \ufffd",
+        mids[3]: "Please call me",
+    }
+
+
 async def test_the_meta_handshake_and_a_telegram_update_go_through_the_app(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.url) as client:
         params = {
@@ -306,6 +380,186 @@ async def test_the_meta_handshake_and_a_telegram_update_go_through_the_app(stack
         INBOUND,
         events(messages_pb2.MessageReceived, lambda e: e.provider_message_id == provider_id),
     )
+
+
+# Media ------------------------------------------------------------------------------------
+
+
+async def received(stack: Stack, provider_message_id: str) -> messages_pb2.MessageReceived:
+    [record] = await read_until(
+        stack.bootstrap,
+        INBOUND,
+        events(
+            messages_pb2.MessageReceived, lambda e: e.provider_message_id == provider_message_id
+        ),
+    )
+    return parse(record, messages_pb2.MessageReceived)
+
+
+async def opened(stack: Stack, reference: str, key: str = MEDIA_KEY, **signing: Any) -> Any:
+    """``/media`` for a signed link to ``reference``: the answer."""
+    link = sign(key.encode(), reference, **signing).url(stack.url)
+    async with httpx.AsyncClient() as client:
+        return await client.get(link)
+
+
+async def test_caption_less_photos_are_published_typed_and_opened_with_each_platforms_key(
+    stack: Stack,
+) -> None:
+    photo, nonce = png(4, 4), uuid.uuid4().hex
+    media_id = stack.graph.add_media(photo, "image/jpeg")
+    whatsapp = json.loads(whatsapp_webhook(f"wamid.{nonce}"))
+    whatsapp["entry"][0]["changes"][0]["value"]["messages"][0] |= {
+        "type": "image",
+        "image": {"mime_type": "image/jpeg", "sha256": "x", "id": media_id},
+    }
+    del whatsapp["entry"][0]["changes"][0]["value"]["messages"][0]["text"]
+    cdn_url = stack.graph.add_cdn(photo, "image/png")
+    messenger = {
+        "object": "page",
+        "entry": [
+            {
+                "id": "1",
+                "messaging": [
+                    {
+                        "sender": {"id": f"psid-{nonce}"},
+                        "timestamp": 1750263773000,
+                        "message": {
+                            "mid": f"m_{nonce}",
+                            "attachments": [{"type": "image", "payload": {"url": cdn_url}}],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    file_id = stack.telegram.add_file(photo, "image/jpeg")
+    telegram = json.loads((FIXTURES / "telegram/update_photo.json").read_text())
+    chat, message_id = uuid.uuid4().int % 10**9, uuid.uuid4().int % 10**9
+    del telegram["message"]["caption"]
+    telegram["message"] |= {"message_id": message_id, "chat": {"id": chat, "type": "private"}}
+    telegram["message"]["photo"][-1] |= {"file_id": file_id, "file_size": len(photo)}
+    async with httpx.AsyncClient(base_url=stack.url) as client:
+        for path, data in (("/meta/whatsapp", whatsapp), ("/meta/messenger", messenger)):
+            body = json.dumps(data).encode()
+            headers = {"X-Hub-Signature-256": meta_signature(body)}
+            assert (await client.post(path, content=body, headers=headers)).status_code == 200
+        headers = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
+        answer = await client.post("/telegram", content=json.dumps(telegram), headers=headers)
+        assert answer.status_code == 200
+
+    published = [
+        await received(stack, f"wamid.{nonce}"),
+        await received(stack, f"m_{nonce}"),
+        await received(stack, f"{chat}:{message_id}"),
+    ]
+    assert [(e.text, len(e.attachments)) for e in published] == [("", 1)] * 3
+    attachments = [event.attachments[0] for event in published]
+    assert [(a.reference, a.kind) for a in attachments] == [
+        (f"whatsapp:media/{media_id}", envelope_pb2.ATTACHMENT_KIND_IMAGE),
+        (cdn_url, envelope_pb2.ATTACHMENT_KIND_IMAGE),
+        (f"telegram:file/{file_id}", envelope_pb2.ATTACHMENT_KIND_IMAGE),
+    ]
+    assert attachments[2].size_bytes == len(photo)
+    for attachment in attachments:
+        answer = await opened(stack, attachment.reference)
+        assert (answer.status_code, answer.content) == (200, photo), attachment.reference
+    assert stack.graph.downloads == 2 and stack.telegram.downloads == 1
+
+
+async def test_media_links_unsigned_expired_or_leading_off_the_allow_list_are_refused(
+    stack: Stack,
+) -> None:
+    media_id = stack.graph.add_media(png(), "image/png")
+    reference = f"whatsapp:media/{media_id}"
+    elsewhere = stack.graph.base_url.replace("127.0.0.1", "localhost")
+    page = stack.graph.add_cdn(b"<svg onload='alert(1)'/>", "image/svg+xml")
+    huge = stack.graph.add_cdn(b"\x89PNG" + b"\x00" * MEDIA_LIMIT, "image/png")
+    answers = {
+        "forged": await opened(stack, reference, key="a-key-of-our-own-making-0123"),
+        "expired": await opened(stack, reference, now=0),
+        "unknown": await opened(stack, "ftp://files.example/1"),
+        "off_the_list": await opened(
+            stack, stack.graph.add_cdn(png(), "image/png").replace("127.0.0.1", "localhost")
+        ),
+        "svg": await opened(stack, page),
+        "huge": await opened(stack, huge),
+    }
+    stack.graph.media_base_url = elsewhere
+    answers["media_url_elsewhere"] = await opened(stack, reference)
+    stack.graph.media_base_url, stack.graph.redirect_media_to = "", elsewhere
+    answers["redirected"] = await opened(stack, reference)
+    assert {name: (a.status_code, a.json()["error"]) for name, a in answers.items()} == {
+        "forged": (403, "bad_signature"),
+        "expired": (403, "expired_link"),
+        "unknown": (404, "unknown_reference"),
+        "off_the_list": (502, "host_not_allowed"),
+        "svg": (502, "type_not_allowed"),
+        "huge": (502, "too_large"),
+        "media_url_elsewhere": (502, "host_not_allowed"),
+        "redirected": (502, "redirect_refused"),
+    }
+    assert stack.graph.downloads == 2  # only the SVG and the oversize body were answered
+
+
+def with_attachment(
+    send: messages_pb2.SendMessage, link: str, content_type: str, file_name: str = ""
+) -> messages_pb2.SendMessage:
+    send.sender = messages_pb2.SENDER_AGENT
+    send.attachments.append(
+        envelope_pb2.Attachment(
+            reference=link,
+            content_type=content_type,
+            kind=envelope_pb2.ATTACHMENT_KIND_IMAGE
+            if content_type.startswith("image/")
+            else envelope_pb2.ATTACHMENT_KIND_FILE,
+            file_name=file_name,
+        )
+    )
+    return send
+
+
+async def test_an_agents_image_reaches_whatsapp_and_telegram_and_is_refused_on_messenger(
+    stack: Stack,
+) -> None:
+    phone = f"+1202555{uuid.uuid4().int % 10**4:04d}"
+    customer_id = await customer_wrote(stack, phone, timedelta(hours=1))
+    chat, psid = uuid.uuid4().int % 10**9, str(uuid.uuid4().int % 10**15)
+    photo = png(3, 3)
+    link = await stack.uploads.link(photo)
+    invoice = await stack.uploads.link(PDF)
+    sends = (
+        with_attachment(
+            reply(WA, phone, text="Is this **your** parcel?", customer_id=customer_id),
+            link,
+            "image/png",
+            "parcel.png",
+        ),
+        with_attachment(
+            reply(TELEGRAM, str(chat), text="Your invoice (PDF)."),
+            invoice,
+            "application/pdf",
+            "invoice.pdf",
+        ),
+        with_attachment(reply(MESSENGER, psid, text="A photo"), link, "image/png"),
+    )
+    for send in sends:
+        await stack.publisher.publish(outbound_topic_of(stack, send), send)
+    reports = await deliveries(stack, *sends)
+    states = [reports[send.envelope.event_id] for send in sends]
+    assert [(r.state, r.error_code) for r in states] == [
+        (messages_pb2.DELIVERY_STATE_SENT, ""),
+        (messages_pb2.DELIVERY_STATE_SENT, ""),
+        (messages_pb2.DELIVERY_STATE_FAILED, "media_unsupported"),
+    ]
+    [whatsapp] = stack.graph.to(phone[1:])
+    assert whatsapp["type"] == "image" and whatsapp["image"]["caption"] == "Is this *your* parcel?"
+    uploaded = stack.graph.media[whatsapp["image"]["id"]]
+    assert (uploaded.body, uploaded.content_type) == (photo, "image/png")
+    [(method, telegram)] = stack.telegram.files_sent_to(str(chat))
+    assert method == "sendDocument" and telegram["caption"] == "Your invoice \\(PDF\\)\\."
+    assert telegram["document"].body == PDF and telegram["document"].file_name == "invoice.pdf"
+    assert stack.graph.to(psid) == []
 
 
 # Outbound ---------------------------------------------------------------------------------
@@ -398,7 +652,7 @@ async def test_whatsapp_outside_the_window_is_not_sent_and_a_person_is_asked_to_
     assert handoff.envelope.conversation_id == send.envelope.conversation_id
     [report] = (await deliveries(stack, send)).values()
     assert report.state == messages_pb2.DELIVERY_STATE_FAILED
-    assert report.error_message.startswith("whatsapp_window_closed")
+    assert report.error_code == "window_closed" and "24 hours" in report.error_message
     assert stack.graph.to(phone[1:]) == []
 
 

@@ -13,7 +13,7 @@ from rapport.common.v1 import envelope_pb2
 from rapport.events.v1 import messages_pb2
 
 from shared.channels.adapter import ParsedWebhook, SendError, TemporarySendError, WebhookResponse
-from shared.channels.outbound import DeliveryFailedError, OutboundDelivery
+from shared.channels.outbound import DeliveryFailedError, OutboundDelivery, Refusal, RefusalCode
 from shared.channels.webhooks import PublicUrls, WebhookIntake, inbound_event_id
 from shared.errors import DependencyUnavailableError
 from shared.kafka.codec import new_envelope
@@ -161,14 +161,15 @@ async def test_temporary_failures_are_retried_and_refusals_are_not() -> None:
 async def test_a_guard_can_veto_a_send() -> None:
     adapter, publisher = FakeChannelAdapter(), FakePublisher()
 
-    async def opted_out(message: object) -> str | None:
-        return "the customer opted out"
+    async def opted_out(message: object) -> Refusal | None:
+        return Refusal(RefusalCode.OPTED_OUT, "the customer opted out")
 
     await OutboundDelivery(adapter, publisher, guard=opted_out)(_send())
     assert adapter.sent == []
     [report] = [e for _, e in publisher.published]
     assert isinstance(report, messages_pb2.MessageDeliveryUpdated)
-    assert report.error_message == "the customer opted out"
+    assert report.state == messages_pb2.DELIVERY_STATE_FAILED
+    assert (report.error_code, report.error_message) == ("opted_out", "the customer opted out")
 
 
 async def test_work_before_publishing_can_answer_or_make_the_platform_retry() -> None:

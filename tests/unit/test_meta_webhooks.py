@@ -17,6 +17,8 @@ from services.social_adapter.instagram import InstagramAdapter
 from services.social_adapter.messenger import MessengerAdapter
 from services.social_adapter.meta import GraphClient
 from shared.channels.adapter import (
+    Attachment,
+    AttachmentKind,
     DeliveryState,
     OutboundMessage,
     QuickReply,
@@ -25,6 +27,8 @@ from shared.channels.adapter import (
     TemporarySendError,
     WebhookRequest,
 )
+from shared.channels.admission import admit
+from shared.channels.edge import Reason
 from shared.errors import InvalidInputError
 from tests.fakes.graph_api import FakeGraphApi, meta_error
 
@@ -166,9 +170,78 @@ def test_attachments_and_quick_reply_taps_are_read() -> None:
         messenger().parse(post(fixture("messenger_attachment_and_quick_reply.json"))).messages
     )
     assert image.text == "" and image.provider_message_id == "m_image_1"
-    [attachment] = image.attachments
-    assert attachment.url.endswith("photo.jpg") and attachment.content_type == "image"
+    assert image.attachments == (
+        Attachment("https://scontent.example.com/v/t1.15752-9/photo.jpg", AttachmentKind.IMAGE),
+    )
     assert tap.text == "Track my order"
+
+
+def _attachments_message(*attachments: dict[str, Any]) -> bytes:
+    event = {
+        "sender": {"id": "7012345678901234"},
+        "recipient": {"id": "106540352242922"},
+        "timestamp": 1750263773000,
+        "message": {"mid": "m_media_1", "attachments": list(attachments)},
+    }
+    return json.dumps({"object": "page", "entry": [{"id": "1", "messaging": [event]}]}).encode()
+
+
+CDN = "https://scontent.xx.fbcdn.net/v/t1.15752-9/"
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        (
+            {"type": "image", "payload": {"url": f"{CDN}photo.jpg"}},
+            Attachment(f"{CDN}photo.jpg", AttachmentKind.IMAGE),
+        ),
+        (
+            {"type": "audio", "payload": {"url": f"{CDN}audioclip.mp4"}},
+            Attachment(f"{CDN}audioclip.mp4", AttachmentKind.AUDIO),
+        ),
+        (
+            {"type": "video", "payload": {"url": f"{CDN}video.mp4"}},
+            Attachment(f"{CDN}video.mp4", AttachmentKind.VIDEO),
+        ),
+        (
+            {"type": "file", "payload": {"url": f"{CDN}invoice.pdf"}},
+            Attachment(f"{CDN}invoice.pdf", AttachmentKind.FILE),
+        ),
+        (
+            {
+                "type": "image",
+                "payload": {"url": f"{CDN}like.png", "sticker_id": 369239263222822},
+            },
+            Attachment(f"{CDN}like.png", AttachmentKind.STICKER),
+        ),
+        (
+            {
+                "type": "location",
+                "title": "Pin's location",
+                "payload": {"coordinates": {"lat": 52.52, "long": 13.405}},
+            },
+            Attachment(
+                "",
+                AttachmentKind.LOCATION,
+                latitude=52.52,
+                longitude=13.405,
+                place="Pin's location",
+            ),
+        ),
+    ],
+)
+def test_each_kind_of_attachment_is_typed_and_a_message_of_one_alone_admitted(
+    item: dict[str, Any], expected: Attachment
+) -> None:
+    parsed = messenger().parse(post(_attachments_message(item)))
+    [message] = admit(parsed, max_text_chars=2000).webhook.messages
+    assert message.text == "" and message.attachments == (expected,)
+
+
+def test_shares_and_story_mentions_alone_are_not_messages() -> None:
+    shared = {"type": "share", "payload": {"url": f"{CDN}post"}}
+    assert messenger().parse(post(_attachments_message(shared))).messages == ()
 
 
 def test_receipts_become_statuses_and_our_own_echoes_are_ignored() -> None:
@@ -203,7 +276,7 @@ def test_a_webhook_for_another_object_or_not_json_is_invalid() -> None:
             messenger().parse(post(body))
 
 
-def test_unknown_shapes_inside_a_page_webhook_are_skipped() -> None:
+def test_unknown_shapes_inside_a_page_webhook_are_skipped_or_refused_one_by_one() -> None:
     odd = {
         "object": "page",
         "entry": [
@@ -223,8 +296,12 @@ def test_unknown_shapes_inside_a_page_webhook_are_skipped() -> None:
             },
         ],
     }
-    [message] = messenger().parse(post(json.dumps(odd).encode())).messages
+    parsed = messenger().parse(post(json.dumps(odd).encode()))
+    admission = admit(parsed, max_text_chars=MessengerAdapter.max_inbound_text_chars)
+    [message] = admission.webhook.messages
     assert (message.text, message.sent_at) == ("hi", None)
+    # A message whose text is not text, and one with no sender: refused, each on its own.
+    assert sorted(r.reason for r in admission.rejections) == [Reason.BLANK, Reason.MISSING_FIELD]
 
 
 # Sending through the Graph API -------------------------------------------------------

@@ -16,6 +16,7 @@ from services.sms_adapter.config import SmsSettings
 from services.sms_adapter.http_app import create_app
 from services.sms_adapter.twilio import TwilioAdapter
 from shared.channels.adapter import InboundMessage, OutboundMessage
+from shared.channels.outbound import RefusalCode
 from shared.errors import DependencyUnavailableError
 from shared.kafka.topics import DELIVERY, INBOUND
 from tests.fakes.ports import FakePublisher
@@ -293,7 +294,9 @@ async def test_the_guard_refuses_opted_out_numbers_only() -> None:
     consent.opted_out_numbers.add(CUSTOMER)
     guard = opt_out_guard(consent)
 
-    assert await guard(OutboundMessage("sms", CUSTOMER, "hi")) is not None
+    refusal = await guard(OutboundMessage("sms", CUSTOMER, "hi"))
+    assert refusal is not None and refusal.code == RefusalCode.OPTED_OUT == "opted_out"
+    assert "STOP" in refusal.text
     assert await guard(OutboundMessage("sms", "+14155550999", "hi")) is None
 
 

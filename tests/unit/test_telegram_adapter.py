@@ -16,6 +16,8 @@ from pydantic import SecretStr
 
 from services.social_adapter.telegram import TelegramAdapter
 from shared.channels.adapter import (
+    Attachment,
+    AttachmentKind,
     OutboundMessage,
     QuickReply,
     SendError,
@@ -23,9 +25,19 @@ from shared.channels.adapter import (
     TemporarySendError,
     WebhookRequest,
 )
+from shared.channels.admission import admit
+from shared.channels.media import MediaFetcher, OutgoingMedia
 from shared.channels.rendering import render
+from shared.config import DEFAULT_MEDIA_TYPES
 from shared.errors import InvalidInputError
-from tests.fakes.telegram_api import FakeTelegramApi, bot_api, field_problems, markdown_v2_problems
+from tests.fakes.telegram_api import (
+    FakeTelegramApi,
+    Upload,
+    bot_api,
+    field_problems,
+    markdown_v2_problems,
+)
+from tests.media_helpers import PDF, SIGNING_KEY, LinkedUploads, png
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures/telegram"
 BOT_TOKEN = "123456:unit-bot-token"
@@ -33,12 +45,20 @@ SECRET = "unit-secret-token"
 CHAT = 123456789
 
 
-def adapter(http: httpx.AsyncClient | None = None, base_url: str = "http://127.0.0.1:9") -> Any:
+FETCHER = MediaFetcher(max_bytes=1024 * 1024, content_types=DEFAULT_MEDIA_TYPES, timeout_seconds=5)
+
+
+def adapter(
+    http: httpx.AsyncClient | None = None,
+    base_url: str = "http://127.0.0.1:9",
+    outgoing: OutgoingMedia | None = None,
+) -> Any:
     return TelegramAdapter(
         http=http or httpx.AsyncClient(),
         base_url=base_url,
         bot_token=SecretStr(BOT_TOKEN),
         secret_token=SecretStr(SECRET),
+        outgoing=outgoing or OutgoingMedia(FETCHER, SecretStr(SIGNING_KEY), ()),
         max_retry_after_seconds=0.2,
     )
 
@@ -110,14 +130,111 @@ def test_an_edit_is_a_new_message_with_its_own_id() -> None:
     assert message.provider_message_id == f"{CHAT}:42:edited:1750263799"
 
 
-def test_media_is_referenced_by_file_id_largest_photo_first() -> None:
+def test_a_photo_is_its_largest_size_by_file_id_with_that_size() -> None:
     [photo] = adapter().parse(update("update_photo.json")).messages
     assert photo.text == "The box was damaged"
-    assert [(a.url, a.content_type) for a in photo.attachments] == [
-        ("telegram:file/AgACAgQAAxkBAAMrlarge", "image/jpeg")
+    assert photo.attachments == (
+        Attachment(
+            "telegram:file/AgACAgQAAxkBAAMrlarge",
+            AttachmentKind.IMAGE,
+            "image/jpeg",
+            size_bytes=84012,
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "update_voice.json",
+            Attachment(
+                "telegram:file/AwACAgQAAxkBAAMsvoice",
+                AttachmentKind.AUDIO,
+                "audio/ogg",
+                size_bytes=9012,
+                voice_note=True,
+            ),
+        ),
+        (
+            "update_document.json",
+            Attachment(
+                "telegram:file/BQACAgQAAxkBAAMudocument",
+                AttachmentKind.FILE,
+                "application/pdf",
+                size_bytes=48213,
+                file_name="invoice-4711.pdf",
+            ),
+        ),
+        (
+            "update_sticker.json",
+            Attachment(
+                "telegram:file/CAACAgIAAxkBAAMvsticker",
+                AttachmentKind.STICKER,
+                "image/webp",
+                size_bytes=23012,
+            ),
+        ),
+        (
+            "update_video_note.json",
+            Attachment(
+                "telegram:file/DQACAgQAAxkBAAMwnote",
+                AttachmentKind.VIDEO,
+                "video/mp4",
+                size_bytes=310422,
+            ),
+        ),
+        (
+            "update_venue.json",
+            Attachment(
+                "",
+                AttachmentKind.LOCATION,
+                latitude=51.501364,
+                longitude=-0.14189,
+                place="Buckingham Palace, London SW1A 1AA",
+            ),
+        ),
+    ],
+)
+def test_media_without_text_is_one_typed_attachment_and_admitted(
+    name: str, expected: Attachment
+) -> None:
+    parsed = adapter().parse(update(name))
+    admission = admit(parsed, max_text_chars=TelegramAdapter.max_inbound_text_chars)
+    [message] = admission.webhook.messages
+    assert message.text == "" and message.attachments == (expected,)
+
+
+def test_audio_files_animations_and_plain_locations_are_read_once_each() -> None:
+    chat = {"id": CHAT, "type": "private"}
+    message = {
+        "message_id": 50,
+        "date": 1750263870,
+        "chat": chat,
+        "audio": {"file_id": "CQAC1", "file_unique_id": "u1", "duration": 3, "title": "Song"},
+        "animation": {"file_id": "CgAC2", "file_unique_id": "u2", "width": 1, "height": 1},
+        "document": {"file_id": "CgAC2", "file_unique_id": "u2", "mime_type": "video/mp4"},
+        "location": {"latitude": 48.8584, "longitude": 2.2945},
+    }
+    body = json.dumps({"update_id": 1, "message": message}).encode()
+    [found] = adapter().parse(WebhookRequest("POST", "u", {}, body)).messages
+    assert [(a.reference, a.kind, a.voice_note) for a in found.attachments] == [
+        ("telegram:file/CgAC2", AttachmentKind.VIDEO, False),
+        ("telegram:file/CQAC1", AttachmentKind.AUDIO, False),
+        ("", AttachmentKind.LOCATION, False),
     ]
-    [voice] = adapter().parse(update("update_voice.json")).messages
-    assert voice.text == "" and voice.attachments[0].content_type == "audio/ogg"
+
+
+def test_a_live_location_moving_is_not_read_again() -> None:
+    moved = {
+        "message_id": 51,
+        "date": 1750263880,
+        "edit_date": 1750263890,
+        "chat": {"id": CHAT, "type": "private"},
+        "location": {"latitude": 48.8585, "longitude": 2.2946, "live_period": 900},
+    }
+    body = json.dumps({"update_id": 2, "edited_message": moved}).encode()
+    assert adapter().parse(WebhookRequest("POST", "u", {}, body)).messages == ()
 
 
 def test_a_button_tap_is_read_as_its_payload_and_acknowledged_in_the_answer() -> None:
@@ -145,10 +262,12 @@ def test_a_body_that_is_not_an_update_is_invalid(body: bytes) -> None:
         adapter().parse(WebhookRequest("POST", "u", {}, body))
 
 
-def test_odd_shapes_inside_an_update_are_skipped() -> None:
+def test_odd_shapes_inside_an_update_are_skipped_or_refused_never_published() -> None:
     for message in ({"chat": "x"}, {"chat": {"id": 1}, "message_id": 2}, {"text": 5}, "text"):
         body = json.dumps({"update_id": 1, "message": message}).encode()
-        assert adapter().parse(WebhookRequest("POST", "u", {}, body)).messages == ()
+        parsed = adapter().parse(WebhookRequest("POST", "u", {}, body))
+        admission = admit(parsed, max_text_chars=TelegramAdapter.max_inbound_text_chars)
+        assert admission.webhook.messages == ()
 
 
 # Sends ----------------------------------------------------------------------------------
@@ -245,6 +364,7 @@ async def test_unescaped_text_and_a_wrong_token_are_refused_without_leaking_the_
             base_url=fake.base_url,
             bot_token=SecretStr("999:wrong"),
             secret_token=SecretStr(SECRET),
+            outgoing=OutgoingMedia(FETCHER, SecretStr(SIGNING_KEY), ()),
         )
         with pytest.raises(SendError) as refused:
             await stranger.send(OutboundMessage("telegram", str(CHAT), "hi"))
@@ -261,3 +381,49 @@ async def test_an_unreachable_bot_api_is_temporary_and_its_error_holds_no_token(
 def test_the_reply_window_and_limits_match_the_bot_api() -> None:
     assert TelegramAdapter.capabilities.reply_window is None
     assert TelegramAdapter.capabilities.max_text_chars == 4096
+
+
+# An agent's image or file --------------------------------------------------------------
+
+
+@pytest.fixture
+async def sender(tmp_path: Path) -> AsyncIterator[tuple[FakeTelegramApi, TelegramAdapter, Any]]:
+    """An adapter that may fetch an agent's attachments from the uploads served here."""
+    fake = FakeTelegramApi(BOT_TOKEN)
+    await fake.start()
+    fetcher = MediaFetcher(
+        max_bytes=1024 * 1024, content_types=DEFAULT_MEDIA_TYPES, timeout_seconds=5
+    )
+    async with LinkedUploads(tmp_path) as uploads, httpx.AsyncClient(timeout=5) as http:
+        outgoing = OutgoingMedia(fetcher, SecretStr(SIGNING_KEY), [uploads.origin])
+        yield fake, adapter(http, fake.base_url, outgoing), uploads
+    await fetcher.close()
+    await fake.close()
+
+
+async def test_an_agents_photo_goes_with_send_photo_and_an_escaped_caption(
+    sender: tuple[FakeTelegramApi, TelegramAdapter, LinkedUploads],
+) -> None:
+    fake, telegram, uploads = sender
+    photo = png()
+    image = Attachment(await uploads.link(photo), AttachmentKind.IMAGE, file_name="box.png")
+    caption, _ = render("Is this **your** parcel (#4711)?", (), telegram.capabilities)
+    receipt = await telegram.send(
+        OutboundMessage("telegram", str(CHAT), caption, attachments=(image,))
+    )
+    assert receipt.provider_message_id.startswith(f"{CHAT}:")
+    [(method, body)] = fake.files_sent_to(str(CHAT))
+    assert method == "sendPhoto"
+    assert (body["caption"], body["parse_mode"]) == (caption, "MarkdownV2")
+    assert body["photo"] == Upload("box.png", "image/png", photo)
+
+
+async def test_a_pdf_goes_with_send_document_and_no_caption_when_there_is_no_text(
+    sender: tuple[FakeTelegramApi, TelegramAdapter, LinkedUploads],
+) -> None:
+    fake, telegram, uploads = sender
+    invoice = Attachment(await uploads.link(PDF), AttachmentKind.FILE)
+    await telegram.send(OutboundMessage("telegram", str(CHAT), "", attachments=(invoice,)))
+    [(method, body)] = fake.files_sent_to(str(CHAT))
+    assert method == "sendDocument" and "caption" not in body
+    assert body["document"] == Upload("attachment.pdf", "application/pdf", PDF)

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from rapport.common.v1 import envelope_pb2
 from rapport.events.v1 import messages_pb2
 
-from services.web_adapter.handlers import ReplyDelivery
+from services.web_adapter.handlers import HeldHandover, ReplyDelivery
+from services.web_adapter.held import HeldReplies
 from services.web_adapter.sockets import VisitorSockets
 from shared.kafka.codec import new_envelope
-from shared.kafka.topics import DELIVERY
+from shared.kafka.topics import DELIVERY, WEB_HELD_REPLIES
 from tests.fakes.ports import FakePublisher
 
 
@@ -33,13 +35,28 @@ def _reply(visitor: str, text: str) -> messages_pb2.SendMessage:
     )
 
 
+async def _settled(publisher: FakePublisher, reports: int) -> None:
+    for _ in range(100):
+        if len(publisher.published) >= reports:
+            return
+        await asyncio.sleep(0.01)
+
+
+def _web_adapter(
+    held_per_visitor: int = 5,
+) -> tuple[VisitorSockets, ReplyDelivery, FakePublisher]:
+    publisher = FakePublisher()
+    held = HeldReplies(publisher, held_per_visitor)
+    sockets = VisitorSockets(on_arrival=HeldHandover(held, publisher))
+    return sockets, ReplyDelivery(sockets, publisher, held), publisher
+
+
 async def test_a_reply_reaches_every_socket_of_its_visitor_once() -> None:
-    sockets, publisher = VisitorSockets(held_per_visitor=5), FakePublisher()
+    sockets, deliver, publisher = _web_adapter()
     tab1, tab2, stranger = RecordingSocket(), RecordingSocket(), RecordingSocket()
     await sockets.attach("visitor-a", tab1)
     await sockets.attach("visitor-a", tab2)
     await sockets.attach("visitor-b", stranger)
-    deliver = ReplyDelivery(sockets, publisher)
     reply = _reply("visitor-a", "hello")
 
     await deliver(reply)
@@ -50,15 +67,44 @@ async def test_a_reply_reaches_every_socket_of_its_visitor_once() -> None:
     assert tab1.frames[0]["sender"] == "bot"
     assert stranger.frames == []
     assert [topic for topic, _ in publisher.published] == [DELIVERY]
+    assert publisher.raw == []  # nothing held
 
 
-async def test_replies_for_an_absent_visitor_are_held_until_they_come_back() -> None:
-    sockets, publisher = VisitorSockets(held_per_visitor=5), FakePublisher()
-    deliver = ReplyDelivery(sockets, publisher)
-    await deliver(_reply("visitor-a", "first"))
-    await deliver(_reply("visitor-a", "second"))
+async def test_replies_for_an_absent_visitor_are_held_durably_until_they_come_back() -> None:
+    sockets, deliver, publisher = _web_adapter()
+    first, second = _reply("visitor-a", "first"), _reply("visitor-a", "second")
+    await deliver(first)
+    await deliver(second)
     assert publisher.published == []
+    assert [(topic, value is not None) for topic, _, value in publisher.raw] == [
+        (WEB_HELD_REPLIES, True),
+        (WEB_HELD_REPLIES, True),
+    ]
 
     socket = RecordingSocket()
     await sockets.attach("visitor-a", socket)
     assert [f["text"] for f in socket.frames] == ["first", "second"]
+    await _settled(publisher, reports=2)  # reports and releases go on beside the socket
+    held_keys = [key for _, key, value in publisher.raw if value is not None]
+    released_keys = [key for _, key, value in publisher.raw if value is None]
+    assert released_keys == held_keys  # a tombstone for each
+    assert [event.send_event_id for _, event in publisher.published] == [  # type: ignore[attr-defined]
+        first.envelope.event_id,
+        second.envelope.event_id,
+    ]
+
+    again = RecordingSocket()
+    await sockets.attach("visitor-a", again)
+    assert again.frames == []  # handed over once
+
+
+async def test_a_visitor_over_the_bound_loses_the_oldest_and_its_record_is_released() -> None:
+    sockets, deliver, publisher = _web_adapter(held_per_visitor=2)
+    for text in ("one", "two", "three"):
+        await deliver(_reply("visitor-a", text))
+    socket = RecordingSocket()
+    await sockets.attach("visitor-a", socket)
+
+    assert [f["text"] for f in socket.frames] == ["two", "three"]
+    tombstones = [key for _, key, value in publisher.raw if value is None]
+    assert tombstones[:1] == [publisher.raw[0][1]]  # "one" released when dropped

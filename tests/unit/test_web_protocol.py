@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from services.web_adapter.protocol import FrameError, parse_frame, visitor_token
+from services.web_adapter.protocol import ChatAttachment, FrameError, parse_frame, visitor_token
 
 LIMITS = {"max_frame_bytes": 1024, "max_text_chars": 100}
 
@@ -39,3 +39,42 @@ def test_visitor_tokens_are_kept_when_well_formed_and_replaced_otherwise() -> No
     assert visitor_token("abcdefghijklmnop") == "abcdefghijklmnop"
     assert visitor_token("<script>") != "<script>"
     assert len(visitor_token(None)) >= 16
+
+
+UPLOAD = "web:upload/" + "ab" * 32
+
+
+def test_an_image_alone_is_a_message_and_its_name_is_cleaned() -> None:
+    frame = {
+        "type": "message",
+        "attachments": [{"reference": UPLOAD, "file_name": "box\x00 photo.jpg"}],
+    }
+    message = parse_frame(json.dumps(frame), **LIMITS)
+    assert message.text == ""
+    assert message.attachments == (ChatAttachment(UPLOAD, "box photo.jpg"),)
+
+
+@pytest.mark.parametrize(
+    "attachments",
+    [
+        "web:upload/x",
+        [{"reference": "https://evil.example/x.png"}],
+        [{"reference": "web:upload/" + "AB" * 32}],
+        [{"reference": "web:upload/../../etc/passwd"}],
+        [{"reference": UPLOAD, "file_name": 5}],
+        [UPLOAD],
+        [{"reference": UPLOAD}] * 5,
+    ],
+)
+def test_attachments_that_are_not_uploads_are_refused(attachments: object) -> None:
+    frame = {"type": "message", "text": "hi", "attachments": attachments}
+    with pytest.raises(FrameError) as caught:
+        parse_frame(json.dumps(frame), **LIMITS)
+    assert caught.value.code == "invalid_attachment"
+
+
+def test_no_text_and_no_attachment_is_still_empty_text() -> None:
+    for frame in ({"type": "message", "attachments": []}, {"type": "message", "text": " "}):
+        with pytest.raises(FrameError) as caught:
+            parse_frame(json.dumps(frame), **LIMITS)
+        assert caught.value.code == "empty_text"

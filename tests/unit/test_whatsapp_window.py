@@ -104,7 +104,9 @@ class StubWhatsApp(WhatsAppAdapter):
         return DeliveryReceipt("wamid.template")
 
 
-def reply(customer_id: str = "cust-1") -> messages_pb2.SendMessage:
+def reply(
+    customer_id: str = "cust-1", sender: messages_pb2.Sender = messages_pb2.SENDER_BOT
+) -> messages_pb2.SendMessage:
     return messages_pb2.SendMessage(
         envelope=new_envelope(
             conversation_id="conv-1",
@@ -114,6 +116,7 @@ def reply(customer_id: str = "cust-1") -> messages_pb2.SendMessage:
             ),
         ),
         text="Your parcel arrives **tomorrow**.",
+        sender=sender,
     )
 
 
@@ -159,7 +162,8 @@ async def test_outside_the_window_nothing_is_sent_and_a_person_is_asked_to_take_
     [report] = [e for t, e in publisher.published if t == DELIVERY]
     assert isinstance(report, messages_pb2.MessageDeliveryUpdated)
     assert report.state == messages_pb2.DELIVERY_STATE_FAILED
-    assert report.error_message.startswith(WINDOW_CLOSED)
+    assert report.error_code == "window_closed"
+    assert report.error_message == reason.explanation
 
 
 async def test_a_configured_template_invites_the_customer_back() -> None:
@@ -182,4 +186,16 @@ async def test_an_erased_customer_gets_nothing_and_no_handoff() -> None:
     delivery, guard, adapter, publisher = wire(StubContext([], erased=True))
     await guard.guarding(delivery)(reply(customer_id=""))
     assert adapter.sent == []
-    assert [t for t, _ in publisher.published] == [DELIVERY]
+    [(topic, report)] = publisher.published
+    assert topic == DELIVERY and isinstance(report, messages_pb2.MessageDeliveryUpdated)
+    assert report.error_code == "customer_erased"
+
+
+async def test_an_agents_reply_outside_the_window_is_refused_without_another_handoff() -> None:
+    context = StubContext([turn(context_pb.ROLE_CUSTOMER, WA, NOW - timedelta(hours=25))])
+    delivery, guard, adapter, publisher = wire(context)
+    await guard.guarding(delivery)(reply(sender=messages_pb2.SENDER_AGENT))
+    assert adapter.sent == []
+    [(topic, report)] = publisher.published  # the person holding it sees this in the desk
+    assert topic == DELIVERY and isinstance(report, messages_pb2.MessageDeliveryUpdated)
+    assert report.error_code == "window_closed" and "24 hours" in report.error_message

@@ -4,6 +4,13 @@
 // Customer and bot text is always inserted as text, never as HTML. Replies are delivered
 // at least once (a restarted adapter may send one again): the transcript keeps each reply's
 // event id, and a reply already in it is not shown again.
+// Messages go one at a time, oldest first, each after the previous one's ack, so they
+// reach Rapport in the order they were typed even when some must be sent again. When
+// Rapport cannot take one yet (a "pending" frame: its broker is away), the page says it
+// is reconnecting and sends it again later; nothing typed is lost or reported lost.
+// An attached image is uploaded first (POST /upload answers its reference); the message
+// frame then names it, the text being its caption. The transcript keeps the image's name;
+// the picture itself is shown from the visitor's own file until the page is reloaded.
 (() => {
   "use strict";
   const messages = document.getElementById("messages");
@@ -11,11 +18,16 @@
   const typing = document.getElementById("typing");
   const form = document.getElementById("composer");
   const input = document.getElementById("text");
+  const attach = document.getElementById("attach");
+  const picker = document.getElementById("image");
+  const chosen = document.getElementById("chosen");
   const keys = { visitor: "rapport.visitor", transcript: "rapport.transcript", outbox: "rapport.outbox" };
   const maxTranscript = 200;
   let socket = null;
   let retryDelay = 500;
   let typingTimer = null;
+  let inFlight = null; // client_message_id of the message sent and not yet answered
+  let resendTimer = null;
 
   // Storage can be refused (sandboxed or partitioned frames): keep working from memory then.
   const memory = new Map();
@@ -32,7 +44,7 @@
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   };
 
-  function show(entry) {
+  function show(entry, preview) {
     const item = document.createElement("li");
     item.className = "message message--" + entry.kind;
     if (entry.sender) {
@@ -41,17 +53,52 @@
       name.textContent = entry.sender;
       item.appendChild(name);
     }
+    if (preview) {
+      const image = document.createElement("img");
+      image.className = "message__image";
+      image.src = preview;
+      image.alt = entry.image;
+      item.appendChild(image);
+    } else if (entry.image) {
+      const named = document.createElement("span");
+      named.className = "message__attachment";
+      named.textContent = "Image: " + entry.image;
+      item.appendChild(named);
+    }
     item.appendChild(document.createTextNode(entry.text));
     messages.appendChild(item);
     messages.scrollTop = messages.scrollHeight;
   }
 
-  function remember(entry) {
-    show(entry);
+  function remember(entry, preview) {
+    show(entry, preview);
     if (entry.kind === "error") return;
     const transcript = load(keys.transcript);
     transcript.push(entry);
     save(keys.transcript, transcript.slice(-maxTranscript));
+  }
+
+  function choose(file) {
+    chosen.replaceChildren();
+    chosen.hidden = !file;
+    if (!file) {
+      picker.value = "";
+      return;
+    }
+    chosen.append("Image: " + file.name);
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.textContent = "Remove";
+    remove.addEventListener("click", () => choose(null));
+    chosen.appendChild(remove);
+  }
+
+  // The image's bytes go first; Rapport checks what they are and answers their reference.
+  async function upload(file) {
+    const response = await fetch("/upload", { method: "POST", body: file });
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(answer.message || "the image could not be sent");
+    return answer.reference;
   }
 
   function setTyping(on) {
@@ -62,7 +109,16 @@
 
   function flushOutbox() {
     if (!socket || socket.readyState !== WebSocket.OPEN) return;
-    for (const frame of load(keys.outbox)) socket.send(JSON.stringify(frame));
+    const [next] = load(keys.outbox);
+    if (!next || inFlight === next.client_message_id) return;
+    inFlight = next.client_message_id;
+    socket.send(JSON.stringify(next));
+  }
+
+  function answered(clientMessageId) {
+    save(keys.outbox, load(keys.outbox).filter((f) => f.client_message_id !== clientMessageId));
+    if (inFlight === clientMessageId) inFlight = null;
+    flushOutbox();
   }
 
   function onFrame(frame) {
@@ -70,8 +126,14 @@
       store.set(keys.visitor, frame.visitor);
       flushOutbox();
     } else if (frame.type === "ack") {
-      save(keys.outbox, load(keys.outbox).filter((f) => f.client_message_id !== frame.client_message_id));
+      status.textContent = "online";
+      answered(frame.client_message_id);
       setTyping(true);
+    } else if (frame.type === "pending") {
+      status.textContent = frame.message;
+      inFlight = null;
+      clearTimeout(resendTimer);
+      resendTimer = setTimeout(flushOutbox, frame.retry_after_ms || 2000);
     } else if (frame.type === "reply") {
       setTyping(false);
       if (frame.event_id && load(keys.transcript).some((entry) => entry.id === frame.event_id)) return;
@@ -85,6 +147,8 @@
       });
     } else if (frame.type === "error") {
       show({ kind: "error", text: frame.message });
+      // Refused for good (too long, say): let the messages after it go.
+      if (inFlight !== null) answered(inFlight);
     }
   }
 
@@ -94,6 +158,7 @@
     socket = new WebSocket(scheme + "//" + location.host + "/ws?visitor=" + encodeURIComponent(visitor));
     socket.addEventListener("open", () => { status.textContent = "online"; retryDelay = 500; });
     socket.addEventListener("close", () => {
+      inFlight = null;
       status.textContent = "reconnecting…";
       setTimeout(connect, retryDelay);
       retryDelay = Math.min(retryDelay * 2, 5000);
@@ -101,16 +166,34 @@
     socket.addEventListener("message", (event) => onFrame(JSON.parse(event.data)));
   }
 
-  form.addEventListener("submit", (event) => {
+  attach.addEventListener("click", () => picker.click());
+  picker.addEventListener("change", () => choose(picker.files[0] || null));
+
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = input.value.trim();
-    if (!text) return;
+    const file = picker.files[0];
+    if (!text && !file) return;
     const frame = { type: "message", text: text, client_message_id: newId() };
+    if (file) {
+      form.inert = true;
+      try {
+        frame.attachments = [{ reference: await upload(file), file_name: file.name }];
+      } catch (error) {
+        show({ kind: "error", text: error.message });
+        return;
+      } finally {
+        form.inert = false;
+      }
+    }
     const outbox = load(keys.outbox);
     outbox.push(frame);
     save(keys.outbox, outbox);
-    remember({ kind: "customer", text: text });
+    const entry = { kind: "customer", text: text };
+    if (file) entry.image = file.name;
+    remember(entry, file ? URL.createObjectURL(file) : null);
     input.value = "";
+    choose(null);
     flushOutbox();
   });
 

@@ -1,0 +1,150 @@
+"""Uploads kept on disk under the digest of their bytes, opened again by that reference.
+
+The web chat keeps what a visitor attaches here (``web:upload/<sha256>``), and a service
+where people upload (the agent desk) can keep theirs the same way under its own prefix.
+A file's type is read from its first bytes, never taken from the uploader's word, and
+only the types the store was given are kept; the same bytes uploaded twice are one file.
+Files are written whole under a temporary name and then renamed, so a reader never sees
+half a file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import BinaryIO
+
+from shared.channels.media import MediaError, MediaProblem, OpenedMedia
+from shared.errors import InvalidInputError
+
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+_CHUNK_BYTES = 64 * 1024
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+def sniff(head: bytes) -> str:
+    """The type the first bytes of a file announce (JPEG, PNG, GIF, WebP, PDF), or ``""``.
+
+    Four image signatures and PDF's are all the stores keep, so they are checked here
+    rather than through libmagic, which would be a system dependency for five prefixes.
+    """
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    return ""
+
+
+class UploadProblem(StrEnum):
+    EMPTY = "empty"
+    TOO_LARGE = "too_large"
+    UNSUPPORTED_TYPE = "unsupported_type"
+
+
+class UploadRefusedError(InvalidInputError):
+    def __init__(self, problem: UploadProblem, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUpload:
+    reference: str
+    content_type: str
+    size_bytes: int
+
+
+class UploadStore:
+    """Files under ``directory`` named by the SHA-256 of their bytes; references are
+    ``<prefix><hex digest>`` (``web:upload/…``)."""
+
+    def __init__(
+        self, directory: Path, *, prefix: str, max_bytes: int, content_types: Iterable[str]
+    ) -> None:
+        self._directory = directory
+        self._prefix = prefix
+        self.max_bytes = max_bytes
+        self._content_types = frozenset(content_types)
+
+    def _path(self, reference: str) -> Path | None:
+        digest = reference.removeprefix(self._prefix)
+        if digest == reference or not _DIGEST.match(digest):
+            return None
+        return self._directory / digest
+
+    def owns(self, reference: str) -> bool:
+        """Whether ``reference`` is in this store's form (it may still not exist)."""
+        return self._path(reference) is not None
+
+    async def put(self, data: bytes) -> StoredUpload:
+        """Keep ``data``; :class:`UploadRefusedError` when it is empty, too large or not a
+        type this store keeps."""
+        if not data:
+            raise UploadRefusedError(UploadProblem.EMPTY, "the upload is empty")
+        if len(data) > self.max_bytes:
+            raise UploadRefusedError(
+                UploadProblem.TOO_LARGE, f"the upload is over the limit of {self.max_bytes} bytes"
+            )
+        content_type = sniff(data[:16])
+        if content_type not in self._content_types:
+            kept = ", ".join(sorted(self._content_types))
+            raise UploadRefusedError(UploadProblem.UNSUPPORTED_TYPE, f"only {kept} are taken")
+        digest = hashlib.sha256(data).hexdigest()
+        await asyncio.to_thread(self._write, self._directory / digest, data)
+        return StoredUpload(self._prefix + digest, content_type, len(data))
+
+    def _write(self, path: Path, data: bytes) -> None:
+        if path.exists():
+            return  # the same bytes again: the name is their digest
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as part:
+            part.write(data)
+        os.replace(part.name, path)
+
+    async def find(self, reference: str) -> StoredUpload | None:
+        """What ``reference`` names, if this store holds it."""
+        path = self._path(reference)
+        if path is None:
+            return None
+        try:
+            head, size = await asyncio.to_thread(_head_and_size, path)
+        except FileNotFoundError:
+            return None
+        return StoredUpload(reference, sniff(head), size)
+
+    @asynccontextmanager
+    async def open(self, reference: str) -> AsyncIterator[OpenedMedia]:
+        """The stored file, for ``/media``; :class:`MediaError` when there is none."""
+        found = await self.find(reference)
+        if found is None:
+            raise MediaError(MediaProblem.NOT_FOUND, "no such upload")
+        path = self._directory / reference.removeprefix(self._prefix)
+        file = await asyncio.to_thread(path.open, "rb")
+        try:
+            yield OpenedMedia(found.content_type, found.size_bytes, _chunks(file))
+        finally:
+            await asyncio.to_thread(file.close)
+
+
+def _head_and_size(path: Path) -> tuple[bytes, int]:
+    with path.open("rb") as file:
+        return file.read(16), os.fstat(file.fileno()).st_size
+
+
+async def _chunks(file: BinaryIO) -> AsyncIterator[bytes]:
+    while chunk := await asyncio.to_thread(file.read, _CHUNK_BYTES):
+        yield chunk
