@@ -456,6 +456,35 @@ HANDOFF = Dashboard(
                 ),
             ),
         ),
+        Panel(
+            "Agents' messages by delivery outcome",
+            (
+                q(
+                    f"sum by (outcome) (rate(rapport_desk_message_deliveries_total[{RATE}]))",
+                    "{{outcome}}",
+                ),
+            ),
+            unit="reqps",
+            description="Messages the desk sent (agents' replies, holding messages) as the "
+            "channel adapters report them: sent, delivered, read, failed, refused.",
+        ),
+        Panel(
+            "Agents' messages not delivered, by channel and problem",
+            (
+                q(
+                    "sum by (channel, problem) "
+                    f"(rate(rapport_desk_message_problems_total[{RATE}]))",
+                    "{{channel}} {{problem}}",
+                ),
+            ),
+            unit="reqps",
+            description="opted_out, window_closed, customer_erased, platform_error.",
+        ),
+        Panel(
+            "Desk events waiting in the outbox",
+            (q("sum(rapport_desk_outbox_pending)", "waiting"),),
+            description="Written with the desk's changes, not yet published to Kafka.",
+        ),
     ),
 )
 

@@ -19,6 +19,10 @@ from shared.channel_names import channel_name
 from shared.kafka.topics import outbound_topic
 from shared.voice.replies import Reply
 
+AGENT_REPLY = "agent-reply"
+"""The purpose an agent's reply is sent under, derived from the agent's action: the
+desk, which wrote the action, knows the message's id and follows its delivery."""
+
 
 class TurnWriter(Protocol):
     async def append_turn(

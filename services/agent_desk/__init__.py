@@ -3,7 +3,9 @@
 It consumes ``HandoffRequested`` (rapport.handoff.v1) into its own database as tickets,
 shows each agent the queue they can take (team, languages, skills; most urgent first),
 the customer's history across channels from the context service, and publishes what
-agents do as ``AgentActionTaken`` (rapport.agent-actions.v1) for the orchestrator.
+agents do as ``AgentActionTaken`` (rapport.agent-actions.v1) for the orchestrator,
+through an outbox written with each change and relayed after the commit. It follows the
+delivery of the messages it sent (``MessageDeliveryUpdated``, rapport.delivery.v1).
 
 Library choices, and why: aiohttp (the project's HTTP stack) with aiohttp-jinja2/Jinja2
 for server-rendered pages with autoescaping; argon2-cffi for argon2id password hashes;

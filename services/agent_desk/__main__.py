@@ -16,17 +16,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.agent_desk import cli
 from services.agent_desk.config import AgentDeskSettings
 from services.agent_desk.database import create_engine, migrate
-from services.agent_desk.desk import Clock, Desk, PublisherPort, utc_now
+from services.agent_desk.desk import Clock, Desk, utc_now
 from services.agent_desk.history import ContextHistory
 from services.agent_desk.http_app import DeskParts, create_app
 from services.agent_desk.live import LiveUpdates
+from services.agent_desk.outbox import Outbox, OutboxRelay
+from services.agent_desk.outgoing import OutgoingMessages
 from services.agent_desk.security import LoginLimits, LoginRateLimiter
 from services.agent_desk.store import DeskStore
 from shared.grpc.client import open_channel
 from shared.grpc.context_client import ContextClient
 from shared.kafka.consumer import EventConsumer
-from shared.kafka.producer import EventPublisher
-from shared.kafka.topics import FEEDBACK, HANDOFF, INBOUND
+from shared.kafka.producer import EventPublisher, Publisher
+from shared.kafka.topics import DELIVERY, FEEDBACK, HANDOFF, INBOUND
 from shared.observability.logging import configure_logging
 from shared.observability.metrics import serve_metrics
 from shared.runtime import run
@@ -37,16 +39,18 @@ log = logging.getLogger(__name__)
 def build(
     settings: AgentDeskSettings,
     engine: AsyncEngine,
-    publisher: PublisherPort,
+    publisher: Publisher,
     context: ContextClient,
     clock: Clock = utc_now,
-) -> DeskParts:
-    """The desk's parts on the given adapters (tests hand in their own)."""
-    store = DeskStore(engine)
+) -> tuple[DeskParts, OutboxRelay]:
+    """The desk's parts on the given adapters (tests hand in their own), and the relay
+    that publishes what the desk writes to its outbox."""
+    outbox_ready = asyncio.Event()
+    store = DeskStore(engine, outbox_ready)
     live = LiveUpdates()
     desk = Desk(
         store=store,
-        publisher=publisher,
+        outgoing=OutgoingMessages(engine),
         context=context,
         live=live,
         default_team=settings.default_team,
@@ -57,7 +61,16 @@ def build(
     limiter = LoginRateLimiter(
         LoginLimits(settings.login_limit_per_account, settings.login_limit_per_address)
     )
-    return DeskParts(settings, desk, store, ContextHistory(context), limiter, live, clock)
+    relay = OutboxRelay(
+        Outbox(engine),
+        publisher,
+        ready=outbox_ready,
+        poll_seconds=settings.outbox_poll_seconds,
+        retention=timedelta(days=settings.outbox_retention_days),
+        clock=clock,
+    )
+    parts = DeskParts(settings, desk, store, ContextHistory(context), limiter, live, clock)
+    return parts, relay
 
 
 async def main(stop: asyncio.Event) -> None:
@@ -71,7 +84,7 @@ async def main(stop: asyncio.Event) -> None:
     try:
         await migrate(engine)
         await publisher.start()
-        parts = build(
+        parts, relay = build(
             settings, engine, publisher, ContextClient(channel, settings.grpc_deadline_seconds)
         )
         runner = web.AppRunner(create_app(parts), shutdown_timeout=5)
@@ -93,11 +106,14 @@ async def main(stop: asyncio.Event) -> None:
                 HANDOFF: handoff_pb2.HandoffRequested,
                 FEEDBACK: feedback_pb2.SatisfactionRated,
                 INBOUND: messages_pb2.MessageReceived,
+                DELIVERY: messages_pb2.MessageDeliveryUpdated,
             },
             dead_letters=publisher,
             client_id=settings.service_name,
         )
-        await consumer.run(parts.desk, stop)
+        async with asyncio.TaskGroup() as tasks:  # one failing stops the other
+            tasks.create_task(relay.run(stop))
+            tasks.create_task(consumer.run(parts.desk, stop))
     finally:
         if runner is not None:
             await runner.cleanup()

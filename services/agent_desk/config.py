@@ -47,6 +47,11 @@ class AgentDeskSettings(ServiceSettings):
     # A customer who writes while waiting is told their place in line at most this
     # often (the bot's hand-over message counts as the first).
     holding_interval_seconds: float = Field(180, ge=0)
+    # The outbox relay looks for unsent events this often (a commit wakes it at once),
+    # and forgets published ones after this many days (a retried action older than that
+    # is no longer recognised by the desk; consumers still dedupe on its event id).
+    outbox_poll_seconds: float = Field(2.0, gt=0)
+    outbox_retention_days: float = Field(7, gt=0)
     # What the owner's dashboard offers to look back over.
     dashboard_days: tuple[int, ...] = (14, 30)
 

@@ -2,24 +2,35 @@
 ratings, and keep waiting customers told of their place in line.
 
 Every action checks who may do it (team, role, who holds the ticket), changes the
-ticket conditionally and publishes the matching ``AgentActionTaken`` for the
-orchestrator, which quiets the bot, sends the agent's reply on the customer's channel,
-or gives the conversation back. Browsers hear about every change at once (``live``).
+ticket conditionally and, in the same transaction, writes the matching
+``AgentActionTaken`` to the outbox for the orchestrator, which quiets the bot, sends the
+agent's reply on the customer's channel, or gives the conversation back. The event's id
+is derived from the ticket, the action and the action id the browser's form carries, so
+a double submit or a retried POST is the same event: the desk does it once, and
+downstream consumers drop a repeat. Browsers hear about every change at once (``live``).
 
-The desk consumes three topics with its own group: handoffs (the queue), ratings
-(``SatisfactionRated``, the CSAT records) and customers' messages. A message tells the
-desk a conversation exists (the escalation rate's denominator), shows up live on an
-open conversation page, and, from a customer still waiting, earns a holding message
-with their place in line. That last one lives here because only the desk knows the
-queue; the orchestrator stays quiet while a conversation waits for a person.
+The desk consumes four topics with its own group: handoffs (the queue), ratings
+(``SatisfactionRated``, the CSAT records), customers' messages and delivery reports. A
+message tells the desk a conversation exists (the escalation rate's denominator), shows
+up live on an open conversation page, and, from a customer still waiting, earns a
+holding message with their place in line. That last one lives here because only the
+desk knows the queue; the orchestrator stays quiet while a conversation waits for a
+person.
+
+Every message the desk has sent (an agent's reply, a holding message) is recorded with
+the action that sends it, under the id its ``SendMessage`` will carry; the adapters'
+reports (``MessageDeliveryUpdated``) then move it along (``delivery.py``) and the open
+conversation page hears of each change. One that did not get through can be sent again,
+on the same channel or on another verified identity of the customer.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+from uuid import UUID
 
 from google.protobuf.message import Message
 from rapport.common.v1 import envelope_pb2
@@ -27,11 +38,15 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.events.v1 import agent_pb2, feedback_pb2, handoff_pb2, messages_pb2
 
 from services.agent_desk.accounts import AccountRefused, Profile
+from services.agent_desk.delivery import FINAL, DeliveryStatus, report_of
+from services.agent_desk.history import identities
 from services.agent_desk.live import CustomerMessage, LiveUpdates, TicketChanged
 from services.agent_desk.metrics import (
     ACTIONS,
     CONVERSATIONS,
     CSAT_RATINGS,
+    DELIVERY_OUTCOMES,
+    DELIVERY_PROBLEMS,
     ESCALATION_REASONS,
     ESCALATIONS,
     FIRST_CONTACT_RESOLUTIONS,
@@ -40,11 +55,13 @@ from services.agent_desk.metrics import (
     HOLDING_MESSAGES,
     QUEUE_LENGTH,
     REPEAT_CONTACTS,
+    RESENDS,
     RESOLUTIONS,
     SENTIMENT_CHANGE,
     WAIT_SECONDS,
 )
-from services.agent_desk.models import Agent, Role, Ticket, TicketStatus
+from services.agent_desk.models import Agent, OutgoingMessage, Role, Ticket, TicketStatus
+from services.agent_desk.outgoing import OutgoingMessages
 from services.agent_desk.routing import (
     can_see,
     can_take,
@@ -52,12 +69,26 @@ from services.agent_desk.routing import (
     queue_for,
     viewer_of,
 )
-from services.agent_desk.store import DeskStore, HandoffOutcome, entry_of, first_time, packet_of
+from services.agent_desk.store import (
+    DeskStore,
+    HandoffOutcome,
+    Transition,
+    entry_of,
+    first_time,
+    packet_of,
+)
 from shared.channel_names import CHANNEL_NAMES, channel_name, channel_number
-from shared.errors import ContractError, InvalidInputError, RapportError, RefusedError
-from shared.kafka.codec import caused_by, new_envelope
+from shared.errors import (
+    ContractError,
+    InvalidInputError,
+    NotFoundError,
+    RapportError,
+    RefusedError,
+)
+from shared.kafka.codec import caused_by, derived_event_id, new_envelope
+from shared.kafka.producer import Publisher
 from shared.kafka.topics import AGENT_ACTIONS
-from shared.sending import send_bot_message, step_record
+from shared.sending import AGENT_REPLY, send_bot_message, step_record
 from shared.voice.replies import VOICE
 
 log = logging.getLogger(__name__)
@@ -73,14 +104,14 @@ class AccessDenied(RapportError):
     """The signed-in account may not see or do this."""
 
 
-class PublisherPort(Protocol):
-    async def publish(self, topic: str, event: Message) -> None: ...
-
-
 class DeskContextPort(Protocol):
     """What the desk itself reads and writes in the context service."""
 
     async def list_turns(self, conversation_id: str) -> list[context_pb.Turn]: ...
+
+    async def get_context(
+        self, customer_id: str, conversation_id: str, max_turns: int
+    ) -> context_pb.GetContextResponse: ...
 
     async def append_turn(
         self, customer_id: str, turn: context_pb.Turn
@@ -91,8 +122,53 @@ HOLDING = "queue-position"
 """The purpose a queue-position message is derived under from the customer's message."""
 
 
+def action_event_id(ticket_id: str, purpose: str, action_id: str) -> str:
+    """The id of the event an action on a ticket publishes: the same ticket, action and
+    action id (the browser's form carries one) always give the same id."""
+    try:
+        action = str(UUID(action_id))
+    except ValueError:
+        raise InvalidInputError("this form is out of date: reload the page and try again") from None
+    return derived_event_id(ticket_id, f"{purpose}:{action}")
+
+
 def channel_label(channel: int) -> str:
     return channel_name(channel)  # type: ignore[arg-type]
+
+
+Route = tuple[int, envelope_pb2.CustomerRef]
+"""Where a message goes: the channel, and the customer with their address on it."""
+
+
+def sent_message(
+    ticket: Ticket,
+    send_event_id: str,
+    route: Route,
+    text: str,
+    now: datetime,
+    *,
+    author: Agent | None = None,
+    resend_of: str | None = None,
+) -> OutgoingMessage:
+    """The record of a message the desk is sending (an agent's, else the bot's)."""
+    channel, customer = route
+    return OutgoingMessage(
+        send_event_id=send_event_id,
+        ticket_id=ticket.id,
+        conversation_id=ticket.conversation_id,
+        channel=channel,
+        address=customer.address,
+        sender="agent" if author else "bot",
+        author_id=author.id if author else None,
+        author_name=author.name if author else VOICE.name,
+        text=text,
+        resend_of=resend_of,
+        status=DeliveryStatus.PENDING.value,
+        error_code="",
+        error_message="",
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def sentiment_span(
@@ -113,7 +189,7 @@ class Desk:
         self,
         *,
         store: DeskStore,
-        publisher: PublisherPort,
+        outgoing: OutgoingMessages,
         context: DeskContextPort,
         live: LiveUpdates,
         default_team: str,
@@ -122,7 +198,7 @@ class Desk:
         clock: Clock = utc_now,
     ) -> None:
         self._store = store
-        self._publisher = publisher
+        self._outgoing = outgoing
         self._context = context
         self._live = live
         self._default_team = default_team
@@ -139,6 +215,8 @@ class Desk:
             await self._record_rating(event)
         elif isinstance(event, messages_pb2.MessageReceived):
             await self._customer_wrote(event)
+        elif isinstance(event, messages_pb2.MessageDeliveryUpdated):
+            await self._delivery_updated(event)
         else:
             raise ContractError(f"unexpected event {event.DESCRIPTOR.full_name}")
 
@@ -185,6 +263,23 @@ class Desk:
         ):
             await self._tell_place_in_line(ticket, envelope, now)
 
+    async def _delivery_updated(self, event: messages_pb2.MessageDeliveryUpdated) -> None:
+        """Move one of the desk's messages along; most reports are about the bot's
+        messages, which the desk does not follow, and change nothing."""
+        report = report_of(event, channel_label(event.envelope.channel))
+        if report is None:
+            return
+        message = await self._outgoing.record(event.send_event_id, report, self._clock())
+        if message is None:
+            return
+        channel = channel_label(message.channel)
+        DELIVERY_OUTCOMES.labels(channel, message.status).inc()
+        if message.problem:
+            DELIVERY_PROBLEMS.labels(channel, message.problem).inc()
+        ticket = await self._store.ticket(message.ticket_id)
+        self._live.notify(TicketChanged(ticket.id, ticket.team, delivery=True))
+        log.info("message %s: %s", message.send_event_id, message.status)
+
     async def _tell_place_in_line(
         self, ticket: Ticket, cause: envelope_pb2.Envelope, now: datetime
     ) -> None:
@@ -195,9 +290,13 @@ class Desk:
         if position is None:
             return
         reply = VOICE.queue_position(ticket.language, position)
-        envelope = caused_by(cause, HOLDING, packet_of(ticket).envelope.customer)
+        customer = packet_of(ticket).envelope.customer
+        envelope = caused_by(cause, HOLDING, customer)
+        holding = sent_message(
+            ticket, envelope.event_id, (ticket.channel, customer), reply.text, now
+        )
 
-        async def send(_ticket: Ticket) -> None:
+        async def send(_ticket: Ticket, outbox: Publisher) -> None:
             record = step_record(
                 "waiting_for_agent",
                 "The customer wrote while waiting for a person; "
@@ -208,7 +307,7 @@ class Desk:
             )
             await send_bot_message(
                 self._context,
-                self._publisher,
+                outbox,
                 envelope,
                 reply,
                 record,
@@ -218,13 +317,15 @@ class Desk:
 
         last = Ticket.holding_sent_at
         try:
-            await self._store.transition(
+            told = await self._store.transition(
                 ticket.id,
+                event_id=envelope.event_id,
                 allowed={TicketStatus.WAITING},
                 holder=None,
                 changes={"holding_sent_at": now},
                 now=now,
                 announce=send,
+                sending=[holding],
                 where=[
                     last.is_(None)
                     if ticket.holding_sent_at is None
@@ -233,7 +334,8 @@ class Desk:
             )
         except RefusedError:
             return  # claimed meanwhile, or another message of the customer won
-        HOLDING_MESSAGES.labels(channel_label(ticket.channel)).inc()
+        if told.applied:
+            HOLDING_MESSAGES.labels(channel_label(ticket.channel)).inc()
 
     async def _changed(self, ticket: Ticket) -> None:
         """Tell the browsers, and bring the queue-length gauge up to date."""
@@ -243,6 +345,10 @@ class Desk:
             QUEUE_LENGTH.labels(name).set(waiting.get(channel_number(name), 0))
 
     # Reading
+
+    async def messages_of(self, ticket: Ticket) -> list[OutgoingMessage]:
+        """The messages the desk sent in the ticket's conversation, oldest first."""
+        return await self._outgoing.of_conversation(ticket.conversation_id)
 
     async def visible_ticket(self, agent: Agent, ticket_id: str) -> Ticket:
         ticket = await self._store.ticket(ticket_id)
@@ -298,7 +404,7 @@ class Desk:
 
     # Actions
 
-    async def claim(self, agent: Agent, ticket_id: str) -> Ticket:
+    async def claim(self, agent: Agent, ticket_id: str, action_id: str) -> Ticket:
         ticket = await self.visible_ticket(agent, ticket_id)
         if not can_take(viewer_of(agent), entry_of(ticket)):
             raise AccessDenied(f"{agent.id} lacks the language or skill for {ticket_id}")
@@ -307,6 +413,7 @@ class Desk:
             ticket,
             agent,
             agent_pb2.AGENT_ACTION_KIND_CLAIMED,
+            event_id=action_event_id(ticket.id, "claimed", action_id),
             allowed={TicketStatus.WAITING},
             holder=None,
             changes={
@@ -316,15 +423,16 @@ class Desk:
             },
         )
         self._first_claim(ticket, claimed)
-        return claimed
+        return claimed.ticket
 
-    def _first_claim(self, before: Ticket, after: Ticket) -> None:
+    def _first_claim(self, before: Ticket, after: Transition) -> None:
         """The wait ends at the ticket's first claim (a later transfer does not count)."""
-        if before.claimed_at is None and after.claimed_at is not None:
-            wait = (after.claimed_at - after.handed_off_at).total_seconds()
-            WAIT_SECONDS.labels(channel_label(after.channel)).observe(max(wait, 0.0))
+        claimed = after.ticket
+        if after.applied and before.claimed_at is None and claimed.claimed_at is not None:
+            wait = (claimed.claimed_at - claimed.handed_off_at).total_seconds()
+            WAIT_SECONDS.labels(channel_label(claimed.channel)).observe(max(wait, 0.0))
 
-    async def assign(self, actor: Agent, ticket_id: str, target_id: str) -> Ticket:
+    async def assign(self, actor: Agent, ticket_id: str, target_id: str, action_id: str) -> Ticket:
         """A supervisor assigns a ticket; the agent holding one transfers it."""
         ticket = await self.visible_ticket(actor, ticket_id)
         supervising = Role(actor.role).at_least(Role.SUPERVISOR)
@@ -338,6 +446,7 @@ class Desk:
             ticket,
             target,
             agent_pb2.AGENT_ACTION_KIND_CLAIMED,
+            event_id=action_event_id(ticket.id, f"assigned:{target.id}", action_id),
             allowed={TicketStatus.WAITING, TicketStatus.CLAIMED},
             holder=None if supervising else actor.id,
             changes={
@@ -347,33 +456,116 @@ class Desk:
             },
         )
         self._first_claim(ticket, assigned)
-        return assigned
+        return assigned.ticket
 
-    async def reply(self, agent: Agent, ticket_id: str, text: str) -> Ticket:
+    async def reply(self, agent: Agent, ticket_id: str, text: str, action_id: str) -> Ticket:
         text = text.strip()
         if not text or len(text) > self._max_reply_chars:
             raise InvalidInputError(f"a reply needs 1 to {self._max_reply_chars} characters")
         ticket = await self.visible_ticket(agent, ticket_id)
+        # The text too: a stale form sent again with other words is another reply.
+        event_id = action_event_id(ticket.id, f"replied:{text}", action_id)
+        route = (ticket.channel, packet_of(ticket).envelope.customer)
+        return (await self._write(agent, ticket, event_id, route, text)).ticket
+
+    async def resend(
+        self, agent: Agent, ticket_id: str, send_event_id: str, target: str, action_id: str
+    ) -> Ticket:
+        """Send a message that did not get through again: on its own channel (``target``
+        empty), or on another verified identity of the customer (``channel:address``)."""
+        ticket = await self.visible_ticket(agent, ticket_id)
+        original = await self._outgoing.message(send_event_id)
+        if original is None or original.conversation_id != ticket.conversation_id:
+            raise NotFoundError(f"no message {send_event_id} in ticket {ticket_id}")
+        if DeliveryStatus(original.status) not in FINAL:
+            raise InvalidInputError("only a message that did not get through can be sent again")
+        route = await self._route(ticket, original, target)
+        event_id = action_event_id(ticket.id, f"resend:{send_event_id}:{target}", action_id)
+        resent = await self._write(
+            agent, ticket, event_id, route, original.text, resend_of=original.send_event_id
+        )
+        if resent.applied:
+            how = "same_channel" if route[0] == original.channel else "other_channel"
+            RESENDS.labels(how).inc()
+        return resent.ticket
+
+    async def _route(self, ticket: Ticket, original: OutgoingMessage, target: str) -> Route:
+        """Where a message is sent again: where it went, or to a verified identity."""
+        customer = packet_of(ticket).envelope.customer
+        if not target:
+            return original.channel, envelope_pb2.CustomerRef(
+                customer_id=customer.customer_id,
+                channel=original.channel,  # type: ignore[arg-type]
+                address=original.address,
+                display_name=customer.display_name,
+            )
+        try:
+            context = await self._context.get_context(ticket.customer_id, ticket.conversation_id, 1)
+        except RapportError as exc:  # the handoff's identities are verified ones too
+            log.warning("identities of %s from the handoff: %s", ticket.customer_id, exc)
+            context = context_pb.GetContextResponse()
+        verified = {
+            f"{i.channel}:{i.address}": i
+            for i in identities(context, packet_of(ticket))
+            if i.verified
+        }
+        chosen = verified.get(target)
+        if chosen is None:
+            raise InvalidInputError("pick one of the customer's verified identities")
+        channel = channel_number(chosen.channel)
+        return channel, envelope_pb2.CustomerRef(
+            customer_id=customer.customer_id,
+            channel=channel,
+            address=chosen.address,
+            display_name=customer.display_name,
+        )
+
+    async def _write(
+        self,
+        agent: Agent,
+        ticket: Ticket,
+        event_id: str,
+        route: Route,
+        text: str,
+        resend_of: str | None = None,
+    ) -> Transition:
+        """The agent's message to the customer, recorded under the id the orchestrator
+        will send it with, so its delivery can be followed."""
+        now = self._clock()
+        record = sent_message(
+            ticket,
+            derived_event_id(event_id, AGENT_REPLY),
+            route,
+            text,
+            now,
+            author=agent,
+            resend_of=resend_of,
+        )
         return await self._act(
             ticket,
             agent,
             agent_pb2.AGENT_ACTION_KIND_REPLIED,
+            event_id=event_id,
             allowed={TicketStatus.CLAIMED},
             holder=agent.id,  # a person writes only in a conversation they hold
-            changes={"first_reply_at": first_time(Ticket.first_reply_at, self._clock())},
+            changes={"first_reply_at": first_time(Ticket.first_reply_at, now)},
             text=text,
+            route=route,
+            sending=[record],
         )
 
-    async def give_back(self, agent: Agent, ticket_id: str) -> Ticket:
-        return await self._close(
+    async def give_back(self, agent: Agent, ticket_id: str, action_id: str) -> Ticket:
+        returned = await self._close(
             agent,
             ticket_id,
+            action_id,
             agent_pb2.AGENT_ACTION_KIND_RETURNED_TO_BOT,
             TicketStatus.RETURNED,
             "returned_at",
         )
+        return returned.ticket
 
-    async def resolve(self, agent: Agent, ticket_id: str) -> Ticket:
+    async def resolve(self, agent: Agent, ticket_id: str, action_id: str) -> Ticket:
         """Close the ticket, keeping the customer's sentiment at the conversation's first
         and last reading for the dashboard (from the context service, else the handoff)."""
         ticket = await self.visible_ticket(agent, ticket_id)
@@ -383,14 +575,18 @@ class Desk:
             log.warning("no turns for %s: %s", ticket.conversation_id, exc)
             turns = []
         span = sentiment_span(turns, packet_of(ticket))
-        resolved = await self._close(
+        closed = await self._close(
             agent,
             ticket_id,
+            action_id,
             agent_pb2.AGENT_ACTION_KIND_RESOLVED,
             TicketStatus.RESOLVED,
             "resolved_at",
             {"sentiment_first": span[0], "sentiment_last": span[1]} if span else {},
         )
+        resolved = closed.ticket
+        if not closed.applied:
+            return resolved
         channel = channel_label(resolved.channel)
         RESOLUTIONS.labels(channel).inc()
         if resolved.repeat_contacts == 0:
@@ -406,17 +602,19 @@ class Desk:
         self,
         agent: Agent,
         ticket_id: str,
+        action_id: str,
         kind: agent_pb2.AgentActionKind,
         status: TicketStatus,
         stamp: str,
         readings: dict[str, float] | None = None,
-    ) -> Ticket:
+    ) -> Transition:
         ticket = await self.visible_ticket(agent, ticket_id)
         supervising = Role(agent.role).at_least(Role.SUPERVISOR)
         return await self._act(
             ticket,
             agent,
             kind,
+            event_id=action_event_id(ticket.id, status.value, action_id),
             allowed={TicketStatus.CLAIMED},
             holder=None if supervising else agent.id,
             changes={"status": status.value, stamp: self._clock(), **(readings or {})},
@@ -428,21 +626,28 @@ class Desk:
         agent: Agent,
         kind: agent_pb2.AgentActionKind,
         *,
+        event_id: str,
         allowed: set[TicketStatus],
         holder: str | None,
         changes: dict[str, Any],
         text: str = "",
-    ) -> Ticket:
-        """Change the ticket and publish ``kind`` for ``agent`` in one transaction."""
-        customer = packet_of(ticket).envelope.customer
+        route: Route | None = None,
+        sending: Sequence[OutgoingMessage] = (),
+    ) -> Transition:
+        """Change the ticket and write ``kind`` for ``agent`` to the outbox (with the
+        messages it is ``sending``, to the ticket's customer unless ``route`` says
+        otherwise), in one transaction; an action already done (``event_id`` seen)
+        changes nothing."""
+        channel, customer = route or (ticket.channel, packet_of(ticket).envelope.customer)
 
-        async def announce(changed: Ticket) -> None:
-            await self._publisher.publish(
+        async def announce(changed: Ticket, outbox: Publisher) -> None:
+            await outbox.publish(
                 AGENT_ACTIONS,
                 agent_pb2.AgentActionTaken(
                     envelope=new_envelope(
+                        event_id=event_id,
                         conversation_id=changed.conversation_id,
-                        channel=changed.channel,  # type: ignore[arg-type]
+                        channel=channel,  # type: ignore[arg-type]
                         customer=customer,
                         causation_id=changed.id,
                     ),
@@ -453,15 +658,18 @@ class Desk:
                 ),
             )
 
-        changed = await self._store.transition(
+        done = await self._store.transition(
             ticket.id,
+            event_id=event_id,
             allowed=allowed,
             holder=holder,
             changes=changes,
             now=self._clock(),
             announce=announce,
+            sending=sending,
         )
-        name = agent_pb2.AgentActionKind.Name(kind).removeprefix("AGENT_ACTION_KIND_").lower()
-        ACTIONS.labels(name).inc()
-        await self._changed(changed)
-        return changed
+        if done.applied:
+            name = agent_pb2.AgentActionKind.Name(kind).removeprefix("AGENT_ACTION_KIND_")
+            ACTIONS.labels(name.lower()).inc()
+            await self._changed(done.ticket)
+        return done

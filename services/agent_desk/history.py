@@ -3,11 +3,14 @@ handoff packet, shaped for the template (which escapes every string it prints).
 
 The timeline merges ``GetContext`` (the customer's latest turns on every channel) with
 ``ListTurns`` (every turn of this conversation), so the conversation being handled is
-whole even when it is longer than the cross-channel window.
+whole even when it is longer than the cross-channel window, and with the messages the
+desk sent (a turn carries its message's id): each shows how far its delivery got, and
+one the orchestrator has not stored yet shows already.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -15,6 +18,15 @@ from typing import Protocol
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.events.v1 import handoff_pb2
 
+from services.agent_desk.delivery import (
+    FINAL,
+    PROBLEM_TEXT,
+    STATUS_TEXT,
+    DeliveryStatus,
+    Problem,
+    explanation,
+)
+from services.agent_desk.models import OutgoingMessage
 from shared.channel_names import channel_name
 from shared.grpc.context_client import ContextClient
 
@@ -55,6 +67,21 @@ class DecisionView:
 
 
 @dataclass(frozen=True)
+class DeliveryView:
+    """How far one of the desk's messages got, as the agent reads it."""
+
+    send_event_id: str
+    status: str
+    label: str
+    problem: str
+    problem_text: str
+    explanation: str
+    # Did not get through and was not sent again yet: the agent may send it again.
+    may_resend: bool
+    resent: bool
+
+
+@dataclass(frozen=True)
 class TimelineEntry:
     occurred_at: datetime
     channel: str
@@ -64,6 +91,8 @@ class TimelineEntry:
     emotion: str
     decision: DecisionView | None
     this_conversation: bool
+    event_id: str = ""
+    delivery: DeliveryView | None = None
 
 
 @dataclass(frozen=True)
@@ -109,30 +138,82 @@ class ConsentView:
 
 
 def timeline(
-    recent: list[context_pb.Turn], listed: list[context_pb.Turn], conversation_id: str
+    recent: list[context_pb.Turn],
+    listed: list[context_pb.Turn],
+    conversation_id: str,
+    sent: Sequence[OutgoingMessage] = (),
 ) -> list[TimelineEntry]:
-    """Every turn once, oldest first, across channels."""
+    """Every turn once, oldest first, across channels, with the delivery of the desk's
+    messages among them (and those not stored as turns yet)."""
     turns = {t.event_id: t for t in [*recent, *listed]}
-    ordered = sorted(
-        turns.values(), key=lambda t: (t.occurred_at.ToDatetime(tzinfo=UTC), t.sequence)
-    )
-    return [
-        TimelineEntry(
-            occurred_at=t.occurred_at.ToDatetime(tzinfo=UTC),
-            channel=channel_name(t.channel),
-            role=_ROLES.get(t.role, "system"),
-            author=t.author,
-            text=t.text,
-            emotion=(
-                f"{t.emotion.dominant_emotion} ({t.emotion.intensity:.0%})"
-                if t.HasField("emotion")
-                else ""
-            ),
-            decision=_decision(t) if t.HasField("decision") else None,
-            this_conversation=t.conversation_id == conversation_id,
+    messages = {m.send_event_id: m for m in sent}
+    resent = {m.resend_of for m in sent if m.resend_of}
+    keyed = [
+        (
+            (t.occurred_at.ToDatetime(tzinfo=UTC), t.sequence),
+            _turn_entry(t, conversation_id, messages.get(t.event_id), resent),
         )
-        for t in ordered
+        for t in turns.values()
     ]
+    keyed.extend(
+        ((m.created_at, 0), _message_entry(m, resent)) for m in sent if m.send_event_id not in turns
+    )
+    return [entry for _key, entry in sorted(keyed, key=lambda pair: pair[0])]
+
+
+def _turn_entry(
+    turn: context_pb.Turn,
+    conversation_id: str,
+    message: OutgoingMessage | None,
+    resent: set[str],
+) -> TimelineEntry:
+    return TimelineEntry(
+        occurred_at=turn.occurred_at.ToDatetime(tzinfo=UTC),
+        channel=channel_name(turn.channel),
+        role=_ROLES.get(turn.role, "system"),
+        author=message.author_name if message else turn.author,
+        text=turn.text,
+        emotion=(
+            f"{turn.emotion.dominant_emotion} ({turn.emotion.intensity:.0%})"
+            if turn.HasField("emotion")
+            else ""
+        ),
+        decision=_decision(turn) if turn.HasField("decision") else None,
+        this_conversation=turn.conversation_id == conversation_id,
+        event_id=turn.event_id,
+        delivery=delivery_view(message, message.send_event_id in resent) if message else None,
+    )
+
+
+def _message_entry(message: OutgoingMessage, resent: set[str]) -> TimelineEntry:
+    """A message the desk sent that the context service has not stored yet."""
+    return TimelineEntry(
+        occurred_at=message.created_at,
+        channel=channel_name(message.channel),  # type: ignore[arg-type]
+        role=message.sender,
+        author=message.author_name,
+        text=message.text,
+        emotion="",
+        decision=None,
+        this_conversation=True,
+        event_id=message.send_event_id,
+        delivery=delivery_view(message, message.send_event_id in resent),
+    )
+
+
+def delivery_view(message: OutgoingMessage, resent: bool) -> DeliveryView:
+    status = DeliveryStatus(message.status)
+    problem = Problem(message.problem) if message.problem else None
+    return DeliveryView(
+        send_event_id=message.send_event_id,
+        status=status.value,
+        label=STATUS_TEXT[status],
+        problem=problem.value if problem else "",
+        problem_text=PROBLEM_TEXT[problem] if problem else "",
+        explanation=explanation(problem, message.error_code, message.error_message),
+        may_resend=status in FINAL and not resent,
+        resent=resent,
+    )
 
 
 def _decision(turn: context_pb.Turn) -> DecisionView:

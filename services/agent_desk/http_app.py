@@ -6,8 +6,10 @@ can never become markup; forms post with a CSRF token and redirect (no client-si
 rendering of untrusted data); the queue and the open conversation refresh themselves
 from a Server-Sent Events stream (aiohttp-sse) instead of polling: a ticket change
 makes the page refetch server-rendered HTML, and a customer's new message arrives as
-a server-rendered (escaped) timeline entry. A strict Content-Security-Policy (scripts only
-from /static) is the second line against injected markup.
+a server-rendered (escaped) timeline entry; a message of the desk's that got further or
+did not get through makes the open conversation refetch its timeline. A strict
+Content-Security-Policy (scripts only from /static) is the second line against injected
+markup.
 
 Every route but the login page, the health check and static files needs a session, and
 each handler states the least role it needs with ``@requires``.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -66,6 +69,9 @@ HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "rapport_desk_session"
 LOGIN_COOKIE = "rapport_desk_login"
 CSRF_FIELD = "csrf_token"
+# Each rendered conversation page gives its forms one new id: posting a form twice (a
+# double click, a browser retry) repeats the same action, which the desk does once.
+ACTION_FIELD = "action_id"
 CSRF_HEADER = "X-CSRF-Token"
 MIN_TOKEN_CHARS = 32
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -358,6 +364,8 @@ def create_app(parts: DeskParts) -> web.Application:
     def live_event(request: web.Request, change: TicketChanged) -> tuple[str, str]:
         """(data, event name) of one change: a ticket id, or a customer's message as its
         escaped timeline entry for the page that shows that ticket."""
+        if change.delivery:
+            return change.ticket_id, "delivery"
         if change.message is None:
             return change.ticket_id, "ticket"
         message = change.message
@@ -383,6 +391,7 @@ def create_app(parts: DeskParts) -> web.Application:
             unavailable = "The customer's history could not be read just now; reload to retry."
         holder = await store.agent(ticket.assignee_id) if ticket.assignee_id else None
         closes = views.reply_window(packet)
+        shown_identities = views.identities(context, packet)
         supervising = Role(agent.role).at_least(Role.SUPERVISOR)
         may_assign = supervising or ticket.assignee_id == agent.id
         emotion, intensity = views.latest_feeling(listed, packet)
@@ -404,9 +413,15 @@ def create_app(parts: DeskParts) -> web.Application:
             holder=holder,
             mine=ticket.assignee_id == agent.id,
             reasons=views.reasons(packet),
-            timeline=views.timeline(list(context.recent_turns), listed, ticket.conversation_id),
+            timeline=views.timeline(
+                list(context.recent_turns),
+                listed,
+                ticket.conversation_id,
+                await desk.messages_of(ticket),
+            ),
             chart=views.chart_of(context, packet),
-            identities=views.identities(context, packet),
+            identities=shown_identities,
+            resend_targets=[i for i in shown_identities if i.verified],
             consent=views.consent(context, packet),
             reply_window=closes,
             window_closed=closes is not None and closes <= parts.clock(),
@@ -419,6 +434,7 @@ def create_app(parts: DeskParts) -> web.Application:
             ),
             max_reply_chars=settings.max_reply_chars,
             drafts=[draft.text for draft in drafts],
+            action_id=str(uuid.uuid4()),
         )
 
     @requires(Role.SUPERVISOR)
@@ -460,11 +476,33 @@ def create_app(parts: DeskParts) -> web.Application:
         value = (await request.post()).get(name, "")
         return value if isinstance(value, str) else ""
 
+    async def do_claim(agent: Agent, ticket_id: str, request: web.Request) -> Ticket:
+        return await desk.claim(agent, ticket_id, await form_value(request, ACTION_FIELD))
+
     async def do_reply(agent: Agent, ticket_id: str, request: web.Request) -> Ticket:
-        return await desk.reply(agent, ticket_id, await form_value(request, "text"))
+        text, action_id = await form_value(request, "text"), await form_value(request, ACTION_FIELD)
+        return await desk.reply(agent, ticket_id, text, action_id)
 
     async def do_assign(agent: Agent, ticket_id: str, request: web.Request) -> Ticket:
-        return await desk.assign(agent, ticket_id, await form_value(request, "agent_id"))
+        target, action_id = (
+            await form_value(request, "agent_id"),
+            await form_value(request, ACTION_FIELD),
+        )
+        return await desk.assign(agent, ticket_id, target, action_id)
+
+    async def do_resend(agent: Agent, ticket_id: str, request: web.Request) -> Ticket:
+        target, action_id = (
+            await form_value(request, "identity"),
+            await form_value(request, ACTION_FIELD),
+        )
+        send_event_id = request.match_info["send_event_id"]
+        return await desk.resend(agent, ticket_id, send_event_id, target, action_id)
+
+    async def do_return(agent: Agent, ticket_id: str, request: web.Request) -> Ticket:
+        return await desk.give_back(agent, ticket_id, await form_value(request, ACTION_FIELD))
+
+    async def do_resolve(agent: Agent, ticket_id: str, request: web.Request) -> Ticket:
+        return await desk.resolve(agent, ticket_id, await form_value(request, ACTION_FIELD))
 
     async def text_form(request: web.Request) -> dict[str, str]:
         return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
@@ -571,17 +609,14 @@ def create_app(parts: DeskParts) -> web.Application:
     app.router.add_get("/queue", queue_fragment)
     app.router.add_get("/events", events)
     app.router.add_get("/conversations/{ticket_id}", conversation)
-    app.router.add_post(
-        "/conversations/{ticket_id}/claim", action(lambda a, t, _r: desk.claim(a, t))
-    )
+    app.router.add_post("/conversations/{ticket_id}/claim", action(do_claim))
     app.router.add_post("/conversations/{ticket_id}/reply", action(do_reply))
     app.router.add_post("/conversations/{ticket_id}/assign", action(do_assign))
     app.router.add_post(
-        "/conversations/{ticket_id}/return", action(lambda a, t, _r: desk.give_back(a, t))
+        "/conversations/{ticket_id}/messages/{send_event_id}/resend", action(do_resend)
     )
-    app.router.add_post(
-        "/conversations/{ticket_id}/resolve", action(lambda a, t, _r: desk.resolve(a, t))
-    )
+    app.router.add_post("/conversations/{ticket_id}/return", action(do_return))
+    app.router.add_post("/conversations/{ticket_id}/resolve", action(do_resolve))
     app.router.add_get("/dashboard", dashboard)
     app.router.add_get("/admin/users", users)
     app.router.add_post("/admin/users", create_user)

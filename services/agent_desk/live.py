@@ -1,5 +1,5 @@
-"""In-process fan-out of ticket changes and customers' new messages to the browsers'
-Server-Sent Events streams.
+"""In-process fan-out of ticket changes, customers' new messages and the delivery of the
+desk's own messages to the browsers' Server-Sent Events streams.
 
 Only the desk process that changed a ticket (or consumed its handoff) tells its own
 browsers; running several desk replicas needs a shared fan-out (a known limit).
@@ -26,11 +26,13 @@ class CustomerMessage:
 
 @dataclass(frozen=True)
 class TicketChanged:
-    """A ticket changed, or (with ``message``) its customer wrote."""
+    """A ticket changed, or (with ``message``) its customer wrote, or (``delivery``) a
+    message sent in its conversation got further or did not get through."""
 
     ticket_id: str
     team: str
     message: CustomerMessage | None = None
+    delivery: bool = False
 
 
 class LiveUpdates:

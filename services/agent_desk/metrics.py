@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from services.agent_desk.delivery import REPORTED, Problem
+from shared.channel_names import CHANNEL_NAMES
+
 HANDOFFS = Counter(
     "rapport_desk_handoffs_total",
     "Handoff events consumed, by outcome (queued, refreshed, duplicate).",
@@ -25,6 +28,15 @@ REFUSED_REQUESTS = Counter(
     ["reason"],
 )
 LIVE_CLIENTS = Gauge("rapport_desk_live_clients", "Open Server-Sent Events streams.")
+OUTBOX_PUBLISHED = Counter(
+    "rapport_desk_outbox_published_total",
+    "Events the outbox relay published after their transaction committed, by topic.",
+    ["topic"],
+)
+OUTBOX_PENDING = Gauge(
+    "rapport_desk_outbox_pending",
+    "Events written to the outbox and not yet published (after the relay's last pass).",
+)
 
 # The empathy KPIs, as the dashboard defines them (README, "Dashboard"). Labels: the
 # channel (a fixed set), the handoff reason code (the policy's fixed set), the score 1-5.
@@ -87,3 +99,31 @@ HOLDING_MESSAGES = Counter(
     "Queue-position messages sent to customers who wrote while waiting.",
     ["channel"],
 )
+
+# Delivery of the messages the desk sent (agents' replies, holding messages). Labels: the
+# channel, the status reached (sent, delivered, read, failed, refused) and the problem's
+# stable code; every combination exists from the start, at 0.
+DELIVERY_OUTCOMES = Counter(
+    "rapport_desk_message_deliveries_total",
+    "Messages the desk sent that reached a delivery status, by channel and outcome.",
+    ["channel", "outcome"],
+)
+DELIVERY_PROBLEMS = Counter(
+    "rapport_desk_message_problems_total",
+    "Messages the desk sent that failed or were refused, by channel and problem "
+    "(opted_out, window_closed, customer_erased, media_unsupported, platform_error).",
+    ["channel", "problem"],
+)
+RESENDS = Counter(
+    "rapport_desk_resends_total",
+    "Messages an agent sent again after they did not get through, by how "
+    "(same_channel, other_channel).",
+    ["how"],
+)
+for _channel in CHANNEL_NAMES:
+    for _status in REPORTED:
+        DELIVERY_OUTCOMES.labels(_channel, _status.value)
+    for _problem in Problem:
+        DELIVERY_PROBLEMS.labels(_channel, _problem.value)
+for _how in ("same_channel", "other_channel"):
+    RESENDS.labels(_how)

@@ -1,6 +1,7 @@
 """The desk's tables: agents, their sessions, tickets (one per handoff episode), the
-customers' ratings, the conversations the desk saw start (the KPIs' denominators), and
-the audit trail of changes to accounts.
+customers' ratings, the conversations the desk saw start (the KPIs' denominators), the
+audit trail of changes to accounts, the outbox of events waiting to be published, and
+the messages the desk sent to customers with how far their delivery got.
 
 A ticket keeps the latest ``HandoffRequested`` packet whole (``packet``) so the
 conversation view can show everything the bot handed over, plus the columns the queue
@@ -200,3 +201,62 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(32))
     # {field: [before, after]}
     changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class OutboxEvent(Base):
+    """An event written in the same transaction as the change it announces, published by
+    the relay once that transaction has committed (``outbox.py``).
+
+    ``id`` is the publishing order; ``event_id`` is unique, so an action done twice (a
+    double submit, a retried POST) leaves one row, and the relay's repeat after a crash
+    carries the same id, which consumers dedupe on.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    topic: Mapped[str] = mapped_column(String(249))
+    # The protobuf full name of the event, and the event serialized.
+    event_type: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    # None until the broker acknowledged it.
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class OutgoingMessage(Base):
+    """A message the desk had sent to a customer (an agent's reply, a queue-position
+    message) and its delivery as the channel adapters report it (``delivery.py``).
+
+    Keyed by the ``SendMessage`` event id, which the desk derives when it writes the
+    action, so the report on ``rapport.delivery.v1`` finds it; the platform's message id
+    then finds it again from the platform's own receipts.
+    """
+
+    __tablename__ = "outgoing_messages"
+
+    send_event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    conversation_id: Mapped[str] = mapped_column(String(64), index=True)
+    # Where it went: the channel and the customer's address there.
+    channel: Mapped[int] = mapped_column(Integer)
+    address: Mapped[str] = mapped_column(String(320))
+    # "agent" or "bot"; the agent's id (None for the bot) and the name the customer saw.
+    sender: Mapped[str] = mapped_column(String(16))
+    author_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    author_name: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    # The failed message this one sends again (a retry, or the same words elsewhere);
+    # unique: a message is sent again once, and the new one can be in its turn.
+    resend_of: Mapped[str | None] = mapped_column(
+        ForeignKey("outgoing_messages.send_event_id"), nullable=True, unique=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    # Why it failed or was refused (``delivery.Problem``), with the adapter's words.
+    problem: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error_code: Mapped[str] = mapped_column(String(64), default="")
+    error_message: Mapped[str] = mapped_column(Text, default="")
+    provider_message_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

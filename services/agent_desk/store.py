@@ -2,12 +2,15 @@
 ratings and the conversations the desk saw start.
 
 Ticket changes are conditional updates (``WHERE status IN ... AND assignee = ...``), so
-two agents clicking "claim" at once cannot both win, and the event announcing the change
-is published inside the same transaction: if Kafka refuses it, nothing changes here.
+two agents clicking "claim" at once cannot both win, and the events announcing a change
+are written to the outbox in the same transaction (``outbox.py``): they are published
+once it commits, and never for a change that was not kept. Each change is keyed by the
+id of the event announcing it, so doing the same action twice changes nothing more.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -30,17 +33,21 @@ from services.agent_desk.models import (
     ConversationSeen,
     DeskSession,
     HandoffEvent,
+    OutgoingMessage,
     Rating,
     Role,
     Ticket,
     TicketStatus,
 )
+from services.agent_desk.outbox import StagedEvents, is_staged
 from services.agent_desk.routing import QueueEntry, can_see, viewer_of
 from shared.errors import NotFoundError, RefusedError
+from shared.kafka.producer import Publisher
 
 REPEAT_WINDOW = timedelta(days=30)
 
-Announce = Callable[[Ticket], Awaitable[None]]
+Announce = Callable[[Ticket, Publisher], Awaitable[None]]
+"""Writes the events announcing a ticket's change, through the transaction's outbox."""
 
 ACTIVE_ADMIN = (Agent.role == Role.ADMIN.value, Agent.active.is_(True))
 
@@ -57,6 +64,15 @@ class AccountChange:
 
     agent: Agent
     requeued: list[Ticket]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A ticket after an action; ``applied`` is False when the action had been done
+    already (its event is in the outbox) and nothing changed this time."""
+
+    ticket: Ticket
+    applied: bool
 
 
 @dataclass(frozen=True)
@@ -86,8 +102,10 @@ def entry_of(ticket: Ticket) -> QueueEntry:
 
 
 class DeskStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, outbox_ready: asyncio.Event | None = None) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # Set after every commit that wrote to the outbox: the relay's cue.
+        self._outbox_ready = outbox_ready or asyncio.Event()
 
     # Accounts
 
@@ -370,35 +388,37 @@ class DeskStore:
         self,
         ticket_id: str,
         *,
+        event_id: str,
         allowed: Collection[TicketStatus],
         holder: str | None,
         changes: dict[str, Any],
         now: datetime,
         announce: Announce,
         where: Sequence[ColumnElement[bool]] = (),
-    ) -> Ticket:
+        sending: Sequence[OutgoingMessage] = (),
+    ) -> Transition:
         """Apply ``changes`` if the ticket is in an ``allowed`` status (and held by
-        ``holder`` when given, and ``where`` holds), then ``announce`` it before committing."""
-        condition = [
-            Ticket.id == ticket_id,
-            Ticket.status.in_([s.value for s in allowed]),
-            *where,
-        ]
-        if holder is not None:
-            condition.append(Ticket.assignee_id == holder)
-        async with self._sessions() as session, session.begin():
-            result = await session.execute(
-                update(Ticket)
-                .where(*condition)
-                .values(**changes, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount == 0:  # type: ignore[attr-defined]
-                raise RefusedError(f"ticket {ticket_id} is not in a state that allows this")
-            ticket = await session.get(Ticket, ticket_id, populate_existing=True)
-            assert ticket is not None
-            await announce(ticket)
-        return ticket
+        ``holder`` when given, and ``where`` holds), and ``announce`` it in the same
+        transaction, with the messages the action is ``sending``, unless the event
+        ``event_id`` announcing it is in the outbox already: then the action was done
+        before and nothing changes."""
+        try:
+            async with self._sessions() as session, session.begin():
+                if await is_staged(session, event_id):
+                    return Transition(await _ticket(session, ticket_id), applied=False)
+                ticket = await _change(session, ticket_id, allowed, holder, changes, now, where)
+                session.add_all(sending)
+                await announce(ticket, StagedEvents(session, now))
+        except (RefusedError, IntegrityError) as exc:
+            # The same action, done concurrently, won the update or the outbox row.
+            async with self._sessions() as session:
+                if await is_staged(session, event_id):
+                    return Transition(await _ticket(session, ticket_id), applied=False)
+            if isinstance(exc, IntegrityError):  # e.g. a message sent again already
+                raise RefusedError(f"ticket {ticket_id} changed meanwhile") from exc
+            raise
+        self._outbox_ready.set()
+        return Transition(ticket, applied=True)
 
     async def open_ticket_of(self, conversation_id: str) -> Ticket | None:
         """The conversation's waiting or claimed ticket, if it has one."""
@@ -493,6 +513,37 @@ class DeskStore:
                 select(ConversationSeen).where(ConversationSeen.started_at >= since)
             )
             return list(tickets), list(ratings), list(seen)
+
+
+async def _ticket(session: AsyncSession, ticket_id: str) -> Ticket:
+    ticket = await session.get(Ticket, ticket_id, populate_existing=True)
+    if ticket is None:
+        raise NotFoundError(f"no ticket {ticket_id}")
+    return ticket
+
+
+async def _change(
+    session: AsyncSession,
+    ticket_id: str,
+    allowed: Collection[TicketStatus],
+    holder: str | None,
+    changes: dict[str, Any],
+    now: datetime,
+    where: Sequence[ColumnElement[bool]],
+) -> Ticket:
+    """The conditional update of a ticket; :class:`RefusedError` when its state forbids it."""
+    condition = [Ticket.id == ticket_id, Ticket.status.in_([s.value for s in allowed]), *where]
+    if holder is not None:
+        condition.append(Ticket.assignee_id == holder)
+    result = await session.execute(
+        update(Ticket)
+        .where(*condition)
+        .values(**changes, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise RefusedError(f"ticket {ticket_id} is not in a state that allows this")
+    return await _ticket(session, ticket_id)
 
 
 def _active_admin(agent: Agent) -> bool:

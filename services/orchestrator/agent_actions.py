@@ -19,7 +19,13 @@ from rapport.events.v1 import agent_pb2, messages_pb2
 from services.orchestrator.metrics import AGENT_ACTIONS
 from shared.errors import ContractError, InvalidInputError
 from shared.kafka.codec import caused_by
-from shared.sending import PublisherPort, send_bot_message, send_message, step_record
+from shared.sending import (
+    AGENT_REPLY,
+    PublisherPort,
+    send_bot_message,
+    send_message,
+    step_record,
+)
 from shared.voice.replies import VOICE
 
 log = logging.getLogger(__name__)
@@ -82,7 +88,7 @@ class AgentActionHandler:
         await send_message(
             self._context,
             self._publisher,
-            caused_by(envelope, "agent-reply"),
+            caused_by(envelope, AGENT_REPLY),
             action.text,
             role=context_pb.ROLE_AGENT,
             sender=messages_pb2.SENDER_AGENT,

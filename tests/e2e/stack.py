@@ -20,8 +20,9 @@ from tests.conftest import unique
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("emotion", "context", "orchestrator", "web_adapter", "agent_desk")
-# Started on demand by the tests that need them (``start_sms_adapter``).
-OPTIONAL_SERVICES = ("sms_adapter",)
+# Started on demand by the tests that need them (``start_sms_adapter``,
+# ``start_social_adapter``).
+OPTIONAL_SERVICES = ("sms_adapter", "social_adapter")
 
 
 def free_port() -> int:
@@ -48,6 +49,7 @@ class Stack:
             "web_http",
             "desk_http",
             "sms_http",
+            "social_http",
             *(f"{service}_metrics" for service in (*SERVICES, *OPTIONAL_SERVICES)),
         )
         self.ports = {name: free_port() for name in names}
@@ -95,6 +97,10 @@ class Stack:
     def sms_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['sms_http']}"
 
+    @property
+    def social_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['social_http']}"
+
     def start_sms_adapter(self, twilio_url: str, account_sid: str, auth_token: str) -> str:
         """Runs the SMS adapter against a fake Twilio at ``twilio_url``; returns the public
         base URL webhooks must be signed for."""
@@ -110,9 +116,34 @@ class Stack:
                 "RAPPORT_SMS_CONSUMER_GROUP": unique("sms"),
             }
         )
-        self.start("sms_adapter")
-        self.wait_ready("sms_adapter")
+        self.restart("sms_adapter")
         return public
+
+    def start_social_adapter(
+        self, graph_url: str, app_secret: str, whatsapp_token: str, phone_number_id: str
+    ) -> None:
+        """Runs the social adapter against a fake Graph API at ``graph_url``; its webhooks
+        are checked against ``app_secret`` (its own URL, no proxy in between)."""
+        self.env.update(
+            {
+                "RAPPORT_SOCIAL_HTTP_PORT": str(self.ports["social_http"]),
+                "RAPPORT_SOCIAL_METRICS_PORT": str(self.ports["social_adapter_metrics"]),
+                "RAPPORT_SOCIAL_META_APP_SECRET": app_secret,
+                "RAPPORT_SOCIAL_WHATSAPP_ACCESS_TOKEN": whatsapp_token,
+                "RAPPORT_SOCIAL_WHATSAPP_PHONE_NUMBER_ID": phone_number_id,
+                "RAPPORT_SOCIAL_GRAPH_API_BASE_URL": graph_url,
+                "RAPPORT_SOCIAL_CONSUMER_GROUP": unique("social"),
+            }
+        )
+        self.restart("social_adapter")
+
+    def restart(self, service: str) -> None:
+        """(Re)starts an optional service with the current settings: a test before may
+        have run it against another fake."""
+        if service in self.processes:
+            self.stop(service)
+        self.start(service)
+        self.wait_ready(service)
 
     def desk_command(self, *args: str, stdin: str) -> subprocess.CompletedProcess[str]:
         """Runs ``python -m services.agent_desk <args>`` against this stack's desk database."""
@@ -177,6 +208,7 @@ class Stack:
             "web_adapter": self.web_url,
             "agent_desk": self.desk_url,
             "sms_adapter": self.sms_url,
+            "social_adapter": self.social_url,
         }
         url = f"{health[service]}/healthz" if service in health else self.metrics_url(service)
         try:

@@ -1,12 +1,17 @@
-"""The human side of a handoff, through the real stack: customers on the web chat and on
-SMS (through the fake Twilio) are handed to agents (created with the CLI), who answer
-them from the desk in Chromium; the customer rates the help and the dashboard counts it."""
+"""The human side of a handoff, through the real stack: customers on the web chat, on
+SMS (through the fake Twilio) and on WhatsApp (through the fake Graph API) are handed to
+agents (created with the CLI), who answer them from the desk in Chromium; the customer
+rates the help and the dashboard counts it; a reply the channel refuses shows so, live."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -20,6 +25,7 @@ from tests.e2e.chat_client import ChatClient
 from tests.e2e.stack import Stack
 from tests.e2e.test_chat_page import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.test_journey import metric_total
+from tests.fakes.graph_api import FakeGraphApi
 from tests.fakes.twilio_server import FakeTwilio, inbound_params, signed_webhook
 from tests.kafka_helpers import eventually, read_until
 
@@ -120,6 +126,13 @@ async def test_the_desk_refuses_requests_without_csrf_and_agents_on_admin_pages(
     metrics = stack.metrics_url("agent_desk")
     assert metric_total(metrics, "rapport_desk_logins_total", outcome="success") >= 1
     assert metric_total(metrics, "rapport_desk_refused_requests_total", reason="csrf") >= 1
+
+
+def action_id(html: str) -> str:
+    """The action id a conversation page gives its forms."""
+    found = re.search(r'name="action_id" value="([^"]+)"', html)
+    assert found, "no action id on the page"
+    return found.group(1)
 
 
 def create_account(stack: Stack, name: str, role: str) -> str:
@@ -313,16 +326,172 @@ async def test_an_sms_customer_handed_off_gets_the_agents_reply_as_an_sms(stack:
             path = f"/conversations/{ticket_id}"
             for _ in range(100):  # until the desk consumed the handoff
                 async with desk.get(path) as page:
+                    html = await page.text()
                     if page.status == 200:
                         break
                 await asyncio.sleep(0.1)
-            async with desk.post(f"{path}/claim", data={"csrf_token": csrf.group(1)}) as claimed:
+            form = {"csrf_token": csrf.group(1), "action_id": action_id(html)}
+            async with desk.post(f"{path}/claim", data=form) as claimed:
                 assert claimed.status == 200
+                form["action_id"] = action_id(await claimed.text())
             text = f"Hi, I'm Sam. I'm on it ({uuid.uuid4().hex[:6]})."
-            async with desk.post(
-                f"{path}/reply", data={"csrf_token": csrf.group(1), "text": text}
-            ) as replied:
+            async with desk.post(f"{path}/reply", data={**form, "text": text}) as replied:
                 assert replied.status == 200
         await eventually(lambda: len(twilio.sent_to(number)) == 2, timeout=15)
     sms = twilio.sent_to(number)[-1]
     assert sms.body == text
+
+
+META_SECRET, WA_TOKEN, PHONE_ID = "e2e-meta-app-secret", "e2e-whatsapp-token", "106540352242922"
+WHATSAPP_TEXT = Path(__file__).resolve().parents[1] / "fixtures" / "meta" / "whatsapp_text.json"
+WINDOW = timedelta(hours=24)
+LEFT_OPEN = timedelta(seconds=45)
+"""How long the WhatsApp window stays open after the test starts: time enough for the
+handoff to reach the desk and the agent to open and claim it, and short to wait out."""
+
+
+def whatsapp_webhook(phone: str, text: str, sent_at: datetime) -> tuple[bytes, dict[str, str]]:
+    """A customer's WhatsApp message as Meta posts it, signed with the app secret."""
+    data = json.loads(WHATSAPP_TEXT.read_text())
+    value = data["entry"][0]["changes"][0]["value"]
+    value["metadata"]["phone_number_id"] = PHONE_ID
+    value["contacts"][0]["wa_id"] = phone.lstrip("+")
+    value["messages"][0].update(
+        {
+            "from": phone.lstrip("+"),
+            "id": f"wamid.{uuid.uuid4().hex.upper()}",
+            "timestamp": str(int(sent_at.timestamp())),
+            "text": {"body": text},
+        }
+    )
+    body = json.dumps(data).encode()
+    digest = hmac.new(META_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return body, {"Content-Type": "application/json", "X-Hub-Signature-256": f"sha256={digest}"}
+
+
+async def ticket_of(stack: Stack, channel: str, address: str) -> str:
+    """The id of the ticket the bot's handoff of this customer's thread opened."""
+    [record] = await read_until(
+        stack.kafka_bootstrap,
+        HANDOFF,
+        lambda r: r.key == thread_conversation_id(channel, address).encode(),
+    )
+    return handoff_pb2.HandoffRequested.FromString(record.value).envelope.event_id
+
+
+async def refused_live(watcher: Page, text: str, status: str, reason: str) -> None:
+    """The agent's message ``text`` shows on ``watcher``, refused with ``reason``, without
+    the page being loaded again."""
+    delivery = watcher.locator(".turn--agent", has_text=text).locator(".delivery")
+    await expect(delivery).to_have_attribute("data-delivery", "refused", timeout=20_000)
+    await expect(delivery).to_contain_text(status)
+    await expect(delivery).to_contain_text(reason)
+    assert await watcher.evaluate("window.__sameDocument") is True
+
+
+async def test_replies_refused_by_an_sms_opt_out_or_a_closed_whatsapp_window_show_live(
+    stack: Stack,
+) -> None:
+    """The real SMS adapter refuses a reply to a number that texted STOP; the real social
+    adapter one sent after the customer's 24 hours ran out. The agent sees each message
+    marked "Not sent", with the reason, on the open conversation as it happens."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    account, token = "AC" + "56" * 16, "e2e-twilio-auth-token"
+    number = f"+1202555{uuid.uuid4().int % 10_000:04d}"
+    phone = f"+1650555{uuid.uuid4().int % 10_000:04d}"
+    email = create_account(stack, "Rita", "agent")
+    graph = FakeGraphApi(page_token="unused", whatsapp_token=WA_TOKEN, phone_number_id=PHONE_ID)
+    await graph.start()
+    try:
+        async with FakeTwilio(account, token) as twilio, aiohttp.ClientSession() as http:
+            public = stack.start_sms_adapter(twilio.base_url, account, token)
+            stack.start_social_adapter(graph.base_url, META_SECRET, WA_TOKEN, PHONE_ID)
+            closes = datetime.now(UTC) + LEFT_OPEN
+            body, headers = whatsapp_webhook(
+                phone, "I want to talk to a real person please", closes - WINDOW
+            )
+            async with http.post(
+                f"{stack.social_url}/meta/whatsapp", data=body, headers=headers
+            ) as answer:
+                assert answer.status == 200
+            for text in ("I want to talk to a real person please", "STOP"):
+                body, headers = signed_webhook(
+                    public + "/twilio/sms", inbound_params(number, text, account_sid=account), token
+                )
+                async with http.post(
+                    f"{stack.sms_url}/twilio/sms", data=body, headers=headers
+                ) as answer:
+                    assert answer.status == 200
+            wa_ticket = await ticket_of(stack, "whatsapp", phone)
+            sms_ticket = await ticket_of(stack, "sms", number)
+
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path=CHROMIUM, args=CHROMIUM_ARGS
+                )
+                try:
+                    agent = await browser.new_context(viewport=LAPTOP)
+                    desk = await agent.new_page()
+                    await sign_in_page(desk, stack.desk_url, email)
+                    for ticket in (wa_ticket, sms_ticket):
+                        await expect(
+                            desk.locator(f'#waiting .queue__item[data-ticket="{ticket}"]')
+                        ).to_be_visible(timeout=20_000)
+
+                    # WhatsApp: claimed while the window is open; the reply waits for it to close.
+                    whatsapp = await agent.new_page()
+                    await whatsapp.goto(f"{stack.desk_url}/conversations/{wa_ticket}")
+                    await whatsapp.keyboard.press("c")
+                    await expect(whatsapp.locator("#ticket-status")).to_have_text("claimed")
+                    assert datetime.now(UTC) < closes, "claimed too late to see the window close"
+
+                    # SMS: the customer texted STOP after asking for a person.
+                    await desk.goto(f"{stack.desk_url}/conversations/{sms_ticket}")
+                    await desk.keyboard.press("c")
+                    await expect(desk.locator("#ticket-status")).to_have_text("claimed")
+                    watcher = await agent.new_page()  # the same agent's second tab
+                    await watcher.goto(f"{stack.desk_url}/conversations/{sms_ticket}")
+                    await watcher.evaluate("window.__sameDocument = true")
+                    sms_text = f"Hi, Rita here. I'll call you back ({uuid.uuid4().hex[:6]})."
+                    await desk.fill("#reply-text", sms_text)
+                    await desk.keyboard.press("Control+Enter")
+                    await refused_live(
+                        watcher, sms_text, "Not sent", "the customer opted out of this channel"
+                    )
+                    await expect(watcher.locator(".delivery--refused")).to_contain_text(
+                        "replied STOP"
+                    )
+                    await watcher.screenshot(path=ARTIFACTS / "refused-sms.png", full_page=True)
+
+                    wa_watcher = await agent.new_page()
+                    await wa_watcher.goto(f"{stack.desk_url}/conversations/{wa_ticket}")
+                    await wa_watcher.evaluate("window.__sameDocument = true")
+                    await asyncio.sleep(max((closes - datetime.now(UTC)).total_seconds(), 0) + 1)
+                    wa_text = f"Your refund is on its way ({uuid.uuid4().hex[:6]})."
+                    await whatsapp.fill("#reply-text", wa_text)  # the page from before it closed
+                    await whatsapp.keyboard.press("Control+Enter")
+                    await refused_live(
+                        wa_watcher, wa_text, "Not sent", "the platform's reply window is closed"
+                    )
+                    await expect(wa_watcher.locator(".delivery--refused")).to_contain_text(
+                        "24 hours"
+                    )
+                    await wa_watcher.screenshot(
+                        path=ARTIFACTS / "refused-whatsapp.png", full_page=True
+                    )
+                finally:
+                    await browser.close()
+        assert all(sms_text not in sent.body for sent in twilio.sent_to(number))
+        assert all(wa_text not in json.dumps(sent.body) for sent in graph.received), (
+            "the refused reply reached the Graph API"
+        )
+    finally:
+        await graph.close()
+    metrics = stack.metrics_url("agent_desk")
+    for channel, problem in (("sms", "opted_out"), ("whatsapp", "window_closed")):
+        assert (
+            metric_total(
+                metrics, "rapport_desk_message_problems_total", channel=channel, problem=problem
+            )
+            >= 1
+        )

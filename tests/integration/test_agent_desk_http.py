@@ -1,7 +1,9 @@
 """The agent desk's web console over HTTP, on a real context service and a real database:
 sign-in, CSRF, roles and teams, the conversation view, actions and the live stream.
 
-Kafka is replaced by a recording publisher here (the end-to-end test runs the real one).
+Kafka is replaced by a recording publisher here, fed by the desk's own outbox relay
+(``test_agent_desk_outbox.py`` runs it against a real broker, the end-to-end test runs
+everything).
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from services.agent_desk.__main__ import build
 from services.agent_desk.config import AgentDeskSettings
 from services.agent_desk.database import create_engine as desk_engine
 from services.agent_desk.database import migrate as desk_migrate
+from services.agent_desk.desk import action_event_id
 from services.agent_desk.http_app import DeskParts, create_app
 from services.agent_desk.models import Role, TicketStatus
+from services.agent_desk.outbox import OutboxRelay
 from services.agent_desk.security import hash_password
 from services.context.__main__ import build as build_context
 from services.context.config import ContextSettings
@@ -66,8 +70,14 @@ class Desk:
     parts: DeskParts
     server: TestServer
     publisher: RecordingPublisher
+    relay: OutboxRelay
     context: context_grpc.ContextServiceStub
     accounts: dict[str, str]
+
+    async def actions(self) -> list[agent_pb2.AgentActionTaken]:
+        """The agent actions published once the outbox is relayed."""
+        await self.relay.publish_pending()
+        return self.publisher.actions()
 
     def browser(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(
@@ -99,7 +109,7 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
             ) as address,
             grpc.aio.insecure_channel(address) as channel,
         ):
-            parts = build(settings, engine, publisher, ContextClient(channel, 5))
+            parts, relay = build(settings, engine, publisher, ContextClient(channel, 5))
             accounts = {}
             for email, role, team in [
                 ("admin@example.org", Role.ADMIN, "support"),
@@ -123,7 +133,12 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
             await server.start_server()
             try:
                 yield Desk(
-                    parts, server, publisher, context_grpc.ContextServiceStub(channel), accounts
+                    parts,
+                    server,
+                    publisher,
+                    relay,
+                    context_grpc.ContextServiceStub(channel),
+                    accounts,
                 )
             finally:
                 await server.close()
@@ -284,15 +299,15 @@ async def test_a_state_changing_request_without_the_csrf_token_is_refused(desk: 
             ) as refused:
                 assert refused.status == 403
         assert (await desk.parts.store.ticket(ticket_id)).status == TicketStatus.WAITING
-        assert desk.publisher.actions() == []
+        assert await desk.actions() == []
 
         async with browser.post(
             f"/conversations/{ticket_id}/claim",
-            data={"csrf_token": token},
+            data={"csrf_token": token, "action_id": new_action()},
             allow_redirects=False,
         ) as claimed:
             assert claimed.status == 303
-    [claim] = desk.publisher.actions()
+    [claim] = await desk.actions()
     assert claim.kind == agent_pb2.AGENT_ACTION_KIND_CLAIMED
     assert claim.agent_id == desk.accounts["maria@example.org"] and claim.agent_name == "Maria"
     assert claim.envelope.customer.customer_id == packet.envelope.customer.customer_id
@@ -381,28 +396,36 @@ async def test_claim_reply_and_resolve_publish_the_agents_actions(desk: Desk) ->
         maria_token, bob_token = await page_token(maria), await page_token(bob)
 
         async with maria.post(
-            f"/conversations/{ticket_id}/claim", data={"csrf_token": maria_token}
+            f"/conversations/{ticket_id}/claim",
+            data={"csrf_token": maria_token, "action_id": new_action()},
         ) as response:
             assert response.status == 200 and 'id="reply-form"' in await response.text()
         async with bob.post(
-            f"/conversations/{ticket_id}/reply", data={"csrf_token": bob_token, "text": "Hi"}
+            f"/conversations/{ticket_id}/reply",
+            data={"csrf_token": bob_token, "action_id": new_action(), "text": "Hi"},
         ) as response:
             assert response.status == 403  # Maria's now: Bob cannot even see it
         async with maria.post(
-            f"/conversations/{ticket_id}/claim", data={"csrf_token": maria_token}
+            f"/conversations/{ticket_id}/claim",
+            data={"csrf_token": maria_token, "action_id": new_action()},
         ) as response:
             assert response.status == 409  # already claimed
         async with maria.post(
             f"/conversations/{ticket_id}/reply",
-            data={"csrf_token": maria_token, "text": "  Hi, I'm Maria.  "},
+            data={
+                "csrf_token": maria_token,
+                "action_id": new_action(),
+                "text": "  Hi, I'm Maria.  ",
+            },
         ) as response:
             assert response.status == 200
         async with maria.post(
-            f"/conversations/{ticket_id}/resolve", data={"csrf_token": maria_token}
+            f"/conversations/{ticket_id}/resolve",
+            data={"csrf_token": maria_token, "action_id": new_action()},
         ) as response:
             assert response.status == 200
 
-    kinds = [(a.kind, a.text, a.agent_name) for a in desk.publisher.actions()]
+    kinds = [(a.kind, a.text, a.agent_name) for a in await desk.actions()]
     assert kinds == [
         (agent_pb2.AGENT_ACTION_KIND_CLAIMED, "", "Maria"),
         (agent_pb2.AGENT_ACTION_KIND_REPLIED, "Hi, I'm Maria.", "Maria"),
@@ -413,6 +436,58 @@ async def test_claim_reply_and_resolve_publish_the_agents_actions(desk: Desk) ->
     assert ticket.claimed_at and ticket.first_reply_at and ticket.resolved_at
     assert ticket.claimed_at <= ticket.first_reply_at <= ticket.resolved_at
     assert ticket.assignee_id == desk.accounts["maria@example.org"]
+
+
+def hidden_action(html: str) -> str:
+    match = re.search(r'name="action_id" value="([^"]+)"', html)
+    assert match, "no action id on the page"
+    return match.group(1)
+
+
+async def test_a_double_submitted_or_retried_action_is_done_and_published_once(
+    desk: Desk,
+) -> None:
+    packet = await seeded_handoff(desk)
+    ticket_id = packet.envelope.event_id
+    path = f"/conversations/{ticket_id}"
+    async with desk.browser() as maria:
+        assert await sign_in(maria, "maria@example.org") == 303
+        async with maria.get(path) as page:
+            html = await page.text()
+        claim = {"csrf_token": hidden_token(html), "action_id": hidden_action(html)}
+        async with maria.post(f"{path}/claim", data={**claim, "action_id": "x"}) as stale:
+            assert stale.status == 400 and "reload the page" in await stale.text()
+        assert (await desk.parts.store.ticket(ticket_id)).status == TicketStatus.WAITING
+        for _ in range(2):  # the second is the browser retrying: done already, not a conflict
+            async with maria.post(f"{path}/claim", data=claim) as claimed:
+                assert claimed.status == 200
+
+        async with maria.get(path) as page:
+            html = await page.text()
+        reply = {
+            "csrf_token": hidden_token(html),
+            "action_id": hidden_action(html),
+            "text": "Hi, I'm Maria.",
+        }
+
+        async def send() -> int:
+            async with maria.post(f"{path}/reply", data=reply) as response:
+                return response.status
+
+        assert await asyncio.gather(send(), send()) == [200, 200]  # a double click
+        assert await send() == 200  # a retried POST
+        await post(maria, f"{path}/reply", reply["csrf_token"], text="Anything else?")  # new form
+    actions = await desk.actions()
+    assert [(a.kind, a.text) for a in actions] == [
+        (agent_pb2.AGENT_ACTION_KIND_CLAIMED, ""),
+        (agent_pb2.AGENT_ACTION_KIND_REPLIED, "Hi, I'm Maria."),
+        (agent_pb2.AGENT_ACTION_KIND_REPLIED, "Anything else?"),
+    ]
+    assert actions[0].envelope.event_id == action_event_id(ticket_id, "claimed", claim["action_id"])
+    assert actions[1].envelope.event_id == action_event_id(
+        ticket_id, "replied:Hi, I'm Maria.", reply["action_id"]
+    )
+    assert await desk.relay.publish_pending() == 0  # nothing left to publish twice
 
 
 async def test_a_supervisor_assigns_and_the_holder_transfers(desk: Desk) -> None:
@@ -426,26 +501,28 @@ async def test_a_supervisor_assigns_and_the_holder_transfers(desk: Desk) -> None
 
         async with maria.post(
             f"/conversations/{ticket_id}/assign",
-            data={"csrf_token": maria_token, "agent_id": bob_id},
+            data={"csrf_token": maria_token, "action_id": new_action(), "agent_id": bob_id},
         ) as response:
             assert response.status == 403  # agents do not assign waiting tickets
         async with sue.post(
-            f"/conversations/{ticket_id}/assign", data={"csrf_token": sue_token, "agent_id": bob_id}
+            f"/conversations/{ticket_id}/assign",
+            data={"csrf_token": sue_token, "action_id": new_action(), "agent_id": bob_id},
         ) as response:
             assert response.status == 200
         async with bob.post(
             f"/conversations/{ticket_id}/assign",
-            data={"csrf_token": bob_token, "agent_id": maria_id},
+            data={"csrf_token": bob_token, "action_id": new_action(), "agent_id": maria_id},
         ) as response:
             assert response.url.path == "/"  # transferred: back to Bob's queue
         async with bob.get(f"/conversations/{ticket_id}") as response:
             assert response.status == 403  # no longer Bob's to see
         async with maria.post(
-            f"/conversations/{ticket_id}/reply", data={"csrf_token": maria_token, "text": "Hello"}
+            f"/conversations/{ticket_id}/reply",
+            data={"csrf_token": maria_token, "action_id": new_action(), "text": "Hello"},
         ) as response:
             assert response.status == 200
 
-    actions = [(a.kind, a.agent_id) for a in desk.publisher.actions()]
+    actions = [(a.kind, a.agent_id) for a in await desk.actions()]
     assert actions == [
         (agent_pb2.AGENT_ACTION_KIND_CLAIMED, bob_id),
         (agent_pb2.AGENT_ACTION_KIND_CLAIMED, maria_id),
@@ -502,8 +579,14 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
+def new_action() -> str:
+    """The action id a freshly rendered conversation page gives its forms."""
+    return str(uuid.uuid4())
+
+
 async def post(browser: aiohttp.ClientSession, path: str, token: str, **form: str) -> str:
-    async with browser.post(path, data={"csrf_token": token, **form}) as response:
+    fields = {"csrf_token": token, "action_id": new_action(), **form}
+    async with browser.post(path, data=fields) as response:
         assert response.status == 200, await response.text()
         return await response.text()
 
@@ -555,6 +638,7 @@ async def test_a_waiting_customer_who_writes_is_told_their_place_in_line_now_and
     await desk.parts.desk(customer_message(packet, "Still here."))  # too soon for another
     await desk.parts.desk(customer_message(packet, "old, replayed", ago=timedelta(hours=1)))
 
+    await desk.relay.publish_pending()
     sent = [e for t, e in desk.publisher.events if t == outbound]
     assert len(sent) == 1
     [message] = sent
@@ -782,7 +866,8 @@ async def test_deactivating_an_account_signs_it_out_and_puts_its_tickets_back_in
         async with maria.get("/", allow_redirects=False) as response:
             assert (response.status, response.headers["Location"]) == (303, "/login")
         async with maria.post(
-            f"/conversations/{ticket_id}/claim", data={"csrf_token": maria_token}
+            f"/conversations/{ticket_id}/claim",
+            data={"csrf_token": maria_token, "action_id": new_action()},
         ) as response:
             assert response.status == 401
         async with bob.get("/") as response:

@@ -1,7 +1,8 @@
 // The agent desk's only script (the Content-Security-Policy allows no inline code).
 // The queue and the open conversation refresh themselves when the server's event stream
-// says something changed (no polling); everything inserted is HTML the server rendered
-// and escaped. Suggested replies fill the reply box for editing. Keyboard shortcuts:
+// says something changed (no polling), the conversation also when one of the messages
+// sent in it got further or did not get through; everything inserted is HTML the server
+// rendered and escaped. Suggested replies fill the reply box for editing. Keyboard shortcuts:
 // Ctrl+Enter sends a reply, C claims the open conversation.
 (function () {
   "use strict";
@@ -32,15 +33,19 @@
   // of the ticket refetches the page and swaps its parts, keeping a reply being written.
   function liveConversation(container) {
     const ticket = container.dataset.ticket;
-    const timeline = document.getElementById("timeline");
     let pending = false;
+    let again = false; // a change arrived while refreshing: refresh once more after
 
     function scrollDown() {
+      const timeline = document.getElementById("timeline"); // replaced by each refresh
       timeline.scrollTop = timeline.scrollHeight;
     }
 
     async function refresh() {
-      if (pending) return;
+      if (pending) {
+        again = true;
+        return;
+      }
       pending = true;
       try {
         const html = await fetchText(window.location.pathname);
@@ -60,13 +65,19 @@
         scrollDown();
       } finally {
         pending = false;
+        if (again) {
+          again = false;
+          refresh();
+        }
       }
     }
 
     const events = new EventSource(container.dataset.live);
-    events.addEventListener("ticket", function (event) {
+    function ours(event) {
       if (event.data === ticket) refresh();
-    });
+    }
+    events.addEventListener("ticket", ours);
+    events.addEventListener("delivery", ours); // a message of ours got further, or failed
     events.addEventListener("message", function (event) {
       const holder = document.createElement("template");
       holder.innerHTML = event.data; // server-rendered, escaped
