@@ -14,6 +14,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.channels.adapter import Attachment, AttachmentKind
 from shared.errors import InvalidInputError
 
 JsonObject = dict[str, Any]
@@ -69,6 +70,18 @@ def degrees(value: object) -> float:
         return float(value)
     except OverflowError:  # an integer of hundreds of digits
         return math.nan
+
+
+def location(coordinates: JsonObject, *names: str) -> Attachment:
+    """A shared place: its coordinates (``latitude``, ``longitude``) and the names given
+    for it (a title, an address), joined."""
+    return Attachment(
+        "",
+        AttachmentKind.LOCATION,
+        latitude=degrees(coordinates.get("latitude")),
+        longitude=degrees(coordinates.get("longitude")),
+        place=", ".join(name for name in names if name),
+    )
 
 
 def moment(seconds: object) -> datetime | None:

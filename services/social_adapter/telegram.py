@@ -36,8 +36,8 @@ from pydantic import SecretStr
 
 from services.social_adapter.payloads import (
     JsonObject,
-    degrees,
     load_object,
+    location,
     moment,
     obj,
     objects,
@@ -111,14 +111,7 @@ def _place(message: JsonObject) -> Attachment | None:
     where = obj(venue, "location") if venue else obj(message, "location")
     if not where:
         return None
-    named = ", ".join(part for part in (text(venue, "title"), text(venue, "address")) if part)
-    return Attachment(
-        "",
-        AttachmentKind.LOCATION,
-        latitude=degrees(where.get("latitude")),
-        longitude=degrees(where.get("longitude")),
-        place=named,
-    )
+    return location(where, text(venue, "title"), text(venue, "address"))
 
 
 def _attachments(message: JsonObject, *, with_place: bool) -> tuple[Attachment, ...]:

@@ -38,8 +38,8 @@ from services.social_adapter.context import ContextPort
 from services.social_adapter.meta import GraphClient, handshake, verify_signature
 from services.social_adapter.payloads import (
     JsonObject,
-    degrees,
     load_object,
+    location,
     moment,
     obj,
     objects,
@@ -117,17 +117,6 @@ def _media(kind: str, media: JsonObject) -> tuple[Attachment, ...]:
     return (attachment,)
 
 
-def _location(place: JsonObject) -> Attachment:
-    named = ", ".join(part for part in (text(place, "name"), text(place, "address")) if part)
-    return Attachment(
-        "",
-        AttachmentKind.LOCATION,
-        latitude=degrees(place.get("latitude")),
-        longitude=degrees(place.get("longitude")),
-        place=named,
-    )
-
-
 def _said(message: JsonObject) -> tuple[str, tuple[Attachment, ...]] | None:
     """What a customer message says, and what it carries (media by Cloud API media id).
 
@@ -147,7 +136,8 @@ def _said(message: JsonObject) -> tuple[str, tuple[Attachment, ...]] | None:
         chosen = obj(reply, "button_reply") or obj(reply, "list_reply")
         return text(chosen, "title"), ()
     if kind == "location":
-        return "", (_location(obj(message, "location")),)
+        place = obj(message, "location")
+        return "", (location(place, text(place, "name"), text(place, "address")),)
     return None
 
 
