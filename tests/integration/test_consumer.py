@@ -327,10 +327,15 @@ class _Dependency:
         self.up = asyncio.Event()
         self.refused = 0
 
-    def call(self) -> None:
+        self.handled: list[str] = []
+
+    async def handle(self, event: Message) -> None:
+        """A handler that needs this dependency, and notes the texts it handled."""
+        assert isinstance(event, messages_pb2.MessageReceived)
         if not self.up.is_set():
             self.refused += 1
             raise DependencyUnavailableError("UNAVAILABLE: the service is restarting")
+        self.handled.append(event.text)
 
 
 def _gauge(name: str, group: str, topic: str) -> float | None:
@@ -344,12 +349,7 @@ async def test_a_record_waits_for_its_dependency_with_its_partition_paused_and_o
     topic = await create_private_topic(kafka_bootstrap, partitions=1)
     group = unique("group")
     context = _Dependency()
-    handled: list[str] = []
-
-    async def handler(event: Message) -> None:
-        assert isinstance(event, messages_pb2.MessageReceived)
-        context.call()
-        handled.append(event.text)
+    handled, handler = context.handled, context.handle
 
     async with _consuming(_consumer(kafka_bootstrap, topic, publisher, group), handler, context.up):
         await publisher.publish(topic, _message("conv-a", "a 1"))
@@ -401,12 +401,7 @@ async def test_stopping_gives_up_a_waiting_record_and_what_follows_it_uncommitte
     topic = await create_private_topic(kafka_bootstrap, partitions=1)
     group = unique("group")
     context = _Dependency()
-    handled: list[str] = []
-
-    async def handler(event: Message) -> None:
-        assert isinstance(event, messages_pb2.MessageReceived)
-        context.call()
-        handled.append(event.text)
+    handled, handler = context.handled, context.handle
 
     await publisher.publish(topic, _message("conv-a", "a 1"))
     await publisher.publish(topic, _message("conv-a", "a 2"))
