@@ -323,8 +323,6 @@ class EventConsumer:
         while not stop.is_set():
             try:
                 await self._report_lag(consumer)
-                if self._waits is not None:
-                    self._waits.report()
             except Exception:  # a metric must never stop consumption
                 log.exception("could not report consumer lag")
             with contextlib.suppress(TimeoutError):

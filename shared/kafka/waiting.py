@@ -11,6 +11,7 @@ per-key chaining; pausing only stops more records from arriving.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 from collections.abc import Callable, Collection
 
@@ -58,11 +59,13 @@ class DependencyWaits:
         self._resume = resume
         self._clock = clock
         self._waiting: dict[TopicPartition, dict[int, tuple[float, asyncio.Task[None]]]] = {}
-        self._reported = set(topics)
-        for topic in topics:  # zeros from the start: "nothing waits" is a reading too
+        for topic in topics:  # series from the start: "nothing waits" is a reading too
             KAFKA_PAUSED_PARTITIONS.labels(group, topic)
-            KAFKA_DEPENDENCY_WAIT_OLDEST_SECONDS.labels(group, topic)
             KAFKA_DEPENDENCY_WAITS.labels(topic)
+            # Read at each scrape, so the age grows while the record waits.
+            KAFKA_DEPENDENCY_WAIT_OLDEST_SECONDS.labels(group, topic).set_function(
+                functools.partial(self.oldest_wait, topic)
+            )
 
     def started(self, tp: TopicPartition, offset: int, task: asyncio.Task[None]) -> None:
         """The record at ``offset`` found a dependency down; it stays in hand."""
@@ -72,7 +75,6 @@ class DependencyWaits:
             KAFKA_PAUSED_PARTITIONS.labels(self._group, tp.topic).inc()
         KAFKA_DEPENDENCY_WAITS.labels(tp.topic).inc()
         records.setdefault(offset, (self._clock(), task))
-        self.report()
 
     def ended(self, tp: TopicPartition, offset: int) -> None:
         """The record went through, or was given up: resume once none is waiting."""
@@ -83,7 +85,6 @@ class DependencyWaits:
             del self._waiting[tp]
             KAFKA_PAUSED_PARTITIONS.labels(self._group, tp.topic).dec()
             self._resume(tp)
-        self.report()
 
     def tasks_of(self, partitions: Collection[TopicPartition]) -> list[asyncio.Task[None]]:
         """The handling tasks of the records waiting on ``partitions``."""
@@ -93,15 +94,13 @@ class DependencyWaits:
     def partitions(self) -> set[TopicPartition]:
         return set(self._waiting)
 
-    def report(self) -> None:
-        """Export, per topic, how long its oldest waiting record has been waiting."""
-        now = self._clock()
-        oldest: dict[str, float] = {}
-        for tp, records in self._waiting.items():
-            since = min(started for started, _ in records.values())
-            oldest[tp.topic] = max(oldest.get(tp.topic, 0.0), now - since)
-        for topic in self._reported - set(oldest):
-            KAFKA_DEPENDENCY_WAIT_OLDEST_SECONDS.labels(self._group, topic).set(0)
-        for topic, seconds in oldest.items():
-            KAFKA_DEPENDENCY_WAIT_OLDEST_SECONDS.labels(self._group, topic).set(seconds)
-        self._reported |= set(oldest)
+    def oldest_wait(self, topic: str) -> float:
+        """Seconds the oldest record of ``topic`` waiting for a dependency has waited; 0
+        when none is waiting."""
+        starts = [
+            started
+            for tp, records in self._waiting.items()
+            if tp.topic == topic
+            for started, _ in records.values()
+        ]
+        return self._clock() - min(starts) if starts else 0.0
