@@ -2,12 +2,13 @@
 stored as a turn first, then published on the customer's channel, safe to repeat.
 
 The turn's event id is the outgoing event's id, so handling the same cause twice finds
-the stored turn and republishes its text: the customer never sees two different
-messages for one cause, and the channel adapter drops the repeat as a duplicate.
+the stored turn and republishes its text (and attachments): the customer never sees two
+different messages for one cause, and the channel adapter drops the repeat as a duplicate.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from google.protobuf.message import Message
@@ -61,8 +62,11 @@ async def send_message(
     author: str = "",
     decision: context_pb.DecisionRecord | None = None,
     in_reply_to: str = "",
+    attachments: Sequence[envelope_pb2.Attachment] = (),
 ) -> bool:
-    """Store then publish; ``envelope`` names the customer by id. True when new."""
+    """Store then publish; ``envelope`` names the customer by id. True when new.
+
+    ``attachments`` (an image or file a person sends) go out with the text as caption."""
     stored, created = await context.append_turn(
         envelope.customer.customer_id,
         context_pb.Turn(
@@ -75,6 +79,7 @@ async def send_message(
             language=language,
             author=author,
             decision=decision,
+            attachments=attachments,
         ),
     )
     message = messages_pb2.SendMessage(
@@ -83,6 +88,7 @@ async def send_message(
         sender=sender,
         in_reply_to=in_reply_to,
         sender_name=sender_name,
+        attachments=stored.attachments,
     )
     await publisher.publish(outbound_topic(channel_name(envelope.channel)), message)
     return created

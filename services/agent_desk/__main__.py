@@ -12,6 +12,7 @@ from datetime import timedelta
 from aiohttp import web
 from rapport.events.v1 import feedback_pb2, handoff_pb2, messages_pb2
 from sqlalchemy.ext.asyncio import AsyncEngine
+from yarl import URL
 
 from services.agent_desk import cli
 from services.agent_desk.config import AgentDeskSettings
@@ -20,10 +21,13 @@ from services.agent_desk.desk import Clock, Desk, utc_now
 from services.agent_desk.history import ContextHistory
 from services.agent_desk.http_app import DeskParts, create_app
 from services.agent_desk.live import LiveUpdates
+from services.agent_desk.media import DeskMedia, upload_store
 from services.agent_desk.outbox import Outbox, OutboxRelay
 from services.agent_desk.outgoing import OutgoingMessages
 from services.agent_desk.security import LoginLimits, LoginRateLimiter
 from services.agent_desk.store import DeskStore
+from shared.channels.media import media_fetcher
+from shared.channels.origins import AllowedOrigins
 from shared.grpc.client import open_channel
 from shared.grpc.context_client import ContextClient
 from shared.kafka.consumer import EventConsumer
@@ -48,11 +52,24 @@ def build(
     outbox_ready = asyncio.Event()
     store = DeskStore(engine, outbox_ready)
     live = LiveUpdates()
+    outgoing = OutgoingMessages(engine)
+    media = DeskMedia(
+        context=context,
+        outgoing=outgoing,
+        uploads=upload_store(settings.media_dir, settings.upload_max_bytes),
+        fetcher=media_fetcher(settings),
+        signing_key=settings.media_signing_key,
+        adapter_urls=settings.adapter_urls,
+        desk_url=settings.agent_desk_url,
+        history_turns=settings.history_turns,
+        clock=clock,
+    )
     desk = Desk(
         store=store,
-        outgoing=OutgoingMessages(engine),
+        outgoing=outgoing,
         context=context,
         live=live,
+        media=media,
         default_team=settings.default_team,
         max_reply_chars=settings.max_reply_chars,
         holding_interval=timedelta(seconds=settings.holding_interval_seconds),
@@ -69,7 +86,7 @@ def build(
         retention=timedelta(days=settings.outbox_retention_days),
         clock=clock,
     )
-    parts = DeskParts(settings, desk, store, ContextHistory(context), limiter, live, clock)
+    parts = DeskParts(settings, desk, store, ContextHistory(context), limiter, live, clock, media)
     return parts, relay
 
 
@@ -92,6 +109,16 @@ async def main(stop: asyncio.Event) -> None:
         await web.TCPSite(runner, settings.bind_host, settings.http_port).start()
         if not settings.secure_cookies:
             log.warning("session cookies without Secure: fine on loopback, not behind TLS")
+        if settings.media_key_is_development_default:
+            log.warning("MEDIA_SIGNING_KEY is the public development default")
+        if not AllowedOrigins.of(settings.outbound_media_origins).allows(
+            URL(settings.agent_desk_url)
+        ):
+            log.warning(
+                "AGENT_DESK_URL %s is not among OUTBOUND_MEDIA_ORIGINS: the adapters will "
+                "refuse the images and files agents send",
+                settings.agent_desk_url,
+            )
         log.info(
             "agent desk on http://%s:%d/, metrics on :%d",
             settings.bind_host,

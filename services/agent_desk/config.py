@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
+from yarl import URL
 
-from shared.config import ServiceSettings, shared_name
+from shared.channels.origins import AllowedOrigins
+from shared.config import MediaSettings, shared_name
 
 
 def is_loopback(host: str) -> bool:
@@ -21,7 +24,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class AgentDeskSettings(ServiceSettings):
+class AgentDeskSettings(MediaSettings):
     model_config = SettingsConfigDict(env_prefix="RAPPORT_AGENT_DESK_")
     service_name: ClassVar[str] = "agent_desk"
 
@@ -54,6 +57,45 @@ class AgentDeskSettings(ServiceSettings):
     outbox_retention_days: float = Field(7, gt=0)
     # What the owner's dashboard offers to look back over.
     dashboard_days: tuple[int, ...] = (14, 30)
+    # Where the desk opens customers' media for agents: each channel adapter's /media,
+    # reached by the desk alone (agents never talk to the adapters). Stack-wide addresses.
+    web_adapter_url: str = Field(
+        "http://127.0.0.1:8080", validation_alias=shared_name("WEB_ADAPTER_URL")
+    )
+    sms_adapter_url: str = Field(
+        "http://127.0.0.1:8081", validation_alias=shared_name("SMS_ADAPTER_URL")
+    )
+    social_adapter_url: str = Field(
+        "http://127.0.0.1:8082", validation_alias=shared_name("SOCIAL_ADAPTER_URL")
+    )
+    # The desk as the adapters reach it: an agent's image or PDF goes out as a signed link
+    # to its /media here, so this must be one of the adapters' OUTBOUND_MEDIA_ORIGINS.
+    agent_desk_url: str = Field(
+        "http://127.0.0.1:8083", validation_alias=shared_name("AGENT_DESK_URL")
+    )
+    # Agents' uploads (named by their SHA-256), and the largest one taken (WhatsApp's
+    # limit for images).
+    media_dir: Path = Path("var/desk_media")
+    upload_max_bytes: int = Field(5 * 1024 * 1024, gt=0)
+
+    @field_validator("web_adapter_url", "sms_adapter_url", "social_adapter_url", "agent_desk_url")
+    @classmethod
+    def _service_url(cls, value: str) -> str:
+        """An absolute http(s) URL (a path prefix is allowed, for a proxy)."""
+        try:
+            AllowedOrigins.of([str(URL(value).origin())])
+        except ValueError:
+            raise ValueError(f"{value!r} is not an http(s) URL like http://host:port") from None
+        return value.rstrip("/")
+
+    @property
+    def adapter_urls(self) -> dict[str, str]:
+        """Each channel adapter's base URL, by service name (``MEDIA_SERVICES``' values)."""
+        return {
+            "web_adapter": self.web_adapter_url,
+            "sms_adapter": self.sms_adapter_url,
+            "social_adapter": self.social_adapter_url,
+        }
 
     @property
     def secure_cookies(self) -> bool:

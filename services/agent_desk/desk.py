@@ -17,11 +17,12 @@ holding message with their place in line. That last one lives here because only 
 desk knows the queue; the orchestrator stays quiet while a conversation waits for a
 person.
 
-Every message the desk has sent (an agent's reply, a holding message) is recorded with
-the action that sends it, under the id its ``SendMessage`` will carry; the adapters'
-reports (``MessageDeliveryUpdated``) then move it along (``delivery.py``) and the open
-conversation page hears of each change. One that did not get through can be sent again,
-on the same channel or on another verified identity of the customer.
+Every message the desk has sent (an agent's reply, with the image or PDF it may carry, a
+holding message) is recorded with the action that sends it, under the id its
+``SendMessage`` will carry; the adapters' reports (``MessageDeliveryUpdated``) then move
+it along (``delivery.py``) and the open conversation page hears of each change. One that
+did not get through can be sent again, on the same channel or on another verified
+identity of the customer.
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.events.v1 import agent_pb2, feedback_pb2, handoff_pb2, messages_pb2
 
 from services.agent_desk.accounts import AccountRefused, Profile
+from services.agent_desk.attachments import MAX_CAPTION_CHARS, Outgoing
 from services.agent_desk.delivery import FINAL, DeliveryStatus, report_of
 from services.agent_desk.history import identities
 from services.agent_desk.live import CustomerMessage, LiveUpdates, TicketChanged
+from services.agent_desk.media import DeskMedia
 from services.agent_desk.metrics import (
     ACTIONS,
     CONVERSATIONS,
@@ -149,6 +152,7 @@ def sent_message(
     *,
     author: Agent | None = None,
     resend_of: str | None = None,
+    attachment: Outgoing | None = None,
 ) -> OutgoingMessage:
     """The record of a message the desk is sending (an agent's, else the bot's)."""
     channel, customer = route
@@ -162,6 +166,7 @@ def sent_message(
         author_id=author.id if author else None,
         author_name=author.name if author else VOICE.name,
         text=text,
+        attachment=attachment.as_json() if attachment else None,
         resend_of=resend_of,
         status=DeliveryStatus.PENDING.value,
         error_code="",
@@ -192,6 +197,7 @@ class Desk:
         outgoing: OutgoingMessages,
         context: DeskContextPort,
         live: LiveUpdates,
+        media: DeskMedia,
         default_team: str,
         max_reply_chars: int,
         holding_interval: timedelta,
@@ -201,6 +207,7 @@ class Desk:
         self._outgoing = outgoing
         self._context = context
         self._live = live
+        self._media = media
         self._default_team = default_team
         self._max_reply_chars = max_reply_chars
         self._holding_interval = holding_interval
@@ -252,7 +259,13 @@ class Desk:
         ticket = await self._store.open_ticket_of(envelope.conversation_id)
         if ticket is None:
             return
-        message = CustomerMessage(event.text, channel_label(envelope.channel), sent_at)
+        message = CustomerMessage(
+            envelope.event_id,
+            event.text,
+            channel_label(envelope.channel),
+            sent_at,
+            tuple(event.attachments),
+        )
         self._live.notify(TicketChanged(ticket.id, ticket.team, message))
         # Replayed old messages earn nothing; a fresh one, a reminder every interval.
         told = ticket.holding_sent_at or ticket.handed_off_at
@@ -458,15 +471,27 @@ class Desk:
         self._first_claim(ticket, assigned)
         return assigned.ticket
 
-    async def reply(self, agent: Agent, ticket_id: str, text: str, action_id: str) -> Ticket:
+    async def reply(
+        self,
+        agent: Agent,
+        ticket_id: str,
+        text: str,
+        action_id: str,
+        attachment: Outgoing | None = None,
+    ) -> Ticket:
+        """Write to the customer: text, an image or PDF the desk keeps (``attachment``,
+        the text then its caption), or both."""
         text = text.strip()
-        if not text or len(text) > self._max_reply_chars:
+        if attachment is None and not 0 < len(text) <= self._max_reply_chars:
             raise InvalidInputError(f"a reply needs 1 to {self._max_reply_chars} characters")
+        if attachment is not None and len(text) > MAX_CAPTION_CHARS:
+            raise InvalidInputError(f"a caption has at most {MAX_CAPTION_CHARS} characters")
         ticket = await self.visible_ticket(agent, ticket_id)
-        # The text too: a stale form sent again with other words is another reply.
-        event_id = action_event_id(ticket.id, f"replied:{text}", action_id)
+        # The text and the file too: a stale form sent again with others is another reply.
+        what = f"replied:{text}" + (f":{attachment.reference}" if attachment else "")
+        event_id = action_event_id(ticket.id, what, action_id)
         route = (ticket.channel, packet_of(ticket).envelope.customer)
-        return (await self._write(agent, ticket, event_id, route, text)).ticket
+        return (await self._write(agent, ticket, event_id, route, text, attachment)).ticket
 
     async def resend(
         self, agent: Agent, ticket_id: str, send_event_id: str, target: str, action_id: str
@@ -482,7 +507,13 @@ class Desk:
         route = await self._route(ticket, original, target)
         event_id = action_event_id(ticket.id, f"resend:{send_event_id}:{target}", action_id)
         resent = await self._write(
-            agent, ticket, event_id, route, original.text, resend_of=original.send_event_id
+            agent,
+            ticket,
+            event_id,
+            route,
+            original.text,
+            Outgoing.from_json(original.attachment) if original.attachment else None,
+            resend_of=original.send_event_id,
         )
         if resent.applied:
             how = "same_channel" if route[0] == original.channel else "other_channel"
@@ -527,10 +558,12 @@ class Desk:
         event_id: str,
         route: Route,
         text: str,
+        attachment: Outgoing | None = None,
         resend_of: str | None = None,
     ) -> Transition:
         """The agent's message to the customer, recorded under the id the orchestrator
-        will send it with, so its delivery can be followed."""
+        will send it with, so its delivery can be followed; an attachment goes as a
+        fresh signed link to the desk's copy."""
         now = self._clock()
         record = sent_message(
             ticket,
@@ -540,6 +573,7 @@ class Desk:
             now,
             author=agent,
             resend_of=resend_of,
+            attachment=attachment,
         )
         return await self._act(
             ticket,
@@ -550,6 +584,7 @@ class Desk:
             holder=agent.id,  # a person writes only in a conversation they hold
             changes={"first_reply_at": first_time(Ticket.first_reply_at, now)},
             text=text,
+            attachments=[self._media.link(attachment)] if attachment else [],
             route=route,
             sending=[record],
         )
@@ -631,6 +666,7 @@ class Desk:
         holder: str | None,
         changes: dict[str, Any],
         text: str = "",
+        attachments: Sequence[envelope_pb2.Attachment] = (),
         route: Route | None = None,
         sending: Sequence[OutgoingMessage] = (),
     ) -> Transition:
@@ -655,6 +691,7 @@ class Desk:
                     agent_id=agent.id,
                     agent_name=agent.name,
                     text=text,
+                    attachments=attachments,
                 ),
             )
 

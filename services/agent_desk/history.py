@@ -5,19 +5,23 @@ The timeline merges ``GetContext`` (the customer's latest turns on every channel
 ``ListTurns`` (every turn of this conversation), so the conversation being handled is
 whole even when it is longer than the cross-channel window, and with the messages the
 desk sent (a turn carries its message's id): each shows how far its delivery got, and
-one the orchestrator has not stored yet shows already.
+one the orchestrator has not stored yet shows already. A turn's attachments show as
+``attachments.py`` describes; the desk opens a customer's media, and an agent's own
+image or PDF, but no other role's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.events.v1 import handoff_pb2
 
+from services.agent_desk.attachments import AttachmentView, Outgoing, open_path, views_of
 from services.agent_desk.delivery import (
     FINAL,
     PROBLEM_TEXT,
@@ -93,6 +97,7 @@ class TimelineEntry:
     this_conversation: bool
     event_id: str = ""
     delivery: DeliveryView | None = None
+    attachments: tuple[AttachmentView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,36 +146,48 @@ def timeline(
     recent: list[context_pb.Turn],
     listed: list[context_pb.Turn],
     conversation_id: str,
+    ticket_id: str,
     sent: Sequence[OutgoingMessage] = (),
 ) -> list[TimelineEntry]:
     """Every turn once, oldest first, across channels, with the delivery of the desk's
-    messages among them (and those not stored as turns yet)."""
+    messages among them (and those not stored as turns yet); attachments open through
+    the page of ``ticket_id``."""
     turns = {t.event_id: t for t in [*recent, *listed]}
     messages = {m.send_event_id: m for m in sent}
     resent = {m.resend_of for m in sent if m.resend_of}
     keyed = [
         (
             (t.occurred_at.ToDatetime(tzinfo=UTC), t.sequence),
-            _turn_entry(t, conversation_id, messages.get(t.event_id), resent),
+            _turn_entry(t, conversation_id, ticket_id, messages.get(t.event_id), resent),
         )
         for t in turns.values()
     ]
     keyed.extend(
-        ((m.created_at, 0), _message_entry(m, resent)) for m in sent if m.send_event_id not in turns
+        ((m.created_at, 0), _message_entry(m, ticket_id, resent))
+        for m in sent
+        if m.send_event_id not in turns
     )
     return [entry for _key, entry in sorted(keyed, key=lambda pair: pair[0])]
+
+
+def _opener(ticket_id: str, event_id: str) -> Callable[[int], str]:
+    return lambda index: open_path(ticket_id, event_id, index)
 
 
 def _turn_entry(
     turn: context_pb.Turn,
     conversation_id: str,
+    ticket_id: str,
     message: OutgoingMessage | None,
     resent: set[str],
 ) -> TimelineEntry:
+    role = _ROLES.get(turn.role, "system")
+    # The desk opens customers' media (through their adapters) and its own uploads.
+    openable = role == "customer" or (message is not None and message.attachment is not None)
     return TimelineEntry(
         occurred_at=turn.occurred_at.ToDatetime(tzinfo=UTC),
         channel=channel_name(turn.channel),
-        role=_ROLES.get(turn.role, "system"),
+        role=role,
         author=message.author_name if message else turn.author,
         text=turn.text,
         emotion=(
@@ -182,11 +199,15 @@ def _turn_entry(
         this_conversation=turn.conversation_id == conversation_id,
         event_id=turn.event_id,
         delivery=delivery_view(message, message.send_event_id in resent) if message else None,
+        attachments=views_of(
+            turn.attachments, _opener(ticket_id, turn.event_id) if openable else None
+        ),
     )
 
 
-def _message_entry(message: OutgoingMessage, resent: set[str]) -> TimelineEntry:
+def _message_entry(message: OutgoingMessage, ticket_id: str, resent: set[str]) -> TimelineEntry:
     """A message the desk sent that the context service has not stored yet."""
+    attachments = [Outgoing.from_json(message.attachment).message()] if message.attachment else []
     return TimelineEntry(
         occurred_at=message.created_at,
         channel=channel_name(message.channel),  # type: ignore[arg-type]
@@ -198,6 +219,7 @@ def _message_entry(message: OutgoingMessage, resent: set[str]) -> TimelineEntry:
         this_conversation=True,
         event_id=message.send_event_id,
         delivery=delivery_view(message, message.send_event_id in resent),
+        attachments=views_of(attachments, _opener(ticket_id, message.send_event_id)),
     )
 
 
@@ -319,8 +341,17 @@ def latest_feeling(
     return None, 0.0
 
 
-def customer_entry(text: str, channel: str, sent_at: datetime) -> TimelineEntry:
-    """A message the customer just sent, as the timeline shows it."""
+def customer_entry(
+    ticket_id: str,
+    event_id: str,
+    text: str,
+    channel: str,
+    sent_at: datetime,
+    attachments: Sequence[envelope_pb2.Attachment] = (),
+) -> TimelineEntry:
+    """A message the customer just sent, as the timeline shows it. Its media open once
+    the orchestrator has stored the turn (under the message's ``event_id``), so no
+    thumbnail is fetched yet."""
     return TimelineEntry(
         occurred_at=sent_at,
         channel=channel,
@@ -330,4 +361,6 @@ def customer_entry(text: str, channel: str, sent_at: datetime) -> TimelineEntry:
         emotion="",
         decision=None,
         this_conversation=True,
+        event_id=event_id,
+        attachments=views_of(attachments, _opener(ticket_id, event_id), thumbnails=False),
     )

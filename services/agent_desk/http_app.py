@@ -11,8 +11,14 @@ did not get through makes the open conversation refetch its timeline. A strict
 Content-Security-Policy (scripts only from /static) is the second line against injected
 markup.
 
-Every route but the login page, the health check and static files needs a session, and
-each handler states the least role it needs with ``@requires``.
+Attachments open through the desk (``media.py`` says why it proxies rather than
+redirects): ``/conversations/<ticket>/turns/<turn>/attachments/<index>`` for an agent who
+may see the ticket. An agent's image or PDF comes with the reply form (multipart, the
+same CSRF token and action id) and is served to the adapters at ``/media``.
+
+Every route but the login page, the health check, static files and ``/media`` (signed
+links only) needs a session, and each handler states the least role it needs with
+``@requires``.
 """
 
 from __future__ import annotations
@@ -31,9 +37,11 @@ from urllib.parse import urlsplit
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from aiohttp.web_request import FileField
 from aiohttp_sse import sse_response
 from rapport.context.v1 import context_service_pb2 as context_pb
 
+from services.agent_desk import attachments as media_views
 from services.agent_desk import history as views
 from services.agent_desk import kpis
 from services.agent_desk.accounts import (
@@ -46,6 +54,7 @@ from services.agent_desk.config import AgentDeskSettings
 from services.agent_desk.desk import AccessDenied, Desk
 from services.agent_desk.history import HistoryPort
 from services.agent_desk.live import LiveUpdates, TicketChanged
+from services.agent_desk.media import DeskMedia
 from services.agent_desk.metrics import LIVE_CLIENTS, LOGINS, REFUSED_REQUESTS
 from services.agent_desk.models import Agent, Role, Ticket
 from services.agent_desk.routing import can_see, viewer_of
@@ -59,8 +68,17 @@ from services.agent_desk.security import (
 )
 from services.agent_desk.store import DeskStore, SignedIn, entry_of, packet_of
 from shared.channel_names import CHANNEL_NAMES, channel_name
-from shared.errors import InvalidInputError, NotFoundError, RapportError, RefusedError
+from shared.channels.media import MediaError, stream_media
+from shared.errors import (
+    DependencyUnavailableError,
+    InvalidInputError,
+    NotFoundError,
+    RapportError,
+    RefusedError,
+)
+from shared.media_links import MEDIA_PATH
 from shared.observability.http import http_metrics
+from shared.observability.metrics import MEDIA_REQUESTS
 from shared.voice.replies import VOICE
 
 log = logging.getLogger(__name__)
@@ -75,7 +93,10 @@ ACTION_FIELD = "action_id"
 CSRF_HEADER = "X-CSRF-Token"
 MIN_TOKEN_CHARS = 32
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-PUBLIC_PATHS = frozenset({"/login", "/healthz"})
+PUBLIC_PATHS = frozenset({"/login", "/healthz", MEDIA_PATH})
+# A form's fields besides an agent's upload (whose limit is the desk's setting); all a
+# request without a session may send.
+FORM_BYTES = 256 * 1024
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -100,6 +121,7 @@ class DeskParts:
     limiter: LoginRateLimiter
     live: LiveUpdates
     clock: Clock
+    media: DeskMedia
 
 
 def csrf_refusal(origin: str | None, host: str, expected: str, given: str | None) -> str | None:
@@ -170,6 +192,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "percent": percent,
     "duration": duration,
     "number": number,
+    "size": media_views.human_size,
 }
 
 
@@ -236,6 +259,9 @@ def create_app(parts: DeskParts) -> web.Application:
     async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.method in SAFE_METHODS:
             return await handler(request)
+        if SIGNED_IN not in request and (request.content_length or 0) > FORM_BYTES:
+            # Only signed-in agents upload: the sign-in form is not read at that size.
+            raise web.HTTPRequestEntityTooLarge(FORM_BYTES, request.content_length or 0)
         given = request.headers.get(CSRF_HEADER)
         if given is None:
             field = (await request.post()).get(CSRF_FIELD)
@@ -295,10 +321,12 @@ def create_app(parts: DeskParts) -> web.Application:
         response.del_cookie(SESSION_COOKIE, path="/")
         return response
 
-    def waiting_row(ticket: Ticket) -> tuple[Ticket, Any, views.EmotionChart | None]:
-        """A waiting ticket, its handoff packet and a small chart of the handoff's readings."""
+    def waiting_row(ticket: Ticket) -> tuple[Ticket, Any, views.EmotionChart | None, bool]:
+        """A waiting ticket, its handoff packet, a small chart of the handoff's readings,
+        and whether the customer sent media the bot could not look at."""
         packet = packet_of(ticket)
-        return ticket, packet, views.chart_of(context_pb.GetContextResponse(), packet, 160, 36)
+        chart = views.chart_of(context_pb.GetContextResponse(), packet, 160, 36)
+        return ticket, packet, chart, media_views.sent_media(packet)
 
     async def queue_values(agent: Agent) -> dict[str, Any]:
         waiting, held = await desk.queue(agent)
@@ -369,7 +397,14 @@ def create_app(parts: DeskParts) -> web.Application:
         if change.message is None:
             return change.ticket_id, "ticket"
         message = change.message
-        entry = views.customer_entry(message.text, message.channel, message.sent_at)
+        entry = views.customer_entry(
+            change.ticket_id,
+            message.event_id,
+            message.text,
+            message.channel,
+            message.sent_at,
+            message.attachments,
+        )
         html = aiohttp_jinja2.render_string(
             "_turn.html", request, {"entry": entry, "ticket_id": change.ticket_id}
         )
@@ -391,6 +426,7 @@ def create_app(parts: DeskParts) -> web.Application:
             unavailable = "The customer's history could not be read just now; reload to retry."
         holder = await store.agent(ticket.assignee_id) if ticket.assignee_id else None
         closes = views.reply_window(packet)
+        channel = channel_name(ticket.channel)  # type: ignore[arg-type]
         shown_identities = views.identities(context, packet)
         supervising = Role(agent.role).at_least(Role.SUPERVISOR)
         may_assign = supervising or ticket.assignee_id == agent.id
@@ -408,7 +444,7 @@ def create_app(parts: DeskParts) -> web.Application:
             "conversation.html",
             ticket=ticket,
             packet=packet,
-            channel=channel_name(ticket.channel),  # type: ignore[arg-type]
+            channel=channel,
             customer_name=context.customer.display_name or ticket.customer_name,
             holder=holder,
             mine=ticket.assignee_id == agent.id,
@@ -417,6 +453,7 @@ def create_app(parts: DeskParts) -> web.Application:
                 list(context.recent_turns),
                 listed,
                 ticket.conversation_id,
+                ticket.id,
                 await desk.messages_of(ticket),
             ),
             chart=views.chart_of(context, packet),
@@ -433,9 +470,34 @@ def create_app(parts: DeskParts) -> web.Application:
                 else []
             ),
             max_reply_chars=settings.max_reply_chars,
+            takes_attachments=media_views.takes_attachments(channel),
+            max_upload_bytes=parts.media.max_upload_bytes,
+            upload_types=",".join(sorted(media_views.UPLOAD_TYPES)),
+            max_caption_chars=media_views.MAX_CAPTION_CHARS,
             drafts=[draft.text for draft in drafts],
             action_id=str(uuid.uuid4()),
         )
+
+    @requires(Role.AGENT)
+    async def open_attachment(request: web.Request) -> web.StreamResponse:
+        """An attachment shown on a ticket's page, its bytes passed on from where they are
+        kept (a customer's through their channel's adapter, an agent's from the desk)."""
+        ticket = await desk.visible_ticket(
+            request[SIGNED_IN].agent, request.match_info["ticket_id"]
+        )
+        turn_id, index = request.match_info["turn_id"], int(request.match_info["index"])
+        try:
+            source = await parts.media.open(ticket, turn_id, index)
+            return await stream_media(request, source, f"{turn_id}#{index}")
+        except DependencyUnavailableError as exc:
+            log.warning("attachment %s#%d not looked up: %s", turn_id, index, exc)
+            message = "The customer's history could not be read just now; try again."
+            return page(request, "error.html", 503, message=message)
+        except MediaError as exc:
+            log.info("attachment %s#%d not opened: %s", turn_id, index, exc)
+            MEDIA_REQUESTS.labels(exc.problem).inc()
+            message = f"This attachment could not be opened ({exc.problem}): {exc}"
+            return page(request, "error.html", exc.status, message=message)
 
     @requires(Role.SUPERVISOR)
     async def dashboard(request: web.Request) -> web.Response:
@@ -481,7 +543,13 @@ def create_app(parts: DeskParts) -> web.Application:
 
     async def do_reply(agent: Agent, ticket_id: str, request: web.Request) -> Ticket:
         text, action_id = await form_value(request, "text"), await form_value(request, ACTION_FIELD)
-        return await desk.reply(agent, ticket_id, text, action_id)
+        upload = (await request.post()).get("attachment")
+        if not isinstance(upload, FileField):  # no file chosen: an empty, unnamed part
+            return await desk.reply(agent, ticket_id, text, action_id)
+        await desk.visible_ticket(agent, ticket_id)  # nothing is kept for a stranger
+        data = await asyncio.to_thread(upload.file.read)
+        kept = await parts.media.keep(data, upload.filename)
+        return await desk.reply(agent, ticket_id, text, action_id, kept)
 
     async def do_assign(agent: Agent, ticket_id: str, request: web.Request) -> Ticket:
         target, action_id = (
@@ -591,17 +659,24 @@ def create_app(parts: DeskParts) -> web.Application:
         return web.json_response({"status": "ok"})
 
     async def add_security_headers(_request: web.Request, response: web.StreamResponse) -> None:
-        response.headers.update(SECURITY_HEADERS)
+        """The pages' headers; media keep their own stricter policy (sandboxed, no referrer)."""
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
 
     async def end_streams(_app: web.Application) -> None:
         parts.live.close()
 
+    async def close_media(_app: web.Application) -> None:
+        await parts.media.close()
+
     app = web.Application(
-        middlewares=[http_metrics, errors, authenticate, csrf], client_max_size=256 * 1024
+        middlewares=[http_metrics, errors, authenticate, csrf],
+        client_max_size=parts.media.max_upload_bytes + FORM_BYTES,
     )
     aiohttp_jinja2.setup(app, filters=FILTERS, **template_options())
     app.on_response_prepare.append(add_security_headers)
     app.on_shutdown.append(end_streams)
+    app.on_cleanup.append(close_media)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)
@@ -611,6 +686,11 @@ def create_app(parts: DeskParts) -> web.Application:
     app.router.add_get("/conversations/{ticket_id}", conversation)
     app.router.add_post("/conversations/{ticket_id}/claim", action(do_claim))
     app.router.add_post("/conversations/{ticket_id}/reply", action(do_reply))
+    app.router.add_get(
+        r"/conversations/{ticket_id}/turns/{turn_id}/attachments/{index:\d{1,3}}",
+        open_attachment,
+    )
+    app.add_routes([parts.media.endpoint()])
     app.router.add_post("/conversations/{ticket_id}/assign", action(do_assign))
     app.router.add_post(
         "/conversations/{ticket_id}/messages/{send_event_id}/resend", action(do_resend)

@@ -13,15 +13,19 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+from rapport.common.v1 import envelope_pb2
+
 
 @dataclass(frozen=True)
 class CustomerMessage:
-    """What a customer just wrote, for the open conversation page (before the context
-    service may have stored it)."""
+    """What a customer just wrote or sent, for the open conversation page (before the
+    context service may have stored it, under ``event_id``)."""
 
+    event_id: str
     text: str
     channel: str
     sent_at: datetime
+    attachments: tuple[envelope_pb2.Attachment, ...] = ()
 
 
 @dataclass(frozen=True)

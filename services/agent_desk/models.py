@@ -247,6 +247,10 @@ class OutgoingMessage(Base):
     author_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     author_name: Mapped[str] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(Text)
+    # The image or PDF an agent attached, as the desk keeps it (``attachments.Outgoing``:
+    # its ``desk:upload/…`` reference, type, size, name); None for text alone. The link
+    # the adapters fetch it by is minted from it for each send.
+    attachment: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # The failed message this one sends again (a retry, or the same words elsewhere);
     # unique: a message is sent again once, and the new one can be in its turn.
     resend_of: Mapped[str | None] = mapped_column(

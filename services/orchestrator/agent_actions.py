@@ -1,7 +1,8 @@
 """What a human agent did, applied: the conversation's mode changes, and replies go out.
 
-A claim puts the conversation with the agent (the bot stays quiet); a reply is stored
-as the agent's turn and sent on the customer's own channel, labelled as from a person;
+A claim puts the conversation with the agent (the bot stays quiet); a reply (text, an
+image or file with its caption, or both) is stored as the agent's turn and sent on the
+customer's own channel, labelled as from a person;
 returning it gives it back to the bot; resolving closes it and asks the customer to
 rate the help they got (their answer is read by the inbound handler; any other message
 starts a new contact). Safe to repeat: every effect is keyed on the action's event id.
@@ -83,8 +84,8 @@ class AgentActionHandler:
 
     async def _send_reply(self, action: agent_pb2.AgentActionTaken) -> None:
         envelope = action.envelope
-        if not action.text.strip():
-            raise InvalidInputError(f"agent reply {envelope.event_id} has no text")
+        if not action.text.strip() and not action.attachments:
+            raise InvalidInputError(f"agent reply {envelope.event_id} has no text or attachment")
         await send_message(
             self._context,
             self._publisher,
@@ -94,6 +95,7 @@ class AgentActionHandler:
             sender=messages_pb2.SENDER_AGENT,
             sender_name=action.agent_name,
             author=action.agent_id,
+            attachments=action.attachments,
         )
 
     async def _ask_for_rating(self, action: agent_pb2.AgentActionTaken, language: str) -> None:

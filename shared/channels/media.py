@@ -12,7 +12,9 @@ Every fetch keeps to the same rules, whoever asked for it:
 
 :class:`MediaEndpoint` serves ``GET /media?ref=…&exp=…&sig=…`` (see
 :mod:`shared.media_links`): a link that is not signed, or has expired, is 403 before
-anything is fetched. :class:`OutgoingMedia` reads the bytes of an image a person sends.
+anything is fetched; :func:`stream_media` passes media on with the same headers wherever
+it is served (the agent desk's route for agents uses it too). :class:`OutgoingMedia`
+reads the bytes of an image a person sends.
 """
 
 from __future__ import annotations
@@ -325,27 +327,40 @@ class MediaEndpoint:
             reference = verify(self._key, request.query, now=self._clock())
         except MediaLinkError as exc:
             return _refusal(403, exc.problem, str(exc))
-        response: web.StreamResponse | None = None
         try:
-            async with self._open(reference) as media:
-                response = web.StreamResponse(headers=_answer_headers(media))
-                if media.size is not None:
-                    response.content_length = media.size
-                await response.prepare(request)
-                async for chunk in media.chunks:
-                    await response.write(chunk)
+            return await stream_media(request, self._open(reference), reference)
         except MediaError as exc:
-            if response is None:
-                log.info("media %.80r not opened: %s", reference, exc)
-                return _refusal(exc.status, exc.problem, str(exc))
-            # The answer has begun: cut the connection, so the short body shows as broken.
-            log.warning("media %.80r broke off: %s", reference, exc)
-            MEDIA_REQUESTS.labels(exc.problem).inc()
-            response.force_close()
-            return response
-        await response.write_eof()
-        MEDIA_REQUESTS.labels("served").inc()
+            log.info("media %.80r not opened: %s", reference, exc)
+            return _refusal(exc.status, exc.problem, str(exc))
+
+
+async def stream_media(
+    request: web.Request, source: AbstractAsyncContextManager[OpenedMedia], reference: str
+) -> web.StreamResponse:
+    """Pass the media ``source`` opens on to ``request``, headed as every served file is.
+
+    A :class:`MediaError` before the answer has begun is raised, for the caller to answer
+    (and count); one after cuts the connection, so the short body shows as broken.
+    """
+    response: web.StreamResponse | None = None
+    try:
+        async with source as media:
+            response = web.StreamResponse(headers=_answer_headers(media))
+            if media.size is not None:
+                response.content_length = media.size
+            await response.prepare(request)
+            async for chunk in media.chunks:
+                await response.write(chunk)
+    except MediaError as exc:
+        if response is None:
+            raise
+        log.warning("media %.80r broke off: %s", reference, exc)
+        MEDIA_REQUESTS.labels(exc.problem).inc()
+        response.force_close()
         return response
+    await response.write_eof()
+    MEDIA_REQUESTS.labels("served").inc()
+    return response
 
 
 def file_name_for(attachment: Attachment, content_type: str) -> str:

@@ -113,7 +113,8 @@ CHANNEL_SENDS = Counter(
 )
 MEDIA_REQUESTS = Counter(
     "rapport_media_requests_total",
-    "Signed /media requests for customers' media, by outcome (served, or why not: "
+    "Media requests (signed /media links, and agents opening attachments at the desk), "
+    "by outcome (served, or why not: "
     "bad_signature, expired_link, malformed_link, unknown_reference, not_found, "
     "host_not_allowed, redirect_refused, too_large, type_not_allowed, platform_refused, "
     "unavailable).",

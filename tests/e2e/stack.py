@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -75,6 +76,13 @@ class Stack:
             "RAPPORT_AGENT_DESK_METRICS_PORT": str(self.ports["agent_desk_metrics"]),
             "RAPPORT_AGENT_DESK_DATABASE_URL": f"sqlite:///{self.workdir / 'agent_desk.sqlite3'}",
             "RAPPORT_AGENT_DESK_CONSUMER_GROUP": unique("agent-desk"),
+            "RAPPORT_AGENT_DESK_MEDIA_DIR": str(self.workdir / "desk_media"),
+            # Where the desk opens customers' media, and where the adapters fetch agents'.
+            "WEB_ADAPTER_URL": self.web_url,
+            "SMS_ADAPTER_URL": self.sms_url,
+            "SOCIAL_ADAPTER_URL": self.social_url,
+            "AGENT_DESK_URL": self.desk_url,
+            "OUTBOUND_MEDIA_ORIGINS": json.dumps([self.desk_url]),
         }
 
     @property

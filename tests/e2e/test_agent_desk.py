@@ -1,7 +1,8 @@
 """The human side of a handoff, through the real stack: customers on the web chat, on
 SMS (through the fake Twilio) and on WhatsApp (through the fake Graph API) are handed to
 agents (created with the CLI), who answer them from the desk in Chromium; the customer
-rates the help and the dashboard counts it; a reply the channel refuses shows so, live."""
+rates the help and the dashboard counts it; a reply the channel refuses shows so, live;
+a customer's photo opens in the desk and an agent's image reaches WhatsApp."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from tests.e2e.test_journey import metric_total
 from tests.fakes.graph_api import FakeGraphApi
 from tests.fakes.twilio_server import FakeTwilio, inbound_params, signed_webhook
 from tests.kafka_helpers import eventually, read_until
+from tests.media_helpers import png
 
 pytestmark = pytest.mark.e2e
 
@@ -495,3 +497,98 @@ async def test_replies_refused_by_an_sms_opt_out_or_a_closed_whatsapp_window_sho
             )
             >= 1
         )
+
+
+WHATSAPP_IMAGE = WHATSAPP_TEXT.with_name("whatsapp_image.json")
+
+
+def whatsapp_photo_webhook(phone: str, media_id: str) -> tuple[bytes, dict[str, str]]:
+    """A customer's caption-less WhatsApp photo as Meta posts it, signed with the app secret."""
+    data = json.loads(WHATSAPP_IMAGE.read_text())
+    value = data["entry"][0]["changes"][0]["value"]
+    value["metadata"]["phone_number_id"] = PHONE_ID
+    value["contacts"][0]["wa_id"] = phone.lstrip("+")
+    message = value["messages"][0]
+    message.update(
+        {
+            "from": phone.lstrip("+"),
+            "id": f"wamid.{uuid.uuid4().hex.upper()}",
+            "timestamp": str(int(datetime.now(UTC).timestamp())),
+        }
+    )
+    message["image"] = {"mime_type": "image/png", "sha256": "unchecked", "id": media_id}
+    body = json.dumps(data).encode()
+    digest = hmac.new(META_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return body, {"Content-Type": "application/json", "X-Hub-Signature-256": f"sha256={digest}"}
+
+
+async def test_a_whatsapp_photo_opens_in_the_desk_and_the_agents_image_reaches_whatsapp(
+    stack: Stack,
+) -> None:
+    """A caption-less photo on WhatsApp is handed over for a person to look at; the agent
+    sees it in the conversation and opens it (the bytes come from the fake Graph API
+    through the social adapter and the desk), then answers with an image of their own,
+    which the social adapter fetches from the desk and uploads to WhatsApp."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    email = create_account(stack, "Nina", "agent")
+    phone = f"+1650555{uuid.uuid4().int % 10_000:04d}"
+    photo, answer = png(9, 7), png(4, 4)
+    graph = FakeGraphApi(page_token="unused", whatsapp_token=WA_TOKEN, phone_number_id=PHONE_ID)
+    await graph.start()
+    try:
+        stack.start_social_adapter(graph.base_url, META_SECRET, WA_TOKEN, PHONE_ID)
+        body, headers = whatsapp_photo_webhook(phone, graph.add_media(photo, "image/png"))
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{stack.social_url}/meta/whatsapp", data=body, headers=headers) as posted,
+        ):
+            assert posted.status == 200
+        ticket = await ticket_of(stack, "whatsapp", phone)
+
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                desk = await (await browser.new_context(viewport=LAPTOP)).new_page()
+                await sign_in_page(desk, stack.desk_url, email)
+                item = desk.locator(f'#waiting .queue__item[data-ticket="{ticket}"]')
+                await expect(item.locator("[data-media]")).to_have_text(
+                    "sent media", timeout=20_000
+                )
+                await expect(item).to_contain_text("cannot look at (image)")
+                await desk.screenshot(path=ARTIFACTS / "queue-media.png")
+                await item.locator("a").click()
+
+                shown = desk.locator(".turn--customer .attachment--image")
+                await expect(shown).to_contain_text("Photo")
+                await expect(shown.locator("img")).to_have_js_property("naturalWidth", 9)
+                href = await shown.locator(".attachment__open").get_attribute("href")
+                assert href
+                opened = await desk.request.get(f"{stack.desk_url}{href}")
+                assert opened.status == 200 and await opened.body() == photo
+                assert opened.headers["content-type"] == "image/png"
+                assert opened.headers["x-content-type-options"] == "nosniff"
+
+                await desk.keyboard.press("c")
+                await expect(desk.locator("#ticket-status")).to_have_text("claimed")
+                await desk.locator("#reply-attachment").set_input_files(
+                    {"name": "parcel.png", "mimeType": "image/png", "buffer": answer}
+                )
+                caption = f"Is this the parcel? ({uuid.uuid4().hex[:6]})"
+                await desk.fill("#reply-text", caption)
+                await desk.click("#send")
+
+                sent = desk.locator(".turn--agent", has_text=caption)
+                await expect(sent.locator(".attachment--image")).to_contain_text("parcel.png")
+                await expect(sent.locator(".delivery")).to_have_attribute(
+                    "data-delivery", "sent", timeout=20_000
+                )
+                await expect(sent.locator("img")).to_have_js_property("naturalWidth", 4)
+                await desk.screenshot(path=ARTIFACTS / "media.png", full_page=True)
+            finally:
+                await browser.close()
+        [image] = [m for m in graph.to(phone.lstrip("+")) if m["type"] == "image"]
+        assert image["image"]["caption"] == caption
+        uploaded = graph.media[image["image"]["id"]]
+        assert (uploaded.body, uploaded.content_type) == (answer, "image/png")
+    finally:
+        await graph.close()

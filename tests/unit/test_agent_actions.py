@@ -74,7 +74,31 @@ async def test_an_empty_reply_or_an_unknown_kind_is_refused() -> None:
     handle = AgentActionHandler(
         context=InMemoryContext(), publisher=FakePublisher(), bot_name="Robin"
     )
-    with pytest.raises(InvalidInputError, match="no text"):
+    with pytest.raises(InvalidInputError, match="no text or attachment"):
         await handle(_action(agent_pb2.AGENT_ACTION_KIND_REPLIED, "   "))
     with pytest.raises(InvalidInputError, match="kind"):
         await handle(_action(agent_pb2.AGENT_ACTION_KIND_UNSPECIFIED))
+
+
+async def test_a_caption_less_image_goes_out_with_its_link_and_is_stored_with_the_turn() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    handle = AgentActionHandler(context=context, publisher=publisher, bot_name="Robin")
+    photo = envelope_pb2.Attachment(
+        reference="http://127.0.0.1:8083/media?ref=desk%3Aupload%2Fab&exp=1&sig=s",
+        content_type="image/png",
+        kind=envelope_pb2.ATTACHMENT_KIND_IMAGE,
+        file_name="parcel.png",
+        size_bytes=68,
+    )
+    reply = _action(agent_pb2.AGENT_ACTION_KIND_REPLIED)
+    reply.attachments.append(photo)
+
+    await handle(reply)
+    await handle(reply)  # redelivered: the same message, with the same attachment
+    [(_, first), (_, again)] = publisher.published
+    assert isinstance(first, messages_pb2.SendMessage)
+    assert (first.text, list(first.attachments)) == ("", [photo])
+    assert again.envelope.event_id == first.envelope.event_id
+    assert list(again.attachments) == [photo]
+    [turn] = context.turns.values()
+    assert list(turn.attachments) == [photo] and turn.role == context_pb.ROLE_AGENT

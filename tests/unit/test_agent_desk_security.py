@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import jinja2
 import pytest
+from rapport.common.v1 import envelope_pb2
 
 from services.agent_desk.config import AgentDeskSettings
 from services.agent_desk.history import customer_entry, emotion_chart
@@ -152,17 +153,22 @@ def test_customer_text_is_escaped_in_pages() -> None:
     packet = SimpleNamespace(reasons=[SimpleNamespace(explanation='<img src=x onerror="x()">')])
     chart = emotion_chart([(-0.5, evil)], "")
     html = environment.get_template("_queue.html").render(
-        waiting=[(ticket, packet, chart)], held=[], is_supervisor=False
+        waiting=[(ticket, packet, chart, True)], held=[], is_supervisor=False
     )
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;img src=x onerror=&#34;x()&#34;&gt;" in html
     assert "<title>&lt;script&gt;" in html  # the chart's label too
 
+    attachments = [
+        envelope_pb2.Attachment(reference="r", content_type="application/pdf", file_name=evil),
+        envelope_pb2.Attachment(kind=envelope_pb2.ATTACHMENT_KIND_LOCATION, place=evil),
+    ]
     live = environment.get_template("_turn.html").render(
-        entry=customer_entry(evil, "web", NOW), ticket_id="t1"
+        entry=customer_entry("t1", "e1", evil, "web", NOW, attachments), ticket_id="t1"
     )
-    assert "<script>" not in live and "&lt;script&gt;alert(1)&lt;/script&gt;" in live
+    assert "<script>" not in live
+    assert live.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 3  # text, file name, place
 
 
 def test_the_emotion_chart_maps_sentiment_into_the_box() -> None:

@@ -2,8 +2,9 @@
 // The queue and the open conversation refresh themselves when the server's event stream
 // says something changed (no polling), the conversation also when one of the messages
 // sent in it got further or did not get through; everything inserted is HTML the server
-// rendered and escaped. Suggested replies fill the reply box for editing. Keyboard shortcuts:
-// Ctrl+Enter sends a reply, C claims the open conversation.
+// rendered and escaped. Suggested replies fill the reply box for editing. A reply needs
+// text or an attached file (its size and the caption's length are checked before it goes).
+// Keyboard shortcuts: Ctrl+Enter sends a reply, C claims the open conversation.
 (function () {
   "use strict";
 
@@ -78,6 +79,9 @@
     }
     events.addEventListener("ticket", ours);
     events.addEventListener("delivery", ours); // a message of ours got further, or failed
+    // Catch up on what changed between rendering the page and hearing the stream (a
+    // report on the reply just sent, say), and after a reconnect.
+    events.addEventListener("open", refresh);
     events.addEventListener("message", function (event) {
       const holder = document.createElement("template");
       holder.innerHTML = event.data; // server-rendered, escaped
@@ -97,10 +101,34 @@
     const text = document.getElementById("reply-text");
     if (!reply || !text || text.dataset.bound) return;
     text.dataset.bound = "yes";
+    const attachment = document.getElementById("reply-attachment");
+    function chosen() {
+      return attachment && attachment.files.length ? attachment.files[0] : null;
+    }
+    // Where a file may go with the text, the text is optional; checked before each send.
+    function check() {
+      if (!attachment) return;
+      const file = chosen();
+      const caption = Number(attachment.dataset.maxCaption);
+      attachment.setCustomValidity(
+        file && file.size > Number(attachment.dataset.maxBytes) ? "This file is too large." : "");
+      if (!file && !text.value.trim()) {
+        text.setCustomValidity("Write a reply, or attach an image or PDF.");
+      } else if (file && text.value.trim().length > caption) {
+        text.setCustomValidity("With a file, the text is its caption: " + caption + " characters at most.");
+      } else {
+        text.setCustomValidity("");
+      }
+    }
+    if (attachment) attachment.addEventListener("change", check);
+    text.addEventListener("input", check);
+    const send = document.getElementById("send");
+    if (send) send.addEventListener("click", check);
     text.addEventListener("keydown", function (event) {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
         event.preventDefault();
-        if (text.value.trim()) reply.requestSubmit();
+        check();
+        if (text.value.trim() || chosen()) reply.requestSubmit();
       }
     });
   }

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from rapport.common.v1 import envelope_pb2 as rapport_dot_common_dot_v1_dot_envelope__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1drapport/events/v1/agent.proto\x12\x11rapport.events.v1\x1a rapport/common/v1/envelope.proto\"\xa7\x01\n\x10\x41gentActionTaken\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.rapport.common.v1.Envelope\x12\x30\n\x04kind\x18\x02 \x01(\x0e\x32\".rapport.events.v1.AgentActionKind\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12\x12\n\nagent_name\x18\x04 \x01(\t\x12\x0c\n\x04text\x18\x05 \x01(\t*\xb9\x01\n\x0f\x41gentActionKind\x12!\n\x1d\x41GENT_ACTION_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41GENT_ACTION_KIND_CLAIMED\x10\x01\x12\x1d\n\x19\x41GENT_ACTION_KIND_REPLIED\x10\x02\x12%\n!AGENT_ACTION_KIND_RETURNED_TO_BOT\x10\x03\x12\x1e\n\x1a\x41GENT_ACTION_KIND_RESOLVED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1drapport/events/v1/agent.proto\x12\x11rapport.events.v1\x1a rapport/common/v1/envelope.proto\"\xdb\x01\n\x10\x41gentActionTaken\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.rapport.common.v1.Envelope\x12\x30\n\x04kind\x18\x02 \x01(\x0e\x32\".rapport.events.v1.AgentActionKind\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12\x12\n\nagent_name\x18\x04 \x01(\t\x12\x0c\n\x04text\x18\x05 \x01(\t\x12\x32\n\x0b\x61ttachments\x18\x06 \x03(\x0b\x32\x1d.rapport.common.v1.Attachment*\xb9\x01\n\x0f\x41gentActionKind\x12!\n\x1d\x41GENT_ACTION_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41GENT_ACTION_KIND_CLAIMED\x10\x01\x12\x1d\n\x19\x41GENT_ACTION_KIND_REPLIED\x10\x02\x12%\n!AGENT_ACTION_KIND_RETURNED_TO_BOT\x10\x03\x12\x1e\n\x1a\x41GENT_ACTION_KIND_RESOLVED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rapport.events.v1.agent_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AGENTACTIONKIND']._serialized_start=257
-  _globals['_AGENTACTIONKIND']._serialized_end=442
+  _globals['_AGENTACTIONKIND']._serialized_start=309
+  _globals['_AGENTACTIONKIND']._serialized_end=494
   _globals['_AGENTACTIONTAKEN']._serialized_start=87
-  _globals['_AGENTACTIONTAKEN']._serialized_end=254
+  _globals['_AGENTACTIONTAKEN']._serialized_end=306
 # @@protoc_insertion_point(module_scope)
