@@ -151,7 +151,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-@pytest.mark.parametrize("name", ["emotion", "context", "orchestrator", "web"])
+@pytest.mark.parametrize("name", sorted(procfile_services()))
 def test_a_killed_process_is_started_again_and_the_others_keep_running(
     supervised: Supervised, name: str
 ) -> None:
