@@ -72,11 +72,16 @@ class HeldReplies:
         return self.count
 
     async def hold(self, event: messages_pb2.SendMessage) -> None:
-        """Keep ``event`` for its visitor, durably: returns once the broker has it."""
+        """Keep ``event`` for its visitor, durably: returns once the broker has it.
+
+        It is remembered before the write, so a visitor who comes back while the broker
+        is still taking it gets it at once (else it would wait for their next visit).
+        """
+        dropped = self._remember(event)
         _, value, headers = encode(event)
         await self._publisher.publish_raw(WEB_HELD_REPLIES, _key(event), value, headers)
-        for dropped in self._remember(event):
-            await self._release(dropped)
+        for reply in dropped:
+            await self._release(reply)
 
     async def hand_to(
         self, visitor: str, socket: Socket, frame: Frame, delivered: Delivered

@@ -9,7 +9,7 @@ from rapport.events.v1 import messages_pb2
 from services.web_adapter.handlers import HeldHandover, ReplyDelivery
 from services.web_adapter.held import HeldReplies
 from services.web_adapter.sockets import VisitorSockets
-from shared.kafka.codec import new_envelope
+from shared.kafka.codec import Headers, new_envelope
 from shared.kafka.topics import DELIVERY, WEB_HELD_REPLIES
 from tests.fakes.ports import FakePublisher
 
@@ -108,3 +108,36 @@ async def test_a_visitor_over_the_bound_loses_the_oldest_and_its_record_is_relea
     assert [f["text"] for f in socket.frames] == ["two", "three"]
     tombstones = [key for _, key, value in publisher.raw if value is None]
     assert tombstones[:1] == [publisher.raw[0][1]]  # "one" released when dropped
+
+
+class SlowBroker(FakePublisher):
+    """A broker that takes its time acknowledging the held-replies topic."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writing = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def publish_raw(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: Headers
+    ) -> None:
+        if topic == WEB_HELD_REPLIES and value is not None:
+            self.writing.set()
+            await self.release.wait()
+        await super().publish_raw(topic, key, value, headers)
+
+
+async def test_a_visitor_back_while_their_reply_is_being_held_gets_it_at_once() -> None:
+    publisher = SlowBroker()
+    held = HeldReplies(publisher, 5)
+    sockets = VisitorSockets(on_arrival=HeldHandover(held, publisher))
+    deliver = ReplyDelivery(sockets, publisher, held)
+
+    holding = asyncio.create_task(deliver(_reply("visitor-a", "how would you rate us?")))
+    await publisher.writing.wait()  # no socket: the reply is being written to Kafka
+    socket = RecordingSocket()
+    await sockets.attach("visitor-a", socket)  # the visitor comes back meanwhile
+    publisher.release.set()
+    await holding
+
+    assert [f["text"] for f in socket.frames] == ["how would you rate us?"]
