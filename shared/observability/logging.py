@@ -6,9 +6,11 @@ conversation can be followed across services by grepping its id.
 
 Repeats are summarised, not streamed: during an outage every record, retry and
 reconnect fails the same way, and a log of thousands of identical lines a second hides
-what happened. The first line of a kind (logger, level and message template) in a
-window is written; the next ones in it are counted, and the first after the window
-carries the count (``repeated``) and how long it covers (``repeated_seconds``).
+what happened. The first warning or error of a kind (logger, level and message
+template) in a window is written; the next ones in it are counted, and the first after
+the window carries the count (``repeated``) and how long it covers
+(``repeated_seconds``). Informational lines, one per event handled, are all written:
+they are how one conversation is followed.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ REPEAT_WINDOW_SECONDS = 10.0
 
 
 class RepeatSummary(logging.Filter):
-    """Lets the first record of each kind through per window and counts the rest."""
+    """Lets the first warning or error of each kind through per window and counts the rest."""
 
     def __init__(
         self,
@@ -73,6 +75,8 @@ class RepeatSummary(logging.Filter):
         self._kinds: dict[tuple[str, int, object], tuple[float, int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
         kind = (record.name, record.levelno, record.msg)
         now = self._clock()
         shown_at, suppressed = self._kinds.get(kind, (None, 0))

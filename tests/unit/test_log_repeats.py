@@ -56,6 +56,15 @@ def test_different_messages_and_levels_are_counted_apart() -> None:
     assert stream.getvalue().splitlines() == ["context down 0", "context down 0", "emotion down 0"]
 
 
+def test_informational_lines_are_all_written() -> None:
+    clock, stream = _Clock(), io.StringIO()
+    log = _logger_into(stream, RepeatSummary(window_seconds=10, clock=clock))
+    for number in range(3):
+        log.info("decided auto_reply for %d", number)
+
+    assert stream.getvalue().splitlines() == [f"decided auto_reply for {n} 0" for n in range(3)]
+
+
 def test_the_services_json_lines_carry_the_count(capsys: pytest.CaptureFixture[str]) -> None:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
