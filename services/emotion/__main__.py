@@ -1,16 +1,19 @@
-"""Composition root of the emotion service: ``python -m services.emotion``."""
+"""Composition root of the emotion service: ``python -m services.emotion`` serves it;
+``python -m services.emotion analyze --jsonl FILE`` reads messages with its models
+in this process (``cli``)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 
 from rapport.emotion.v1 import emotion_service_pb2, emotion_service_pb2_grpc
 
-from services.emotion.analyzer import Analyzer
+from services.emotion import cli
 from services.emotion.config import EmotionSettings
-from services.emotion.fasttext_predictor import FastTextPredictor
 from services.emotion.grpc_server import EmotionServicer
+from services.emotion.in_process import load_analyzer
 from shared.grpc.server import create_server, serve
 from shared.observability.logging import configure_logging
 from shared.observability.metrics import serve_metrics
@@ -22,14 +25,8 @@ SERVICE_NAMES = [emotion_service_pb2.DESCRIPTOR.services_by_name["EmotionService
 
 def build_servicer(settings: EmotionSettings) -> EmotionServicer:
     """Load the models and wire the analyzer behind the gRPC servicer."""
-    predictor = FastTextPredictor.load(settings.models_dir)
-    analyzer = Analyzer(
-        predictor,
-        max_chars=settings.max_text_chars,
-        supported_languages=predictor.supported_languages,
-        hint_below_confidence=settings.hint_below_confidence,
-    )
-    return EmotionServicer(analyzer, predictor.versions, settings.max_batch_items)
+    analyzer = load_analyzer(settings)
+    return EmotionServicer(analyzer, analyzer.versions, settings.max_batch_items)
 
 
 async def main(stop: asyncio.Event) -> None:
@@ -56,4 +53,6 @@ async def main(stop: asyncio.Event) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1:
+        sys.exit(cli.main(sys.argv[1:]))
     run(main)

@@ -9,7 +9,7 @@ model latency is what an operator tunes batch sizes and replicas against.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from services.emotion.metrics import INFERENCE_SECONDS
@@ -92,6 +92,11 @@ class Analyzer:
     @property
     def max_chars(self) -> int:
         return self._max_chars
+
+    @property
+    def versions(self) -> Mapping[str, str]:
+        """Model version per head, which every answer carries."""
+        return self._predictor.versions
 
     def analyze(self, request: Request) -> Analysis:
         """One message, explained."""

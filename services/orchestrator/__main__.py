@@ -1,13 +1,17 @@
-"""Composition root of the orchestrator: ``python -m services.orchestrator``."""
+"""Composition root of the orchestrator: ``python -m services.orchestrator`` runs it;
+``python -m services.orchestrator decide --jsonl FILE`` tries the policy on messages in
+this process (``cli``)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 
 from google.protobuf.message import Message
 from rapport.events.v1 import agent_pb2, messages_pb2
 
+from services.orchestrator import cli
 from services.orchestrator.agent_actions import AgentActionHandler
 from services.orchestrator.clients import EmotionClient
 from services.orchestrator.config import OrchestratorSettings
@@ -78,4 +82,6 @@ async def main(stop: asyncio.Event) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1:
+        sys.exit(cli.main(sys.argv[1:]))
     run(main)

@@ -9,13 +9,14 @@ Handling the same event twice (a redelivery after a crash) stores nothing new an
 re-publishes the same reply under the same event id, which the channel adapter drops as
 a duplicate. The offset is committed by the consumer only after ``handle`` returns, that
 is after the reply is on Kafka.
+
+What to decide and say is worked out by the pure functions of ``planning``, which the
+``decide`` command shares; this module does the I/O around them.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -26,12 +27,17 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import feedback_pb2, handoff_pb2, messages_pb2
 
-from services.orchestrator.attachments import distinct, kinds_of
 from services.orchestrator.handoff import handoff_packet
 from services.orchestrator.metrics import DECISIONS, HANDOFFS, IGNORED, RATINGS, REPLIES
-from services.orchestrator.policy import Action, Decision, Facts, Policy
+from services.orchestrator.planning import (
+    decision_record,
+    has_text,
+    message_facts,
+    plan_reply,
+    situation_of,
+)
+from services.orchestrator.policy import Action, Policy
 from services.orchestrator.ratings import Rating, read_rating
-from shared.channel_names import channel_name
 from shared.errors import (
     ContractError,
     DependencyUnavailableError,
@@ -41,11 +47,7 @@ from shared.errors import (
 from shared.kafka.codec import caused_by, derived_event_id
 from shared.kafka.topics import FEEDBACK, HANDOFF
 from shared.sending import PublisherPort, send_bot_message, step_record
-from shared.voice.replies import (
-    VOICE,
-    EarlierContact,
-    Reply,
-)
+from shared.voice.replies import VOICE, Reply
 
 log = logging.getLogger(__name__)
 
@@ -78,61 +80,12 @@ REPLY = "reply"
 RATING = "rating"
 """The purpose a customer's rating is derived under from the message that gave it."""
 
-MEDIA_RECEIVED = "media_received"
-"""The policy's reason when the message carries what the bot cannot look at (policy.yaml):
-the reply then says a person will."""
-
 
 def _known_customer(envelope: envelope_pb2.Envelope, customer_id: str) -> envelope_pb2.CustomerRef:
     """The inbound event's customer reference, now with Rapport's customer id."""
     return envelope_pb2.CustomerRef(
         customer_id=customer_id, channel=envelope.channel, address=envelope.customer.address
     )
-
-
-def earlier_contact(
-    history: context_pb.GetContextResponse, conversation_id: str, channel: envelope_pb2.Channel
-) -> EarlierContact | None:
-    """The customer's latest message on another channel, if the context holds one."""
-    for turn in reversed(history.recent_turns):
-        if (
-            turn.role == context_pb.ROLE_CUSTOMER
-            and turn.conversation_id != conversation_id
-            and turn.channel != channel
-        ):
-            return EarlierContact(
-                channel=channel_name(turn.channel), day=turn.occurred_at.ToDatetime().date()
-            )
-    return None
-
-
-_PRAISE = frozenset({"gratitude", "joy"})
-
-
-def has_text(event: messages_pb2.MessageReceived) -> bool:
-    """Whether the message has words to read (a photo sent alone has none)."""
-    return bool(event.text.strip())
-
-
-def reply_language(
-    analysis: emotion_pb.AnalyzeResponse | None, conversation_language: str, locale_hint: str
-) -> str:
-    """The language to answer in ("" when unknown): what the text was read as; with no
-    reading (no text, analysis opted out or unavailable), the language the conversation
-    was written in so far, else the one the channel suggests."""
-    if analysis is not None:
-        return analysis.language.code if analysis.language.supported else ""
-    return conversation_language or locale_hint
-
-
-def _emotion_to_acknowledge(
-    analysis: emotion_pb.AnalyzeResponse | None, decision: Decision
-) -> str | None:
-    """The feeling the reply acknowledges; sarcastic praise is not thanked for as praise."""
-    if analysis is None:
-        return None
-    sarcastic = "sarcasm_on_negative_topic" in decision.codes()
-    return None if sarcastic and analysis.dominant_emotion in _PRAISE else analysis.dominant_emotion
 
 
 class InboundHandler:
@@ -210,8 +163,10 @@ class InboundHandler:
                 envelope.conversation_id, context_pb.CONVERSATION_STATE_BOT
             )
             history.conversation.state = context_pb.CONVERSATION_STATE_BOT
-        attachments = kinds_of(event.attachments)
-        facts = self._facts(event, analysis, history, attachments)
+        situation = situation_of(
+            history, envelope, now=datetime.now(UTC), bounce_window=self._policy.bounce_window
+        )
+        facts = message_facts(self._policy, event, analysis, situation)
         decision = self._policy.decide(facts)
         reply_id = derived_event_id(envelope.event_id, REPLY)
         answered = any(turn.event_id == reply_id for turn in history.recent_turns)
@@ -219,60 +174,9 @@ class InboundHandler:
         log.info("decided %s for %s: %s", decision.action, envelope.event_id, decision.codes())
         if decision.action is Action.STAY_QUIET and not answered:
             return
-        first_bot_message = not any(
-            turn.role == context_pb.ROLE_BOT and turn.conversation_id == envelope.conversation_id
-            for turn in history.recent_turns
-        )
-        language = reply_language(analysis, history.conversation.language, event.locale_hint)
-        attachments_to_a_person = MEDIA_RECEIVED in decision.codes()
-        if decision.action is Action.ESCALATE:
-            sensitive = "sensitive_topic" in decision.codes()
-            template = f"holding/{'caring' if sensitive else 'ordinary'}"
-            reply = VOICE.holding_reply(
-                language=language,
-                sensitive=sensitive,
-                first_bot_message=first_bot_message,
-                bot_name=self._bot_name,
-            )
-        elif not facts.has_text:
-            template = f"attachments/{'to_a_person' if attachments_to_a_person else 'received'}"
-            reply = VOICE.attachment_reply(
-                language=language,
-                attachments=attachments,
-                first_bot_message=first_bot_message,
-                bot_name=self._bot_name,
-                handoff=decision.escalates,
-                attachments_to_a_person=attachments_to_a_person,
-            )
-        else:
-            template = f"answer/{facts.intent}"
-            reply = VOICE.compose_reply(
-                language=language,
-                intent=analysis.intent.name if analysis else "unknown",
-                emotion=_emotion_to_acknowledge(analysis, decision),
-                intensity=analysis.intensity if analysis else 0.0,
-                first_bot_message=first_bot_message,
-                bot_name=self._bot_name,
-                earlier_contact=earlier_contact(
-                    history, envelope.conversation_id, envelope.channel
-                ),
-                attachments=attachments,
-                handoff=decision.escalates,
-                attachments_to_a_person=attachments_to_a_person,
-            )
-        record = context_pb.DecisionRecord(
-            action=decision.action.value,
-            reasons=[
-                context_pb.DecisionReasonRecord(code=r.code, explanation=r.explanation)
-                for r in decision.reasons
-            ],
-            priority=decision.priority,
-            model_versions=dict(analysis.model_versions) if analysis else {},
-            facts_json=json.dumps(asdict(facts), sort_keys=True),
-            template=template,
-            language=reply.language,
-        )
-        await self._reply(event, customer.customer_id, reply, record)
+        planned = plan_reply(event, analysis, decision, facts, situation, self._bot_name)
+        record = decision_record(decision, facts, analysis, planned)
+        await self._reply(event, customer.customer_id, planned.reply, record)
         if decision.escalates:
             await self._hand_off(
                 handoff_packet(
@@ -281,56 +185,11 @@ class InboundHandler:
                     decision=decision,
                     facts=facts,
                     history=history,
-                    latest_reply=reply.text,
+                    latest_reply=planned.reply.text,
                     # Without a reading of the text, the language the bot answered in.
-                    language=facts.language or (reply.language if language else ""),
+                    language=facts.language or (planned.reply.language if planned.language else ""),
                 )
             )
-
-    def _facts(
-        self,
-        event: messages_pb2.MessageReceived,
-        analysis: emotion_pb.AnalyzeResponse | None,
-        history: context_pb.GetContextResponse,
-        attachments: list[str],
-    ) -> Facts:
-        state = context_pb.ConversationState.Name(history.conversation.state)
-        facts = Facts(
-            emotion_available=analysis is not None,
-            trend=context_pb.Trend.Name(history.trajectory.trend).removeprefix("TREND_").lower(),
-            contacts_last_7_days=history.contacts_last_7_days,
-            conversation_state=state.removeprefix("CONVERSATION_STATE_").lower(),
-            human_requested=self._policy.asks_for_a_person(event.text),
-            sensitive_topic=self._policy.sensitive_topic(event.text),
-            negative_event=self._policy.names_a_negative_event(event.text),
-            returned_by_agent=self._returned_by(history.conversation),
-            has_text=has_text(event),
-            attachment_kinds=distinct(attachments),
-        )
-        if analysis is None:
-            return facts
-        return replace(
-            facts,
-            dominant_emotion=analysis.dominant_emotion,
-            intensity=analysis.intensity,
-            sentiment_score=analysis.sentiment.score,
-            sarcasm=analysis.sarcasm.detected,
-            sarcasm_score=analysis.sarcasm.score,
-            intent=analysis.intent.name,
-            intent_confidence=analysis.intent.confidence,
-            language=analysis.language.code,
-            language_confidence=analysis.language.confidence,
-            language_supported=analysis.language.supported,
-            human_requested=facts.human_requested or analysis.intent.name == "contact_human_agent",
-        )
-
-    def _returned_by(self, conversation: context_pb.Conversation) -> str:
-        """The agent who handed this conversation back to the bot within the bounce window."""
-        if not conversation.returned_by or not conversation.HasField("returned_at"):
-            return ""
-        returned_at = conversation.returned_at.ToDatetime(tzinfo=UTC)
-        recent = datetime.now(UTC) - returned_at <= self._policy.bounce_window
-        return conversation.returned_by if recent else ""
 
     async def _reply(
         self,

@@ -1,0 +1,38 @@
+"""The emotion analysis without a server: the models, the analyzer and the answer the gRPC
+service gives, in the calling process.
+
+The service's composition root builds its analyzer here, and so do the commands that try
+the models on a file (``analyze`` here, ``decide`` in the orchestrator), so what they
+print is what the service would answer, model for model and field for field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rapport.emotion.v1 import emotion_service_pb2 as pb
+
+from services.emotion.analyzer import Analyzer, Request
+from services.emotion.config import EmotionSettings
+from services.emotion.fasttext_predictor import FastTextPredictor
+from services.emotion.grpc_server import to_response
+
+
+def load_analyzer(settings: EmotionSettings) -> Analyzer:
+    """The analyzer over the models in ``settings.models_dir``, tuned by ``settings``."""
+    predictor = FastTextPredictor.load(settings.models_dir)
+    return Analyzer(
+        predictor,
+        max_chars=settings.max_text_chars,
+        supported_languages=predictor.supported_languages,
+        hint_below_confidence=settings.hint_below_confidence,
+    )
+
+
+def analyze_batch(
+    analyzer: Analyzer, requests: Sequence[Request], *, include_drivers: bool
+) -> list[pb.AnalyzeResponse]:
+    """What ``AnalyzeBatch`` answers for ``requests`` (each head predicts the whole batch
+    in one call), without the service's checks on the request and its metrics."""
+    versions = analyzer.versions
+    return [to_response(a, versions) for a in analyzer.analyze_batch(requests, include_drivers)]

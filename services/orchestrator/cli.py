@@ -1,0 +1,125 @@
+"""``python -m services.orchestrator decide --jsonl FILE [--channel web] [--policy PATH]``:
+what the bot would do with each message were it a new customer's first message on that
+channel, in this process (no broker, no context or emotion service).
+
+Each message is read by the emotion service's models in this process (as the service's
+gRPC ``AnalyzeBatch`` answers the orchestrator, without drivers), and decided and answered
+by the functions the inbound handler uses (``planning``), on the service's policy (or
+the one ``--policy`` names, to try a change before deploying it), the brand voice and the
+bot's name. A new customer is taken to have the default consent to emotion analysis.
+
+One JSON line per message, keys in alphabetical order: ``id``; ``channel``; ``action``;
+``priority``; ``reasons`` (``code``, ``confidence``, ``explanation``); ``reply`` as the
+channel's adapter would send it, ``reply_language`` and the voice's ``template`` (all
+three null when the bot stays quiet); ``facts``, what the policy's rules read; and
+``model_versions``. Input and errors: ``shared.message_lines``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
+from rapport.events.v1 import messages_pb2
+
+from services.emotion.analyzer import Analyzer, Request
+from services.emotion.config import EmotionSettings
+from services.emotion.in_process import analyze_batch, load_analyzer
+from services.orchestrator.channel_forms import as_sent, capabilities_of
+from services.orchestrator.config import OrchestratorSettings
+from services.orchestrator.planning import FIRST_MESSAGE, message_facts, plan_reply
+from services.orchestrator.policy import Action, Policy
+from shared.channel_names import CHANNEL_NAMES
+from shared.channels.adapter import Capabilities
+from shared.message_lines import MessageLine, add_source_argument, run_on_standard_streams
+
+PROGRAM = "python -m services.orchestrator"
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog=PROGRAM, description="Without a command, run the orchestrator."
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+    decide = commands.add_parser(
+        "decide", help="what the bot would do with each message, a new customer's first"
+    )
+    add_source_argument(decide)
+    decide.add_argument(
+        "--channel", choices=CHANNEL_NAMES, default="web", help="the channel it arrives on"
+    )
+    decide.add_argument(
+        "--policy",
+        type=Path,
+        metavar="PATH",
+        help="a policy file to try instead of the service's (RAPPORT_ORCHESTRATOR_POLICY_FILE)",
+    )
+    return root
+
+
+@dataclass(frozen=True, slots=True)
+class FirstMessages:
+    """Decides first messages as the service would, on one channel."""
+
+    policy: Policy
+    analyzer: Analyzer
+    bot_name: str
+    channel: str
+    capabilities: Capabilities | None
+
+    def decide(self, messages: Sequence[MessageLine]) -> list[dict[str, Any]]:
+        """One JSON object per message; the batch is analysed together."""
+        requests = [Request(m.text, m.language_hint) for m in messages]
+        analyses = analyze_batch(self.analyzer, requests, include_drivers=False)
+        return [self.outcome(m, a) for m, a in zip(messages, analyses, strict=True)]
+
+    def outcome(self, message: MessageLine, analysis: emotion_pb.AnalyzeResponse) -> dict[str, Any]:
+        """The decision on one message, its reasons and the reply as the channel shows it."""
+        event = messages_pb2.MessageReceived(text=message.text, locale_hint=message.language_hint)
+        facts = message_facts(self.policy, event, analysis, FIRST_MESSAGE)
+        decision = self.policy.decide(facts)
+        planned = (
+            None
+            if decision.action is Action.STAY_QUIET
+            else plan_reply(event, analysis, decision, facts, FIRST_MESSAGE, self.bot_name)
+        )
+        return {
+            "id": message.id,
+            "channel": self.channel,
+            "action": decision.action.value,
+            "priority": decision.priority,
+            "reasons": [asdict(reason) for reason in decision.reasons],
+            "reply": as_sent(planned.reply.text, self.capabilities) if planned else None,
+            "reply_language": planned.reply.language if planned else None,
+            "template": planned.template if planned else None,
+            "facts": asdict(facts),
+            "model_versions": dict(analysis.model_versions),
+        }
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run the command ``argv`` names; the exit status (2 for a bad argument, from argparse)."""
+    args = parser().parse_args(argv)
+    program = f"{PROGRAM} {args.command}"
+    settings = OrchestratorSettings()
+    policy_file = args.policy or settings.policy_file
+    try:
+        policy = Policy.load(policy_file)
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+        print(f"{program}: cannot use the policy {policy_file}: {problem}", file=sys.stderr)
+        return 1
+    first_messages = FirstMessages(
+        policy=policy,
+        analyzer=load_analyzer(EmotionSettings()),
+        bot_name=settings.bot_name,
+        channel=args.channel,
+        capabilities=capabilities_of(args.channel),
+    )
+    return run_on_standard_streams(args.jsonl, first_messages.decide, program=program)

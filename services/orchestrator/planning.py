@@ -1,0 +1,248 @@
+"""What the bot makes of one customer message: the facts the policy reads, and the reply
+it plans in the brand voice.
+
+Pure: the inbound handler calls these between its calls to the context and emotion
+services, and ``decide`` (``cli.py``) calls them on messages read from a file, so an
+operator trying the policy sees what the service would do.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from rapport.common.v1 import envelope_pb2
+from rapport.context.v1 import context_service_pb2 as context_pb
+from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
+from rapport.events.v1 import messages_pb2
+
+from services.orchestrator.attachments import distinct, kinds_of
+from services.orchestrator.policy import Action, Decision, Facts, Policy
+from shared.channel_names import channel_name
+from shared.voice.replies import VOICE, EarlierContact, Reply
+
+MEDIA_RECEIVED = "media_received"
+"""The policy's reason when the message carries what the bot cannot look at (policy.yaml):
+the reply then says a person will."""
+
+_PRAISE = frozenset({"gratitude", "joy"})
+
+
+@dataclass(frozen=True, slots=True)
+class Situation:
+    """What the context store knows as the message arrives: the conversation so far and
+    the customer's recent past."""
+
+    conversation_state: str  # as the policy names it: "bot", "waiting_for_agent"...
+    trend: str  # "improving", "stable", "worsening"
+    contacts_last_7_days: int
+    conversation_language: str  # what the conversation was written in so far ("" unknown)
+    returned_by_agent: str  # who handed the conversation back within the bounce window
+    bot_has_written: bool  # in this conversation; the bot says it is a bot only once
+    earlier_contact: EarlierContact | None  # the customer's latest message elsewhere
+
+
+FIRST_MESSAGE = Situation(
+    conversation_state="bot",
+    trend="stable",
+    contacts_last_7_days=1,  # the contact this message opens
+    conversation_language="",
+    returned_by_agent="",
+    bot_has_written=False,
+    earlier_contact=None,
+)
+"""A new customer's first message: the context store has just opened their first
+contact and knows nothing else about them."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedReply:
+    reply: Reply
+    template: str  # which of the voice's replies, for the decision record
+    language: str  # the language asked of the voice; "" when unknown (its default used)
+
+
+def earlier_contact(
+    history: context_pb.GetContextResponse, conversation_id: str, channel: envelope_pb2.Channel
+) -> EarlierContact | None:
+    """The customer's latest message on another channel, if the context holds one."""
+    for turn in reversed(history.recent_turns):
+        if (
+            turn.role == context_pb.ROLE_CUSTOMER
+            and turn.conversation_id != conversation_id
+            and turn.channel != channel
+        ):
+            return EarlierContact(
+                channel=channel_name(turn.channel), day=turn.occurred_at.ToDatetime().date()
+            )
+    return None
+
+
+def _returned_by(
+    conversation: context_pb.Conversation, now: datetime, bounce_window: timedelta
+) -> str:
+    """The agent who handed this conversation back to the bot within the bounce window."""
+    if not conversation.returned_by or not conversation.HasField("returned_at"):
+        return ""
+    recent = now - conversation.returned_at.ToDatetime(tzinfo=UTC) <= bounce_window
+    return conversation.returned_by if recent else ""
+
+
+def situation_of(
+    history: context_pb.GetContextResponse,
+    envelope: envelope_pb2.Envelope,
+    *,
+    now: datetime,
+    bounce_window: timedelta,
+) -> Situation:
+    """The situation the context service described, for the message in ``envelope``."""
+    conversation = history.conversation
+    state = context_pb.ConversationState.Name(conversation.state)
+    return Situation(
+        conversation_state=state.removeprefix("CONVERSATION_STATE_").lower(),
+        trend=context_pb.Trend.Name(history.trajectory.trend).removeprefix("TREND_").lower(),
+        contacts_last_7_days=history.contacts_last_7_days,
+        conversation_language=conversation.language,
+        returned_by_agent=_returned_by(conversation, now, bounce_window),
+        bot_has_written=any(
+            turn.role == context_pb.ROLE_BOT and turn.conversation_id == envelope.conversation_id
+            for turn in history.recent_turns
+        ),
+        earlier_contact=earlier_contact(history, envelope.conversation_id, envelope.channel),
+    )
+
+
+def has_text(event: messages_pb2.MessageReceived) -> bool:
+    """Whether the message has words to read (a photo sent alone has none)."""
+    return bool(event.text.strip())
+
+
+def message_facts(
+    policy: Policy,
+    event: messages_pb2.MessageReceived,
+    analysis: emotion_pb.AnalyzeResponse | None,
+    situation: Situation,
+) -> Facts:
+    """What the policy decides on: the message, its reading (None: not analysed) and the
+    situation it arrives in."""
+    facts = Facts(
+        emotion_available=analysis is not None,
+        trend=situation.trend,
+        contacts_last_7_days=situation.contacts_last_7_days,
+        conversation_state=situation.conversation_state,
+        human_requested=policy.asks_for_a_person(event.text),
+        sensitive_topic=policy.sensitive_topic(event.text),
+        negative_event=policy.names_a_negative_event(event.text),
+        returned_by_agent=situation.returned_by_agent,
+        has_text=has_text(event),
+        attachment_kinds=distinct(kinds_of(event.attachments)),
+    )
+    if analysis is None:
+        return facts
+    return replace(
+        facts,
+        dominant_emotion=analysis.dominant_emotion,
+        intensity=analysis.intensity,
+        sentiment_score=analysis.sentiment.score,
+        sarcasm=analysis.sarcasm.detected,
+        sarcasm_score=analysis.sarcasm.score,
+        intent=analysis.intent.name,
+        intent_confidence=analysis.intent.confidence,
+        language=analysis.language.code,
+        language_confidence=analysis.language.confidence,
+        language_supported=analysis.language.supported,
+        human_requested=facts.human_requested or analysis.intent.name == "contact_human_agent",
+    )
+
+
+def reply_language(
+    analysis: emotion_pb.AnalyzeResponse | None, conversation_language: str, locale_hint: str
+) -> str:
+    """The language to answer in ("" when unknown): what the text was read as; with no
+    reading (no text, analysis opted out or unavailable), the language the conversation
+    was written in so far, else the one the channel suggests."""
+    if analysis is not None:
+        return analysis.language.code if analysis.language.supported else ""
+    return conversation_language or locale_hint
+
+
+def _emotion_to_acknowledge(
+    analysis: emotion_pb.AnalyzeResponse | None, decision: Decision
+) -> str | None:
+    """The feeling the reply acknowledges; sarcastic praise is not thanked for as praise."""
+    if analysis is None:
+        return None
+    sarcastic = "sarcasm_on_negative_topic" in decision.codes()
+    return None if sarcastic and analysis.dominant_emotion in _PRAISE else analysis.dominant_emotion
+
+
+def plan_reply(
+    event: messages_pb2.MessageReceived,
+    analysis: emotion_pb.AnalyzeResponse | None,
+    decision: Decision,
+    facts: Facts,
+    situation: Situation,
+    bot_name: str,
+) -> PlannedReply:
+    """The bot's reply to ``event`` under ``decision``: a holding reply when a person
+    answers, thanks for attachments sent without text, otherwise the answer to the intent."""
+    language = reply_language(analysis, situation.conversation_language, event.locale_hint)
+    first_bot_message = not situation.bot_has_written
+    attachments = kinds_of(event.attachments)
+    attachments_to_a_person = MEDIA_RECEIVED in decision.codes()
+    if decision.action is Action.ESCALATE:
+        sensitive = "sensitive_topic" in decision.codes()
+        template = f"holding/{'caring' if sensitive else 'ordinary'}"
+        reply = VOICE.holding_reply(
+            language=language,
+            sensitive=sensitive,
+            first_bot_message=first_bot_message,
+            bot_name=bot_name,
+        )
+    elif not facts.has_text:
+        template = f"attachments/{'to_a_person' if attachments_to_a_person else 'received'}"
+        reply = VOICE.attachment_reply(
+            language=language,
+            attachments=attachments,
+            first_bot_message=first_bot_message,
+            bot_name=bot_name,
+            handoff=decision.escalates,
+            attachments_to_a_person=attachments_to_a_person,
+        )
+    else:
+        template = f"answer/{facts.intent}"
+        reply = VOICE.compose_reply(
+            language=language,
+            intent=analysis.intent.name if analysis else "unknown",
+            emotion=_emotion_to_acknowledge(analysis, decision),
+            intensity=analysis.intensity if analysis else 0.0,
+            first_bot_message=first_bot_message,
+            bot_name=bot_name,
+            earlier_contact=situation.earlier_contact,
+            attachments=attachments,
+            handoff=decision.escalates,
+            attachments_to_a_person=attachments_to_a_person,
+        )
+    return PlannedReply(reply, template, language)
+
+
+def decision_record(
+    decision: Decision,
+    facts: Facts,
+    analysis: emotion_pb.AnalyzeResponse | None,
+    planned: PlannedReply,
+) -> context_pb.DecisionRecord:
+    """What is stored with the bot's reply: why it was sent, on which facts, by which models."""
+    return context_pb.DecisionRecord(
+        action=decision.action.value,
+        reasons=[
+            context_pb.DecisionReasonRecord(code=r.code, explanation=r.explanation)
+            for r in decision.reasons
+        ],
+        priority=decision.priority,
+        model_versions=dict(analysis.model_versions) if analysis else {},
+        facts_json=json.dumps(asdict(facts), sort_keys=True),
+        template=planned.template,
+        language=planned.reply.language,
+    )
