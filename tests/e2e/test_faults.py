@@ -40,7 +40,8 @@ VISITORS = 30
 MESSAGES_EACH = 20
 SECONDS_BETWEEN_MESSAGES = 4.0  # 30 visitors: 7.5 messages a second, for 80 s and more
 ANSWER_TIMEOUT = 15.0
-REPLIES_TIMEOUT = 240.0
+SENDING_TIMEOUT = 240.0
+REPLIES_TIMEOUT = 180.0
 QUESTIONS = (
     "Hello! What time do you open on Saturday?",
     "Do you deliver to Lyon?",
@@ -223,6 +224,14 @@ async def _faults(stack: Stack, broker: EmbeddedKafka, timeline: Timeline) -> No
     note("broker back")
 
 
+def _last_lines(stack: Stack) -> str:
+    """What the services said last, for a failure's report (CI keeps nothing else)."""
+    return "\n".join(
+        f"--- {service}\n{stack.log_tail(service, 12)}"
+        for service in ("web_adapter", "orchestrator", "context")
+    )
+
+
 async def _dead_letters(bootstrap: str) -> list[str]:
     return [
         dict(record.headers).get("dead-letter-error", b"").decode()
@@ -230,6 +239,7 @@ async def _dead_letters(bootstrap: str) -> list[str]:
     ]
 
 
+@pytest.mark.timeout(600)  # up to 240 s of sending through the faults, 180 s for replies
 async def test_every_message_gets_one_reply_in_order_through_every_outage(
     faulty_stack: Stack, broker: EmbeddedKafka
 ) -> None:
@@ -239,7 +249,10 @@ async def test_every_message_gets_one_reply_in_order_through_every_outage(
     async with aiohttp.ClientSession() as session:
         listening = [asyncio.create_task(v.stay_until(session, done)) for v in visitors]
         faults = asyncio.create_task(_faults(faulty_stack, broker, timeline))
-        await asyncio.gather(*(visitor.chat(session) for visitor in visitors))
+        with contextlib.suppress(TimeoutError):  # the counts below say who got stuck
+            await asyncio.wait_for(
+                asyncio.gather(*(visitor.chat(session) for visitor in visitors)), SENDING_TIMEOUT
+            )
         await faults
         with contextlib.suppress(AssertionError):  # the counts below say what is missing
             await eventually(
@@ -267,8 +280,20 @@ async def test_every_message_gets_one_reply_in_order_through_every_outage(
         context_waits[len(context_waits) // 2] if context_waits else 0.0,
         all_waits[-1] if all_waits else 0.0,
     )
-    assert sent == VISITORS * MESSAGES_EACH
-    assert replied == sent, f"{replied} replies to {sent} messages; faults: {timeline}"
+    sent_each = {v.name: len(v.sent) for v in visitors}
+    assert sent == VISITORS * MESSAGES_EACH, f"{sent_each}\n{_last_lines(faulty_stack)}"
+    unanswered = {
+        v.name: [
+            sent_id
+            for sent_id, event_id in zip(v.sent, v.expected(), strict=True)
+            if event_id not in {r["in_reply_to"] for r in v.replies.values()}
+        ]
+        for v in visitors
+    }
+    assert replied == sent, (
+        f"{replied} replies to {sent} messages; faults: {timeline}; unanswered: "
+        f"{ {name: ids for name, ids in unanswered.items() if ids} }\n{_last_lines(faulty_stack)}"
+    )
     for visitor in visitors:
         assert visitor.replies_in_order() == visitor.expected(), visitor.name
     assert await _dead_letters(broker.bootstrap) == []
