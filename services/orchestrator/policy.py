@@ -117,12 +117,19 @@ _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+def _at_contract_precision(value: Any) -> Any:
+    """Scores cross the gRPC contract as 32-bit floats: an intensity of 0.7 arrives as
+    0.699999988. Compared at six decimals, it meets a rule's ``gte: 0.7`` as meant."""
+    return round(value, 6) if isinstance(value, float) else value
+
+
 def _holds(value: Any, expected: Any) -> bool:
     if expected == "any":
         return bool(value)
     if isinstance(expected, list):
         return value in expected
     if isinstance(expected, dict):
+        value = _at_contract_precision(value)
         return all(_COMPARISONS[op](value, bound) for op, bound in expected.items())
     return bool(value == expected)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import pytest
@@ -164,6 +165,16 @@ def test_each_situation_gets_its_action_and_reasons(
     facts: dict[str, object], action: Action, codes: list[str]
 ) -> None:
     assert decide(**facts) == (action, codes)
+
+
+def test_a_score_on_the_threshold_meets_it_after_crossing_the_contract_as_float32() -> None:
+    on_threshold = struct.unpack("f", struct.pack("f", 0.7))[0]  # 0.699999988...
+    assert on_threshold < 0.7
+
+    assert decide(intent="get_refund", dominant_emotion="anger", intensity=on_threshold) == (
+        Action.REPLY_AND_ESCALATE,
+        ["strong_negative_emotion"],
+    )
 
 
 def test_reasons_are_sentences_with_the_facts_in_them() -> None:
