@@ -15,6 +15,7 @@ from services.web_adapter.protocol import ChatMessage
 from services.web_adapter.sockets import Socket, VisitorSockets
 from shared.channels.adapter import Attachment
 from shared.channels.attachments import to_proto
+from shared.channels.outbound import Refusal, RefusalCode
 from shared.channels.webhooks import inbound_event_id
 from shared.conversations import thread_conversation_id
 from shared.errors import ContractError, DependencyUnavailableError
@@ -95,6 +96,28 @@ async def report_delivered(publisher: PublisherPort, event: messages_pb2.SendMes
     )
 
 
+WEB_CARRIES_NO_FILES = Refusal(
+    RefusalCode.MEDIA_UNSUPPORTED, "Not sent: images and files cannot be sent on web."
+)
+
+
+async def report_refused(
+    publisher: PublisherPort, event: messages_pb2.SendMessage, refusal: Refusal
+) -> None:
+    """Report a reply not shown to the visitor, with the reason, as the other channels do."""
+    state = messages_pb2.DELIVERY_STATE_FAILED
+    await publisher.publish(
+        DELIVERY,
+        messages_pb2.MessageDeliveryUpdated(
+            envelope=caused_by(event.envelope, f"delivery:{state}"),
+            send_event_id=event.envelope.event_id,
+            state=state,
+            error_code=refusal.code,
+            error_message=refusal.text,
+        ),
+    )
+
+
 class HeldHandover:
     """Runs when a visitor's socket opens: hands over the replies held for them."""
 
@@ -135,6 +158,11 @@ class ReplyDelivery:
         envelope = event.envelope
         if envelope.event_id in self._seen:
             REPLIES.labels("duplicate").inc()
+            return
+        if event.attachments:  # the chat shows text only: say so rather than drop the file
+            await report_refused(self._publisher, event, WEB_CARRIES_NO_FILES)
+            self._seen.add(envelope.event_id)
+            REPLIES.labels("refused").inc()
             return
         delivered = await self._sockets.deliver(envelope.customer.address, reply_frame(event))
         if delivered:

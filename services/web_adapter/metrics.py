@@ -11,7 +11,8 @@ FRAMES = Counter(
 )
 REPLIES = Counter(
     "rapport_web_replies_total",
-    "Replies for web visitors, by outcome (delivered, held, delivered_after_hold, duplicate).",
+    "Replies for web visitors, by outcome (delivered, held, delivered_after_hold, refused, "
+    "duplicate).",
     ["outcome"],
 )
 CONNECTIONS = Gauge("rapport_web_connections", "Open WebSocket connections.")

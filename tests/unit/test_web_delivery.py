@@ -141,3 +141,25 @@ async def test_a_visitor_back_while_their_reply_is_being_held_gets_it_at_once() 
     await holding
 
     assert [f["text"] for f in socket.frames] == ["how would you rate us?"]
+
+
+async def test_a_file_for_a_web_visitor_is_reported_refused_not_dropped_silently() -> None:
+    sockets, deliver, publisher = _web_adapter()
+    socket = RecordingSocket()
+    await sockets.attach("visitor-a", socket)
+    with_file = _reply("visitor-a", "Here is your invoice")
+    with_file.attachments.add(
+        reference="http://127.0.0.1:8083/media?ref=desk:upload/abc",
+        content_type="application/pdf",
+        kind=envelope_pb2.ATTACHMENT_KIND_FILE,
+    )
+
+    await deliver(with_file)
+
+    assert socket.frames == []
+    [(topic, report)] = publisher.published
+    assert topic == DELIVERY
+    assert isinstance(report, messages_pb2.MessageDeliveryUpdated)
+    assert report.send_event_id == with_file.envelope.event_id
+    assert report.state == messages_pb2.DELIVERY_STATE_FAILED
+    assert report.error_code == "media_unsupported"
