@@ -15,11 +15,11 @@ from services.web_adapter.protocol import ChatMessage
 from services.web_adapter.sockets import Socket, VisitorSockets
 from shared.channels.adapter import Attachment
 from shared.channels.attachments import to_proto
-from shared.channels.outbound import Refusal, RefusalCode
+from shared.channels.outbound import Refusal, RefusalCode, delivery_report
 from shared.channels.webhooks import inbound_event_id
 from shared.conversations import thread_conversation_id
 from shared.errors import ContractError, DependencyUnavailableError
-from shared.kafka.codec import caused_by, new_envelope
+from shared.kafka.codec import new_envelope
 from shared.kafka.topics import DELIVERY, INBOUND
 from shared.seen import SeenIds
 
@@ -88,11 +88,7 @@ async def report_delivered(publisher: PublisherPort, event: messages_pb2.SendMes
     """Tell the rest of Rapport (the desk's delivery marks) that the visitor has the reply."""
     await publisher.publish(
         DELIVERY,
-        messages_pb2.MessageDeliveryUpdated(
-            envelope=caused_by(event.envelope, "delivery:delivered"),
-            send_event_id=event.envelope.event_id,
-            state=messages_pb2.DELIVERY_STATE_DELIVERED,
-        ),
+        delivery_report(event, messages_pb2.DELIVERY_STATE_DELIVERED, purpose="delivery:delivered"),
     )
 
 
@@ -105,13 +101,11 @@ async def report_refused(
     publisher: PublisherPort, event: messages_pb2.SendMessage, refusal: Refusal
 ) -> None:
     """Report a reply not shown to the visitor, with the reason, as the other channels do."""
-    state = messages_pb2.DELIVERY_STATE_FAILED
     await publisher.publish(
         DELIVERY,
-        messages_pb2.MessageDeliveryUpdated(
-            envelope=caused_by(event.envelope, f"delivery:{state}"),
-            send_event_id=event.envelope.event_id,
-            state=state,
+        delivery_report(
+            event,
+            messages_pb2.DELIVERY_STATE_FAILED,
             error_code=refusal.code,
             error_message=refusal.text,
         ),

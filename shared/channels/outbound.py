@@ -79,6 +79,27 @@ def _media_refusal(message: OutboundMessage, capabilities: Capabilities) -> Refu
     return None
 
 
+def delivery_report(
+    event: messages_pb2.SendMessage,
+    state: messages_pb2.DeliveryState,
+    *,
+    purpose: str = "",
+    provider_message_id: str = "",
+    error_code: str = "",
+    error_message: str = "",
+) -> messages_pb2.MessageDeliveryUpdated:
+    """How a send went, as every adapter reports it; its id derives from the send and
+    ``purpose`` (by default the state), so reporting the same thing again is one event."""
+    return messages_pb2.MessageDeliveryUpdated(
+        envelope=caused_by(event.envelope, purpose or f"delivery:{state}"),
+        send_event_id=event.envelope.event_id,
+        provider_message_id=provider_message_id,
+        state=state,
+        error_code=error_code,
+        error_message=error_message[:500],
+    )
+
+
 class DeliveryFailedError(SendError):
     """The platform did not take the message; carries its error to the dead-letter topic."""
 
@@ -167,15 +188,13 @@ class OutboundDelivery:
         error_code: str = "",
         error_message: str = "",
     ) -> None:
-        envelope = event.envelope
         await self._publisher.publish(
             DELIVERY,
-            messages_pb2.MessageDeliveryUpdated(
-                envelope=caused_by(envelope, f"delivery:{state}"),
-                send_event_id=envelope.event_id,
+            delivery_report(
+                event,
+                state,
                 provider_message_id=provider_message_id,
-                state=state,
                 error_code=error_code,
-                error_message=error_message[:500],
+                error_message=error_message,
             ),
         )
