@@ -13,11 +13,15 @@ One JSON line per message, keys in alphabetical order: ``id``; ``channel``; ``ac
 channel's adapter would send it, ``reply_language`` and the voice's ``template`` (all
 three null when the bot stays quiet); ``facts``, what the policy's rules read; and
 ``model_versions``. Input and errors: ``shared.message_lines``.
+
+``calibrate --jsonl DEV [--policy PATH]`` chooses the policy's numeric thresholds on
+development messages labelled ``needs_person`` (``calibration``) and prints them as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -31,13 +35,19 @@ from rapport.events.v1 import messages_pb2
 from services.emotion.analyzer import Analyzer, Request
 from services.emotion.config import EmotionSettings
 from services.emotion.in_process import analyze_batch, load_analyzer
+from services.orchestrator.calibration import calibrate, facts_of, read_labelled
 from services.orchestrator.channel_forms import as_sent, capabilities_of
 from services.orchestrator.config import OrchestratorSettings
 from services.orchestrator.planning import FIRST_MESSAGE, message_facts, plan_reply
 from services.orchestrator.policy import Action, Policy
 from shared.channel_names import CHANNEL_NAMES
 from shared.channels.adapter import Capabilities
-from shared.message_lines import MessageLine, add_source_argument, run_on_standard_streams
+from shared.message_lines import (
+    MalformedLine,
+    MessageLine,
+    add_source_argument,
+    run_on_standard_streams,
+)
 
 PROGRAM = "python -m services.orchestrator"
 
@@ -54,12 +64,20 @@ def parser() -> argparse.ArgumentParser:
     decide.add_argument(
         "--channel", choices=CHANNEL_NAMES, default="web", help="the channel it arrives on"
     )
-    decide.add_argument(
-        "--policy",
-        type=Path,
-        metavar="PATH",
-        help="a policy file to try instead of the service's (RAPPORT_ORCHESTRATOR_POLICY_FILE)",
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="choose the policy's numeric thresholds on messages labelled needs_person",
     )
+    calibrate.add_argument(
+        "--jsonl", required=True, type=Path, metavar="FILE", help="development messages"
+    )
+    for command in (decide, calibrate):
+        command.add_argument(
+            "--policy",
+            type=Path,
+            metavar="PATH",
+            help="a policy file instead of the service's (RAPPORT_ORCHESTRATOR_POLICY_FILE)",
+        )
     return root
 
 
@@ -103,6 +121,21 @@ class FirstMessages:
         }
 
 
+def run_calibration(path: Path, policy: Policy, program: str) -> int:
+    """Print the calibration report of ``calibration`` as JSON; 1 on a bad file."""
+    try:
+        with path.open("rb") as stream:
+            labelled = read_labelled(stream)
+    except (OSError, MalformedLine) as exc:
+        print(f"{program}: {path}: {exc}", file=sys.stderr)
+        return 1
+    messages = [message for message, _ in labelled]
+    facts = facts_of(policy, load_analyzer(EmotionSettings()), messages)
+    _, report = calibrate(policy, facts, [label for _, label in labelled])
+    print(json.dumps(report, indent=1, sort_keys=True))
+    return 0
+
+
 def main(argv: Sequence[str]) -> int:
     """Run the command ``argv`` names; the exit status (2 for a bad argument, from argparse)."""
     args = parser().parse_args(argv)
@@ -115,6 +148,8 @@ def main(argv: Sequence[str]) -> int:
         problem = f"{type(exc).__name__}: {exc}"
         print(f"{program}: cannot use the policy {policy_file}: {problem}", file=sys.stderr)
         return 1
+    if args.command == "calibrate":
+        return run_calibration(args.jsonl, policy, program)
     first_messages = FirstMessages(
         policy=policy,
         analyzer=load_analyzer(EmotionSettings()),
