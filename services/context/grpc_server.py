@@ -131,6 +131,7 @@ def customer_message(customer: Customer) -> pb.Customer:
         customer_id=customer.id,
         display_name=customer.display_name,
         preferred_language=customer.preferred_language,
+        last_language=customer.last_language,
         preferred_channel=customer.preferred_channel,  # type: ignore[arg-type]
         created_at=_timestamp(customer.created_at),
         identities=[

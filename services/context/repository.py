@@ -77,6 +77,9 @@ class Customer:
     created_at: datetime
     consent: Consent
     identities: tuple[Identity, ...] = ()
+    # The language of the customer's latest message read with one ("" when none): what
+    # the language identifier weighs a short next message against.
+    last_language: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,8 +245,19 @@ CONTACTS = cast(Table, ContactRow.__table__)
 _CUSTOMER_FOLLOWING_ALIASES = HotStatement(
     select(CUSTOMERS).where(CUSTOMERS.c.id == _CANONICAL_CUSTOMER_ID)
 )
+_LAST_LANGUAGE = (
+    select(TURNS.c.language)
+    .where(
+        TURNS.c.customer_id == CUSTOMERS.c.id,
+        TURNS.c.language != "",
+        TURNS.c.language != "und",
+    )
+    .order_by(TURNS.c.occurred_at.desc(), TURNS.c.sequence.desc())
+    .limit(1)
+    .scalar_subquery()
+)
 _CUSTOMER_BY_ADDRESS = HotStatement(
-    select(CUSTOMERS)
+    select(CUSTOMERS, _LAST_LANGUAGE.label("last_language"))
     .join(IDENTITIES, IDENTITIES.c.customer_id == CUSTOMERS.c.id)
     .where(
         IDENTITIES.c.channel == bindparam("channel"),
@@ -313,6 +327,7 @@ def customer_of(row: CustomerRow | Row[Any], identities: tuple[Identity, ...] = 
             utc(row.consent_updated_at) if row.consent_updated_at else None,
         ),
         identities=identities,
+        last_language=getattr(row, "last_language", None) or "",
     )
 
 

@@ -106,6 +106,7 @@ async def say(
     event_id: str = "",
     context_turns: int = 0,
     attachments: Sequence[envelope_pb2.Attachment] = (),
+    language: str = "",
 ) -> pb.AppendTurnResponse:
     turn = pb.Turn(
         event_id=event_id or str(uuid.uuid4()),
@@ -115,6 +116,7 @@ async def say(
         channel=channel,
         occurred_at=stamp(at or datetime.now(UTC)),
         attachments=attachments,
+        language=language,
     )
     if emotion:
         turn.emotion.CopyFrom(
@@ -157,6 +159,29 @@ async def test_phone_numbers_are_one_identity_in_e164(service: Service) -> None:
             )
         )
         assert code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_customer_comes_back_with_the_language_they_last_wrote_in(
+    service: Service,
+) -> None:
+    customer = await resolve(service, WEB, "visitor-lang")
+    assert customer.last_language == ""
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    # Each turn, then the language the customer is known by: a turn without a language,
+    # the bot's turn and an undetermined one ("und") leave it as it was.
+    turns = [
+        ("hola", CUSTOMER, "es", "es"),
+        ("👍", CUSTOMER, "", "es"),
+        ("gracias a usted", BOT, "", "es"),
+        ("thanks", CUSTOMER, "en", "en"),
+        ("👍👍", CUSTOMER, "und", "en"),
+    ]
+    for minute, (text, role, language, known) in enumerate(turns):
+        at = start + timedelta(minutes=minute)
+        await say(
+            service, customer.customer_id, "c-lang", text, role=role, at=at, language=language
+        )
+        assert (await resolve(service, WEB, "visitor-lang")).last_language == known
 
 
 async def test_concurrent_first_contacts_create_one_customer(service: Service) -> None:

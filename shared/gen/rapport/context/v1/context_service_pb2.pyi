@@ -146,7 +146,7 @@ class Consent(_message.Message):
     def __init__(self, emotion_analysis_allowed: _Optional[bool] = ..., marketing_allowed: _Optional[bool] = ..., sms_opted_out: _Optional[bool] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Customer(_message.Message):
-    __slots__ = ("customer_id", "display_name", "preferred_language", "created_at", "preferred_channel", "identities", "consent")
+    __slots__ = ("customer_id", "display_name", "preferred_language", "created_at", "preferred_channel", "identities", "consent", "last_language")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     PREFERRED_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
@@ -154,6 +154,7 @@ class Customer(_message.Message):
     PREFERRED_CHANNEL_FIELD_NUMBER: _ClassVar[int]
     IDENTITIES_FIELD_NUMBER: _ClassVar[int]
     CONSENT_FIELD_NUMBER: _ClassVar[int]
+    LAST_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     display_name: str
     preferred_language: str
@@ -161,7 +162,8 @@ class Customer(_message.Message):
     preferred_channel: _envelope_pb2.Channel
     identities: _containers.RepeatedCompositeFieldContainer[Identity]
     consent: Consent
-    def __init__(self, customer_id: _Optional[str] = ..., display_name: _Optional[str] = ..., preferred_language: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., preferred_channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., identities: _Optional[_Iterable[_Union[Identity, _Mapping]]] = ..., consent: _Optional[_Union[Consent, _Mapping]] = ...) -> None: ...
+    last_language: str
+    def __init__(self, customer_id: _Optional[str] = ..., display_name: _Optional[str] = ..., preferred_language: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., preferred_channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., identities: _Optional[_Iterable[_Union[Identity, _Mapping]]] = ..., consent: _Optional[_Union[Consent, _Mapping]] = ..., last_language: _Optional[str] = ...) -> None: ...
 
 class Conversation(_message.Message):
     __slots__ = ("conversation_id", "customer_id", "channel", "state", "language", "assignee", "created_at", "updated_at", "returned_by", "returned_at")
