@@ -1,9 +1,10 @@
 """Emotion service benchmark over real gRPC: AnalyzeBatch throughput, unary Analyze latency, RSS.
 
 Starts ``python -m services.emotion`` on free ports (models loaded as in production),
-sends GoEmotions test texts (short Reddit comments), and prints the figures.
+pinned to ``--cores`` cores with as many encoder threads, sends GoEmotions test texts
+(short Reddit comments), and prints the figures, start-up time included.
 
-    python -m bench.emotion_grpc --messages 20000 --batch 500 --unary 3000
+    python -m bench.emotion_grpc --messages 20000 --batch 500 --unary 3000 --cores 1
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ async def wait_serving(address: str, process: subprocess.Popen[bytes]) -> None:
 
 
 async def run(args: argparse.Namespace, process: subprocess.Popen[bytes], address: str) -> None:
+    started = time.perf_counter()
     await wait_serving(address, process)
+    print(f"start-up to SERVING                 {time.perf_counter() - started:.2f} s")
     print(f"service RSS after loading models   {rss_mib(process.pid):.0f} MiB")
     texts = load_texts(args.messages)
     async with grpc.aio.insecure_channel(address) as channel:
@@ -75,7 +78,9 @@ async def run(args: argparse.Namespace, process: subprocess.Popen[bytes], addres
         for batch in batches:
             await stub.AnalyzeBatch(batch, timeout=30)
         elapsed = time.perf_counter() - started
-        print(f"AnalyzeBatch ({args.batch}/call)          {len(texts) / elapsed:,.0f} messages/s")
+        rate = len(texts) / elapsed
+        print(f"AnalyzeBatch ({args.batch}/call)          {rate:,.0f} messages/s")
+        print(f"  per core                          {rate / args.cores:,.0f} messages/s")
 
         latencies = []
         for text in texts[: args.unary]:
@@ -93,15 +98,23 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--unary", type=int, default=3_000)
+    parser.add_argument("--cores", type=int, default=1)
     args = parser.parse_args()
+    cores = set(sorted(os.sched_getaffinity(0))[: args.cores])
     port = free_port()
     env = {
         **os.environ,
         "RAPPORT_EMOTION_GRPC_PORT": str(port),
         "RAPPORT_EMOTION_METRICS_PORT": "0",
+        "RAPPORT_EMOTION_ENCODER_THREADS": str(args.cores),
         "LOG_LEVEL": "WARNING",
     }
-    process = subprocess.Popen([sys.executable, "-m", "services.emotion"], cwd=REPO_ROOT, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.emotion"],
+        cwd=REPO_ROOT,
+        env=env,
+        preexec_fn=lambda: os.sched_setaffinity(0, cores),
+    )
     try:
         asyncio.run(run(args, process, f"127.0.0.1:{port}"))
     finally:

@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python -m bench.emotion_models [N]``. Pinned to one core where the OS
 allows, it analyses N GoEmotions test comments with every head (language, emotion,
-sentiment, sarcasm, intent) in batch mode and one message at a time, and prints
+sentiment, sarcasm, intent, embedding) in batch mode and one message at a time, and prints
 messages/s for each and the resident memory after loading the models.
 """
 
@@ -14,7 +14,9 @@ import sys
 import time
 from collections.abc import Sequence
 
-from services.emotion.fasttext_predictor import FastTextPredictor, normalize
+from services.emotion.config import SHIPPED_INTENTS, SHIPPED_MODELS
+from services.emotion.encoder_predictor import EncoderPredictor
+from services.emotion.text import normalize
 from services.emotion.training.datasets import goemotions
 
 
@@ -27,7 +29,7 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def all_heads(predictor: FastTextPredictor, texts: Sequence[str]) -> None:
+def all_heads(predictor: EncoderPredictor, texts: Sequence[str]) -> None:
     """One analysis of ``texts`` by every head, as the service does it. The normalisation
     cache is emptied first, as if the texts were new (the bench cycles through the test set)."""
     normalize.cache_clear()
@@ -35,7 +37,8 @@ def all_heads(predictor: FastTextPredictor, texts: Sequence[str]) -> None:
     predictor.emotions(texts, codes)
     predictor.sentiment(texts, codes)
     predictor.sarcasm(texts)
-    predictor.intent(texts)
+    predictor.intent(texts, codes)
+    predictor.embeddings(texts)
 
 
 def main(n: int) -> None:
@@ -43,7 +46,7 @@ def main(n: int) -> None:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     before = rss_mb()
     started = time.perf_counter()
-    predictor = FastTextPredictor.load()
+    predictor = EncoderPredictor.load(SHIPPED_MODELS, SHIPPED_INTENTS, threads=1)
     loaded = time.perf_counter() - started
     after = rss_mb()
     pool = [text for text, _ in goemotions("test")]

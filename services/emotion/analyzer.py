@@ -24,7 +24,6 @@ from services.emotion.predictor import (
 from services.emotion.urgency import Urgency, shouting, urgency
 
 NEUTRAL = "neutral"
-UNDETERMINED = "und"
 # How much each emotion stirs a person up, for intensity: anger runs hotter than sadness.
 _AROUSAL = {
     "anger": 1.0,
@@ -42,6 +41,7 @@ _AROUSAL = {
 class Request:
     text: str
     language_hint: str = ""
+    previous_language: str = ""  # the language the customer last wrote in
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +58,7 @@ class Analysis:
     drivers: tuple[tuple[str, float], ...]
     truncated: bool
     analysed_chars: int
-
-
-def _hint_code(hint: str) -> str:
-    """``"es-ES,es;q=0.9"`` → ``"es"``."""
-    return hint.split(",")[0].split(";")[0].split("-")[0].split("_")[0].strip().lower()[:3]
+    embedding: tuple[float, ...] = ()
 
 
 def intensity(scores: EmotionScores, dominant: str, text: str) -> float:
@@ -81,13 +77,9 @@ class Analyzer:
         predictor: Predictor,
         *,
         max_chars: int,
-        supported_languages: frozenset[str],
-        hint_below_confidence: float = 0.5,
     ) -> None:
         self._predictor = predictor
         self._max_chars = max_chars
-        self._supported = supported_languages
-        self._hint_below = hint_below_confidence
 
     @property
     def max_chars(self) -> int:
@@ -106,11 +98,12 @@ class Analyzer:
         """Many messages; each head predicts the whole batch in one call."""
         texts = [r.text[: self._max_chars] for r in requests]
         with INFERENCE_SECONDS.labels("language").time():
-            guesses = self._predictor.language(texts)
-        languages = [
-            self._language(g, r.language_hint) for g, r in zip(guesses, requests, strict=True)
-        ]
-        codes = [language.code for language, _ in languages]
+            languages = self._predictor.language(
+                texts,
+                [r.language_hint for r in requests],
+                [r.previous_language for r in requests],
+            )
+        codes = [language.guess.code for language in languages]
         with INFERENCE_SECONDS.labels("emotion").time():
             emotions = self._predictor.emotions(texts, codes)
         with INFERENCE_SECONDS.labels("sentiment").time():
@@ -118,7 +111,8 @@ class Analyzer:
         with INFERENCE_SECONDS.labels("sarcasm").time():
             sarcasms = self._predictor.sarcasm(texts)
         with INFERENCE_SECONDS.labels("intent").time():
-            intents = self._predictor.intent(texts)
+            intents = self._predictor.intent(texts, codes)
+        embeddings = self._predictor.embeddings(texts)
         results = []
         for i, text in enumerate(texts):
             scores = emotions[i]
@@ -130,8 +124,8 @@ class Analyzer:
                     drivers = tuple(self._predictor.emotion_drivers(text, codes[i], dominant))
             results.append(
                 Analysis(
-                    language=languages[i][0],
-                    language_from_hint=languages[i][1],
+                    language=languages[i].guess,
+                    language_from_hint=languages[i].from_context,
                     emotions=scores,
                     dominant_emotion=dominant,
                     intensity=strength,
@@ -142,13 +136,7 @@ class Analyzer:
                     drivers=drivers,
                     truncated=len(requests[i].text) > self._max_chars,
                     analysed_chars=len(text),
+                    embedding=embeddings[i],
                 )
             )
         return results
-
-    def _language(self, guess: LanguageGuess, hint: str) -> tuple[LanguageGuess, bool]:
-        """The text's language, or the channel's hint when the text cannot tell."""
-        code = _hint_code(hint)
-        if code and (guess.code == UNDETERMINED or guess.confidence < self._hint_below):
-            return LanguageGuess(code, guess.confidence, code in self._supported), True
-        return guess, False

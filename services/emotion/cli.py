@@ -40,24 +40,40 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also name the words that drove the dominant emotion (one prediction per word)",
     )
+    analyze.add_argument(
+        "--embedding",
+        action="store_true",
+        help="also print each message's sentence embedding (384 numbers)",
+    )
     return root
 
 
-def as_json(message: MessageLine, analysis: pb.AnalyzeResponse) -> dict[str, Any]:
+def as_json(
+    message: MessageLine, analysis: pb.AnalyzeResponse, *, include_embedding: bool = False
+) -> dict[str, Any]:
     """The answer for one message: its id, then the service's answer as JSON."""
     fields = json_format.MessageToDict(
         analysis, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
+    if not include_embedding:
+        del fields["embedding"]
     return {"id": message.id, **fields}
 
 
 def analyses(
-    analyzer: Analyzer, messages: Sequence[MessageLine], *, include_drivers: bool
+    analyzer: Analyzer,
+    messages: Sequence[MessageLine],
+    *,
+    include_drivers: bool,
+    include_embedding: bool = False,
 ) -> list[Mapping[str, Any]]:
     """One JSON object per message, the batch analysed together."""
     requests = [Request(m.text, m.language_hint) for m in messages]
     results = analyze_batch(analyzer, requests, include_drivers=include_drivers)
-    return [as_json(m, r) for m, r in zip(messages, results, strict=True)]
+    return [
+        as_json(m, r, include_embedding=include_embedding)
+        for m, r in zip(messages, results, strict=True)
+    ]
 
 
 def main(argv: Sequence[str]) -> int:
@@ -66,6 +82,8 @@ def main(argv: Sequence[str]) -> int:
     analyzer = load_analyzer(EmotionSettings())
     return run_on_standard_streams(
         args.jsonl,
-        lambda batch: analyses(analyzer, batch, include_drivers=args.drivers),
+        lambda batch: analyses(
+            analyzer, batch, include_drivers=args.drivers, include_embedding=args.embedding
+        ),
         program=f"{PROGRAM} {args.command}",
     )

@@ -11,6 +11,7 @@ from pydantic_settings import SettingsConfigDict
 from shared.config import ServiceSettings
 
 SHIPPED_MODELS = Path(__file__).resolve().parent / "models"
+SHIPPED_INTENTS = Path(__file__).resolve().parent / "intents.yaml"
 
 
 class EmotionSettings(ServiceSettings):
@@ -20,8 +21,10 @@ class EmotionSettings(ServiceSettings):
     grpc_port: int = Field(50051, ge=0, le=65535)
     metrics_port: int = Field(9102, ge=0, le=65535)
     models_dir: Path = SHIPPED_MODELS
+    # Example messages per intent; a business adds its own intents here (any language).
+    intents_file: Path = SHIPPED_INTENTS
     # Longer texts are analysed on this prefix and flagged as truncated.
     max_text_chars: int = Field(2000, gt=0)
     max_batch_items: int = Field(1000, gt=0)
-    # Below this language-ID confidence the channel's language hint wins.
-    hint_below_confidence: float = Field(0.5, ge=0, le=1)
+    # Threads of the encoder's onnxruntime session (one per core the service may use).
+    encoder_threads: int = Field(1, gt=0)

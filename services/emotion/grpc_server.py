@@ -51,6 +51,7 @@ def to_response(analysis: Analysis, versions: Mapping[str, str]) -> pb.AnalyzeRe
         truncated=analysis.truncated,
         analysed_chars=analysis.analysed_chars,
         model_versions=versions,
+        embedding=analysis.embedding,
     )
 
 
@@ -73,7 +74,9 @@ class EmotionServicer(pb_grpc.EmotionServiceServicer):
     ) -> pb.AnalyzeResponse:
         if not request.text.strip():
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "text is empty")
-        analysis = self._analyzer.analyze(Request(request.text, request.language_hint))
+        analysis = self._analyzer.analyze(
+            Request(request.text, request.language_hint, request.previous_language)
+        )
         self._count([analysis])
         return to_response(analysis, self._versions)
 
@@ -94,7 +97,7 @@ class EmotionServicer(pb_grpc.EmotionServiceServicer):
                     grpc.StatusCode.INVALID_ARGUMENT, f"items[{index}]: text is empty"
                 )
         analyses = self._analyzer.analyze_batch(
-            [Request(item.text, item.language_hint) for item in items],
+            [Request(item.text, item.language_hint, item.previous_language) for item in items],
             include_drivers=request.include_drivers,
         )
         self._count(analyses)

@@ -14,19 +14,16 @@ from rapport.emotion.v1 import emotion_service_pb2 as pb
 
 from services.emotion.analyzer import Analyzer, Request
 from services.emotion.config import EmotionSettings
-from services.emotion.fasttext_predictor import FastTextPredictor
+from services.emotion.encoder_predictor import EncoderPredictor
 from services.emotion.grpc_server import to_response
 
 
 def load_analyzer(settings: EmotionSettings) -> Analyzer:
     """The analyzer over the models in ``settings.models_dir``, tuned by ``settings``."""
-    predictor = FastTextPredictor.load(settings.models_dir)
-    return Analyzer(
-        predictor,
-        max_chars=settings.max_text_chars,
-        supported_languages=predictor.supported_languages,
-        hint_below_confidence=settings.hint_below_confidence,
+    predictor = EncoderPredictor.load(
+        settings.models_dir, settings.intents_file, threads=settings.encoder_threads
     )
+    return Analyzer(predictor, max_chars=settings.max_text_chars)
 
 
 def analyze_batch(

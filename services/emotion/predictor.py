@@ -33,6 +33,12 @@ class LanguageGuess:
 
 
 @dataclass(frozen=True, slots=True)
+class Identified:
+    guess: LanguageGuess
+    from_context: bool  # the previous language or the channel's hint decided, not the text
+
+
+@dataclass(frozen=True, slots=True)
 class EmotionScores:
     scores: Mapping[str, float]  # every RAPPORT_EMOTIONS label → calibrated probability
     detected: tuple[str, ...]  # labels at or above their decision threshold, best first
@@ -62,10 +68,15 @@ class Predictor(Protocol):
 
     @property
     def versions(self) -> Mapping[str, str]:
-        """Model version per head: language, emotion, sentiment, sarcasm, intent."""
+        """Model version per head: language, emotion, sentiment, sarcasm, intent, encoder."""
         ...
 
-    def language(self, texts: Sequence[str]) -> list[LanguageGuess]: ...
+    def language(
+        self, texts: Sequence[str], hints: Sequence[str], previous: Sequence[str]
+    ) -> list[Identified]:
+        """Each text's language, given the channel's hint and the customer's previous
+        language (either may be empty)."""
+        ...
 
     def emotions(self, texts: Sequence[str], languages: Sequence[str]) -> list[EmotionScores]: ...
 
@@ -73,7 +84,11 @@ class Predictor(Protocol):
 
     def sarcasm(self, texts: Sequence[str]) -> list[SarcasmScore]: ...
 
-    def intent(self, texts: Sequence[str]) -> list[IntentGuess]: ...
+    def intent(self, texts: Sequence[str], languages: Sequence[str]) -> list[IntentGuess]: ...
+
+    def embeddings(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
+        """Each text's unit-length sentence embedding (empty when the model has none)."""
+        ...
 
     def emotion_drivers(
         self, text: str, language: str, label: str, top_k: int = 3

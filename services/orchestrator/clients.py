@@ -26,12 +26,16 @@ class EmotionClient:
             "AnalyzeBatch", self._analyze_batch, MAX_BATCH
         )
 
-    async def analyze(self, text: str, language_hint: str) -> emotion_pb.AnalyzeResponse:
+    async def analyze(
+        self, text: str, language_hint: str, previous_language: str = ""
+    ) -> emotion_pb.AnalyzeResponse:
         """The analysis of one text; raises like a unary call would, and only for this text."""
         if not text.strip():  # refused here, so one blank text cannot fail a whole batch
             raise InvalidInputError("INVALID_ARGUMENT: text is empty")
         return await self._batches.submit(
-            emotion_pb.AnalyzeRequest(text=text, language_hint=language_hint)
+            emotion_pb.AnalyzeRequest(
+                text=text, language_hint=language_hint, previous_language=previous_language
+            )
         )
 
     async def _analyze_batch(

@@ -53,7 +53,9 @@ log = logging.getLogger(__name__)
 
 
 class EmotionPort(Protocol):
-    async def analyze(self, text: str, language_hint: str) -> emotion_pb.AnalyzeResponse: ...
+    async def analyze(
+        self, text: str, language_hint: str, previous_language: str = ""
+    ) -> emotion_pb.AnalyzeResponse: ...
 
 
 class ContextPort(Protocol):
@@ -131,7 +133,7 @@ class InboundHandler:
             return
         analysis = None
         if has_text(event) and customer.consent.emotion_analysis_allowed:
-            analysis = await self._analyze(event)
+            analysis = await self._analyze(event, customer.last_language)
         inbound_turn = context_pb.Turn(
             event_id=envelope.event_id,
             conversation_id=envelope.conversation_id,
@@ -254,11 +256,11 @@ class InboundHandler:
         HANDOFFS.labels(handoff.reasons[0].code if handoff.reasons else "policy").inc()
 
     async def _analyze(
-        self, event: messages_pb2.MessageReceived
+        self, event: messages_pb2.MessageReceived, previous_language: str
     ) -> emotion_pb.AnalyzeResponse | None:
         """The emotion reading, or None when the emotion service is down: answer anyway."""
         try:
-            return await self._emotion.analyze(event.text, event.locale_hint)
+            return await self._emotion.analyze(event.text, event.locale_hint, previous_language)
         except DependencyUnavailableError as exc:
             log.warning("answering without emotion analysis: %s", exc)
             return None

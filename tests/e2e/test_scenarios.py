@@ -139,6 +139,9 @@ class Conversation:
     id: str
     turns: tuple[Turn, ...]
     group: str = ""  # the voice-consistency group a per-channel copy belongs to
+    # Why the service does not yet do what the conversation expects: the test is then
+    # expected to fail, and fails when the conversation starts passing (strict).
+    known_failure: str = ""
 
 
 def _turn(raw: Mapping[str, Any], channel: str, address: str, locale: str) -> Turn:
@@ -182,10 +185,11 @@ def _conversations(raw: Mapping[str, Any]) -> Iterator[Conversation]:
             )
             for t in raw["turns"]
         )
+        known = str(raw.get("known_failure", ""))
         if "channels" in raw:
-            yield Conversation(f"{raw['id']}@{channel}", turns, group=raw["id"])
+            yield Conversation(f"{raw['id']}@{channel}", turns, raw["id"], known)
         else:
-            yield Conversation(raw["id"], turns)
+            yield Conversation(raw["id"], turns, known_failure=known)
 
 
 def load_scenarios() -> list[Conversation]:
@@ -576,7 +580,19 @@ def _earlier(conversation: Conversation, played: Played, index: int) -> Seen | N
     return None
 
 
-@pytest.mark.parametrize("conversation", CONVERSATIONS, ids=[c.id for c in CONVERSATIONS])
+@pytest.mark.parametrize(
+    "conversation",
+    [
+        pytest.param(
+            c,
+            id=c.id,
+            marks=[pytest.mark.xfail(strict=True, reason=c.known_failure)]
+            if c.known_failure
+            else [],
+        )
+        for c in CONVERSATIONS
+    ],
+)
 def test_conversation(conversation: Conversation, played: dict[str, Played]) -> None:
     run = played[conversation.id]
     if run.error is not None:

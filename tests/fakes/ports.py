@@ -40,8 +40,12 @@ class StubEmotion:
 
     def __init__(self, available: bool = True) -> None:
         self.available = available
+        self.previous_languages: list[str] = []
 
-    async def analyze(self, text: str, language_hint: str) -> emotion_pb.AnalyzeResponse:
+    async def analyze(
+        self, text: str, language_hint: str, previous_language: str = ""
+    ) -> emotion_pb.AnalyzeResponse:
+        self.previous_languages.append(previous_language)
         if not self.available:
             raise DependencyUnavailableError("UNAVAILABLE: emotion is down")
         emotion, intent = next(
@@ -88,8 +92,19 @@ class InMemoryContext:
         consent = self.consent.setdefault(
             customer_id, context_pb.Consent(emotion_analysis_allowed=True)
         )
+        last_language = next(
+            (
+                turn.language
+                for event_id, turn in reversed(self.turns.items())
+                if self.turn_customer[event_id] == customer_id and turn.language
+            ),
+            "",
+        )
         return context_pb.Customer(
-            customer_id=customer_id, display_name=display_name, consent=consent
+            customer_id=customer_id,
+            display_name=display_name,
+            consent=consent,
+            last_language=last_language,
         )
 
     async def append_turn(

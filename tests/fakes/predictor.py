@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from services.emotion.predictor import (
     RAPPORT_EMOTIONS,
     EmotionScores,
+    Identified,
     IntentGuess,
     LanguageGuess,
     SarcasmScore,
@@ -29,19 +30,25 @@ class KeywordPredictor:
         "sentiment": "kw-1",
         "sarcasm": "kw-1",
         "intent": "kw-1",
+        "encoder": "kw-1",
     }
     supported_languages = frozenset({"en", "es"})
 
     def __init__(self) -> None:
         self.driver_calls = 0
 
-    def language(self, texts: Sequence[str]) -> list[LanguageGuess]:
-        guesses = []
-        for text in texts:
-            code = next((c for w, c in LANGUAGE_WORDS.items() if w in text.lower()), "und")
-            confidence = 0.9 if code != "und" else 0.1
-            guesses.append(LanguageGuess(code, confidence, code in self.supported_languages))
-        return guesses
+    def language(
+        self, texts: Sequence[str], hints: Sequence[str], previous: Sequence[str]
+    ) -> list[Identified]:
+        """A keyword's language; without one, the previous language, else the hint's."""
+        found = []
+        for text, hint, before in zip(texts, hints, previous, strict=True):
+            code = next((c for w, c in LANGUAGE_WORDS.items() if w in text.lower()), "")
+            context = before or hint.split("-")[0]
+            chosen, confidence = (code, 0.9) if code else (context or "und", 0.1)
+            guess = LanguageGuess(chosen, confidence, chosen in self.supported_languages)
+            found.append(Identified(guess, not code and bool(context)))
+        return found
 
     def emotions(self, texts: Sequence[str], languages: Sequence[str]) -> list[EmotionScores]:
         results = []
@@ -60,11 +67,20 @@ class KeywordPredictor:
     def sarcasm(self, texts: Sequence[str]) -> list[SarcasmScore]:
         return [SarcasmScore(0.1, False) for _ in texts]
 
-    def intent(self, texts: Sequence[str]) -> list[IntentGuess]:
+    def intent(self, texts: Sequence[str], languages: Sequence[str]) -> list[IntentGuess]:
         return [
             IntentGuess("track_order", 0.9) if "order" in t else IntentGuess("unknown", 0.2)
             for t in texts
         ]
+
+    def embeddings(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
+        """A unit vector per text: which of four keywords it holds, or none."""
+        vectors = []
+        for text in texts:
+            hits = [float(w in text.lower()) for w in EMOTION_WORDS]
+            norm = sum(hits) ** 0.5 or 1.0
+            vectors.append(tuple(h / norm for h in hits))
+        return vectors
 
     def emotion_drivers(
         self, text: str, language: str, label: str, top_k: int = 3

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 EMOTION = pb.DESCRIPTOR.services_by_name["EmotionService"].full_name
 MAX_CHARS = 500
-HEADS = {"language", "emotion", "sentiment", "sarcasm", "intent"}
+HEADS = {"language", "emotion", "sentiment", "sarcasm", "intent", "encoder"}
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +103,8 @@ async def test_languages_and_the_hint_for_text_too_short_to_tell(
     assert not spanish.language.from_hint
     emoji = await analyze(stub, "👍👍", hint="pt-BR")
     assert (emoji.language.code, emoji.language.from_hint) == ("pt", True)
+    reply = await stub.Analyze(pb.AnalyzeRequest(text="ok thx", previous_language="en"), timeout=10)
+    assert reply.language.code == "en"
     unsupported = await analyze(stub, "Дякую, все чудово, замовлення вже отримав")
     assert unsupported.language.code == "uk" and not unsupported.language.supported
 

@@ -172,7 +172,13 @@ async def test_decide_answers_a_first_message_as_the_orchestrator_does(
 async def test_analyze_answers_what_the_emotion_service_answers(services: Services) -> None:
     texts = [m for m in MESSAGES if "id" in m]
     result = run_command(
-        "services.emotion", "analyze", "--jsonl", "-", "--drivers", stdin=_jsonl(*texts)
+        "services.emotion",
+        "analyze",
+        "--jsonl",
+        "-",
+        "--drivers",
+        "--embedding",
+        stdin=_jsonl(*texts),
     )
     assert result.returncode == 0, result.stderr.decode()
     served = await emotion_grpc.EmotionServiceStub(services.emotion).AnalyzeBatch(
@@ -202,7 +208,14 @@ async def test_analyze_answers_what_the_emotion_service_answers(services: Servic
     assert first["sentiment"]["label"].startswith("SENTIMENT_LABEL_")
     assert isinstance(first["sarcasm"]["score"], float)
     assert first["intent"]["name"] == "contact_human_agent"
-    assert set(first["model_versions"]) == {"language", "emotion", "sentiment", "sarcasm", "intent"}
+    assert set(first["model_versions"]) == {
+        "language",
+        "emotion",
+        "sentiment",
+        "sarcasm",
+        "intent",
+        "encoder",
+    }
     assert any(a["drivers"] for a in analysed)
 
 

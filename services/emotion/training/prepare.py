@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from services.emotion.fasttext_predictor import normalize
+from services.emotion.text import normalize
 from services.emotion.training import datasets
 from services.emotion.training.datasets import BUILD, SEED, XED_LANGUAGES, Labelled
 from services.emotion.training.taxonomy import map_labels

@@ -30,12 +30,14 @@ URGENCY_LEVEL_NORMAL: UrgencyLevel
 URGENCY_LEVEL_HIGH: UrgencyLevel
 
 class AnalyzeRequest(_message.Message):
-    __slots__ = ("text", "language_hint")
+    __slots__ = ("text", "language_hint", "previous_language")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_HINT_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     text: str
     language_hint: str
-    def __init__(self, text: _Optional[str] = ..., language_hint: _Optional[str] = ...) -> None: ...
+    previous_language: str
+    def __init__(self, text: _Optional[str] = ..., language_hint: _Optional[str] = ..., previous_language: _Optional[str] = ...) -> None: ...
 
 class AnalyzeBatchRequest(_message.Message):
     __slots__ = ("items", "include_drivers")
@@ -114,7 +116,7 @@ class Urgency(_message.Message):
     def __init__(self, level: _Optional[_Union[UrgencyLevel, str]] = ..., score: _Optional[float] = ..., signals: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AnalyzeResponse(_message.Message):
-    __slots__ = ("language", "emotions", "dominant_emotion", "intensity", "sentiment", "sarcasm", "intent", "urgency", "model_version", "detected_emotions", "drivers", "truncated", "analysed_chars", "model_versions")
+    __slots__ = ("language", "emotions", "dominant_emotion", "intensity", "sentiment", "sarcasm", "intent", "urgency", "model_version", "detected_emotions", "drivers", "truncated", "analysed_chars", "model_versions", "embedding")
     class ModelVersionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -136,6 +138,7 @@ class AnalyzeResponse(_message.Message):
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     ANALYSED_CHARS_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDING_FIELD_NUMBER: _ClassVar[int]
     language: Language
     emotions: _containers.RepeatedCompositeFieldContainer[EmotionScore]
     dominant_emotion: str
@@ -150,4 +153,5 @@ class AnalyzeResponse(_message.Message):
     truncated: bool
     analysed_chars: int
     model_versions: _containers.ScalarMap[str, str]
-    def __init__(self, language: _Optional[_Union[Language, _Mapping]] = ..., emotions: _Optional[_Iterable[_Union[EmotionScore, _Mapping]]] = ..., dominant_emotion: _Optional[str] = ..., intensity: _Optional[float] = ..., sentiment: _Optional[_Union[Sentiment, _Mapping]] = ..., sarcasm: _Optional[_Union[Sarcasm, _Mapping]] = ..., intent: _Optional[_Union[Intent, _Mapping]] = ..., urgency: _Optional[_Union[Urgency, _Mapping]] = ..., model_version: _Optional[str] = ..., detected_emotions: _Optional[_Iterable[str]] = ..., drivers: _Optional[_Iterable[_Union[EmotionDriver, _Mapping]]] = ..., truncated: _Optional[bool] = ..., analysed_chars: _Optional[int] = ..., model_versions: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    embedding: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, language: _Optional[_Union[Language, _Mapping]] = ..., emotions: _Optional[_Iterable[_Union[EmotionScore, _Mapping]]] = ..., dominant_emotion: _Optional[str] = ..., intensity: _Optional[float] = ..., sentiment: _Optional[_Union[Sentiment, _Mapping]] = ..., sarcasm: _Optional[_Union[Sarcasm, _Mapping]] = ..., intent: _Optional[_Union[Intent, _Mapping]] = ..., urgency: _Optional[_Union[Urgency, _Mapping]] = ..., model_version: _Optional[str] = ..., detected_emotions: _Optional[_Iterable[str]] = ..., drivers: _Optional[_Iterable[_Union[EmotionDriver, _Mapping]]] = ..., truncated: _Optional[bool] = ..., analysed_chars: _Optional[int] = ..., model_versions: _Optional[_Mapping[str, str]] = ..., embedding: _Optional[_Iterable[float]] = ...) -> None: ...

@@ -1,0 +1,181 @@
+"""What the encoder's outputs mean for Rapport: calibrated emotions on Rapport's taxonomy,
+sentiment, sarcasm and intent, each with the cut points chosen on dev data
+(``training/calibrate.py`` writes them to ``encoder/heads.json``)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from services.emotion.encoder import Encoder, Floats, sigmoid, softmax
+from services.emotion.example_intents import ExampleIntents, load_examples
+from services.emotion.predictor import (
+    RAPPORT_EMOTIONS,
+    EmotionScores,
+    IntentGuess,
+    SarcasmScore,
+    SentimentScore,
+)
+
+UNKNOWN_INTENT = "unknown"
+
+
+def platt(p: Floats, a: float, b: float) -> Floats:
+    """Platt scaling of probabilities (``a``, ``b`` fitted on dev data)."""
+    q = np.clip(p.astype(np.float64), 1e-6, 1 - 1e-6)
+    return np.asarray(1 / (1 + np.exp(-(a * np.log(q / (1 - q)) + b))), dtype=np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class LabelPlan:
+    """How one Rapport emotion is read: the best of its GoEmotions columns, Platt-scaled,
+    detected at ``threshold``."""
+
+    name: str
+    columns: list[int]
+    a: float
+    b: float
+    threshold: float
+
+    def scores(self, probabilities: Floats) -> Floats:
+        if not self.columns:
+            return np.zeros(len(probabilities), dtype=np.float32)
+        return platt(probabilities[:, self.columns].max(axis=1), self.a, self.b)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """Every English head's answer for one text, from one encoder pass."""
+
+    emotions: EmotionScores
+    sentiment: SentimentScore
+    sarcasm: SarcasmScore
+    intent: IntentGuess
+    embedding: tuple[float, ...]
+    # The intent from the examples alone, at the stricter threshold for other languages.
+    intent_by_examples: IntentGuess = IntentGuess("unknown", 0.0)
+
+
+class EncoderHeads:
+    """The encoder and its calibration; a batch is encoded once however many heads ask."""
+
+    def __init__(self, encoder: Encoder, spec: Mapping[str, Any]) -> None:
+        self.encoder = encoder
+        self.version: str = spec["version"]
+        labels = encoder.heads["goemotions"]
+        mapping: Mapping[str, str] = spec["emotion"]["mapping"]
+        self._plan = [
+            LabelPlan(
+                target,
+                [j for j, label in enumerate(labels) if mapping[label] == target],
+                float(spec["emotion"]["calibration"][target][0]),
+                float(spec["emotion"]["calibration"][target][1]),
+                float(spec["emotion"]["thresholds"][target]),
+            )
+            for target in RAPPORT_EMOTIONS
+        ]
+        self._sentiment_labels = encoder.heads["sentiment"]
+        self._sentiment_cut = tuple(map(float, spec["sentiment"]["cut"]))
+        self._sarcasm = tuple(map(float, spec["sarcasm"]["calibration"]))
+        self._sarcasm_threshold = float(spec["sarcasm"]["threshold"])
+        self._intents = encoder.heads["intent"]
+        self._intent_threshold = float(spec["intent"]["threshold"])
+        self._examples_threshold = float(spec["intent"]["examples_threshold"])
+        self._other_languages_threshold = float(spec["intent"]["other_languages_threshold"])
+        self.examples: ExampleIntents | None = None
+        self._last: tuple[tuple[str, ...], list[Reading]] | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, directory: Path, intents_file: Path, *, threads: int = 1) -> EncoderHeads:
+        """The encoder in ``directory`` and the example messages of ``intents_file``."""
+        spec = json.loads((directory / "heads.json").read_text(encoding="utf-8"))
+        heads = cls(Encoder(directory, threads=threads), spec)
+        heads.use_examples(load_examples(intents_file))
+        return heads
+
+    def use_examples(self, examples: Mapping[str, Sequence[str]]) -> None:
+        """Read intents from these example messages first (see ``example_intents``)."""
+        self.examples = ExampleIntents(lambda texts: self.encoder.run(texts)["embedding"], examples)
+        self._last = None
+
+    def read(self, texts: Sequence[str]) -> list[Reading]:
+        """Every head for ``texts``. The analyzer asks each head in turn for the same
+        batch: the first call encodes it, the others reuse that pass."""
+        key = tuple(texts)
+        with self._lock:
+            last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        readings = self._read(texts)
+        with self._lock:
+            self._last = (key, readings)
+        return readings
+
+    def emotion_scores(self, texts: Sequence[str], label: str) -> list[float]:
+        """``label``'s calibrated score for each text (for occlusion: one padded call)."""
+        plan = next(p for p in self._plan if p.name == label)
+        outputs = self.encoder.run_together(texts)
+        return [float(x) for x in plan.scores(sigmoid(outputs["goemotions"]))]
+
+    def _read(self, texts: Sequence[str]) -> list[Reading]:
+        outputs = self.encoder.run(texts)
+        emotions = sigmoid(outputs["goemotions"])
+        grouped = {plan.name: plan.scores(emotions) for plan in self._plan}
+        sentiment = softmax(outputs["sentiment"])
+        positive = sentiment[:, self._sentiment_labels.index("positive")]
+        negative = sentiment[:, self._sentiment_labels.index("negative")]
+        sarcasm = platt(sigmoid(outputs["sarcasm"])[:, 0], *self._sarcasm)
+        intents = softmax(outputs["intent"])
+        nothing = [IntentGuess(UNKNOWN_INTENT, 0.0)] * len(texts)
+        nearest = (
+            self.examples.classify(outputs["embedding"], self._examples_threshold)
+            if self.examples is not None
+            else nothing
+        )
+        strict = (
+            self.examples.classify(outputs["embedding"], self._other_languages_threshold)
+            if self.examples is not None
+            else nothing
+        )
+        readings = []
+        for i in range(len(texts)):
+            scores = {label: round(float(grouped[label][i]), 4) for label in RAPPORT_EMOTIONS}
+            detected = sorted(
+                (
+                    (scores[plan.name], plan.name)
+                    for plan in self._plan
+                    if scores[plan.name] >= plan.threshold
+                ),
+                reverse=True,
+            )
+            polarity = float(positive[i] - negative[i])
+            low, high = self._sentiment_cut
+            mood = "positive" if polarity >= high else "negative" if polarity <= low else "neutral"
+            intent = nearest[i]
+            if intent.name == UNKNOWN_INTENT:
+                # No example is near enough: the head trained on Bitext's requests decides.
+                best = int(intents[i].argmax())
+                confidence = float(intents[i, best])
+                name = (
+                    self._intents[best] if confidence >= self._intent_threshold else UNKNOWN_INTENT
+                )
+                intent = IntentGuess(name, round(confidence, 4))
+            sarcastic = round(float(sarcasm[i]), 4)
+            readings.append(
+                Reading(
+                    EmotionScores(scores, tuple(x for _, x in detected), self.version),
+                    SentimentScore(mood, round(polarity, 4)),
+                    SarcasmScore(sarcastic, sarcastic >= self._sarcasm_threshold),
+                    intent,
+                    tuple(round(float(x), 6) for x in outputs["embedding"][i]),
+                    strict[i],
+                )
+            )
+        return readings
