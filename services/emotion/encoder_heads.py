@@ -133,17 +133,12 @@ class EncoderHeads:
         negative = sentiment[:, self._sentiment_labels.index("negative")]
         sarcasm = platt(sigmoid(outputs["sarcasm"])[:, 0], *self._sarcasm)
         intents = softmax(outputs["intent"])
-        nothing = [IntentGuess(UNKNOWN_INTENT, 0.0)] * len(texts)
-        nearest = (
-            self.examples.classify(outputs["embedding"], self._examples_threshold)
-            if self.examples is not None
-            else nothing
-        )
-        strict = (
-            self.examples.classify(outputs["embedding"], self._other_languages_threshold)
-            if self.examples is not None
-            else nothing
-        )
+        nearest = strict = [IntentGuess(UNKNOWN_INTENT, 0.0)] * len(texts)
+        if self.examples is not None:
+            similarities = self.examples.similarities(outputs["embedding"])
+            nearest = self.examples.guesses(similarities, self._examples_threshold)
+            strict = self.examples.guesses(similarities, self._other_languages_threshold)
+        embeddings = np.round(outputs["embedding"].astype(np.float64), 6).tolist()
         readings = []
         for i in range(len(texts)):
             scores = {label: round(float(grouped[label][i]), 4) for label in RAPPORT_EMOTIONS}
@@ -174,7 +169,7 @@ class EncoderHeads:
                     SentimentScore(mood, round(polarity, 4)),
                     SarcasmScore(sarcastic, sarcastic >= self._sarcasm_threshold),
                     intent,
-                    tuple(round(float(x), 6) for x in outputs["embedding"][i]),
+                    tuple(embeddings[i]),
                     strict[i],
                 )
             )

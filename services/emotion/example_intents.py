@@ -67,7 +67,10 @@ class ExampleIntents:
 
     def classify(self, embeddings: Floats, threshold: float) -> list[IntentGuess]:
         """The nearest intent of each message, or ``unknown`` below ``threshold``."""
-        similarities = self.similarities(embeddings)
+        return self.guesses(self.similarities(embeddings), threshold)
+
+    def guesses(self, similarities: Floats, threshold: float) -> list[IntentGuess]:
+        """``classify`` on similarities already computed (one search, several thresholds)."""
         guesses = []
         for row in similarities:
             best = int(row.argmax())

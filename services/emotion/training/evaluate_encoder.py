@@ -110,14 +110,18 @@ def intent_dev(english: bool = True) -> list[tuple[str, str]]:
     return [(r["text"], r["intent"]) for r in rows if (r["language"] == "en") == english]
 
 
+def nearest_intents(examples: ExampleIntents, embeddings: Floats) -> tuple[Any, Floats]:
+    """Each message's nearest example intent and how near it is (the mean cosine)."""
+    similarities = examples.similarities(embeddings)
+    return np.array(examples.names)[similarities.argmax(axis=1)], similarities.max(axis=1)
+
+
 def other_languages_threshold(encoder: Encoder, examples: ExampleIntents) -> float:
     """The example-similarity threshold with the best accuracy on the dev messages in
     languages other than English, where only the examples decide."""
     rows = intent_dev(english=False)
     gold = np.array([y for _, y in rows])
-    similarities = examples.similarities(encoder.run(texts_of(rows))["embedding"])
-    nearest = np.array(examples.names)[similarities.argmax(axis=1)]
-    closeness = similarities.max(axis=1)
+    nearest, closeness = nearest_intents(examples, encoder.run(texts_of(rows))["embedding"])
     scores = [
         float((np.where(closeness >= t, nearest, "unknown") == gold).mean()) for t in EXAMPLE_GRID
     ]
@@ -134,9 +138,7 @@ def intent_thresholds(encoder: Encoder, examples: ExampleIntents) -> tuple[float
     probabilities = softmax(outputs["intent"])
     head = np.where(probabilities.max(axis=1) > 0, labels[probabilities.argmax(axis=1)], "")
     confidence = probabilities.max(axis=1)
-    similarities = examples.similarities(outputs["embedding"])
-    nearest = np.array(examples.names)[similarities.argmax(axis=1)]
-    closeness = similarities.max(axis=1)
+    nearest, closeness = nearest_intents(examples, outputs["embedding"])
     best, chosen = -1.0, (1.0, 1.0)
     for near in EXAMPLE_GRID:
         for t in GRID:
