@@ -5,10 +5,13 @@ Each line carries ``needs_person`` (true when a person should take over) besides
 message. Every message is decided as a new customer's first (as ``decide`` does); then,
 for each rule that hands over and compares a number (``intensity: {gte: 0.7}``), the
 values the messages' facts take are tried one rule at a time, keeping the value with the
-best F1 of "the bot hands over" against ``needs_person`` (coordinate ascent, two passes).
-It prints each threshold's current and chosen value with their F1. It changes nothing:
-an operator copies a value into ``policy.yaml``. Run it on development data only; a
-threshold chosen on a test set says nothing about the messages to come.
+best F-score of "the bot hands over" against ``needs_person`` (coordinate ascent, two
+passes). ``--beta`` weighs recall against precision: below 1 a needless hand-over (an
+agent's time, a customer kept waiting for a person) counts more than a miss, which the
+bot still answers. It prints each threshold's current and chosen value with their score.
+It changes nothing: an operator copies a value into ``policy.yaml``. Run it on
+development data only; a threshold chosen on a test set says nothing about the messages
+to come.
 """
 
 from __future__ import annotations
@@ -47,7 +50,9 @@ class Threshold:
 
 @dataclass(frozen=True, slots=True)
 class Score:
-    f1: float
+    f_score: float  # F-beta of "hands over" against "needs a person"
+    precision: float
+    recall: float
     handed_over: int
     right: int  # handed over and needed a person
     missed: int  # needed a person, kept by the bot
@@ -95,13 +100,17 @@ def with_value(policy: Policy, threshold: Threshold, value: float) -> Policy:
     return replace(policy, rules=rules)
 
 
-def score(policy: Policy, facts: Sequence[Facts], gold: Sequence[bool]) -> Score:
+def score(policy: Policy, facts: Sequence[Facts], gold: Sequence[bool], beta: float = 1.0) -> Score:
     decided = [policy.decide(f).action in HANDS_OVER for f in facts]
     right = sum(d and g for d, g in zip(decided, gold, strict=True))
     missed = sum(g and not d for d, g in zip(decided, gold, strict=True))
-    wrong = sum(decided) - right
-    f1 = 2 * right / (2 * right + wrong + missed) if right else 0.0
-    return Score(round(f1, 4), sum(decided), right, missed)
+    precision = right / sum(decided) if right else 0.0
+    recall = right / (right + missed) if right else 0.0
+    weight = beta * beta
+    f_score = (1 + weight) * precision * recall / (weight * precision + recall) if right else 0.0
+    return Score(
+        round(f_score, 4), round(precision, 4), round(recall, 4), sum(decided), right, missed
+    )
 
 
 def candidates(facts: Sequence[Facts], fact: str) -> list[float]:
@@ -111,25 +120,26 @@ def candidates(facts: Sequence[Facts], fact: str) -> list[float]:
 
 
 def calibrate(
-    policy: Policy, facts: Sequence[Facts], gold: Sequence[bool]
+    policy: Policy, facts: Sequence[Facts], gold: Sequence[bool], beta: float = 1.0
 ) -> tuple[Policy, dict[str, Any]]:
-    """The policy with each threshold at its best value on these messages, and a report."""
+    """The policy with each threshold at its best F-beta on these messages, and a report."""
     tuned = policy
     for _ in range(PASSES):
         for threshold in thresholds(tuned):
             # A value replaces the current one only by doing strictly better: a rule the
             # messages never reach (a trend, on first messages) keeps its threshold.
-            best, best_f1 = value_of(tuned, threshold), score(tuned, facts, gold).f1
+            best, best_score = value_of(tuned, threshold), score(tuned, facts, gold, beta).f_score
             for value in candidates(facts, threshold.fact):
-                f1 = score(with_value(tuned, threshold, value), facts, gold).f1
-                if f1 > best_f1:
-                    best, best_f1 = value, f1
+                tried = score(with_value(tuned, threshold, value), facts, gold, beta).f_score
+                if tried > best_score:
+                    best, best_score = value, tried
             tuned = with_value(tuned, threshold, best)
     report = {
         "messages": len(gold),
         "needing_a_person": sum(gold),
-        "before": asdict(score(policy, facts, gold)),
-        "after": asdict(score(tuned, facts, gold)),
+        "beta": beta,
+        "before": asdict(score(policy, facts, gold, beta)),
+        "after": asdict(score(tuned, facts, gold, beta)),
         "thresholds": [
             {
                 "rule": t.code,

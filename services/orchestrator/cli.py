@@ -14,8 +14,9 @@ channel's adapter would send it, ``reply_language`` and the voice's ``template``
 three null when the bot stays quiet); ``facts``, what the policy's rules read; and
 ``model_versions``. Input and errors: ``shared.message_lines``.
 
-``calibrate --jsonl DEV [--policy PATH]`` chooses the policy's numeric thresholds on
-development messages labelled ``needs_person`` (``calibration``) and prints them as JSON.
+``calibrate --jsonl DEV [--beta B] [--policy PATH]`` chooses the policy's numeric
+thresholds on development messages labelled ``needs_person`` (``calibration``) and prints
+them as JSON.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ from shared.message_lines import (
 )
 
 PROGRAM = "python -m services.orchestrator"
+# A needless hand-over costs an agent's time and keeps a customer waiting for a person; a
+# missed one is still answered by the bot, and the customer can ask for a person.
+DEFAULT_BETA = 0.5
 
 
 def parser() -> argparse.ArgumentParser:
@@ -70,6 +74,12 @@ def parser() -> argparse.ArgumentParser:
     )
     calibrate.add_argument(
         "--jsonl", required=True, type=Path, metavar="FILE", help="development messages"
+    )
+    calibrate.add_argument(
+        "--beta",
+        type=float,
+        default=DEFAULT_BETA,
+        help="F-beta to maximise: below 1 favours precision (fewer needless hand-overs)",
     )
     for command in (decide, calibrate):
         command.add_argument(
@@ -121,7 +131,7 @@ class FirstMessages:
         }
 
 
-def run_calibration(path: Path, policy: Policy, program: str) -> int:
+def run_calibration(path: Path, policy: Policy, beta: float, program: str) -> int:
     """Print the calibration report of ``calibration`` as JSON; 1 on a bad file."""
     try:
         with path.open("rb") as stream:
@@ -131,7 +141,7 @@ def run_calibration(path: Path, policy: Policy, program: str) -> int:
         return 1
     messages = [message for message, _ in labelled]
     facts = facts_of(policy, load_analyzer(EmotionSettings()), messages)
-    _, report = calibrate(policy, facts, [label for _, label in labelled])
+    _, report = calibrate(policy, facts, [label for _, label in labelled], beta)
     print(json.dumps(report, indent=1, sort_keys=True))
     return 0
 
@@ -149,7 +159,10 @@ def main(argv: Sequence[str]) -> int:
         print(f"{program}: cannot use the policy {policy_file}: {problem}", file=sys.stderr)
         return 1
     if args.command == "calibrate":
-        return run_calibration(args.jsonl, policy, program)
+        if args.beta <= 0:
+            print(f"{program}: --beta must be above 0", file=sys.stderr)
+            return 2
+        return run_calibration(args.jsonl, policy, args.beta, program)
     first_messages = FirstMessages(
         policy=policy,
         analyzer=load_analyzer(EmotionSettings()),

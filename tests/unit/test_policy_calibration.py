@@ -49,12 +49,28 @@ def test_the_intensity_bound_moves_to_where_people_are_needed() -> None:
     assert value_of(policy, intensity) == 0.7
     assert 0.45 < value_of(tuned, intensity) <= 0.55
     assert report["before"]["missed"] == 2 and report["after"] == {
-        "f1": 1.0,
+        "f_score": 1.0,
+        "precision": 1.0,
+        "recall": 1.0,
         "handed_over": 4,
         "right": 4,
         "missed": 0,
     }
-    assert score(with_value(policy, intensity, 0.55), facts, gold).f1 == 1.0
+    assert score(with_value(policy, intensity, 0.55), facts, gold).f_score == 1.0
+
+
+def test_a_beta_below_one_trades_misses_for_fewer_needless_hand_overs() -> None:
+    """Two people needed at 0.4 among three calm messages there: F1 hands all five over,
+    F0.5 keeps the bound where every hand-over is needed."""
+    policy = Policy.load()
+    facts = [upset(x) for x in (0.1, 0.4, 0.4, 0.4, 0.4, 0.4, 0.8, 0.9)]
+    gold = [False, True, True, False, False, False, True, True]
+    [intensity] = [t for t in thresholds(policy) if t.code == "strong_negative_emotion"]
+    balanced, _ = calibrate(policy, facts, gold, beta=1.0)
+    careful, report = calibrate(policy, facts, gold, beta=0.5)
+    assert value_of(balanced, intensity) == 0.4
+    assert 0.4 < value_of(careful, intensity) <= 0.8
+    assert report["beta"] == 0.5 and report["after"]["precision"] == 1.0
 
 
 def test_labelled_lines_are_read_and_a_missing_label_names_its_line() -> None:
