@@ -68,13 +68,15 @@ clean:
 	rm -rf var/run $(VENV)
 
 ## Retrain every emotion-service model from the copied data (fixed seeds), then evaluate.
-## The encoder's fine-tuning takes about an hour on two cores.
+## The encoder's fine-tuning takes about an hour on two cores; embedding XED and
+## GoEmotions for the multilingual heads about another half hour (cached after).
 models: setup
 	test -x .venv-models/bin/python || $(PYTHON) -m venv .venv-models
 	.venv-models/bin/python -m pip install --quiet -r services/emotion/training/requirements-models.lock
 	.venv-models/bin/python -m services.emotion.training.prepare
 	.venv-models/bin/python -m services.emotion.training.train
 	.venv-models/bin/python -m services.emotion.training.finetune
+	$(BIN)/python -m services.emotion.training.multilingual
 	$(MAKE) eval
 
 ## Calibrate on dev, evaluate the shipped models on the test splits (runtime venv):

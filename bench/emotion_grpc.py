@@ -2,9 +2,12 @@
 
 Starts ``python -m services.emotion`` on free ports (models loaded as in production),
 pinned to ``--cores`` cores with as many encoder threads, sends GoEmotions test texts
-(short Reddit comments), and prints the figures, start-up time included.
+(short Reddit comments, English: the fine-tuned English encoder) or, with ``--corpus
+xed``, XED subtitle lines in es/fr/de/pt/it/nl (the multilingual encoder), and prints
+the figures, start-up time included.
 
     python -m bench.emotion_grpc --messages 20000 --batch 500 --unary 3000 --cores 1
+    python -m bench.emotion_grpc --corpus xed --messages 3000 --unary 1000
 """
 
 from __future__ import annotations
@@ -26,12 +29,24 @@ from rapport.emotion.v1 import emotion_service_pb2_grpc as pb_grpc
 from bench.measure import free_port, percentile
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TEXTS = REPO_ROOT / "services/emotion/training/data/goemotions/test.tsv"
+DATA = REPO_ROOT / "services/emotion/training/data"
+CORPORA = {
+    "goemotions": [DATA / "goemotions/test.tsv"],
+    "xed": [
+        DATA / f"xed/Projections/{language}-projections.tsv"
+        for language in ("es", "fr", "de", "pt", "it", "nl")
+    ],
+}
 
 
-def load_texts(limit: int) -> list[str]:
-    with TEXTS.open(encoding="utf-8") as handle:
-        texts = [row[0] for row in csv.reader(handle, delimiter="\t") if row and row[0].strip()]
+def load_texts(corpus: str, limit: int) -> list[str]:
+    """``limit`` texts, the corpus's files interleaved line by line, repeated as needed."""
+    files = []
+    for path in CORPORA[corpus]:
+        with path.open(encoding="utf-8") as handle:
+            rows = csv.reader(handle, delimiter="\t")
+            files.append([row[0] for row in rows if row and row[0].strip()][: limit + 1])
+    texts = [text for group in zip(*files, strict=False) for text in group]
     return (texts * (limit // len(texts) + 1))[:limit]
 
 
@@ -64,7 +79,7 @@ async def run(args: argparse.Namespace, process: subprocess.Popen[bytes], addres
     await wait_serving(address, process)
     print(f"start-up to SERVING                 {time.perf_counter() - started:.2f} s")
     print(f"service RSS after loading models   {rss_mib(process.pid):.0f} MiB")
-    texts = load_texts(args.messages)
+    texts = load_texts(args.corpus, args.messages)
     async with grpc.aio.insecure_channel(address) as channel:
         stub = pb_grpc.EmotionServiceStub(channel)
         batches = [
@@ -99,6 +114,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--unary", type=int, default=3_000)
     parser.add_argument("--cores", type=int, default=1)
+    parser.add_argument("--corpus", choices=sorted(CORPORA), default="goemotions")
     args = parser.parse_args()
     cores = set(sorted(os.sched_getaffinity(0))[: args.cores])
     port = free_port()

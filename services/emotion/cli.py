@@ -38,7 +38,7 @@ def parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--drivers",
         action="store_true",
-        help="also name the words that drove the dominant emotion (one prediction per word)",
+        help="also name the words that drove the dominant emotion (up to 8 predictions more)",
     )
     analyze.add_argument(
         "--embedding",

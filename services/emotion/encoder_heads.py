@@ -5,7 +5,6 @@ sentiment, sarcasm and intent, each with the cut points chosen on dev data
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from services.emotion.batch_memo import LastBatch
 from services.emotion.encoder import Encoder, Floats, sigmoid, softmax
-from services.emotion.example_intents import ExampleIntents, load_examples
+from services.emotion.example_intents import ExampleIntents, Examples
 from services.emotion.predictor import (
     RAPPORT_EMOTIONS,
     EmotionScores,
@@ -58,8 +58,6 @@ class Reading:
     sarcasm: SarcasmScore
     intent: IntentGuess
     embedding: tuple[float, ...]
-    # The intent from the examples alone, at the stricter threshold for other languages.
-    intent_by_examples: IntentGuess = IntentGuess("unknown", 0.0)
 
 
 class EncoderHeads:
@@ -87,36 +85,24 @@ class EncoderHeads:
         self._intents = encoder.heads["intent"]
         self._intent_threshold = float(spec["intent"]["threshold"])
         self._examples_threshold = float(spec["intent"]["examples_threshold"])
-        self._other_languages_threshold = float(spec["intent"]["other_languages_threshold"])
         self.examples: ExampleIntents | None = None
-        self._last: tuple[tuple[str, ...], list[Reading]] | None = None
-        self._lock = threading.Lock()
+        # The analyzer asks each head in turn for one batch: the first call encodes it.
+        self.read = LastBatch(self._read)
 
     @classmethod
-    def load(cls, directory: Path, intents_file: Path, *, threads: int = 1) -> EncoderHeads:
-        """The encoder in ``directory`` and the example messages of ``intents_file``."""
+    def load(cls, directory: Path, examples: Examples, *, threads: int = 1) -> EncoderHeads:
+        """The encoder in ``directory``, reading intents from ``examples``."""
         spec = json.loads((directory / "heads.json").read_text(encoding="utf-8"))
         heads = cls(Encoder(directory, threads=threads), spec)
-        heads.use_examples(load_examples(intents_file))
+        heads.use_examples(examples)
         return heads
 
-    def use_examples(self, examples: Mapping[str, Sequence[str]]) -> None:
+    def use_examples(self, examples: Examples) -> None:
         """Read intents from these example messages first (see ``example_intents``)."""
-        self.examples = ExampleIntents(lambda texts: self.encoder.run(texts)["embedding"], examples)
-        self._last = None
-
-    def read(self, texts: Sequence[str]) -> list[Reading]:
-        """Every head for ``texts``. The analyzer asks each head in turn for the same
-        batch: the first call encodes it, the others reuse that pass."""
-        key = tuple(texts)
-        with self._lock:
-            last = self._last
-        if last is not None and last[0] == key:
-            return last[1]
-        readings = self._read(texts)
-        with self._lock:
-            self._last = (key, readings)
-        return readings
+        self.examples = ExampleIntents(
+            lambda texts, _: self.encoder.run(texts)["embedding"], examples
+        )
+        self.read.forget()
 
     def emotion_scores(self, texts: Sequence[str], label: str) -> list[float]:
         """``label``'s calibrated score for each text (for occlusion: one padded call)."""
@@ -133,11 +119,9 @@ class EncoderHeads:
         negative = sentiment[:, self._sentiment_labels.index("negative")]
         sarcasm = platt(sigmoid(outputs["sarcasm"])[:, 0], *self._sarcasm)
         intents = softmax(outputs["intent"])
-        nearest = strict = [IntentGuess(UNKNOWN_INTENT, 0.0)] * len(texts)
+        nearest = [IntentGuess(UNKNOWN_INTENT, 0.0)] * len(texts)
         if self.examples is not None:
-            similarities = self.examples.similarities(outputs["embedding"])
-            nearest = self.examples.guesses(similarities, self._examples_threshold)
-            strict = self.examples.guesses(similarities, self._other_languages_threshold)
+            nearest = self.examples.classify(outputs["embedding"], self._examples_threshold)
         embeddings = np.round(outputs["embedding"].astype(np.float64), 6).tolist()
         readings = []
         for i in range(len(texts)):
@@ -170,7 +154,6 @@ class EncoderHeads:
                     SarcasmScore(sarcastic, sarcastic >= self._sarcasm_threshold),
                     intent,
                     tuple(embeddings[i]),
-                    strict[i],
                 )
             )
         return readings

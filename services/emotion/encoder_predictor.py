@@ -1,22 +1,25 @@
-"""The service's predictor: English through the fine-tuned encoder (one pass, every head),
-XED's other languages through the multilingual fastText model, and the language of each
-message from ``language_id``.
+"""The service's predictor: English through the fine-tuned English encoder (one pass,
+every head), every other language through the frozen multilingual encoder and its heads,
+and the language of each message from ``language_id``.
 
-The encoder beats the English fastText heads on every dev figure (see
-``models/encoder.md``); the multilingual fastText model stays for es, fr, de, pt, it, nl
-and fi until a multilingual encoder replaces it.
+Two encoders, chosen by measurement (``models/encoder.md``, ``models/multilingual.md``):
+the fine-tuned English one reads English better than any multilingual head here and is
+about five times faster, so it takes the bulk of the traffic; multilingual-e5 reads the
+other languages far better than the fastText model it replaced.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import TypeVar
 
 from services.emotion.drivers import occlusion_drivers
-from services.emotion.encoder_heads import EncoderHeads
-from services.emotion.fasttext_predictor import FastTextPredictor
+from services.emotion.encoder_heads import EncoderHeads, Reading
+from services.emotion.example_intents import load_examples
 from services.emotion.language_id import LanguageIdentifier
+from services.emotion.multilingual_heads import MultilingualHeads, MultilingualReading
 from services.emotion.predictor import (
     RAPPORT_EMOTIONS,
     EmotionScores,
@@ -26,37 +29,42 @@ from services.emotion.predictor import (
     SentimentScore,
 )
 
-ENGLISH = frozenset({"en", "und", ""})
 T = TypeVar("T")
+ENGLISH = frozenset({"en", "und", ""})
+# The languages the heads were trained and measured in (XED's); others are not guessed at.
+SUPPORTED_LANGUAGES = frozenset({"en", "fi", "es", "fr", "de", "pt", "it", "nl"})
+UNSUPPORTED_EMOTIONS = EmotionScores(
+    MappingProxyType({x: (0.5 if x == "neutral" else 0.05) for x in RAPPORT_EMOTIONS}), (), "none"
+)
+"""A language without a measured model: low-confidence, neutral-leaning, nothing detected."""
 
 
 class EncoderPredictor:
     """Thread-safe; every method takes a batch."""
 
     def __init__(
-        self, heads: EncoderHeads, fasttext: FastTextPredictor, languages: LanguageIdentifier
+        self, english: EncoderHeads, others: MultilingualHeads, languages: LanguageIdentifier
     ) -> None:
-        self.heads = heads
-        self.fasttext = fasttext
+        self.heads = english
+        self.others = others
         self.languages = languages
-        self.supported_languages = fasttext.supported_languages
+        self.supported_languages = SUPPORTED_LANGUAGES
+        both = f"{english.version}+{others.version}"
         self._versions = {
-            **fasttext.versions,
             "language": languages.version,
-            "emotion": f"{heads.version}+{fasttext.multilingual.version}",
-            "sentiment": f"{heads.version}+{fasttext.versions['sentiment']}",
-            "sarcasm": heads.version,
-            "intent": heads.version,
-            "encoder": heads.version,
+            "emotion": both,
+            "sentiment": both,
+            "sarcasm": english.version,
+            "intent": both,
+            "encoder": english.version,
         }
 
     @classmethod
     def load(cls, models_dir: Path, intents_file: Path, *, threads: int = 1) -> EncoderPredictor:
-        return cls(
-            EncoderHeads.load(models_dir / "encoder", intents_file, threads=threads),
-            FastTextPredictor.load(models_dir),
-            LanguageIdentifier.load(models_dir / "language.json"),
-        )
+        examples = load_examples(intents_file)
+        english = EncoderHeads.load(models_dir / "encoder", examples, threads=threads)
+        others = MultilingualHeads.load(models_dir / "multilingual", examples, threads=threads)
+        return cls(english, others, LanguageIdentifier.load(models_dir / "language.json"))
 
     @property
     def versions(self) -> Mapping[str, str]:
@@ -68,23 +76,18 @@ class EncoderPredictor:
         return self.languages.identify_all(texts, hints, previous)
 
     def emotions(self, texts: Sequence[str], languages: Sequence[str]) -> list[EmotionScores]:
-        english = [reading.emotions for reading in self.heads.read(texts)]
-        return self._by_language(english, texts, languages, self.fasttext.emotions)
+        return self._per_text(texts, languages, "emotions", UNSUPPORTED_EMOTIONS)
 
     def sentiment(self, texts: Sequence[str], languages: Sequence[str]) -> list[SentimentScore]:
-        english = [reading.sentiment for reading in self.heads.read(texts)]
-        return self._by_language(english, texts, languages, self.fasttext.sentiment)
+        return self._per_text(texts, languages, "sentiment", SentimentScore("neutral", 0.0))
 
     def sarcasm(self, texts: Sequence[str]) -> list[SarcasmScore]:
         return [reading.sarcasm for reading in self.heads.read(texts)]
 
     def intent(self, texts: Sequence[str], languages: Sequence[str]) -> list[IntentGuess]:
-        """English: the examples, else the head; other languages: only an example near
-        enough (the head and the encoder were trained on English)."""
-        return [
-            reading.intent if language in ENGLISH else reading.intent_by_examples
-            for reading, language in zip(self.heads.read(texts), languages, strict=True)
-        ]
+        """English: the examples, else the Bitext head; other languages: the examples, through
+        the multilingual encoder."""
+        return self._per_text(texts, languages, "intent", IntentGuess("unknown", 0.0))
 
     def embeddings(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
         return [reading.embedding for reading in self.heads.read(texts)]
@@ -93,23 +96,45 @@ class EncoderPredictor:
         self, text: str, language: str, label: str, top_k: int = 3
     ) -> list[tuple[str, float]]:
         """Occlusion (``drivers``) over the model that read the text."""
-        if language not in ENGLISH:
-            return self.fasttext.emotion_drivers(text, language, label, top_k)
         if label not in RAPPORT_EMOTIONS:
             return []
-        return occlusion_drivers(text, lambda texts: self.heads.emotion_scores(texts, label), top_k)
+        if language in ENGLISH:
+            return occlusion_drivers(
+                text, lambda texts: self.heads.emotion_scores(texts, label), top_k
+            )
+        if language not in self.supported_languages:
+            return []
+        return occlusion_drivers(
+            text, lambda texts: self.others.emotion_scores(texts, language, label), top_k
+        )
 
-    @staticmethod
-    def _by_language(
-        english: list[T],
-        texts: Sequence[str],
-        languages: Sequence[str],
-        multilingual: Callable[[Sequence[str], Sequence[str]], list[T]],
+    def _per_text(
+        self, texts: Sequence[str], languages: Sequence[str], head: str, otherwise: T
     ) -> list[T]:
-        """The encoder's answer for English, the multilingual model's for the others."""
-        others = [i for i in range(len(texts)) if languages[i] not in ENGLISH]
-        if others:
-            answers = multilingual([texts[i] for i in others], [languages[i] for i in others])
-            for i, answer in zip(others, answers, strict=True):
-                english[i] = answer
-        return english
+        """Each text's answer of ``head`` (a field both encoders' readings have) from the
+        encoder that reads its language; ``otherwise`` for languages neither reads."""
+        answers = [otherwise] * len(texts)
+        for i, reading in [*self._english(texts, languages), *self._others(texts, languages)]:
+            answers[i] = getattr(reading, head)
+        return answers
+
+    def _english(self, texts: Sequence[str], languages: Sequence[str]) -> list[tuple[int, Reading]]:
+        """(index, reading) of the English texts. Every text goes through the English
+        encoder once (its embedding serves retrieval and its sarcasm head every language),
+        so this reuses that pass."""
+        readings = self.heads.read(texts)
+        return [(i, readings[i]) for i, language in enumerate(languages) if language in ENGLISH]
+
+    def _others(
+        self, texts: Sequence[str], languages: Sequence[str]
+    ) -> list[tuple[int, MultilingualReading]]:
+        """(index, reading) of the texts in the other supported languages, from one pass."""
+        chosen = [
+            i
+            for i, language in enumerate(languages)
+            if language not in ENGLISH and language in self.supported_languages
+        ]
+        if not chosen:
+            return []
+        readings = self.others.read([texts[i] for i in chosen], [languages[i] for i in chosen])
+        return list(zip(chosen, readings, strict=True))

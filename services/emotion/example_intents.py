@@ -21,58 +21,74 @@ UNKNOWN = "unknown"
 # Nearest examples averaged per intent: 2 read the hand-written dev messages best (0.95
 # against 0.94 for 1 and 3, 0.93 for 5); one stray example cannot decide alone.
 NEAREST = 2
-Embed = Callable[[Sequence[str]], Floats]
+Examples = Mapping[str, Mapping[str, Sequence[str]]]
+"""``{intent: {language: [example message, ...]}}``, as an intents file writes them."""
+Embed = Callable[[Sequence[str], Sequence[str]], Floats]
+"""Unit vectors of texts, given each text's language (an encoder may use or ignore it)."""
 
 
-def load_examples(path: Path) -> dict[str, list[str]]:
-    """``{intent: [example, ...]}`` from an intents file: ``intents: {name: {language:
-    [examples]}}``. A malformed file stops the service at start-up, naming what is wrong."""
+def load_examples(path: Path) -> dict[str, dict[str, list[str]]]:
+    """The examples of an intents file: ``intents: {name: {language: [examples]}}``. A
+    malformed file stops the service at start-up, naming what is wrong."""
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     intents = document.get("intents") if isinstance(document, dict) else None
     if not isinstance(intents, dict) or not intents:
         raise ValueError(f"{path}: expected a mapping 'intents: {{name: {{language: [...]}}}}'")
-    examples: dict[str, list[str]] = {}
+    examples: dict[str, dict[str, list[str]]] = {}
     for name, by_language in intents.items():
         if name == UNKNOWN or not isinstance(by_language, dict):
             raise ValueError(f"{path}: intent {name!r} needs examples by language")
-        texts = [t for group in by_language.values() for t in (group or [])]
+        groups = {str(language): list(group or []) for language, group in by_language.items()}
+        texts = [t for group in groups.values() for t in group]
         if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
             raise ValueError(f"{path}: intent {name!r} needs non-empty example messages")
-        examples[str(name)] = texts
+        examples[str(name)] = {language: group for language, group in groups.items() if group}
     return examples
 
 
 class ExampleIntents:
-    def __init__(
-        self, embed: Embed, examples: Mapping[str, Sequence[str]], k: int = NEAREST
-    ) -> None:
-        if not examples or any(not texts for texts in examples.values()):
+    def __init__(self, embed: Embed, examples: Examples, k: int = NEAREST) -> None:
+        if not examples or any(
+            not any(group for group in by_language.values()) for by_language in examples.values()
+        ):
             raise ValueError("every intent needs at least one example message")
         self.names: tuple[str, ...] = tuple(sorted(examples))
-        texts = [text for name in self.names for text in examples[name]]
-        owners = np.array([j for j, name in enumerate(self.names) for _ in examples[name]])
-        self._vectors = embed(texts)
-        self._owners = owners
-        self._k = k
+        pairs = [
+            (text, language)
+            for name in self.names
+            for language, group in examples[name].items()
+            for text in group
+        ]
+        texts = [text for text, _ in pairs]
+        self._vectors = embed(texts, [language for _, language in pairs])
+        # Each intent's example columns, padded to the longest list with an extra column
+        # (-inf; never among an intent's k nearest, as k <= its count), so one
+        # gather and one sort score every intent at once.
+        counts = [sum(map(len, examples[name].values())) for name in self.names]
+        starts = np.cumsum([0, *counts[:-1]])
+        padded = np.full((len(self.names), max(counts)), len(texts))
+        for j, (start, count) in enumerate(zip(starts, counts, strict=True)):
+            padded[j, :count] = np.arange(start, start + count)
+        self._padded = padded
+        self._k = np.minimum(k, np.array(counts))
 
     def similarities(self, embeddings: Floats) -> Floats:
         """Per message and intent: the mean cosine of the ``k`` nearest examples."""
-        cosine = embeddings @ self._vectors.T
+        cosine = np.concatenate(
+            [embeddings @ self._vectors.T, np.full((len(embeddings), 1), -np.inf, np.float32)],
+            axis=1,
+        )
+        nearest = -np.sort(-cosine[:, self._padded], axis=2)  # (messages, intents, examples)
         result = np.empty((len(embeddings), len(self.names)), dtype=np.float32)
-        for j in range(len(self.names)):
-            own = cosine[:, self._owners == j]
-            k = min(self._k, own.shape[1])
-            result[:, j] = np.sort(own, axis=1)[:, -k:].mean(axis=1)
+        for k in np.unique(self._k):
+            chosen = self._k == k
+            result[:, chosen] = nearest[:, chosen, :k].mean(axis=2)
         return result
 
     def classify(self, embeddings: Floats, threshold: float) -> list[IntentGuess]:
         """The nearest intent of each message, or ``unknown`` below ``threshold``."""
-        return self.guesses(self.similarities(embeddings), threshold)
-
-    def guesses(self, similarities: Floats, threshold: float) -> list[IntentGuess]:
-        """``classify`` on similarities already computed (one search, several thresholds)."""
         guesses = []
-        for row in similarities:
+        for row in self.similarities(embeddings):
             best = int(row.argmax())
             score = float(row[best])
             name = self.names[best] if score >= threshold else UNKNOWN

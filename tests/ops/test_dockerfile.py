@@ -23,8 +23,8 @@ DOCKERFILE = REPO_ROOT / "infra" / "docker" / "Dockerfile"
 DOCKERIGNORE = DOCKERFILE.with_name("Dockerfile.dockerignore")
 MUST_SHIP = (
     "shared/gen/rapport/events/v1/messages_pb2.py",
-    "services/emotion/models/heads.json",
-    "services/emotion/models/emotion-xx.ftz",
+    "services/emotion/models/encoder/encoder.int8.onnx",
+    "services/emotion/models/multilingual/heads.json",
     "services/context/migrations/versions/0001_initial.py",
     "infra/healthcheck.py",
 )

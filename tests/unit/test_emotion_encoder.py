@@ -8,6 +8,7 @@ import pytest
 from services.emotion.config import SHIPPED_INTENTS, SHIPPED_MODELS
 from services.emotion.encoder import Encoder
 from services.emotion.encoder_heads import EncoderHeads
+from services.emotion.example_intents import load_examples
 
 TEXTS = [
     "where is my order",
@@ -20,7 +21,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def heads() -> EncoderHeads:
-    return EncoderHeads.load(SHIPPED_MODELS / "encoder", SHIPPED_INTENTS)
+    return EncoderHeads.load(SHIPPED_MODELS / "encoder", load_examples(SHIPPED_INTENTS))
 
 
 def test_every_output_has_a_row_per_text_in_input_order(heads: EncoderHeads) -> None:

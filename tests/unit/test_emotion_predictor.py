@@ -1,6 +1,6 @@
-"""The shipped emotion-service models, as the service composes them (the encoder for
-English, fastText for language and XED's languages), behave sensibly on clear examples,
-and never crash."""
+"""The shipped emotion-service models, as the service composes them (the English encoder
+for English, the multilingual encoder for XED's other languages, lingua and lid.176 for
+the language), behave sensibly on clear examples, and never crash."""
 
 from __future__ import annotations
 
@@ -174,9 +174,28 @@ def test_a_clear_switch_of_language_beats_the_previous_one(predictor: EncoderPre
 
 
 def test_other_languages_use_the_multilingual_model(predictor: EncoderPredictor) -> None:
-    [emotion] = predictor.emotions(["Estoy muy triste y enfadado, es horrible."], ["es"])
-    assert emotion.model == predictor.fasttext.multilingual.version
-    assert emotion.scores["gratitude"] == 0.0  # not expressible in XED's taxonomy
+    texts = ["Estoy muy triste, es horrible.", "Muchas gracias por su ayuda, muy amables"]
+    sad, thankful = predictor.emotions(texts, ["es", "es"])
+    assert sad.model == thankful.model == predictor.others.version
+    assert "sadness" in sad.detected and "gratitude" not in sad.detected
+    # Gratitude has no XED label: it reaches Spanish through the shared embedding space.
+    assert thankful.detected[:1] in (("gratitude",), ("joy",))
+    assert [s.label for s in predictor.sentiment(texts, ["es", "es"])] == ["negative", "positive"]
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "intent"),
+    [
+        ("me decís por dónde anda mi paquete? ya pasaron 10 días", "es", "track_order"),
+        ("annulez ma commande s'il vous plaît, je n'en veux plus", "fr", "cancel_order"),
+        ("Das Kleid passt nicht, ich hätte gern eine Erstattung", "de", "get_refund"),
+    ],
+)
+def test_other_languages_read_intents_from_the_examples(
+    predictor: EncoderPredictor, text: str, language: str, intent: str
+) -> None:
+    [guess] = predictor.intent([text], [language])
+    assert guess.name == intent
 
 
 def test_unsupported_languages_lean_neutral_with_low_confidence(

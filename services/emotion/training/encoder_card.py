@@ -146,7 +146,7 @@ Thresholds the service loads (`encoder/heads.json`): emotion
 {json.dumps(spec["emotion"]["thresholds"])}; sentiment cut points {list(spec["sentiment"]["cut"])};
 sarcasm {spec["sarcasm"]["threshold"]}; intent: an example in `intents.yaml` at cosine
 {spec["intent"]["examples_threshold"]} or nearer decides, else the head at confidence
-{spec["intent"]["threshold"]}; in other languages only an example decides, at cosine
-{spec["intent"]["other_languages_threshold"]} or nearer.
+{spec["intent"]["threshold"]}. Other languages are read by the multilingual encoder
+(`multilingual.md`).
 """
     (MODELS / "encoder.md").write_text(text, "utf-8")

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from services.emotion.fasttext_predictor import Ensemble, FastTextPredictor
 from services.emotion.predictor import RAPPORT_EMOTIONS
 from services.emotion.text import normalize
 from services.emotion.training import cards, datasets
 from services.emotion.training.datasets import MODELS, XED_LANGUAGES, Labelled
+from services.emotion.training.fasttext_models import Ensemble, FastTextPredictor
 from services.emotion.training.taxonomy import (
     GOEMOTIONS_TO_RAPPORT,
     SENTIMENTS,
@@ -47,9 +47,18 @@ def f1(gold: Mask, pred: Mask) -> float:
     return 2 * tp / denominator if denominator else 0.0
 
 
-def best_threshold(gold: Mask, scores: npt.NDArray[np.float64]) -> float:
-    """The grid threshold with the best F1 of the positive class on tuning data."""
-    results = [f1(gold, scores >= t) for t in GRID]
+def f_beta(gold: Mask, pred: Mask, beta: float) -> float:
+    """F-beta of the positive class: below 1, precision counts more than recall."""
+    tp = int((gold & pred).sum())
+    if not tp:
+        return 0.0
+    precision, recall = tp / int(pred.sum()), tp / int(gold.sum())
+    return (1 + beta * beta) * precision * recall / (beta * beta * precision + recall)
+
+
+def best_threshold(gold: Mask, scores: npt.NDArray[np.float64], beta: float = 1.0) -> float:
+    """The grid threshold with the best F1 (or F-beta) of the positive class on tuning data."""
+    results = [f_beta(gold, scores >= t, beta) for t in GRID]
     return float(GRID[int(np.argmax(results))])
 
 

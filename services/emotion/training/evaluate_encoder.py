@@ -102,12 +102,17 @@ def sentiment_cut(score: Floats, gold: Sequence[str]) -> tuple[float, float]:
     return cut
 
 
-def intent_dev(english: bool = True) -> list[tuple[str, str]]:
+def intent_dev_rows(english: bool = True) -> list[dict[str, str]]:
     """The hand-written intent messages for development (``data/intent-dev``): the
     English ones, or those in the other languages."""
     path = datasets.DATA / "intent-dev" / "intents.jsonl"
     rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
-    return [(r["text"], r["intent"]) for r in rows if (r["language"] == "en") == english]
+    return [r for r in rows if (r["language"] == "en") == english]
+
+
+def intent_dev(english: bool = True) -> list[tuple[str, str]]:
+    """``intent_dev_rows`` as (text, intent) pairs."""
+    return [(r["text"], r["intent"]) for r in intent_dev_rows(english)]
 
 
 def nearest_intents(examples: ExampleIntents, embeddings: Floats) -> tuple[Any, Floats]:
@@ -116,16 +121,15 @@ def nearest_intents(examples: ExampleIntents, embeddings: Floats) -> tuple[Any, 
     return np.array(examples.names)[similarities.argmax(axis=1)], similarities.max(axis=1)
 
 
-def other_languages_threshold(encoder: Encoder, examples: ExampleIntents) -> float:
-    """The example-similarity threshold with the best accuracy on the dev messages in
-    languages other than English, where only the examples decide."""
-    rows = intent_dev(english=False)
-    gold = np.array([y for _, y in rows])
-    nearest, closeness = nearest_intents(examples, encoder.run(texts_of(rows))["embedding"])
-    scores = [
-        float((np.where(closeness >= t, nearest, "unknown") == gold).mean()) for t in EXAMPLE_GRID
-    ]
-    return float(EXAMPLE_GRID[int(np.argmax(scores))])
+def examples_threshold(
+    examples: ExampleIntents, embeddings: Floats, gold: Sequence[str], grid: Floats
+) -> float:
+    """The example-similarity threshold with the best accuracy on dev messages where only
+    the examples decide (ties: the lower threshold, fewer "unknown")."""
+    nearest, closeness = nearest_intents(examples, embeddings)
+    truth = np.array(gold)
+    scores = [float((np.where(closeness >= t, nearest, "unknown") == truth).mean()) for t in grid]
+    return float(grid[int(np.argmax(scores))])
 
 
 def intent_thresholds(encoder: Encoder, examples: ExampleIntents) -> tuple[float, float]:
@@ -185,11 +189,7 @@ def calibrate(encoder: Encoder, examples: ExampleIntents) -> dict[str, Any]:
         },
         "sentiment": {"cut": cut},
         "sarcasm": {"calibration": (a, b), "threshold": best_threshold(truth, platt(p, a, b))},
-        "intent": {
-            "examples_threshold": near,
-            "threshold": head,
-            "other_languages_threshold": other_languages_threshold(encoder, examples),
-        },
+        "intent": {"examples_threshold": near, "threshold": head},
     }
 
 
@@ -285,7 +285,7 @@ def main() -> None:
     started = time.perf_counter()
     encoder = Encoder(ENCODER, threads=2)
     examples = load_examples(SHIPPED_INTENTS)
-    spec = calibrate(encoder, ExampleIntents(lambda t: encoder.run(t)["embedding"], examples))
+    spec = calibrate(encoder, ExampleIntents(lambda t, _: encoder.run(t)["embedding"], examples))
     (ENCODER / "heads.json").write_text(json.dumps(spec, indent=1) + "\n", "utf-8")
     heads = EncoderHeads(encoder, spec)
     heads.use_examples(examples)

@@ -1,4 +1,6 @@
-"""The emotion service's trained heads: fastText models behind the ``Predictor`` contract."""
+"""The fastText models the service ran before its encoders, behind the ``Predictor``
+contract. The service no longer loads them; ``make eval`` still scores them, so every
+model card shows what the encoders replaced."""
 
 from __future__ import annotations
 

@@ -22,11 +22,13 @@ CURVE = np.round(np.arange(0.30, 0.96, 0.025), 3)
 Rows = Sequence[tuple[str, str]]
 
 
-def _examples(rows: Rows, intents: Sequence[str], rng: random.Random) -> dict[str, list[str]]:
+def _examples(
+    rows: Rows, intents: Sequence[str], rng: random.Random
+) -> dict[str, dict[str, list[str]]]:
     by_intent: dict[str, list[str]] = defaultdict(list)
     for text, intent in rows:
         by_intent[intent].append(text)
-    return {name: rng.sample(by_intent[name], SHOTS) for name in intents}
+    return {name: {"en": rng.sample(by_intent[name], SHOTS)} for name in intents}
 
 
 def _rates(guesses: Sequence[str], gold: Sequence[str], in_scope: set[str]) -> tuple[float, float]:
@@ -42,7 +44,7 @@ def banking77(encoder: Encoder, splits: dict[str, list[tuple[str, str]]]) -> dic
     rng = random.Random(SEED)
     intents = sorted({y for _, y in splits["train"]})
 
-    def embed(texts: Sequence[str]) -> Any:
+    def embed(texts: Sequence[str], languages: Sequence[str] = ()) -> Any:
         return encoder.run(texts)["embedding"]
 
     everything = ExampleIntents(embed, _examples(splits["train"], intents, rng))
