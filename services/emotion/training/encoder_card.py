@@ -126,8 +126,9 @@ GoEmotions test polarity plus held-out Bitext requests (neutral) and complaints
 {_curve(metrics)}
 
 ## Known limits
-- English only: other languages' emotion and sentiment still come from the multilingual
-  fastText model, and intent from this English encoder is unreliable outside English.
+- English only: the service reads every other language with the multilingual encoder
+  (`multilingual.md`); this encoder's sarcasm head still reads every message, and its
+  flag means little outside English (the policy uses it for English only).
 - The encoder was fine-tuned on all 77 Banking77 intents, so the 10-example and
   out-of-scope figures measure the example-based intent mechanism on intents the encoder
   has seen; they overstate how it does on a business's new intents.
@@ -137,8 +138,8 @@ GoEmotions test polarity plus held-out Bitext requests (neutral) and complaints
   no better than VADER: "I have been waiting three weeks for a refund and nobody answers,
   this is a joke" reads as amusement (joy) and neutral. No open customer-service
   sentiment or complaint corpus is reachable from the package registries yet.
-- int8 activations are scaled per batch (dynamic quantisation): a message's scores move
-  by up to about 0.06 with the messages it is batched with.
+- int8 activations are scaled per call (dynamic quantisation), so each message is
+  encoded alone: batched, its scores moved by up to about 0.06 with its neighbours.
 - Short customer requests with no emotion ("how do I cancel my order") can pass several
   emotion thresholds at once; neutral is then the dominant emotion.
 
