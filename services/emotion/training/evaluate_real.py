@@ -15,21 +15,24 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from services.emotion.analyzer import Analyzer, Request
 from services.emotion.config import EmotionSettings
 from services.emotion.in_process import load_analyzer
+from services.emotion.predictor import RAPPORT_EMOTIONS
 from services.emotion.training.cards import table
 from services.emotion.training.datasets import MODELS, REPO
 from services.emotion.training.evaluate import class_report
-from services.emotion.training.evaluate_encoder import VADER_CUT
+from services.emotion.training.evaluate_encoder import VADER_CUT, reliability
 from services.emotion.training.taxonomy import SENTIMENTS
 from services.orchestrator.calibration import HANDS_OVER, facts_of
 from services.orchestrator.policy import Policy
 from shared.message_lines import MessageLine
 
 TEST_DATA = REPO / "tests" / "data"
+RELIABILITY_HEADER = ("language", "score bin", "mean score", "share where the label held", "n")
 MOOD_HEADER = (
     "language",
     "messages",
@@ -104,6 +107,11 @@ def moods(analyzer: Analyzer, policy: Policy) -> dict[str, Any]:
                 / len(items),
                 4,
             ),
+            "reliability": reliability(
+                np.array([[r.emotions.scores[x] for x in RAPPORT_EMOTIONS] for r in readings]),
+                np.array([[item["emotion"] == x for x in RAPPORT_EMOTIONS] for item in items]),
+                bins=5,
+            ),
             "handover": {
                 "needed": sum(needs),
                 "handed_over": sum(decided),
@@ -137,6 +145,11 @@ def card(metrics: dict[str, Any]) -> str:
         for x, v in mood.items()
     ]
     en = mood["en"]
+    reliability_rows = [
+        (x, b["bin"], b["mean_score"], b["observed"], b["n"])
+        for x, v in mood.items()
+        for b in v["reliability"]
+    ]
     return f"""# Real-phrased customer messages
 
 Measured on the hand-written test sets in `tests/data/` (see its README): messages
@@ -156,6 +169,12 @@ new customer's first, against `needs_person` (recall / precision).
 VADER on the English messages: sentiment macro-F1 {en["vader_sentiment"]["macro_f1"]}
 (the service: {en["sentiment"]["macro_f1"]}); negative messages read as negative
 {en["vader_negative_read_as_negative"]} (the service, as upset: {en["negative_read_as_upset"]}).
+
+## Calibration per language (every emotion score against the message's one emotion)
+English scores are calibrated on GoEmotions (Reddit), the others on the hand-written
+development messages, so English runs hotter than it should on customers' words.
+
+{table(RELIABILITY_HEADER, reliability_rows)}
 """
 
 
