@@ -133,11 +133,14 @@ class UploadStore:
         if found is None:
             raise MediaError(MediaProblem.NOT_FOUND, "no such upload")
         path = self._directory / reference.removeprefix(self._prefix)
-        file = await asyncio.to_thread(path.open, "rb")
+        # Opened and closed in the event loop's thread (both are quick on a local file):
+        # awaited in a worker thread, a request cancelled meanwhile (the client went away)
+        # left the file open until garbage collection.
+        file = path.open("rb")
         try:
             yield OpenedMedia(found.content_type, found.size_bytes, _chunks(file))
         finally:
-            await asyncio.to_thread(file.close)
+            file.close()
 
 
 def _head_and_size(path: Path) -> tuple[bytes, int]:
