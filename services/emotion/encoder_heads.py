@@ -21,6 +21,7 @@ from services.emotion.predictor import (
     IntentGuess,
     SarcasmScore,
     SentimentScore,
+    sentiment_at,
 )
 
 UNKNOWN_INTENT = "unknown"
@@ -79,7 +80,8 @@ class EncoderHeads:
             for target in RAPPORT_EMOTIONS
         ]
         self._sentiment_labels = encoder.heads["sentiment"]
-        self._sentiment_cut = tuple(map(float, spec["sentiment"]["cut"]))
+        low, high = spec["sentiment"]["cut"]
+        self._sentiment_cut = (float(low), float(high))
         self._sarcasm = tuple(map(float, spec["sarcasm"]["calibration"]))
         self._sarcasm_threshold = float(spec["sarcasm"]["threshold"])
         self._intents = encoder.heads["intent"]
@@ -134,9 +136,6 @@ class EncoderHeads:
                 ),
                 reverse=True,
             )
-            polarity = float(positive[i] - negative[i])
-            low, high = self._sentiment_cut
-            mood = "positive" if polarity >= high else "negative" if polarity <= low else "neutral"
             intent = nearest[i]
             if intent.name == UNKNOWN_INTENT:
                 # No example is near enough: the head trained on Bitext's requests decides.
@@ -150,7 +149,7 @@ class EncoderHeads:
             readings.append(
                 Reading(
                     EmotionScores(scores, tuple(x for _, x in detected), self.version),
-                    SentimentScore(mood, round(polarity, 4)),
+                    sentiment_at(float(positive[i] - negative[i]), self._sentiment_cut),
                     SarcasmScore(sarcastic, sarcastic >= self._sarcasm_threshold),
                     intent,
                     tuple(embeddings[i]),

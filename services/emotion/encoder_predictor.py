@@ -31,8 +31,6 @@ from services.emotion.predictor import (
 
 T = TypeVar("T")
 ENGLISH = frozenset({"en", "und", ""})
-# The languages the heads were trained and measured in (XED's); others are not guessed at.
-SUPPORTED_LANGUAGES = frozenset({"en", "fi", "es", "fr", "de", "pt", "it", "nl"})
 UNSUPPORTED_EMOTIONS = EmotionScores(
     MappingProxyType({x: (0.5 if x == "neutral" else 0.05) for x in RAPPORT_EMOTIONS}), (), "none"
 )
@@ -48,7 +46,9 @@ class EncoderPredictor:
         self.heads = english
         self.others = others
         self.languages = languages
-        self.supported_languages = SUPPORTED_LANGUAGES
+        # The languages the heads were trained and measured in (XED's, which the
+        # multilingual heads carry a mean vector for); others are not guessed at.
+        self.supported_languages = frozenset({"en", *others.centring.means})
         both = f"{english.version}+{others.version}"
         self._versions = {
             "language": languages.version,

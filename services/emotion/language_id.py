@@ -95,31 +95,35 @@ class LanguageIdentifier:
             ),
         )
 
-    def text_scores(self, text: str) -> Mapping[str, float]:
+    def lid_guesses(self, text: str) -> list[tuple[float, str]]:
+        """lid.176's ``LID_TOP_K`` most probable languages, as (probability, code)."""
+        found = self.lid.predict(text.lower() + "\n", LID_TOP_K, 0.0, "replace")
+        return [(p, label.removeprefix("__label__")) for p, label in found]
+
+    def text_scores(self, text: str, lid: Sequence[tuple[float, str]]) -> Mapping[str, float]:
         """Each supported language's share of the text: lingua's confidence and lid.176's
-        probability (renormalised over the supported languages), mixed ``lid_share``."""
+        probability (``lid``, renormalised over the supported languages), mixed
+        ``lid_share``."""
         values = self._lingua.compute_language_confidence_values(text)
         scores = {self._code_of[v.language]: v.value for v in values}
         share = self.weights.lid_share
         if share <= 0:
             return scores
-        found = self.lid.predict(text.lower() + "\n", LID_TOP_K, 0.0, "replace")
-        lid = {label.removeprefix("__label__"): p for p, label in found}
-        lid = {code: p for code, p in lid.items() if code in scores}
-        total = sum(lid.values())
+        supported = {code: p for p, code in lid if code in scores}
+        total = sum(supported.values())
         if total <= 0:
             return scores
         return {
-            code: (1 - share) * p + share * lid.get(code, 0.0) / total for code, p in scores.items()
+            code: (1 - share) * p + share * supported.get(code, 0.0) / total
+            for code, p in scores.items()
         }
 
-    def foreign(self, text: str) -> tuple[str, float] | None:
-        """lid.176's language when it is confidently one Rapport does not read."""
-        found = self.lid.predict(text.lower() + "\n", 1, 0.0, "replace")
-        if not found:
+    def foreign(self, lid: Sequence[tuple[float, str]]) -> tuple[str, float] | None:
+        """lid.176's language (``lid``, its guesses) when it is confidently one Rapport
+        does not read."""
+        if not lid:
             return None
-        confidence, label = found[0]
-        code = label.removeprefix("__label__")
+        confidence, code = lid[0]
         if code in self.languages or confidence < self.weights.foreign_min_confidence:
             return None
         return code, min(1.0, float(confidence))
@@ -132,10 +136,11 @@ class LanguageIdentifier:
             if context:
                 return Identified(LanguageGuess(context, 0.0, context in self.languages), True)
             return Identified(LanguageGuess(UNDETERMINED, 0.0, False), False)
-        foreign = self.foreign(line)
+        lid = self.lid_guesses(line)  # one lid.176 call serves both questions
+        foreign = self.foreign(lid)
         if foreign is not None:
             return Identified(LanguageGuess(foreign[0], round(foreign[1], 4), False), False)
-        scores = self.text_scores(line)
+        scores = self.text_scores(line, lid)
         alone = max(scores, key=scores.__getitem__)
         posterior = {
             code: p

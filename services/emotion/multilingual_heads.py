@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from services.emotion.predictor import (
     EmotionScores,
     IntentGuess,
     SentimentScore,
+    sentiment_at,
 )
 
 EXAMPLE_VECTORS = "examples.npz"
@@ -67,6 +68,10 @@ class LanguageCentring:
 
     means: Mapping[str, Floats]
     strength: float
+    overall: Floats = field(init=False)  # the mean of the means, for other languages
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "overall", np.mean(list(self.means.values()), axis=0))
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> LanguageCentring:
@@ -74,8 +79,7 @@ class LanguageCentring:
         return cls(means, float(spec["strength"]))
 
     def apply(self, vectors: Floats, languages: Sequence[str]) -> Floats:
-        overall = np.mean(list(self.means.values()), axis=0)
-        shift = np.stack([self.means.get(language, overall) for language in languages])
+        shift = np.array([self.means.get(language, self.overall) for language in languages])
         moved = vectors - self.strength * shift.reshape(vectors.shape)
         norms = np.linalg.norm(moved, axis=1, keepdims=True)
         return np.asarray(moved / np.where(norms == 0, 1.0, norms), dtype=np.float32)
@@ -109,7 +113,8 @@ class MultilingualHeads:
             [spec["emotion"]["thresholds"][label] for label in self._emotion.labels]
         )
         self._sentiment = LinearHead.from_spec(spec["sentiment"])
-        self._sentiment_cut = tuple(map(float, spec["sentiment"]["cut"]))
+        low, high = spec["sentiment"]["cut"]
+        self._sentiment_cut = (float(low), float(high))
         self._intent_threshold = float(spec["intent"]["threshold"])
         self.centring = LanguageCentring.from_spec(spec["centring"])
         self.examples = ExampleIntents(self.embed, examples)
@@ -148,7 +153,6 @@ class MultilingualHeads:
         labels = self._sentiment.labels
         polarity = sentiment[:, labels.index("positive")] - sentiment[:, labels.index("negative")]
         intents = self.examples.classify(embeddings, self._intent_threshold)
-        low, high = self._sentiment_cut
         readings = []
         for i, row in enumerate(emotions):
             scores = dict.fromkeys(RAPPORT_EMOTIONS, 0.0)
@@ -161,12 +165,10 @@ class MultilingualHeads:
             detected = tuple(
                 self._emotion.labels[j] for j in np.argsort(-row) if row[j] >= self._thresholds[j]
             )
-            score = float(polarity[i])
-            mood = "positive" if score >= high else "negative" if score <= low else "neutral"
             readings.append(
                 MultilingualReading(
                     EmotionScores(scores, detected, self.version),
-                    SentimentScore(mood, round(score, 4)),
+                    sentiment_at(float(polarity[i]), self._sentiment_cut),
                     intents[i],
                 )
             )

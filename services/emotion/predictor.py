@@ -51,6 +51,14 @@ class SentimentScore:
     score: float  # -1 (most negative) .. 1 (most positive)
 
 
+def sentiment_at(score: float, cut: tuple[float, float]) -> SentimentScore:
+    """A polarity score read with a model's cut points: negative at or below ``cut[0]``,
+    positive at or above ``cut[1]``, neutral between."""
+    low, high = cut
+    label = "positive" if score >= high else "negative" if score <= low else "neutral"
+    return SentimentScore(label, round(score, 4))
+
+
 @dataclass(frozen=True, slots=True)
 class SarcasmScore:
     probability: float

@@ -22,7 +22,7 @@ from services.emotion.config import SHIPPED_INTENTS
 from services.emotion.encoder import Encoder, Floats, sigmoid, softmax
 from services.emotion.encoder_heads import EncoderHeads
 from services.emotion.example_intents import ExampleIntents, load_examples
-from services.emotion.predictor import RAPPORT_EMOTIONS
+from services.emotion.predictor import RAPPORT_EMOTIONS, sentiment_at
 from services.emotion.training import datasets, encoder_card, few_shot
 from services.emotion.training.datasets import MODELS, SEED
 from services.emotion.training.evaluate import (
@@ -72,6 +72,11 @@ def sentiment_rows(split: str) -> list[tuple[str, str]]:
     if split == "dev":
         rows += [(m["text"], m["sentiment"]) for m in customer_moods_dev() if m["language"] == "en"]
     return rows
+
+
+def vader_label(analyzer: SentimentIntensityAnalyzer, text: str) -> str:
+    """VADER's reading of ``text`` at its documented cut points (``VADER_CUT``)."""
+    return sentiment_at(analyzer.polarity_scores(text)["compound"], VADER_CUT).label
 
 
 def customer_moods_dev() -> list[dict[str, Any]]:
@@ -268,13 +273,7 @@ def sentiment_metrics(heads: EncoderHeads) -> dict[str, Any]:
     gold = [y for _, y in rows]
     ours = [r.sentiment.label for r in heads.read(texts_of(rows))]
     vader = SentimentIntensityAnalyzer()
-    low, high = VADER_CUT
-    baseline = []
-    for text, _ in rows:
-        compound = vader.polarity_scores(text)["compound"]
-        baseline.append(
-            "positive" if compound >= high else "negative" if compound <= low else "neutral"
-        )
+    baseline = [vader_label(vader, text) for text, _ in rows]
     return {
         "encoder": class_report(gold, ours, SENTIMENTS),
         "vader": class_report(gold, baseline, SENTIMENTS),

@@ -25,7 +25,7 @@ from services.emotion.predictor import RAPPORT_EMOTIONS
 from services.emotion.training.cards import table
 from services.emotion.training.datasets import MODELS, REPO
 from services.emotion.training.evaluate import class_report
-from services.emotion.training.evaluate_encoder import VADER_CUT, reliability
+from services.emotion.training.evaluate_encoder import reliability, vader_label
 from services.emotion.training.taxonomy import SENTIMENTS
 from services.orchestrator.calibration import HANDS_OVER, facts_of
 from services.orchestrator.policy import Policy
@@ -54,12 +54,6 @@ def by_language(items: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any
     for item in items:
         grouped[item["language"]].append(item)
     return dict(grouped)
-
-
-def vader_label(analyzer: SentimentIntensityAnalyzer, text: str) -> str:
-    compound = analyzer.polarity_scores(text)["compound"]
-    low, high = VADER_CUT
-    return "positive" if compound >= high else "negative" if compound <= low else "neutral"
 
 
 def intent_accuracy(analyzer: Analyzer) -> dict[str, Any]:

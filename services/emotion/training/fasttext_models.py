@@ -20,6 +20,7 @@ from services.emotion.predictor import (
     IntentGuess,
     SarcasmScore,
     SentimentScore,
+    sentiment_at,
 )
 from services.emotion.text import normalize
 
@@ -124,13 +125,7 @@ class EmotionModel:
         return max(-1.0, min(1.0, positive - negative))
 
     def sentiment(self, raw: Sequence[Sequence[float]]) -> list[SentimentScore]:
-        low, high = self._sentiment_cut
-        results = []
-        for row in raw:
-            score = self.polarity(row)
-            label = "positive" if score >= high else "negative" if score <= low else "neutral"
-            results.append(SentimentScore(label, round(score, 4)))
-        return results
+        return [sentiment_at(self.polarity(row), self._sentiment_cut) for row in raw]
 
 
 class FastTextPredictor:

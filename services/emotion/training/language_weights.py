@@ -73,9 +73,11 @@ def scenarios(rows: Lines, seed: int = SEED) -> dict[str, list[tuple[str, str]]]
 
 def choose(identifier: LanguageIdentifier, dev: Lines) -> Weights:
     false_foreign = {}
+    guesses = [identifier.lid_guesses(t) for t, _ in dev]
     for threshold in FOREIGN_GRID:
         identifier.weights = Weights(0.0, 0.0, 0.0, threshold)
-        false_foreign[threshold] = sum(identifier.foreign(t) is not None for t, _ in dev) / len(dev)
+        found = sum(identifier.foreign(lid) is not None for lid in guesses)
+        false_foreign[threshold] = found / len(dev)
     foreign = min(t for t, rate in false_foreign.items() if rate <= MAX_FALSE_FOREIGN)
     context = scenarios(dev)
 

@@ -24,7 +24,7 @@ from services.emotion.config import SHIPPED_INTENTS
 from services.emotion.encoder import Floats
 from services.emotion.example_intents import ExampleIntents, load_examples
 from services.emotion.multilingual_encoder import VERSION as ENCODER_VERSION
-from services.emotion.multilingual_encoder import MultilingualEncoder, save_known
+from services.emotion.multilingual_encoder import MultilingualEncoder, load_known, save_known
 from services.emotion.multilingual_heads import (
     EXAMPLE_VECTORS,
     LanguageCentring,
@@ -36,6 +36,7 @@ from services.emotion.training.datasets import (
     BUILD,
     MODELS,
     XED_LANGUAGES,
+    Labelled,
     goemotions,
     goemotions_polarity,
     xed_splits,
@@ -126,15 +127,20 @@ class Rows:
         )
 
 
-def xed_vectors(language: str, split: str, encoder: MultilingualEncoder) -> Floats:
-    rows = xed_splits(language)[split]
+def xed_vectors(
+    language: str, split: str, rows: Sequence[Labelled], encoder: MultilingualEncoder
+) -> Floats:
+    """The vectors of ``rows``, one split of one language's XED lines."""
     return embeddings(f"xed-{language}-{split}", [t for t, _ in rows], encoder)
 
 
 def language_means(encoder: MultilingualEncoder) -> dict[str, Floats]:
     """Each language's mean e5 vector over its XED training lines."""
     return {
-        language: xed_vectors(language, "train", encoder).mean(axis=0) for language in XED_LANGUAGES
+        language: xed_vectors(language, "train", xed_splits(language)["train"], encoder).mean(
+            axis=0
+        )
+        for language in XED_LANGUAGES
     }
 
 
@@ -145,7 +151,8 @@ def labelled(split: str, encoder: MultilingualEncoder, centring: LanguageCentrin
     polarity = goemotions_polarity()
     for language in XED_LANGUAGES:
         data = xed_splits(language)[split]
-        vectors = centring.apply(xed_vectors(language, split, encoder), [language] * len(data))
+        raw = xed_vectors(language, split, data, encoder)
+        vectors = centring.apply(raw, [language] * len(data))
         labels = [y for _, y in data]
         moods = [sentiment_of(y, XED_SENTIMENT) for y in labels]
         rows.add(vectors, labels, XED_TO_RAPPORT, moods, language)
@@ -234,19 +241,6 @@ def xed_macro_f1(scores: Floats, gold: Any, thresholds: dict[str, float]) -> flo
     keep = [RAPPORT_EMOTIONS.index(x) for x in XED_EXPRESSIBLE]
     cut = np.array([thresholds[x] for x in RAPPORT_EMOTIONS])
     return macro_f1(gold[:, keep], (scores >= cut)[:, keep])
-
-
-def embed_all(encoder: MultilingualEncoder) -> None:
-    for language in XED_LANGUAGES:
-        for split, rows in xed_splits(language).items():
-            embeddings(f"xed-{language}-{split}", [text for text, _ in rows], encoder)
-            print("embedded", language, split, len(rows), flush=True)
-    for split in ("dev", "test", "train"):
-        embeddings(f"goemotions-{split}", [text for text, _ in goemotions(split)], encoder)
-        print("embedded goemotions", split, flush=True)
-    requests = [(t, y) for t, y in intent_rows("train") if y != "unknown"]
-    embeddings("bitext-train", [t for t, _ in requests], encoder)
-    print("embedded bitext", flush=True)
 
 
 def sentiment_training(
@@ -401,7 +395,7 @@ def evaluate(
     out: dict[str, Any] = {"languages": {}}
     for language in XED_LANGUAGES:
         test = xed_splits(language)["test"]
-        raw = xed_vectors(language, "test", encoder)
+        raw = xed_vectors(language, "test", test, encoder)
         readings = heads.read_embeddings(heads.centring.apply(raw, [language] * len(test)))
         gold = multi_hot([map_labels(y, XED_TO_RAPPORT) for _, y in test], RAPPORT_EMOTIONS)
         pred = multi_hot([r.emotions.detected for r in readings], RAPPORT_EMOTIONS)
@@ -436,7 +430,9 @@ def evaluate(
 
 def main() -> None:
     started = time.perf_counter()
-    encoder = MultilingualEncoder(threads=2)
+    # The shipped example vectors spare embedding the intent examples again (by text:
+    # an edited or new example is embedded).
+    encoder = MultilingualEncoder(threads=2, known=load_known(OUT / EXAMPLE_VECTORS))
     spec, chosen = calibrate(encoder)
     metrics = {**evaluate(spec, chosen["xed_dev_thresholds"], encoder), **chosen}
     OUT.mkdir(parents=True, exist_ok=True)
