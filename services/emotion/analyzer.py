@@ -90,9 +90,9 @@ class Analyzer:
         """Model version per head, which every answer carries."""
         return self._predictor.versions
 
-    def analyze(self, request: Request) -> Analysis:
-        """One message, explained."""
-        return self.analyze_batch([request], include_drivers=True)[0]
+    def analyze(self, request: Request, *, include_drivers: bool) -> Analysis:
+        """One message, explained when asked."""
+        return self.analyze_batch([request], include_drivers)[0]
 
     def analyze_batch(self, requests: Sequence[Request], include_drivers: bool) -> list[Analysis]:
         """Many messages; each head predicts the whole batch in one call."""

@@ -75,7 +75,8 @@ class EmotionServicer(pb_grpc.EmotionServiceServicer):
         if not request.text.strip():
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "text is empty")
         analysis = self._analyzer.analyze(
-            Request(request.text, request.language_hint, request.previous_language)
+            Request(request.text, request.language_hint, request.previous_language),
+            include_drivers=request.include_drivers,
         )
         self._count([analysis])
         return to_response(analysis, self._versions)

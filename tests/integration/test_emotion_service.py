@@ -40,15 +40,17 @@ async def stub(servicer: EmotionServicer) -> AsyncIterator[pb_grpc.EmotionServic
 
 
 async def analyze(
-    stub: pb_grpc.EmotionServiceStub, text: str, hint: str = ""
+    stub: pb_grpc.EmotionServiceStub, text: str, hint: str = "", explain: bool = False
 ) -> pb.AnalyzeResponse:
-    return await stub.Analyze(pb.AnalyzeRequest(text=text, language_hint=hint), timeout=5)
+    request = pb.AnalyzeRequest(text=text, language_hint=hint, include_drivers=explain)
+    return await stub.Analyze(request, timeout=5)
 
 
 async def test_an_angry_complaint_is_negative_urgent_and_explained(
     stub: pb_grpc.EmotionServiceStub,
 ) -> None:
-    result = await analyze(stub, "This is RIDICULOUS, I am REALLY ANGRY with your service!!!")
+    text = "This is RIDICULOUS, I am REALLY ANGRY with your service!!!"
+    result = await analyze(stub, text, explain=True)
     assert result.language.code == "en" and result.language.supported
     assert result.dominant_emotion in {"anger", "frustration"}
     assert result.intensity >= 0.6
@@ -58,6 +60,7 @@ async def test_an_angry_complaint_is_negative_urgent_and_explained(
     assert result.drivers and all(d.weight > 0 for d in result.drivers)
     assert set(result.model_versions) == HEADS
     assert result.model_version in result.model_versions["emotion"].split("+")
+    assert not (await analyze(stub, text)).drivers  # explained only on request
 
 
 async def test_gratitude_is_positive_and_calm(stub: pb_grpc.EmotionServiceStub) -> None:

@@ -14,7 +14,7 @@ def _analyzer(max_chars: int = 100) -> tuple[Analyzer, KeywordPredictor]:
 
 def test_a_clear_message_is_read_with_its_reasons() -> None:
     analyzer, _ = _analyzer()
-    result = analyzer.analyze(Request("hello, I am furious about my order"))
+    result = analyzer.analyze(Request("hello, I am furious about my order"), include_drivers=True)
     assert result.language.code == "en" and not result.language_from_hint
     assert result.dominant_emotion == "anger"
     assert result.intensity > 0.8
@@ -25,30 +25,40 @@ def test_a_clear_message_is_read_with_its_reasons() -> None:
 
 def test_the_hint_and_previous_language_reach_the_language_identifier() -> None:
     analyzer, _ = _analyzer()
-    short = analyzer.analyze(Request("👍", language_hint="es-ES"))
+    short = analyzer.analyze(Request("👍", language_hint="es-ES"), include_drivers=False)
     assert (short.language.code, short.language_from_hint, short.language.supported) == (
         "es",
         True,
         True,
     )
-    before = analyzer.analyze(Request("👍", language_hint="es-ES", previous_language="en"))
+    before = analyzer.analyze(
+        Request("👍", language_hint="es-ES", previous_language="en"), include_drivers=False
+    )
     assert (before.language.code, before.language_from_hint) == ("en", True)
-    clear = analyzer.analyze(Request("bonjour", language_hint="es"))
+    clear = analyzer.analyze(Request("bonjour", language_hint="es"), include_drivers=False)
     assert (clear.language.code, clear.language_from_hint) == ("fr", False)
 
 
 def test_neutral_text_has_no_intensity_and_no_drivers() -> None:
     analyzer, predictor = _analyzer()
-    result = analyzer.analyze(Request("the sky is blue"))
+    result = analyzer.analyze(Request("the sky is blue"), include_drivers=True)
     assert result.dominant_emotion == "neutral"
     assert result.intensity == 0.0
     assert result.drivers == ()
     assert predictor.driver_calls == 0
 
 
+def test_one_message_is_explained_only_when_asked() -> None:
+    analyzer, predictor = _analyzer()
+    result = analyzer.analyze(Request("I am furious"), include_drivers=False)
+    assert result.dominant_emotion == "anger"
+    assert result.drivers == ()
+    assert predictor.driver_calls == 0
+
+
 def test_long_text_is_analysed_on_a_prefix_and_flagged() -> None:
     analyzer, _ = _analyzer(max_chars=20)
-    result = analyzer.analyze(Request("x" * 50 + " furious"))
+    result = analyzer.analyze(Request("x" * 50 + " furious"), include_drivers=False)
     assert result.truncated and result.analysed_chars == 20
     assert result.dominant_emotion == "neutral"  # the word past the prefix is not read
 

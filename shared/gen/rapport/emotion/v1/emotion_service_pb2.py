@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(rapport/emotion/v1/emotion_service.proto\x12\x12rapport.emotion.v1\"P\n\x0e\x41nalyzeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x15\n\rlanguage_hint\x18\x02 \x01(\t\x12\x19\n\x11previous_language\x18\x03 \x01(\t\"a\n\x13\x41nalyzeBatchRequest\x12\x31\n\x05items\x18\x01 \x03(\x0b\x32\".rapport.emotion.v1.AnalyzeRequest\x12\x17\n\x0finclude_drivers\x18\x02 \x01(\x08\"L\n\x14\x41nalyzeBatchResponse\x12\x34\n\x07results\x18\x01 \x03(\x0b\x32#.rapport.emotion.v1.AnalyzeResponse\"R\n\x08Language\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12\x11\n\tsupported\x18\x03 \x01(\x08\x12\x11\n\tfrom_hint\x18\x04 \x01(\x08\",\n\x0c\x45motionScore\x12\r\n\x05label\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\".\n\rEmotionDriver\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x02\"M\n\tSentiment\x12\x31\n\x05label\x18\x01 \x01(\x0e\x32\".rapport.emotion.v1.SentimentLabel\x12\r\n\x05score\x18\x02 \x01(\x02\"*\n\x07Sarcasm\x12\x10\n\x08\x64\x65tected\x18\x01 \x01(\x08\x12\r\n\x05score\x18\x02 \x01(\x02\"*\n\x06Intent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\"Z\n\x07Urgency\x12/\n\x05level\x18\x01 \x01(\x0e\x32 .rapport.emotion.v1.UrgencyLevel\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x0f\n\x07signals\x18\x03 \x03(\t\"\x86\x05\n\x0f\x41nalyzeResponse\x12.\n\x08language\x18\x01 \x01(\x0b\x32\x1c.rapport.emotion.v1.Language\x12\x32\n\x08\x65motions\x18\x02 \x03(\x0b\x32 .rapport.emotion.v1.EmotionScore\x12\x18\n\x10\x64ominant_emotion\x18\x03 \x01(\t\x12\x11\n\tintensity\x18\x04 \x01(\x02\x12\x30\n\tsentiment\x18\x05 \x01(\x0b\x32\x1d.rapport.emotion.v1.Sentiment\x12,\n\x07sarcasm\x18\x06 \x01(\x0b\x32\x1b.rapport.emotion.v1.Sarcasm\x12*\n\x06intent\x18\x07 \x01(\x0b\x32\x1a.rapport.emotion.v1.Intent\x12,\n\x07urgency\x18\x08 \x01(\x0b\x32\x1b.rapport.emotion.v1.Urgency\x12\x15\n\rmodel_version\x18\t \x01(\t\x12\x19\n\x11\x64\x65tected_emotions\x18\n \x03(\t\x12\x32\n\x07\x64rivers\x18\x0b \x03(\x0b\x32!.rapport.emotion.v1.EmotionDriver\x12\x11\n\ttruncated\x18\x0c \x01(\x08\x12\x16\n\x0e\x61nalysed_chars\x18\r \x01(\x05\x12N\n\x0emodel_versions\x18\x0e \x03(\x0b\x32\x36.rapport.emotion.v1.AnalyzeResponse.ModelVersionsEntry\x12\x11\n\tembedding\x18\x0f \x03(\x02\x1a\x34\n\x12ModelVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\x8a\x01\n\x0eSentimentLabel\x12\x1f\n\x1bSENTIMENT_LABEL_UNSPECIFIED\x10\x00\x12\x1c\n\x18SENTIMENT_LABEL_NEGATIVE\x10\x01\x12\x1b\n\x17SENTIMENT_LABEL_NEUTRAL\x10\x02\x12\x1c\n\x18SENTIMENT_LABEL_POSITIVE\x10\x03*v\n\x0cUrgencyLevel\x12\x1d\n\x19URGENCY_LEVEL_UNSPECIFIED\x10\x00\x12\x15\n\x11URGENCY_LEVEL_LOW\x10\x01\x12\x18\n\x14URGENCY_LEVEL_NORMAL\x10\x02\x12\x16\n\x12URGENCY_LEVEL_HIGH\x10\x03\x32\xc7\x01\n\x0e\x45motionService\x12R\n\x07\x41nalyze\x12\".rapport.emotion.v1.AnalyzeRequest\x1a#.rapport.emotion.v1.AnalyzeResponse\x12\x61\n\x0c\x41nalyzeBatch\x12\'.rapport.emotion.v1.AnalyzeBatchRequest\x1a(.rapport.emotion.v1.AnalyzeBatchResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(rapport/emotion/v1/emotion_service.proto\x12\x12rapport.emotion.v1\"i\n\x0e\x41nalyzeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x15\n\rlanguage_hint\x18\x02 \x01(\t\x12\x19\n\x11previous_language\x18\x03 \x01(\t\x12\x17\n\x0finclude_drivers\x18\x04 \x01(\x08\"a\n\x13\x41nalyzeBatchRequest\x12\x31\n\x05items\x18\x01 \x03(\x0b\x32\".rapport.emotion.v1.AnalyzeRequest\x12\x17\n\x0finclude_drivers\x18\x02 \x01(\x08\"L\n\x14\x41nalyzeBatchResponse\x12\x34\n\x07results\x18\x01 \x03(\x0b\x32#.rapport.emotion.v1.AnalyzeResponse\"R\n\x08Language\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12\x11\n\tsupported\x18\x03 \x01(\x08\x12\x11\n\tfrom_hint\x18\x04 \x01(\x08\",\n\x0c\x45motionScore\x12\r\n\x05label\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\".\n\rEmotionDriver\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x02\"M\n\tSentiment\x12\x31\n\x05label\x18\x01 \x01(\x0e\x32\".rapport.emotion.v1.SentimentLabel\x12\r\n\x05score\x18\x02 \x01(\x02\"*\n\x07Sarcasm\x12\x10\n\x08\x64\x65tected\x18\x01 \x01(\x08\x12\r\n\x05score\x18\x02 \x01(\x02\"*\n\x06Intent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\"Z\n\x07Urgency\x12/\n\x05level\x18\x01 \x01(\x0e\x32 .rapport.emotion.v1.UrgencyLevel\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x0f\n\x07signals\x18\x03 \x03(\t\"\x86\x05\n\x0f\x41nalyzeResponse\x12.\n\x08language\x18\x01 \x01(\x0b\x32\x1c.rapport.emotion.v1.Language\x12\x32\n\x08\x65motions\x18\x02 \x03(\x0b\x32 .rapport.emotion.v1.EmotionScore\x12\x18\n\x10\x64ominant_emotion\x18\x03 \x01(\t\x12\x11\n\tintensity\x18\x04 \x01(\x02\x12\x30\n\tsentiment\x18\x05 \x01(\x0b\x32\x1d.rapport.emotion.v1.Sentiment\x12,\n\x07sarcasm\x18\x06 \x01(\x0b\x32\x1b.rapport.emotion.v1.Sarcasm\x12*\n\x06intent\x18\x07 \x01(\x0b\x32\x1a.rapport.emotion.v1.Intent\x12,\n\x07urgency\x18\x08 \x01(\x0b\x32\x1b.rapport.emotion.v1.Urgency\x12\x15\n\rmodel_version\x18\t \x01(\t\x12\x19\n\x11\x64\x65tected_emotions\x18\n \x03(\t\x12\x32\n\x07\x64rivers\x18\x0b \x03(\x0b\x32!.rapport.emotion.v1.EmotionDriver\x12\x11\n\ttruncated\x18\x0c \x01(\x08\x12\x16\n\x0e\x61nalysed_chars\x18\r \x01(\x05\x12N\n\x0emodel_versions\x18\x0e \x03(\x0b\x32\x36.rapport.emotion.v1.AnalyzeResponse.ModelVersionsEntry\x12\x11\n\tembedding\x18\x0f \x03(\x02\x1a\x34\n\x12ModelVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\x8a\x01\n\x0eSentimentLabel\x12\x1f\n\x1bSENTIMENT_LABEL_UNSPECIFIED\x10\x00\x12\x1c\n\x18SENTIMENT_LABEL_NEGATIVE\x10\x01\x12\x1b\n\x17SENTIMENT_LABEL_NEUTRAL\x10\x02\x12\x1c\n\x18SENTIMENT_LABEL_POSITIVE\x10\x03*v\n\x0cUrgencyLevel\x12\x1d\n\x19URGENCY_LEVEL_UNSPECIFIED\x10\x00\x12\x15\n\x11URGENCY_LEVEL_LOW\x10\x01\x12\x18\n\x14URGENCY_LEVEL_NORMAL\x10\x02\x12\x16\n\x12URGENCY_LEVEL_HIGH\x10\x03\x32\xc7\x01\n\x0e\x45motionService\x12R\n\x07\x41nalyze\x12\".rapport.emotion.v1.AnalyzeRequest\x1a#.rapport.emotion.v1.AnalyzeResponse\x12\x61\n\x0c\x41nalyzeBatch\x12\'.rapport.emotion.v1.AnalyzeBatchRequest\x1a(.rapport.emotion.v1.AnalyzeBatchResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,34 +33,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ANALYZERESPONSE_MODELVERSIONSENTRY']._loaded_options = None
   _globals['_ANALYZERESPONSE_MODELVERSIONSENTRY']._serialized_options = b'8\001'
-  _globals['_SENTIMENTLABEL']._serialized_start=1410
-  _globals['_SENTIMENTLABEL']._serialized_end=1548
-  _globals['_URGENCYLEVEL']._serialized_start=1550
-  _globals['_URGENCYLEVEL']._serialized_end=1668
+  _globals['_SENTIMENTLABEL']._serialized_start=1435
+  _globals['_SENTIMENTLABEL']._serialized_end=1573
+  _globals['_URGENCYLEVEL']._serialized_start=1575
+  _globals['_URGENCYLEVEL']._serialized_end=1693
   _globals['_ANALYZEREQUEST']._serialized_start=64
-  _globals['_ANALYZEREQUEST']._serialized_end=144
-  _globals['_ANALYZEBATCHREQUEST']._serialized_start=146
-  _globals['_ANALYZEBATCHREQUEST']._serialized_end=243
-  _globals['_ANALYZEBATCHRESPONSE']._serialized_start=245
-  _globals['_ANALYZEBATCHRESPONSE']._serialized_end=321
-  _globals['_LANGUAGE']._serialized_start=323
-  _globals['_LANGUAGE']._serialized_end=405
-  _globals['_EMOTIONSCORE']._serialized_start=407
-  _globals['_EMOTIONSCORE']._serialized_end=451
-  _globals['_EMOTIONDRIVER']._serialized_start=453
-  _globals['_EMOTIONDRIVER']._serialized_end=499
-  _globals['_SENTIMENT']._serialized_start=501
-  _globals['_SENTIMENT']._serialized_end=578
-  _globals['_SARCASM']._serialized_start=580
-  _globals['_SARCASM']._serialized_end=622
-  _globals['_INTENT']._serialized_start=624
-  _globals['_INTENT']._serialized_end=666
-  _globals['_URGENCY']._serialized_start=668
-  _globals['_URGENCY']._serialized_end=758
-  _globals['_ANALYZERESPONSE']._serialized_start=761
-  _globals['_ANALYZERESPONSE']._serialized_end=1407
-  _globals['_ANALYZERESPONSE_MODELVERSIONSENTRY']._serialized_start=1355
-  _globals['_ANALYZERESPONSE_MODELVERSIONSENTRY']._serialized_end=1407
-  _globals['_EMOTIONSERVICE']._serialized_start=1671
-  _globals['_EMOTIONSERVICE']._serialized_end=1870
+  _globals['_ANALYZEREQUEST']._serialized_end=169
+  _globals['_ANALYZEBATCHREQUEST']._serialized_start=171
+  _globals['_ANALYZEBATCHREQUEST']._serialized_end=268
+  _globals['_ANALYZEBATCHRESPONSE']._serialized_start=270
+  _globals['_ANALYZEBATCHRESPONSE']._serialized_end=346
+  _globals['_LANGUAGE']._serialized_start=348
+  _globals['_LANGUAGE']._serialized_end=430
+  _globals['_EMOTIONSCORE']._serialized_start=432
+  _globals['_EMOTIONSCORE']._serialized_end=476
+  _globals['_EMOTIONDRIVER']._serialized_start=478
+  _globals['_EMOTIONDRIVER']._serialized_end=524
+  _globals['_SENTIMENT']._serialized_start=526
+  _globals['_SENTIMENT']._serialized_end=603
+  _globals['_SARCASM']._serialized_start=605
+  _globals['_SARCASM']._serialized_end=647
+  _globals['_INTENT']._serialized_start=649
+  _globals['_INTENT']._serialized_end=691
+  _globals['_URGENCY']._serialized_start=693
+  _globals['_URGENCY']._serialized_end=783
+  _globals['_ANALYZERESPONSE']._serialized_start=786
+  _globals['_ANALYZERESPONSE']._serialized_end=1432
+  _globals['_ANALYZERESPONSE_MODELVERSIONSENTRY']._serialized_start=1380
+  _globals['_ANALYZERESPONSE_MODELVERSIONSENTRY']._serialized_end=1432
+  _globals['_EMOTIONSERVICE']._serialized_start=1696
+  _globals['_EMOTIONSERVICE']._serialized_end=1895
 # @@protoc_insertion_point(module_scope)

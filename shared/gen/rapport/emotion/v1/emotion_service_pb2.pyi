@@ -30,14 +30,16 @@ URGENCY_LEVEL_NORMAL: UrgencyLevel
 URGENCY_LEVEL_HIGH: UrgencyLevel
 
 class AnalyzeRequest(_message.Message):
-    __slots__ = ("text", "language_hint", "previous_language")
+    __slots__ = ("text", "language_hint", "previous_language", "include_drivers")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_HINT_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_DRIVERS_FIELD_NUMBER: _ClassVar[int]
     text: str
     language_hint: str
     previous_language: str
-    def __init__(self, text: _Optional[str] = ..., language_hint: _Optional[str] = ..., previous_language: _Optional[str] = ...) -> None: ...
+    include_drivers: bool
+    def __init__(self, text: _Optional[str] = ..., language_hint: _Optional[str] = ..., previous_language: _Optional[str] = ..., include_drivers: _Optional[bool] = ...) -> None: ...
 
 class AnalyzeBatchRequest(_message.Message):
     __slots__ = ("items", "include_drivers")
