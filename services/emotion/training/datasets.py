@@ -174,14 +174,3 @@ def sarcasm_splits() -> dict[str, list[Single]]:
     with open(DATA / "isarcasmeval" / "task_A_En_test.csv", encoding="utf-8", newline="") as f:
         test = [(r["text"], r["sarcastic"]) for r in csv.DictReader(f)]
     return {"train": train, "dev": holdout, "test": test}
-
-
-def sarcasm_rephrasings() -> dict[str, str]:
-    """Each sarcastic tweet of train.En.csv and its author's own plain rephrasing: the same
-    meaning said without sarcasm, the closest negative example there is."""
-    with open(DATA / "isarcasmeval" / "train.En.csv", encoding="utf-8", newline="") as f:
-        return {
-            r["tweet"]: r["rephrase"].strip()
-            for r in csv.DictReader(f)
-            if r["sarcastic"] == "1" and r["tweet"].strip() and r["rephrase"].strip()
-        }
