@@ -85,4 +85,5 @@ eval: setup
 	$(BIN)/python -m services.emotion.training.evaluate
 	$(BIN)/python -m services.emotion.training.language_weights
 	$(BIN)/python -m services.emotion.training.evaluate_encoder
+	$(BIN)/python -m services.emotion.training.needs_person
 	$(BIN)/python -m services.emotion.training.evaluate_real

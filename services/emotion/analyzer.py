@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from services.emotion.metrics import INFERENCE_SECONDS
+from services.emotion.needs_person import NeedsPerson, NeedsPersonModel, features
 from services.emotion.predictor import (
     EmotionScores,
     IntentGuess,
@@ -55,6 +56,7 @@ class Analysis:
     sarcasm: SarcasmScore
     intent: IntentGuess
     urgency: Urgency
+    needs_person: NeedsPerson
     drivers: tuple[tuple[str, float], ...]
     truncated: bool
     analysed_chars: int
@@ -75,10 +77,12 @@ class Analyzer:
     def __init__(
         self,
         predictor: Predictor,
+        needs_person: NeedsPersonModel,
         *,
         max_chars: int,
     ) -> None:
         self._predictor = predictor
+        self._needs_person = needs_person
         self._max_chars = max_chars
 
     @property
@@ -88,7 +92,7 @@ class Analyzer:
     @property
     def versions(self) -> Mapping[str, str]:
         """Model version per head, which every answer carries."""
-        return self._predictor.versions
+        return {**self._predictor.versions, "needs_person": self._needs_person.version}
 
     def analyze(self, request: Request, *, include_drivers: bool) -> Analysis:
         """One message, explained when asked."""
@@ -118,6 +122,10 @@ class Analyzer:
             scores = emotions[i]
             dominant = scores.detected[0] if scores.detected else NEUTRAL
             strength = intensity(scores, dominant, text)
+            urgent = urgency(text, dominant, strength)
+            needs_person = self._needs_person.read(
+                features(scores, strength, sentiments[i], sarcasms[i], urgent, intents[i], codes[i])
+            )
             drivers: tuple[tuple[str, float], ...] = ()
             if include_drivers and dominant != NEUTRAL:
                 with INFERENCE_SECONDS.labels("drivers").time():
@@ -132,7 +140,8 @@ class Analyzer:
                     sentiment=sentiments[i],
                     sarcasm=sarcasms[i],
                     intent=intents[i],
-                    urgency=urgency(text, dominant, strength),
+                    urgency=urgent,
+                    needs_person=needs_person,
                     drivers=drivers,
                     truncated=len(requests[i].text) > self._max_chars,
                     analysed_chars=len(text),

@@ -45,6 +45,11 @@ def to_response(analysis: Analysis, versions: Mapping[str, str]) -> pb.AnalyzeRe
             score=analysis.urgency.score,
             signals=analysis.urgency.signals,
         ),
+        needs_person=pb.NeedsPerson(
+            score=analysis.needs_person.score,
+            detected=analysis.needs_person.detected,
+            signals=analysis.needs_person.signals,
+        ),
         model_version=analysis.emotions.model,
         detected_emotions=analysis.emotions.detected,
         drivers=[pb.EmotionDriver(token=t, weight=w) for t, w in analysis.drivers],

@@ -16,6 +16,7 @@ from services.emotion.analyzer import Analyzer, Request
 from services.emotion.config import EmotionSettings
 from services.emotion.encoder_predictor import EncoderPredictor
 from services.emotion.grpc_server import to_response
+from services.emotion.needs_person import NeedsPersonModel
 
 
 def load_analyzer(settings: EmotionSettings) -> Analyzer:
@@ -23,7 +24,8 @@ def load_analyzer(settings: EmotionSettings) -> Analyzer:
     predictor = EncoderPredictor.load(
         settings.models_dir, settings.intents_file, threads=settings.encoder_threads
     )
-    return Analyzer(predictor, max_chars=settings.max_text_chars)
+    needs_person = NeedsPersonModel.load(settings.models_dir)
+    return Analyzer(predictor, needs_person, max_chars=settings.max_text_chars)
 
 
 def analyze_batch(

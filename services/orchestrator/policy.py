@@ -43,6 +43,11 @@ class Facts:
     sentiment_score: float = 0.0
     sarcasm: bool = False
     sarcasm_score: float = 0.0
+    # The emotion service's calibrated "a person should answer" signal, and the readings
+    # that raised it most (emotion/models/needs-person.md).
+    needs_person: bool = False
+    needs_person_score: float = 0.0
+    needs_person_signals: tuple[str, ...] = ()
     intent: str = "unknown"
     intent_confidence: float = 0.0
     language: str = ""

@@ -198,12 +198,12 @@ async def test_an_angry_customer_is_escalated_answered_by_a_person_and_rates_it(
             await expect(chat.locator(".message--bot").last).to_contain_text("member of our team")
 
             first = desk.locator("#waiting .queue__item").first
-            await expect(first).to_contain_text("strongly upset", timeout=20_000)
+            await expect(first).to_contain_text("The customer is upset", timeout=20_000)
             await expect(first.locator("svg.chart")).to_be_visible()
             await desk.screenshot(path=ARTIFACTS / "queue.png", full_page=True)
             await first.locator("a").click()
             await expect(desk.locator("#timeline")).to_contain_text(f"order {marker}")  # ours
-            await expect(desk.locator("#reasons")).to_contain_text("strongly upset")
+            await expect(desk.locator("#reasons")).to_contain_text("The customer is upset")
             await expect(desk.locator("#conversation-side svg.chart")).to_be_visible()
             await desk.keyboard.press("c")
             await expect(desk.locator("#ticket-status")).to_have_text("claimed")

@@ -55,7 +55,8 @@ class StubEmotion:
         return emotion_pb.AnalyzeResponse(
             language=emotion_pb.Language(code="en", confidence=0.9, supported=True),
             dominant_emotion=emotion,
-            intensity=0.0 if emotion == "neutral" else 0.6,
+            # Mild: under the policy's upset bound (0.38), so the bot answers alone.
+            intensity=0.0 if emotion == "neutral" else 0.3,
             sentiment=emotion_pb.Sentiment(label=emotion_pb.SENTIMENT_LABEL_NEUTRAL),
             intent=emotion_pb.Intent(name=intent, confidence=0.9),
         )

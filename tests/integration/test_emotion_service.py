@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 EMOTION = pb.DESCRIPTOR.services_by_name["EmotionService"].full_name
 MAX_CHARS = 500
-HEADS = {"language", "emotion", "sentiment", "sarcasm", "intent", "encoder"}
+HEADS = {"language", "emotion", "sentiment", "sarcasm", "intent", "encoder", "needs_person"}
 
 
 @pytest.fixture(scope="module")

@@ -208,6 +208,7 @@ async def test_analyze_answers_what_the_emotion_service_answers(services: Servic
     assert first["sentiment"]["label"].startswith("SENTIMENT_LABEL_")
     assert isinstance(first["sarcasm"]["score"], float)
     assert first["intent"]["name"] == "contact_human_agent"
+    assert 0 <= first["needs_person"]["score"] <= 1
     assert set(first["model_versions"]) == {
         "language",
         "emotion",
@@ -215,6 +216,7 @@ async def test_analyze_answers_what_the_emotion_service_answers(services: Servic
         "sarcasm",
         "intent",
         "encoder",
+        "needs_person",
     }
     assert any(a["drivers"] for a in analysed)
 

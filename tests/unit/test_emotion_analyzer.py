@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from services.emotion.analyzer import Analyzer, Request
+from services.emotion.config import SHIPPED_MODELS
+from services.emotion.needs_person import NeedsPersonModel
 from services.emotion.urgency import urgency
 from tests.fakes.predictor import KeywordPredictor
 
 
 def _analyzer(max_chars: int = 100) -> tuple[Analyzer, KeywordPredictor]:
     predictor = KeywordPredictor()
-    return Analyzer(predictor, max_chars=max_chars), predictor
+    needs_person = NeedsPersonModel.load(SHIPPED_MODELS)
+    return Analyzer(predictor, needs_person, max_chars=max_chars), predictor
 
 
 def test_a_clear_message_is_read_with_its_reasons() -> None:

@@ -28,7 +28,7 @@ def decide(**facts: object) -> tuple[Action, list[str]]:
             ["strong_negative_emotion"],
         ),
         (
-            {"intent": "get_refund", "dominant_emotion": "anger", "intensity": 0.4},
+            {"intent": "get_refund", "dominant_emotion": "anger", "intensity": 0.3},
             Action.AUTO_REPLY,
             [],
         ),
@@ -189,13 +189,32 @@ def test_reasons_are_sentences_with_the_facts_in_them() -> None:
     )
     explanations = {r.code: r.explanation for r in decision.reasons}
     assert explanations["strong_negative_emotion"] == (
-        "The customer is strongly upset (anger, intensity 0.93)."
+        "The customer is upset (anger, intensity 0.93)."
     )
     assert explanations["repeat_contact"] == "This is contact number 4 in the last 7 days."
     assert 0.5 < decision.priority <= 1
     confidence = {r.code: r.confidence for r in decision.reasons}
     # A reason resting on a model's reading is as sure as the reading; a count is certain.
     assert confidence == {"strong_negative_emotion": 0.93, "repeat_contact": 1.0}
+
+
+def test_the_needs_a_person_signal_hands_over_and_names_its_signals() -> None:
+    decision = POLICY.decide(
+        Facts(
+            emotion_available=True,
+            intent="get_refund",
+            needs_person=True,
+            needs_person_score=0.81,
+            needs_person_signals=("anger", "intent:complaint"),
+        )
+    )
+    assert decision.action is Action.REPLY_AND_ESCALATE
+    [reason] = decision.reasons
+    assert reason.code == "needs_a_person" and reason.confidence == pytest.approx(0.81)
+    assert reason.explanation == (
+        "The message reads as one a person should answer (signals: anger, intent:complaint)."
+    )
+    assert decide(intent="get_refund", needs_person_score=0.81)[0] is Action.AUTO_REPLY
 
 
 def test_the_media_reason_names_what_was_sent_and_is_certain() -> None:

@@ -118,7 +118,7 @@ class Urgency(_message.Message):
     def __init__(self, level: _Optional[_Union[UrgencyLevel, str]] = ..., score: _Optional[float] = ..., signals: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AnalyzeResponse(_message.Message):
-    __slots__ = ("language", "emotions", "dominant_emotion", "intensity", "sentiment", "sarcasm", "intent", "urgency", "model_version", "detected_emotions", "drivers", "truncated", "analysed_chars", "model_versions", "embedding")
+    __slots__ = ("language", "emotions", "dominant_emotion", "intensity", "sentiment", "sarcasm", "intent", "urgency", "model_version", "detected_emotions", "drivers", "truncated", "analysed_chars", "model_versions", "embedding", "needs_person")
     class ModelVersionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -141,6 +141,7 @@ class AnalyzeResponse(_message.Message):
     ANALYSED_CHARS_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     EMBEDDING_FIELD_NUMBER: _ClassVar[int]
+    NEEDS_PERSON_FIELD_NUMBER: _ClassVar[int]
     language: Language
     emotions: _containers.RepeatedCompositeFieldContainer[EmotionScore]
     dominant_emotion: str
@@ -156,4 +157,15 @@ class AnalyzeResponse(_message.Message):
     analysed_chars: int
     model_versions: _containers.ScalarMap[str, str]
     embedding: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, language: _Optional[_Union[Language, _Mapping]] = ..., emotions: _Optional[_Iterable[_Union[EmotionScore, _Mapping]]] = ..., dominant_emotion: _Optional[str] = ..., intensity: _Optional[float] = ..., sentiment: _Optional[_Union[Sentiment, _Mapping]] = ..., sarcasm: _Optional[_Union[Sarcasm, _Mapping]] = ..., intent: _Optional[_Union[Intent, _Mapping]] = ..., urgency: _Optional[_Union[Urgency, _Mapping]] = ..., model_version: _Optional[str] = ..., detected_emotions: _Optional[_Iterable[str]] = ..., drivers: _Optional[_Iterable[_Union[EmotionDriver, _Mapping]]] = ..., truncated: _Optional[bool] = ..., analysed_chars: _Optional[int] = ..., model_versions: _Optional[_Mapping[str, str]] = ..., embedding: _Optional[_Iterable[float]] = ...) -> None: ...
+    needs_person: NeedsPerson
+    def __init__(self, language: _Optional[_Union[Language, _Mapping]] = ..., emotions: _Optional[_Iterable[_Union[EmotionScore, _Mapping]]] = ..., dominant_emotion: _Optional[str] = ..., intensity: _Optional[float] = ..., sentiment: _Optional[_Union[Sentiment, _Mapping]] = ..., sarcasm: _Optional[_Union[Sarcasm, _Mapping]] = ..., intent: _Optional[_Union[Intent, _Mapping]] = ..., urgency: _Optional[_Union[Urgency, _Mapping]] = ..., model_version: _Optional[str] = ..., detected_emotions: _Optional[_Iterable[str]] = ..., drivers: _Optional[_Iterable[_Union[EmotionDriver, _Mapping]]] = ..., truncated: _Optional[bool] = ..., analysed_chars: _Optional[int] = ..., model_versions: _Optional[_Mapping[str, str]] = ..., embedding: _Optional[_Iterable[float]] = ..., needs_person: _Optional[_Union[NeedsPerson, _Mapping]] = ...) -> None: ...
+
+class NeedsPerson(_message.Message):
+    __slots__ = ("score", "detected", "signals")
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    DETECTED_FIELD_NUMBER: _ClassVar[int]
+    SIGNALS_FIELD_NUMBER: _ClassVar[int]
+    score: float
+    detected: bool
+    signals: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, score: _Optional[float] = ..., detected: _Optional[bool] = ..., signals: _Optional[_Iterable[str]] = ...) -> None: ...
