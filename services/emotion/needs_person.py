@@ -1,7 +1,7 @@
 """Whether a message needs a person: one calibrated score over what the other heads read.
 
-No single head says it. Intensity alone (the policy's first rule) found 2 in 100 of the
-development messages labelled as needing a person: an angry customer often writes
+No single head says it. Intensity alone (at the policy's former bound, 0.7) found 2 in
+100 of the development messages labelled as needing a person: an angry customer often writes
 calmly, and a polite one can still need a person ("I was charged twice"). A logistic
 regression over the heads' outputs (emotion scores, intensity, sentiment, sarcasm,
 urgency, complaint and human-agent intents, English or not, since the English encoder's
