@@ -8,7 +8,7 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from services.emotion.training.taxonomy import XED_LABELS
 
@@ -152,6 +152,14 @@ def bitext_splits() -> dict[str, list[Single]]:
             rows.append((_fill_placeholders(record["text"], rng), record["category"]))
     train, dev, test = stratified_split(rows, lambda row: row[1], (0.8, 0.1))
     return {"train": train, "dev": dev, "test": test}
+
+
+# Hand-written JSON Lines sets --------------------------------------------------------
+
+
+def jsonl(path: Path) -> list[dict[str, Any]]:
+    """One object per non-blank line of a UTF-8 JSON Lines file."""
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
 
 
 # Banking77 -----------------------------------------------------------------------------

@@ -81,8 +81,7 @@ def vader_label(analyzer: SentimentIntensityAnalyzer, text: str) -> str:
 
 def customer_moods_dev() -> list[dict[str, Any]]:
     """Hand-written customer messages labelled for development (``data/customer-moods-dev``)."""
-    path = datasets.DATA / "customer-moods-dev" / "moods.jsonl"
-    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    return datasets.jsonl(datasets.DATA / "customer-moods-dev" / "moods.jsonl")
 
 
 def polarity(outputs: Mapping[str, Floats], labels: Sequence[str]) -> Floats:
@@ -110,8 +109,7 @@ def sentiment_cut(score: Floats, gold: Sequence[str]) -> tuple[float, float]:
 def intent_dev_rows(english: bool = True) -> list[dict[str, str]]:
     """The hand-written intent messages for development (``data/intent-dev``): the
     English ones, or those in the other languages."""
-    path = datasets.DATA / "intent-dev" / "intents.jsonl"
-    rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    rows = datasets.jsonl(datasets.DATA / "intent-dev" / "intents.jsonl")
     return [r for r in rows if (r["language"] == "en") == english]
 
 

@@ -22,6 +22,7 @@ from services.emotion.analyzer import Analyzer, Request
 from services.emotion.config import EmotionSettings
 from services.emotion.in_process import load_analyzer
 from services.emotion.predictor import RAPPORT_EMOTIONS
+from services.emotion.training import datasets
 from services.emotion.training.cards import table
 from services.emotion.training.datasets import MODELS, REPO
 from services.emotion.training.evaluate import class_report
@@ -45,8 +46,7 @@ NEGATIVE_EMOTIONS = frozenset({"anger", "frustration", "sadness", "anxiety"})
 
 
 def rows(name: str) -> list[dict[str, Any]]:
-    lines = (TEST_DATA / name).read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    return datasets.jsonl(TEST_DATA / name)
 
 
 def by_language(items: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

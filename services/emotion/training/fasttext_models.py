@@ -24,7 +24,6 @@ from services.emotion.predictor import (
 )
 from services.emotion.text import normalize
 
-SHIPPED_MODELS = Path(__file__).resolve().parent / "models"
 UNDETERMINED = "und"
 UNKNOWN_INTENT = "unknown"
 # Labels below MIN_PROBABILITY are not returned by fastText (fewer cross from C++ to
@@ -155,7 +154,7 @@ class FastTextPredictor:
         self._last_raw: tuple[tuple[str, ...], tuple[str, ...], list[list[float]]] | None = None
 
     @classmethod
-    def load(cls, models_dir: Path = SHIPPED_MODELS) -> FastTextPredictor:
+    def load(cls, models_dir: Path) -> FastTextPredictor:
         """Read ``heads.json`` (versions, calibration, thresholds) and load every model."""
         heads = json.loads((models_dir / "heads.json").read_text(encoding="utf-8"))
         return cls(models_dir, heads)

@@ -34,9 +34,12 @@ from services.emotion.analyzer import Analysis, Analyzer, Request
 from services.emotion.config import EmotionSettings
 from services.emotion.encoder_predictor import EncoderPredictor
 from services.emotion.needs_person import FEATURES, FILE, NeedsPersonModel, features
+from services.emotion.training import datasets
 from services.emotion.training.cards import table
-from services.emotion.training.datasets import DATA, MODELS, REPO, SEED
+from services.emotion.training.datasets import DATA, MODELS, SEED
+from services.emotion.training.evaluate import f_beta
 from services.emotion.training.evaluate_encoder import customer_moods_dev, reliability, vader_label
+from services.emotion.training.evaluate_real import rows
 
 VERSION = "needs-person-2026.12.1"
 BETA = 0.5
@@ -55,27 +58,23 @@ TEST_HEADER = (
     "VADER negative",
     "intensity rule",
 )
-TEST_MOODS = REPO / "tests" / "data" / "customer_moods.jsonl"
 Matrix = np.ndarray[Any, np.dtype[np.float64]]
 
 
 def supplement() -> list[dict[str, Any]]:
     """The short routine and calm serious messages of ``data/needs-person-dev``."""
-    path = DATA / "needs-person-dev" / "messages.jsonl"
-    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    return datasets.jsonl(DATA / "needs-person-dev" / "messages.jsonl")
 
 
-def f_beta(gold: Sequence[bool], flagged: Sequence[bool]) -> dict[str, float]:
-    right = sum(g and f for g, f in zip(gold, flagged, strict=True))
-    precision = right / max(sum(flagged), 1)
-    recall = right / max(sum(gold), 1)
-    weight = BETA * BETA
-    score = (1 + weight) * precision * recall / (weight * precision + recall) if right else 0.0
+def flagging(gold: Sequence[bool], flagged: Sequence[bool]) -> dict[str, float]:
+    """F-beta, precision, recall and share flagged of ``flagged`` against ``gold``."""
+    truth, pred = np.array(gold, dtype=bool), np.array(flagged, dtype=bool)
+    right = int((truth & pred).sum())
     return {
-        "f_beta": round(score, 4),
-        "precision": round(precision, 4),
-        "recall": round(recall, 4),
-        "flagged_share": round(sum(flagged) / len(flagged), 4),
+        "f_beta": round(f_beta(truth, pred, BETA), 4),
+        "precision": round(right / max(int(pred.sum()), 1), 4),
+        "recall": round(right / max(int(truth.sum()), 1), 4),
+        "flagged_share": round(float(pred.mean()), 4),
     }
 
 
@@ -104,8 +103,9 @@ def out_of_fold(x: Matrix, y: np.ndarray[Any, Any], strength: float, seed: int) 
 
 def best_cut(gold: Sequence[bool], scores: Matrix) -> tuple[float, float]:
     """The cut with the best F-beta, and that F-beta."""
-    found = [(f_beta(gold, list(scores >= cut))["f_beta"], float(cut)) for cut in CUTS]
-    score, cut = max(found)
+    truth = np.array(gold, dtype=bool)
+    found = [(round(f_beta(truth, scores >= cut, BETA), 4), float(cut)) for cut in CUTS]
+    score, cut = max(found)  # ties: the higher cut, fewer hand-overs
     return cut, score
 
 
@@ -135,7 +135,7 @@ def fit(x: Matrix, gold: Sequence[bool]) -> tuple[NeedsPersonModel, dict[str, An
         "strength_f_beta": {str(k): round(v, 4) for k, v in by_strength.items()},
         "strength": strength,
         "cut": cut,
-        "dev_out_of_fold": f_beta(gold, list(out_of_fold(z, y, strength, SEED) >= cut)),
+        "dev_out_of_fold": flagging(gold, list(out_of_fold(z, y, strength, SEED) >= cut)),
         "dev_out_of_fold_f_beta_at_cut": cv_score,
     }
     return model, choice
@@ -162,9 +162,9 @@ def measure(
         result[language] = {
             "n": int(keep.sum()),
             "needing_a_person": sum(truth),
-            "model": f_beta(truth, list(np.array(flagged)[keep])),
-            "vader_negative": f_beta(truth, list(np.array(baseline)[keep])),
-            "intensity_rule": f_beta(truth, list(np.array(rule)[keep])),
+            "model": flagging(truth, list(np.array(flagged)[keep])),
+            "vader_negative": flagging(truth, list(np.array(baseline)[keep])),
+            "intensity_rule": flagging(truth, list(np.array(rule)[keep])),
             "reliability": reliability(np.array(scores)[keep], np.array(truth), bins=5),
         }
     return result
@@ -252,7 +252,7 @@ def main() -> None:
     reader = Analyzer(predictor, NeedsPersonModel.unfitted(), max_chars=settings.max_text_chars)
     dev = customer_moods_dev() + supplement()
     model, choice = fit(matrix(analyses(reader, dev)), [bool(r["needs_person"]) for r in dev])
-    test_rows = [json.loads(line) for line in TEST_MOODS.read_text("utf-8").splitlines() if line]
+    test_rows = rows("customer_moods.jsonl")
     test = measure(model, test_rows, analyses(reader, test_rows))
     (MODELS / FILE).write_text(json.dumps(model.to_json(), indent=1) + "\n", "utf-8")
     (MODELS / "needs-person.md").write_text(card(model, choice, test), "utf-8")
