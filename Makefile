@@ -76,6 +76,7 @@ models: setup
 	.venv-models/bin/python -m services.emotion.training.prepare
 	.venv-models/bin/python -m services.emotion.training.train
 	.venv-models/bin/python -m services.emotion.training.finetune
+	.venv-models/bin/python -m services.emotion.training.retrieval_encoder
 	$(BIN)/python -m services.emotion.training.multilingual
 	$(MAKE) eval
 

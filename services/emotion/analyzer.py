@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from services.emotion.metrics import INFERENCE_SECONDS
 from services.emotion.needs_person import NeedsPerson, NeedsPersonModel, features
 from services.emotion.predictor import (
+    Embedded,
     EmotionScores,
     IntentGuess,
     LanguageGuess,
@@ -43,6 +44,7 @@ class Request:
     text: str
     language_hint: str = ""
     previous_language: str = ""  # the language the customer last wrote in
+    include_embedding: bool = False  # also the retrieval embedding
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,7 @@ class Analysis:
     drivers: tuple[tuple[str, float], ...]
     truncated: bool
     analysed_chars: int
-    embedding: tuple[float, ...] = ()
+    embedding: Embedded | None = None
 
 
 def intensity(scores: EmotionScores, dominant: str, text: str) -> float:
@@ -94,6 +96,11 @@ class Analyzer:
         """Model version per head, which every answer carries."""
         return {**self._predictor.versions, "needs_person": self._needs_person.version}
 
+    def embed_everywhere(self, texts: Sequence[str]) -> Mapping[str, list[tuple[float, ...]]]:
+        """``texts`` in every retrieval space (what a message's embedding is compared with)."""
+        with INFERENCE_SECONDS.labels("embedding").time():
+            return self._predictor.embed_everywhere([t[: self._max_chars] for t in texts])
+
     def analyze(self, request: Request, *, include_drivers: bool) -> Analysis:
         """One message, explained when asked."""
         return self.analyze_batch([request], include_drivers)[0]
@@ -116,7 +123,10 @@ class Analyzer:
             sarcasms = self._predictor.sarcasm(texts)
         with INFERENCE_SECONDS.labels("intent").time():
             intents = self._predictor.intent(texts, codes)
-        embeddings = self._predictor.embeddings(texts)
+        with INFERENCE_SECONDS.labels("embedding").time():
+            embeddings = self._predictor.embeddings(
+                texts, codes, [r.include_embedding for r in requests]
+            )
         results = []
         for i, text in enumerate(texts):
             scores = emotions[i]

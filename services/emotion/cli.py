@@ -43,7 +43,7 @@ def parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--embedding",
         action="store_true",
-        help="also print each message's sentence embedding (384 numbers)",
+        help="also print each message's retrieval embedding (384 numbers) and its model",
     )
     return root
 
@@ -56,7 +56,7 @@ def as_json(
         analysis, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
     if not include_embedding:
-        del fields["embedding"]
+        del fields["embedding"], fields["embedding_model"]
     return {"id": message.id, **fields}
 
 
@@ -68,7 +68,9 @@ def analyses(
     include_embedding: bool = False,
 ) -> list[Mapping[str, Any]]:
     """One JSON object per message, the batch analysed together."""
-    requests = [Request(m.text, m.language_hint) for m in messages]
+    requests = [
+        Request(m.text, m.language_hint, include_embedding=include_embedding) for m in messages
+    ]
     results = analyze_batch(analyzer, requests, include_drivers=include_drivers)
     return [
         as_json(m, r, include_embedding=include_embedding)

@@ -22,6 +22,11 @@ Floats = npt.NDArray[np.float32]
 MODEL_FILE = "encoder.int8.onnx"
 
 
+def as_tuple(vector: Floats) -> tuple[float, ...]:
+    """A vector as the wire carries it: plain floats, rounded to 6 places."""
+    return tuple(np.round(np.asarray(vector, dtype=np.float64), 6).tolist())
+
+
 class Encoder:
     """Every output of the encoder for a batch of texts, keyed by output name."""
 

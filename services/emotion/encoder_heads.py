@@ -58,7 +58,6 @@ class Reading:
     sentiment: SentimentScore
     sarcasm: SarcasmScore
     intent: IntentGuess
-    embedding: tuple[float, ...]
 
 
 class EncoderHeads:
@@ -124,7 +123,6 @@ class EncoderHeads:
         nearest = [IntentGuess(UNKNOWN_INTENT, 0.0)] * len(texts)
         if self.examples is not None:
             nearest = self.examples.classify(outputs["embedding"], self._examples_threshold)
-        embeddings = np.round(outputs["embedding"].astype(np.float64), 6).tolist()
         readings = []
         for i in range(len(texts)):
             scores = {label: round(float(grouped[label][i]), 4) for label in RAPPORT_EMOTIONS}
@@ -152,7 +150,6 @@ class EncoderHeads:
                     sentiment_at(float(positive[i] - negative[i]), self._sentiment_cut),
                     SarcasmScore(sarcastic, sarcastic >= self._sarcasm_threshold),
                     intent,
-                    tuple(embeddings[i]),
                 )
             )
         return readings

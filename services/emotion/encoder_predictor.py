@@ -16,18 +16,22 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from services.emotion.drivers import occlusion_drivers
+from services.emotion.encoder import as_tuple
 from services.emotion.encoder_heads import EncoderHeads, Reading
 from services.emotion.example_intents import load_examples
 from services.emotion.language_id import LanguageIdentifier
+from services.emotion.multilingual_encoder import VERSION as MULTILINGUAL_SPACE
 from services.emotion.multilingual_heads import MultilingualHeads, MultilingualReading
 from services.emotion.predictor import (
     RAPPORT_EMOTIONS,
+    Embedded,
     EmotionScores,
     Identified,
     IntentGuess,
     SarcasmScore,
     SentimentScore,
 )
+from services.emotion.retrieval import RetrievalEncoders
 
 T = TypeVar("T")
 ENGLISH = frozenset({"en", "und", ""})
@@ -41,11 +45,16 @@ class EncoderPredictor:
     """Thread-safe; every method takes a batch."""
 
     def __init__(
-        self, english: EncoderHeads, others: MultilingualHeads, languages: LanguageIdentifier
+        self,
+        english: EncoderHeads,
+        others: MultilingualHeads,
+        languages: LanguageIdentifier,
+        retrieval: RetrievalEncoders,
     ) -> None:
         self.heads = english
         self.others = others
         self.languages = languages
+        self.retrieval = retrieval
         # The languages the heads were trained and measured in (XED's, which the
         # multilingual heads carry a mean vector for); others are not guessed at.
         self.supported_languages = frozenset({"en", *others.centring.means})
@@ -57,6 +66,7 @@ class EncoderPredictor:
             "sarcasm": english.version,
             "intent": both,
             "encoder": english.version,
+            "retrieval": "+".join(retrieval.spaces),
         }
 
     @classmethod
@@ -64,7 +74,12 @@ class EncoderPredictor:
         examples = load_examples(intents_file)
         english = EncoderHeads.load(models_dir / "encoder", examples, threads=threads)
         others = MultilingualHeads.load(models_dir / "multilingual", examples, threads=threads)
-        return cls(english, others, LanguageIdentifier.load(models_dir / "language.json"))
+        retrieval = RetrievalEncoders.load(
+            models_dir / "retrieval", others.encoder, threads=threads
+        )
+        return cls(
+            english, others, LanguageIdentifier.load(models_dir / "language.json"), retrieval
+        )
 
     @property
     def versions(self) -> Mapping[str, str]:
@@ -89,8 +104,36 @@ class EncoderPredictor:
         the multilingual encoder."""
         return self._per_text(texts, languages, "intent", IntentGuess("unknown", 0.0))
 
-    def embeddings(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
-        return [reading.embedding for reading in self.heads.read(texts)]
+    def embeddings(
+        self, texts: Sequence[str], languages: Sequence[str], wanted: Sequence[bool]
+    ) -> list[Embedded | None]:
+        """English (and undetermined) texts through the English retrieval encoder; the
+        other languages' e5 vectors from the pass that read them."""
+        found: list[Embedded | None] = [None] * len(texts)
+        english = [i for i, w in enumerate(wanted) if w and languages[i] in ENGLISH]
+        if english:
+            vectors = self.retrieval.english([texts[i] for i in english])
+            for i, vector in zip(english, vectors, strict=True):
+                found[i] = Embedded(self.retrieval.english_space, as_tuple(vector))
+        others = [i for i, w in enumerate(wanted) if w and languages[i] not in ENGLISH]
+        if not others:
+            return found
+        already_read = dict(self._others(texts, languages))  # the analysis's own pass
+        for i in others:
+            if i in already_read:
+                found[i] = Embedded(MULTILINGUAL_SPACE, already_read[i].vector)
+        unread = [i for i in others if found[i] is None]  # languages without heads
+        if unread:
+            vectors = self.retrieval.multilingual([texts[i] for i in unread])
+            for i, vector in zip(unread, vectors, strict=True):
+                found[i] = Embedded(MULTILINGUAL_SPACE, as_tuple(vector))
+        return found
+
+    def embed_everywhere(self, texts: Sequence[str]) -> dict[str, list[tuple[float, ...]]]:
+        return {
+            space: [as_tuple(v) for v in vectors]
+            for space, vectors in self.retrieval.everywhere(texts).items()
+        }
 
     def emotion_drivers(
         self, text: str, language: str, label: str, top_k: int = 3
@@ -120,8 +163,7 @@ class EncoderPredictor:
 
     def _english(self, texts: Sequence[str], languages: Sequence[str]) -> list[tuple[int, Reading]]:
         """(index, reading) of the English texts. Every text goes through the English
-        encoder once (its embedding serves retrieval and its sarcasm head every language),
-        so this reuses that pass."""
+        encoder once (its sarcasm head reads every language), so this reuses that pass."""
         readings = self.heads.read(texts)
         return [(i, readings[i]) for i, language in enumerate(languages) if language in ENGLISH]
 

@@ -56,8 +56,13 @@ def to_response(analysis: Analysis, versions: Mapping[str, str]) -> pb.AnalyzeRe
         truncated=analysis.truncated,
         analysed_chars=analysis.analysed_chars,
         model_versions=versions,
-        embedding=analysis.embedding,
+        embedding=analysis.embedding.vector if analysis.embedding else (),
+        embedding_model=analysis.embedding.space if analysis.embedding else "",
     )
+
+
+def request_of(item: pb.AnalyzeRequest) -> Request:
+    return Request(item.text, item.language_hint, item.previous_language, item.include_embedding)
 
 
 class EmotionServicer(pb_grpc.EmotionServiceServicer):
@@ -80,8 +85,7 @@ class EmotionServicer(pb_grpc.EmotionServiceServicer):
         if not request.text.strip():
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "text is empty")
         analysis = self._analyzer.analyze(
-            Request(request.text, request.language_hint, request.previous_language),
-            include_drivers=request.include_drivers,
+            request_of(request), include_drivers=request.include_drivers
         )
         self._count([analysis])
         return to_response(analysis, self._versions)
@@ -103,11 +107,33 @@ class EmotionServicer(pb_grpc.EmotionServiceServicer):
                     grpc.StatusCode.INVALID_ARGUMENT, f"items[{index}]: text is empty"
                 )
         analyses = self._analyzer.analyze_batch(
-            [Request(item.text, item.language_hint, item.previous_language) for item in items],
+            [request_of(item) for item in items],
             include_drivers=request.include_drivers,
         )
         self._count(analyses)
         return pb.AnalyzeBatchResponse(results=[to_response(a, self._versions) for a in analyses])
+
+    async def Embed(  # noqa: N802
+        self, request: pb.EmbedRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EmbedResponse:
+        texts = request.texts
+        if not texts:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "texts is empty")
+        if len(texts) > self._max_batch_items:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{len(texts)} texts; the limit is {self._max_batch_items} per call",
+            )
+        for index, text in enumerate(texts):
+            if not text.strip():
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"texts[{index}] is empty")
+        spaces = self._analyzer.embed_everywhere(list(texts))
+        return pb.EmbedResponse(
+            spaces=[
+                pb.EmbeddingSpace(model=model, vectors=[pb.Vector(values=v) for v in vectors])
+                for model, vectors in spaces.items()
+            ]
+        )
 
     @staticmethod
     def _count(analyses: list[Analysis]) -> None:

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from services.emotion.batch_memo import LastBatch
-from services.emotion.encoder import Floats, sigmoid, softmax
+from services.emotion.encoder import Floats, as_tuple, sigmoid, softmax
 from services.emotion.encoder_heads import platt
 from services.emotion.example_intents import ExampleIntents, Examples
 from services.emotion.multilingual_encoder import MultilingualEncoder, load_known
@@ -90,6 +90,7 @@ class MultilingualReading:
     emotions: EmotionScores
     sentiment: SentimentScore
     intent: IntentGuess
+    vector: tuple[float, ...] = ()  # e5's own unit vector, before centring (for retrieval)
 
 
 class MultilingualHeads:
@@ -119,15 +120,18 @@ class MultilingualHeads:
         self.centring = LanguageCentring.from_spec(spec["centring"])
         self.examples = ExampleIntents(self.embed, examples)
         # The analyzer asks each head in turn for one batch: the first call embeds it.
-        self.read = LastBatch(
-            lambda texts, languages: self.read_embeddings(self.embed(texts, languages))
-        )
+        self.read = LastBatch(self._read)
 
     @classmethod
     def load(cls, directory: Path, examples: Examples, *, threads: int = 1) -> MultilingualHeads:
         spec = json.loads((directory / "heads.json").read_text(encoding="utf-8"))
         known = load_known(directory / EXAMPLE_VECTORS)
         return cls(MultilingualEncoder(threads=threads, known=known), spec, examples)
+
+    def _read(self, texts: Sequence[str], languages: Sequence[str]) -> list[MultilingualReading]:
+        raw = self.encoder.embed(texts)
+        readings = self.read_embeddings(self.centring.apply(raw, languages))
+        return [replace(r, vector=as_tuple(v)) for r, v in zip(readings, raw, strict=True)]
 
     def embed(self, texts: Sequence[str], languages: Sequence[str]) -> Floats:
         """The vectors every head reads: e5's, centred on each text's language."""

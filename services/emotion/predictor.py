@@ -71,6 +71,14 @@ class IntentGuess:
     confidence: float
 
 
+@dataclass(frozen=True, slots=True)
+class Embedded:
+    """A text's retrieval embedding (unit length) and the space it is in."""
+
+    space: str
+    vector: tuple[float, ...]
+
+
 class Predictor(Protocol):
     """Trained heads over already-loaded models; pure CPU work, safe to call concurrently."""
 
@@ -94,9 +102,15 @@ class Predictor(Protocol):
 
     def intent(self, texts: Sequence[str], languages: Sequence[str]) -> list[IntentGuess]: ...
 
-    def embeddings(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
-        """Each text's unit-length sentence embedding (empty when the model has none)."""
+    def embeddings(
+        self, texts: Sequence[str], languages: Sequence[str], wanted: Sequence[bool]
+    ) -> list[Embedded | None]:
+        """The retrieval embedding of each text ``wanted``, in the space its language is
+        compared in (None where not wanted, or when the model has none)."""
         ...
+
+    def embed_everywhere(self, texts: Sequence[str]) -> Mapping[str, list[tuple[float, ...]]]:
+        """Each text in every retrieval space, by space (empty when the model has none)."""
 
     def emotion_drivers(
         self, text: str, language: str, label: str, top_k: int = 3

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from services.emotion.predictor import (
     RAPPORT_EMOTIONS,
+    Embedded,
     EmotionScores,
     Identified,
     IntentGuess,
@@ -20,6 +21,7 @@ EMOTION_WORDS = {
     "worried": "anxiety",
     "thanks": "gratitude",
 }
+KEYWORD_SPACE = "keywords-1"
 LANGUAGE_WORDS = {"hola": "es", "bonjour": "fr", "hello": "en", "furious": "en"}
 
 
@@ -73,14 +75,22 @@ class KeywordPredictor:
             for t in texts
         ]
 
-    def embeddings(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
+    def embeddings(
+        self, texts: Sequence[str], languages: Sequence[str], wanted: Sequence[bool]
+    ) -> list[Embedded | None]:
+        vectors = self.embed_everywhere(texts)[KEYWORD_SPACE]
+        return [
+            Embedded(KEYWORD_SPACE, v) if w else None for v, w in zip(vectors, wanted, strict=True)
+        ]
+
+    def embed_everywhere(self, texts: Sequence[str]) -> Mapping[str, list[tuple[float, ...]]]:
         """A unit vector per text: which of four keywords it holds, or none."""
         vectors = []
         for text in texts:
             hits = [float(w in text.lower()) for w in EMOTION_WORDS]
             norm = sum(hits) ** 0.5 or 1.0
             vectors.append(tuple(h / norm for h in hits))
-        return vectors
+        return {KEYWORD_SPACE: vectors}
 
     def emotion_drivers(
         self, text: str, language: str, label: str, top_k: int = 3

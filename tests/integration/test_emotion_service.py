@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import grpc
 import pytest
@@ -18,7 +18,16 @@ pytestmark = pytest.mark.integration
 
 EMOTION = pb.DESCRIPTOR.services_by_name["EmotionService"].full_name
 MAX_CHARS = 500
-HEADS = {"language", "emotion", "sentiment", "sarcasm", "intent", "encoder", "needs_person"}
+HEADS = {
+    "language",
+    "emotion",
+    "sentiment",
+    "sarcasm",
+    "intent",
+    "encoder",
+    "retrieval",
+    "needs_person",
+}
 
 
 @pytest.fixture(scope="module")
@@ -171,5 +180,52 @@ async def test_a_batch_answers_in_order_and_names_its_first_bad_item(
                 pb.AnalyzeBatchRequest(items=[pb.AnalyzeRequest(text=t) for t in items]),
                 timeout=5,
             )
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert caught.value.details() == message
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True))
+
+
+async def test_a_message_embedding_is_sent_only_when_asked_and_meets_embedded_questions(
+    stub: pb_grpc.EmotionServiceStub,
+) -> None:
+    plain = await analyze(stub, "how long does delivery take to Lyon?")
+    assert not plain.embedding and not plain.embedding_model
+    questions = ["How long does shipping take?", "What are your opening hours?"]
+    embedded = await stub.Embed(pb.EmbedRequest(texts=questions), timeout=10)
+    spaces = {space.model: [list(v.values) for v in space.vectors] for space in embedded.spaces}
+    assert len(spaces) == 2 and all(len(vectors) == 2 for vectors in spaces.values())
+    for text, hint in (
+        ("how long does delivery take to Lyon?", ""),
+        ("¿cuánto tarda el envío?", "es"),
+    ):
+        asked = await stub.Analyze(
+            pb.AnalyzeRequest(text=text, language_hint=hint, include_embedding=True), timeout=5
+        )
+        delivery, hours = spaces[asked.embedding_model]
+        assert _cosine(asked.embedding, delivery) > _cosine(asked.embedding, hours)
+    batch = await stub.AnalyzeBatch(
+        pb.AnalyzeBatchRequest(
+            items=[
+                pb.AnalyzeRequest(text="hello", include_embedding=True),
+                pb.AnalyzeRequest(text="hi"),
+            ]
+        ),
+        timeout=5,
+    )
+    assert [bool(r.embedding) for r in batch.results] == [True, False]
+
+
+async def test_embed_refuses_what_it_cannot_embed(stub: pb_grpc.EmotionServiceStub) -> None:
+    bad = {
+        "texts is empty": [],
+        "texts[1] is empty": ["fine", "  "],
+        "51 texts; the limit is 50 per call": ["x"] * 51,
+    }
+    for message, texts in bad.items():
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.Embed(pb.EmbedRequest(texts=texts), timeout=5)
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert caught.value.details() == message

@@ -184,7 +184,9 @@ async def test_analyze_answers_what_the_emotion_service_answers(services: Servic
     served = await emotion_grpc.EmotionServiceStub(services.emotion).AnalyzeBatch(
         emotion_pb.AnalyzeBatchRequest(
             items=[
-                emotion_pb.AnalyzeRequest(text=m["text"], language_hint=m.get("language_hint", ""))
+                emotion_pb.AnalyzeRequest(
+                    text=m["text"], language_hint=m.get("language_hint", ""), include_embedding=True
+                )
                 for m in texts
             ],
             include_drivers=True,
@@ -216,6 +218,7 @@ async def test_analyze_answers_what_the_emotion_service_answers(services: Servic
         "sarcasm",
         "intent",
         "encoder",
+        "retrieval",
         "needs_person",
     }
     assert any(a["drivers"] for a in analysed)

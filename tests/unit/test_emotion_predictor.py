@@ -10,10 +10,10 @@ import pytest
 
 from services.emotion.config import SHIPPED_INTENTS, SHIPPED_MODELS
 from services.emotion.encoder_predictor import EncoderPredictor
-from services.emotion.predictor import RAPPORT_EMOTIONS, Predictor
+from services.emotion.predictor import RAPPORT_EMOTIONS, Embedded, Predictor
 from services.emotion.text import clean_text, normalize
 
-HEADS = ("language", "emotion", "sentiment", "sarcasm", "intent", "encoder")
+HEADS = ("language", "emotion", "sentiment", "sarcasm", "intent", "encoder", "retrieval")
 AWKWARD = [
     "😡😡😡",
     "🙏",
@@ -45,9 +45,9 @@ def _analyse(p: EncoderPredictor, texts: list[str]) -> None:
     sentiments = p.sentiment(texts, codes)
     sarcasms = p.sarcasm(texts)
     intents = p.intent(texts, codes)
-    embeddings = p.embeddings(texts)
+    embeddings = p.embeddings(texts, codes, [True] * len(texts))
     for e, s, c, i, v in zip(emotions, sentiments, sarcasms, intents, embeddings, strict=True):
-        assert abs(sum(x * x for x in v) - 1.0) < 1e-3
+        assert v is not None and abs(sum(x * x for x in v.vector) - 1.0) < 1e-3
         assert set(e.scores) == set(RAPPORT_EMOTIONS)
         assert all(0.0 <= v <= 1.0 for v in e.scores.values())
         assert set(e.detected) <= set(RAPPORT_EMOTIONS)
@@ -212,19 +212,42 @@ def test_unsupported_languages_lean_neutral_with_low_confidence(
     assert sentiment.label == "neutral" and sentiment.score == 0.0
 
 
+def _cosine(a: Embedded | None, b: Embedded | None) -> float:
+    assert a is not None and b is not None and a.space == b.space
+    return sum(x * y for x, y in zip(a.vector, b.vector, strict=True))
+
+
 def test_alike_messages_have_alike_embeddings(predictor: EncoderPredictor) -> None:
     parcel, late, thanks = predictor.embeddings(
         [
             "my parcel still hasn't arrived",
             "the package I ordered is late, where is it",
             "thanks a lot, lovely service",
-        ]
+        ],
+        ["en"] * 3,
+        [True] * 3,
     )
+    assert _cosine(parcel, late) > _cosine(parcel, thanks) + 0.2
 
-    def cosine(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-        return sum(x * y for x, y in zip(a, b, strict=True))
 
-    assert cosine(parcel, late) > cosine(parcel, thanks) + 0.2
+def test_only_the_embeddings_asked_for_are_computed(predictor: EncoderPredictor) -> None:
+    texts = ["where is my parcel", "¿dónde está mi paquete?"]
+    assert predictor.embeddings(texts, ["en", "es"], [False, False]) == [None, None]
+    english, spanish = predictor.embeddings(texts, ["en", "es"], [True, True])
+    assert english is not None and english.space == predictor.retrieval.english_space
+    assert spanish is not None and spanish.space == predictor.retrieval.spaces[1]
+
+
+def test_a_message_in_another_language_meets_a_question_written_in_english(
+    predictor: EncoderPredictor,
+) -> None:
+    """The multilingual space matches across languages: what a business wrote once in
+    English answers a customer who asks in German."""
+    spaces = predictor.embed_everywhere(["How long does delivery take?", "Can I pay by card?"])
+    [asked] = predictor.embeddings(["Wie lange dauert die Lieferung?"], ["de"], [True])
+    assert asked is not None
+    delivery, payment = (Embedded(asked.space, v) for v in spaces[asked.space])
+    assert _cosine(asked, delivery) > _cosine(asked, payment) + 0.03
 
 
 def test_awkward_unicode_never_crashes_any_head(predictor: EncoderPredictor) -> None:

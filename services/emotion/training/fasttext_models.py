@@ -16,6 +16,7 @@ import fasttext  # type: ignore[import-untyped]
 from services.emotion.drivers import occlusion_drivers
 from services.emotion.predictor import (
     RAPPORT_EMOTIONS,
+    Embedded,
     EmotionScores,
     IntentGuess,
     SarcasmScore,
@@ -218,9 +219,14 @@ class FastTextPredictor:
             results.append(SarcasmScore(p, p >= self._sarcasm_threshold))
         return results
 
-    def embeddings(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
+    def embeddings(
+        self, texts: Sequence[str], languages: Sequence[str], wanted: Sequence[bool]
+    ) -> list[Embedded | None]:
         """fastText's heads have no sentence embedding."""
-        return [() for _ in texts]
+        return [None for _ in texts]
+
+    def embed_everywhere(self, texts: Sequence[str]) -> Mapping[str, list[tuple[float, ...]]]:
+        return {}
 
     def intent(self, texts: Sequence[str], languages: Sequence[str] = ()) -> list[IntentGuess]:
         results = []

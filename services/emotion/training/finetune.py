@@ -225,11 +225,10 @@ def quantize(fp32: Path, out: Path) -> None:
     )
 
 
-def export(model: MultiHead, tokenizer: object, out: Path) -> None:
-    """ONNX with dynamic batch and length (``FP32``), then quantised to int8 into ``out``."""
+def export(model: MultiHead, tokenizer: object, out: Path, fp32: Path = FP32) -> None:
+    """ONNX with dynamic batch and length (``fp32``), then quantised to int8 into ``out``."""
     model.eval()
     sample = tokenizer(["an example", "a longer example text"], padding=True, return_tensors="pt")  # type: ignore[operator]
-    fp32 = FP32
     names = ["embedding", *model.heads.keys()]
     torch.onnx.export(
         model,

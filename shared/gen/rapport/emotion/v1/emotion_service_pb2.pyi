@@ -30,16 +30,18 @@ URGENCY_LEVEL_NORMAL: UrgencyLevel
 URGENCY_LEVEL_HIGH: UrgencyLevel
 
 class AnalyzeRequest(_message.Message):
-    __slots__ = ("text", "language_hint", "previous_language", "include_drivers")
+    __slots__ = ("text", "language_hint", "previous_language", "include_drivers", "include_embedding")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_HINT_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_DRIVERS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_EMBEDDING_FIELD_NUMBER: _ClassVar[int]
     text: str
     language_hint: str
     previous_language: str
     include_drivers: bool
-    def __init__(self, text: _Optional[str] = ..., language_hint: _Optional[str] = ..., previous_language: _Optional[str] = ..., include_drivers: _Optional[bool] = ...) -> None: ...
+    include_embedding: bool
+    def __init__(self, text: _Optional[str] = ..., language_hint: _Optional[str] = ..., previous_language: _Optional[str] = ..., include_drivers: _Optional[bool] = ..., include_embedding: _Optional[bool] = ...) -> None: ...
 
 class AnalyzeBatchRequest(_message.Message):
     __slots__ = ("items", "include_drivers")
@@ -118,7 +120,7 @@ class Urgency(_message.Message):
     def __init__(self, level: _Optional[_Union[UrgencyLevel, str]] = ..., score: _Optional[float] = ..., signals: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AnalyzeResponse(_message.Message):
-    __slots__ = ("language", "emotions", "dominant_emotion", "intensity", "sentiment", "sarcasm", "intent", "urgency", "model_version", "detected_emotions", "drivers", "truncated", "analysed_chars", "model_versions", "embedding", "needs_person")
+    __slots__ = ("language", "emotions", "dominant_emotion", "intensity", "sentiment", "sarcasm", "intent", "urgency", "model_version", "detected_emotions", "drivers", "truncated", "analysed_chars", "model_versions", "embedding", "needs_person", "embedding_model")
     class ModelVersionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -142,6 +144,7 @@ class AnalyzeResponse(_message.Message):
     MODEL_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     EMBEDDING_FIELD_NUMBER: _ClassVar[int]
     NEEDS_PERSON_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDING_MODEL_FIELD_NUMBER: _ClassVar[int]
     language: Language
     emotions: _containers.RepeatedCompositeFieldContainer[EmotionScore]
     dominant_emotion: str
@@ -158,7 +161,34 @@ class AnalyzeResponse(_message.Message):
     model_versions: _containers.ScalarMap[str, str]
     embedding: _containers.RepeatedScalarFieldContainer[float]
     needs_person: NeedsPerson
-    def __init__(self, language: _Optional[_Union[Language, _Mapping]] = ..., emotions: _Optional[_Iterable[_Union[EmotionScore, _Mapping]]] = ..., dominant_emotion: _Optional[str] = ..., intensity: _Optional[float] = ..., sentiment: _Optional[_Union[Sentiment, _Mapping]] = ..., sarcasm: _Optional[_Union[Sarcasm, _Mapping]] = ..., intent: _Optional[_Union[Intent, _Mapping]] = ..., urgency: _Optional[_Union[Urgency, _Mapping]] = ..., model_version: _Optional[str] = ..., detected_emotions: _Optional[_Iterable[str]] = ..., drivers: _Optional[_Iterable[_Union[EmotionDriver, _Mapping]]] = ..., truncated: _Optional[bool] = ..., analysed_chars: _Optional[int] = ..., model_versions: _Optional[_Mapping[str, str]] = ..., embedding: _Optional[_Iterable[float]] = ..., needs_person: _Optional[_Union[NeedsPerson, _Mapping]] = ...) -> None: ...
+    embedding_model: str
+    def __init__(self, language: _Optional[_Union[Language, _Mapping]] = ..., emotions: _Optional[_Iterable[_Union[EmotionScore, _Mapping]]] = ..., dominant_emotion: _Optional[str] = ..., intensity: _Optional[float] = ..., sentiment: _Optional[_Union[Sentiment, _Mapping]] = ..., sarcasm: _Optional[_Union[Sarcasm, _Mapping]] = ..., intent: _Optional[_Union[Intent, _Mapping]] = ..., urgency: _Optional[_Union[Urgency, _Mapping]] = ..., model_version: _Optional[str] = ..., detected_emotions: _Optional[_Iterable[str]] = ..., drivers: _Optional[_Iterable[_Union[EmotionDriver, _Mapping]]] = ..., truncated: _Optional[bool] = ..., analysed_chars: _Optional[int] = ..., model_versions: _Optional[_Mapping[str, str]] = ..., embedding: _Optional[_Iterable[float]] = ..., needs_person: _Optional[_Union[NeedsPerson, _Mapping]] = ..., embedding_model: _Optional[str] = ...) -> None: ...
+
+class EmbedRequest(_message.Message):
+    __slots__ = ("texts",)
+    TEXTS_FIELD_NUMBER: _ClassVar[int]
+    texts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, texts: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class EmbeddingSpace(_message.Message):
+    __slots__ = ("model", "vectors")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    vectors: _containers.RepeatedCompositeFieldContainer[Vector]
+    def __init__(self, model: _Optional[str] = ..., vectors: _Optional[_Iterable[_Union[Vector, _Mapping]]] = ...) -> None: ...
+
+class Vector(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, values: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class EmbedResponse(_message.Message):
+    __slots__ = ("spaces",)
+    SPACES_FIELD_NUMBER: _ClassVar[int]
+    spaces: _containers.RepeatedCompositeFieldContainer[EmbeddingSpace]
+    def __init__(self, spaces: _Optional[_Iterable[_Union[EmbeddingSpace, _Mapping]]] = ...) -> None: ...
 
 class NeedsPerson(_message.Message):
     __slots__ = ("score", "detected", "signals")

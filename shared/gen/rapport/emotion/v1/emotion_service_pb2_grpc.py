@@ -45,6 +45,11 @@ class EmotionServiceStub:
                 request_serializer=rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.AnalyzeBatchRequest.SerializeToString,
                 response_deserializer=rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.AnalyzeBatchResponse.FromString,
                 _registered_method=True)
+        self.Embed = channel.unary_unary(
+                '/rapport.emotion.v1.EmotionService/Embed',
+                request_serializer=rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.EmbedRequest.SerializeToString,
+                response_deserializer=rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.EmbedResponse.FromString,
+                _registered_method=True)
 
 
 class EmotionServiceServicer:
@@ -67,6 +72,15 @@ class EmotionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Embed(self, request, context):
+        """Embed texts (a business's questions, for retrieval) in every retrieval space the service
+        answers in, so that any message's `embedding` can be compared with them whatever its
+        language. INVALID_ARGUMENT for no texts, an empty text or too many texts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EmotionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -79,6 +93,11 @@ def add_EmotionServiceServicer_to_server(servicer, server):
                     servicer.AnalyzeBatch,
                     request_deserializer=rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.AnalyzeBatchRequest.FromString,
                     response_serializer=rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.AnalyzeBatchResponse.SerializeToString,
+            ),
+            'Embed': grpc.unary_unary_rpc_method_handler(
+                    servicer.Embed,
+                    request_deserializer=rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.EmbedRequest.FromString,
+                    response_serializer=rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.EmbedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -136,6 +155,33 @@ class EmotionService:
             '/rapport.emotion.v1.EmotionService/AnalyzeBatch',
             rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.AnalyzeBatchRequest.SerializeToString,
             rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.AnalyzeBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Embed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.emotion.v1.EmotionService/Embed',
+            rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.EmbedRequest.SerializeToString,
+            rapport_dot_emotion_dot_v1_dot_emotion__service__pb2.EmbedResponse.FromString,
             options,
             channel_credentials,
             insecure,
