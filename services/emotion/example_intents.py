@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from services.emotion.encoder import Floats
 from services.emotion.predictor import IntentGuess
+from shared.nearest_groups import NearestGroups
 
 UNKNOWN = "unknown"
 # Nearest examples averaged per intent: 2 read the hand-written dev messages best (0.95
@@ -60,30 +60,15 @@ class ExampleIntents:
             for text in group
         ]
         texts = [text for text, _ in pairs]
-        self._vectors = embed(texts, [language for _, language in pairs])
-        # Each intent's example columns, padded to the longest list with an extra column
-        # (-inf; never among an intent's k nearest, as k <= its count), so one
-        # gather and one sort score every intent at once.
-        counts = [sum(map(len, examples[name].values())) for name in self.names]
-        starts = np.cumsum([0, *counts[:-1]])
-        padded = np.full((len(self.names), max(counts)), len(texts))
-        for j, (start, count) in enumerate(zip(starts, counts, strict=True)):
-            padded[j, :count] = np.arange(start, start + count)
-        self._padded = padded
-        self._k = np.minimum(k, np.array(counts))
+        self._groups = NearestGroups(
+            embed(texts, [language for _, language in pairs]),
+            [sum(map(len, examples[name].values())) for name in self.names],
+            k,
+        )
 
     def similarities(self, embeddings: Floats) -> Floats:
         """Per message and intent: the mean cosine of the ``k`` nearest examples."""
-        cosine = np.concatenate(
-            [embeddings @ self._vectors.T, np.full((len(embeddings), 1), -np.inf, np.float32)],
-            axis=1,
-        )
-        nearest = -np.sort(-cosine[:, self._padded], axis=2)  # (messages, intents, examples)
-        result = np.empty((len(embeddings), len(self.names)), dtype=np.float32)
-        for k in np.unique(self._k):
-            chosen = self._k == k
-            result[:, chosen] = nearest[:, chosen, :k].mean(axis=2)
-        return result
+        return self._groups.similarities(embeddings)
 
     def classify(self, embeddings: Floats, threshold: float) -> list[IntentGuess]:
         """The nearest intent of each message, or ``unknown`` below ``threshold``."""

@@ -16,6 +16,8 @@ from services.orchestrator.agent_actions import AgentActionHandler
 from services.orchestrator.clients import EmotionClient
 from services.orchestrator.config import OrchestratorSettings
 from services.orchestrator.handlers import InboundHandler
+from services.orchestrator.knowledge.index import Scoring
+from services.orchestrator.knowledge.library import KnowledgeLibrary
 from services.orchestrator.policy import Policy
 from shared.grpc.client import open_channel
 from shared.grpc.context_client import ContextClient
@@ -39,13 +41,17 @@ async def main(stop: asyncio.Event) -> None:
     try:
         await publisher.start()
         context = ContextClient(context_channel, settings.grpc_deadline_seconds)
+        emotion = EmotionClient(emotion_channel, settings.grpc_deadline_seconds)
+        knowledge = KnowledgeLibrary(settings.knowledge_dir, emotion.embed, Scoring.load())
+        knowledge.read()  # a malformed folder stops the service here, naming file and field
         inbound = InboundHandler(
-            emotion=EmotionClient(emotion_channel, settings.grpc_deadline_seconds),
+            emotion=emotion,
             context=context,
             publisher=publisher,
             policy=Policy.load(settings.policy_file),
             bot_name=settings.bot_name,
             context_turns=settings.context_turns,
+            knowledge=knowledge,
         )
         consumer = EventConsumer(
             bootstrap=settings.kafka_bootstrap,
@@ -73,7 +79,13 @@ async def main(stop: asyncio.Event) -> None:
         log.info(
             "orchestrator consuming %s and %s, metrics on :%d", INBOUND, AGENT_ACTIONS, metrics.port
         )
-        await consumer.run(handle, stop)
+        watching = asyncio.create_task(
+            knowledge.keep_current(stop, settings.knowledge_reload_seconds)
+        )
+        try:
+            await consumer.run(handle, stop)
+        finally:
+            watching.cancel()
     finally:
         await publisher.stop()
         await emotion_channel.close()

@@ -39,7 +39,11 @@ from services.emotion.in_process import analyze_batch, load_analyzer
 from services.orchestrator.calibration import calibrate, facts_of, read_labelled
 from services.orchestrator.channel_forms import as_sent, capabilities_of
 from services.orchestrator.config import OrchestratorSettings
-from services.orchestrator.planning import FIRST_MESSAGE, message_facts, plan_reply
+from services.orchestrator.knowledge import cli as knowledge_cli
+from services.orchestrator.knowledge.articles import KnowledgeError, read_folder
+from services.orchestrator.knowledge.cli import embedded_index
+from services.orchestrator.knowledge.index import KnowledgeIndex, Scoring
+from services.orchestrator.planning import FIRST_MESSAGE, knowledge_match, message_facts, plan_reply
 from services.orchestrator.policy import Action, Policy
 from shared.channel_names import CHANNEL_NAMES
 from shared.channels.adapter import Capabilities
@@ -68,6 +72,12 @@ def parser() -> argparse.ArgumentParser:
     decide.add_argument(
         "--channel", choices=CHANNEL_NAMES, default="web", help="the channel it arrives on"
     )
+    decide.add_argument(
+        "--knowledge",
+        type=Path,
+        metavar="DIR",
+        help="the articles to answer from (RAPPORT_KNOWLEDGE_DIR, default knowledge/ if present)",
+    )
     calibrate = commands.add_parser(
         "calibrate",
         help="choose the policy's numeric thresholds on messages labelled needs_person",
@@ -80,6 +90,11 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=DEFAULT_BETA,
         help="F-beta to maximise: below 1 favours precision (fewer needless hand-overs)",
+    )
+    commands.add_parser(
+        "knowledge",
+        add_help=False,
+        help="check a knowledge folder, or measure answering from it (knowledge --help)",
     )
     for command in (decide, calibrate):
         command.add_argument(
@@ -100,22 +115,25 @@ class FirstMessages:
     bot_name: str
     channel: str
     capabilities: Capabilities | None
+    knowledge: KnowledgeIndex | None = None
 
     def decide(self, messages: Sequence[MessageLine]) -> list[dict[str, Any]]:
         """One JSON object per message; the batch is analysed together."""
-        requests = [Request(m.text, m.language_hint) for m in messages]
+        embed = bool(self.knowledge and self.knowledge.articles)
+        requests = [Request(m.text, m.language_hint, include_embedding=embed) for m in messages]
         analyses = analyze_batch(self.analyzer, requests, include_drivers=False)
         return [self.outcome(m, a) for m, a in zip(messages, analyses, strict=True)]
 
     def outcome(self, message: MessageLine, analysis: emotion_pb.AnalyzeResponse) -> dict[str, Any]:
         """The decision on one message, its reasons and the reply as the channel shows it."""
         event = messages_pb2.MessageReceived(text=message.text, locale_hint=message.language_hint)
-        facts = message_facts(self.policy, event, analysis, FIRST_MESSAGE)
+        match = knowledge_match(self.knowledge, analysis)
+        facts = message_facts(self.policy, event, analysis, FIRST_MESSAGE, match)
         decision = self.policy.decide(facts)
         planned = (
             None
             if decision.action is Action.STAY_QUIET
-            else plan_reply(event, analysis, decision, facts, FIRST_MESSAGE, self.bot_name)
+            else plan_reply(event, analysis, decision, facts, FIRST_MESSAGE, self.bot_name, match)
         )
         return {
             "id": message.id,
@@ -148,6 +166,8 @@ def run_calibration(path: Path, policy: Policy, beta: float, program: str) -> in
 
 def main(argv: Sequence[str]) -> int:
     """Run the command ``argv`` names; the exit status (2 for a bad argument, from argparse)."""
+    if argv and argv[0] == "knowledge":
+        return knowledge_cli.main(argv[1:], PROGRAM)
     args = parser().parse_args(argv)
     program = f"{PROGRAM} {args.command}"
     settings = OrchestratorSettings()
@@ -163,11 +183,19 @@ def main(argv: Sequence[str]) -> int:
             print(f"{program}: --beta must be above 0", file=sys.stderr)
             return 2
         return run_calibration(args.jsonl, policy, args.beta, program)
+    folder = args.knowledge or settings.knowledge_dir
+    try:
+        articles = read_folder(folder) if args.knowledge or folder.exists() else ()
+    except KnowledgeError as error:
+        print(f"{program}: cannot use the knowledge {folder}:\n{error}", file=sys.stderr)
+        return 1
+    analyzer = load_analyzer(EmotionSettings())
     first_messages = FirstMessages(
         policy=policy,
-        analyzer=load_analyzer(EmotionSettings()),
+        analyzer=analyzer,
         bot_name=settings.bot_name,
         channel=args.channel,
         capabilities=capabilities_of(args.channel),
+        knowledge=embedded_index(analyzer, articles, Scoring.load()) if articles else None,
     )
     return run_on_standard_streams(args.jsonl, first_messages.decide, program=program)

@@ -6,6 +6,8 @@ loop travel together as one ``AnalyzeBatch`` call (see ``shared.grpc.batching``)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import grpc
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.emotion.v1 import emotion_service_pb2_grpc as emotion_grpc
@@ -27,16 +29,33 @@ class EmotionClient:
         )
 
     async def analyze(
-        self, text: str, language_hint: str, previous_language: str = ""
+        self,
+        text: str,
+        language_hint: str,
+        previous_language: str = "",
+        *,
+        include_embedding: bool = False,
     ) -> emotion_pb.AnalyzeResponse:
         """The analysis of one text; raises like a unary call would, and only for this text."""
         if not text.strip():  # refused here, so one blank text cannot fail a whole batch
             raise InvalidInputError("INVALID_ARGUMENT: text is empty")
         return await self._batches.submit(
             emotion_pb.AnalyzeRequest(
-                text=text, language_hint=language_hint, previous_language=previous_language
+                text=text,
+                language_hint=language_hint,
+                previous_language=previous_language,
+                include_embedding=include_embedding,
             )
         )
+
+    async def embed(self, texts: Sequence[str]) -> dict[str, list[list[float]]]:
+        """``texts`` in every retrieval space the emotion service answers in."""
+        response: emotion_pb.EmbedResponse = await call(
+            self._stub.Embed,
+            emotion_pb.EmbedRequest(texts=texts),
+            deadline_seconds=self._deadline * 5,
+        )
+        return {space.model: [list(v.values) for v in space.vectors] for space in response.spaces}
 
     async def _analyze_batch(
         self, items: list[emotion_pb.AnalyzeRequest]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from services.orchestrator.policy import DEFAULT_POLICY
@@ -25,6 +25,14 @@ class OrchestratorSettings(ServiceSettings):
     instance_id: str | None = None
     bot_name: str = "Rapport assistant"
     policy_file: Path = DEFAULT_POLICY
+    # The business's articles (knowledge/README.md); a missing folder means none.
+    knowledge_dir: Path = Field(
+        Path("knowledge"),
+        validation_alias=AliasChoices("RAPPORT_KNOWLEDGE_DIR", "rapport_knowledge_dir"),
+    )
+    # How often the folder is looked at for changes (and, while the emotion service is
+    # unreachable, how often embedding its questions is tried again).
+    knowledge_reload_seconds: float = Field(2.0, gt=0)
     context_turns: int = Field(20, gt=0)
     # While this many messages are in hand, wait this long after a fetch for more to share
     # the next one (see shared.kafka.consumer). At 500 messages/s it cut the CPU per reply

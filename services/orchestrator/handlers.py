@@ -28,10 +28,19 @@ from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import feedback_pb2, handoff_pb2, messages_pb2
 
 from services.orchestrator.handoff import handoff_packet
-from services.orchestrator.metrics import DECISIONS, HANDOFFS, IGNORED, RATINGS, REPLIES
+from services.orchestrator.knowledge.index import KnowledgeIndex
+from services.orchestrator.metrics import (
+    DECISIONS,
+    HANDOFFS,
+    IGNORED,
+    KNOWLEDGE_LOOKUPS,
+    RATINGS,
+    REPLIES,
+)
 from services.orchestrator.planning import (
     decision_record,
     has_text,
+    knowledge_match,
     message_facts,
     plan_reply,
     situation_of,
@@ -54,8 +63,20 @@ log = logging.getLogger(__name__)
 
 class EmotionPort(Protocol):
     async def analyze(
-        self, text: str, language_hint: str, previous_language: str = ""
+        self,
+        text: str,
+        language_hint: str,
+        previous_language: str = "",
+        *,
+        include_embedding: bool = False,
     ) -> emotion_pb.AnalyzeResponse: ...
+
+
+class KnowledgePort(Protocol):
+    """The business's knowledge as it is now (None: none to look in yet)."""
+
+    @property
+    def current(self) -> KnowledgeIndex | None: ...
 
 
 class ContextPort(Protocol):
@@ -102,8 +123,10 @@ class InboundHandler:
         policy: Policy,
         bot_name: str,
         context_turns: int,
+        knowledge: KnowledgePort | None = None,
     ) -> None:
         self._policy = policy
+        self._knowledge = knowledge
         self._emotion = emotion
         self._context = context
         self._publisher = publisher
@@ -131,9 +154,12 @@ class InboundHandler:
             log.info("ignoring %s: %s", envelope.event_id, exc)
             IGNORED.labels("erased").inc()
             return
+        index = self._knowledge.current if self._knowledge is not None else None
         analysis = None
         if has_text(event) and customer.consent.emotion_analysis_allowed:
-            analysis = await self._analyze(event, customer.last_language)
+            analysis = await self._analyze(
+                event, customer.last_language, bool(index and index.articles)
+            )
         inbound_turn = context_pb.Turn(
             event_id=envelope.event_id,
             conversation_id=envelope.conversation_id,
@@ -168,7 +194,10 @@ class InboundHandler:
         situation = situation_of(
             history, envelope, now=datetime.now(UTC), bounce_window=self._policy.bounce_window
         )
-        facts = message_facts(self._policy, event, analysis, situation)
+        match = knowledge_match(index, analysis)
+        if match is not None:
+            KNOWLEDGE_LOOKUPS.labels("answered" if match.answers else "not_answered").inc()
+        facts = message_facts(self._policy, event, analysis, situation, match)
         decision = self._policy.decide(facts)
         reply_id = derived_event_id(envelope.event_id, REPLY)
         answered = any(turn.event_id == reply_id for turn in history.recent_turns)
@@ -176,7 +205,7 @@ class InboundHandler:
         log.info("decided %s for %s: %s", decision.action, envelope.event_id, decision.codes())
         if decision.action is Action.STAY_QUIET and not answered:
             return
-        planned = plan_reply(event, analysis, decision, facts, situation, self._bot_name)
+        planned = plan_reply(event, analysis, decision, facts, situation, self._bot_name, match)
         record = decision_record(decision, facts, analysis, planned)
         await self._reply(event, customer.customer_id, planned.reply, record)
         if decision.escalates:
@@ -256,11 +285,14 @@ class InboundHandler:
         HANDOFFS.labels(handoff.reasons[0].code if handoff.reasons else "policy").inc()
 
     async def _analyze(
-        self, event: messages_pb2.MessageReceived, previous_language: str
+        self, event: messages_pb2.MessageReceived, previous_language: str, embed: bool
     ) -> emotion_pb.AnalyzeResponse | None:
-        """The emotion reading, or None when the emotion service is down: answer anyway."""
+        """The emotion reading (with the retrieval embedding when there is knowledge to
+        look in), or None when the emotion service is down: answer anyway."""
         try:
-            return await self._emotion.analyze(event.text, event.locale_hint, previous_language)
+            return await self._emotion.analyze(
+                event.text, event.locale_hint, previous_language, include_embedding=embed
+            )
         except DependencyUnavailableError as exc:
             log.warning("answering without emotion analysis: %s", exc)
             return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from rapport.events.v1 import agent_pb2
 
 REPLIES = Counter(
@@ -35,8 +35,26 @@ RATINGS = Counter(
     "Satisfaction ratings (CSAT) customers gave after an agent resolved, by score.",
     ["score"],
 )
+KNOWLEDGE_ARTICLES = Gauge(
+    "rapport_orchestrator_knowledge_articles",
+    "Articles in the business's knowledge the bot answers from now.",
+)
+KNOWLEDGE_RELOADS = Counter(
+    "rapport_orchestrator_knowledge_reloads_total",
+    "Times the knowledge folder changed: read (now in use) or invalid (the last good one kept).",
+    ["outcome"],
+)
+KNOWLEDGE_LOOKUPS = Counter(
+    "rapport_orchestrator_knowledge_lookups_total",
+    "Messages looked up in the knowledge: answered from an article, or not.",
+    ["outcome"],
+)
 # Every known label exported from the start, so ratios and rates have data before the
 # first event (a missing series reads as "no data", not as zero).
+for _outcome in ("read", "invalid"):
+    KNOWLEDGE_RELOADS.labels(_outcome)
+for _outcome in ("answered", "not_answered"):
+    KNOWLEDGE_LOOKUPS.labels(_outcome)
 for _score in range(1, 6):
     RATINGS.labels(str(_score))
 for _kind in agent_pb2.AgentActionKind.keys():

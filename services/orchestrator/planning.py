@@ -18,6 +18,7 @@ from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import messages_pb2
 
 from services.orchestrator.attachments import distinct, kinds_of
+from services.orchestrator.knowledge.index import KnowledgeIndex, Match
 from services.orchestrator.policy import Action, Decision, Facts, Policy
 from shared.channel_names import channel_name
 from shared.voice.replies import VOICE, EarlierContact, Reply
@@ -118,14 +119,25 @@ def has_text(event: messages_pb2.MessageReceived) -> bool:
     return bool(event.text.strip())
 
 
+def knowledge_match(
+    index: KnowledgeIndex | None, analysis: emotion_pb.AnalyzeResponse | None
+) -> Match | None:
+    """The article nearest the message, if there is knowledge and the message was embedded
+    in a space it is indexed in."""
+    if index is None or analysis is None or not analysis.embedding_model:
+        return None
+    return index.match(analysis.embedding_model, analysis.embedding)
+
+
 def message_facts(
     policy: Policy,
     event: messages_pb2.MessageReceived,
     analysis: emotion_pb.AnalyzeResponse | None,
     situation: Situation,
+    match: Match | None = None,
 ) -> Facts:
-    """What the policy decides on: the message, its reading (None: not analysed) and the
-    situation it arrives in."""
+    """What the policy decides on: the message, its reading (None: not analysed), the
+    situation it arrives in and the nearest article of the business's knowledge."""
     facts = Facts(
         emotion_available=analysis is not None,
         trend=situation.trend,
@@ -138,6 +150,15 @@ def message_facts(
         has_text=has_text(event),
         attachment_kinds=distinct(kinds_of(event.attachments)),
     )
+    if match is not None:
+        facts = replace(
+            facts,
+            knowledge_article=match.article.id,
+            knowledge_similarity=match.similarity,
+            knowledge_score=match.score,
+            knowledge_answers=match.answers,
+            knowledge_escalates=match.answers and match.article.escalate,
+        )
     if analysis is None:
         return facts
     return replace(
@@ -180,6 +201,22 @@ def _emotion_to_acknowledge(
     return None if sarcastic and analysis.dominant_emotion in _PRAISE else analysis.dominant_emotion
 
 
+def knowledge_answer(
+    match: Match | None, decision: Decision, language: str
+) -> tuple[str, str, str]:
+    """(answer, template, language) when the business's knowledge decides what the bot
+    says: the article (in the customer's language when it has it) and "did that answer
+    your question?" unless a person is taking over; the plain "I don't know" with a person
+    offered; ("", "", language) otherwise."""
+    if match is not None and match.answers:
+        text, used = match.article.answer_in(language)
+        check = "" if decision.escalates else VOICE.knowledge_check(used)
+        return " ".join(filter(None, (text, check))), f"knowledge/{match.article.id}", used
+    if "not_in_knowledge" in decision.codes():
+        return VOICE.knowledge_unknown(language), "knowledge/unknown", language
+    return "", "", language
+
+
 def plan_reply(
     event: messages_pb2.MessageReceived,
     analysis: emotion_pb.AnalyzeResponse | None,
@@ -187,9 +224,11 @@ def plan_reply(
     facts: Facts,
     situation: Situation,
     bot_name: str,
+    match: Match | None = None,
 ) -> PlannedReply:
     """The bot's reply to ``event`` under ``decision``: a holding reply when a person
-    answers, thanks for attachments sent without text, otherwise the answer to the intent."""
+    answers, thanks for attachments sent without text, otherwise the answer from the
+    business's knowledge (``match``) or to the intent."""
     language = reply_language(analysis, situation.conversation_language, event.locale_hint)
     first_bot_message = not situation.bot_has_written
     attachments = kinds_of(event.attachments)
@@ -214,7 +253,8 @@ def plan_reply(
             attachments_to_a_person=attachments_to_a_person,
         )
     else:
-        template = f"answer/{facts.intent}"
+        answer, template, language = knowledge_answer(match, decision, language)
+        template = template or f"answer/{facts.intent}"
         reply = VOICE.compose_reply(
             language=language,
             intent=analysis.intent.name if analysis else "unknown",
@@ -226,6 +266,7 @@ def plan_reply(
             attachments=attachments,
             handoff=decision.escalates,
             attachments_to_a_person=attachments_to_a_person,
+            answer=answer,
         )
     return PlannedReply(reply, template, language)
 

@@ -67,6 +67,15 @@ class Facts:
     # What the message carries besides text, each kind once: image, voice_note, audio,
     # video, file, location, sticker (services/orchestrator/attachments.py).
     attachment_kinds: tuple[str, ...] = ()
+    # The business's knowledge (knowledge/): the article nearest the message ("" with no
+    # knowledge to look in), its similarity and calibrated score, whether the score
+    # reached the threshold (the bot answers with it), and whether the article asks a
+    # person to follow up.
+    knowledge_article: str = ""
+    knowledge_similarity: float = 0.0
+    knowledge_score: float = 0.0
+    knowledge_answers: bool = False
+    knowledge_escalates: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,6 +107,10 @@ class Library:
     # After thanking for attachments nobody needs to look at (a sticker).
     attachments_follow_up: str
     channel_words: Mapping[str, str]
+    # After an answer from the business's knowledge: did it answer the question?
+    knowledge_check: str
+    # Nothing in the business's knowledge answers: said plainly, and a person offered.
+    knowledge_unknown: str
     day_format: str
     months: tuple[str, ...]
     sign_off: str = ""
@@ -257,6 +261,7 @@ class Voice:
             f"{where}.channel_words.other",
             _CHANNEL_OTHER_SLOTS,
         )
+        knowledge = _require(raw, "knowledge", where)
         months = _names(_require(raw, "months", where), f"{where}.months")
         if len(months) != 12:
             raise VoiceError(f"voice.yaml: {where}.months must name 12 months")
@@ -304,6 +309,12 @@ class Voice:
                 _NO_SLOTS,
             ),
             channel_words=channel_words,
+            knowledge_check=_text(
+                _require(knowledge, "check", f"{where}.knowledge"), where, _NO_SLOTS
+            ),
+            knowledge_unknown=_text(
+                _require(knowledge, "unknown", f"{where}.knowledge"), where, _NO_SLOTS
+            ),
             day_format=_text(_require(raw, "day_format", where), where, _DAY_SLOTS),
             months=months,
             sign_off=_text(sign_off, f"persona.sign_off.{code}", _NO_SLOTS),
@@ -338,6 +349,8 @@ class Voice:
             yield f"{code}.attachments.follow_up", lib.attachments_follow_up
             for channel, words in lib.channel_words.items():
                 yield f"{code}.channel_words.{channel}", words
+            yield f"{code}.knowledge.check", lib.knowledge_check
+            yield f"{code}.knowledge.unknown", lib.knowledge_unknown
             yield f"{code}.sign_off", lib.sign_off
 
     def _check(self, sentence: str, where: str) -> None:
@@ -395,6 +408,12 @@ class Voice:
         if order_reference and answer.known_order is not None:
             return answer.known_order.format(order_reference=order_reference)
         return answer.ask
+
+    def knowledge_check(self, language: str) -> str:
+        return self.libraries[self.resolve(language)[0]].knowledge_check
+
+    def knowledge_unknown(self, language: str) -> str:
+        return self.libraries[self.resolve(language)[0]].knowledge_unknown
 
     def handoff_note(self, language: str) -> str:
         return self.libraries[self.resolve(language)[0]].handoff_note
@@ -467,18 +486,20 @@ class Voice:
         attachments: Sequence[str] = (),
         handoff: bool = False,
         attachments_to_a_person: bool = False,
+        answer: str = "",
     ) -> Reply:
         """The reply to a message with text: apology (fallback language only), disclosure
         (first time), the feeling acknowledged, thanks for what came with the text (a
         sticker beside words is a reaction to them, not thanked for), the earlier contact
-        remembered, the answer, then the hand-over note when a person is asked to take
-        over — the one saying the bot cannot look at attachments when that is why."""
+        remembered, the answer (``answer`` when given, such as an article of the business's
+        knowledge, else the intent's), then the hand-over note when a person is asked to
+        take over — the one saying the bot cannot look at attachments when that is why."""
         lib = self.libraries[self.resolve(language)[0]]
         body = [
             self.acknowledgement(language, emotion, intensity),
             self.attachments_received(language, [k for k in attachments if k != STICKER]),
             self.earlier_contact(language, earlier_contact) if earlier_contact else "",
-            self.answer(language, intent, order_reference),
+            answer or self.answer(language, intent, order_reference),
             _closing(lib, handoff, attachments_to_a_person),
         ]
         return self._framed(language, body, first_bot_message, bot_name, first_name)

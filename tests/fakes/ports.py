@@ -41,11 +41,18 @@ class StubEmotion:
     def __init__(self, available: bool = True) -> None:
         self.available = available
         self.previous_languages: list[str] = []
+        self.embeddings_asked: list[bool] = []
 
     async def analyze(
-        self, text: str, language_hint: str, previous_language: str = ""
+        self,
+        text: str,
+        language_hint: str,
+        previous_language: str = "",
+        *,
+        include_embedding: bool = False,
     ) -> emotion_pb.AnalyzeResponse:
         self.previous_languages.append(previous_language)
+        self.embeddings_asked.append(include_embedding)
         if not self.available:
             raise DependencyUnavailableError("UNAVAILABLE: emotion is down")
         emotion, intent = next(
@@ -59,7 +66,21 @@ class StubEmotion:
             intensity=0.0 if emotion == "neutral" else 0.3,
             sentiment=emotion_pb.Sentiment(label=emotion_pb.SENTIMENT_LABEL_NEUTRAL),
             intent=emotion_pb.Intent(name=intent, confidence=0.9),
+            embedding=keyword_vector(text) if include_embedding else (),
+            embedding_model=KEYWORD_SPACE if include_embedding else "",
         )
+
+
+KEYWORD_SPACE = "keywords-1"
+KEYWORDS = ("deliver", "open", "pay", "return", "broke")
+
+
+def keyword_vector(text: str) -> list[float]:
+    """A unit vector of which keywords ``text`` holds (all zero: none): the fake
+    emotion service's retrieval embedding, in ``KEYWORD_SPACE``."""
+    hits = [float(word in text.lower()) for word in KEYWORDS]
+    norm = sum(hits) ** 0.5 or 1.0
+    return [hit / norm for hit in hits]
 
 
 class InMemoryContext:

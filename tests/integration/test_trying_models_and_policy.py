@@ -31,6 +31,8 @@ from services.emotion.__main__ import build_servicer
 from services.emotion.config import EmotionSettings
 from services.orchestrator.clients import EmotionClient
 from services.orchestrator.handlers import InboundHandler
+from services.orchestrator.knowledge.index import Scoring
+from services.orchestrator.knowledge.library import KnowledgeLibrary
 from services.orchestrator.policy import DEFAULT_POLICY, Policy
 from shared.grpc.context_client import ContextClient
 from shared.kafka.codec import new_envelope
@@ -141,13 +143,19 @@ async def test_decide_answers_a_first_message_as_the_orchestrator_does(
 
     context = ContextClient(services.context, 5)
     publisher = FakePublisher()
+    emotion = EmotionClient(services.emotion, 5)
+    # decide answers from knowledge/ by default, as the service does.
+    knowledge = KnowledgeLibrary(REPO_ROOT / "knowledge", emotion.embed, Scoring.load())
+    knowledge.read()
+    await knowledge.refresh()
     handler = InboundHandler(
-        emotion=EmotionClient(services.emotion, 5),
+        emotion=emotion,
         context=context,
         publisher=publisher,
         policy=Policy.load(),
         bot_name=BOT_NAME,
         context_turns=20,
+        knowledge=knowledge,
     )
     for message, outcome in zip(MESSAGES, decided, strict=True):
         bot_turn = await _bot_turn_for_a_first_message(context, handler, message)

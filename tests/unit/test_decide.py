@@ -79,6 +79,7 @@ def test_every_field_is_there_with_its_type(analyzer: Analyzer) -> None:
         "sarcasm",
         "intent",
         "encoder",
+        "retrieval",
         "needs_person",
     }
 

@@ -109,10 +109,15 @@ class CountingEmotion(StubEmotion):
         self.calls = 0
 
     async def analyze(
-        self, text: str, language_hint: str, previous_language: str = ""
+        self,
+        text: str,
+        language_hint: str,
+        previous_language: str = "",
+        *,
+        include_embedding: bool = False,
     ) -> emotion_pb.AnalyzeResponse:
         self.calls += 1
-        return await super().analyze(text, language_hint)
+        return await super().analyze(text, language_hint, include_embedding=include_embedding)
 
 
 async def test_a_customer_who_opted_out_is_not_analysed() -> None:

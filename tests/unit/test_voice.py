@@ -359,9 +359,14 @@ class _SpeaksLanguage(StubEmotion):
         self.code, self.supported = code, supported
 
     async def analyze(
-        self, text: str, language_hint: str, previous_language: str = ""
+        self,
+        text: str,
+        language_hint: str,
+        previous_language: str = "",
+        *,
+        include_embedding: bool = False,
     ) -> emotion_pb.AnalyzeResponse:
-        analysis = await super().analyze(text, language_hint)
+        analysis = await super().analyze(text, language_hint, include_embedding=include_embedding)
         analysis.language.CopyFrom(
             emotion_pb.Language(code=self.code, confidence=0.95, supported=self.supported)
         )

@@ -1,0 +1,301 @@
+"""The business's knowledge: a folder read and checked as a business writes it, articles
+matched by embedding with a calibrated score, the folder kept current while the service
+runs, and the bot's replies from it (pure planning and the inbound handler)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pytest
+import yaml
+from rapport.common.v1 import envelope_pb2
+from rapport.context.v1 import context_service_pb2 as context_pb
+from rapport.events.v1 import handoff_pb2, messages_pb2
+
+from services.orchestrator.handlers import InboundHandler
+from services.orchestrator.knowledge.articles import KnowledgeError, read_folder
+from services.orchestrator.knowledge.cli import rates
+from services.orchestrator.knowledge.index import KnowledgeIndex, Scoring, SpaceScoring
+from services.orchestrator.knowledge.library import KnowledgeLibrary, index_of
+from services.orchestrator.policy import Policy
+from shared.errors import DependencyUnavailableError
+from shared.kafka.codec import new_envelope
+from shared.kafka.topics import HANDOFF
+from shared.voice.replies import VOICE
+from tests.fakes.ports import (
+    KEYWORD_SPACE,
+    FakePublisher,
+    InMemoryContext,
+    StubEmotion,
+    keyword_vector,
+)
+
+DEMO = Path(__file__).resolve().parents[2] / "knowledge"
+ARTICLE = {
+    "id": "delivery-times",
+    "title": "How long does delivery take?",
+    "questions": ["How long does delivery take?", "¿Cuánto tarda el envío?"],
+    "answer": {
+        "en": "Two to three working days in France.",
+        "es": "De dos a tres días laborables.",
+    },
+}
+KEYWORD_SCORING = Scoring(2, {KEYWORD_SPACE: SpaceScoring(margin_weight=0.0, threshold=0.5)})
+
+
+def _write(folder: Path, name: str, document: object) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(
+        document if isinstance(document, str) else yaml.safe_dump(document, allow_unicode=True)
+    )
+    return path
+
+
+def test_the_demo_knowledge_is_valid_and_answers_in_every_language_of_the_voice() -> None:
+    articles = read_folder(DEMO)
+    assert len(articles) >= 8
+    assert {"delivery-times", "returns", "refunds", "opening-hours", "payment-methods"} <= {
+        a.id for a in articles
+    }
+    for article in articles:
+        assert set(article.answers) == set(VOICE.languages)
+
+
+def test_a_malformed_folder_is_refused_naming_every_file_and_field(tmp_path: Path) -> None:
+    _write(tmp_path, "good.yaml", ARTICLE)
+    _write(tmp_path, "same-id.yaml", ARTICLE)
+    _write(tmp_path, "broken.yaml", "id: [unclosed\n")
+    _write(
+        tmp_path,
+        "bad.yml",
+        {"id": "Bad Id!", "questions": [], "answer": {"es": "Hola"}, "extra": 1},
+    )
+    _write(
+        tmp_path / "sub",
+        "voice.yaml",
+        {
+            **ARTICLE,
+            "id": "pushy",
+            "answer": {"en": "Unfortunately not.", "xx": "?"},
+            "escalate": "yes",
+        },
+    )
+    _write(tmp_path, "notes.txt", "not an article, ignored")
+    with pytest.raises(KnowledgeError) as caught:
+        read_folder(tmp_path)
+    problems = {(p.path.name, p.field) for p in caught.value.problems}
+    assert problems == {
+        ("same-id.yaml", "id"),
+        ("broken.yaml", ""),
+        ("bad.yml", "extra"),
+        ("bad.yml", "id"),
+        ("bad.yml", "title"),
+        ("bad.yml", "questions"),
+        ("bad.yml", "answer"),
+        ("voice.yaml", "answer.en"),
+        ("voice.yaml", "answer.xx"),
+        ("voice.yaml", "escalate"),
+    }
+    message = str(caught.value)
+    assert "same-id.yaml: id: 'delivery-times' is also the id in" in message
+    assert "needs the voice's default language 'en'" in message
+    assert "words the brand voice never says: ['Unfortunately']" in message
+    with pytest.raises(KnowledgeError, match="is not a folder"):
+        read_folder(tmp_path / "missing")
+
+
+def _index(
+    vectors: Mapping[str, Sequence[float]], scoring: Scoring = KEYWORD_SCORING
+) -> KnowledgeIndex:
+    articles = read_folder(DEMO)
+    by_text = {q: vectors.get(a.id, [0.0] * 5) for a in articles for q in a.questions}
+    return index_of(articles, {KEYWORD_SPACE: by_text}, scoring)
+
+
+def test_the_best_article_answers_only_when_its_score_reaches_the_space_threshold() -> None:
+    index = _index(
+        {"delivery-times": keyword_vector("deliver"), "opening-hours": keyword_vector("open")}
+    )
+    match = index.match(KEYWORD_SPACE, keyword_vector("when do you deliver"))
+    assert match is not None and match.article.id == "delivery-times" and match.answers
+    assert match.similarity == pytest.approx(1.0) and match.runner_up == pytest.approx(0.0)
+    mixed = index.match(KEYWORD_SPACE, keyword_vector("deliver and open"))
+    assert mixed is not None and mixed.similarity == pytest.approx(0.7071, abs=1e-4)
+    strict = _index(
+        {"delivery-times": keyword_vector("deliver")},
+        Scoring(2, {KEYWORD_SPACE: SpaceScoring(0.0, 0.9)}),
+    )
+    below = strict.match(KEYWORD_SPACE, keyword_vector("deliver and open"))
+    assert below is not None and not below.answers
+    assert index.match("another-model", keyword_vector("deliver")) is None
+    uncalibrated = _index({"delivery-times": keyword_vector("deliver")}, Scoring(2, {}))
+    never = uncalibrated.match(KEYWORD_SPACE, keyword_vector("deliver"))
+    assert never is not None and never.similarity == pytest.approx(1.0) and not never.answers
+
+
+def test_the_margin_over_the_runner_up_counts_and_one_article_has_none() -> None:
+    scoring = SpaceScoring(margin_weight=2.0, threshold=1.0)
+    assert scoring.score(0.6, 0.3) == pytest.approx(1.2)
+    articles = read_folder(DEMO)[:1]
+    vectors = {KEYWORD_SPACE: {q: keyword_vector("deliver") for q in articles[0].questions}}
+    alone = index_of(articles, vectors, Scoring(2, {KEYWORD_SPACE: scoring}))
+    match = alone.match(KEYWORD_SPACE, keyword_vector("deliver and open"))
+    assert match is not None and match.score == match.similarity
+
+
+def test_rates_count_right_answers_refusals_and_precision() -> None:
+    r = rates(["a", None, "b", "a", None], ["a", "a", None, "b", None])
+    assert (r.in_scope_accuracy, r.oos_recall, r.answered_precision, r.n) == (1 / 3, 0.5, 1 / 3, 5)
+    assert r.line() == "in_scope_accuracy=0.333 oos_recall=0.500 answered_precision=0.333 n=5"
+    assert (
+        rates([None], ["a"]).line()
+        == "in_scope_accuracy=0.000 oos_recall=0.000 answered_precision=0.000 n=1"
+    )
+
+
+class CountingEmbedder:
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.available = True
+
+    async def __call__(self, texts: Sequence[str]) -> dict[str, list[list[float]]]:
+        if not self.available:
+            raise DependencyUnavailableError("UNAVAILABLE: emotion is down")
+        self.texts += texts
+        return {KEYWORD_SPACE: [keyword_vector(t) for t in texts]}
+
+
+async def test_the_library_follows_the_folder_keeps_the_last_good_one_and_embeds_once(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "knowledge"
+    _write(folder, "delivery.yaml", ARTICLE)
+    embed = CountingEmbedder()
+    library = KnowledgeLibrary(folder, embed, KEYWORD_SCORING)
+    library.read()
+    embed.available = False
+    with pytest.raises(DependencyUnavailableError):
+        await library.refresh()
+    assert library.current is None
+    embed.available = True
+    await library.refresh()
+    assert library.current is not None and [a.id for a in library.current.articles] == [
+        "delivery-times"
+    ]
+    assert sorted(embed.texts) == sorted(ARTICLE["questions"])
+
+    second = _write(
+        folder,
+        "hours.yaml",
+        {
+            **ARTICLE,
+            "id": "hours",
+            "questions": ["When are you open?", "How long does delivery take?"],
+        },
+    )
+    await library.refresh()
+    assert [a.id for a in library.current.articles] == ["delivery-times", "hours"]
+    assert embed.texts.count("How long does delivery take?") == 1  # not embedded again
+
+    second.write_text("id: [broken\n")
+    os.utime(second, ns=(second.stat().st_mtime_ns + 10**9,) * 2)
+    await library.refresh()
+    assert [a.id for a in library.current.articles] == ["delivery-times", "hours"]
+
+    second.unlink()
+    await library.refresh()
+    assert [a.id for a in library.current.articles] == ["delivery-times"]
+
+
+class FixedKnowledge:
+    def __init__(self, index: KnowledgeIndex | None) -> None:
+        self.current = index
+
+
+def _inbound(text: str, visitor: str = "visitor-9") -> messages_pb2.MessageReceived:
+    channel = envelope_pb2.CHANNEL_WEB
+    return messages_pb2.MessageReceived(
+        envelope=new_envelope(
+            conversation_id=f"conv-{visitor}",
+            channel=channel,
+            customer=envelope_pb2.CustomerRef(channel=channel, address=visitor),
+        ),
+        text=text,
+    )
+
+
+def _handler(
+    context: InMemoryContext,
+    publisher: FakePublisher,
+    emotion: StubEmotion,
+    index: KnowledgeIndex | None,
+) -> InboundHandler:
+    return InboundHandler(
+        emotion=emotion,
+        context=context,
+        publisher=publisher,
+        policy=Policy.load(),
+        bot_name="Robin",
+        context_turns=20,
+        knowledge=FixedKnowledge(index),
+    )
+
+
+def _demo_index() -> KnowledgeIndex:
+    return _index(
+        {
+            "delivery-times": keyword_vector("deliver"),
+            "opening-hours": keyword_vector("open"),
+            "payment-methods": keyword_vector("pay"),
+            "warranty": keyword_vector("broke"),
+        }
+    )
+
+
+async def test_a_question_in_the_knowledge_is_answered_from_its_article_and_recorded() -> None:
+    context, publisher, emotion = InMemoryContext(), FakePublisher(), StubEmotion()
+    inbound = _inbound("when do you open on saturdays?")
+    await _handler(context, publisher, emotion, _demo_index())(inbound)
+    [(_, reply)] = publisher.published
+    hours = next(a for a in read_folder(DEMO) if a.id == "opening-hours")
+    assert hours.answers["en"] in reply.text
+    assert reply.text.endswith(VOICE.knowledge_check("en"))
+    assert emotion.embeddings_asked == [True]
+    bot_turn = next(t for t in context.turns.values() if t.role == context_pb.ROLE_BOT)
+    facts = json.loads(bot_turn.decision.facts_json)
+    assert facts["knowledge_article"] == "opening-hours" and facts["knowledge_answers"]
+    assert bot_turn.decision.template == "knowledge/opening-hours"
+    [reason] = [r for r in bot_turn.decision.reasons if r.code == "answered_from_knowledge"]
+    assert "'opening-hours'" in reason.explanation
+
+
+async def test_an_article_that_asks_for_a_person_answers_and_hands_over() -> None:
+    context, publisher, emotion = InMemoryContext(), FakePublisher(), StubEmotion()
+    await _handler(context, publisher, emotion, _demo_index())(
+        _inbound("my lamp broke after a month")
+    )
+    (_, reply), (topic, handoff) = publisher.published
+    assert topic == HANDOFF and isinstance(handoff, handoff_pb2.HandoffRequested)
+    assert "knowledge_asks_for_a_person" in [r.code for r in handoff.reasons]
+    assert VOICE.handoff_note("en") in reply.text and VOICE.knowledge_check("en") not in reply.text
+
+
+async def test_what_the_knowledge_cannot_answer_is_said_plainly_with_a_person_offered() -> None:
+    context, publisher, emotion = InMemoryContext(), FakePublisher(), StubEmotion()
+    await _handler(context, publisher, emotion, _demo_index())(_inbound("do you sell gift cards?"))
+    [(_, reply)] = publisher.published
+    assert VOICE.knowledge_unknown("en") in reply.text
+    assert VOICE.answer("en", "unknown") not in reply.text
+
+
+async def test_without_knowledge_no_embedding_is_asked_and_the_bot_asks_what_is_needed() -> None:
+    for index in (None, index_of((), {}, KEYWORD_SCORING)):
+        context, publisher, emotion = InMemoryContext(), FakePublisher(), StubEmotion()
+        await _handler(context, publisher, emotion, index)(_inbound("do you sell gift cards?"))
+        [(_, reply)] = publisher.published
+        assert VOICE.answer("en", "unknown") in reply.text
+        assert emotion.embeddings_asked == [False]
