@@ -33,6 +33,9 @@ class OrchestratorSettings(ServiceSettings):
     # How often the folder is looked at for changes (and, while the emotion service is
     # unreachable, how often embedding its questions is tried again).
     knowledge_reload_seconds: float = Field(2.0, gt=0)
+    # At start, how long to wait for the emotion service to embed the questions before
+    # taking messages anyway (answered without knowledge until it has).
+    knowledge_start_seconds: float = Field(30.0, ge=0)
     context_turns: int = Field(20, gt=0)
     # While this many messages are in hand, wait this long after a fetch for more to share
     # the next one (see shared.kafka.consumer). At 500 messages/s it cut the CPU per reply

@@ -41,7 +41,7 @@ KNOWLEDGE_ARTICLES = Gauge(
 )
 KNOWLEDGE_RELOADS = Counter(
     "rapport_orchestrator_knowledge_reloads_total",
-    "Times the knowledge folder changed: read (now in use) or invalid (the last good one kept).",
+    "Changes to the knowledge folder: read (now in use) or invalid (the last good one kept).",
     ["outcome"],
 )
 KNOWLEDGE_LOOKUPS = Counter(

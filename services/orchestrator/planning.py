@@ -148,16 +148,19 @@ def message_facts(
         negative_event=policy.names_a_negative_event(event.text),
         returned_by_agent=situation.returned_by_agent,
         has_text=has_text(event),
+        asks_question=policy.asks_a_question(event.text),
         attachment_kinds=distinct(kinds_of(event.attachments)),
     )
     if match is not None:
+        intent = analysis.intent.name if analysis is not None else "unknown"
+        answers = match.answers and intent in policy.knowledge_intents
         facts = replace(
             facts,
             knowledge_article=match.article.id,
             knowledge_similarity=match.similarity,
             knowledge_score=match.score,
-            knowledge_answers=match.answers,
-            knowledge_escalates=match.answers and match.article.escalate,
+            knowledge_answers=answers,
+            knowledge_escalates=answers and match.article.escalate,
         )
     if analysis is None:
         return facts
@@ -202,13 +205,13 @@ def _emotion_to_acknowledge(
 
 
 def knowledge_answer(
-    match: Match | None, decision: Decision, language: str
+    match: Match | None, facts: Facts, decision: Decision, language: str
 ) -> tuple[str, str, str]:
     """(answer, template, language) when the business's knowledge decides what the bot
     says: the article (in the customer's language when it has it) and "did that answer
     your question?" unless a person is taking over; the plain "I don't know" with a person
     offered; ("", "", language) otherwise."""
-    if match is not None and match.answers:
+    if match is not None and facts.knowledge_answers:
         text, used = match.article.answer_in(language)
         check = "" if decision.escalates else VOICE.knowledge_check(used)
         return " ".join(filter(None, (text, check))), f"knowledge/{match.article.id}", used
@@ -253,7 +256,7 @@ def plan_reply(
             attachments_to_a_person=attachments_to_a_person,
         )
     else:
-        answer, template, language = knowledge_answer(match, decision, language)
+        answer, template, language = knowledge_answer(match, facts, decision, language)
         template = template or f"answer/{facts.intent}"
         reply = VOICE.compose_reply(
             language=language,

@@ -64,13 +64,15 @@ class Facts:
     returned_by_agent: str = ""
     # The message has words to read; a photo sent alone has none (nothing to analyse).
     has_text: bool = True
+    # The text asks something: a question mark, or a clause opening as questions do.
+    asks_question: bool = False
     # What the message carries besides text, each kind once: image, voice_note, audio,
     # video, file, location, sticker (services/orchestrator/attachments.py).
     attachment_kinds: tuple[str, ...] = ()
     # The business's knowledge (knowledge/): the article nearest the message ("" with no
-    # knowledge to look in), its similarity and calibrated score, whether the score
-    # reached the threshold (the bot answers with it), and whether the article asks a
-    # person to follow up.
+    # knowledge to look in), its similarity and calibrated score, whether the bot answers
+    # with it (the score reached the threshold and the intent is one of the policy's
+    # knowledge_intents), and whether the article asks a person to follow up.
     knowledge_article: str = ""
     knowledge_similarity: float = 0.0
     knowledge_score: float = 0.0
@@ -152,6 +154,12 @@ def _phrases(words: Sequence[str]) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w.lower()) for w in words) + r")(?!\w)")
 
 
+def _clause_openings(words: Sequence[str]) -> re.Pattern[str]:
+    """The words at the start of the text or of a clause (after . , ! ; :)."""
+    alternatives = "|".join(re.escape(w.lower()) for w in words)
+    return re.compile(r"(?:^|[.,!;:]\s*)(?:" + alternatives + r")(?!\w)")
+
+
 @dataclass(frozen=True)
 class Policy:
     rules: tuple[Rule, ...]
@@ -160,6 +168,8 @@ class Policy:
     human_request: re.Pattern[str]
     sensitive_topics: Mapping[str, re.Pattern[str]] = field(default_factory=dict)
     negative_events: re.Pattern[str] | None = None
+    questions: re.Pattern[str] | None = None
+    knowledge_intents: frozenset[str] = frozenset({"unknown"})
 
     @classmethod
     def load(cls, path: Path = DEFAULT_POLICY) -> Policy:
@@ -195,6 +205,10 @@ class Policy:
             negative_events=_phrases(
                 [w for words in lexicons["negative_events"].values() for w in words]
             ),
+            knowledge_intents=frozenset(document["knowledge_intents"]),
+            questions=_clause_openings(
+                [w for words in lexicons["question_openings"].values() for w in words]
+            ),
         )
 
     def asks_for_a_person(self, text: str) -> bool:
@@ -207,6 +221,12 @@ class Policy:
 
     def names_a_negative_event(self, text: str) -> bool:
         return bool(self.negative_events and self.negative_events.search(text.lower()))
+
+    def asks_a_question(self, text: str) -> bool:
+        """A question mark, or a clause that opens the way questions do ("how long...")."""
+        if "?" in text or "¿" in text:
+            return True
+        return bool(self.questions and self.questions.search(text.lower()))
 
     def decide(self, facts: Facts) -> Decision:
         values = asdict(facts)

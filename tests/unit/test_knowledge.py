@@ -299,3 +299,41 @@ async def test_without_knowledge_no_embedding_is_asked_and_the_bot_asks_what_is_
         [(_, reply)] = publisher.published
         assert VOICE.answer("en", "unknown") in reply.text
         assert emotion.embeddings_asked == [False]
+
+
+async def test_thanks_is_not_a_question_the_knowledge_failed_to_answer() -> None:
+    context, publisher, emotion = InMemoryContext(), FakePublisher(), StubEmotion()
+    await _handler(context, publisher, emotion, _demo_index())(_inbound("great, thank you!"))
+    [(_, reply)] = publisher.published
+    assert VOICE.knowledge_unknown("en") not in reply.text
+
+
+async def test_a_request_about_the_customers_own_order_gets_the_intents_answer() -> None:
+    """'When will my order be delivered' is near the delivery article, but the customer
+    wants their order tracked: the intent's answer asks for what tracking needs."""
+    context, publisher, emotion = InMemoryContext(), FakePublisher(), StubEmotion()
+    await _handler(context, publisher, emotion, _demo_index())(
+        _inbound("when will my order be delivered?")
+    )
+    [(_, reply)] = publisher.published
+    assert VOICE.answer("en", "track_order") in reply.text
+    bot_turn = next(t for t in context.turns.values() if t.role == context_pb.ROLE_BOT)
+    facts = json.loads(bot_turn.decision.facts_json)
+    assert facts["knowledge_article"] == "delivery-times" and not facts["knowledge_answers"]
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("do you sell gift cards", True),
+        ("Hello, how long does delivery take", True),
+        ("¿Tenéis tarjetas regalo?", True),
+        ("Bonjour, est-ce que vous livrez en Suisse", True),
+        ("wie lange dauert der Versand", True),
+        ("Thank you so much, that was very helpful!", False),
+        ("ok thx", False),
+        ("Vielen Dank!", False),
+    ],
+)
+def test_a_question_is_told_from_a_statement(text: str, asks: bool) -> None:
+    assert Policy.load().asks_a_question(text) is asks

@@ -54,9 +54,13 @@ def index_of(
 
 
 class KnowledgeLibrary:
-    """The current ``KnowledgeIndex`` of a folder (None until its questions are embedded)."""
+    """The current ``KnowledgeIndex`` of a folder (None until its questions are embedded).
 
-    def __init__(self, folder: Path, embed: EmbedEverywhere, scoring: Scoring, batch: int = 64):
+    Questions go to the emotion service a few at a time (``batch``): each call holds the
+    service for a fraction of a second, so customers' analyses never wait long behind a
+    reload."""
+
+    def __init__(self, folder: Path, embed: EmbedEverywhere, scoring: Scoring, batch: int = 16):
         self.folder = folder
         self._embed = embed
         self._scoring = scoring
@@ -102,6 +106,20 @@ class KnowledgeLibrary:
         self.current = index_of(articles, self._vectors, self._scoring)
         KNOWLEDGE_ARTICLES.set(len(articles))
         log.info("knowledge: %d articles from %s", len(articles), self.folder)
+
+    async def first_index(self, within_seconds: float, retry_seconds: float = 1.0) -> bool:
+        """Build the index before the first message, trying for up to ``within_seconds``
+        while the emotion service is not answering yet; whether it was built."""
+        deadline = asyncio.get_running_loop().time() + within_seconds
+        while True:
+            try:
+                await self.refresh()
+                return True
+            except DependencyUnavailableError as error:
+                if asyncio.get_running_loop().time() + retry_seconds > deadline:
+                    log.warning("starting without knowledge for now (%s)", error)
+                    return False
+                await asyncio.sleep(retry_seconds)
 
     async def keep_current(self, stop: asyncio.Event, every_seconds: float) -> None:
         """Refresh every ``every_seconds`` until ``stop``; an unreachable emotion service
