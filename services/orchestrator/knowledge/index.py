@@ -99,16 +99,14 @@ class KnowledgeIndex:
         groups = self._spaces.get(space)
         if groups is None:
             return None
-        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        similarities = groups.similarities(query)[0]
-        order = np.argsort(-similarities)[:2]
-        best = float(similarities[order[0]])
+        ranked = groups.best(np.asarray(vector, dtype=np.float32), 2)
+        (article, best), *rest = ranked
         # With one article there is nothing to beat: no margin, the similarity alone.
-        runner_up = float(similarities[order[1]]) if len(order) > 1 else best
+        runner_up = rest[0][1] if rest else best
         scoring = self.scoring.of(space)
         score = scoring.score(best, runner_up)
         return Match(
-            self.articles[int(order[0])],
+            self.articles[article],
             space,
             round(best, 4),
             round(runner_up, 4),
