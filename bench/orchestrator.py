@@ -6,12 +6,18 @@ web visitor, so conversations spread over partitions), and reads the replies off
 outbound topic. Latency is from publishing the inbound event to reading its reply.
 
     python -m bench.orchestrator --rate 500 --seconds 20 --warmup 10
+    python -m bench.orchestrator --rate 100 --articles 1000   # a large knowledge base
+
+The orchestrator answers from the demo knowledge (``knowledge/``) unless ``--articles N``
+gives it N articles of three questions each, taken from Banking77 and GoEmotions lines;
+it then starts once all their questions are embedded.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -35,20 +41,52 @@ from shared.kafka.producer import EventPublisher
 from shared.kafka.topics import INBOUND, outbound_topic
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TEXTS = ("Where is my order?", "I want a refund", "Hi, my order hasn't arrived", "Thanks a lot!")
+TEXTS = (
+    "Where is my order?",
+    "I want a refund",
+    "Hi, my order hasn't arrived",
+    "Thanks a lot!",
+    "How long does delivery take?",
+)
 
 
-def wait_metrics(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
+def wait_metrics(
+    port: int, process: subprocess.Popen[bytes], until: str = "", seconds: float = 60
+) -> None:
+    """Wait for the service's metrics page, and for a line starting with ``until`` on it."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError("a service exited")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1):
-                return
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as page:
+                if not until or any(
+                    line.startswith(until) for line in page.read().decode().splitlines()
+                ):
+                    return
         except OSError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     raise TimeoutError("a service did not start")
+
+
+def write_articles(folder: Path, count: int) -> None:
+    """``count`` articles of three questions each, from real lines (their embeddings have
+    the structure real questions have)."""
+    from services.emotion.training import datasets  # the bench's own data, not the service's
+
+    lines = [t for t, _ in datasets.banking77("train")] + [
+        t for t, _ in datasets.goemotions("train")
+    ]
+    unique = list(dict.fromkeys(lines))[: 3 * count]
+    folder.mkdir(parents=True)
+    for i in range(count):
+        questions = "\n".join(f"  - {json.dumps(q)}" for q in unique[3 * i : 3 * i + 3])
+        (folder / f"a{i:05d}.yaml").write_text(
+            f"id: a{i:05d}\ntitle: Article {i}\nquestions:\n{questions}\n"
+            f'answer:\n  en: "The answer of article {i}."\n',
+            encoding="utf-8",
+        )
 
 
 TIMINGS = {
@@ -200,6 +238,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=10, help="unmeasured seconds first")
     parser.add_argument("--timeline", action="store_true", help="latency per second, for stalls")
+    parser.add_argument(
+        "--articles", type=int, default=0, help="a knowledge base of this many articles"
+    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="rapport-bench-") as work,
@@ -221,6 +262,10 @@ def main() -> None:
             "RAPPORT_ORCHESTRATOR_METRICS_PORT": str(ports["m3"]),
             "LOG_LEVEL": "WARNING",
         }
+        if args.articles:
+            write_articles(Path(work) / "knowledge", args.articles)
+            env["RAPPORT_KNOWLEDGE_DIR"] = str(Path(work) / "knowledge")
+            env["RAPPORT_ORCHESTRATOR_KNOWLEDGE_START_SECONDS"] = "1800"
         processes = {
             name: subprocess.Popen(
                 [sys.executable, "-m", f"services.{name}"], cwd=REPO_ROOT, env=env
@@ -230,6 +275,11 @@ def main() -> None:
         try:
             for name, port in (("emotion", "m1"), ("context", "m2"), ("orchestrator", "m3")):
                 wait_metrics(ports[port], processes[name])
+            if args.articles:
+                started = time.monotonic()
+                ready = f"rapport_orchestrator_knowledge_articles {float(args.articles)}"
+                wait_metrics(ports["m3"], processes["orchestrator"], until=ready, seconds=1800)
+                print(f"{args.articles} articles embedded in {time.monotonic() - started:.0f} s")
             pids = {name: process.pid for name, process in processes.items()}
             pids["kafka"] = broker.pid
             pids["benchmark (driver)"] = os.getpid()
