@@ -81,10 +81,16 @@ models: setup
 	$(MAKE) eval
 
 ## Calibrate on dev, evaluate the shipped models on the test splits (runtime venv):
-## thresholds the service loads, metrics, model cards, tables.
+## thresholds the service loads, metrics, model cards, tables; the knowledge scoring.
 eval: setup
 	$(BIN)/python -m services.emotion.training.evaluate
 	$(BIN)/python -m services.emotion.training.language_weights
 	$(BIN)/python -m services.emotion.training.evaluate_encoder
 	$(BIN)/python -m services.emotion.training.needs_person
 	$(BIN)/python -m services.emotion.training.evaluate_real
+	$(BIN)/python -m services.orchestrator.knowledge.banking77 var/knowledge-banking77
+	$(BIN)/python -m services.orchestrator knowledge calibrate --knowledge var/knowledge-banking77/articles \
+	    --queries var/knowledge-banking77/dev.jsonl > var/knowledge-scoring.json
+	mv var/knowledge-scoring.json services/orchestrator/knowledge/scoring.json
+	$(BIN)/python -m services.orchestrator knowledge evaluate --knowledge var/knowledge-banking77/articles \
+	    --queries var/knowledge-banking77/test.jsonl | tail -1

@@ -102,3 +102,28 @@ def test_decide_answers_a_delivery_question_from_the_knowledge() -> None:
     assert decided["template"] == "knowledge/delivery-times"
     assert decided["facts"]["knowledge_article"] == "delivery-times"
     assert "answered_from_knowledge" in [r["code"] for r in decided["reasons"]]
+
+
+def test_banking77_as_a_knowledge_base_is_answered_at_the_shipped_thresholds(
+    tmp_path: Path,
+) -> None:
+    """57 intents as articles of ten train questions, 20 intents unanswerable, the official
+    test split as queries: a wrong answer is worse than "I don't know" (knowledge.md)."""
+    built = run_command("services.orchestrator.knowledge.banking77", str(tmp_path))
+    assert built.returncode == 0, built.stderr.decode()
+    result = run_command(
+        ORCHESTRATOR,
+        "knowledge",
+        "evaluate",
+        "--knowledge",
+        str(tmp_path / "articles"),
+        "--queries",
+        str(tmp_path / "test.jsonl"),
+        timeout=600,  # 3,650 texts embedded in this process
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    summary = SUMMARY.match(result.stdout.decode().splitlines()[-1])
+    assert summary is not None
+    in_scope, _, precision, n = map(float, summary.groups())
+    assert n == 3080
+    assert precision >= 0.85 and in_scope >= 0.70

@@ -60,7 +60,9 @@ def _jsonl(*documents: dict[str, Any]) -> bytes:
     return b"".join(json.dumps(d, ensure_ascii=False).encode() + b"\n" for d in documents)
 
 
-def run_command(module: str, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+def run_command(
+    module: str, *args: str, stdin: bytes = b"", timeout: float = 120
+) -> subprocess.CompletedProcess[bytes]:
     """The command as an operator runs it, the bot's name set as the service's would be."""
     return subprocess.run(
         [sys.executable, "-m", module, *args],
@@ -68,7 +70,7 @@ def run_command(module: str, *args: str, stdin: bytes = b"") -> subprocess.Compl
         input=stdin,
         capture_output=True,
         env={**os.environ, "RAPPORT_ORCHESTRATOR_BOT_NAME": BOT_NAME},
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 
