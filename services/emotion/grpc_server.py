@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import grpc
 from rapport.emotion.v1 import emotion_service_pb2 as pb
@@ -94,18 +94,9 @@ class EmotionServicer(pb_grpc.EmotionServiceServicer):
         self, request: pb.AnalyzeBatchRequest, context: grpc.aio.ServicerContext
     ) -> pb.AnalyzeBatchResponse:
         items = request.items
-        if not items:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "items is empty")
-        if len(items) > self._max_batch_items:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"{len(items)} items; the limit is {self._max_batch_items} per call",
-            )
-        for index, item in enumerate(items):
-            if not item.text.strip():
-                await context.abort(
-                    grpc.StatusCode.INVALID_ARGUMENT, f"items[{index}]: text is empty"
-                )
+        await self._refuse_a_bad_batch(
+            context, [item.text for item in items], "items", "items[{index}]: text is empty"
+        )
         analyses = self._analyzer.analyze_batch(
             [request_of(item) for item in items],
             include_drivers=request.include_drivers,
@@ -117,16 +108,7 @@ class EmotionServicer(pb_grpc.EmotionServiceServicer):
         self, request: pb.EmbedRequest, context: grpc.aio.ServicerContext
     ) -> pb.EmbedResponse:
         texts = request.texts
-        if not texts:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "texts is empty")
-        if len(texts) > self._max_batch_items:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"{len(texts)} texts; the limit is {self._max_batch_items} per call",
-            )
-        for index, text in enumerate(texts):
-            if not text.strip():
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"texts[{index}] is empty")
+        await self._refuse_a_bad_batch(context, texts, "texts", "texts[{index}] is empty")
         spaces = self._analyzer.embed_everywhere(list(texts))
         return pb.EmbedResponse(
             spaces=[
@@ -134,6 +116,21 @@ class EmotionServicer(pb_grpc.EmotionServiceServicer):
                 for model, vectors in spaces.items()
             ]
         )
+
+    async def _refuse_a_bad_batch(
+        self, context: grpc.aio.ServicerContext, texts: Sequence[str], name: str, blank: str
+    ) -> None:
+        """INVALID_ARGUMENT for no texts, too many, or a blank one (``blank`` names it)."""
+        if not texts:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{name} is empty")
+        if len(texts) > self._max_batch_items:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{len(texts)} {name}; the limit is {self._max_batch_items} per call",
+            )
+        for index, text in enumerate(texts):
+            if not text.strip():
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, blank.format(index=index))
 
     @staticmethod
     def _count(analyses: list[Analysis]) -> None:

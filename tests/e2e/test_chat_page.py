@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import Page, async_playwright, expect
 
 from tests.e2e.stack import Stack
 
@@ -23,24 +25,31 @@ CHROMIUM_ARGS = [
 ]
 
 
-async def test_a_person_types_a_message_and_sees_the_reply(stack: Stack) -> None:
+@asynccontextmanager
+async def chat_page(stack: Stack) -> AsyncIterator[Page]:
+    """The chat page in a fresh Chromium, connected."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page()
             await page.goto(stack.web_url)
             await expect(page.locator("#status")).to_have_text("online")
-            await page.fill("#text", "Hi, my order hasn't arrived <b>bold?</b>")
-            await page.keyboard.press("Enter")
-
-            customer = page.locator(".message--customer")
-            await expect(customer).to_have_text("Hi, my order hasn't arrived <b>bold?</b>")
-            bot = page.locator(".message--bot")
-            await expect(bot).to_contain_text("automated assistant", timeout=2000)
-            await expect(bot).to_contain_text("order number")
-            assert await page.locator(".message b").count() == 0  # text, never HTML
+            yield page
         finally:
             await browser.close()
+
+
+async def test_a_person_types_a_message_and_sees_the_reply(stack: Stack) -> None:
+    async with chat_page(stack) as page:
+        await page.fill("#text", "Hi, my order hasn't arrived <b>bold?</b>")
+        await page.keyboard.press("Enter")
+
+        customer = page.locator(".message--customer")
+        await expect(customer).to_have_text("Hi, my order hasn't arrived <b>bold?</b>")
+        bot = page.locator(".message--bot")
+        await expect(bot).to_contain_text("automated assistant", timeout=2000)
+        await expect(bot).to_contain_text("order number")
+        assert await page.locator(".message b").count() == 0  # text, never HTML
 
 
 async def test_a_delivery_question_is_answered_from_the_shops_knowledge_then_a_person_is_asked(
@@ -48,21 +57,14 @@ async def test_a_delivery_question_is_answered_from_the_shops_knowledge_then_a_p
 ) -> None:
     """The demo knowledge (knowledge/delivery-times.yaml) answers; asking for a person then
     hands the conversation over with the holding reply."""
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page()
-            await page.goto(stack.web_url)
-            await expect(page.locator("#status")).to_have_text("online")
-            await page.fill("#text", "Hello, how long does delivery to Lyon usually take?")
-            await page.keyboard.press("Enter")
-            bot = page.locator(".message--bot")
-            await expect(bot.first).to_contain_text("2 to 3 working days in France", timeout=5000)
-            await expect(bot.first).to_contain_text("Did that answer your question?")
+    async with chat_page(stack) as page:
+        await page.fill("#text", "Hello, how long does delivery to Lyon usually take?")
+        await page.keyboard.press("Enter")
+        bot = page.locator(".message--bot")
+        await expect(bot.first).to_contain_text("2 to 3 working days in France", timeout=5000)
+        await expect(bot.first).to_contain_text("Did that answer your question?")
 
-            await page.fill("#text", "No, I want to talk to a person")
-            await page.keyboard.press("Enter")
-            await expect(bot).to_have_count(2, timeout=5000)
-            await expect(bot.nth(1)).to_contain_text("member of our team")
-        finally:
-            await browser.close()
+        await page.fill("#text", "No, I want to talk to a person")
+        await page.keyboard.press("Enter")
+        await expect(bot).to_have_count(2, timeout=5000)
+        await expect(bot.nth(1)).to_contain_text("member of our team")

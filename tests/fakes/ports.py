@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
+from rapport.events.v1 import messages_pb2
 
 from shared.errors import DependencyUnavailableError, RefusedError
-from shared.kafka.codec import Headers
+from shared.kafka.codec import Headers, new_envelope
 
 
 class FakePublisher:
@@ -179,3 +181,24 @@ class InMemoryContext:
             trajectory=context_pb.EmotionTrajectory(points=readings),
             consent=self.consent.get(customer_id),
         )
+
+
+def inbound_message(
+    text: str,
+    visitor: str = "visitor-1",
+    channel: envelope_pb2.Channel = envelope_pb2.CHANNEL_WEB,
+    *,
+    attachments: Sequence[envelope_pb2.Attachment] = (),
+    locale_hint: str = "",
+) -> messages_pb2.MessageReceived:
+    """A visitor's message as a channel adapter publishes it."""
+    return messages_pb2.MessageReceived(
+        envelope=new_envelope(
+            conversation_id=f"conv-{channel}-{visitor}",
+            channel=channel,
+            customer=envelope_pb2.CustomerRef(channel=channel, address=visitor),
+        ),
+        text=text,
+        attachments=attachments,
+        locale_hint=locale_hint,
+    )

@@ -12,22 +12,14 @@ from rapport.emotion.v1 import emotion_service_pb2_grpc as pb_grpc
 from services.emotion.__main__ import build_servicer
 from services.emotion.config import EmotionSettings
 from services.emotion.grpc_server import EmotionServicer
+from tests.expected_models import MODEL_VERSION_KEYS
 from tests.grpc_probe import running
 
 pytestmark = pytest.mark.integration
 
 EMOTION = pb.DESCRIPTOR.services_by_name["EmotionService"].full_name
 MAX_CHARS = 500
-HEADS = {
-    "language",
-    "emotion",
-    "sentiment",
-    "sarcasm",
-    "intent",
-    "encoder",
-    "retrieval",
-    "needs_person",
-}
+HEADS = MODEL_VERSION_KEYS
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,21 @@ SUMMARY = re.compile(
 )
 
 
+def evaluate(
+    knowledge: Path, queries: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[bytes]:
+    return run_command(
+        ORCHESTRATOR,
+        "knowledge",
+        "evaluate",
+        "--knowledge",
+        str(knowledge),
+        "--queries",
+        str(queries),
+        timeout=timeout,
+    )
+
+
 def test_check_accepts_the_demo_and_names_each_mistake_of_a_malformed_folder(
     tmp_path: Path,
 ) -> None:
@@ -40,15 +56,7 @@ def test_check_accepts_the_demo_and_names_each_mistake_of_a_malformed_folder(
 
 
 def test_evaluate_reports_each_article_the_curve_and_the_summary_last() -> None:
-    result = run_command(
-        ORCHESTRATOR,
-        "knowledge",
-        "evaluate",
-        "--knowledge",
-        str(DEMO),
-        "--queries",
-        str(TEST_QUERIES),
-    )
+    result = evaluate(DEMO, TEST_QUERIES)
     assert result.returncode == 0, result.stderr.decode()
     lines = result.stdout.decode().splitlines()
     summary = SUMMARY.match(lines[-1])
@@ -75,17 +83,10 @@ def test_evaluate_stops_at_a_bad_query_line_naming_it(tmp_path: Path) -> None:
         ),
         ('{"text": "hours?"}\n', "line 1: expected is missing"),
         ('{"text": "hours?", "expected": null}\nnot json\n', "line 2: not JSON"),
+        ("\n\n", "no queries"),
     ):
         queries.write_text(body)
-        result = run_command(
-            ORCHESTRATOR,
-            "knowledge",
-            "evaluate",
-            "--knowledge",
-            str(DEMO),
-            "--queries",
-            str(queries),
-        )
+        result = evaluate(DEMO, queries)
         assert result.returncode == 1 and problem in result.stderr.decode()
         assert not result.stdout
 
@@ -111,16 +112,7 @@ def test_banking77_as_a_knowledge_base_is_answered_at_the_shipped_thresholds(
     test split as queries: a wrong answer is worse than "I don't know" (knowledge.md)."""
     built = run_command("services.orchestrator.knowledge.banking77", str(tmp_path))
     assert built.returncode == 0, built.stderr.decode()
-    result = run_command(
-        ORCHESTRATOR,
-        "knowledge",
-        "evaluate",
-        "--knowledge",
-        str(tmp_path / "articles"),
-        "--queries",
-        str(tmp_path / "test.jsonl"),
-        timeout=600,  # 3,650 texts embedded in this process
-    )
+    result = evaluate(tmp_path / "articles", tmp_path / "test.jsonl", timeout=600)
     assert result.returncode == 0, result.stderr.decode()
     summary = SUMMARY.match(result.stdout.decode().splitlines()[-1])
     assert summary is not None

@@ -38,6 +38,7 @@ from shared.grpc.context_client import ContextClient
 from shared.kafka.codec import new_envelope
 from tests.conftest import unique
 from tests.e2e.stack import REPO_ROOT
+from tests.expected_models import MODEL_VERSION_KEYS
 from tests.fakes.ports import FakePublisher
 from tests.grpc_probe import running
 
@@ -221,16 +222,7 @@ async def test_analyze_answers_what_the_emotion_service_answers(services: Servic
     assert isinstance(first["sarcasm"]["score"], float)
     assert first["intent"]["name"] == "contact_human_agent"
     assert 0 <= first["needs_person"]["score"] <= 1
-    assert set(first["model_versions"]) == {
-        "language",
-        "emotion",
-        "sentiment",
-        "sarcasm",
-        "intent",
-        "encoder",
-        "retrieval",
-        "needs_person",
-    }
+    assert set(first["model_versions"]) == MODEL_VERSION_KEYS
     assert any(a["drivers"] for a in analysed)
 
 

@@ -18,6 +18,7 @@ from services.orchestrator.cli import FirstMessages
 from services.orchestrator.policy import DEFAULT_POLICY, Facts, Policy
 from shared.channels import gsm
 from shared.message_lines import MessageLine
+from tests.expected_models import MODEL_VERSION_KEYS
 
 DISCLOSURE = "an automated assistant"
 HEADS = {"language", "emotion", "sentiment", "sarcasm", "intent"}
@@ -72,16 +73,7 @@ def test_every_field_is_there_with_its_type(analyzer: Analyzer) -> None:
         assert 0 <= reason["confidence"] <= 1
     assert isinstance(outcome["reply"], str) and isinstance(outcome["reply_language"], str)
     assert set(outcome["facts"]) == {f.name for f in fields(Facts)}
-    assert set(outcome["model_versions"]) == {
-        "language",
-        "emotion",
-        "sentiment",
-        "sarcasm",
-        "intent",
-        "encoder",
-        "retrieval",
-        "needs_person",
-    }
+    assert set(outcome["model_versions"]) == MODEL_VERSION_KEYS
 
 
 def test_a_request_for_a_person_is_escalated_with_a_holding_reply(analyzer: Analyzer) -> None:

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
-from rapport.events.v1 import handoff_pb2, messages_pb2
+from rapport.events.v1 import handoff_pb2
 
 from services.orchestrator.handlers import InboundHandler
 from services.orchestrator.knowledge.articles import KnowledgeError, read_folder
@@ -22,7 +21,6 @@ from services.orchestrator.knowledge.index import KnowledgeIndex, Scoring, Space
 from services.orchestrator.knowledge.library import KnowledgeLibrary, index_of
 from services.orchestrator.policy import Policy
 from shared.errors import DependencyUnavailableError
-from shared.kafka.codec import new_envelope
 from shared.kafka.topics import HANDOFF
 from shared.voice.replies import VOICE
 from tests.fakes.ports import (
@@ -30,6 +28,7 @@ from tests.fakes.ports import (
     FakePublisher,
     InMemoryContext,
     StubEmotion,
+    inbound_message,
     keyword_vector,
 )
 
@@ -216,18 +215,6 @@ class FixedKnowledge:
         self.current = index
 
 
-def _inbound(text: str, visitor: str = "visitor-9") -> messages_pb2.MessageReceived:
-    channel = envelope_pb2.CHANNEL_WEB
-    return messages_pb2.MessageReceived(
-        envelope=new_envelope(
-            conversation_id=f"conv-{visitor}",
-            channel=channel,
-            customer=envelope_pb2.CustomerRef(channel=channel, address=visitor),
-        ),
-        text=text,
-    )
-
-
 def _handler(
     context: InMemoryContext,
     publisher: FakePublisher,
@@ -258,7 +245,7 @@ def _demo_index() -> KnowledgeIndex:
 
 async def test_a_question_in_the_knowledge_is_answered_from_its_article_and_recorded() -> None:
     context, publisher, emotion = InMemoryContext(), FakePublisher(), StubEmotion()
-    inbound = _inbound("when do you open on saturdays?")
+    inbound = inbound_message("when do you open on saturdays?")
     await _handler(context, publisher, emotion, _demo_index())(inbound)
     [(_, reply)] = publisher.published
     hours = next(a for a in read_folder(DEMO) if a.id == "opening-hours")
@@ -276,7 +263,7 @@ async def test_a_question_in_the_knowledge_is_answered_from_its_article_and_reco
 async def test_an_article_that_asks_for_a_person_answers_and_hands_over() -> None:
     context, publisher, emotion = InMemoryContext(), FakePublisher(), StubEmotion()
     await _handler(context, publisher, emotion, _demo_index())(
-        _inbound("my lamp broke after a month")
+        inbound_message("my lamp broke after a month")
     )
     (_, reply), (topic, handoff) = publisher.published
     assert topic == HANDOFF and isinstance(handoff, handoff_pb2.HandoffRequested)
@@ -286,7 +273,9 @@ async def test_an_article_that_asks_for_a_person_answers_and_hands_over() -> Non
 
 async def test_what_the_knowledge_cannot_answer_is_said_plainly_with_a_person_offered() -> None:
     context, publisher, emotion = InMemoryContext(), FakePublisher(), StubEmotion()
-    await _handler(context, publisher, emotion, _demo_index())(_inbound("do you sell gift cards?"))
+    await _handler(context, publisher, emotion, _demo_index())(
+        inbound_message("do you sell gift cards?")
+    )
     [(_, reply)] = publisher.published
     assert VOICE.knowledge_unknown("en") in reply.text
     assert VOICE.answer("en", "unknown") not in reply.text
@@ -295,7 +284,9 @@ async def test_what_the_knowledge_cannot_answer_is_said_plainly_with_a_person_of
 async def test_without_knowledge_no_embedding_is_asked_and_the_bot_asks_what_is_needed() -> None:
     for index in (None, index_of((), {}, KEYWORD_SCORING)):
         context, publisher, emotion = InMemoryContext(), FakePublisher(), StubEmotion()
-        await _handler(context, publisher, emotion, index)(_inbound("do you sell gift cards?"))
+        await _handler(context, publisher, emotion, index)(
+            inbound_message("do you sell gift cards?")
+        )
         [(_, reply)] = publisher.published
         assert VOICE.answer("en", "unknown") in reply.text
         assert emotion.embeddings_asked == [False]
@@ -303,7 +294,7 @@ async def test_without_knowledge_no_embedding_is_asked_and_the_bot_asks_what_is_
 
 async def test_thanks_is_not_a_question_the_knowledge_failed_to_answer() -> None:
     context, publisher, emotion = InMemoryContext(), FakePublisher(), StubEmotion()
-    await _handler(context, publisher, emotion, _demo_index())(_inbound("great, thank you!"))
+    await _handler(context, publisher, emotion, _demo_index())(inbound_message("great, thank you!"))
     [(_, reply)] = publisher.published
     assert VOICE.knowledge_unknown("en") not in reply.text
 
@@ -313,7 +304,7 @@ async def test_a_request_about_the_customers_own_order_gets_the_intents_answer()
     wants their order tracked: the intent's answer asks for what tracking needs."""
     context, publisher, emotion = InMemoryContext(), FakePublisher(), StubEmotion()
     await _handler(context, publisher, emotion, _demo_index())(
-        _inbound("when will my order be delivered?")
+        inbound_message("when will my order be delivered?")
     )
     [(_, reply)] = publisher.published
     assert VOICE.answer("en", "track_order") in reply.text
@@ -331,6 +322,8 @@ async def test_a_request_about_the_customers_own_order_gets_the_intents_answer()
         ("Bonjour, est-ce que vous livrez en Suisse", True),
         ("wie lange dauert der Versand", True),
         ("Thank you so much, that was very helpful!", False),
+        ("What a great service, thanks", False),
+        ("how long for a parcel to Spain", True),
         ("ok thx", False),
         ("Vielen Dank!", False),
     ],

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -14,29 +13,9 @@ from services.orchestrator.attachments import kinds_of, summary_line
 from services.orchestrator.handlers import InboundHandler
 from services.orchestrator.policy import Policy
 from shared.errors import InvalidInputError
-from shared.kafka.codec import derived_event_id, new_envelope
+from shared.kafka.codec import derived_event_id
 from shared.kafka.topics import FEEDBACK, HANDOFF, outbound_topic
-from tests.fakes.ports import FakePublisher, InMemoryContext, StubEmotion
-
-
-def _inbound(
-    text: str,
-    visitor: str = "visitor-1",
-    channel: envelope_pb2.Channel = envelope_pb2.CHANNEL_WEB,
-    *,
-    attachments: Sequence[envelope_pb2.Attachment] = (),
-    locale_hint: str = "",
-) -> messages_pb2.MessageReceived:
-    return messages_pb2.MessageReceived(
-        envelope=new_envelope(
-            conversation_id=f"conv-{channel}-{visitor}",
-            channel=channel,
-            customer=envelope_pb2.CustomerRef(channel=channel, address=visitor),
-        ),
-        text=text,
-        attachments=attachments,
-        locale_hint=locale_hint,
-    )
+from tests.fakes.ports import FakePublisher, InMemoryContext, StubEmotion, inbound_message
 
 
 def _handler(
@@ -54,7 +33,7 @@ def _handler(
 
 async def test_a_message_gets_one_reply_on_its_channel_and_both_turns_are_stored() -> None:
     context, publisher = InMemoryContext(), FakePublisher()
-    inbound = _inbound("Hi, my order hasn't arrived")
+    inbound = inbound_message("Hi, my order hasn't arrived")
 
     await _handler(context, publisher)(inbound)
 
@@ -75,8 +54,8 @@ async def test_a_message_gets_one_reply_on_its_channel_and_both_turns_are_stored
 async def test_the_disclosure_is_only_in_the_first_bot_message() -> None:
     context, publisher = InMemoryContext(), FakePublisher()
     handler = _handler(context, publisher)
-    await handler(_inbound("Hi"))
-    await handler(_inbound("Where is my order?"))
+    await handler(inbound_message("Hi"))
+    await handler(inbound_message("Where is my order?"))
     first, second = (event.text for _, event in publisher.published)
     assert "automated assistant" in first
     assert "automated assistant" not in second
@@ -85,7 +64,7 @@ async def test_the_disclosure_is_only_in_the_first_bot_message() -> None:
 async def test_a_redelivered_message_republishes_the_same_reply_and_stores_nothing_new() -> None:
     context, publisher = InMemoryContext(), FakePublisher()
     handler = _handler(context, publisher)
-    inbound = _inbound("I want a refund")
+    inbound = inbound_message("I want a refund")
     await handler(inbound)
     await handler(inbound)
 
@@ -97,7 +76,7 @@ async def test_a_redelivered_message_republishes_the_same_reply_and_stores_nothi
 
 async def test_it_still_answers_when_the_emotion_service_is_down() -> None:
     context, publisher = InMemoryContext(), FakePublisher()
-    await _handler(context, publisher, StubEmotion(available=False))(_inbound("hello?"))
+    await _handler(context, publisher, StubEmotion(available=False))(inbound_message("hello?"))
     [(_, reply)] = publisher.published
     assert reply.text
     assert not context.turns[next(iter(context.turns))].HasField("emotion")
@@ -123,10 +102,10 @@ class CountingEmotion(StubEmotion):
 async def test_a_customer_who_opted_out_is_not_analysed() -> None:
     context, publisher, emotion = InMemoryContext(), FakePublisher(), CountingEmotion()
     handler = _handler(context, publisher, emotion)
-    await handler(_inbound("hello"))
+    await handler(inbound_message("hello"))
     customer_id = next(iter(context.customers.values()))
     context.consent[customer_id] = context_pb.Consent(emotion_analysis_allowed=False)
-    second = _inbound("my order hasn't arrived")
+    second = inbound_message("my order hasn't arrived")
     await handler(second)
     assert emotion.calls == 1
     assert len(publisher.published) == 2
@@ -136,19 +115,21 @@ async def test_a_customer_who_opted_out_is_not_analysed() -> None:
 async def test_a_message_from_an_erased_customer_is_dropped_unanswered() -> None:
     context, publisher = InMemoryContext(), FakePublisher()
     context.erased.add((envelope_pb2.CHANNEL_WEB, "visitor-1"))
-    await _handler(context, publisher)(_inbound("old message replayed"))
+    await _handler(context, publisher)(inbound_message("old message replayed"))
     assert publisher.published == [] and context.turns == {}
 
 
 async def test_the_reply_remembers_a_contact_on_another_channel() -> None:
     context, publisher = InMemoryContext(), FakePublisher()
     handler = _handler(context, publisher)
-    await handler(_inbound("my order hasn't arrived", "+15551234567", envelope_pb2.CHANNEL_SMS))
+    await handler(
+        inbound_message("my order hasn't arrived", "+15551234567", envelope_pb2.CHANNEL_SMS)
+    )
     # The same customer (as linked in the context store) now writes on the web.
     context.customers[(envelope_pb2.CHANNEL_WEB, "visitor-9")] = next(
         iter(context.customers.values())
     )
-    await handler(_inbound("any news?", "visitor-9"))
+    await handler(inbound_message("any news?", "visitor-9"))
     web_reply = publisher.published[-1][1]
     assert "also contacted us by text message on" in web_reply.text
     sms_reply = publisher.published[0][1]
@@ -158,7 +139,7 @@ async def test_the_reply_remembers_a_contact_on_another_channel() -> None:
 async def test_a_request_for_a_person_hands_off_with_reasons_and_the_bot_then_waits() -> None:
     context, publisher = InMemoryContext(), FakePublisher()
     handler = _handler(context, publisher)
-    asking = _inbound("I want to talk to a real person")
+    asking = inbound_message("I want to talk to a real person")
     await handler(asking)
 
     topics = [topic for topic, _ in publisher.published]
@@ -173,7 +154,7 @@ async def test_a_request_for_a_person_hands_off_with_reasons_and_the_bot_then_wa
         context_pb.CONVERSATION_STATE_WAITING_FOR_AGENT
     )
 
-    await handler(_inbound("hello? anyone?"))
+    await handler(inbound_message("hello? anyone?"))
     assert len(publisher.published) == 2  # a person is in charge now: the bot stays quiet
 
     await handler(asking)  # a redelivery of the first message republishes its reply
@@ -183,7 +164,7 @@ async def test_a_request_for_a_person_hands_off_with_reasons_and_the_bot_then_wa
 async def test_a_bereavement_gets_a_caring_holding_reply_and_a_person() -> None:
     context, publisher = InMemoryContext(), FakePublisher()
     await _handler(context, publisher)(
-        _inbound("My husband passed away, I need to close his account")
+        inbound_message("My husband passed away, I need to close his account")
     )
     reply, handoff = (event for _, event in publisher.published)
     assert reply.text.endswith(
@@ -199,7 +180,7 @@ async def test_a_bereavement_gets_a_caring_holding_reply_and_a_person() -> None:
 
 async def test_every_bot_reply_keeps_the_decision_that_produced_it() -> None:
     context, publisher = InMemoryContext(), FakePublisher()
-    asking = _inbound("I want to talk to a real person")
+    asking = inbound_message("I want to talk to a real person")
     await _handler(context, publisher)(asking)
     reply_turn = context.turns[derived_event_id(asking.envelope.event_id, "reply")]
     record = reply_turn.decision
@@ -214,8 +195,8 @@ async def test_the_handoff_packet_carries_what_an_agent_needs_to_start() -> None
     context, publisher = InMemoryContext(), FakePublisher()
     handler = _handler(context, publisher)
     whatsapp = envelope_pb2.CHANNEL_WHATSAPP
-    await handler(_inbound("Where is my order?", "+15550001111", whatsapp))
-    asking = _inbound(
+    await handler(inbound_message("Where is my order?", "+15550001111", whatsapp))
+    asking = inbound_message(
         "My refund never came, I want to talk to a real person", "+15550001111", whatsapp
     )
     await handler(asking)
@@ -236,7 +217,7 @@ async def test_the_handoff_packet_carries_what_an_agent_needs_to_start() -> None
 
 async def test_a_handoff_from_the_web_has_no_reply_window() -> None:
     context, publisher = InMemoryContext(), FakePublisher()
-    await _handler(context, publisher)(_inbound("I want to talk to a real person"))
+    await _handler(context, publisher)(inbound_message("I want to talk to a real person"))
     handoff = publisher.published[-1][1]
     assert not handoff.HasField("reply_window_closes_at")
 
@@ -247,8 +228,8 @@ async def _rating_asked_by(
     """A conversation an agent resolved, its customer asked for a rating."""
     context, publisher = InMemoryContext(), FakePublisher()
     handler = _handler(context, publisher)
-    await handler(_inbound("Where is my order?"))
-    conversation = _inbound("x").envelope.conversation_id
+    await handler(inbound_message("Where is my order?"))
+    conversation = inbound_message("x").envelope.conversation_id
     await context.set_conversation_state(
         conversation, context_pb.CONVERSATION_STATE_RATING_REQUESTED, agent
     )
@@ -257,7 +238,7 @@ async def _rating_asked_by(
 
 async def test_a_rating_after_a_resolution_is_recorded_for_the_agent_and_thanked() -> None:
     context, publisher, handler, conversation = await _rating_asked_by("agent-7")
-    await handler(_inbound("4 - quick and kind, thanks"))
+    await handler(inbound_message("4 - quick and kind, thanks"))
 
     (topic, rating), (_, thanks) = publisher.published[-2:]
     assert topic == FEEDBACK and isinstance(rating, feedback_pb2.SatisfactionRated)
@@ -273,7 +254,7 @@ async def test_a_rating_after_a_resolution_is_recorded_for_the_agent_and_thanked
 
 async def test_a_message_that_is_no_rating_goes_back_to_the_bot() -> None:
     context, publisher, handler, conversation = await _rating_asked_by("agent-7")
-    await handler(_inbound("I also want a refund"))
+    await handler(inbound_message("I also want a refund"))
 
     [(topic, reply)] = publisher.published[-1:]
     assert topic == outbound_topic("web") and "refund" in reply.text
@@ -301,7 +282,7 @@ STICKER = envelope_pb2.Attachment(
 async def test_a_photo_without_text_is_kept_thanked_for_and_handed_to_a_person() -> None:
     context, publisher, emotion = InMemoryContext(), FakePublisher(), CountingEmotion()
     handler = _handler(context, publisher, emotion)
-    photo = _inbound("", "+34600111222", envelope_pb2.CHANNEL_WHATSAPP, attachments=[PHOTO])
+    photo = inbound_message("", "+34600111222", envelope_pb2.CHANNEL_WHATSAPP, attachments=[PHOTO])
     photo.locale_hint = "es-ES"
     await handler(photo)
 
@@ -361,7 +342,9 @@ class _KnowsTheLanguage(InMemoryContext):
 
 async def test_a_voice_note_is_answered_in_the_conversations_language_before_the_hint() -> None:
     context, publisher = _KnowsTheLanguage("fr"), FakePublisher()
-    await _handler(context, publisher)(_inbound("", attachments=[VOICE_NOTE], locale_hint="en-GB"))
+    await _handler(context, publisher)(
+        inbound_message("", attachments=[VOICE_NOTE], locale_hint="en-GB")
+    )
     reply = publisher.published[0][1]
     assert "Merci pour le message vocal." in reply.text
     assert reply.text.endswith(
@@ -373,8 +356,8 @@ async def test_a_voice_note_is_answered_in_the_conversations_language_before_the
 async def test_a_sticker_alone_is_thanked_for_and_nobody_is_called() -> None:
     context, publisher = InMemoryContext(), FakePublisher()
     handler = _handler(context, publisher)
-    await handler(_inbound("Where is my order?"))
-    sticker = _inbound("", attachments=[STICKER])
+    await handler(inbound_message("Where is my order?"))
+    sticker = inbound_message("", attachments=[STICKER])
     await handler(sticker)
 
     topics = [topic for topic, _ in publisher.published]
@@ -390,7 +373,7 @@ async def test_a_sticker_alone_is_thanked_for_and_nobody_is_called() -> None:
 
 async def test_text_with_a_photo_is_answered_and_a_person_still_looks_at_the_photo() -> None:
     context, publisher, emotion = InMemoryContext(), FakePublisher(), CountingEmotion()
-    inbound = _inbound("My order hasn't arrived, here is the receipt", attachments=[PHOTO])
+    inbound = inbound_message("My order hasn't arrived, here is the receipt", attachments=[PHOTO])
     await _handler(context, publisher, emotion)(inbound)
 
     assert emotion.calls == 1
@@ -414,7 +397,7 @@ async def test_text_with_a_photo_is_answered_and_a_person_still_looks_at_the_pho
 async def test_a_message_with_neither_text_nor_attachments_is_refused_and_nothing_kept() -> None:
     context, publisher = InMemoryContext(), FakePublisher()
     with pytest.raises(InvalidInputError, match="neither text nor an attachment"):
-        await _handler(context, publisher)(_inbound("  \n "))
+        await _handler(context, publisher)(inbound_message("  \n "))
     assert publisher.published == [] and context.turns == {}
 
 
@@ -439,6 +422,6 @@ def test_attachments_are_named_by_kind_and_summed_up_for_the_agent() -> None:
 async def test_the_language_the_customer_last_wrote_in_goes_with_the_next_message() -> None:
     context, publisher, emotion = InMemoryContext(), FakePublisher(), StubEmotion()
     handler = _handler(context, publisher, emotion)
-    await handler(_inbound("my order hasn't arrived"))
-    await handler(_inbound("ok thx"))
+    await handler(inbound_message("my order hasn't arrived"))
+    await handler(inbound_message("ok thx"))
     assert emotion.previous_languages == ["", "en"]

@@ -41,6 +41,7 @@ from services.orchestrator.knowledge.index import (
     SpaceScoring,
 )
 from services.orchestrator.knowledge.library import index_of
+from shared.errors import InvalidInputError
 from shared.message_lines import MalformedLine, parse_line
 
 MARGIN_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
@@ -56,7 +57,8 @@ class Query:
 
 
 def read_queries(stream: BinaryIO, articles: Sequence[Article]) -> list[Query]:
-    """Every query of ``stream``; ``MalformedLine`` names the first bad line."""
+    """Every query of ``stream``; ``MalformedLine`` names the first bad line, and a file
+    without any is refused too."""
     known = {a.id for a in articles}
     queries = []
     for number, raw in enumerate(stream, 1):
@@ -73,7 +75,7 @@ def read_queries(stream: BinaryIO, articles: Sequence[Article]) -> list[Query]:
             raise MalformedLine(number, f"expected names no article: {expected!r}")
         queries.append(Query(number, message.text, message.language_hint, expected))
     if not queries:
-        raise MalformedLine(0, "no queries")
+        raise InvalidInputError("no queries: the file has no line to read")
     return queries
 
 
@@ -287,7 +289,7 @@ def main(argv: Sequence[str], program: str) -> int:
     except OSError as error:
         print(f"{name}: cannot read {args.queries}: {error.strerror}", file=sys.stderr)
         return 1
-    except MalformedLine as error:
+    except InvalidInputError as error:  # a malformed line, or none at all
         print(f"{name}: {args.queries}: {error}", file=sys.stderr)
         return 1
     analyzer = load_analyzer(EmotionSettings())
