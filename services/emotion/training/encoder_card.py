@@ -93,8 +93,9 @@ def write(metrics: Mapping[str, Any], spec: Mapping[str, Any]) -> None:
 
 One fine-tuned sentence encoder under the English heads: a message is encoded once, and
 every head (GoEmotions' 28 labels, the Ekman view, sentiment, sarcasm, Bitext intents,
-Banking77) reads the same mean-pooled vector, which is also the normalised sentence
-embedding the service returns for retrieval. Served as int8 ONNX by onnxruntime.
+Banking77) reads the same mean-pooled vector. Served as int8 ONNX by onnxruntime. The
+embedding the service returns for retrieval comes from the pretrained model instead
+(`retrieval.py`): this one has learnt Banking77's and Bitext's intents.
 
 ## Where it comes from
 - Base: {settings["base"]}, licence Apache-2.0. The weights come from the
