@@ -31,13 +31,40 @@ def required_skills(facts: Facts, language: str) -> list[str]:
     return skills
 
 
-def summary(context_summary: str, facts: Facts) -> str:
-    """The customer's summary from context, then what the latest message carries besides
-    text, which the bot could not look at."""
-    if not facts.attachment_kinds:
-        return context_summary
-    line = summary_line(facts.attachment_kinds, facts.has_text)
-    return f"{context_summary} {line}" if context_summary else line
+KNOWLEDGE_TEMPLATE = "knowledge/"
+"""How a bot reply's template names the article it answered with (``planning``)."""
+
+
+def articles_tried(
+    history: context_pb.GetContextResponse, conversation_id: str, facts: Facts
+) -> list[str]:
+    """The articles the bot has answered with in this conversation, oldest first, the one
+    it answers with now included."""
+    tried = [
+        turn.decision.template.removeprefix(KNOWLEDGE_TEMPLATE)
+        for turn in history.recent_turns
+        if turn.role == context_pb.ROLE_BOT
+        and turn.conversation_id == conversation_id
+        and turn.decision.template.startswith(KNOWLEDGE_TEMPLATE)
+        and turn.decision.template != f"{KNOWLEDGE_TEMPLATE}unknown"
+    ]
+    if facts.knowledge_answers:
+        tried.append(facts.knowledge_article)
+    return list(dict.fromkeys(tried))
+
+
+def summary(context_summary: str, facts: Facts, tried: list[str]) -> str:
+    """The customer's summary from context; what the latest message carries besides text,
+    which the bot could not look at; what the bot already answered from the business's
+    knowledge, or that it found nothing there for the latest question."""
+    lines = [context_summary]
+    if facts.attachment_kinds:
+        lines.append(summary_line(facts.attachment_kinds, facts.has_text))
+    if tried:
+        lines.append(f"The bot answered from the knowledge articles: {', '.join(tried)}.")
+    if facts.knowledge_article and not facts.knowledge_answers and facts.asks_question:
+        lines.append("Nothing in the knowledge answered the latest question.")
+    return " ".join(line for line in lines if line)
 
 
 def handoff_packet(
@@ -66,7 +93,9 @@ def handoff_packet(
             )
             for r in decision.reasons
         ],
-        summary=summary(history.summary, facts),
+        summary=summary(
+            history.summary, facts, articles_tried(history, inbound.conversation_id, facts)
+        ),
         priority=decision.priority,
         language=language,
         preferred_agent_id=facts.returned_by_agent,

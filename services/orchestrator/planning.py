@@ -18,6 +18,7 @@ from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import messages_pb2
 
 from services.orchestrator.attachments import distinct, kinds_of
+from services.orchestrator.handoff import KNOWLEDGE_TEMPLATE
 from services.orchestrator.knowledge.index import KnowledgeIndex, Match
 from services.orchestrator.policy import Action, Decision, Facts, Policy
 from shared.channel_names import channel_name
@@ -214,9 +215,13 @@ def knowledge_answer(
     if match is not None and facts.knowledge_answers:
         text, used = match.article.answer_in(language)
         check = "" if decision.escalates else VOICE.knowledge_check(used)
-        return " ".join(filter(None, (text, check))), f"knowledge/{match.article.id}", used
+        return (
+            " ".join(filter(None, (text, check))),
+            f"{KNOWLEDGE_TEMPLATE}{match.article.id}",
+            used,
+        )
     if "not_in_knowledge" in decision.codes():
-        return VOICE.knowledge_unknown(language), "knowledge/unknown", language
+        return VOICE.knowledge_unknown(language), f"{KNOWLEDGE_TEMPLATE}unknown", language
     return "", "", language
 
 

@@ -15,11 +15,12 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.events.v1 import handoff_pb2
 
 from services.orchestrator.handlers import InboundHandler
+from services.orchestrator.handoff import summary
 from services.orchestrator.knowledge.articles import KnowledgeError, read_folder
 from services.orchestrator.knowledge.cli import rates
 from services.orchestrator.knowledge.index import KnowledgeIndex, Scoring, SpaceScoring
 from services.orchestrator.knowledge.library import KnowledgeLibrary, index_of
-from services.orchestrator.policy import Policy
+from services.orchestrator.policy import Facts, Policy
 from shared.errors import DependencyUnavailableError
 from shared.kafka.topics import HANDOFF
 from shared.voice.replies import VOICE
@@ -268,6 +269,7 @@ async def test_an_article_that_asks_for_a_person_answers_and_hands_over() -> Non
     (_, reply), (topic, handoff) = publisher.published
     assert topic == HANDOFF and isinstance(handoff, handoff_pb2.HandoffRequested)
     assert "knowledge_asks_for_a_person" in [r.code for r in handoff.reasons]
+    assert "The bot answered from the knowledge articles: warranty." in handoff.summary
     assert VOICE.handoff_note("en") in reply.text and VOICE.knowledge_check("en") not in reply.text
 
 
@@ -330,3 +332,22 @@ async def test_a_request_about_the_customers_own_order_gets_the_intents_answer()
 )
 def test_a_question_is_told_from_a_statement(text: str, asks: bool) -> None:
     assert Policy.load().asks_a_question(text) is asks
+
+
+async def test_the_handoff_tells_the_agent_which_articles_the_bot_already_answered_with() -> None:
+    context, publisher, emotion = InMemoryContext(), FakePublisher(), StubEmotion()
+    handler = _handler(context, publisher, emotion, _demo_index())
+    await handler(inbound_message("when do you open?"))
+    await handler(inbound_message("do you sell gift cards?"))
+    await handler(inbound_message("I want to talk to a person"))
+    handoff = next(e for _, e in publisher.published if isinstance(e, handoff_pb2.HandoffRequested))
+    assert "The bot answered from the knowledge articles: opening-hours." in handoff.summary
+
+
+def test_the_handoff_summary_says_when_the_knowledge_had_no_answer() -> None:
+    unanswered = Facts(emotion_available=True, knowledge_article="contact", asks_question=True)
+    assert summary("Asked about gift cards.", unanswered, []) == (
+        "Asked about gift cards. Nothing in the knowledge answered the latest question."
+    )
+    thanks = Facts(emotion_available=True, knowledge_article="contact", asks_question=False)
+    assert summary("", thanks, []) == ""
