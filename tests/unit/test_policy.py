@@ -111,6 +111,28 @@ def decide(**facts: object) -> tuple[Action, list[str]]:
             Action.ESCALATE,
             ["human_requested", "intent_unclear", "recently_returned"],
         ),
+        (  # handed back: the history that escalated it does not escalate it again
+            {
+                "intent": "track_order",
+                "returned_by_agent": "agent-7",
+                "contacts_last_7_days": 4,
+                "trend": "worsening",
+                "sentiment_score": -0.5,
+            },
+            Action.AUTO_REPLY,
+            ["recently_returned"],
+        ),
+        (  # ... but a new reason in the message itself still does
+            {
+                "intent": "track_order",
+                "returned_by_agent": "agent-7",
+                "contacts_last_7_days": 4,
+                "dominant_emotion": "anger",
+                "intensity": 0.8,
+            },
+            Action.REPLY_AND_ESCALATE,
+            ["strong_negative_emotion", "recently_returned"],
+        ),
         (  # a photo alone: nothing to analyse, and a person must look at it
             {"emotion_available": False, "has_text": False, "attachment_kinds": ("image",)},
             Action.REPLY_AND_ESCALATE,
