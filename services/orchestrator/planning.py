@@ -18,6 +18,13 @@ from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import messages_pb2
 
 from services.orchestrator.attachments import distinct, kinds_of
+from services.orchestrator.dialogue import (
+    ASKS_FOR_ORDER,
+    ORDER_REFERENCE,
+    DialogueState,
+    dialogue_state,
+    order_reference,
+)
 from services.orchestrator.handoff import KNOWLEDGE_TEMPLATE
 from services.orchestrator.knowledge.index import KnowledgeIndex, Match
 from services.orchestrator.policy import Action, Decision, Facts, Policy
@@ -43,6 +50,7 @@ class Situation:
     returned_by_agent: str  # who handed the conversation back within the bounce window
     bot_has_written: bool  # in this conversation; the bot says it is a bot only once
     earlier_contact: EarlierContact | None  # the customer's latest message elsewhere
+    dialogue: DialogueState = DialogueState()  # what the bot asked, what it was given
 
 
 FIRST_MESSAGE = Situation(
@@ -112,6 +120,7 @@ def situation_of(
             for turn in history.recent_turns
         ),
         earlier_contact=earlier_contact(history, envelope.conversation_id, envelope.channel),
+        dialogue=dialogue_state(history, envelope.conversation_id),
     )
 
 
@@ -150,6 +159,9 @@ def message_facts(
         returned_by_agent=situation.returned_by_agent,
         has_text=has_text(event),
         asks_question=policy.asks_a_question(event.text),
+        awaiting=situation.dialogue.awaiting,
+        stalled_turns=situation.dialogue.stalled_turns,
+        agrees=policy.agrees(event.text),
         attachment_kinds=distinct(kinds_of(event.attachments)),
     )
     if match is not None:
@@ -163,6 +175,7 @@ def message_facts(
             knowledge_answers=answers,
             knowledge_escalates=answers and match.article.escalate,
         )
+    facts = _order_facts(facts, event.text, analysis, situation.dialogue)
     if analysis is None:
         return facts
     return replace(
@@ -184,6 +197,26 @@ def message_facts(
     )
 
 
+def _order_facts(
+    facts: Facts,
+    text: str,
+    analysis: emotion_pb.AnalyzeResponse | None,
+    dialogue: DialogueState,
+) -> Facts:
+    """The order number that serves this message, and the request it serves: the answer to
+    the bot's question for one (read as such whatever the intent head says), or one given
+    before (on any channel) when the message asks for something an order number serves."""
+    asked = dialogue.awaiting == ORDER_REFERENCE
+    given = order_reference(text, asked=asked)
+    intent = analysis.intent.name if analysis is not None else "unknown"
+    if asked and given:
+        return replace(facts, order_reference=given, order_intent=dialogue.asked_for)
+    known = given or dialogue.slots.get(ORDER_REFERENCE, "")
+    if known and intent in ASKS_FOR_ORDER:
+        return replace(facts, order_reference=known, order_intent=intent)
+    return facts
+
+
 def reply_language(
     analysis: emotion_pb.AnalyzeResponse | None, conversation_language: str, locale_hint: str
 ) -> str:
@@ -203,6 +236,18 @@ def _emotion_to_acknowledge(
         return None
     sarcastic = "sarcasm_on_negative_topic" in decision.codes()
     return None if sarcastic and analysis.dominant_emotion in _PRAISE else analysis.dominant_emotion
+
+
+def dialogue_answer(facts: Facts, decision: Decision, language: str) -> tuple[str, str, str]:
+    """(answer, template, language) when where the conversation stands decides: the request
+    answered with the order number the customer gave; a person offered after replies that
+    could not help; ("", "", language) otherwise."""
+    if facts.order_reference:
+        answer = VOICE.answer(language, facts.order_intent, facts.order_reference)
+        return answer, f"answer/{facts.order_intent}/known_order", language
+    if "no_progress" in decision.codes():
+        return VOICE.offer_person(language), "dialogue/offer_person", language
+    return "", "", language
 
 
 def knowledge_answer(
@@ -261,7 +306,9 @@ def plan_reply(
             attachments_to_a_person=attachments_to_a_person,
         )
     else:
-        answer, template, language = knowledge_answer(match, facts, decision, language)
+        answer, template, language = dialogue_answer(facts, decision, language)
+        if not answer:
+            answer, template, language = knowledge_answer(match, facts, decision, language)
         template = template or f"answer/{facts.intent}"
         reply = VOICE.compose_reply(
             language=language,

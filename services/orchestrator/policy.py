@@ -78,6 +78,16 @@ class Facts:
     knowledge_score: float = 0.0
     knowledge_answers: bool = False
     knowledge_escalates: bool = False
+    # Where the conversation stands (dialogue.py): what the bot's last message asked for
+    # ("order_reference", "person" or ""); the order number the customer gave, now or
+    # before on any channel, with the request it serves (both "" unless one serves this
+    # message); the bot's replies in a row that could not help; whether the message
+    # agrees ("yes please", "sí").
+    awaiting: str = ""
+    order_reference: str = ""
+    order_intent: str = ""
+    stalled_turns: int = 0
+    agrees: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +179,7 @@ class Policy:
     sensitive_topics: Mapping[str, re.Pattern[str]] = field(default_factory=dict)
     negative_events: re.Pattern[str] | None = None
     questions: re.Pattern[str] | None = None
+    agreement: re.Pattern[str] | None = None
     knowledge_intents: frozenset[str] = frozenset({"unknown"})
 
     @classmethod
@@ -206,6 +217,9 @@ class Policy:
                 [w for words in lexicons["negative_events"].values() for w in words]
             ),
             knowledge_intents=frozenset(document["knowledge_intents"]),
+            agreement=_clause_openings(
+                [w for words in lexicons["agreement"].values() for w in words]
+            ),
             questions=_clause_openings(
                 [w for words in lexicons["question_openings"].values() for w in words]
             ),
@@ -221,6 +235,10 @@ class Policy:
 
     def names_a_negative_event(self, text: str) -> bool:
         return bool(self.negative_events and self.negative_events.search(text.lower()))
+
+    def agrees(self, text: str) -> bool:
+        """The message opens with a yes ("yes please", "sí, claro", "ja gerne")."""
+        return bool(self.agreement and self.agreement.search(text.lower()))
 
     def asks_a_question(self, text: str) -> bool:
         """A question mark, or a clause that opens the way questions do ("how long...")."""

@@ -111,6 +111,8 @@ class Library:
     knowledge_check: str
     # Nothing in the business's knowledge answers: said plainly, and a person offered.
     knowledge_unknown: str
+    # Two replies in a row could not help: a person offered instead of asking again.
+    offer_person: str
     day_format: str
     months: tuple[str, ...]
     sign_off: str = ""
@@ -315,6 +317,9 @@ class Voice:
             knowledge_unknown=_text(
                 _require(knowledge, "unknown", f"{where}.knowledge"), where, _NO_SLOTS
             ),
+            offer_person=_text(
+                _require(knowledge, "offer_person", f"{where}.knowledge"), where, _NO_SLOTS
+            ),
             day_format=_text(_require(raw, "day_format", where), where, _DAY_SLOTS),
             months=months,
             sign_off=_text(sign_off, f"persona.sign_off.{code}", _NO_SLOTS),
@@ -351,6 +356,7 @@ class Voice:
                 yield f"{code}.channel_words.{channel}", words
             yield f"{code}.knowledge.check", lib.knowledge_check
             yield f"{code}.knowledge.unknown", lib.knowledge_unknown
+            yield f"{code}.knowledge.offer_person", lib.offer_person
             yield f"{code}.sign_off", lib.sign_off
 
     def _check(self, sentence: str, where: str) -> None:
@@ -414,6 +420,9 @@ class Voice:
 
     def knowledge_unknown(self, language: str) -> str:
         return self.libraries[self.resolve(language)[0]].knowledge_unknown
+
+    def offer_person(self, language: str) -> str:
+        return self.libraries[self.resolve(language)[0]].offer_person
 
     def handoff_note(self, language: str) -> str:
         return self.libraries[self.resolve(language)[0]].handoff_note

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import time
 import uuid
@@ -543,7 +544,11 @@ def problems_of(turn: Turn, seen: Seen, earlier: Seen | None) -> list[str]:
         problems.append(f"intensity {read[1]} is not {turn.tier}")
     # The template's own sentence is in the reply.
     kind, _, name = decision.template.partition("/")
-    if kind == "answer" and VOICE.answer(language, name) not in reply.text:
+    intent, _, variant = name.partition("/")  # answer/<intent>/known_order: with the order
+    reference = json.loads(decision.facts_json or "{}").get("order_reference", "")
+    if kind == "answer" and VOICE.answer(language, intent, reference if variant else "") not in (
+        reply.text
+    ):
         problems.append(f"the {name} answer is missing")
     markers = _markers(language, turn, seen, reply.sender_name, earlier)
     for marker, sentence in markers.items():

@@ -1,0 +1,119 @@
+"""Where a conversation stands, read from the stored turns: what the bot asked for, what
+the customer already gave on any channel, and the replies in a row that could not help."""
+
+from __future__ import annotations
+
+import pytest
+from rapport.context.v1 import context_service_pb2 as context_pb
+
+from services.orchestrator.dialogue import (
+    ORDER_REFERENCE,
+    PERSON,
+    DialogueState,
+    dialogue_state,
+    order_reference,
+)
+from services.orchestrator.policy import Policy
+
+
+def _bot(conversation: str, template: str) -> context_pb.Turn:
+    return context_pb.Turn(
+        conversation_id=conversation,
+        role=context_pb.ROLE_BOT,
+        text="...",
+        decision=context_pb.DecisionRecord(template=template),
+    )
+
+
+def _customer(conversation: str, text: str) -> context_pb.Turn:
+    return context_pb.Turn(conversation_id=conversation, role=context_pb.ROLE_CUSTOMER, text=text)
+
+
+def _history(*turns: context_pb.Turn) -> context_pb.GetContextResponse:
+    return context_pb.GetContextResponse(recent_turns=turns)
+
+
+@pytest.mark.parametrize(
+    ("text", "asked", "found"),
+    [
+        ("It's order fd8cc0", False, "fd8cc0"),
+        ("order number 55123 please", False, "55123"),
+        ("Die Bestellnummer ist 48213.", False, "48213"),
+        ("el número de pedido es 12345", False, "12345"),
+        ("commande n° 77821", False, "77821"),
+        ("fd8cc0", True, "fd8cc0"),
+        ("#A-1042", True, "A-1042"),
+        ("fd8cc0", False, ""),  # a lone token counts only as the answer to the question
+        ("my phone number is 0612345678", False, ""),
+        ("I ordered 2 shirts", True, ""),
+        ("call me at 10:30", True, ""),
+        ("my number is +4915123456701", True, ""),
+    ],
+)
+def test_an_order_reference_is_read_where_one_is_given(text: str, asked: bool, found: str) -> None:
+    assert order_reference(text, asked=asked) == found
+
+
+def test_the_bots_question_is_what_the_conversation_waits_for() -> None:
+    state = dialogue_state(
+        _history(
+            _customer("c1", "where is my order"),
+            _bot("c1", "answer/track_order"),
+            _customer("c1", "fd8cc0"),
+        ),
+        "c1",
+    )
+    assert state == DialogueState(
+        awaiting=ORDER_REFERENCE, asked_for="track_order", slots={}, stalled_turns=0
+    )
+    offered = dialogue_state(
+        _history(_bot("c1", "knowledge/unknown"), _customer("c1", "yes")), "c1"
+    )
+    assert offered.awaiting == PERSON and offered.stalled_turns == 1
+
+
+def test_an_order_given_on_another_channel_is_remembered() -> None:
+    state = dialogue_state(
+        _history(
+            _bot("sms", "answer/cancel_order"),
+            _customer("sms", "it's 77310"),
+            _bot("sms", "answer/cancel_order/known_order"),
+            _customer("web", "I want to cancel my order"),
+        ),
+        "web",
+    )
+    assert state.slots == {ORDER_REFERENCE: "77310"} and state.awaiting == ""
+
+
+def test_replies_that_could_not_help_are_counted_until_one_did() -> None:
+    turns = [
+        _bot("c1", "answer/unknown"),
+        _customer("c1", "hmm"),
+        _bot("c1", "answer/track_order"),
+        _customer("c1", "well"),
+        _bot("c1", "answer/unknown"),
+        _customer("c1", "so"),
+        _bot("c1", "knowledge/unknown"),
+        _customer("c1", "ok"),
+    ]
+    assert dialogue_state(_history(*turns), "c1").stalled_turns == 2
+    assert dialogue_state(_history(*turns[:4]), "c1").stalled_turns == 0
+    assert dialogue_state(_history(*turns), "another").stalled_turns == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "agrees"),
+    [
+        ("yes please", True),
+        ("Yes, I'd like that", True),
+        ("sí, por favor", True),
+        ("oui", True),
+        ("Ja gerne", True),
+        ("sim, pode ser", True),
+        ("no thanks", False),
+        ("yesterday my parcel came", False),
+        ("I am not sure", False),
+    ],
+)
+def test_a_yes_is_told_apart(text: str, agrees: bool) -> None:
+    assert Policy.load().agrees(text) is agrees
