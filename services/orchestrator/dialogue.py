@@ -41,10 +41,17 @@ _NAMED = re.compile(
 _ALONE = re.compile(r"(?<![\w+/.:-])" + _REFERENCE + r"(?![\w/.:-])")
 
 
+SHORT_ANSWER_WORDS = 4
+"""A reply this short ("fd8cc0", "es el 55120") answers the bot's question; in a longer one
+a token with a digit is more likely something else (a date, a reference of another kind)."""
+
+
 def order_reference(text: str, *, asked: bool) -> str:
     """The order reference ``text`` gives: one named as an order ("order 48213"), or, when
-    the bot has just asked for one, a lone token with a digit ("fd8cc0"); "" for none."""
-    for pattern in (_NAMED, _ALONE) if asked else (_NAMED,):
+    the bot has just asked for one and the reply is short, a lone token with a digit
+    ("fd8cc0"); "" for none."""
+    short = len(text.split()) <= SHORT_ANSWER_WORDS
+    for pattern in (_NAMED, _ALONE) if asked and short else (_NAMED,):
         for match in pattern.finditer(text):
             token = match.group(1)
             if any(c.isdigit() for c in token):

@@ -47,6 +47,8 @@ def _history(*turns: context_pb.Turn) -> context_pb.GetContextResponse:
         ("my phone number is 0612345678", False, ""),
         ("I ordered 2 shirts", True, ""),
         ("call me at 10:30", True, ""),
+        ("Can I pay by card when it arrives? (v00-07)", True, ""),  # not a short answer
+        ("it's fd8cc0 thanks", True, "fd8cc0"),
         ("my number is +4915123456701", True, ""),
     ],
 )
