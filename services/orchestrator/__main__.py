@@ -87,7 +87,7 @@ async def main(stop: asyncio.Event) -> None:
         log.info(
             "orchestrator consuming %s and %s, metrics on :%d", INBOUND, AGENT_ACTIONS, metrics.port
         )
-        await knowledge.first_index(settings.knowledge_start_seconds)
+        await knowledge.first_index(stop, settings.knowledge_start_seconds)
         watching = asyncio.create_task(
             knowledge.keep_current(stop, settings.knowledge_reload_seconds)
         )

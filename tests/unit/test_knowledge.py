@@ -4,6 +4,7 @@ runs, and the bot's replies from it (pure planning and the inbound handler)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -351,3 +352,23 @@ def test_the_handoff_summary_says_when_the_knowledge_had_no_answer() -> None:
     )
     thanks = Facts(emotion_available=True, knowledge_article="contact", asks_question=False)
     assert summary("", thanks, []) == ""
+
+
+async def test_the_first_index_waits_for_the_emotion_service_but_not_past_a_stop(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "knowledge"
+    _write(folder, "delivery.yaml", ARTICLE)
+    embed = CountingEmbedder()
+    embed.available = False
+    library = KnowledgeLibrary(folder, embed, KEYWORD_SCORING)
+    library.read()
+    stop = asyncio.Event()
+    assert not await library.first_index(stop, within_seconds=0.05, retry_seconds=0.01)
+    stop.set()
+    started = asyncio.get_running_loop().time()
+    assert not await library.first_index(stop, within_seconds=30)
+    assert asyncio.get_running_loop().time() - started < 1
+    embed.available = True
+    assert await library.first_index(asyncio.Event(), within_seconds=1)
+    assert library.current is not None

@@ -9,6 +9,7 @@ it too, and the next look tries again. Questions already embedded are not embedd
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -107,11 +108,14 @@ class KnowledgeLibrary:
         KNOWLEDGE_ARTICLES.set(len(articles))
         log.info("knowledge: %d articles from %s", len(articles), self.folder)
 
-    async def first_index(self, within_seconds: float, retry_seconds: float = 1.0) -> bool:
+    async def first_index(
+        self, stop: asyncio.Event, within_seconds: float, retry_seconds: float = 1.0
+    ) -> bool:
         """Build the index before the first message, trying for up to ``within_seconds``
-        while the emotion service is not answering yet; whether it was built."""
+        while the emotion service is not answering yet (or until ``stop``); whether it was
+        built."""
         deadline = asyncio.get_running_loop().time() + within_seconds
-        while True:
+        while not stop.is_set():
             try:
                 await self.refresh()
                 return True
@@ -119,7 +123,9 @@ class KnowledgeLibrary:
                 if asyncio.get_running_loop().time() + retry_seconds > deadline:
                     log.warning("starting without knowledge for now (%s)", error)
                     return False
-                await asyncio.sleep(retry_seconds)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), retry_seconds)
+        return False
 
     async def keep_current(self, stop: asyncio.Event, every_seconds: float) -> None:
         """Refresh every ``every_seconds`` until ``stop``; an unreachable emotion service
