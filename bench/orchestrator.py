@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import uuid
 from collections import defaultdict
 from pathlib import Path
 
+import yaml
 from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 from rapport.common.v1 import envelope_pb2
@@ -81,12 +81,13 @@ def write_articles(folder: Path, count: int) -> None:
     unique = list(dict.fromkeys(lines))[: 3 * count]
     folder.mkdir(parents=True)
     for i in range(count):
-        questions = "\n".join(f"  - {json.dumps(q)}" for q in unique[3 * i : 3 * i + 3])
-        (folder / f"a{i:05d}.yaml").write_text(
-            f"id: a{i:05d}\ntitle: Article {i}\nquestions:\n{questions}\n"
-            f'answer:\n  en: "The answer of article {i}."\n',
-            encoding="utf-8",
-        )
+        article = {
+            "id": f"a{i:05d}",
+            "title": f"Article {i}",
+            "questions": unique[3 * i : 3 * i + 3],
+            "answer": {"en": f"The answer of article {i}."},
+        }
+        (folder / f"a{i:05d}.yaml").write_text(yaml.safe_dump(article), encoding="utf-8")
 
 
 TIMINGS = {

@@ -19,6 +19,13 @@ from shared.voice.replies import VOICE
 
 ORDER_REFERENCE = "order_reference"
 PERSON = "person"
+
+# The templates of the bot's replies that say where the conversation stands (planning
+# writes them into each decision record; this module and the handoff read them back).
+KNOWLEDGE = "knowledge/"  # knowledge/<article id>: answered from that article
+KNOWLEDGE_UNKNOWN = f"{KNOWLEDGE}unknown"  # nothing in the knowledge: a person offered
+OFFER_PERSON = "dialogue/offer_person"  # replies that could not help: a person offered
+KNOWN_ORDER = "known_order"  # answer/<intent>/known_order: the intent, with the order
 ASKS_FOR_ORDER = frozenset(
     intent
     for intent, answer in VOICE.libraries[VOICE.default_language].answers.items()
@@ -26,8 +33,8 @@ ASKS_FOR_ORDER = frozenset(
 )
 """The intents whose answer asks for the order number (the voice has a sentence for when
 it is known)."""
-OFFERS_A_PERSON = frozenset({"knowledge/unknown", "dialogue/offer_person"})
-NO_PROGRESS = frozenset({"answer/unknown", "knowledge/unknown", "dialogue/offer_person"})
+OFFERS_A_PERSON = frozenset({KNOWLEDGE_UNKNOWN, OFFER_PERSON})
+NO_PROGRESS = frozenset({"answer/unknown", KNOWLEDGE_UNKNOWN, OFFER_PERSON})
 """Replies that could not help: asked for more, or said the bot does not know."""
 
 # A reference has a digit, 4 to 20 letters, digits or dashes: "48213", "fd8cc0", "A-1042".

@@ -11,6 +11,7 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.events.v1 import handoff_pb2
 
 from services.orchestrator.attachments import summary_line
+from services.orchestrator.dialogue import KNOWLEDGE, KNOWLEDGE_UNKNOWN
 from services.orchestrator.policy import Decision, Facts
 from shared.channels.reply_windows import REPLY_WINDOWS
 from shared.kafka.codec import caused_by
@@ -31,22 +32,18 @@ def required_skills(facts: Facts, language: str) -> list[str]:
     return skills
 
 
-KNOWLEDGE_TEMPLATE = "knowledge/"
-"""How a bot reply's template names the article it answered with (``planning``)."""
-
-
 def articles_tried(
     history: context_pb.GetContextResponse, conversation_id: str, facts: Facts
 ) -> list[str]:
     """The articles the bot has answered with in this conversation, oldest first, the one
     it answers with now included."""
     tried = [
-        turn.decision.template.removeprefix(KNOWLEDGE_TEMPLATE)
+        turn.decision.template.removeprefix(KNOWLEDGE)
         for turn in history.recent_turns
         if turn.role == context_pb.ROLE_BOT
         and turn.conversation_id == conversation_id
-        and turn.decision.template.startswith(KNOWLEDGE_TEMPLATE)
-        and turn.decision.template != f"{KNOWLEDGE_TEMPLATE}unknown"
+        and turn.decision.template.startswith(KNOWLEDGE)
+        and turn.decision.template != KNOWLEDGE_UNKNOWN
     ]
     if facts.knowledge_answers:
         tried.append(facts.knowledge_article)

@@ -20,12 +20,15 @@ from rapport.events.v1 import messages_pb2
 from services.orchestrator.attachments import distinct, kinds_of
 from services.orchestrator.dialogue import (
     ASKS_FOR_ORDER,
+    KNOWLEDGE,
+    KNOWLEDGE_UNKNOWN,
+    KNOWN_ORDER,
+    OFFER_PERSON,
     ORDER_REFERENCE,
     DialogueState,
     dialogue_state,
     order_reference,
 )
-from services.orchestrator.handoff import KNOWLEDGE_TEMPLATE
 from services.orchestrator.knowledge.index import KnowledgeIndex, Match
 from services.orchestrator.policy import Action, Decision, Facts, Policy
 from shared.channel_names import channel_name
@@ -244,9 +247,9 @@ def dialogue_answer(facts: Facts, decision: Decision, language: str) -> tuple[st
     could not help; ("", "", language) otherwise."""
     if facts.order_reference:
         answer = VOICE.answer(language, facts.order_intent, facts.order_reference)
-        return answer, f"answer/{facts.order_intent}/known_order", language
+        return answer, f"answer/{facts.order_intent}/{KNOWN_ORDER}", language
     if "no_progress" in decision.codes():
-        return VOICE.offer_person(language), "dialogue/offer_person", language
+        return VOICE.offer_person(language), OFFER_PERSON, language
     return "", "", language
 
 
@@ -262,11 +265,11 @@ def knowledge_answer(
         check = "" if decision.escalates else VOICE.knowledge_check(used)
         return (
             " ".join(filter(None, (text, check))),
-            f"{KNOWLEDGE_TEMPLATE}{match.article.id}",
+            f"{KNOWLEDGE}{match.article.id}",
             used,
         )
     if "not_in_knowledge" in decision.codes():
-        return VOICE.knowledge_unknown(language), f"{KNOWLEDGE_TEMPLATE}unknown", language
+        return VOICE.knowledge_unknown(language), KNOWLEDGE_UNKNOWN, language
     return "", "", language
 
 

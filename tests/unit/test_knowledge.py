@@ -170,14 +170,20 @@ class CountingEmbedder:
         return {KEYWORD_SPACE: [keyword_vector(t) for t in texts]}
 
 
-async def test_the_library_follows_the_folder_keeps_the_last_good_one_and_embeds_once(
-    tmp_path: Path,
-) -> None:
+def _delivery_library(tmp_path: Path) -> tuple[Path, CountingEmbedder, KnowledgeLibrary]:
+    """A folder with the delivery article, read by a library that embeds with keywords."""
     folder = tmp_path / "knowledge"
     _write(folder, "delivery.yaml", ARTICLE)
     embed = CountingEmbedder()
     library = KnowledgeLibrary(folder, embed, KEYWORD_SCORING)
     library.read()
+    return folder, embed, library
+
+
+async def test_the_library_follows_the_folder_keeps_the_last_good_one_and_embeds_once(
+    tmp_path: Path,
+) -> None:
+    folder, embed, library = _delivery_library(tmp_path)
     embed.available = False
     with pytest.raises(DependencyUnavailableError):
         await library.refresh()
@@ -357,12 +363,8 @@ def test_the_handoff_summary_says_when_the_knowledge_had_no_answer() -> None:
 async def test_the_first_index_waits_for_the_emotion_service_but_not_past_a_stop(
     tmp_path: Path,
 ) -> None:
-    folder = tmp_path / "knowledge"
-    _write(folder, "delivery.yaml", ARTICLE)
-    embed = CountingEmbedder()
+    _, embed, library = _delivery_library(tmp_path)
     embed.available = False
-    library = KnowledgeLibrary(folder, embed, KEYWORD_SCORING)
-    library.read()
     stop = asyncio.Event()
     assert not await library.first_index(stop, within_seconds=0.05, retry_seconds=0.01)
     stop.set()

@@ -79,16 +79,24 @@ def read_queries(stream: BinaryIO, articles: Sequence[Article]) -> list[Query]:
     return queries
 
 
+def embedded(analyzer: Analyzer, texts: Sequence[str]) -> dict[str, list[Sequence[float]]]:
+    """``texts`` in every retrieval space, in order, a batch at a time."""
+    found: dict[str, list[Sequence[float]]] = defaultdict(list)
+    for start in range(0, len(texts), BATCH):
+        for space, vectors in analyzer.embed_everywhere(texts[start : start + BATCH]).items():
+            found[space].extend(vectors)
+    return found
+
+
 def embedded_index(
     analyzer: Analyzer, articles: Sequence[Article], scoring: Scoring
 ) -> KnowledgeIndex:
     """The index the service would build, its questions embedded by ``analyzer``."""
     questions = sorted({q for a in articles for q in a.questions})
-    vectors: dict[str, dict[str, Sequence[float]]] = defaultdict(dict)
-    for start in range(0, len(questions), BATCH):
-        chunk = questions[start : start + BATCH]
-        for space, found in analyzer.embed_everywhere(chunk).items():
-            vectors[space].update(zip(chunk, found, strict=True))
+    vectors = {
+        space: dict(zip(questions, found, strict=True))
+        for space, found in embedded(analyzer, questions).items()
+    }
     return index_of(articles, vectors, scoring)
 
 
@@ -144,10 +152,10 @@ def answered_with(match: Match | None, scoring: SpaceScoring | None = None) -> s
     scoring or ``scoring``."""
     if match is None:
         return None
-    if scoring is None:
-        return match.article.id if match.answers else None
-    reached = scoring.score(match.similarity, match.runner_up) >= scoring.threshold
-    return match.article.id if reached else None
+    answers = (
+        match.answers if scoring is None else scoring.answers(match.similarity, match.runner_up)
+    )
+    return match.article.id if answers else None
 
 
 def per_article(matches: Sequence[Match | None], queries: Sequence[Query]) -> Iterable[str]:
@@ -210,29 +218,24 @@ def calibrate(
     """Per retrieval space, every query embedded in it: the margin weight and threshold
     answering the most answerable queries right at answered precision >= ``precision``."""
     index = embedded_index(analyzer, articles, Scoring(nearest, {}))
-    texts = [q.text for q in queries]
     expected = [q.expected for q in queries]
-    embedded: dict[str, list[Sequence[float]]] = defaultdict(list)
-    for start in range(0, len(texts), BATCH):
-        for space, vectors in analyzer.embed_everywhere(texts[start : start + BATCH]).items():
-            embedded[space].extend(vectors)
     spaces: dict[str, Any] = {}
-    for space, in_space in embedded.items():
-        matches = [index.match(space, v) for v in in_space]
-        found = [m for m in matches if m is not None]
-        best: tuple[float, float, float, Rates] | None = None
+    for space, vectors in embedded(analyzer, [q.text for q in queries]).items():
+        # Every space the analyzer embeds in is indexed: there is always a match.
+        matches = [m for m in (index.match(space, v) for v in vectors) if m is not None]
+        best: tuple[float, float, Rates] | None = None
         for weight in MARGIN_WEIGHTS:
-            for threshold, r in curve(found, expected, weight, points=400):
+            for threshold, r in curve(matches, expected, weight, points=400):
                 if r.answered_precision >= precision and (
-                    best is None or r.in_scope_accuracy > best[3].in_scope_accuracy
+                    best is None or r.in_scope_accuracy > best[2].in_scope_accuracy
                 ):
-                    best = (weight, round(threshold, 4), threshold, r)
+                    best = (weight, threshold, r)
         if best is None:
             raise ValueError(f"{space}: no threshold reaches answered precision {precision}")
-        weight, rounded, _, r = best
+        weight, threshold, r = best
         spaces[space] = {
             "margin_weight": weight,
-            "threshold": rounded,
+            "threshold": round(threshold, 4),
             "dev": {
                 "in_scope_accuracy": round(r.in_scope_accuracy, 4),
                 "oos_recall": round(r.oos_recall, 4),

@@ -36,6 +36,9 @@ class SpaceScoring:
     def score(self, best: float, runner_up: float) -> float:
         return best + self.margin_weight * (best - runner_up)
 
+    def answers(self, best: float, runner_up: float) -> bool:
+        return self.score(best, runner_up) >= self.threshold
+
 
 NEVER = SpaceScoring(0.0, float("inf"))
 """A space nobody calibrated: nothing is near enough to answer."""
@@ -104,13 +107,12 @@ class KnowledgeIndex:
         # With one article there is nothing to beat: no margin, the similarity alone.
         runner_up = rest[0][1] if rest else best
         scoring = self.scoring.of(space)
-        score = scoring.score(best, runner_up)
         return Match(
             self.articles[article],
             space,
             round(best, 4),
             round(runner_up, 4),
-            round(score, 4),
+            round(scoring.score(best, runner_up), 4),
             scoring.threshold,
-            score >= scoring.threshold,
+            scoring.answers(best, runner_up),
         )
