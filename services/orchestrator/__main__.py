@@ -23,6 +23,7 @@ from services.orchestrator import cli
 from services.orchestrator.agent_actions import AgentActionHandler
 from services.orchestrator.clients import EmotionClient
 from services.orchestrator.config import OrchestratorSettings
+from services.orchestrator.crisis import CrisisResources
 from services.orchestrator.handlers import InboundHandler
 from services.orchestrator.knowledge.index import Scoring
 from services.orchestrator.knowledge.library import KnowledgeLibrary
@@ -60,6 +61,7 @@ async def main(stop: asyncio.Event) -> None:
             bot_name=settings.bot_name,
             context_turns=settings.context_turns,
             knowledge=knowledge,
+            crisis=CrisisResources.load(settings.crisis_resources_file),
         )
         consumer = EventConsumer(
             bootstrap=settings.kafka_bootstrap,

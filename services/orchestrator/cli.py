@@ -25,7 +25,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +39,14 @@ from services.emotion.in_process import analyze_batch, load_analyzer
 from services.orchestrator.calibration import calibrate, facts_of, read_labelled
 from services.orchestrator.channel_forms import as_sent, capabilities_of
 from services.orchestrator.config import OrchestratorSettings
+from services.orchestrator.crisis import CrisisResources, country_of
 from services.orchestrator.knowledge import cli as knowledge_cli
 from services.orchestrator.knowledge.articles import KnowledgeError, read_folder
 from services.orchestrator.knowledge.cli import embedded_index
 from services.orchestrator.knowledge.index import KnowledgeIndex, Scoring
-from services.orchestrator.planning import FIRST_MESSAGE, knowledge_match, message_facts, plan_reply
-from services.orchestrator.policy import Action, Policy
-from shared.channel_names import CHANNEL_NAMES
+from services.orchestrator.planning import FIRST_MESSAGE, Reading, knowledge_match, plan_reply
+from services.orchestrator.policy import Policy
+from shared.channel_names import CHANNEL_NAMES, channel_number
 from shared.channels.adapter import Capabilities
 from shared.message_lines import (
     MalformedLine,
@@ -116,6 +117,7 @@ class FirstMessages:
     channel: str
     capabilities: Capabilities | None
     knowledge: KnowledgeIndex | None = None
+    crisis: CrisisResources = field(default_factory=CrisisResources.load)
 
     def decide(self, messages: Sequence[MessageLine]) -> list[dict[str, Any]]:
         """One JSON object per message; the batch is analysed together."""
@@ -128,13 +130,11 @@ class FirstMessages:
         """The decision on one message, its reasons and the reply as the channel shows it."""
         event = messages_pb2.MessageReceived(text=message.text, locale_hint=message.language_hint)
         match = knowledge_match(self.knowledge, analysis)
-        facts = message_facts(self.policy, event, analysis, FIRST_MESSAGE, match)
-        decision = self.policy.decide(facts)
-        planned = (
-            None
-            if decision.action is Action.STAY_QUIET
-            else plan_reply(event, analysis, decision, facts, FIRST_MESSAGE, self.bot_name, match)
-        )
+        country = country_of(channel_number(self.channel), "", (), message.language_hint)
+        reading = Reading(event, analysis, FIRST_MESSAGE, match, self.crisis.for_country(country))
+        plan = plan_reply(self.policy, reading, self.bot_name)
+        facts, decision = plan.facts, plan.decision
+        planned = None if plan.quiet else plan.planned
         return {
             "id": message.id,
             "channel": self.channel,

@@ -8,6 +8,7 @@ from typing import ClassVar
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
+from services.orchestrator.crisis import DEFAULT_CRISIS_RESOURCES
 from services.orchestrator.policy import DEFAULT_POLICY
 from shared.config import ServiceSettings, shared_name
 
@@ -25,6 +26,8 @@ class OrchestratorSettings(ServiceSettings):
     instance_id: str | None = None
     bot_name: str = "Rapport assistant"
     policy_file: Path = DEFAULT_POLICY
+    # Where a customer who writes of harming themselves can get help, by country.
+    crisis_resources_file: Path = DEFAULT_CRISIS_RESOURCES
     # The business's articles (knowledge/README.md); a missing folder means none.
     knowledge_dir: Path = Field(
         Path("knowledge"),

@@ -27,6 +27,7 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import feedback_pb2, handoff_pb2, messages_pb2
 
+from services.orchestrator.crisis import CrisisResources, country_of
 from services.orchestrator.handoff import handoff_packet
 from services.orchestrator.knowledge.index import KnowledgeIndex
 from services.orchestrator.metrics import (
@@ -38,14 +39,13 @@ from services.orchestrator.metrics import (
     REPLIES,
 )
 from services.orchestrator.planning import (
-    decision_record,
+    Reading,
     has_text,
     knowledge_match,
-    message_facts,
     plan_reply,
     situation_of,
 )
-from services.orchestrator.policy import Action, Policy
+from services.orchestrator.policy import Policy
 from services.orchestrator.ratings import Rating, read_rating
 from shared.errors import (
     ContractError,
@@ -124,8 +124,10 @@ class InboundHandler:
         bot_name: str,
         context_turns: int,
         knowledge: KnowledgePort | None = None,
+        crisis: CrisisResources | None = None,
     ) -> None:
         self._policy = policy
+        self._crisis = crisis or CrisisResources.load()
         self._knowledge = knowledge
         self._emotion = emotion
         self._context = context
@@ -197,29 +199,39 @@ class InboundHandler:
         match = knowledge_match(index, analysis)
         if match is not None:
             KNOWLEDGE_LOOKUPS.labels("answered" if match.answers else "not_answered").inc()
-        facts = message_facts(self._policy, event, analysis, situation, match)
-        decision = self._policy.decide(facts)
+        helplines = self._crisis.for_country(
+            country_of(
+                envelope.channel,
+                envelope.customer.address,
+                ((i.channel, i.address) for i in customer.identities),
+                event.locale_hint,
+            )
+        )
+        plan = plan_reply(
+            self._policy, Reading(event, analysis, situation, match, helplines), self._bot_name
+        )
+        decision = plan.decision
         reply_id = derived_event_id(envelope.event_id, REPLY)
         answered = any(turn.event_id == reply_id for turn in history.recent_turns)
         DECISIONS.labels(decision.action.value).inc()
         log.info("decided %s for %s: %s", decision.action, envelope.event_id, decision.codes())
-        if decision.action is Action.STAY_QUIET and not answered:
+        if plan.quiet and not answered:
             return
-        planned = plan_reply(event, analysis, decision, facts, situation, self._bot_name, match)
-        record = decision_record(decision, facts, analysis, planned)
-        await self._reply(event, customer.customer_id, planned.reply, record)
+        await self._reply(event, customer.customer_id, plan.planned.reply, plan.record(analysis))
         if decision.escalates:
             await self._hand_off(
                 handoff_packet(
                     inbound=envelope,
                     customer=_known_customer(envelope, customer.customer_id),
                     decision=decision,
-                    facts=facts,
+                    facts=plan.facts,
                     history=history,
-                    latest_reply=planned.reply.text,
+                    latest_reply=plan.planned.reply.text,
                     # Without a reading of the text, the language the bot answered in.
-                    language=facts.language or (planned.reply.language if planned.language else ""),
-                )
+                    language=plan.facts.language
+                    or (plan.planned.reply.language if plan.planned.language else ""),
+                ),
+                with_agent=history.conversation.state == context_pb.CONVERSATION_STATE_WITH_AGENT,
             )
 
     async def _reply(
@@ -274,14 +286,16 @@ class InboundHandler:
         )
         RATINGS.labels(str(rating.score)).inc()
 
-    async def _hand_off(self, handoff: handoff_pb2.HandoffRequested) -> None:
-        """Ask for a person: the conversation waits for an agent, with the reasons and context."""
+    async def _hand_off(self, handoff: handoff_pb2.HandoffRequested, *, with_agent: bool) -> None:
+        """Ask for a person: the conversation waits for an agent, with the reasons and
+        context. One an agent already holds stays theirs; the desk raises its priority."""
         await self._publisher.publish(HANDOFF, handoff)
-        # After the publish: were this lost, a redelivery would find the conversation
-        # still with the bot, decide the same again and republish (same event id).
-        await self._context.set_conversation_state(
-            handoff.envelope.conversation_id, context_pb.CONVERSATION_STATE_WAITING_FOR_AGENT
-        )
+        if not with_agent:
+            # After the publish: were this lost, a redelivery would find the conversation
+            # still with the bot, decide the same again and republish (same event id).
+            await self._context.set_conversation_state(
+                handoff.envelope.conversation_id, context_pb.CONVERSATION_STATE_WAITING_FOR_AGENT
+            )
         HANDOFFS.labels(handoff.reasons[0].code if handoff.reasons else "policy").inc()
 
     async def _analyze(

@@ -18,6 +18,7 @@ from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import messages_pb2
 
 from services.orchestrator.attachments import distinct, kinds_of
+from services.orchestrator.crisis import Helplines
 from services.orchestrator.dialogue import (
     ASKS_FOR_ORDER,
     KNOWLEDGE,
@@ -33,6 +34,10 @@ from services.orchestrator.knowledge.index import KnowledgeIndex, Match
 from services.orchestrator.policy import Action, Decision, Facts, Policy
 from shared.channel_names import channel_name
 from shared.voice.replies import VOICE, EarlierContact, Reply
+
+CRISIS = "crisis"
+"""The policy's reason when the customer wrote of harming themselves (policy.yaml): the
+reply gives the crisis resources for their country."""
 
 MEDIA_RECEIVED = "media_received"
 """The policy's reason when the message carries what the bot cannot look at (policy.yaml):
@@ -273,23 +278,64 @@ def knowledge_answer(
     return "", "", language
 
 
-def plan_reply(
-    event: messages_pb2.MessageReceived,
-    analysis: emotion_pb.AnalyzeResponse | None,
-    decision: Decision,
-    facts: Facts,
-    situation: Situation,
-    bot_name: str,
-    match: Match | None = None,
-) -> PlannedReply:
-    """The bot's reply to ``event`` under ``decision``: a holding reply when a person
-    answers, thanks for attachments sent without text, otherwise the answer from the
-    business's knowledge (``match``) or to the intent."""
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """Everything read before the bot plans its reply: the message, its analysis (None:
+    not analysed), the situation it arrives in, the nearest article of the business's
+    knowledge, and where the customer can get help in a crisis."""
+
+    event: messages_pb2.MessageReceived
+    analysis: emotion_pb.AnalyzeResponse | None
+    situation: Situation
+    match: Match | None = None
+    helplines: Helplines | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What the bot does with one message: the facts it decided on, the decision, and the
+    reply (sent unless the decision is to stay quiet)."""
+
+    facts: Facts
+    decision: Decision
+    planned: PlannedReply
+
+    @property
+    def quiet(self) -> bool:
+        return self.decision.action is Action.STAY_QUIET
+
+    def record(self, analysis: emotion_pb.AnalyzeResponse | None) -> context_pb.DecisionRecord:
+        return decision_record(self.decision, self.facts, analysis, self.planned)
+
+
+def plan_reply(policy: Policy, reading: Reading, bot_name: str) -> Plan:
+    """The one place the bot's answer to a message is worked out, from what was read:
+    the facts, the policy's decision on them, and the reply in the brand voice."""
+    facts = message_facts(policy, reading.event, reading.analysis, reading.situation, reading.match)
+    decision = policy.decide(facts)
+    return Plan(facts, decision, _reply(reading, decision, facts, bot_name))
+
+
+def _reply(reading: Reading, decision: Decision, facts: Facts, bot_name: str) -> PlannedReply:
+    """The bot's reply under ``decision``: crisis resources to a customer in distress, a
+    holding reply when a person answers, thanks for attachments sent without text,
+    otherwise the answer from where the conversation stands, the business's knowledge, or
+    to the intent."""
+    event, analysis, situation = reading.event, reading.analysis, reading.situation
     language = reply_language(analysis, situation.conversation_language, event.locale_hint)
     first_bot_message = not situation.bot_has_written
     attachments = kinds_of(event.attachments)
     attachments_to_a_person = MEDIA_RECEIVED in decision.codes()
-    if decision.action is Action.ESCALATE:
+    if CRISIS in decision.codes() and reading.helplines is not None:
+        template = "holding/crisis"
+        reply = VOICE.crisis_reply(
+            language=language,
+            emergency=reading.helplines.emergency,
+            resources=reading.helplines.resources,
+            first_bot_message=first_bot_message,
+            bot_name=bot_name,
+        )
+    elif decision.action is Action.ESCALATE:
         sensitive = "sensitive_topic" in decision.codes()
         template = f"holding/{'caring' if sensitive else 'ordinary'}"
         reply = VOICE.holding_reply(
@@ -311,7 +357,7 @@ def plan_reply(
     else:
         answer, template, language = dialogue_answer(facts, decision, language)
         if not answer:
-            answer, template, language = knowledge_answer(match, facts, decision, language)
+            answer, template, language = knowledge_answer(reading.match, facts, decision, language)
         template = template or f"answer/{facts.intent}"
         reply = VOICE.compose_reply(
             language=language,

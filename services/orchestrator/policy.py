@@ -121,6 +121,10 @@ class Rule:
     explanation: str
     # The fact holding the score of the signal the rule rests on ("" for plain facts).
     confidence: str = ""
+    # The bot answers even while a person is in charge (a message in crisis).
+    speaks_over_a_person: bool = False
+    # The least priority a decision this rule joins gets (0: none of its own).
+    priority: float = 0.0
 
     def matches(self, facts: Mapping[str, Any]) -> bool:
         return all(_holds(facts.get(name), expected) for name, expected in self.when.items())
@@ -158,6 +162,12 @@ def _holds(value: Any, expected: Any) -> bool:
         value = _at_contract_precision(value)
         return all(_COMPARISONS[op](value, bound) for op, bound in expected.items())
     return bool(value == expected)
+
+
+def _plain(text: str) -> str:
+    """Text as the lexicons are written: lower case, a typographic apostrophe (phones
+    type "don’t") as a plain one."""
+    return text.lower().replace("\u2019", "'")
 
 
 def _phrases(words: Sequence[str]) -> re.Pattern[str]:
@@ -200,6 +210,8 @@ class Policy:
                     Action(raw["action"]),
                     raw["explanation"],
                     raw.get("confidence", ""),
+                    bool(raw.get("speaks_over_a_person", False)),
+                    float(raw.get("priority", 0.0)),
                 )
             )
         lexicons = document["lexicons"]
@@ -226,25 +238,25 @@ class Policy:
         )
 
     def asks_for_a_person(self, text: str) -> bool:
-        return self.human_request.search(text.lower()) is not None
+        return self.human_request.search(_plain(text)) is not None
 
     def sensitive_topic(self, text: str) -> str:
         """The first sensitive topic the text touches ("" for none)."""
-        lowered = text.lower()
+        lowered = _plain(text)
         return next((t for t, p in self.sensitive_topics.items() if p.search(lowered)), "")
 
     def names_a_negative_event(self, text: str) -> bool:
-        return bool(self.negative_events and self.negative_events.search(text.lower()))
+        return bool(self.negative_events and self.negative_events.search(_plain(text)))
 
     def agrees(self, text: str) -> bool:
         """The message opens with a yes ("yes please", "sí, claro", "ja gerne")."""
-        return bool(self.agreement and self.agreement.search(text.lower()))
+        return bool(self.agreement and self.agreement.search(_plain(text)))
 
     def asks_a_question(self, text: str) -> bool:
         """A question mark, or a clause that opens the way questions do ("how long...")."""
         if "?" in text or "¿" in text:
             return True
-        return bool(self.questions and self.questions.search(text.lower()))
+        return bool(self.questions and self.questions.search(_plain(text)))
 
     def decide(self, facts: Facts) -> Decision:
         values = asdict(facts)
@@ -252,16 +264,18 @@ class Policy:
         # Several rules may give one reason in different situations: it is said once.
         firsts = {rule.code: rule for rule in reversed(matched)}
         reasons = tuple(rule.reason(values) for rule in matched if firsts[rule.code] is rule)
-        if any(rule.action is Action.STAY_QUIET for rule in matched):
+        quiet = any(rule.action is Action.STAY_QUIET for rule in matched)
+        if quiet and not any(rule.speaks_over_a_person for rule in matched):
             return Decision(Action.STAY_QUIET, reasons)
         action = max(
-            (rule.action for rule in matched),
+            (rule.action for rule in matched if rule.action is not Action.STAY_QUIET),
             key=lambda a: _STRENGTH[a],
             default=self.default_action,
         )
         if _STRENGTH[action] < _STRENGTH[self.default_action]:
             action = self.default_action
-        return Decision(action, reasons, _priority(facts, action))
+        least = max((rule.priority for rule in matched), default=0.0)
+        return Decision(action, reasons, max(least, _priority(facts, action)))
 
 
 def _readable(values: Mapping[str, Any]) -> dict[str, Any]:

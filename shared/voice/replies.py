@@ -25,7 +25,7 @@ import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,12 @@ _CHANNEL_OTHER_SLOTS = frozenset({"channel"})
 _DAY_SLOTS = frozenset({"day", "month"})
 _AGENT_OPENING_SLOTS = frozenset({"agent_name"})
 _POSITION_SLOTS = frozenset({"position"})
+_DURATION_SLOTS = frozenset({"duration"})
+_BACK_SLOTS = frozenset({"when", "time", "timezone"})
+_DATE_SLOTS = frozenset({"date"})
+_MINUTES_SLOTS = frozenset({"minutes"})
+_HOURS_SLOTS = frozenset({"hours"})
+_CRISIS_SLOTS = frozenset({"emergency", "resources"})
 _NO_SLOTS: frozenset[str] = frozenset()
 
 _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]")
@@ -76,6 +82,24 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
+class Duration:
+    """A length of time as a customer reads it, rounded already (never invented): whole
+    minutes, said in hours when it is a whole number of them, two or more."""
+
+    minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reopening:
+    """When the team is back: the moment in the business's time zone, how many days
+    from the business's today (0 today, 1 tomorrow) and the zone's IANA name."""
+
+    at: datetime
+    days_ahead: int
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     ask: str
     known_order: str | None = None
@@ -92,11 +116,26 @@ class Library:
     answers: Mapping[str, Answer]
     holding: str
     holding_caring: str
+    # To a customer who wrote of harming themselves: care, and where to get help now.
+    holding_crisis: str
     handoff_note: str
     earlier_contact: str
     rating_ask: str
     rating_thanks: str
     queue_position: str
+    # While a customer waits for a person: the recent wait, or that it is not known;
+    # when the team is back; the apology for a long wait; and how times are said.
+    waiting_wait: str
+    waiting_wait_unknown: str
+    waiting_back: str
+    waiting_overdue: str
+    when_today: str
+    when_tomorrow: str
+    when_weekdays: tuple[str, ...]
+    when_date: str
+    one_minute: str
+    minutes: str
+    hours: str
     agent_opening: str
     agent_looking_into: str
     agent_ask_details: str
@@ -237,6 +276,11 @@ class Voice:
             else:
                 answers[intent] = Answer(ask=_text(value, at, _NO_SLOTS))
         holding = _require(raw, "holding", where)
+        waiting = _require(raw, "waiting", where)
+        durations = _require(waiting, "durations", f"{where}.waiting")
+        weekdays = _names(_require(waiting, "on_weekday", f"{where}.waiting"), where)
+        if len(weekdays) != 7:
+            raise VoiceError(f"voice.yaml: {where}.waiting.on_weekday must name 7 days")
         agent = _require(raw, "agent", where)
         attachments = _require(raw, "attachments", where)
         received_raw = _require(attachments, "received", f"{where}.attachments")
@@ -277,12 +321,42 @@ class Voice:
             answers=answers,
             holding=_text(_require(holding, "ordinary", f"{where}.holding"), where, _NO_SLOTS),
             holding_caring=_text(_require(holding, "caring", f"{where}.holding"), where, _NO_SLOTS),
+            holding_crisis=_text(
+                _require(holding, "crisis", f"{where}.holding"), where, _CRISIS_SLOTS
+            ),
             handoff_note=_text(_require(raw, "handoff_note", where), where, _NO_SLOTS),
             earlier_contact=_text(_require(raw, "earlier_contact", where), where, _EARLIER_SLOTS),
             rating_ask=_text(_require(rating, "ask", f"{where}.rating"), where, _NO_SLOTS),
             rating_thanks=_text(_require(rating, "thanks", f"{where}.rating"), where, _NO_SLOTS),
             queue_position=_text(
                 _require(raw, "queue_position", where), f"{where}.queue_position", _POSITION_SLOTS
+            ),
+            waiting_wait=_text(
+                _require(waiting, "wait", where), f"{where}.waiting.wait", _DURATION_SLOTS
+            ),
+            waiting_wait_unknown=_text(
+                _require(waiting, "wait_unknown", where), f"{where}.waiting.wait_unknown", _NO_SLOTS
+            ),
+            waiting_back=_text(_require(waiting, "back", where), f"{where}.waiting.back", _BACK_SLOTS),
+            waiting_overdue=_text(
+                _require(waiting, "overdue", where), f"{where}.waiting.overdue", _DURATION_SLOTS
+            ),
+            when_today=_text(_require(waiting, "today", where), f"{where}.waiting.today", _NO_SLOTS),
+            when_tomorrow=_text(
+                _require(waiting, "tomorrow", where), f"{where}.waiting.tomorrow", _NO_SLOTS
+            ),
+            when_weekdays=weekdays,
+            when_date=_text(
+                _require(waiting, "on_date", where), f"{where}.waiting.on_date", _DATE_SLOTS
+            ),
+            one_minute=_text(
+                _require(durations, "one_minute", where), f"{where}.waiting.durations", _NO_SLOTS
+            ),
+            minutes=_text(
+                _require(durations, "minutes", where), f"{where}.waiting.durations", _MINUTES_SLOTS
+            ),
+            hours=_text(
+                _require(durations, "hours", where), f"{where}.waiting.durations", _HOURS_SLOTS
             ),
             agent_opening=_text(
                 _require(agent, "opening", f"{where}.agent"),
@@ -340,11 +414,20 @@ class Voice:
                     yield f"{code}.answers.{intent}.known_order", answer.known_order
             yield f"{code}.holding.ordinary", lib.holding
             yield f"{code}.holding.caring", lib.holding_caring
+            yield f"{code}.holding.crisis", lib.holding_crisis
             yield f"{code}.handoff_note", lib.handoff_note
             yield f"{code}.earlier_contact", lib.earlier_contact
             yield f"{code}.rating.ask", lib.rating_ask
             yield f"{code}.rating.thanks", lib.rating_thanks
             yield f"{code}.queue_position", lib.queue_position
+            yield f"{code}.waiting.wait", lib.waiting_wait
+            yield f"{code}.waiting.wait_unknown", lib.waiting_wait_unknown
+            yield f"{code}.waiting.back", lib.waiting_back
+            yield f"{code}.waiting.overdue", lib.waiting_overdue
+            for index, words in enumerate((lib.when_today, lib.when_tomorrow, *lib.when_weekdays)):
+                yield f"{code}.waiting.when[{index}]", words
+            yield f"{code}.waiting.on_date", lib.when_date
+            yield f"{code}.waiting.durations", f"{lib.one_minute} {lib.minutes} {lib.hours}"
             yield f"{code}.agent.opening", lib.agent_opening
             yield f"{code}.agent.looking_into", lib.agent_looking_into
             yield f"{code}.agent.ask_details", lib.agent_ask_details
@@ -436,10 +519,63 @@ class Voice:
         used = self.resolve(language)[0]
         return Reply(self.libraries[used].rating_thanks, used)
 
-    def queue_position(self, language: str, position: int) -> Reply:
-        """To a customer who writes while waiting for a person: their place in line."""
+    def queue_position(
+        self,
+        language: str,
+        position: int,
+        *,
+        wait: Duration | None = None,
+        back: Reopening | None = None,
+    ) -> Reply:
+        """To a customer waiting for a person: their place in line, then when the team
+        is back (``back``, outside business hours) or how long recent customers waited
+        (``wait``), or, with neither known, that nobody can say yet: never a guess."""
         used = self.resolve(language)[0]
-        return Reply(self.libraries[used].queue_position.format(position=position), used)
+        lib = self.libraries[used]
+        if back is not None:
+            then = self.reopening(used, back)
+        elif wait is not None:
+            then = lib.waiting_wait.format(duration=self.duration(used, wait))
+        else:
+            then = lib.waiting_wait_unknown
+        return Reply(f"{lib.queue_position.format(position=position)} {then}", used)
+
+    def overdue_notice(
+        self, language: str, position: int, waited: Duration, back: Reopening | None = None
+    ) -> Reply:
+        """To a customer who has waited longer than the desk's limit: the apology with
+        how long, their place in line, and when the team is back if it is away."""
+        used = self.resolve(language)[0]
+        lib = self.libraries[used]
+        parts = [
+            lib.waiting_overdue.format(duration=self.duration(used, waited)),
+            lib.queue_position.format(position=position),
+            self.reopening(used, back) if back is not None else "",
+        ]
+        return Reply(" ".join(part for part in parts if part), used)
+
+    def duration(self, language: str, length: Duration) -> str:
+        """"a minute", "5 minutes", "2 hours", in the customer's language."""
+        lib = self.libraries[self.resolve(language)[0]]
+        if length.minutes == 1:
+            return lib.one_minute
+        if length.minutes >= 120 and length.minutes % 60 == 0:
+            return lib.hours.format(hours=length.minutes // 60)
+        return lib.minutes.format(minutes=length.minutes)
+
+    def reopening(self, language: str, back: Reopening) -> str:
+        """When the team is back: today, tomorrow, on a weekday within the week, or on a
+        date; at a 24-hour time, naming the time zone."""
+        lib = self.libraries[self.resolve(language)[0]]
+        if back.days_ahead == 0:
+            when = lib.when_today
+        elif back.days_ahead == 1:
+            when = lib.when_tomorrow
+        elif back.days_ahead < 7:
+            when = lib.when_weekdays[back.at.weekday()]
+        else:
+            when = lib.when_date.format(date=_day(lib, back.at.date()))
+        return lib.waiting_back.format(when=when, time=f"{back.at:%H:%M}", timezone=back.timezone)
 
     def agent_drafts(
         self,
@@ -469,8 +605,7 @@ class Voice:
         where = lib.channel_words.get(contact.channel) or lib.channel_words["other"].format(
             channel=contact.channel
         )
-        day = lib.day_format.format(day=contact.day.day, month=lib.months[contact.day.month - 1])
-        return lib.earlier_contact.format(channel=where, day=day)
+        return lib.earlier_contact.format(channel=where, day=_day(lib, contact.day))
 
     def attachments_received(self, language: str, kinds: Sequence[str]) -> str:
         """Thanks for what the customer sent, saying what it is: one attachment by its
@@ -548,6 +683,21 @@ class Voice:
         body = [lib.holding_caring if sensitive else lib.holding]
         return self._framed(language, body, first_bot_message, bot_name, first_name)
 
+    def crisis_reply(
+        self,
+        *,
+        language: str,
+        emergency: str,
+        resources: Sequence[str],
+        first_bot_message: bool,
+        bot_name: str = "",
+    ) -> Reply:
+        """To a customer who wrote of harming themselves: care, the number to call in
+        danger, the services to talk to now, and a person asked to follow up."""
+        lib = self.libraries[self.resolve(language)[0]]
+        body = [lib.holding_crisis.format(emergency=emergency, resources="; ".join(resources))]
+        return self._framed(language, body, first_bot_message, bot_name, "")
+
     def _framed(
         self,
         language: str,
@@ -566,6 +716,11 @@ class Voice:
         parts.extend(body)
         parts.append(lib.sign_off)
         return Reply(" ".join(part for part in parts if part), used)
+
+
+def _day(lib: Library, day: date) -> str:
+    """A date as the language writes it ("5 January", "5 de enero")."""
+    return lib.day_format.format(day=day.day, month=lib.months[day.month - 1])
 
 
 def _closing(lib: Library, handoff: bool, attachments_to_a_person: bool) -> str:

@@ -133,6 +133,7 @@ class Turn:
     locale: str = ""
     link_from: str = ""
     attach: tuple[str, ...] = ()  # kinds sent with (or instead of) the text
+    contains: tuple[str, ...] = ()  # words the reply must carry (a helpline, an answer)
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,7 @@ def _turn(raw: Mapping[str, Any], channel: str, address: str, locale: str) -> Tu
             "absent": tuple(raw.get("absent", ())),
             "tone": markers,
             "attach": attach,
+            "contains": tuple(raw.get("contains", ())),
         }
     )
 
@@ -562,6 +564,8 @@ def problems_of(turn: Turn, seen: Seen, earlier: Seen | None) -> list[str]:
             problems.append(f"no {marker} exists for this reading (neutral?)")
         elif sentence and (sentence in reply.text) != wanted:
             problems.append(f"{marker} {'missing' if wanted else 'present'}: {sentence!r}")
+    if missing_words := [w for w in turn.contains if w not in reply.text]:
+        problems.append(f"the reply lacks {missing_words}")
     problems += channel_form(turn.channel, language, reply)
     escalates = turn.action in ESCALATING
     if escalates and seen.handoff is None:
