@@ -98,7 +98,8 @@ def test_an_unlisted_country_gets_the_default_helplines() -> None:
         ("US: {emergency: '911', resources: [x]}", "needs a 'default' entry"),
         ("default: {emergency: '112'}", "default.resources"),
         (
-            "default: {emergency: '112', resources: [a]}\nFrance: {emergency: '112', resources: [b]}",
+            "default: {emergency: '112', resources: [a]}\n"
+            "France: {emergency: '112', resources: [b]}",
             "France: a country is a two-letter ISO code",
         ),
         ("default: {emergency: 112, resources: [a]}", "default.emergency"),
