@@ -19,13 +19,16 @@ from services.agent_desk.config import AgentDeskSettings
 from services.agent_desk.database import create_engine, migrate
 from services.agent_desk.desk import Clock, Desk, utc_now
 from services.agent_desk.history import ContextHistory
+from services.agent_desk.hours import configured_hours
 from services.agent_desk.http_app import DeskParts, create_app
 from services.agent_desk.live import LiveUpdates
 from services.agent_desk.media import DeskMedia, upload_store
+from services.agent_desk.notices import WaitingNotices
 from services.agent_desk.outbox import Outbox, OutboxRelay
 from services.agent_desk.outgoing import OutgoingMessages
 from services.agent_desk.security import LoginLimits, LoginRateLimiter
 from services.agent_desk.store import DeskStore
+from services.agent_desk.waiting import WaitingRules
 from shared.channels.media import media_fetcher
 from shared.channels.origins import AllowedOrigins
 from shared.grpc.client import open_channel
@@ -64,15 +67,24 @@ def build(
         history_turns=settings.history_turns,
         clock=clock,
     )
+    rules = WaitingRules(
+        hours=configured_hours(settings.hours_file),
+        gap=timedelta(seconds=settings.notice_gap_seconds),
+        stale_after=timedelta(seconds=settings.stale_message_seconds),
+        limit=timedelta(seconds=settings.wait_limit_seconds),
+        estimate_window=timedelta(minutes=settings.wait_estimate_window_minutes),
+        estimate_samples=settings.wait_estimate_samples,
+    )
+    notices = WaitingNotices(store=store, context=context, live=live, rules=rules, clock=clock)
     desk = Desk(
         store=store,
         outgoing=outgoing,
         context=context,
         live=live,
         media=media,
+        notices=notices,
         default_team=settings.default_team,
         max_reply_chars=settings.max_reply_chars,
-        holding_interval=timedelta(seconds=settings.holding_interval_seconds),
         clock=clock,
     )
     limiter = LoginRateLimiter(
@@ -138,9 +150,10 @@ async def main(stop: asyncio.Event) -> None:
             dead_letters=publisher,
             client_id=settings.service_name,
         )
-        async with asyncio.TaskGroup() as tasks:  # one failing stops the other
+        async with asyncio.TaskGroup() as tasks:  # one failing stops the others
             tasks.create_task(relay.run(stop))
             tasks.create_task(consumer.run(parts.desk, stop))
+            tasks.create_task(parts.desk.notices.run(settings.sweep_seconds, stop))
     finally:
         if runner is not None:
             await runner.cleanup()

@@ -47,9 +47,20 @@ class AgentDeskSettings(MediaSettings):
     min_password_length: int = Field(12, ge=8)
     history_turns: int = Field(200, gt=0, le=500)
     max_reply_chars: int = Field(4000, gt=0)
-    # A customer who writes while waiting is told their place in line at most this
-    # often (the bot's hand-over message counts as the first).
-    holding_interval_seconds: float = Field(180, ge=0)
+    # Waiting for a person (waiting.py): the business hours file (None: the repository's
+    # business_hours.yaml if there is one, else always open); at most one notice per
+    # gap, a later message answered once the gap has passed; a message older than
+    # stale_message_seconds when read is a replay and earns nothing; a wait over the
+    # limit earns an apology and marks the ticket overdue; the expected wait is the
+    # median of the team's waits claimed in the window, with at least that many samples;
+    # the sweep (held-back answers, overdue tickets) runs this often.
+    hours_file: Path | None = None
+    notice_gap_seconds: float = Field(20, ge=0)
+    stale_message_seconds: float = Field(120, gt=0)
+    wait_limit_seconds: float = Field(15 * 60, gt=0)
+    wait_estimate_window_minutes: float = Field(120, gt=0)
+    wait_estimate_samples: int = Field(3, ge=1)
+    sweep_seconds: float = Field(5, gt=0)
     # The outbox relay looks for unsent events this often (a commit wakes it at once),
     # and forgets published ones after this many days (a retried action older than that
     # is no longer recognised by the desk; consumers still dedupe on its event id).

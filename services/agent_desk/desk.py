@@ -1,5 +1,5 @@
 """What the desk does: take handoffs into the queue, apply agents' actions, record
-ratings, and keep waiting customers told of their place in line.
+ratings, and keep waiting customers told of their place in line (``notices.py``).
 
 Every action checks who may do it (team, role, who holds the ticket), changes the
 ticket conditionally and, in the same transaction, writes the matching
@@ -13,9 +13,9 @@ The desk consumes four topics with its own group: handoffs (the queue), ratings
 (``SatisfactionRated``, the CSAT records), customers' messages and delivery reports. A
 message tells the desk a conversation exists (the escalation rate's denominator), shows
 up live on an open conversation page, and, from a customer still waiting, earns a
-holding message with their place in line. That last one lives here because only the
-desk knows the queue; the orchestrator stays quiet while a conversation waits for a
-person.
+notice with their place in line and the expected wait (a new ticket earns one at once).
+Those live here because only the desk knows the queue; the orchestrator stays quiet
+while a conversation waits for a person, and the desk makes sure that is never silence.
 
 Every message the desk has sent (an agent's reply, with the image or PDF it may carry, a
 holding message) is recorded with the action that sends it, under the id its
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -55,7 +55,6 @@ from services.agent_desk.metrics import (
     FIRST_CONTACT_RESOLUTIONS,
     HANDLE_SECONDS,
     HANDOFFS,
-    HOLDING_MESSAGES,
     QUEUE_LENGTH,
     REPEAT_CONTACTS,
     RESENDS,
@@ -64,14 +63,9 @@ from services.agent_desk.metrics import (
     WAIT_SECONDS,
 )
 from services.agent_desk.models import Agent, OutgoingMessage, Role, Ticket, TicketStatus
-from services.agent_desk.outgoing import OutgoingMessages
-from services.agent_desk.routing import (
-    can_see,
-    can_take,
-    position_in_line,
-    queue_for,
-    viewer_of,
-)
+from services.agent_desk.notices import WaitingNotices
+from services.agent_desk.outgoing import OutgoingMessages, Route, channel_label, sent_message
+from services.agent_desk.routing import can_see, can_take, queue_for, viewer_of
 from services.agent_desk.store import (
     DeskStore,
     HandoffOutcome,
@@ -80,19 +74,17 @@ from services.agent_desk.store import (
     first_time,
     packet_of,
 )
-from shared.channel_names import CHANNEL_NAMES, channel_name, channel_number
+from shared.channel_names import CHANNEL_NAMES, channel_number
 from shared.errors import (
     ContractError,
     InvalidInputError,
     NotFoundError,
     RapportError,
-    RefusedError,
 )
-from shared.kafka.codec import caused_by, derived_event_id, new_envelope
+from shared.kafka.codec import derived_event_id, new_envelope
 from shared.kafka.producer import Publisher
 from shared.kafka.topics import AGENT_ACTIONS
-from shared.sending import AGENT_REPLY, send_bot_message, step_record
-from shared.voice.replies import VOICE
+from shared.sending import AGENT_REPLY
 
 log = logging.getLogger(__name__)
 
@@ -121,10 +113,6 @@ class DeskContextPort(Protocol):
     ) -> tuple[context_pb.Turn, bool]: ...
 
 
-HOLDING = "queue-position"
-"""The purpose a queue-position message is derived under from the customer's message."""
-
-
 def action_event_id(ticket_id: str, purpose: str, action_id: str) -> str:
     """The id of the event an action on a ticket publishes: the same ticket, action and
     action id (the browser's form carries one) always give the same id."""
@@ -133,47 +121,6 @@ def action_event_id(ticket_id: str, purpose: str, action_id: str) -> str:
     except ValueError:
         raise InvalidInputError("this form is out of date: reload the page and try again") from None
     return derived_event_id(ticket_id, f"{purpose}:{action}")
-
-
-def channel_label(channel: int) -> str:
-    return channel_name(channel)  # type: ignore[arg-type]
-
-
-Route = tuple[int, envelope_pb2.CustomerRef]
-"""Where a message goes: the channel, and the customer with their address on it."""
-
-
-def sent_message(
-    ticket: Ticket,
-    send_event_id: str,
-    route: Route,
-    text: str,
-    now: datetime,
-    *,
-    author: Agent | None = None,
-    resend_of: str | None = None,
-    attachment: Outgoing | None = None,
-) -> OutgoingMessage:
-    """The record of a message the desk is sending (an agent's, else the bot's)."""
-    channel, customer = route
-    return OutgoingMessage(
-        send_event_id=send_event_id,
-        ticket_id=ticket.id,
-        conversation_id=ticket.conversation_id,
-        channel=channel,
-        address=customer.address,
-        sender="agent" if author else "bot",
-        author_id=author.id if author else None,
-        author_name=author.name if author else VOICE.name,
-        text=text,
-        attachment=attachment.as_json() if attachment else None,
-        resend_of=resend_of,
-        status=DeliveryStatus.PENDING.value,
-        error_code="",
-        error_message="",
-        created_at=now,
-        updated_at=now,
-    )
 
 
 def sentiment_span(
@@ -198,9 +145,9 @@ class Desk:
         context: DeskContextPort,
         live: LiveUpdates,
         media: DeskMedia,
+        notices: WaitingNotices,
         default_team: str,
         max_reply_chars: int,
-        holding_interval: timedelta,
         clock: Clock = utc_now,
     ) -> None:
         self._store = store
@@ -210,7 +157,7 @@ class Desk:
         self._media = media
         self._default_team = default_team
         self._max_reply_chars = max_reply_chars
-        self._holding_interval = holding_interval
+        self.notices = notices
         self._clock = clock
 
     # Intake (the consumer's handler: handoffs, ratings, customers' messages)
@@ -240,6 +187,10 @@ class Desk:
         if outcome is not HandoffOutcome.DUPLICATE:
             await self._changed(ticket)
             log.info("handoff %s: ticket %s", outcome.value, ticket.id)
+        # The handoff that opened the ticket (or its redelivery, after a crash before the
+        # notice) tells the customer at once, unless they have been told already.
+        if ticket.id == event.envelope.event_id and ticket.holding_sent_at is None:
+            await self.notices.handed_off(ticket, event.envelope)
 
     async def _record_rating(self, event: feedback_pb2.SatisfactionRated) -> None:
         if not 1 <= event.score <= 5:
@@ -267,14 +218,7 @@ class Desk:
             tuple(event.attachments),
         )
         self._live.notify(TicketChanged(ticket.id, ticket.team, message))
-        # Replayed old messages earn nothing; a fresh one, a reminder every interval.
-        told = ticket.holding_sent_at or ticket.handed_off_at
-        if (
-            ticket.status == TicketStatus.WAITING
-            and now - sent_at < self._holding_interval
-            and now - told >= self._holding_interval
-        ):
-            await self._tell_place_in_line(ticket, envelope, now)
+        await self.notices.customer_wrote(ticket, envelope, sent_at)
 
     async def _delivery_updated(self, event: messages_pb2.MessageDeliveryUpdated) -> None:
         """Move one of the desk's messages along; most reports are about the bot's
@@ -292,63 +236,6 @@ class Desk:
         ticket = await self._store.ticket(message.ticket_id)
         self._live.notify(TicketChanged(ticket.id, ticket.team, delivery=True))
         log.info("message %s: %s", message.send_event_id, message.status)
-
-    async def _tell_place_in_line(
-        self, ticket: Ticket, cause: envelope_pb2.Envelope, now: datetime
-    ) -> None:
-        """Send the queue-position message, stored as a turn, at most once per interval
-        (the update only wins while ``holding_sent_at`` is what was read)."""
-        entries = [entry_of(t) for t in await self._store.open_tickets(ticket.team)]
-        position = position_in_line(ticket.id, ticket.team, entries, now)
-        if position is None:
-            return
-        reply = VOICE.queue_position(ticket.language, position)
-        customer = packet_of(ticket).envelope.customer
-        envelope = caused_by(cause, HOLDING, customer)
-        holding = sent_message(
-            ticket, envelope.event_id, (ticket.channel, customer), reply.text, now
-        )
-
-        async def send(_ticket: Ticket, outbox: Publisher) -> None:
-            record = step_record(
-                "waiting_for_agent",
-                "The customer wrote while waiting for a person; "
-                f"the desk told them they are number {position} in line.",
-                "holding/queue_position",
-                reply,
-                action="holding",
-            )
-            await send_bot_message(
-                self._context,
-                outbox,
-                envelope,
-                reply,
-                record,
-                VOICE.name,
-                in_reply_to=cause.event_id,
-            )
-
-        last = Ticket.holding_sent_at
-        try:
-            told = await self._store.transition(
-                ticket.id,
-                event_id=envelope.event_id,
-                allowed={TicketStatus.WAITING},
-                holder=None,
-                changes={"holding_sent_at": now},
-                now=now,
-                announce=send,
-                sending=[holding],
-                where=[
-                    last.is_(None)
-                    if ticket.holding_sent_at is None
-                    else last == ticket.holding_sent_at
-                ],
-            )
-        except RefusedError:
-            return  # claimed meanwhile, or another message of the customer won
-        if told.applied:
-            HOLDING_MESSAGES.labels(channel_label(ticket.channel)).inc()
 
     async def _changed(self, ticket: Ticket) -> None:
         """Tell the browsers, and bring the queue-length gauge up to date."""

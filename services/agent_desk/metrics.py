@@ -96,7 +96,14 @@ CSAT_RATINGS = Counter(
 )
 HOLDING_MESSAGES = Counter(
     "rapport_desk_holding_messages_total",
-    "Queue-position messages sent to customers who wrote while waiting.",
+    "Notices sent to customers waiting for a person (place in line, expected wait or "
+    "when the team is back): on handoff, in answer to their messages, on a long wait.",
+    ["channel"],
+)
+OVERDUE_TICKETS = Counter(
+    "rapport_desk_overdue_tickets_total",
+    "Tickets that waited longer than the desk's limit (the customer got an apology, the "
+    "queue shows them overdue).",
     ["channel"],
 )
 

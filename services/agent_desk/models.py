@@ -146,6 +146,12 @@ class Ticket(Base):
     sentiment_last: Mapped[float | None] = mapped_column(Float, nullable=True)
     # When the customer was last told their place in the queue.
     holding_sent_at: Mapped[datetime | None]
+    # The latest message the customer wrote while waiting that no notice has answered
+    # yet (it came within the burst guard; the desk's sweep answers it).
+    unanswered_event_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # When the ticket had waited longer than the desk's limit: the customer got the
+    # apology, the queue shows it overdue.
+    overdue_at: Mapped[datetime | None]
 
 
 class HandoffEvent(Base):

@@ -12,15 +12,60 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rapport.common.v1 import envelope_pb2
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from services.agent_desk.attachments import Outgoing
 from services.agent_desk.delivery import DeliveryStatus, Report, advances
-from services.agent_desk.models import OutgoingMessage
+from services.agent_desk.models import Agent, OutgoingMessage, Ticket
+from shared.channel_names import channel_name
+from shared.voice.replies import VOICE
 
 MAX_ERROR_CHARS = 500
 ATTEMPTS = 3
 """Reads of a message before giving up on a report that keeps losing to another."""
+
+
+def channel_label(channel: int) -> str:
+    return channel_name(channel)  # type: ignore[arg-type]
+
+
+Route = tuple[int, envelope_pb2.CustomerRef]
+"""Where a message goes: the channel, and the customer with their address on it."""
+
+
+def sent_message(
+    ticket: Ticket,
+    send_event_id: str,
+    route: Route,
+    text: str,
+    now: datetime,
+    *,
+    author: Agent | None = None,
+    resend_of: str | None = None,
+    attachment: Outgoing | None = None,
+) -> OutgoingMessage:
+    """The record of a message the desk is sending (an agent's, else the bot's)."""
+    channel, customer = route
+    return OutgoingMessage(
+        send_event_id=send_event_id,
+        ticket_id=ticket.id,
+        conversation_id=ticket.conversation_id,
+        channel=channel,
+        address=customer.address,
+        sender="agent" if author else "bot",
+        author_id=author.id if author else None,
+        author_name=author.name if author else VOICE.name,
+        text=text,
+        attachment=attachment.as_json() if attachment else None,
+        resend_of=resend_of,
+        status=DeliveryStatus.PENDING.value,
+        error_code="",
+        error_message="",
+        created_at=now,
+        updated_at=now,
+    )
 
 
 class OutgoingMessages:

@@ -434,6 +434,57 @@ class DeskStore:
             )
             return found
 
+    async def recent_waits(self, team: str, since: datetime) -> list[timedelta]:
+        """Handoff to first claim of the team's tickets first claimed since ``since``."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Ticket.handed_off_at, Ticket.claimed_at).where(
+                    Ticket.team == team, Ticket.claimed_at >= since
+                )
+            )
+            return [claimed - handed for handed, claimed in rows if claimed is not None]
+
+    async def owe_notice(self, ticket_id: str, event_id: str, now: datetime) -> None:
+        """Remember a waiting customer's message that a notice still has to answer."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(Ticket)
+                .where(Ticket.id == ticket_id, Ticket.status == TicketStatus.WAITING.value)
+                .values(unanswered_event_id=event_id, updated_at=now)
+            )
+
+    async def settle_notice(self, ticket_id: str, event_id: str) -> None:
+        """Forget a held-back message that turned out to be answered already (a
+        redelivery of one the desk had answered)."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(Ticket)
+                .where(Ticket.id == ticket_id, Ticket.unanswered_event_id == event_id)
+                .values(unanswered_event_id=None)
+            )
+
+    async def owed_notices(self, told_before: datetime) -> list[Ticket]:
+        """Waiting tickets with a message unanswered, last told before ``told_before``."""
+        return await self._waiting(
+            Ticket.unanswered_event_id.is_not(None), Ticket.holding_sent_at <= told_before
+        )
+
+    async def overdue(self, handed_off_before: datetime) -> list[Ticket]:
+        """Waiting tickets handed off before ``handed_off_before`` and not marked yet."""
+        return await self._waiting(
+            Ticket.overdue_at.is_(None), Ticket.handed_off_at <= handed_off_before
+        )
+
+    async def _waiting(self, *where: ColumnElement[bool]) -> list[Ticket]:
+        async with self._sessions() as session:
+            return list(
+                await session.scalars(
+                    select(Ticket)
+                    .where(Ticket.status == TicketStatus.WAITING.value, *where)
+                    .order_by(Ticket.handed_off_at)
+                )
+            )
+
     async def waiting_by_channel(self) -> dict[int, int]:
         """How many tickets wait, per channel number (for the queue-length gauge)."""
         async with self._sessions() as session:

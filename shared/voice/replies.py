@@ -56,6 +56,17 @@ _DATE_SLOTS = frozenset({"date"})
 _MINUTES_SLOTS = frozenset({"minutes"})
 _HOURS_SLOTS = frozenset({"hours"})
 _CRISIS_SLOTS = frozenset({"emergency", "resources"})
+_ORDER_SLOTS = frozenset({"order_reference"})
+ORDER_STATUSES = (
+    "pending",
+    "processing",
+    "shipped",
+    "delivered",
+    "cancelled",
+    "refunded",
+    "on_hold",
+)
+"""What the bot can say of an order, whatever the shop calls it (shop/order.py maps)."""
 _NO_SLOTS: frozenset[str] = frozenset()
 
 _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]")
@@ -106,6 +117,19 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderSentences:
+    """What the bot says of an order the shop was asked about."""
+
+    verify: str  # the details that prove it is the customer's order, asked for
+    not_found: str
+    not_verified: str  # the details did not match: nothing shared, a person offered
+    unavailable: str  # the shop cannot be reached: said plainly (a person follows)
+    tracking: str
+    tracking_link: str
+    status: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class Library:
     """Every sentence of one language."""
 
@@ -152,6 +176,7 @@ class Library:
     knowledge_unknown: str
     # Two replies in a row could not help: a person offered instead of asking again.
     offer_person: str
+    orders: OrderSentences
     day_format: str
     months: tuple[str, ...]
     sign_off: str = ""
@@ -175,6 +200,25 @@ def _text(value: Any, where: str, slots: frozenset[str]) -> str:
     if used - slots:
         raise VoiceError(f"voice.yaml: {where} uses unknown slots {sorted(used - slots)}")
     return value
+
+
+def _order_sentences(raw: Any, where: str) -> OrderSentences:
+    def text(key: str, slots: frozenset[str] = _ORDER_SLOTS) -> str:
+        return _text(_require(raw, key, where), f"{where}.{key}", slots)
+
+    status = _require(raw, "status", where)
+    return OrderSentences(
+        verify=text("verify"),
+        not_found=text("not_found"),
+        not_verified=text("not_verified"),
+        unavailable=text("unavailable"),
+        tracking=text("tracking", frozenset({"carrier", "tracking_number"})),
+        tracking_link=text("tracking_link", frozenset({"tracking_url"})),
+        status={
+            name: _text(_require(status, name, f"{where}.status"), f"{where}.status", _ORDER_SLOTS)
+            for name in ORDER_STATUSES
+        },
+    )
 
 
 def _names(value: Any, where: str) -> tuple[str, ...]:
@@ -337,11 +381,15 @@ class Voice:
             waiting_wait_unknown=_text(
                 _require(waiting, "wait_unknown", where), f"{where}.waiting.wait_unknown", _NO_SLOTS
             ),
-            waiting_back=_text(_require(waiting, "back", where), f"{where}.waiting.back", _BACK_SLOTS),
+            waiting_back=_text(
+                _require(waiting, "back", where), f"{where}.waiting.back", _BACK_SLOTS
+            ),
             waiting_overdue=_text(
                 _require(waiting, "overdue", where), f"{where}.waiting.overdue", _DURATION_SLOTS
             ),
-            when_today=_text(_require(waiting, "today", where), f"{where}.waiting.today", _NO_SLOTS),
+            when_today=_text(
+                _require(waiting, "today", where), f"{where}.waiting.today", _NO_SLOTS
+            ),
             when_tomorrow=_text(
                 _require(waiting, "tomorrow", where), f"{where}.waiting.tomorrow", _NO_SLOTS
             ),
@@ -350,13 +398,19 @@ class Voice:
                 _require(waiting, "on_date", where), f"{where}.waiting.on_date", _DATE_SLOTS
             ),
             one_minute=_text(
-                _require(durations, "one_minute", where), f"{where}.waiting.durations", _NO_SLOTS
+                _require(durations, "one_minute", where),
+                f"{where}.waiting.durations.one_minute",
+                _NO_SLOTS,
             ),
             minutes=_text(
-                _require(durations, "minutes", where), f"{where}.waiting.durations", _MINUTES_SLOTS
+                _require(durations, "minutes", where),
+                f"{where}.waiting.durations.minutes",
+                _MINUTES_SLOTS,
             ),
             hours=_text(
-                _require(durations, "hours", where), f"{where}.waiting.durations", _HOURS_SLOTS
+                _require(durations, "hours", where),
+                f"{where}.waiting.durations.hours",
+                _HOURS_SLOTS,
             ),
             agent_opening=_text(
                 _require(agent, "opening", f"{where}.agent"),
@@ -394,6 +448,7 @@ class Voice:
             offer_person=_text(
                 _require(knowledge, "offer_person", f"{where}.knowledge"), where, _NO_SLOTS
             ),
+            orders=_order_sentences(_require(raw, "orders", where), f"{where}.orders"),
             day_format=_text(_require(raw, "day_format", where), where, _DAY_SLOTS),
             months=months,
             sign_off=_text(sign_off, f"persona.sign_off.{code}", _NO_SLOTS),
@@ -415,6 +470,11 @@ class Voice:
             yield f"{code}.holding.ordinary", lib.holding
             yield f"{code}.holding.caring", lib.holding_caring
             yield f"{code}.holding.crisis", lib.holding_crisis
+            orders = lib.orders
+            for name in ("verify", "not_found", "not_verified", "unavailable", "tracking"):
+                yield f"{code}.orders.{name}", getattr(orders, name)
+            for status, text in orders.status.items():
+                yield f"{code}.orders.status.{status}", text
             yield f"{code}.handoff_note", lib.handoff_note
             yield f"{code}.earlier_contact", lib.earlier_contact
             yield f"{code}.rating.ask", lib.rating_ask
@@ -427,7 +487,9 @@ class Voice:
             for index, words in enumerate((lib.when_today, lib.when_tomorrow, *lib.when_weekdays)):
                 yield f"{code}.waiting.when[{index}]", words
             yield f"{code}.waiting.on_date", lib.when_date
-            yield f"{code}.waiting.durations", f"{lib.one_minute} {lib.minutes} {lib.hours}"
+            yield f"{code}.waiting.durations.one_minute", lib.one_minute
+            yield f"{code}.waiting.durations.minutes", lib.minutes
+            yield f"{code}.waiting.durations.hours", lib.hours
             yield f"{code}.agent.opening", lib.agent_opening
             yield f"{code}.agent.looking_into", lib.agent_looking_into
             yield f"{code}.agent.ask_details", lib.agent_ask_details
@@ -504,6 +566,9 @@ class Voice:
     def knowledge_unknown(self, language: str) -> str:
         return self.libraries[self.resolve(language)[0]].knowledge_unknown
 
+    def order_sentences(self, language: str) -> OrderSentences:
+        return self.libraries[self.resolve(language)[0]].orders
+
     def offer_person(self, language: str) -> str:
         return self.libraries[self.resolve(language)[0]].offer_person
 
@@ -555,7 +620,7 @@ class Voice:
         return Reply(" ".join(part for part in parts if part), used)
 
     def duration(self, language: str, length: Duration) -> str:
-        """"a minute", "5 minutes", "2 hours", in the customer's language."""
+        """ "a minute", "5 minutes", "2 hours", in the customer's language."""
         lib = self.libraries[self.resolve(language)[0]]
         if length.minutes == 1:
             return lib.one_minute

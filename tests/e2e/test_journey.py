@@ -238,13 +238,17 @@ async def test_asking_for_a_person_hands_off_and_the_bot_steps_back(stack: Stack
             HANDOFF,
             lambda r: r.key == chat.conversation_id.encode(),
         )
+        # The desk tells the waiting customer their place in line at once (the bot is
+        # quiet; waiting is never silence).
+        await eventually(lambda: len(chat.replies) == 2, timeout=10)
         await chat.say("Hello? Is someone coming?")
         await eventually(lambda: len(chat.acks) == 2, timeout=5)
-        await asyncio.sleep(1.5)  # a reply would arrive in this window
+        await asyncio.sleep(1.5)  # the bot's reply would arrive in this window
     finally:
         await chat.close()
     assert "member of our team" in chat.replies[0]["text"]
-    assert len(chat.replies) == 1
+    assert "You are number" in chat.replies[1]["text"]  # the desk's, not the bot's
+    assert len(chat.replies) == 2  # the desk answers the next one after its burst guard
     handoff = handoff_pb2.HandoffRequested.FromString(handoff_record.value)
     assert handoff.reasons[0].code == "human_requested"
     assert handoff.reasons[0].explanation == "The customer asked to talk to a person."
@@ -252,9 +256,10 @@ async def test_asking_for_a_person_hands_off_and_the_bot_steps_back(stack: Stack
 
 
 async def handed_to_an_agent(stack: Stack, chat: ChatClient) -> AgentActions:
-    """The visitor asks for a person; returns a maker of that agent's actions on the chat."""
+    """The visitor asks for a person (the bot's hand-over, then the desk's place in line);
+    returns a maker of that agent's actions on the chat."""
     await chat.say("I want to talk to a real person please")
-    await eventually(lambda: len(chat.replies) == 1, timeout=5)
+    await eventually(lambda: len(chat.replies) == 2, timeout=10)
     async with open_channel(stack.context_address) as channel:
         customer = await context_grpc.ContextServiceStub(channel).ResolveCustomer(
             context_pb.ResolveCustomerRequest(
@@ -296,16 +301,16 @@ async def test_an_agent_takes_over_replies_as_a_person_and_hands_back(stack: Sta
                 AGENT_ACTIONS,
                 action(agent_pb2.AGENT_ACTION_KIND_REPLIED, maria, "Hi, I'm Maria."),
             )
-            await eventually(lambda: len(chat.replies) == 2, timeout=10)
+            await eventually(lambda: len(chat.replies) == 3, timeout=10)
             await desk.publish(
                 AGENT_ACTIONS, action(agent_pb2.AGENT_ACTION_KIND_RETURNED_TO_BOT, maria)
             )
         await asyncio.sleep(1)  # the return is applied before the customer writes again
         await chat.say("Thanks! Where is my order?")
-        await eventually(lambda: len(chat.replies) == 3, timeout=10)
+        await eventually(lambda: len(chat.replies) == 4, timeout=10)
     finally:
         await chat.close()
-    agent_reply, bot_again = chat.replies[1], chat.replies[2]
+    agent_reply, bot_again = chat.replies[2], chat.replies[3]
     assert (agent_reply["sender"], agent_reply["sender_name"], agent_reply["text"]) == (
         "agent",
         "Maria",
@@ -324,9 +329,9 @@ async def test_after_an_agent_resolves_the_customer_rates_the_help_on_their_chan
         async with EventPublisher(stack.kafka_bootstrap, client_id="agent-desk") as desk:
             for kind in (agent_pb2.AGENT_ACTION_KIND_CLAIMED, agent_pb2.AGENT_ACTION_KIND_RESOLVED):
                 await desk.publish(AGENT_ACTIONS, action(kind, sam))
-        await eventually(lambda: len(chat.replies) == 2, timeout=10)
-        await chat.say("4 - quick and kind")
         await eventually(lambda: len(chat.replies) == 3, timeout=10)
+        await chat.say("4 - quick and kind")
+        await eventually(lambda: len(chat.replies) == 4, timeout=10)
         [record] = await read_until(
             stack.kafka_bootstrap,
             FEEDBACK,
@@ -334,7 +339,7 @@ async def test_after_an_agent_resolves_the_customer_rates_the_help_on_their_chan
         )
     finally:
         await chat.close()
-    question, thanks = chat.replies[1], chat.replies[2]
+    question, thanks = chat.replies[2], chat.replies[3]
     assert question["sender"] == "bot" and "from 1 (poor) to 5 (excellent)" in question["text"]
     assert thanks["text"] == "Thank you for your rating; it helps us improve."
     rating = feedback_pb2.SatisfactionRated.FromString(record.value)

@@ -260,8 +260,10 @@ def name_of(channel: envelope_pb2.Channel) -> str:
     return {SMS: "sms", WA: "whatsapp"}[channel]
 
 
-async def handed_off(world: World, customer: envelope_pb2.CustomerRef) -> str:
-    """The customer's conversation handed to the desk; the ticket's id."""
+async def handed_off(world: World, customer: envelope_pb2.CustomerRef, ago: timedelta) -> str:
+    """The customer's conversation handed to the desk ``ago``, when they last wrote (too
+    long ago for the desk's notice on a new handoff: these tests follow agents'
+    replies); the ticket's id."""
     packet = handoff_pb2.HandoffRequested(
         envelope=new_envelope(
             conversation_id=thread_conversation_id(name_of(customer.channel), customer.address),
@@ -272,6 +274,7 @@ async def handed_off(world: World, customer: envelope_pb2.CustomerRef) -> str:
         priority=0.5,
         language="en",
     )
+    packet.envelope.occurred_at.FromDatetime(datetime.now(UTC) - ago)
     await world.parts.desk(packet)
     return packet.envelope.event_id
 
@@ -313,12 +316,13 @@ async def test_a_reply_to_an_opted_out_number_shows_refused_live_with_the_reason
     world: World,
 ) -> None:
     number = new_number()
-    customer = await customer_on(world, SMS, number, timedelta(minutes=5))
+    wrote = timedelta(minutes=5)
+    customer = await customer_on(world, SMS, number, wrote)
     await world.context.UpdateConsent(
         context_pb.UpdateConsentRequest(customer_id=customer.customer_id, sms_opted_out=True),
         timeout=5,
     )
-    ticket_id = await handed_off(world, customer)
+    ticket_id = await handed_off(world, customer, wrote)
     before = sample("rapport_desk_message_problems_total", channel="sms", problem="opted_out")
     async with world.browser() as maria:
         assert await sign_in(maria, "maria@example.org") == 303
@@ -347,7 +351,8 @@ async def test_outside_the_whatsapp_window_a_reply_is_refused_and_goes_by_sms_in
     world: World,
 ) -> None:
     phone, number = f"+1650555{uuid.uuid4().int % 10**4:04d}", new_number()
-    customer = await customer_on(world, WA, phone, timedelta(hours=30))
+    wrote = timedelta(hours=30)
+    customer = await customer_on(world, WA, phone, wrote)
     challenge = await world.context.StartIdentityLink(
         context_pb.StartIdentityLinkRequest(
             customer_id=customer.customer_id, channel=SMS, address=number
@@ -362,7 +367,7 @@ async def test_outside_the_whatsapp_window_a_reply_is_refused_and_goes_by_sms_in
         ),
         timeout=5,
     )
-    ticket_id = await handed_off(world, customer)
+    ticket_id = await handed_off(world, customer, wrote)
     async with world.browser() as maria:
         assert await sign_in(maria, "maria@example.org") == 303
         await claim_and_reply(maria, ticket_id, "Your refund is on its way.")
@@ -408,8 +413,9 @@ async def test_a_platform_error_shows_the_platforms_words_and_a_retry_gets_throu
     world: World,
 ) -> None:
     number = new_number()
-    customer = await customer_on(world, SMS, number, timedelta(minutes=5))
-    ticket_id = await handed_off(world, customer)
+    wrote = timedelta(minutes=5)
+    customer = await customer_on(world, SMS, number, wrote)
+    ticket_id = await handed_off(world, customer, wrote)
     world.twilio.fail_next(1, 400, 21211, "The 'To' number is not a valid phone number.")
     async with world.browser() as maria:
         assert await sign_in(maria, "maria@example.org") == 303

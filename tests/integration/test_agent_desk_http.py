@@ -12,9 +12,11 @@ import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import grpc
@@ -31,7 +33,7 @@ from services.agent_desk.__main__ import build
 from services.agent_desk.config import AgentDeskSettings
 from services.agent_desk.database import create_engine as desk_engine
 from services.agent_desk.database import migrate as desk_migrate
-from services.agent_desk.desk import action_event_id
+from services.agent_desk.desk import Clock, action_event_id, utc_now
 from services.agent_desk.http_app import DeskParts, create_app
 from services.agent_desk.models import Role, TicketStatus
 from services.agent_desk.outbox import OutboxRelay
@@ -88,15 +90,28 @@ class Desk:
 
 @pytest.fixture
 async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
+    async with running_desk(tmp_path) as running:
+        yield running
+
+
+@asynccontextmanager
+async def running_desk(
+    tmp_path: Path, clock: Clock = utc_now, **settings: Any
+) -> AsyncIterator[Desk]:
+    """A desk on a real context service and database, its accounts created; ``settings``
+    and ``clock`` as a test needs them."""
     context_db = context_engine(f"sqlite:///{tmp_path / 'context.sqlite3'}")
     await context_migrate(context_db)
     context_parts = build_context(
         ContextSettings(metrics_port=0, grpc_port=0, database_url="sqlite://"), context_db
     )
-    settings = AgentDeskSettings(
-        metrics_port=0, http_port=0, database_url=f"sqlite:///{tmp_path / 'desk.sqlite3'}"
+    desk_settings = AgentDeskSettings(
+        metrics_port=0,
+        http_port=0,
+        database_url=f"sqlite:///{tmp_path / 'desk.sqlite3'}",
+        **settings,
     )
-    engine = desk_engine(settings.database_url)
+    engine = desk_engine(desk_settings.database_url)
     await desk_migrate(engine)
     publisher = RecordingPublisher()
     try:
@@ -109,7 +124,7 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
             ) as address,
             grpc.aio.insecure_channel(address) as channel,
         ):
-            parts, relay = build(settings, engine, publisher, ContextClient(channel, 5))
+            parts, relay = build(desk_settings, engine, publisher, ContextClient(channel, 5), clock)
             accounts = {}
             for email, role, team in [
                 ("admin@example.org", Role.ADMIN, "support"),
@@ -635,7 +650,7 @@ async def test_a_waiting_customer_who_writes_is_told_their_place_in_line_now_and
     before = sample("rapport_desk_holding_messages_total", channel="web")
 
     await desk.parts.desk(customer_message(packet, "Hello? Anyone?"))
-    await desk.parts.desk(customer_message(packet, "Still here."))  # too soon for another
+    await desk.parts.desk(customer_message(packet, "Still here."))  # answered after the gap
     await desk.parts.desk(customer_message(packet, "old, replayed", ago=timedelta(hours=1)))
 
     await desk.relay.publish_pending()
@@ -645,7 +660,8 @@ async def test_a_waiting_customer_who_writes_is_told_their_place_in_line_now_and
     assert isinstance(message, messages_pb2.SendMessage)
     assert message.text == (
         "Thank you for waiting. You are number 2 in line; "
-        "a member of our team will reply here as soon as they can."
+        "a member of our team will reply here as soon as they can. "
+        "I can't say yet how long the wait will be."
     )
     assert message.sender == messages_pb2.SENDER_BOT
     assert message.envelope.customer.customer_id == packet.envelope.customer.customer_id

@@ -149,6 +149,7 @@ def test_customer_text_is_escaped_in_pages() -> None:
         repeat_contacts=0,
         handed_off_at=NOW,
         claimed_at=None,
+        overdue_at=None,
     )
     packet = SimpleNamespace(reasons=[SimpleNamespace(explanation='<img src=x onerror="x()">')])
     chart = emotion_chart([(-0.5, evil)], "")
