@@ -28,6 +28,7 @@ from services.orchestrator.handlers import InboundHandler
 from services.orchestrator.knowledge.index import Scoring
 from services.orchestrator.knowledge.library import KnowledgeLibrary
 from services.orchestrator.policy import Policy
+from services.orchestrator.shop.config import load_shop_config, open_shop
 from shared.grpc.client import open_channel
 from shared.grpc.context_client import ContextClient
 from shared.kafka.consumer import EventConsumer
@@ -47,6 +48,9 @@ async def main(stop: asyncio.Event) -> None:
     emotion_channel = open_channel(settings.emotion_address)
     context_channel = open_channel(settings.context_address)
     publisher = EventPublisher(settings.kafka_bootstrap, client_id=settings.service_name)
+    # The shop orders are looked up in (shop.yaml, RAPPORT_SHOP_FILE); none: a person checks.
+    shop_config = load_shop_config()  # a malformed file stops the service here
+    shop = open_shop(shop_config) if shop_config is not None else None
     try:
         await publisher.start()
         context = ContextClient(context_channel, settings.grpc_deadline_seconds)
@@ -62,6 +66,7 @@ async def main(stop: asyncio.Event) -> None:
             context_turns=settings.context_turns,
             knowledge=knowledge,
             crisis=CrisisResources.load(settings.crisis_resources_file),
+            shop=shop,
         )
         consumer = EventConsumer(
             bootstrap=settings.kafka_bootstrap,
@@ -98,6 +103,8 @@ async def main(stop: asyncio.Event) -> None:
         finally:
             watching.cancel()
     finally:
+        if shop is not None:
+            await shop.aclose()
         await publisher.stop()
         await emotion_channel.close()
         await context_channel.close()

@@ -75,7 +75,7 @@ def _region_of_phone(address: str) -> str:
         return ""
     # A number the metadata cannot place exactly still names its country by calling code.
     region = phonenumbers.region_code_for_number(number) or (
-        phonenumbers.region_code_for_country_code(number.country_code)
+        phonenumbers.region_code_for_country_code(number.country_code or 0)
     )
     return region if region.isalpha() and region != phonenumbers.UNKNOWN_REGION else ""
 

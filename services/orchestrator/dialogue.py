@@ -18,13 +18,20 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from shared.voice.replies import VOICE
 
 ORDER_REFERENCE = "order_reference"
+EMAIL = "email"
+POSTAL_CODE = "postal_code"
 PERSON = "person"
+VERIFICATION = "verification"  # the order's email and postal code, to prove it is theirs
 
 # The templates of the bot's replies that say where the conversation stands (planning
 # writes them into each decision record; this module and the handoff read them back).
 KNOWLEDGE = "knowledge/"  # knowledge/<article id>: answered from that article
 KNOWLEDGE_UNKNOWN = f"{KNOWLEDGE}unknown"  # nothing in the knowledge: a person offered
 OFFER_PERSON = "dialogue/offer_person"  # replies that could not help: a person offered
+ORDER = "order/"  # order/<outcome>/<intent>: what the shop said of the order (planning)
+ORDER_UNVERIFIED = "unverified"  # the order's email and postal code asked for
+ORDER_NOT_FOUND = "not_found"  # no such order: the number asked for again
+ORDER_NOT_VERIFIED = "not_verified"  # the details did not match: a person offered
 KNOWN_ORDER = "known_order"  # answer/<intent>/known_order: the intent, with the order
 ASKS_FOR_ORDER = frozenset(
     intent
@@ -45,7 +52,26 @@ _NAMED = re.compile(
     + _REFERENCE,
     re.IGNORECASE,
 )
+# After the bot asked for the order number, "the number is 1004" names it too.
+_NUMBERED = re.compile(
+    r"(?:number|nummer|n[úu]mero|numéro|nr\.?|no\.?)\s*(?:is|es|est|ist|é|:)?\s*" + _REFERENCE,
+    re.IGNORECASE,
+)
 _ALONE = re.compile(r"(?<![\w+/.:-])" + _REFERENCE + r"(?![\w/.:-])")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# A postal code: "75011", "1000-001", "SW1A 1AA", "K1A 0B1", "1012 AB", "01310-100".
+_POSTAL = (
+    r"(\d{4,5}(?:-\d{3,4})?"  # FR, DE, ES, US, PT, BR
+    r"|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}"  # GB
+    r"|[A-Z]\d[A-Z] ?\d[A-Z]\d"  # CA
+    r"|\d{4} ?[A-Z]{2})"  # NL
+)
+_POSTAL_NAMED = re.compile(
+    r"(?:post ?code|postal code|zip(?: code)?|code postal|c[óo]digo postal|plz|postleitzahl|cep)"
+    r"\s*(?:is|es|est|ist|é|:)?\s*" + _POSTAL + r"(?!\w)",
+    re.IGNORECASE,
+)
+_POSTAL_ALONE = re.compile(r"(?<![\w@.-])" + _POSTAL + r"(?![\w@-])", re.IGNORECASE)
 
 
 SHORT_ANSWER_WORDS = 4
@@ -58,7 +84,8 @@ def order_reference(text: str, *, asked: bool) -> str:
     the bot has just asked for one and the reply is short, a lone token with a digit
     ("fd8cc0"); "" for none."""
     short = len(text.split()) <= SHORT_ANSWER_WORDS
-    for pattern in (_NAMED, _ALONE) if asked and short else (_NAMED,):
+    patterns = (_NAMED, _NUMBERED, _ALONE) if short else (_NAMED, _NUMBERED)
+    for pattern in patterns if asked else (_NAMED,):
         for match in pattern.finditer(text):
             token = match.group(1)
             if any(c.isdigit() for c in token):
@@ -66,12 +93,45 @@ def order_reference(text: str, *, asked: bool) -> str:
     return ""
 
 
+def email_given(text: str) -> str:
+    """The email address ``text`` gives ("" for none)."""
+    match = _EMAIL.search(text)
+    return match.group(0) if match else ""
+
+
+def postal_code_given(text: str, *, asked: bool) -> str:
+    """The postal code ``text`` gives: one named as such ("postcode SW1A 1AA"), or, when
+    the bot has just asked for the order's details, one standing alone ("75011")."""
+    named = _POSTAL_NAMED.search(text)
+    if named:
+        return named.group(1).upper()
+    if not asked:
+        return ""
+    rest = _NAMED.sub(" ", _EMAIL.sub(" ", text))  # an order number is not a postal code
+    alone = _POSTAL_ALONE.search(rest)
+    return alone.group(1).upper() if alone else ""
+
+
+def slots_given(text: str, awaiting: str) -> dict[str, str]:
+    """What ``text`` gives of the order number, email and postal code, read in the light
+    of what the bot was waiting for."""
+    found = {
+        ORDER_REFERENCE: order_reference(text, asked=awaiting == ORDER_REFERENCE),
+        EMAIL: email_given(text),
+        POSTAL_CODE: postal_code_given(text, asked=awaiting == VERIFICATION),
+    }
+    return {name: value for name, value in found.items() if value}
+
+
 @dataclass(frozen=True, slots=True)
 class DialogueState:
-    awaiting: str = ""  # what the bot's last message asked for: order_reference, person, ""
-    asked_for: str = ""  # the intent the bot asked the order number for
+    awaiting: str = ""  # what the bot's last message asked for: order_reference,
+    # verification (the order's email and postal code), person (its offer of one), ""
+    asked_for: str = ""  # the intent the bot asked the order number (or its details) for
     slots: Mapping[str, str] = field(default_factory=dict)  # given before, on any channel
     stalled_turns: int = 0  # the bot's latest replies in a row that could not help
+    failed_checks: int = 0  # order details given here that did not match the order
+    offers_person: bool = False  # the bot's last message offered a person
 
 
 def _asks(template: str) -> tuple[str, str]:
@@ -79,7 +139,23 @@ def _asks(template: str) -> tuple[str, str]:
     intent = template.removeprefix("answer/")
     if template.startswith("answer/") and intent in ASKS_FOR_ORDER:
         return ORDER_REFERENCE, intent
+    if template.startswith(ORDER):
+        outcome, _, intent = template.removeprefix(ORDER).partition("/")
+        # Details that did not match: corrected ones are still read as the order's
+        # (orders.py caps the attempts), and a "yes" to the person offered is a yes.
+        waits = {
+            ORDER_UNVERIFIED: VERIFICATION,
+            ORDER_NOT_VERIFIED: VERIFICATION,
+            ORDER_NOT_FOUND: ORDER_REFERENCE,
+        }
+        if outcome in waits:
+            return waits[outcome], intent
+        return ("", "")
     return (PERSON, "") if template in OFFERS_A_PERSON else ("", "")
+
+
+def _no_progress(template: str) -> bool:
+    return template in NO_PROGRESS or template.startswith(f"{ORDER}{ORDER_NOT_FOUND}/")
 
 
 def dialogue_state(history: context_pb.GetContextResponse, conversation_id: str) -> DialogueState:
@@ -95,9 +171,7 @@ def dialogue_state(history: context_pb.GetContextResponse, conversation_id: str)
             waiting[turn.conversation_id] = _asks(turn.decision.template)
         elif turn.role == context_pb.ROLE_CUSTOMER:
             awaiting, _ = waiting.pop(turn.conversation_id, ("", ""))
-            found = order_reference(turn.text, asked=awaiting == ORDER_REFERENCE)
-            if found:
-                slots[ORDER_REFERENCE] = found
+            slots.update(slots_given(turn.text, awaiting))
     here = [
         t
         for t in turns
@@ -105,8 +179,11 @@ def dialogue_state(history: context_pb.GetContextResponse, conversation_id: str)
     ]
     stalled = 0
     for turn in reversed(here):
-        if turn.role != context_pb.ROLE_BOT or turn.decision.template not in NO_PROGRESS:
+        if turn.role != context_pb.ROLE_BOT or not _no_progress(turn.decision.template):
             break
         stalled += 1
+    failed = sum(t.decision.template.startswith(f"{ORDER}{ORDER_NOT_VERIFIED}/") for t in here)
     awaiting, asked_for = waiting.get(conversation_id, ("", ""))
-    return DialogueState(awaiting, asked_for, slots, stalled)
+    last = here[-1].decision.template if here and here[-1].role == context_pb.ROLE_BOT else ""
+    offers = last in OFFERS_A_PERSON or last.startswith(f"{ORDER}{ORDER_NOT_VERIFIED}/")
+    return DialogueState(awaiting, asked_for, slots, stalled, failed, offers)

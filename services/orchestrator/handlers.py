@@ -17,6 +17,7 @@ What to decide and say is worked out by the pure functions of ``planning``, whic
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -28,6 +29,7 @@ from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import feedback_pb2, handoff_pb2, messages_pb2
 
 from services.orchestrator.crisis import CrisisResources, country_of
+from services.orchestrator.dialogue import slots_given
 from services.orchestrator.handoff import handoff_packet
 from services.orchestrator.knowledge.index import KnowledgeIndex
 from services.orchestrator.metrics import (
@@ -37,16 +39,20 @@ from services.orchestrator.metrics import (
     KNOWLEDGE_LOOKUPS,
     RATINGS,
     REPLIES,
+    SHOP_LOOKUPS,
 )
+from services.orchestrator.orders import ShopAnswer, proven_identity
 from services.orchestrator.planning import (
     Reading,
     has_text,
     knowledge_match,
+    order_to_look_up,
     plan_reply,
     situation_of,
 )
 from services.orchestrator.policy import Policy
 from services.orchestrator.ratings import Rating, read_rating
+from services.orchestrator.shop.port import ShopPort, ShopUnavailable
 from shared.errors import (
     ContractError,
     DependencyUnavailableError,
@@ -125,7 +131,9 @@ class InboundHandler:
         context_turns: int,
         knowledge: KnowledgePort | None = None,
         crisis: CrisisResources | None = None,
+        shop: ShopPort | None = None,
     ) -> None:
+        self._shop = shop
         self._policy = policy
         self._crisis = crisis or CrisisResources.load()
         self._knowledge = knowledge
@@ -194,7 +202,11 @@ class InboundHandler:
             )
             history.conversation.state = context_pb.CONVERSATION_STATE_BOT
         situation = situation_of(
-            history, envelope, now=datetime.now(UTC), bounce_window=self._policy.bounce_window
+            history,
+            envelope,
+            now=datetime.now(UTC),
+            bounce_window=self._policy.bounce_window,
+            previous_language=customer.last_language,
         )
         match = knowledge_match(index, analysis)
         if match is not None:
@@ -207,9 +219,17 @@ class InboundHandler:
                 event.locale_hint,
             )
         )
-        plan = plan_reply(
-            self._policy, Reading(event, analysis, situation, match, helplines), self._bot_name
+        dialogue = situation.dialogue
+        proven = proven_identity(
+            envelope.channel,
+            envelope.customer.address,
+            ((i.channel, i.address, i.verified) for i in customer.identities),
+            {**dialogue.slots, **slots_given(event.text, dialogue.awaiting)},
         )
+        reading = await self._ask_shop(
+            Reading(event, analysis, situation, match, helplines, proven)
+        )
+        plan = plan_reply(self._policy, reading, self._bot_name)
         decision = plan.decision
         reply_id = derived_event_id(envelope.event_id, REPLY)
         answered = any(turn.event_id == reply_id for turn in history.recent_turns)
@@ -233,6 +253,21 @@ class InboundHandler:
                 ),
                 with_agent=history.conversation.state == context_pb.CONVERSATION_STATE_WITH_AGENT,
             )
+
+    async def _ask_shop(self, reading: Reading) -> Reading:
+        """The reading with what the shop says of the order the message needs, if a shop
+        is connected and the message needs one; a shop that cannot say is noted as such."""
+        reference = order_to_look_up(self._policy, reading)
+        if not reference or self._shop is None:
+            return reading
+        try:
+            answer = ShopAnswer(reference, await self._shop.find_order(reference))
+        except ShopUnavailable as exc:
+            log.warning("the shop could not look up order %s: %s", reference, exc)
+            answer = ShopAnswer(reference, None, unavailable=True)
+        outcome = "unavailable" if answer.unavailable else "found" if answer.order else "not_found"
+        SHOP_LOOKUPS.labels(outcome).inc()
+        return replace(reading, shop_answer=answer)
 
     async def _reply(
         self,

@@ -49,12 +49,19 @@ KNOWLEDGE_LOOKUPS = Counter(
     "Messages looked up in the knowledge: answered from an article, or not.",
     ["outcome"],
 )
+SHOP_LOOKUPS = Counter(
+    "rapport_orchestrator_shop_lookups_total",
+    "Orders looked up in the shop, by what it answered: found, not_found, unavailable.",
+    ["outcome"],
+)
 # Every known label exported from the start, so ratios and rates have data before the
 # first event (a missing series reads as "no data", not as zero).
 for _outcome in ("read", "invalid"):
     KNOWLEDGE_RELOADS.labels(_outcome)
 for _outcome in ("answered", "not_answered"):
     KNOWLEDGE_LOOKUPS.labels(_outcome)
+for _outcome in ("found", "not_found", "unavailable"):
+    SHOP_LOOKUPS.labels(_outcome)
 for _score in range(1, 6):
     RATINGS.labels(str(_score))
 for _kind in agent_pb2.AgentActionKind.keys():

@@ -25,13 +25,27 @@ from services.orchestrator.dialogue import (
     KNOWLEDGE_UNKNOWN,
     KNOWN_ORDER,
     OFFER_PERSON,
+    ORDER,
     ORDER_REFERENCE,
+    PERSON,
+    SHORT_ANSWER_WORDS,
+    VERIFICATION,
     DialogueState,
     dialogue_state,
     order_reference,
+    slots_given,
 )
 from services.orchestrator.knowledge.index import KnowledgeIndex, Match
+from services.orchestrator.orders import (
+    LOOKUP_INTENTS,
+    MAX_FAILED_CHECKS,
+    OrderOutcome,
+    ShopAnswer,
+    order_answer,
+    order_outcome,
+)
 from services.orchestrator.policy import Action, Decision, Facts, Policy
+from services.orchestrator.shop.verification import ProvenIdentity
 from shared.channel_names import channel_name
 from shared.voice.replies import VOICE, EarlierContact, Reply
 
@@ -59,6 +73,7 @@ class Situation:
     bot_has_written: bool  # in this conversation; the bot says it is a bot only once
     earlier_contact: EarlierContact | None  # the customer's latest message elsewhere
     dialogue: DialogueState = DialogueState()  # what the bot asked, what it was given
+    previous_language: str = ""  # of the customer's message before this one ("" none)
 
 
 FIRST_MESSAGE = Situation(
@@ -113,6 +128,7 @@ def situation_of(
     *,
     now: datetime,
     bounce_window: timedelta,
+    previous_language: str = "",
 ) -> Situation:
     """The situation the context service described, for the message in ``envelope``."""
     conversation = history.conversation
@@ -129,6 +145,7 @@ def situation_of(
         ),
         earlier_contact=earlier_contact(history, envelope.conversation_id, envelope.channel),
         dialogue=dialogue_state(history, envelope.conversation_id),
+        previous_language=previous_language,
     )
 
 
@@ -167,7 +184,7 @@ def message_facts(
         returned_by_agent=situation.returned_by_agent,
         has_text=has_text(event),
         asks_question=policy.asks_a_question(event.text),
-        awaiting=situation.dialogue.awaiting,
+        awaiting=PERSON if situation.dialogue.offers_person else situation.dialogue.awaiting,
         stalled_turns=situation.dialogue.stalled_turns,
         agrees=policy.agrees(event.text),
         attachment_kinds=distinct(kinds_of(event.attachments)),
@@ -184,6 +201,8 @@ def message_facts(
             knowledge_escalates=answers and match.article.escalate,
         )
     facts = _order_facts(facts, event.text, analysis, situation.dialogue)
+    if facts.order_reference:  # the order is what is answered, not an article
+        facts = replace(facts, knowledge_answers=False, knowledge_escalates=False)
     if analysis is None:
         return facts
     return replace(
@@ -219,6 +238,11 @@ def _order_facts(
     intent = analysis.intent.name if analysis is not None else "unknown"
     if asked and given:
         return replace(facts, order_reference=given, order_intent=dialogue.asked_for)
+    details = slots_given(text, dialogue.awaiting).keys() - {ORDER_REFERENCE}
+    if dialogue.awaiting == VERIFICATION and details:
+        # The order's details the bot asked for: the same request, the same order.
+        known = given or dialogue.slots.get(ORDER_REFERENCE, "")
+        return replace(facts, order_reference=known, order_intent=dialogue.asked_for)
     known = given or dialogue.slots.get(ORDER_REFERENCE, "")
     if known and intent in ASKS_FOR_ORDER:
         return replace(facts, order_reference=known, order_intent=intent)
@@ -226,14 +250,21 @@ def _order_facts(
 
 
 def reply_language(
-    analysis: emotion_pb.AnalyzeResponse | None, conversation_language: str, locale_hint: str
+    analysis: emotion_pb.AnalyzeResponse | None,
+    conversation_language: str,
+    locale_hint: str,
+    *,
+    gives_an_order: bool = False,
+    previous_language: str = "",
 ) -> str:
     """The language to answer in ("" when unknown): what the text was read as; with no
     reading (no text, analysis opted out or unavailable), the language the conversation
-    was written in so far, else the one the channel suggests."""
-    if analysis is not None:
+    was written in so far, else the one the channel suggests. A short message that gives
+    an order number ("fd8cc0") says nothing of its language: the customer's previous
+    message's is kept."""
+    if analysis is not None and not (gives_an_order and previous_language):
         return analysis.language.code if analysis.language.supported else ""
-    return conversation_language or locale_hint
+    return (previous_language if gives_an_order else "") or conversation_language or locale_hint
 
 
 def _emotion_to_acknowledge(
@@ -246,10 +277,16 @@ def _emotion_to_acknowledge(
     return None if sarcastic and analysis.dominant_emotion in _PRAISE else analysis.dominant_emotion
 
 
-def dialogue_answer(facts: Facts, decision: Decision, language: str) -> tuple[str, str, str]:
-    """(answer, template, language) when where the conversation stands decides: the request
-    answered with the order number the customer gave; a person offered after replies that
-    could not help; ("", "", language) otherwise."""
+def dialogue_answer(
+    facts: Facts, decision: Decision, language: str, outcome: OrderOutcome | None = None
+) -> tuple[str, str, str]:
+    """(answer, template, language) when where the conversation stands decides: what the
+    shop said of the order; the request answered with the order number the customer
+    gave; a person offered after replies that could not help; ("", "", language)
+    otherwise."""
+    if outcome is not None:
+        answer = order_answer(language, outcome, facts.order_reference)
+        return answer, f"{ORDER}{outcome.outcome}/{facts.order_intent}", language
     if facts.order_reference:
         answer = VOICE.answer(language, facts.order_intent, facts.order_reference)
         return answer, f"answer/{facts.order_intent}/{KNOWN_ORDER}", language
@@ -289,6 +326,8 @@ class Reading:
     situation: Situation
     match: Match | None = None
     helplines: Helplines | None = None
+    proven: ProvenIdentity = ProvenIdentity()  # what the customer has shown of themselves
+    shop_answer: ShopAnswer | None = None  # the shop asked for the order the message names
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,17 +351,43 @@ def plan_reply(policy: Policy, reading: Reading, bot_name: str) -> Plan:
     """The one place the bot's answer to a message is worked out, from what was read:
     the facts, the policy's decision on them, and the reply in the brand voice."""
     facts = message_facts(policy, reading.event, reading.analysis, reading.situation, reading.match)
+    outcome = None
+    if reading.shop_answer is not None and facts.order_reference:
+        attempts_left = reading.situation.dialogue.failed_checks < MAX_FAILED_CHECKS
+        outcome = order_outcome(reading.shop_answer, reading.proven, attempts_left=attempts_left)
+        status = outcome.order.status if outcome.order else ""
+        facts = replace(facts, order_lookup=outcome.outcome, order_status=status)
     decision = policy.decide(facts)
-    return Plan(facts, decision, _reply(reading, decision, facts, bot_name))
+    return Plan(facts, decision, _reply(reading, decision, facts, outcome, bot_name))
 
 
-def _reply(reading: Reading, decision: Decision, facts: Facts, bot_name: str) -> PlannedReply:
+def order_to_look_up(policy: Policy, reading: Reading) -> str:
+    """The order number to ask the shop about before planning ("" for none): one the
+    message gives or the customer gave before, for a request its status answers."""
+    facts = message_facts(policy, reading.event, reading.analysis, reading.situation, reading.match)
+    return facts.order_reference if facts.order_intent in LOOKUP_INTENTS else ""
+
+
+def _reply(
+    reading: Reading,
+    decision: Decision,
+    facts: Facts,
+    outcome: OrderOutcome | None,
+    bot_name: str,
+) -> PlannedReply:
     """The bot's reply under ``decision``: crisis resources to a customer in distress, a
     holding reply when a person answers, thanks for attachments sent without text,
     otherwise the answer from where the conversation stands, the business's knowledge, or
     to the intent."""
     event, analysis, situation = reading.event, reading.analysis, reading.situation
-    language = reply_language(analysis, situation.conversation_language, event.locale_hint)
+    language = reply_language(
+        analysis,
+        situation.conversation_language,
+        event.locale_hint,
+        gives_an_order=bool(facts.order_reference)
+        and len(event.text.split()) <= SHORT_ANSWER_WORDS,
+        previous_language=situation.previous_language,
+    )
     first_bot_message = not situation.bot_has_written
     attachments = kinds_of(event.attachments)
     attachments_to_a_person = MEDIA_RECEIVED in decision.codes()
@@ -355,7 +420,7 @@ def _reply(reading: Reading, decision: Decision, facts: Facts, bot_name: str) ->
             attachments_to_a_person=attachments_to_a_person,
         )
     else:
-        answer, template, language = dialogue_answer(facts, decision, language)
+        answer, template, language = dialogue_answer(facts, decision, language, outcome)
         if not answer:
             answer, template, language = knowledge_answer(reading.match, facts, decision, language)
         template = template or f"answer/{facts.intent}"

@@ -88,6 +88,12 @@ class Facts:
     order_intent: str = ""
     stalled_turns: int = 0
     agrees: bool = False
+    # What the shop said of that order (orders.py): "" when it was not asked (no shop
+    # connected, or a request no order status answers), found, unverified (its email and
+    # postal code are needed), not_verified, not_found, unavailable; and its status when
+    # told.
+    order_lookup: str = ""
+    order_status: str = ""
 
 
 @dataclass(frozen=True, slots=True)

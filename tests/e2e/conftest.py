@@ -7,17 +7,21 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from aiohttp import web
 
+from tests.e2e.shop import running_shop
 from tests.e2e.stack import Stack, free_port
 
 
 @pytest.fixture(scope="session")
 def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack = Stack(kafka_bootstrap, tmp_path_factory.mktemp("stack"))
-    try:
-        stack.start_all()
-        yield stack
-    finally:
-        codes = stack.stop_all()
+    # The orchestrator looks orders up in a fake Shopify (tests/e2e/shop.py).
+    with running_shop(stack.workdir) as shop_environment:
+        stack.env.update(shop_environment)
+        try:
+            stack.start_all()
+            yield stack
+        finally:
+            codes = stack.stop_all()
     unclean = {name: code for name, code in codes.items() if code != 0}
     assert not unclean, f"services did not stop cleanly: {unclean}"
 

@@ -26,6 +26,14 @@ SERVICES = ("emotion", "context", "orchestrator", "web_adapter", "agent_desk")
 OPTIONAL_SERVICES = ("sms_adapter", "social_adapter")
 
 
+def _knowledge_loaded(metrics: str) -> bool:
+    """Whether the orchestrator's metrics show the knowledge's articles loaded."""
+    for line in metrics.splitlines():
+        if line.startswith("rapport_orchestrator_knowledge_articles "):
+            return float(line.split()[1]) > 0
+    return False
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -221,9 +229,14 @@ class Stack:
         url = f"{health[service]}/healthz" if service in health else self.metrics_url(service)
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
-                return bool(response.status == 200)
+                body = response.read().decode()
+                if response.status != 200:
+                    return False
         except OSError:
             return False
+        # The orchestrator takes messages at once, but answers from the knowledge only once
+        # the emotion service has embedded its questions: ready is when it can.
+        return service != "orchestrator" or _knowledge_loaded(body)
 
     def kill(self, service: str) -> None:
         """SIGKILL: no graceful shutdown, as in a crash or an OOM kill."""

@@ -52,19 +52,31 @@ async def test_a_person_types_a_message_and_sees_the_reply(stack: Stack) -> None
         assert await page.locator(".message b").count() == 0  # text, never HTML
 
 
-async def test_a_delivery_question_is_answered_from_the_shops_knowledge_then_a_person_is_asked(
+async def test_a_customer_is_answered_from_the_knowledge_and_the_shop_then_gets_a_person(
     stack: Stack,
 ) -> None:
-    """The demo knowledge (knowledge/delivery-times.yaml) answers; asking for a person then
-    hands the conversation over with the holding reply."""
+    """The journey of the chat page: the demo knowledge (knowledge/delivery-times.yaml)
+    answers a delivery question; an order's status comes from the shop (the fake Shopify
+    of tests/e2e/shop.py) once the customer proves it is theirs with its email and postal
+    code; asking for a person then hands the conversation over."""
     async with chat_page(stack) as page:
-        await page.fill("#text", "Hello, how long does delivery to Lyon usually take?")
-        await page.keyboard.press("Enter")
         bot = page.locator(".message--bot")
-        await expect(bot.first).to_contain_text("2 to 3 working days in France", timeout=5000)
+
+        async def say(text: str, replies: int) -> None:
+            await page.fill("#text", text)
+            await page.keyboard.press("Enter")
+            await expect(bot).to_have_count(replies, timeout=5000)
+
+        await say("Hello, how long does delivery to Lyon usually take?", 1)
+        await expect(bot.first).to_contain_text("2 to 3 working days in France")
         await expect(bot.first).to_contain_text("Did that answer your question?")
 
-        await page.fill("#text", "No, I want to talk to a person")
-        await page.keyboard.press("Enter")
-        await expect(bot).to_have_count(2, timeout=5000)
-        await expect(bot.nth(1)).to_contain_text("member of our team")
+        await say("Thanks! And where is my order 1002?", 2)
+        await expect(bot.nth(1)).to_contain_text("email address and the postal code")
+        await expect(bot.nth(1)).not_to_contain_text("being prepared")
+
+        await say("jane@example.com, 10001", 3)
+        await expect(bot.nth(2)).to_contain_text("Order 1002 is being prepared")
+
+        await say("Can I talk to a person please?", 4)
+        await expect(bot.nth(3)).to_contain_text("member of our team")

@@ -12,6 +12,7 @@ from services.orchestrator.dialogue import (
     DialogueState,
     dialogue_state,
     order_reference,
+    slots_given,
 )
 from services.orchestrator.policy import Policy
 
@@ -119,3 +120,67 @@ def test_replies_that_could_not_help_are_counted_until_one_did() -> None:
 )
 def test_a_yes_is_told_apart(text: str, agrees: bool) -> None:
     assert Policy.load().agrees(text) is agrees
+
+
+@pytest.mark.parametrize(
+    ("text", "awaiting", "slots"),
+    [
+        (
+            "jane@example.com 75011",
+            "verification",
+            {"email": "jane@example.com", "postal_code": "75011"},
+        ),
+        (
+            "my email is Jane.Doe@mail.fr, postcode sw1a 1aa",
+            "",
+            {"email": "Jane.Doe@mail.fr", "postal_code": "SW1A 1AA"},
+        ),
+        (
+            "order 1001, a@b.pt and 1000-001",
+            "verification",
+            {"order_reference": "1001", "email": "a@b.pt", "postal_code": "1000-001"},
+        ),
+        ("Die richtige Nummer ist 1004", "order_reference", {"order_reference": "1004"}),
+        ("75011", "", {}),  # a lone number is a postal code only when one was asked for
+        ("CEP 01310-100", "", {"postal_code": "01310-100"}),
+    ],
+)
+def test_the_orders_details_are_read_as_slots(
+    text: str, awaiting: str, slots: dict[str, str]
+) -> None:
+    assert slots_given(text, awaiting) == slots
+
+
+def test_details_asked_for_an_order_and_their_failures_are_followed() -> None:
+    asked = _bot("web-1", "order/unverified/track_order")
+    state = dialogue_state(_history(asked, _customer("web-1", "x")), "web-1")
+    assert (state.awaiting, state.asked_for, state.offers_person) == (
+        "verification",
+        "track_order",
+        False,
+    )
+    refused = _bot("web-1", "order/not_verified/track_order")
+    state = dialogue_state(
+        _history(asked, _customer("web-1", "a@b.fr 75012"), refused, _customer("web-1", "?")),
+        "web-1",
+    )
+    # Corrected details are still read as the order's, and a yes takes the person offered.
+    assert (state.awaiting, state.offers_person, state.failed_checks) == ("verification", True, 1)
+    assert state.slots == {"email": "a@b.fr", "postal_code": "75012"}
+
+
+def test_an_unknown_order_asks_for_the_number_again_and_counts_as_no_progress() -> None:
+    turns = [
+        _bot("sms-1", "answer/track_order"),
+        _customer("sms-1", "4242"),
+        _bot("sms-1", "order/not_found/track_order"),
+        _customer("sms-1", "4343"),
+        _bot("sms-1", "order/not_found/track_order"),
+        _customer("sms-1", "?"),
+    ]
+    state = dialogue_state(_history(*turns), "sms-1")
+    assert (state.awaiting, state.asked_for, state.stalled_turns) == (
+        ORDER_REFERENCE,
+        "track_order",
+        2,
+    )
