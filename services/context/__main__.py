@@ -42,6 +42,7 @@ def build(settings: ContextSettings, engine: AsyncEngine) -> ContextParts:
             emotion_analysis_default=settings.emotion_analysis_default,
             default_phone_region=settings.default_phone_region,
             contact_gap=timedelta(hours=settings.contact_gap_hours),
+            slot_retention=timedelta(days=settings.slot_retention_days),
         ),
     )
     links = IdentityLinks(
@@ -58,6 +59,7 @@ def build(settings: ContextSettings, engine: AsyncEngine) -> ContextParts:
         RetentionPolicy(
             emotion_retention=timedelta(days=settings.emotion_retention_days),
             message_retention=timedelta(days=settings.message_retention_days),
+            slot_retention=timedelta(days=settings.slot_retention_days),
         ),
     )
     servicer = ContextServicer(repository, links, rights, settings.default_max_turns)

@@ -32,6 +32,9 @@ class ContextSettings(ServiceSettings):
     contact_gap_hours: float = Field(12, gt=0)
     emotion_retention_days: float = Field(30, gt=0)
     message_retention_days: float = Field(365, gt=0)
+    # What the customer told the bot (emails, postal codes, order references) is forgotten
+    # this long after it was given: not returned, and deleted by the retention job.
+    slot_retention_days: float = Field(30, gt=0)
     retention_interval_minutes: float = Field(60, gt=0)
     link_code_ttl_minutes: float = Field(10, gt=0)
     link_max_attempts: int = Field(5, gt=0)

@@ -21,6 +21,10 @@ class InvalidAddressError(InvalidInputError):
     """An address that is empty, too long, or not a valid phone number for a phone channel."""
 
 
+class InvalidSlotError(InvalidInputError):
+    """A slot whose name is not a short identifier, or whose value is empty or too long."""
+
+
 class ChallengeError(RapportError):
     """A link challenge that expired, was used, or had too many wrong attempts."""
 

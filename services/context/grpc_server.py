@@ -39,6 +39,7 @@ from services.context.repository import (
     Turn,
 )
 from services.context.rights import DataRights
+from services.context.slots import Slot
 from shared.errors import InvalidInputError
 
 _STATUS: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
@@ -217,6 +218,27 @@ def issue_message(issue: Issue) -> pb.Issue:
     )
 
 
+def slot_message(slot: Slot) -> pb.Slot:
+    return pb.Slot(
+        name=slot.name,
+        value=slot.value,
+        conversation_id=slot.conversation_id,
+        channel=slot.channel,  # type: ignore[arg-type]
+        given_at=_timestamp(slot.given_at),
+    )
+
+
+def slot_of(message: pb.Slot, received_at: datetime) -> Slot:
+    """A slot from the wire; one without given_at was given when it arrived."""
+    return Slot(
+        name=message.name,
+        value=message.value,
+        conversation_id=message.conversation_id,
+        channel=message.channel,
+        given_at=_datetime(message.given_at) if message.HasField("given_at") else received_at,
+    )
+
+
 _TRENDS = {
     "improving": pb.TREND_IMPROVING,
     "stable": pb.TREND_STABLE,
@@ -245,6 +267,7 @@ def context_message(found: Context) -> pb.GetContextResponse:
         ),
         consent=consent_message(found.customer.consent),
         summary=found.summary,
+        slots=[slot_message(s) for s in found.slots],
     )
     if found.conversation is not None:
         response.conversation.CopyFrom(conversation_message(found.conversation))
@@ -379,6 +402,17 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
         return context_message(found)
 
     @status_codes
+    async def RememberSlots(  # noqa: N802
+        self, request: pb.RememberSlotsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RememberSlotsResponse:
+        _require(customer_id=request.customer_id)
+        received_at = datetime.now(UTC)
+        remembered = await self._repository.remember_slots(
+            request.customer_id, [slot_of(s, received_at) for s in request.slots]
+        )
+        return pb.RememberSlotsResponse(slots=[slot_message(s) for s in remembered])
+
+    @status_codes
     async def ListTurns(  # noqa: N802
         self, request: pb.ListTurnsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListTurnsResponse:
@@ -511,4 +545,5 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
         return pb.RunRetentionResponse(
             emotion_readings_removed=report.emotion_readings_removed,
             turns_removed=report.turns_removed,
+            slots_removed=report.slots_removed,
         )

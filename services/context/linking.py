@@ -4,7 +4,7 @@ Never on a claim alone: either the customer types a one-time code that was sent 
 other address on its own channel, or an operator decides (and is audited). Merging keeps
 both histories: every row moves to the older customer, and the younger id becomes an
 alias of it so references held elsewhere still resolve. Consent merges to the more
-protective value of the two.
+protective value of the two; of two remembered slots of one name, the newer is kept.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 import hmac
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.context.addresses import normalise_address
@@ -33,9 +33,11 @@ from services.context.models import (
     IdentityRow,
     IssueRow,
     LinkChallengeRow,
+    SlotRow,
     TurnRow,
 )
-from services.context.repository import ContextRepository, Customer
+from services.context.repository import SLOTS, ContextRepository, Customer, slot_of
+from services.context.slots import newest_per_name
 from services.context.store import Store, now, utc
 
 CODE_DIGITS = 6
@@ -180,6 +182,7 @@ class IdentityLinks:
             ).scalars()
         }
         survivor, absorbed = sorted(rows.values(), key=lambda r: (utc(r.created_at), r.id))
+        await self._merge_slots(session, survivor.id, absorbed.id)
         for table in _OWNED_TABLES:
             await session.execute(
                 update(table)
@@ -203,3 +206,18 @@ class IdentityLinks:
         await session.execute(delete(CustomerRow).where(CustomerRow.id == absorbed.id))
         session.add(CustomerAliasRow(alias_id=absorbed.id, customer_id=survivor.id))
         return survivor.id
+
+    @staticmethod
+    async def _merge_slots(session: AsyncSession, survivor: str, absorbed: str) -> None:
+        """Both customers' slots become the survivor's: one per name, the newest (the
+        survivor's on a tie). A slot is keyed by customer and name, so they cannot just move."""
+        both = SlotRow.customer_id.in_([survivor, absorbed])
+        rows = (await session.execute(select(SLOTS).where(both))).all()
+        if not rows:
+            return
+        survivor_last = sorted(rows, key=lambda row: row.customer_id == survivor)
+        kept = newest_per_name(slot_of(row) for row in survivor_last)
+        await session.execute(delete(SlotRow).where(both))
+        await session.execute(
+            insert(SlotRow), [{"customer_id": survivor, **asdict(slot)} for slot in kept]
+        )

@@ -147,6 +147,22 @@ class IssueRow(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class SlotRow(Base):
+    """What the customer told the bot (an order reference, an email...): one row per
+    customer and name, the newest value. The key leads with the customer, so a context
+    reads a customer's slots with one index range."""
+
+    __tablename__ = "customer_slots"
+
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    conversation_id: Mapped[str] = mapped_column(String(64), default="")
+    channel: Mapped[int] = mapped_column(Integer, default=0)
+    # When the customer gave it; retention deletes by it, hence the index.
+    given_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class LinkChallengeRow(Base):
     """A pending proof that ``customer_id`` owns ``address``: a one-time code, stored hashed."""
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from sqlalchemy import Integer, Row, String, Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Insert
 
 from services.context import insights
 from services.context.addresses import normalise_address
@@ -30,9 +32,11 @@ from services.context.models import (
     CustomerRow,
     IdentityRow,
     IssueRow,
+    SlotRow,
     TombstoneRow,
     TurnRow,
 )
+from services.context.slots import Slot, checked_all
 from services.context.store import Store, now, utc
 
 ROLE_CUSTOMER = 1
@@ -50,6 +54,8 @@ class StorePolicy:
     repeat_window: timedelta = timedelta(days=7)
     recent_issue_window: timedelta = timedelta(days=30)
     trajectory_points: int = 10
+    # Remembered slots older than this are not returned (and retention deletes them).
+    slot_retention: timedelta = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +170,8 @@ class Context:
     trajectory: list[insights.Reading]
     trend: str
     summary: str
+    # What the customer told the bot, newest value per name, by name.
+    slots: list[Slot]
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +319,16 @@ _ERASED_AT = HotStatement(
 )
 _INSERT_CONTACT = HotStatement(insert(CONTACTS))
 _INSERT_TURN = HotStatement(insert(TURNS))
+SLOTS = cast(Table, SlotRow.__table__)
+# The primary key (customer_id, name) is the index: one range, already in name order.
+_SLOTS_OF_CUSTOMER = HotStatement(
+    select(SLOTS)
+    .where(SLOTS.c.customer_id == bindparam("customer_id"), SLOTS.c.given_at >= bindparam("since"))
+    .order_by(SLOTS.c.name)
+)
+_CANONICAL_CUSTOMER = HotStatement(
+    select(CUSTOMERS.c.id).where(CUSTOMERS.c.id == _CANONICAL_CUSTOMER_ID)
+)
 
 
 def customer_of(row: CustomerRow | Row[Any], identities: tuple[Identity, ...] = ()) -> Customer:
@@ -358,6 +376,16 @@ def turn_of(row: TurnRow | Row[Any]) -> Turn:
     )
 
 
+def slot_of(row: SlotRow | Row[Any]) -> Slot:
+    return Slot(
+        name=row.name,
+        value=row.value,
+        conversation_id=row.conversation_id,
+        channel=row.channel,
+        given_at=utc(row.given_at),
+    )
+
+
 def conversation_of(row: ConversationRow | Row[Any]) -> Conversation:
     return Conversation(
         id=row.id,
@@ -388,10 +416,16 @@ def issue_of(row: IssueRow | Row[Any]) -> Issue:
 
 
 _ContextRows = tuple[
-    Customer, list[Turn], int, Conversation | None, list[Issue], list[insights.Reading]
+    Customer,
+    list[Turn],
+    int,
+    Conversation | None,
+    list[Issue],
+    list[insights.Reading],
+    list[Slot],
 ]
 """What a context is made from: customer, recent turns, contacts in the repeat window,
-conversation, issues and emotion readings."""
+conversation, issues, emotion readings and remembered slots."""
 
 
 class _LostRaceError(Exception):
@@ -404,6 +438,7 @@ class ContextRepository:
         self._policy = policy
         # Built once: a statement built per call is compiled (cache-keyed) per call.
         self._insert_identity = HotStatement(store.insert(IdentityRow).on_conflict_do_nothing())
+        self._remember_slot = HotStatement(_slot_upsert(store))
 
     # -- customers -------------------------------------------------------------------
 
@@ -520,6 +555,12 @@ class ContextRepository:
             raise ErasedError(f"customer {customer_id} was erased")
         raise UnknownError(f"no customer {customer_id}")
 
+    async def _no_customer(self, customer_id: str) -> NoReturn:
+        """Why a hot-path statement found no customer: erased, or unknown."""
+        async with self._store.read() as session:
+            await self._customer_row(session, customer_id)  # raises the right error
+        raise UnknownError(f"no customer {customer_id}")
+
     async def get_customer(self, customer_id: str) -> Customer:
         async with self._store.read() as session:
             row = await self._customer_row(session, customer_id)
@@ -588,9 +629,7 @@ class ContextRepository:
                 # A concurrent writer stored the same event id; the next pass reads it back.
                 continue
             if result is None:
-                async with self._store.read() as session:
-                    await self._customer_row(session, customer_id)  # raises the right error
-                raise UnknownError(f"no customer {customer_id}")
+                await self._no_customer(customer_id)
             return result
         raise UnknownError(f"could not append turn {turn.event_id}")
 
@@ -723,6 +762,38 @@ class ContextRepository:
             ).scalars()
             return [turn_of(r) for r in rows]
 
+    # -- slots -----------------------------------------------------------------------
+
+    async def remember_slots(self, customer_id: str, slots: Sequence[Slot]) -> list[Slot]:
+        """Store each slot unless a newer value of its name is stored; answer with the
+        customer's slots after the update, as a context shows them."""
+        found = checked_all(slots)
+        remembered = await self._store.run_write(
+            functools.partial(self._remember_once, customer_id, found, now())
+        )
+        if remembered is None:
+            await self._no_customer(customer_id)
+        return remembered
+
+    def _remember_once(
+        self, customer_id: str, slots: list[Slot], moment: datetime, connection: Connection
+    ) -> list[Slot] | None:
+        """One write (see Store.run_write), following merges; None without such a customer."""
+        owner = _CANONICAL_CUSTOMER(connection, {"customer_id": customer_id}).scalar()
+        if owner is None:
+            return None
+        for slot in slots:  # in request order: of two equally old, the later wins
+            self._remember_slot(connection, {"customer_id": owner, **asdict(slot)})
+        return self._read_slots(owner, moment, connection)
+
+    def _read_slots(self, owner: str, moment: datetime, connection: Connection) -> list[Slot]:
+        """The customer's slots retention still keeps: one index range."""
+        since = moment - self._policy.slot_retention
+        return [
+            slot_of(r)
+            for r in _SLOTS_OF_CUSTOMER(connection, {"customer_id": owner, "since": since})
+        ]
+
     # -- conversations and issues -----------------------------------------------------
 
     async def set_conversation_state(
@@ -822,7 +893,8 @@ class ContextRepository:
             )
             for r in _TRAJECTORY(connection, {**owner, "limit": self._policy.trajectory_points})
         ][::-1]
-        return customer_of(row, identities), turns, contacts, conversation, issues, readings
+        slots = self._read_slots(row.id, moment, connection)
+        return customer_of(row, identities), turns, contacts, conversation, issues, readings, slots
 
     async def get_context(
         self, customer_id: str, max_turns: int, conversation_id: str = ""
@@ -832,15 +904,13 @@ class ContextRepository:
             functools.partial(self._read_context, customer_id, max_turns, conversation_id, now())
         )
         if parts is None:
-            async with self._store.read() as session:
-                await self._customer_row(session, customer_id)  # raises the right error
-            raise UnknownError(f"no customer {customer_id}")
+            await self._no_customer(customer_id)
         return self._context_of(parts)
 
     @staticmethod
     def _context_of(rows: _ContextRows) -> Context:
         """A context from its rows, with the trend and the summary they tell."""
-        customer, turns, contacts, conversation, issues, readings = rows
+        customer, turns, contacts, conversation, issues, readings, slots = rows
         trend = insights.trend(readings)
         channels = sorted({CHANNEL_NAMES.get(i.channel, "other") for i in customer.identities})
         summary = insights.summary(
@@ -867,4 +937,17 @@ class ContextRepository:
             trajectory=readings,
             trend=trend,
             summary=summary,
+            slots=slots,
         )
+
+
+def _slot_upsert(store: Store) -> Insert:
+    """INSERT of one customer's slot that replaces the stored value of its name unless that
+    one is newer: an older write never wins, and a repeat changes nothing."""
+    statement = store.insert(SlotRow)
+    replaced = ("value", "conversation_id", "channel", "given_at")
+    return statement.on_conflict_do_update(
+        index_elements=[SLOTS.c.customer_id, SLOTS.c.name],
+        set_={column: statement.excluded[column] for column in replaced},
+        where=SLOTS.c.given_at <= statement.excluded.given_at,
+    )

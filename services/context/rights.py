@@ -2,7 +2,8 @@
 
 Erasure deletes every row that carries the customer's id, then leaves tombstones (keyed
 hashes of the customer and of each address) so an event sent before the erasure cannot
-recreate them. Retention removes emotion readings sooner than messages. Every export,
+recreate them. Retention removes emotion readings sooner than messages, and remembered
+slots (emails, postal codes, order references) after their own period. Every export,
 erasure and retention run is written to the audit log, which holds hashes, never
 identifiers or text.
 """
@@ -10,7 +11,7 @@ identifiers or text.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ from services.context.models import (
     IdentityRow,
     IssueRow,
     LinkChallengeRow,
+    SlotRow,
     TombstoneRow,
     TurnRow,
 )
@@ -35,6 +37,7 @@ from services.context.store import Store, now
 
 # Children first, so foreign keys hold at every step of an erasure.
 _CUSTOMER_TABLES: tuple[type[Base], ...] = (
+    SlotRow,
     TurnRow,
     ContactRow,
     IssueRow,
@@ -50,6 +53,7 @@ _SECRET_COLUMNS = frozenset({"code_hash"})
 class RetentionPolicy:
     emotion_retention: timedelta
     message_retention: timedelta
+    slot_retention: timedelta
 
     def __post_init__(self) -> None:
         if self.emotion_retention >= self.message_retention:
@@ -60,6 +64,7 @@ class RetentionPolicy:
 class RetentionReport:
     emotion_readings_removed: int
     turns_removed: int
+    slots_removed: int
 
 
 def _jsonable(value: Any) -> Any:
@@ -171,7 +176,8 @@ class DataRights:
         return deleted
 
     async def apply_retention(self, moment: datetime | None = None) -> RetentionReport:
-        """Remove emotion readings and messages older than the policy keeps them."""
+        """Remove emotion readings, messages and remembered slots older than the policy
+        keeps them."""
         moment = moment or now()
         async with self._store.write() as session:
             # Decision records quote emotion scores, so they expire with them.
@@ -193,21 +199,16 @@ class DataRights:
                     TurnRow.occurred_at < moment - self._retention.message_retention
                 )
             )
+            slots = await session.execute(
+                delete(SlotRow).where(SlotRow.given_at < moment - self._retention.slot_retention)
+            )
             await session.execute(
                 delete(LinkChallengeRow).where(LinkChallengeRow.expires_at < moment)
             )
             report = RetentionReport(
                 int(emotions.rowcount),  # type: ignore[attr-defined]
                 int(turns.rowcount),  # type: ignore[attr-defined]
+                int(slots.rowcount),  # type: ignore[attr-defined]
             )
-            self._store.audit(
-                session,
-                "retention",
-                "",
-                "retention-job",
-                {
-                    "emotion_readings_removed": report.emotion_readings_removed,
-                    "turns_removed": report.turns_removed,
-                },
-            )
+            self._store.audit(session, "retention", "", "retention-job", asdict(report))
         return report

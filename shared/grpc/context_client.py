@@ -8,6 +8,7 @@ a time and travel in batches (``ResolveCustomers``, ``AppendTurns``; see
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -103,6 +104,14 @@ class ContextClient:
             customer_id=customer_id, conversation_id=conversation_id, max_turns=max_turns
         )
         return await call(self._stub.GetContext, request, deadline_seconds=self._deadline)
+
+    async def remember_slots(self, customer_id: str, slots: Sequence[context_pb.Slot]) -> None:
+        """Remember what the customer told the bot (newest value per name wins); it comes
+        back in ``GetContextResponse.slots`` on every channel. Nothing to remember, no call."""
+        if not slots:
+            return
+        request = context_pb.RememberSlotsRequest(customer_id=customer_id, slots=slots)
+        await call(self._stub.RememberSlots, request, deadline_seconds=self._deadline)
 
     async def list_turns(self, conversation_id: str) -> list[context_pb.Turn]:
         """Every turn of one conversation, oldest first."""

@@ -86,7 +86,8 @@ def keyword_vector(text: str) -> list[float]:
 
 
 class InMemoryContext:
-    """Customers by address with consent, turns by event id; erased addresses are refused."""
+    """Customers by address with consent, turns by event id, the newest slot per name;
+    erased addresses are refused."""
 
     def __init__(self) -> None:
         self.customers: dict[tuple[int, str], str] = {}
@@ -97,6 +98,7 @@ class InMemoryContext:
         self.turn_customer: dict[str, str] = {}
         self.states: dict[str, int] = {}
         self.assignees: dict[str, str] = {}
+        self.slots: defaultdict[str, dict[str, context_pb.Slot]] = defaultdict(dict)
 
     async def set_conversation_state(
         self, conversation_id: str, state: context_pb.ConversationState, assignee: str = ""
@@ -144,6 +146,13 @@ class InMemoryContext:
         self.turn_customer[turn.event_id] = customer_id
         return stored, True
 
+    async def remember_slots(self, customer_id: str, slots: Sequence[context_pb.Slot]) -> None:
+        remembered = self.slots[customer_id]
+        for slot in slots:
+            current = remembered.get(slot.name)
+            if current is None or slot.given_at.ToDatetime() >= current.given_at.ToDatetime():
+                remembered[slot.name] = slot
+
     async def append_turn_and_get_context(
         self, customer_id: str, turn: context_pb.Turn, max_turns: int
     ) -> context_pb.GetContextResponse:
@@ -180,6 +189,7 @@ class InMemoryContext:
             ),
             trajectory=context_pb.EmotionTrajectory(points=readings),
             consent=self.consent.get(customer_id),
+            slots=[slot for _, slot in sorted(self.slots[customer_id].items())],
         )
 
 

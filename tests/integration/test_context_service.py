@@ -1,7 +1,7 @@
 """The context service over real gRPC, on SQLite and on a real PostgreSQL server.
 
-One person across channels, linking only on proof, idempotent ordered turns, consent,
-export, erasure (checked by scanning every table) and retention.
+One person across channels, linking only on proof, idempotent ordered turns, remembered
+slots, consent, export, erasure (checked by scanning every table) and retention.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import grpc
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import REGISTRY
 from rapport.common.v1 import envelope_pb2
@@ -28,7 +30,7 @@ from services.context.__main__ import build
 from services.context.config import ContextSettings
 from services.context.database import create_engine, migrate
 from services.context.grpc_server import MAX_BATCH_ITEMS
-from services.context.models import AuditRow, Base
+from services.context.models import AuditRow, Base, SlotRow
 from services.context.store import Store
 from shared.errors import NotFoundError
 from shared.grpc.context_client import ContextClient
@@ -667,6 +669,7 @@ async def test_export_holds_every_table_and_erasure_leaves_nothing(service: Serv
         attachments=[PHOTO, PLACE],
     )
     await say(service, web.customer_id, "conv-web", "secret words two")
+    await remember(service, web.customer_id, slot("email", "secret@example.com", datetime.now(UTC)))
     await service.stub.RecordIssue(
         pb.RecordIssueRequest(
             customer_id=sms.customer_id, conversation_id="conv-sms", topic="refund"
@@ -704,9 +707,11 @@ async def test_export_holds_every_table_and_erasure_leaves_nothing(service: Serv
         "turns",
         "issues",
         "link_challenges",
+        "customer_slots",
         "audit_log",
     ):
         assert exported[table], f"export has no {table}"
+    assert [s["value"] for s in exported["customer_slots"]] == ["secret@example.com"]
     assert {t["text"] for t in exported["turns"]} == {"secret words one", "secret words two"}
     [with_attachments] = [t for t in exported["turns"] if t["attachments"]]
     assert [(a["reference"], a["kind"], a["place"]) for a in with_attachments["attachments"]] == [
@@ -722,6 +727,7 @@ async def test_export_holds_every_table_and_erasure_leaves_nothing(service: Serv
         timeout=5,
     )
     assert erased.deleted["turns"] == 2 and erased.deleted["customers"] == 1
+    assert erased.deleted["customer_slots"] == 1
 
     stored = " ".join(await _every_text_value(service.engine))
     for secret in (
@@ -735,6 +741,7 @@ async def test_export_holds_every_table_and_erasure_leaves_nothing(service: Serv
         "secret words",
         PHOTO.reference,
         PLACE.place,
+        "secret@example.com",
     ):
         assert secret not in stored, f"{secret!r} survived the erasure"
     assert "unrelated" in stored  # other customers are untouched
@@ -753,6 +760,12 @@ async def test_export_holds_every_table_and_erasure_leaves_nothing(service: Serv
         == grpc.StatusCode.FAILED_PRECONDITION
     )
     assert await status_of(say(service, sms.customer_id, "conv-sms", "late")) == (
+        grpc.StatusCode.FAILED_PRECONDITION
+    )
+    late_slot = pb.RememberSlotsRequest(
+        customer_id=web.customer_id, slots=[slot("email", "x@example.com", datetime.now(UTC))]
+    )
+    assert await status_of(service.stub.RememberSlots(late_slot, timeout=5)) == (
         grpc.StatusCode.FAILED_PRECONDITION
     )
     audit = await service.stub.ExportCustomer(
@@ -839,3 +852,191 @@ async def test_a_bot_turn_keeps_its_decision_record_until_emotion_data_expires(
 def test_emotion_data_may_not_outlive_messages() -> None:
     with pytest.raises(ValueError, match="shorter"):
         ContextSettings(metrics_port=0, emotion_retention_days=400, message_retention_days=365)
+
+
+def slot(name: str, value: str, given_at: datetime, **fields: object) -> pb.Slot:
+    return pb.Slot(name=name, value=value, given_at=stamp(given_at), **fields)  # type: ignore[arg-type]
+
+
+async def remember(service: Service, customer_id: str, *slots: pb.Slot) -> list[pb.Slot]:
+    request = pb.RememberSlotsRequest(customer_id=customer_id, slots=slots)
+    return list((await service.stub.RememberSlots(request, timeout=5)).slots)
+
+
+def values(slots: Sequence[pb.Slot]) -> dict[str, str]:
+    return {s.name: s.value for s in slots}
+
+
+async def test_a_slot_keeps_its_newest_value_and_a_repeat_changes_nothing(
+    service: Service,
+) -> None:
+    customer = await resolve(service, WEB, "visitor-token-slots-1")
+    cid = customer.customer_id
+    now = datetime.now(UTC)
+    given = slot("email", "ana@example.com", now - timedelta(hours=1), conversation_id="c-1")
+    given.channel = WEB
+    first = await remember(service, cid, given)
+    assert first == [given]
+    assert await remember(service, cid, given) == first  # idempotent
+    older = slot("email", "old@example.com", now - timedelta(hours=2))
+    assert await remember(service, cid, older) == first  # an older write never wins
+    newer = slot("email", "  ana@example.org ", now - timedelta(minutes=1))
+    after = await remember(service, cid, newer, slot("postal_code", "SW1A 1AA", now))
+    assert values(after) == {"email": "ana@example.org", "postal_code": "SW1A 1AA"}
+
+    # Two of one name in one call: the newer wins whatever the order.
+    both = await remember(
+        service,
+        cid,
+        slot("order_reference", "#1002", now),
+        slot("order_reference", "#1001", now - timedelta(minutes=5)),
+    )
+    assert values(both)["order_reference"] == "#1002"
+    # Without given_at, a slot was given when it arrived: newer than all of the above.
+    unstamped = await remember(service, cid, pb.Slot(name="product", value="kettle"))
+    assert next(s for s in unstamped if s.name == "product").given_at.ToDatetime(UTC) >= now
+    async with service.engine.connect() as connection:
+        stored = (await connection.execute(select(SlotRow.name))).scalars().all()
+    assert sorted(stored) == ["email", "order_reference", "postal_code", "product"]
+
+
+async def test_remembered_slots_come_with_every_context_the_service_builds(
+    service: Service,
+) -> None:
+    client = ContextClient(service.channel, deadline_seconds=5)
+    customer = await resolve(service, WEB, "visitor-token-slots-2")
+    cid = customer.customer_id
+    given = slot("order_reference", "#1001", datetime.now(UTC) - timedelta(days=10))
+    await client.remember_slots(cid, [given])
+    await client.remember_slots(cid, [])  # nothing to remember: no call
+
+    appended = await say(service, cid, "conv-1", "Where is it?", context_turns=5)
+    assert list(appended.context.slots) == [given]
+    assert list((await context_of(service, cid, conversation_id="conv-1")).slots) == [given]
+    batch = await service.stub.AppendTurns(
+        pb.AppendTurnsRequest(items=[turn_request(cid, "conv-1", "Hello?", context_turns=5)]),
+        timeout=5,
+    )
+    assert list(batch.results[0].appended.context.slots) == [given]
+    turn = turn_request(cid, "conv-1", "Any news?").turn
+    assert list((await client.append_turn_and_get_context(cid, turn, 5)).slots) == [given]
+    # Another customer sees none of them.
+    other = await resolve(service, WEB, "visitor-token-slots-3")
+    assert not (await context_of(service, other.customer_id)).slots
+
+
+async def test_a_merge_keeps_the_newest_slot_per_name_across_channels(service: Service) -> None:
+    sms = await resolve(service, SMS, "+447911123456")
+    web = await resolve(service, WEB, "visitor-token-slots-4")
+    now = datetime.now(UTC)
+    on_sms = [
+        slot("email", "old@example.com", now - timedelta(hours=3), channel=SMS),
+        slot("postal_code", "SW1A 1AA", now - timedelta(hours=2), channel=SMS),
+    ]
+    on_web = [
+        slot("email", "new@example.com", now - timedelta(hours=1), channel=WEB),
+        slot("order_reference", "#1001", now - timedelta(hours=4), channel=WEB),
+    ]
+    await remember(service, sms.customer_id, *on_sms)
+    await remember(service, web.customer_id, *on_web)
+    # The younger customer is merged into the older one, whose email is the older.
+    merged = await service.stub.MergeCustomers(
+        pb.MergeCustomersRequest(
+            customer_id=web.customer_id, other_customer_id=sms.customer_id, actor="op-1"
+        ),
+        timeout=5,
+    )
+    assert merged.customer.customer_id == sms.customer_id
+    expected = [on_web[0], on_web[1], on_sms[1]]  # by name
+    for known_id in (sms.customer_id, web.customer_id):
+        assert list((await context_of(service, known_id)).slots) == expected
+    # The absorbed id still writes to the survivor.
+    later = slot("product", "kettle", now, channel=WEB)
+    assert values(await remember(service, web.customer_id, later))["product"] == "kettle"
+    async with service.engine.connect() as connection:
+        owners = (await connection.execute(select(SlotRow.customer_id))).scalars().all()
+    assert set(owners) == {sms.customer_id} and len(owners) == 4
+
+
+async def test_slots_are_refused_when_malformed_and_quoted_nowhere(service: Service) -> None:
+    customer = await resolve(service, WEB, "visitor-token-slots-5")
+    now = datetime.now(UTC)
+    good = slot("email", "ana@example.com", now)
+    refused = [
+        [slot("Email", "x", now)],
+        [slot("e-mail", "x", now)],
+        [slot("_email", "x", now)],
+        [slot("a" * 41, "x", now)],
+        [slot("", "x", now)],
+        [good, slot("postal_code", "   ", now)],
+        [good, slot("postal_code", "9" * 201, now)],
+        [good, slot("product", "kettle", now, conversation_id="c" * 65)],
+        [],
+        [slot("product", f"item {n}", now) for n in range(33)],
+    ]
+    for slots in refused:
+        request = pb.RememberSlotsRequest(customer_id=customer.customer_id, slots=slots)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await service.stub.RememberSlots(request, timeout=5)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "ana@example.com" not in (caught.value.details() or "")
+    # Nothing of a refused call was stored, not even its good slots.
+    assert not (await context_of(service, customer.customer_id)).slots
+    for customer_id, code in (
+        ("", grpc.StatusCode.INVALID_ARGUMENT),
+        ("no-such-customer", grpc.StatusCode.NOT_FOUND),
+    ):
+        request = pb.RememberSlotsRequest(customer_id=customer_id, slots=[good])
+        assert await status_of(service.stub.RememberSlots(request, timeout=5)) == code
+    # Exactly at the limits is fine.
+    edge = slot("a" * 40, "9" * 200, now)
+    assert values(await remember(service, customer.customer_id, edge)) == {"a" * 40: "9" * 200}
+
+
+async def test_slots_past_their_retention_are_not_returned_and_are_deleted(
+    service: Service,
+) -> None:
+    customer = await resolve(service, WEB, "visitor-token-slots-6")
+    cid = customer.customer_id
+    now = datetime.now(UTC)
+    fresh = slot("email", "ana@example.com", now - timedelta(days=29))
+    stale = slot("postal_code", "SW1A 1AA", now - timedelta(days=31))
+    assert await remember(service, cid, fresh, stale) == [fresh]  # stored, not shown
+    assert list((await context_of(service, cid)).slots) == [fresh]
+
+    report = await service.stub.RunRetention(pb.RunRetentionRequest(now=stamp(now)), timeout=5)
+    assert report.slots_removed == 1
+    exported = json.loads(
+        (
+            await service.stub.ExportCustomer(
+                pb.ExportCustomerRequest(customer_id=cid, actor="dpo"), timeout=5
+            )
+        ).json
+    )
+    assert [s["name"] for s in exported["customer_slots"]] == ["email"]
+    later = await service.stub.RunRetention(
+        pb.RunRetentionRequest(now=stamp(now + timedelta(days=2))), timeout=5
+    )
+    assert later.slots_removed == 1
+    assert not (await context_of(service, cid)).slots
+
+
+def test_slots_are_kept_thirty_days_unless_configured() -> None:
+    assert ContextSettings(metrics_port=0).slot_retention_days == 30
+    with pytest.raises(ValueError, match="greater than 0"):
+        ContextSettings(metrics_port=0, slot_retention_days=0)
+
+
+async def test_the_migrations_build_exactly_the_schema_the_models_describe(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine)
+        async with engine.connect() as connection:
+            differences = await connection.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+            )
+    finally:
+        await engine.dispose()
+    assert differences == []

@@ -324,7 +324,7 @@ class GetContextRequest(_message.Message):
     def __init__(self, conversation_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., max_turns: _Optional[int] = ...) -> None: ...
 
 class GetContextResponse(_message.Message):
-    __slots__ = ("customer", "recent_turns", "contacts_last_7_days", "conversation", "issues", "trajectory", "consent", "summary")
+    __slots__ = ("customer", "recent_turns", "contacts_last_7_days", "conversation", "issues", "trajectory", "consent", "summary", "slots")
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     RECENT_TURNS_FIELD_NUMBER: _ClassVar[int]
     CONTACTS_LAST_7_DAYS_FIELD_NUMBER: _ClassVar[int]
@@ -333,6 +333,7 @@ class GetContextResponse(_message.Message):
     TRAJECTORY_FIELD_NUMBER: _ClassVar[int]
     CONSENT_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    SLOTS_FIELD_NUMBER: _ClassVar[int]
     customer: Customer
     recent_turns: _containers.RepeatedCompositeFieldContainer[Turn]
     contacts_last_7_days: int
@@ -341,7 +342,36 @@ class GetContextResponse(_message.Message):
     trajectory: EmotionTrajectory
     consent: Consent
     summary: str
-    def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ..., recent_turns: _Optional[_Iterable[_Union[Turn, _Mapping]]] = ..., contacts_last_7_days: _Optional[int] = ..., conversation: _Optional[_Union[Conversation, _Mapping]] = ..., issues: _Optional[_Iterable[_Union[Issue, _Mapping]]] = ..., trajectory: _Optional[_Union[EmotionTrajectory, _Mapping]] = ..., consent: _Optional[_Union[Consent, _Mapping]] = ..., summary: _Optional[str] = ...) -> None: ...
+    slots: _containers.RepeatedCompositeFieldContainer[Slot]
+    def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ..., recent_turns: _Optional[_Iterable[_Union[Turn, _Mapping]]] = ..., contacts_last_7_days: _Optional[int] = ..., conversation: _Optional[_Union[Conversation, _Mapping]] = ..., issues: _Optional[_Iterable[_Union[Issue, _Mapping]]] = ..., trajectory: _Optional[_Union[EmotionTrajectory, _Mapping]] = ..., consent: _Optional[_Union[Consent, _Mapping]] = ..., summary: _Optional[str] = ..., slots: _Optional[_Iterable[_Union[Slot, _Mapping]]] = ...) -> None: ...
+
+class Slot(_message.Message):
+    __slots__ = ("name", "value", "conversation_id", "channel", "given_at")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    GIVEN_AT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    conversation_id: str
+    channel: _envelope_pb2.Channel
+    given_at: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ..., conversation_id: _Optional[str] = ..., channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., given_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RememberSlotsRequest(_message.Message):
+    __slots__ = ("customer_id", "slots")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    SLOTS_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    slots: _containers.RepeatedCompositeFieldContainer[Slot]
+    def __init__(self, customer_id: _Optional[str] = ..., slots: _Optional[_Iterable[_Union[Slot, _Mapping]]] = ...) -> None: ...
+
+class RememberSlotsResponse(_message.Message):
+    __slots__ = ("slots",)
+    SLOTS_FIELD_NUMBER: _ClassVar[int]
+    slots: _containers.RepeatedCompositeFieldContainer[Slot]
+    def __init__(self, slots: _Optional[_Iterable[_Union[Slot, _Mapping]]] = ...) -> None: ...
 
 class ListTurnsRequest(_message.Message):
     __slots__ = ("conversation_id",)
@@ -505,9 +535,11 @@ class RunRetentionRequest(_message.Message):
     def __init__(self, now: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RunRetentionResponse(_message.Message):
-    __slots__ = ("emotion_readings_removed", "turns_removed")
+    __slots__ = ("emotion_readings_removed", "turns_removed", "slots_removed")
     EMOTION_READINGS_REMOVED_FIELD_NUMBER: _ClassVar[int]
     TURNS_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    SLOTS_REMOVED_FIELD_NUMBER: _ClassVar[int]
     emotion_readings_removed: int
     turns_removed: int
-    def __init__(self, emotion_readings_removed: _Optional[int] = ..., turns_removed: _Optional[int] = ...) -> None: ...
+    slots_removed: int
+    def __init__(self, emotion_readings_removed: _Optional[int] = ..., turns_removed: _Optional[int] = ..., slots_removed: _Optional[int] = ...) -> None: ...

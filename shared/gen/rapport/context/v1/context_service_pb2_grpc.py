@@ -65,6 +65,11 @@ class ContextServiceStub:
                 request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.GetContextRequest.SerializeToString,
                 response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.GetContextResponse.FromString,
                 _registered_method=True)
+        self.RememberSlots = channel.unary_unary(
+                '/rapport.context.v1.ContextService/RememberSlots',
+                request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.RememberSlotsRequest.SerializeToString,
+                response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.RememberSlotsResponse.FromString,
+                _registered_method=True)
         self.ListTurns = channel.unary_unary(
                 '/rapport.context.v1.ContextService/ListTurns',
                 request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ListTurnsRequest.SerializeToString,
@@ -169,6 +174,16 @@ class ContextServiceServicer:
 
     def GetContext(self, request, context):
         """Everything needed to answer the next message of a conversation, in one call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RememberSlots(self, request, context):
+        """Remember what the customer told the bot (an order reference, an email...): one value
+        per name, the newest given_at winning; a repeat is a no-op. They come back in every
+        GetContextResponse until retention forgets them. INVALID_ARGUMENT for a malformed name
+        or value, no slots or more than 32.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -282,6 +297,11 @@ def add_ContextServiceServicer_to_server(servicer, server):
                     servicer.GetContext,
                     request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.GetContextRequest.FromString,
                     response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.GetContextResponse.SerializeToString,
+            ),
+            'RememberSlots': grpc.unary_unary_rpc_method_handler(
+                    servicer.RememberSlots,
+                    request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.RememberSlotsRequest.FromString,
+                    response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.RememberSlotsResponse.SerializeToString,
             ),
             'ListTurns': grpc.unary_unary_rpc_method_handler(
                     servicer.ListTurns,
@@ -485,6 +505,33 @@ class ContextService:
             '/rapport.context.v1.ContextService/GetContext',
             rapport_dot_context_dot_v1_dot_context__service__pb2.GetContextRequest.SerializeToString,
             rapport_dot_context_dot_v1_dot_context__service__pb2.GetContextResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RememberSlots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.context.v1.ContextService/RememberSlots',
+            rapport_dot_context_dot_v1_dot_context__service__pb2.RememberSlotsRequest.SerializeToString,
+            rapport_dot_context_dot_v1_dot_context__service__pb2.RememberSlotsResponse.FromString,
             options,
             channel_credentials,
             insecure,
