@@ -1,6 +1,7 @@
-"""Where the conversation stands, read from the turns the context store keeps: what the
-bot's last message asked for, what the customer has already given (on any channel), and
-how many replies in a row could not help. Pure.
+"""Where the conversation stands, read from what the context store keeps: what the bot's
+last message asked for, what the customer has already given (on any channel: the slots
+the store remembers, and the recent turns), and how many replies in a row could not
+help. Pure.
 
 Every bot turn is stored with its decision record, whose template names what the bot
 said (``answer/track_order`` asked for an order number, ``knowledge/unknown`` offered a
@@ -22,12 +23,15 @@ EMAIL = "email"
 POSTAL_CODE = "postal_code"
 PERSON = "person"
 VERIFICATION = "verification"  # the order's email and postal code, to prove it is theirs
+ANSWER_CHECK = "answer_check"  # "did that answer your question?" after an article
 
 # The templates of the bot's replies that say where the conversation stands (planning
 # writes them into each decision record; this module and the handoff read them back).
 KNOWLEDGE = "knowledge/"  # knowledge/<article id>: answered from that article
 KNOWLEDGE_UNKNOWN = f"{KNOWLEDGE}unknown"  # nothing in the knowledge: a person offered
 OFFER_PERSON = "dialogue/offer_person"  # replies that could not help: a person offered
+ANSWER_HELPED = "dialogue/answer_helped"  # glad it helped; anything else?
+NOT_HELPED = "dialogue/not_helped"  # sorry it did not help (a person is taking over)
 ORDER = "order/"  # order/<outcome>/<intent>: what the shop said of the order (planning)
 ORDER_UNVERIFIED = "unverified"  # the order's email and postal code asked for
 ORDER_NOT_FOUND = "not_found"  # no such order: the number asked for again
@@ -151,6 +155,8 @@ def _asks(template: str) -> tuple[str, str]:
         if outcome in waits:
             return waits[outcome], intent
         return ("", "")
+    if template.startswith(KNOWLEDGE) and template != KNOWLEDGE_UNKNOWN:
+        return ANSWER_CHECK, ""
     return (PERSON, "") if template in OFFERS_A_PERSON else ("", "")
 
 
@@ -165,7 +171,9 @@ def dialogue_state(history: context_pb.GetContextResponse, conversation_id: str)
     if turns and turns[-1].role == context_pb.ROLE_CUSTOMER:
         turns = turns[:-1]
     waiting: dict[str, tuple[str, str]] = {}
-    slots: dict[str, str] = {}
+    # What the context service remembers of the customer (beyond the recent turns), then
+    # what the recent turns give, read in the light of what the bot asked.
+    slots: dict[str, str] = {slot.name: slot.value for slot in history.slots}
     for turn in turns:
         if turn.role == context_pb.ROLE_BOT:
             waiting[turn.conversation_id] = _asks(turn.decision.template)

@@ -17,6 +17,7 @@ What to decide and say is worked out by the pure functions of ``planning``, whic
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -29,7 +30,7 @@ from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import feedback_pb2, handoff_pb2, messages_pb2
 
 from services.orchestrator.crisis import CrisisResources, country_of
-from services.orchestrator.dialogue import slots_given
+from services.orchestrator.dialogue import ORDER_REFERENCE, slots_given
 from services.orchestrator.handoff import handoff_packet
 from services.orchestrator.knowledge.index import KnowledgeIndex
 from services.orchestrator.metrics import (
@@ -41,7 +42,7 @@ from services.orchestrator.metrics import (
     REPLIES,
     SHOP_LOOKUPS,
 )
-from services.orchestrator.orders import ShopAnswer, proven_identity
+from services.orchestrator.orders import NOT_FOUND, ShopAnswer, proven_identity
 from services.orchestrator.planning import (
     Reading,
     has_text,
@@ -50,7 +51,7 @@ from services.orchestrator.planning import (
     plan_reply,
     situation_of,
 )
-from services.orchestrator.policy import Policy
+from services.orchestrator.policy import Facts, Policy
 from services.orchestrator.ratings import Rating, read_rating
 from services.orchestrator.shop.port import ShopPort, ShopUnavailable
 from shared.errors import (
@@ -102,6 +103,8 @@ class ContextPort(Protocol):
         self, conversation_id: str, state: context_pb.ConversationState
     ) -> context_pb.Conversation: ...
 
+    async def remember_slots(self, customer_id: str, slots: Sequence[context_pb.Slot]) -> None: ...
+
 
 REPLY = "reply"
 """The purpose the bot's reply to an inbound event is derived under (its event id)."""
@@ -115,6 +118,29 @@ def _known_customer(envelope: envelope_pb2.Envelope, customer_id: str) -> envelo
     return envelope_pb2.CustomerRef(
         customer_id=customer_id, channel=envelope.channel, address=envelope.customer.address
     )
+
+
+def _slots(
+    given: Mapping[str, str], envelope: envelope_pb2.Envelope, facts: Facts
+) -> list[context_pb.Slot]:
+    """The slots this message gave, as the context service keeps them: the order number
+    is the one that served the message (read as the answer to the bot's question), and
+    not one the shop does not have."""
+    values = (
+        {**given, ORDER_REFERENCE: facts.order_reference} if facts.order_reference else {**given}
+    )
+    if facts.order_lookup == NOT_FOUND:
+        values.pop(ORDER_REFERENCE, None)
+    return [
+        context_pb.Slot(
+            name=name,
+            value=value,
+            conversation_id=envelope.conversation_id,
+            channel=envelope.channel,
+            given_at=envelope.occurred_at,
+        )
+        for name, value in sorted(values.items())
+    ]
 
 
 class InboundHandler:
@@ -220,11 +246,12 @@ class InboundHandler:
             )
         )
         dialogue = situation.dialogue
+        given = slots_given(event.text, dialogue.awaiting)
         proven = proven_identity(
             envelope.channel,
             envelope.customer.address,
             ((i.channel, i.address, i.verified) for i in customer.identities),
-            {**dialogue.slots, **slots_given(event.text, dialogue.awaiting)},
+            {**dialogue.slots, **given},
         )
         reading = await self._ask_shop(
             Reading(event, analysis, situation, match, helplines, proven)
@@ -238,6 +265,11 @@ class InboundHandler:
         if plan.quiet and not answered:
             return
         await self._reply(event, customer.customer_id, plan.planned.reply, plan.record(analysis))
+        # Remembered by the context service, so nothing given is asked for again, on any
+        # channel, however long the conversation (a repeat changes nothing).
+        await self._context.remember_slots(
+            customer.customer_id, _slots(given, envelope, plan.facts)
+        )
         if decision.escalates:
             await self._hand_off(
                 handoff_packet(

@@ -20,10 +20,13 @@ from rapport.events.v1 import messages_pb2
 from services.orchestrator.attachments import distinct, kinds_of
 from services.orchestrator.crisis import Helplines
 from services.orchestrator.dialogue import (
+    ANSWER_CHECK,
+    ANSWER_HELPED,
     ASKS_FOR_ORDER,
     KNOWLEDGE,
     KNOWLEDGE_UNKNOWN,
     KNOWN_ORDER,
+    NOT_HELPED,
     OFFER_PERSON,
     ORDER,
     ORDER_REFERENCE,
@@ -187,11 +190,14 @@ def message_facts(
         awaiting=PERSON if situation.dialogue.offers_person else situation.dialogue.awaiting,
         stalled_turns=situation.dialogue.stalled_turns,
         agrees=policy.agrees(event.text),
+        answer_check=policy.answer_check(event.text)
+        if situation.dialogue.awaiting == ANSWER_CHECK
+        else "",
         attachment_kinds=distinct(kinds_of(event.attachments)),
     )
     if match is not None:
         intent = analysis.intent.name if analysis is not None else "unknown"
-        answers = match.answers and intent in policy.knowledge_intents
+        answers = match.answers and intent not in policy.knowledge_excluded_intents
         facts = replace(
             facts,
             knowledge_article=match.article.id,
@@ -254,17 +260,17 @@ def reply_language(
     conversation_language: str,
     locale_hint: str,
     *,
-    gives_an_order: bool = False,
+    short_answer: bool = False,
     previous_language: str = "",
 ) -> str:
     """The language to answer in ("" when unknown): what the text was read as; with no
     reading (no text, analysis opted out or unavailable), the language the conversation
-    was written in so far, else the one the channel suggests. A short message that gives
-    an order number ("fd8cc0") says nothing of its language: the customer's previous
-    message's is kept."""
-    if analysis is not None and not (gives_an_order and previous_language):
+    was written in so far, else the one the channel suggests. A short answer to the
+    bot's question ("fd8cc0", "nope") says little of its language: the customer's
+    previous message's is kept."""
+    if analysis is not None and not (short_answer and previous_language):
         return analysis.language.code if analysis.language.supported else ""
-    return (previous_language if gives_an_order else "") or conversation_language or locale_hint
+    return (previous_language if short_answer else "") or conversation_language or locale_hint
 
 
 def _emotion_to_acknowledge(
@@ -290,7 +296,11 @@ def dialogue_answer(
     if facts.order_reference:
         answer = VOICE.answer(language, facts.order_intent, facts.order_reference)
         return answer, f"answer/{facts.order_intent}/{KNOWN_ORDER}", language
-    if "no_progress" in decision.codes():
+    if "answer_helped" in decision.codes():
+        return VOICE.knowledge_glad(language), ANSWER_HELPED, language
+    if {"no_progress", "answer_did_not_help"} & set(decision.codes()):
+        if decision.escalates:  # a person is already asked for: no offer of one
+            return VOICE.knowledge_not_helped(language), NOT_HELPED, language
         return VOICE.offer_person(language), OFFER_PERSON, language
     return "", "", language
 
@@ -384,7 +394,7 @@ def _reply(
         analysis,
         situation.conversation_language,
         event.locale_hint,
-        gives_an_order=bool(facts.order_reference)
+        short_answer=bool(facts.order_reference or facts.awaiting)
         and len(event.text.split()) <= SHORT_ANSWER_WORDS,
         previous_language=situation.previous_language,
     )

@@ -72,7 +72,7 @@ class Facts:
     # The business's knowledge (knowledge/): the article nearest the message ("" with no
     # knowledge to look in), its similarity and calibrated score, whether the bot answers
     # with it (the score reached the threshold and the intent is one of the policy's
-    # knowledge_intents), and whether the article asks a person to follow up.
+    # knowledge_excluded_intents), and whether the article asks a person to follow up.
     knowledge_article: str = ""
     knowledge_similarity: float = 0.0
     knowledge_score: float = 0.0
@@ -94,6 +94,9 @@ class Facts:
     # told.
     order_lookup: str = ""
     order_status: str = ""
+    # The reply to the bot's "did that answer your question?": helped (a yes, thanks),
+    # not_helped (a no), "" (not a reply to it, or a new question).
+    answer_check: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +199,9 @@ class Policy:
     negative_events: re.Pattern[str] | None = None
     questions: re.Pattern[str] | None = None
     agreement: re.Pattern[str] | None = None
-    knowledge_intents: frozenset[str] = frozenset({"unknown"})
+    disagreement: re.Pattern[str] | None = None
+    thanks: re.Pattern[str] | None = None
+    knowledge_excluded_intents: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, path: Path = DEFAULT_POLICY) -> Policy:
@@ -234,10 +239,14 @@ class Policy:
             negative_events=_phrases(
                 [w for words in lexicons["negative_events"].values() for w in words]
             ),
-            knowledge_intents=frozenset(document["knowledge_intents"]),
+            knowledge_excluded_intents=frozenset(document["knowledge_excluded_intents"]),
             agreement=_clause_openings(
                 [w for words in lexicons["agreement"].values() for w in words]
             ),
+            disagreement=_clause_openings(
+                [w for words in lexicons["disagreement"].values() for w in words]
+            ),
+            thanks=_clause_openings([w for words in lexicons["thanks"].values() for w in words]),
             questions=_clause_openings(
                 [w for words in lexicons["question_openings"].values() for w in words]
             ),
@@ -257,6 +266,18 @@ class Policy:
     def agrees(self, text: str) -> bool:
         """The message opens with a yes ("yes please", "sí, claro", "ja gerne")."""
         return bool(self.agreement and self.agreement.search(_plain(text)))
+
+    def answer_check(self, text: str) -> str:
+        """What a reply to "did that answer your question?" says: "helped" (a yes,
+        thanks), "not_helped" (a no), "" (neither, or a new question)."""
+        plain = _plain(text)
+        if self.asks_a_question(text):
+            return ""
+        if self.thanks and self.thanks.search(plain):  # before a no: "no worries"
+            return "helped"
+        if self.disagreement and self.disagreement.search(plain):
+            return "not_helped"
+        return "helped" if self.agrees(text) else ""
 
     def asks_a_question(self, text: str) -> bool:
         """A question mark, or a clause that opens the way questions do ("how long...")."""

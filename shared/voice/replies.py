@@ -176,6 +176,10 @@ class Library:
     knowledge_unknown: str
     # Two replies in a row could not help: a person offered instead of asking again.
     offer_person: str
+    # The customer said the answer helped: glad, and anything else?
+    knowledge_glad: str
+    # The answers did not help and a person is taking over: sorry, before the hand-over.
+    knowledge_not_helped: str
     orders: OrderSentences
     day_format: str
     months: tuple[str, ...]
@@ -448,6 +452,12 @@ class Voice:
             offer_person=_text(
                 _require(knowledge, "offer_person", f"{where}.knowledge"), where, _NO_SLOTS
             ),
+            knowledge_glad=_text(
+                _require(knowledge, "glad", f"{where}.knowledge"), where, _NO_SLOTS
+            ),
+            knowledge_not_helped=_text(
+                _require(knowledge, "not_helped", f"{where}.knowledge"), where, _NO_SLOTS
+            ),
             orders=_order_sentences(_require(raw, "orders", where), f"{where}.orders"),
             day_format=_text(_require(raw, "day_format", where), where, _DAY_SLOTS),
             months=months,
@@ -502,6 +512,8 @@ class Voice:
             yield f"{code}.knowledge.check", lib.knowledge_check
             yield f"{code}.knowledge.unknown", lib.knowledge_unknown
             yield f"{code}.knowledge.offer_person", lib.offer_person
+            yield f"{code}.knowledge.glad", lib.knowledge_glad
+            yield f"{code}.knowledge.not_helped", lib.knowledge_not_helped
             yield f"{code}.sign_off", lib.sign_off
 
     def _check(self, sentence: str, where: str) -> None:
@@ -568,6 +580,12 @@ class Voice:
 
     def order_sentences(self, language: str) -> OrderSentences:
         return self.libraries[self.resolve(language)[0]].orders
+
+    def knowledge_glad(self, language: str) -> str:
+        return self.libraries[self.resolve(language)[0]].knowledge_glad
+
+    def knowledge_not_helped(self, language: str) -> str:
+        return self.libraries[self.resolve(language)[0]].knowledge_not_helped
 
     def offer_person(self, language: str) -> str:
         return self.libraries[self.resolve(language)[0]].offer_person

@@ -32,8 +32,9 @@ from aiokafka import AIOKafkaConsumer
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.context.v1 import context_service_pb2_grpc as context_grpc
-from rapport.events.v1 import handoff_pb2, messages_pb2
+from rapport.events.v1 import agent_pb2, handoff_pb2, messages_pb2
 
+from services.orchestrator.dialogue import ASKS_FOR_ORDER
 from services.sms_adapter.config import SmsSettings
 from services.sms_adapter.twilio import TwilioAdapter
 from services.social_adapter.messenger import MessengerAdapter
@@ -50,7 +51,7 @@ from shared.conversations import thread_conversation_id
 from shared.grpc.client import open_channel
 from shared.kafka.codec import derived_event_id, new_envelope
 from shared.kafka.producer import EventPublisher
-from shared.kafka.topics import HANDOFF, INBOUND, outbound_topic
+from shared.kafka.topics import AGENT_ACTIONS, HANDOFF, INBOUND, outbound_topic
 from shared.voice.replies import VOICE, EarlierContact
 from tests.conftest import unique
 from tests.e2e.stack import Stack
@@ -134,6 +135,8 @@ class Turn:
     link_from: str = ""
     attach: tuple[str, ...] = ()  # kinds sent with (or instead of) the text
     contains: tuple[str, ...] = ()  # words the reply must carry (a helpline, an answer)
+    # An agent claims the conversation and hands it back to the bot before this message.
+    agent_returns: bool = False
 
 
 @dataclass(frozen=True)
@@ -274,7 +277,11 @@ class Outbox:
                         self.handoffs[handoff.envelope.event_id] = handoff
                     else:
                         reply = messages_pb2.SendMessage.FromString(record.value)
-                        self.replies[reply.in_reply_to] = reply
+                        # The bot's reply; the desk's place-in-line notices answer the
+                        # same messages under other ids and are not the bot speaking.
+                        cause = reply.in_reply_to
+                        if cause and reply.envelope.event_id == derived_event_id(cause, "reply"):
+                            self.replies[cause] = reply
 
 
 async def _until(probe: Any, what: str, timeout: float = TURN_TIMEOUT) -> Any:
@@ -310,6 +317,8 @@ class Player:
             for number, turn in enumerate(conversation.turns, start=1):
                 if turn.link_from:
                     await self._link(conversation.turns[: number - 1], turn)
+                if turn.agent_returns:
+                    await self._agent_returns(turn)
                 played.seen.append(await self._turn(turn, number))
             for seen in played.seen:
                 seen.handoff = await self._handoff(seen)
@@ -417,6 +426,47 @@ class Player:
             timeout=5,
         )
         assert linked.merged, f"linking {turn.link_from} {address} merged nothing"
+
+    async def _agent_returns(self, turn: Turn) -> None:
+        """An agent claims the conversation, then hands it back, as the desk publishes;
+        returns once the bot is in charge again."""
+        channel = channel_number(turn.channel)
+        conversation_id = thread_conversation_id(turn.channel, turn.address)
+        customer = await self._context.ResolveCustomer(
+            context_pb.ResolveCustomerRequest(channel=channel, address=turn.address), timeout=5
+        )
+        customer_id = customer.customer.customer_id
+        for kind in (
+            agent_pb2.AGENT_ACTION_KIND_CLAIMED,
+            agent_pb2.AGENT_ACTION_KIND_RETURNED_TO_BOT,
+        ):
+            action = agent_pb2.AgentActionTaken(
+                envelope=new_envelope(
+                    conversation_id=conversation_id,
+                    channel=channel,
+                    customer=envelope_pb2.CustomerRef(
+                        customer_id=customer_id, channel=channel, address=turn.address
+                    ),
+                ),
+                kind=kind,
+                agent_id="agent-scenarios",
+                agent_name="Alex",
+            )
+            await self._publisher.publish(AGENT_ACTIONS, action)
+
+        async def with_the_bot() -> bool:
+            context = await self._context.GetContext(
+                context_pb.GetContextRequest(
+                    customer_id=customer_id, conversation_id=conversation_id, max_turns=1
+                ),
+                timeout=5,
+            )
+            conversation = context.conversation
+            return bool(conversation.returned_by) and (
+                conversation.state == context_pb.CONVERSATION_STATE_BOT
+            )
+
+        await _until(with_the_bot, "the conversation handed back to the bot")
 
     async def _turns(self, conversation_id: str) -> list[context_pb.Turn]:
         response = await self._context.ListTurns(
@@ -611,19 +661,25 @@ def test_conversation(conversation: Conversation, played: dict[str, Played]) -> 
         problems = problems_of(turn, seen, _earlier(conversation, run, index))
         if problems:
             report.append(f"turn {index + 1} {turn.say!r}:\n  " + "\n  ".join(problems))
+    report += moving_forward(conversation, run)
     assert not report, f"{conversation.id}\n" + "\n".join(report)
 
 
 def test_the_suite_covers_the_acceptance_point() -> None:
     turns = [t for c in CONVERSATIONS for t in c.turns]
-    assert len(CONVERSATIONS) >= 40
-    assert {t.channel for t in turns} >= {"sms", "whatsapp", "telegram", "messenger", "web"}
-    assert {t.language for t in turns} >= {"en", "es", "fr", "de", "pt"}
+    assert len(CONVERSATIONS) >= 100
+    assert all(len(c.turns) >= 2 for c in CONVERSATIONS), "every conversation is multi-turn"
+    channels = {"sms", "whatsapp", "telegram", "messenger", "web"}
+    assert {t.channel for t in turns} >= channels
+    for language in ("en", "es", "fr", "de", "pt"):
+        spoken_on = {t.channel for t in turns if t.language == language}
+        assert len(spoken_on) >= 4, f"{language} is played on {sorted(spoken_on)} only"
     assert {t.action for t in turns} == set(ACTIONS)
     reasons = {code for t in turns for code in t.reasons}
     assert reasons >= {
         "human_requested",
         "sensitive_topic",
+        "crisis",
         "strong_negative_emotion",
         "worsening_trajectory",
         "repeat_contact",
@@ -631,7 +687,52 @@ def test_the_suite_covers_the_acceptance_point() -> None:
         "unsupported_language",
         "media_received",
         "sticker_received",
+        "answered_from_knowledge",
+        "knowledge_asks_for_a_person",
+        "not_in_knowledge",
+        "no_progress",
+        "person_offer_accepted",
+        "answer_helped",
+        "answer_did_not_help",
+        "recently_returned",
+        "order_reference_given",
+        "order_status_told",
+        "order_details_needed",
+        "order_details_not_matching",
+        "order_not_found",
+        "shop_unavailable",
     }
+
+
+def _asks_for_the_order_number(template: str) -> bool:
+    intent = template.removeprefix("answer/")
+    return template.startswith("answer/") and intent in ASKS_FOR_ORDER
+
+
+def moving_forward(conversation: Conversation, played: Played) -> list[str]:
+    """Every way the bot's turns fail to move the conversation forward: an order number
+    asked for after the customer gave one, the same reply twice in a row, or a person
+    promised without a hand-over."""
+    problems = []
+    order_given = False
+    previous = ""
+    for number, seen in enumerate(played.seen, 1):
+        if seen.reply is None or seen.bot_turn is None:
+            continue
+        decision, text = seen.bot_turn.decision, seen.reply.text
+        if order_given and _asks_for_the_order_number(decision.template):
+            problems.append(f"turn {number} asks again for the order number it was given")
+        if text == previous:
+            problems.append(f"turn {number} repeats the previous reply")
+        lib = VOICE.libraries.get(decision.language) or VOICE.libraries["en"]
+        promises = (lib.handoff_note, lib.holding, lib.holding_caring)
+        if any(p in text for p in promises) and decision.action not in ESCALATING:
+            problems.append(f"turn {number} promises a person without handing over")
+        order_given = order_given or bool(
+            json.loads(decision.facts_json or "{}").get("order_reference")
+        )
+        previous = text
+    return problems
 
 
 @pytest.mark.parametrize("group", GROUPS)

@@ -184,3 +184,12 @@ def test_an_unknown_order_asks_for_the_number_again_and_counts_as_no_progress() 
         "track_order",
         2,
     )
+
+
+def test_an_answer_from_the_knowledge_waits_to_hear_whether_it_helped() -> None:
+    answered = _bot("web-1", "knowledge/delivery-times")
+    state = dialogue_state(_history(answered, _customer("web-1", "thanks")), "web-1")
+    assert state.awaiting == "answer_check"
+    unknown = _bot("web-1", "knowledge/unknown")
+    state = dialogue_state(_history(unknown, _customer("web-1", "yes")), "web-1")
+    assert (state.awaiting, state.offers_person) == (PERSON, True)

@@ -183,3 +183,33 @@ def test_the_answer_is_in_the_customers_language() -> None:
     )
     assert order_answer("fr", outcome, "1001").startswith("La commande 1001 est en route.")
     assert "Colissimo" in order_answer("de", outcome, "1001")
+
+
+async def test_an_order_number_given_long_ago_is_remembered_by_the_context_service() -> None:
+    context, publisher, shop = InMemoryContext(), FakePublisher(), MemoryShop(SHIPPED)
+    handler = InboundHandler(
+        emotion=StubEmotion(),
+        context=context,
+        publisher=publisher,
+        policy=Policy.load(),
+        bot_name="Robin",
+        context_turns=2,  # the recent turns alone forget it at once
+        shop=shop,
+    )
+    sms = envelope_pb2.CHANNEL_SMS
+    await handler(inbound_message("where is my order", "+33612345678", sms))
+    await handler(inbound_message("1001", "+33612345678", sms))
+    for chatter in ("hello", "hmm", "ok"):
+        await handler(inbound_message(chatter, "+33612345678", sms))
+    await handler(inbound_message("where's my order now?", "+33612345678", sms))
+    assert "Order 1001 is on its way." in publisher.published[-1][1].text
+    [customer] = set(context.slots)
+    assert context.slots[customer]["order_reference"].value == "1001"
+
+
+async def test_an_order_the_shop_does_not_have_is_not_remembered() -> None:
+    context, publisher, shop = InMemoryContext(), FakePublisher(), MemoryShop(SHIPPED)
+    handler = _handler(context, publisher, shop)
+    sms = envelope_pb2.CHANNEL_SMS
+    await handler(inbound_message("where is my order 4242?", "+33612345678", sms))
+    assert all("order_reference" not in slots for slots in context.slots.values())
