@@ -282,6 +282,7 @@ class InboundHandler:
                     # Without a reading of the text, the language the bot answered in.
                     language=plan.facts.language
                     or (plan.planned.reply.language if plan.planned.language else ""),
+                    slots={**dialogue.slots, **given},
                 ),
                 with_agent=history.conversation.state == context_pb.CONVERSATION_STATE_WITH_AGENT,
             )

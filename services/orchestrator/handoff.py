@@ -6,12 +6,20 @@ it decided on, the customer's context), so a handoff costs no extra call.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.events.v1 import handoff_pb2
 
 from services.orchestrator.attachments import summary_line
-from services.orchestrator.dialogue import KNOWLEDGE, KNOWLEDGE_UNKNOWN
+from services.orchestrator.dialogue import (
+    EMAIL,
+    KNOWLEDGE,
+    KNOWLEDGE_UNKNOWN,
+    ORDER_REFERENCE,
+    POSTAL_CODE,
+)
 from services.orchestrator.policy import Decision, Facts
 from shared.channels.reply_windows import REPLY_WINDOWS
 from shared.kafka.codec import caused_by
@@ -50,17 +58,41 @@ def articles_tried(
     return list(dict.fromkeys(tried))
 
 
-def summary(context_summary: str, facts: Facts, tried: list[str]) -> str:
-    """The customer's summary from context; what the latest message carries besides text,
-    which the bot could not look at; what the bot already answered from the business's
-    knowledge, or that it found nothing there for the latest question."""
+_SHOP_SAID = {
+    "found": "the shop has it as {status}, told to the customer, who proved it is theirs",
+    "unverified": "its details were asked for: nothing proves yet it is the customer's",
+    "not_verified": "the email and postal code given did not match: nothing was told",
+    "not_found": "the shop has no such order",
+    "unavailable": "the shop could not be reached",
+}
+_SLOT_NAMES = {ORDER_REFERENCE: "order", EMAIL: "email", POSTAL_CODE: "postal code"}
+
+
+def summary(
+    context_summary: str,
+    facts: Facts,
+    tried: list[str],
+    slots: Mapping[str, str] | None = None,
+) -> str:
+    """What an agent reads first: the customer's summary from context and what they want
+    now; what the latest message carries that the bot could not look at; what the bot
+    already tried (articles, the order look-up) and what the customer gave (order,
+    email, postal code), so nobody asks again."""
     lines = [context_summary]
+    if facts.intent != "unknown":
+        lines.append(f"Wants: {facts.intent.replace('_', ' ')}.")
     if facts.attachment_kinds:
         lines.append(summary_line(facts.attachment_kinds, facts.has_text))
     if tried:
         lines.append(f"The bot answered from the knowledge articles: {', '.join(tried)}.")
     if facts.knowledge_article and not facts.knowledge_answers and facts.asks_question:
         lines.append("Nothing in the knowledge answered the latest question.")
+    if facts.order_lookup:
+        said = _SHOP_SAID[facts.order_lookup].format(status=facts.order_status)
+        lines.append(f"Order {facts.order_reference} looked up: {said}.")
+    given = [f"{_SLOT_NAMES[n]} {v}" for n, v in sorted((slots or {}).items()) if n in _SLOT_NAMES]
+    if given:
+        lines.append(f"Given: {', '.join(given)}.")
     return " ".join(line for line in lines if line)
 
 
@@ -73,9 +105,10 @@ def handoff_packet(
     history: context_pb.GetContextResponse,
     latest_reply: str,
     language: str,
+    slots: Mapping[str, str] | None = None,
 ) -> handoff_pb2.HandoffRequested:
     """The ``HandoffRequested`` for ``inbound``; ``latest_reply`` is what the bot just said,
-    ``language`` the customer's ("" when unknown)."""
+    ``language`` the customer's ("" when unknown), ``slots`` what they gave."""
     bot_replies = [
         turn.text
         for turn in history.recent_turns
@@ -91,7 +124,10 @@ def handoff_packet(
             for r in decision.reasons
         ],
         summary=summary(
-            history.summary, facts, articles_tried(history, inbound.conversation_id, facts)
+            history.summary,
+            facts,
+            articles_tried(history, inbound.conversation_id, facts),
+            slots,
         ),
         priority=decision.priority,
         language=language,

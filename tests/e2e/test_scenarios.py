@@ -137,6 +137,9 @@ class Turn:
     contains: tuple[str, ...] = ()  # words the reply must carry (a helpline, an answer)
     # An agent claims the conversation and hands it back to the bot before this message.
     agent_returns: bool = False
+    # Words the desk's notice to a customer waiting for a person must carry (their place
+    # in line): waiting is never silence.
+    desk_says: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,7 @@ def _turn(raw: Mapping[str, Any], channel: str, address: str, locale: str) -> Tu
             "tone": markers,
             "attach": attach,
             "contains": tuple(raw.get("contains", ())),
+            "desk_says": tuple(raw.get("desk_says", ())),
         }
     )
 
@@ -231,6 +235,7 @@ class Seen:
     customer_turn: context_pb.Turn | None = None
     bot_turn: context_pb.Turn | None = None
     handoff: handoff_pb2.HandoffRequested | None = None
+    notice: messages_pb2.SendMessage | None = None  # the desk's, to a waiting customer
 
 
 @dataclass
@@ -244,6 +249,8 @@ class Outbox:
 
     def __init__(self, bootstrap: str) -> None:
         self.replies: dict[str, messages_pb2.SendMessage] = {}
+        # The desk's messages to waiting customers, by conversation.
+        self.notices: dict[str, list[messages_pb2.SendMessage]] = {}
         self.handoffs: dict[str, handoff_pb2.HandoffRequested] = {}
         self._consumer = AIOKafkaConsumer(
             HANDOFF,
@@ -282,6 +289,9 @@ class Outbox:
                         cause = reply.in_reply_to
                         if cause and reply.envelope.event_id == derived_event_id(cause, "reply"):
                             self.replies[cause] = reply
+                        elif reply.sender == messages_pb2.SENDER_BOT:
+                            conversation = reply.envelope.conversation_id
+                            self.notices.setdefault(conversation, []).append(reply)
 
 
 async def _until(probe: Any, what: str, timeout: float = TURN_TIMEOUT) -> Any:
@@ -347,6 +357,18 @@ class Player:
                 lambda: self._turns_with(conversation_id, reply_id), "stored bot turn"
             )
         seen.reply = self._outbox.replies.get(event.envelope.event_id)
+        if turn.desk_says:
+            seen.notice = await _until(
+                lambda: next(
+                    (
+                        n
+                        for n in self._outbox.notices.get(conversation_id, [])
+                        if all(words in n.text for words in turn.desk_says)
+                    ),
+                    None,
+                ),
+                f"the desk's notice after {turn.say!r}",
+            )
         by_id = {t.event_id: t for t in turns}
         seen.customer_turn = by_id.get(event.envelope.event_id)
         if seen.reply is not None:
@@ -675,6 +697,8 @@ def test_the_suite_covers_the_acceptance_point() -> None:
         spoken_on = {t.channel for t in turns if t.language == language}
         assert len(spoken_on) >= 4, f"{language} is played on {sorted(spoken_on)} only"
     assert {t.action for t in turns} == set(ACTIONS)
+    assert any(t.desk_says for t in turns), "the desk's notice to a waiting customer"
+    assert any(t.agent_returns for t in turns), "a hand-back and what follows it"
     reasons = {code for t in turns for code in t.reasons}
     assert reasons >= {
         "human_requested",

@@ -142,6 +142,10 @@ async def test_a_shop_that_cannot_answer_gets_an_honest_reply_and_a_person() -> 
     assert "can't reach our order system right now" in reply.text
     assert "look into" not in reply.text.lower()  # no promise the bot will not keep
     assert topic == HANDOFF and handoff.reasons[-1].code == "shop_unavailable"
+    # The agent reads what the customer wants, what the bot tried and what was given.
+    assert "Wants: track order." in handoff.summary
+    assert "Order 1001 looked up: the shop could not be reached." in handoff.summary
+    assert "Given: order 1001." in handoff.summary
 
 
 def test_the_voice_says_every_status_the_shop_can_report() -> None:
