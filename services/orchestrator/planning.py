@@ -38,6 +38,7 @@ from services.orchestrator.dialogue import (
     order_reference,
     slots_given,
 )
+from services.orchestrator.handback import seen_by_agent
 from services.orchestrator.knowledge.index import KnowledgeIndex, Match
 from services.orchestrator.orders import (
     LOOKUP_INTENTS,
@@ -77,6 +78,8 @@ class Situation:
     earlier_contact: EarlierContact | None  # the customer's latest message elsewhere
     dialogue: DialogueState = DialogueState()  # what the bot asked, what it was given
     previous_language: str = ""  # of the customer's message before this one ("" none)
+    # Rules whose evidence an agent already dealt with before handing back (handback.py).
+    seen_by_agent: frozenset[str] = frozenset()
 
 
 FIRST_MESSAGE = Situation(
@@ -149,6 +152,9 @@ def situation_of(
         earlier_contact=earlier_contact(history, envelope.conversation_id, envelope.channel),
         dialogue=dialogue_state(history, envelope.conversation_id),
         previous_language=previous_language,
+        seen_by_agent=seen_by_agent(
+            history, envelope.conversation_id, now=now, bounce_window=bounce_window
+        ),
     )
 
 
@@ -185,6 +191,7 @@ def message_facts(
         sensitive_topic=policy.sensitive_topic(event.text),
         negative_event=policy.names_a_negative_event(event.text),
         returned_by_agent=situation.returned_by_agent,
+        seen_by_agent=tuple(sorted(situation.seen_by_agent)),
         has_text=has_text(event),
         asks_question=policy.asks_a_question(event.text),
         awaiting=PERSON if situation.dialogue.offers_person else situation.dialogue.awaiting,

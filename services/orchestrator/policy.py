@@ -62,6 +62,9 @@ class Facts:
     negative_event: bool = False
     # The agent who handed this conversation back to the bot within the bounce window.
     returned_by_agent: str = ""
+    # The rules (repeat_contact, worsening_trajectory) whose evidence an agent already
+    # dealt with before handing the conversation back, with nothing new since.
+    seen_by_agent: tuple[str, ...] = ()
     # The message has words to read; a photo sent alone has none (nothing to analyse).
     has_text: bool = True
     # The text asks something: a question mark, or a clause opening as questions do.
@@ -153,6 +156,8 @@ _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "any_not_in": lambda a, b: any(item not in b for item in a),
     # On a list of facts: there are items, and every one is one of these.
     "all_in": lambda a, b: bool(a) and all(item in b for item in a),
+    # On a list of facts: this item is not among them.
+    "excludes": lambda a, b: b not in a,
 }
 
 

@@ -115,6 +115,7 @@ def decide(**facts: object) -> tuple[Action, list[str]]:
             {
                 "intent": "track_order",
                 "returned_by_agent": "agent-7",
+                "seen_by_agent": ("repeat_contact", "worsening_trajectory"),
                 "contacts_last_7_days": 4,
                 "trend": "worsening",
                 "sentiment_score": -0.5,
@@ -126,6 +127,7 @@ def decide(**facts: object) -> tuple[Action, list[str]]:
             {
                 "intent": "track_order",
                 "returned_by_agent": "agent-7",
+                "seen_by_agent": ("repeat_contact",),
                 "contacts_last_7_days": 4,
                 "dominant_emotion": "anger",
                 "intensity": 0.8,
