@@ -197,9 +197,7 @@ def message_facts(
         awaiting=PERSON if situation.dialogue.offers_person else situation.dialogue.awaiting,
         stalled_turns=situation.dialogue.stalled_turns,
         agrees=policy.agrees(event.text),
-        answer_check=policy.answer_check(event.text)
-        if situation.dialogue.awaiting == ANSWER_CHECK
-        else "",
+        answer_check=_answer_check(policy, event.text, situation),
         attachment_kinds=distinct(kinds_of(event.attachments)),
     )
     if match is not None:
@@ -235,6 +233,19 @@ def message_facts(
         language_supported=analysis.language.supported,
         human_requested=facts.human_requested or analysis.intent.name == "contact_human_agent",
     )
+
+
+def _answer_check(policy: Policy, text: str, situation: Situation) -> str:
+    """How the message takes the bot's latest answer: a reply to "did that answer your
+    question?", or thanks for an answer that asked nothing (never "tell me more" to a
+    thank-you); "" otherwise."""
+    awaiting = situation.dialogue.awaiting
+    if awaiting == ANSWER_CHECK:
+        return policy.answer_check(text)
+    answered = situation.bot_has_written and not situation.dialogue.stalled_turns
+    if answered and not awaiting:
+        return policy.answer_check(text, asked=False)
+    return ""
 
 
 def _order_facts(

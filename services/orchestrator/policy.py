@@ -191,7 +191,7 @@ def _phrases(words: Sequence[str]) -> re.Pattern[str]:
 def _clause_openings(words: Sequence[str]) -> re.Pattern[str]:
     """The words at the start of the text or of a clause (after . , ! ; :)."""
     alternatives = "|".join(re.escape(w.lower()) for w in words)
-    return re.compile(r"(?:^|[.,!;:]\s*)(?:" + alternatives + r")(?!\w)")
+    return re.compile(r"(?:^|[.,!;:]\s*)[¡¿]?(?:" + alternatives + r")(?!\w)")
 
 
 @dataclass(frozen=True)
@@ -272,14 +272,17 @@ class Policy:
         """The message opens with a yes ("yes please", "sí, claro", "ja gerne")."""
         return bool(self.agreement and self.agreement.search(_plain(text)))
 
-    def answer_check(self, text: str) -> str:
-        """What a reply to "did that answer your question?" says: "helped" (a yes,
-        thanks), "not_helped" (a no), "" (neither, or a new question)."""
+    def answer_check(self, text: str, *, asked: bool = True) -> str:
+        """What a reply to the bot's answer says: "helped" (thanks; or a yes when the bot
+        ``asked`` "did that answer your question?"), "not_helped" (a no to that
+        question), "" (neither, or a new question)."""
         plain = _plain(text)
         if self.asks_a_question(text):
             return ""
         if self.thanks and self.thanks.search(plain):  # before a no: "no worries"
             return "helped"
+        if not asked:
+            return ""
         if self.disagreement and self.disagreement.search(plain):
             return "not_helped"
         return "helped" if self.agrees(text) else ""

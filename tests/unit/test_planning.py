@@ -100,3 +100,23 @@ def test_a_reply_to_did_that_answer_your_question_is_taken_as_one() -> None:
     assert "answer_did_not_help" not in new.decision.codes()
     plain = plan_reply(POLICY, _reading("thanks a lot", "unknown"), "Robin")
     assert "answer_helped" not in plain.decision.codes()
+
+
+def test_thanks_for_an_answer_that_asked_nothing_is_not_met_with_tell_me_more() -> None:
+    answered = replace(FIRST_MESSAGE, bot_has_written=True)
+    plan = plan_reply(POLICY, _reading("great, thanks!", "unknown", situation=answered), "Robin")
+    assert plan.decision.codes() == ["answer_helped"]
+    # A yes means nothing when nothing was asked; after "tell me more", thanks is no answer.
+    assert (
+        "answer_helped"
+        not in plan_reply(
+            POLICY, _reading("ok", "unknown", situation=answered), "Robin"
+        ).decision.codes()
+    )
+    stalled = replace(answered, dialogue=DialogueState(stalled_turns=1))
+    assert (
+        "answer_helped"
+        not in plan_reply(
+            POLICY, _reading("thanks", "unknown", situation=stalled), "Robin"
+        ).decision.codes()
+    )
