@@ -733,6 +733,7 @@ def test_the_suite_covers_the_acceptance_point() -> None:
         "answer_did_not_help",
         "recently_returned",
         "order_reference_given",
+        "order_change_by_a_person",
         "order_status_told",
         "order_details_needed",
         "order_details_not_matching",

@@ -120,3 +120,10 @@ def test_thanks_for_an_answer_that_asked_nothing_is_not_met_with_tell_me_more() 
             POLICY, _reading("thanks", "unknown", situation=stalled), "Robin"
         ).decision.codes()
     )
+
+
+def test_a_cancellation_with_its_order_goes_to_a_person_who_can_cancel() -> None:
+    plan = plan_reply(POLICY, _reading("please cancel order 1001", "cancel_order"), "Robin")
+    assert plan.decision.action is Action.REPLY_AND_ESCALATE
+    assert plan.decision.codes()[:2] == ["order_reference_given", "order_change_by_a_person"]
+    assert "cancel order 1001" in plan.planned.reply.text
