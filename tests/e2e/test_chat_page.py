@@ -78,5 +78,7 @@ async def test_a_customer_is_answered_from_the_knowledge_and_the_shop_then_gets_
         await say("jane@example.com, 10001", 3)
         await expect(bot.nth(2)).to_contain_text("Order 1002 is being prepared")
 
-        await say("Can I talk to a person please?", 4)
+        # The bot hands over, and the desk tells the customer their place in line at once.
+        await say("Can I talk to a person please?", 5)
         await expect(bot.nth(3)).to_contain_text("member of our team")
+        await expect(bot.nth(4)).to_contain_text("You are number")
