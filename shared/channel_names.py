@@ -21,3 +21,9 @@ def channel_name(channel: envelope_pb2.Channel) -> str:
 def channel_number(name: str) -> envelope_pb2.Channel:
     """``"sms"`` → ``CHANNEL_SMS``; ValueError for a channel Rapport does not know."""
     return envelope_pb2.Channel.Value(_PREFIX + name.upper())  # type: ignore[return-value]
+
+
+PHONE_CHANNELS: frozenset[envelope_pb2.Channel] = frozenset(
+    {envelope_pb2.CHANNEL_SMS, envelope_pb2.CHANNEL_WHATSAPP}
+)
+"""The channels whose address is a phone number (E.164), proven by the message itself."""

@@ -11,8 +11,8 @@ import phonenumbers
 from rapport.common.v1 import envelope_pb2
 
 from services.context.errors import InvalidAddressError
+from shared.channel_names import PHONE_CHANNELS
 
-PHONE_CHANNELS = frozenset({envelope_pb2.CHANNEL_SMS, envelope_pb2.CHANNEL_WHATSAPP})
 MAX_ADDRESS_CHARS = 200
 
 

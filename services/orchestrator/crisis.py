@@ -18,9 +18,10 @@ import phonenumbers
 import yaml
 from rapport.common.v1 import envelope_pb2
 
+from shared.channel_names import PHONE_CHANNELS
+
 DEFAULT_CRISIS_RESOURCES = Path(__file__).resolve().parent / "crisis_resources.yaml"
 DEFAULT = "default"
-PHONE_CHANNELS = frozenset({envelope_pb2.CHANNEL_SMS, envelope_pb2.CHANNEL_WHATSAPP})
 
 
 class CrisisResourcesError(ValueError):

@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 
 from rapport.common.v1 import envelope_pb2
 
-from services.orchestrator.crisis import PHONE_CHANNELS
 from services.orchestrator.dialogue import (
     EMAIL,
     ORDER_NOT_FOUND,
@@ -25,6 +24,7 @@ from services.orchestrator.dialogue import (
 )
 from services.orchestrator.shop.order import Order
 from services.orchestrator.shop.verification import ProvenIdentity, verify
+from shared.channel_names import PHONE_CHANNELS
 from shared.voice.replies import VOICE
 
 LOOKUP_INTENTS = frozenset({"track_order", "delivery_period", "track_refund"})

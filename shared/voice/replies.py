@@ -206,20 +206,22 @@ def _text(value: Any, where: str, slots: frozenset[str]) -> str:
     return value
 
 
-def _order_sentences(raw: Any, where: str) -> OrderSentences:
-    def text(key: str, slots: frozenset[str] = _ORDER_SLOTS) -> str:
-        return _text(_require(raw, key, where), f"{where}.{key}", slots)
+def _sentence(mapping: Any, key: str, where: str, slots: frozenset[str]) -> str:
+    """The sentence ``where.key`` of voice.yaml, present and using only ``slots``."""
+    return _text(_require(mapping, key, where), f"{where}.{key}", slots)
 
+
+def _order_sentences(raw: Any, where: str) -> OrderSentences:
     status = _require(raw, "status", where)
     return OrderSentences(
-        verify=text("verify"),
-        not_found=text("not_found"),
-        not_verified=text("not_verified"),
-        unavailable=text("unavailable"),
-        tracking=text("tracking", frozenset({"carrier", "tracking_number"})),
-        tracking_link=text("tracking_link", frozenset({"tracking_url"})),
+        verify=_sentence(raw, "verify", where, _ORDER_SLOTS),
+        not_found=_sentence(raw, "not_found", where, _ORDER_SLOTS),
+        not_verified=_sentence(raw, "not_verified", where, _ORDER_SLOTS),
+        unavailable=_sentence(raw, "unavailable", where, _ORDER_SLOTS),
+        tracking=_sentence(raw, "tracking", where, frozenset({"carrier", "tracking_number"})),
+        tracking_link=_sentence(raw, "tracking_link", where, frozenset({"tracking_url"})),
         status={
-            name: _text(_require(status, name, f"{where}.status"), f"{where}.status", _ORDER_SLOTS)
+            name: _sentence(status, name, f"{where}.status", _ORDER_SLOTS)
             for name in ORDER_STATUSES
         },
     )
@@ -369,9 +371,7 @@ class Voice:
             answers=answers,
             holding=_text(_require(holding, "ordinary", f"{where}.holding"), where, _NO_SLOTS),
             holding_caring=_text(_require(holding, "caring", f"{where}.holding"), where, _NO_SLOTS),
-            holding_crisis=_text(
-                _require(holding, "crisis", f"{where}.holding"), where, _CRISIS_SLOTS
-            ),
+            holding_crisis=_sentence(holding, "crisis", f"{where}.holding", _CRISIS_SLOTS),
             handoff_note=_text(_require(raw, "handoff_note", where), where, _NO_SLOTS),
             earlier_contact=_text(_require(raw, "earlier_contact", where), where, _EARLIER_SLOTS),
             rating_ask=_text(_require(rating, "ask", f"{where}.rating"), where, _NO_SLOTS),
@@ -379,43 +379,17 @@ class Voice:
             queue_position=_text(
                 _require(raw, "queue_position", where), f"{where}.queue_position", _POSITION_SLOTS
             ),
-            waiting_wait=_text(
-                _require(waiting, "wait", where), f"{where}.waiting.wait", _DURATION_SLOTS
-            ),
-            waiting_wait_unknown=_text(
-                _require(waiting, "wait_unknown", where), f"{where}.waiting.wait_unknown", _NO_SLOTS
-            ),
-            waiting_back=_text(
-                _require(waiting, "back", where), f"{where}.waiting.back", _BACK_SLOTS
-            ),
-            waiting_overdue=_text(
-                _require(waiting, "overdue", where), f"{where}.waiting.overdue", _DURATION_SLOTS
-            ),
-            when_today=_text(
-                _require(waiting, "today", where), f"{where}.waiting.today", _NO_SLOTS
-            ),
-            when_tomorrow=_text(
-                _require(waiting, "tomorrow", where), f"{where}.waiting.tomorrow", _NO_SLOTS
-            ),
+            waiting_wait=_sentence(waiting, "wait", f"{where}.waiting", _DURATION_SLOTS),
+            waiting_wait_unknown=_sentence(waiting, "wait_unknown", f"{where}.waiting", _NO_SLOTS),
+            waiting_back=_sentence(waiting, "back", f"{where}.waiting", _BACK_SLOTS),
+            waiting_overdue=_sentence(waiting, "overdue", f"{where}.waiting", _DURATION_SLOTS),
+            when_today=_sentence(waiting, "today", f"{where}.waiting", _NO_SLOTS),
+            when_tomorrow=_sentence(waiting, "tomorrow", f"{where}.waiting", _NO_SLOTS),
             when_weekdays=weekdays,
-            when_date=_text(
-                _require(waiting, "on_date", where), f"{where}.waiting.on_date", _DATE_SLOTS
-            ),
-            one_minute=_text(
-                _require(durations, "one_minute", where),
-                f"{where}.waiting.durations.one_minute",
-                _NO_SLOTS,
-            ),
-            minutes=_text(
-                _require(durations, "minutes", where),
-                f"{where}.waiting.durations.minutes",
-                _MINUTES_SLOTS,
-            ),
-            hours=_text(
-                _require(durations, "hours", where),
-                f"{where}.waiting.durations.hours",
-                _HOURS_SLOTS,
-            ),
+            when_date=_sentence(waiting, "on_date", f"{where}.waiting", _DATE_SLOTS),
+            one_minute=_sentence(durations, "one_minute", f"{where}.waiting.durations", _NO_SLOTS),
+            minutes=_sentence(durations, "minutes", f"{where}.waiting.durations", _MINUTES_SLOTS),
+            hours=_sentence(durations, "hours", f"{where}.waiting.durations", _HOURS_SLOTS),
             agent_opening=_text(
                 _require(agent, "opening", f"{where}.agent"),
                 f"{where}.agent.opening",
@@ -452,11 +426,9 @@ class Voice:
             offer_person=_text(
                 _require(knowledge, "offer_person", f"{where}.knowledge"), where, _NO_SLOTS
             ),
-            knowledge_glad=_text(
-                _require(knowledge, "glad", f"{where}.knowledge"), where, _NO_SLOTS
-            ),
-            knowledge_not_helped=_text(
-                _require(knowledge, "not_helped", f"{where}.knowledge"), where, _NO_SLOTS
+            knowledge_glad=_sentence(knowledge, "glad", f"{where}.knowledge", _NO_SLOTS),
+            knowledge_not_helped=_sentence(
+                knowledge, "not_helped", f"{where}.knowledge", _NO_SLOTS
             ),
             orders=_order_sentences(_require(raw, "orders", where), f"{where}.orders"),
             day_format=_text(_require(raw, "day_format", where), where, _DAY_SLOTS),
