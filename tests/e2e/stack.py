@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -154,12 +156,32 @@ class Stack:
         self.restart("social_adapter")
 
     def restart(self, service: str) -> None:
-        """(Re)starts an optional service with the current settings: a test before may
-        have run it against another fake."""
+        """(Re)starts a service with the current settings: a test before may have run it
+        against another fake, or with other settings."""
         if service in self.processes:
             self.stop(service)
         self.start(service)
         self.wait_ready(service)
+
+    @contextmanager
+    def reconfigured(self, service: str, settings: Mapping[str, str]) -> Iterator[None]:
+        """Runs ``service`` with ``settings`` added to its environment, then as before;
+        nothing is restarted when there are none."""
+        if not settings:
+            yield
+            return
+        before = {name: self.env.get(name) for name in settings}
+        self.env.update(settings)
+        self.restart(service)
+        try:
+            yield
+        finally:
+            for name, value in before.items():
+                if value is None:
+                    self.env.pop(name, None)
+                else:
+                    self.env[name] = value
+            self.restart(service)
 
     def desk_command(self, *args: str, stdin: str) -> subprocess.CompletedProcess[str]:
         """Runs ``python -m services.agent_desk <args>`` against this stack's desk database."""

@@ -20,7 +20,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +34,7 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.context.v1 import context_service_pb2_grpc as context_grpc
 from rapport.events.v1 import agent_pb2, handoff_pb2, messages_pb2
 
+from services.agent_desk.hours import WEEKDAYS
 from services.orchestrator.dialogue import ASKS_FOR_ORDER
 from services.sms_adapter.config import SmsSettings
 from services.sms_adapter.twilio import TwilioAdapter
@@ -111,6 +112,36 @@ CAPABILITIES: dict[str, Capabilities] = {
 GSM7_LANGUAGES = frozenset({"en", "de"})
 
 
+def _on_holiday(workdir: Path) -> dict[str, str]:
+    """The team away: open all day every day, but today and tomorrow (UTC) are holidays,
+    so a customer asking for a person is told the team is back the day after at 00:00."""
+    today = datetime.now(UTC).date()
+    hours = {
+        "timezone": "UTC",
+        "weekly": {day: ["00:00-24:00"] for day in WEEKDAYS},
+        "holidays": [today.isoformat(), (today + timedelta(days=1)).isoformat()],
+    }
+    path = workdir / "holiday_hours.yaml"
+    path.write_text(yaml.safe_dump(hours), encoding="utf-8")
+    return {"RAPPORT_AGENT_DESK_HOURS_FILE": str(path)}
+
+
+def _short_wait_limit(_workdir: Path) -> dict[str, str]:
+    """Open, but a wait over a minute is overdue (the customer is told, the ticket
+    flagged), looked for every second."""
+    return {"RAPPORT_AGENT_DESK_WAIT_LIMIT_SECONDS": "60", "RAPPORT_AGENT_DESK_SWEEP_SECONDS": "1"}
+
+
+DESKS: dict[str, Callable[[Path], dict[str, str]]] = {
+    "short_wait_limit": _short_wait_limit,
+    "on_holiday": _on_holiday,
+    "": lambda _workdir: {},  # the stack's own: always open, a 15-minute limit
+}
+"""The agent desk's settings a conversation is played under: the desk is restarted with
+each in turn, and the conversations of each played together. The short limit goes first,
+while few customers wait, so it flags the overdue waits of its own conversations."""
+
+
 # -- the scenarios, as written ------------------------------------------------------------
 
 
@@ -140,6 +171,7 @@ class Turn:
     # Words the desk's notice to a customer waiting for a person must carry (their place
     # in line): waiting is never silence.
     desk_says: tuple[str, ...] = ()
+    waits: float = 0  # seconds the customer waits before writing this message
 
 
 @dataclass(frozen=True)
@@ -150,6 +182,7 @@ class Conversation:
     # Why the service does not yet do what the conversation expects: the test is then
     # expected to fail, and fails when the conversation starts passing (strict).
     known_failure: str = ""
+    desk: str = ""  # how the agent desk is set up while it is played (DESKS)
 
 
 def _turn(raw: Mapping[str, Any], channel: str, address: str, locale: str) -> Turn:
@@ -196,10 +229,13 @@ def _conversations(raw: Mapping[str, Any]) -> Iterator[Conversation]:
             for t in raw["turns"]
         )
         known = str(raw.get("known_failure", ""))
+        desk = str(raw.get("desk", ""))
+        if desk not in DESKS:
+            raise ValueError(f"unknown desk {desk!r}; use one of {sorted(DESKS)}")
         if "channels" in raw:
-            yield Conversation(f"{raw['id']}@{channel}", turns, raw["id"], known)
+            yield Conversation(f"{raw['id']}@{channel}", turns, raw["id"], known, desk)
         else:
-            yield Conversation(raw["id"], turns, known_failure=known)
+            yield Conversation(raw["id"], turns, known_failure=known, desk=desk)
 
 
 def load_scenarios() -> list[Conversation]:
@@ -329,6 +365,7 @@ class Player:
                     await self._link(conversation.turns[: number - 1], turn)
                 if turn.agent_returns:
                     await self._agent_returns(turn)
+                await asyncio.sleep(turn.waits)
                 played.seen.append(await self._turn(turn, number))
             for seen in played.seen:
                 seen.handoff = await self._handoff(seen)
@@ -530,9 +567,14 @@ async def play_all(stack: Stack, conversations: list[Conversation]) -> dict[str,
 
 @pytest.fixture(scope="module")
 def played(stack: Stack) -> dict[str, Played]:
-    """Every conversation, played once, CONVERSATIONS_AT_ONCE at a time; each test checks
-    its own."""
-    return asyncio.run(play_all(stack, CONVERSATIONS))
+    """Every conversation, played once, CONVERSATIONS_AT_ONCE at a time, with the desk set
+    up as each asks; each test checks its own."""
+    results: dict[str, Played] = {}
+    for desk, settings in DESKS.items():
+        conversations = [c for c in CONVERSATIONS if c.desk == desk]
+        with stack.reconfigured("agent_desk", settings(stack.workdir)):
+            results |= asyncio.run(play_all(stack, conversations))
+    return results
 
 
 # -- checking what happened ---------------------------------------------------------------
@@ -711,6 +753,8 @@ def test_the_suite_covers_the_acceptance_point() -> None:
         assert len(spoken_on) >= 4, f"{language} is played on {sorted(spoken_on)} only"
     assert {t.action for t in turns} == set(ACTIONS)
     assert any(t.desk_says for t in turns), "the desk's notice to a waiting customer"
+    for desk in DESKS:
+        assert any(c.desk == desk for c in CONVERSATIONS), f"nothing played on {desk!r} desk"
     assert any(t.agent_returns for t in turns), "a hand-back and what follows it"
     reasons = {code for t in turns for code in t.reasons}
     assert reasons >= {
