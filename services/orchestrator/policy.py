@@ -137,6 +137,9 @@ class Rule:
     speaks_over_a_person: bool = False
     # The least priority a decision this rule joins gets (0: none of its own).
     priority: float = 0.0
+    # The reason says what the bot's answer says (an article, an order's status): not
+    # given when the bot only holds the conversation for a person (escalate).
+    about_the_answer: bool = False
 
     def matches(self, facts: Mapping[str, Any]) -> bool:
         return all(_holds(facts.get(name), expected) for name, expected in self.when.items())
@@ -228,6 +231,7 @@ class Policy:
                     raw.get("confidence", ""),
                     bool(raw.get("speaks_over_a_person", False)),
                     float(raw.get("priority", 0.0)),
+                    bool(raw.get("about_the_answer", False)),
                 )
             )
         lexicons = document["lexicons"]
@@ -296,12 +300,9 @@ class Policy:
     def decide(self, facts: Facts) -> Decision:
         values = asdict(facts)
         matched = [rule for rule in self.rules if rule.matches(values)]
-        # Several rules may give one reason in different situations: it is said once.
-        firsts = {rule.code: rule for rule in reversed(matched)}
-        reasons = tuple(rule.reason(values) for rule in matched if firsts[rule.code] is rule)
         quiet = any(rule.action is Action.STAY_QUIET for rule in matched)
         if quiet and not any(rule.speaks_over_a_person for rule in matched):
-            return Decision(Action.STAY_QUIET, reasons)
+            return Decision(Action.STAY_QUIET, _reasons(matched, values))
         action = max(
             (rule.action for rule in matched if rule.action is not Action.STAY_QUIET),
             key=lambda a: _STRENGTH[a],
@@ -309,8 +310,17 @@ class Policy:
         )
         if _STRENGTH[action] < _STRENGTH[self.default_action]:
             action = self.default_action
+        if action is Action.ESCALATE:  # a holding reply: it answers nothing
+            matched = [rule for rule in matched if not rule.about_the_answer]
         least = max((rule.priority for rule in matched), default=0.0)
-        return Decision(action, reasons, max(least, _priority(facts, action)))
+        return Decision(action, _reasons(matched, values), max(least, _priority(facts, action)))
+
+
+def _reasons(matched: list[Rule], values: Mapping[str, Any]) -> tuple[Reason, ...]:
+    """The matched rules' reasons, each code once: several rules may give one reason in
+    different situations."""
+    firsts = {rule.code: rule for rule in reversed(matched)}
+    return tuple(rule.reason(values) for rule in matched if firsts[rule.code] is rule)
 
 
 def _readable(values: Mapping[str, Any]) -> dict[str, Any]:

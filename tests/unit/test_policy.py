@@ -65,7 +65,7 @@ def decide(**facts: object) -> tuple[Action, list[str]]:
         (
             {"intent": "unknown", "human_requested": True},
             Action.ESCALATE,
-            ["human_requested", "intent_unclear"],
+            ["human_requested"],
         ),
         (
             {"intent": "track_order", "sensitive_topic": "bereavement"},
@@ -109,7 +109,7 @@ def decide(**facts: object) -> tuple[Action, list[str]]:
         (
             {"intent": "unknown", "human_requested": True, "returned_by_agent": "agent-7"},
             Action.ESCALATE,
-            ["human_requested", "intent_unclear", "recently_returned"],
+            ["human_requested", "recently_returned"],
         ),
         (  # handed back: the history that escalated it does not escalate it again
             {
@@ -171,7 +171,7 @@ def decide(**facts: object) -> tuple[Action, list[str]]:
                 "attachment_kinds": ("file", "location"),
             },
             Action.ESCALATE,
-            ["human_requested", "media_received", "intent_unclear"],
+            ["human_requested", "media_received"],
         ),
         (
             {
@@ -189,6 +189,28 @@ def test_each_situation_gets_its_action_and_reasons(
     facts: dict[str, object], action: Action, codes: list[str]
 ) -> None:
     assert decide(**facts) == (action, codes)
+
+
+def test_a_holding_reply_is_not_explained_by_what_an_answer_would_have_said() -> None:
+    """Escalating, the bot only says a person is coming: the article it did not quote
+    and the order status it did not tell are not reasons; answering and handing over,
+    it says both, and both are."""
+    article = {
+        "intent": "check_refund_policy",
+        "knowledge_article": "refunds",
+        "knowledge_answers": True,
+        "asks_question": True,
+    }
+    assert decide(**article, human_requested=True) == (Action.ESCALATE, ["human_requested"])
+    assert decide(**article, dominant_emotion="anger", intensity=0.9) == (
+        Action.REPLY_AND_ESCALATE,
+        ["strong_negative_emotion", "answered_from_knowledge"],
+    )
+    told = {"order_reference": "1002", "order_intent": "track_order", "order_lookup": "found"}
+    assert decide(**told, sensitive_topic="bereavement") == (
+        Action.ESCALATE,
+        ["sensitive_topic", "order_reference_given"],
+    )
 
 
 def test_a_score_on_the_threshold_meets_it_after_crossing_the_contract_as_float32() -> None:
