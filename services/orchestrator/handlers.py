@@ -30,7 +30,7 @@ from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import feedback_pb2, handoff_pb2, messages_pb2
 
 from services.orchestrator.crisis import CrisisResources, country_of
-from services.orchestrator.dialogue import ORDER_REFERENCE, slots_given
+from services.orchestrator.dialogue import ORDER_REFERENCE, PRODUCT, slots_given
 from services.orchestrator.handoff import handoff_packet
 from services.orchestrator.knowledge.index import KnowledgeIndex
 from services.orchestrator.metrics import (
@@ -120,15 +120,21 @@ def _known_customer(envelope: envelope_pb2.Envelope, customer_id: str) -> envelo
     )
 
 
+def _taken(given: Mapping[str, str], facts: Facts) -> dict[str, str]:
+    """What this message gave, as the bot took it: the order number and the item that
+    served it (read as the answer to the bot's question), and no words it did not take
+    for an item ("a person, please")."""
+    taken = {name: value for name, value in given.items() if name != PRODUCT}
+    served = {ORDER_REFERENCE: facts.order_reference, PRODUCT: facts.product}
+    return taken | {name: value for name, value in served.items() if value}
+
+
 def _slots(
-    given: Mapping[str, str], envelope: envelope_pb2.Envelope, facts: Facts
+    taken: Mapping[str, str], envelope: envelope_pb2.Envelope, facts: Facts
 ) -> list[context_pb.Slot]:
-    """The slots this message gave, as the context service keeps them: the order number
-    is the one that served the message (read as the answer to the bot's question), and
-    not one the shop does not have."""
-    values = (
-        {**given, ORDER_REFERENCE: facts.order_reference} if facts.order_reference else {**given}
-    )
+    """The slots this message gave as the bot took them, as the context service keeps
+    them: not an order number the shop does not have."""
+    values = dict(taken)
     if facts.order_lookup == NOT_FOUND:
         values.pop(ORDER_REFERENCE, None)
     return [
@@ -258,6 +264,7 @@ class InboundHandler:
         )
         plan = plan_reply(self._policy, reading, self._bot_name)
         decision = plan.decision
+        taken = _taken(given, plan.facts)
         reply_id = derived_event_id(envelope.event_id, REPLY)
         answered = any(turn.event_id == reply_id for turn in history.recent_turns)
         DECISIONS.labels(decision.action.value).inc()
@@ -268,7 +275,7 @@ class InboundHandler:
         # Remembered by the context service, so nothing given is asked for again, on any
         # channel, however long the conversation (a repeat changes nothing).
         await self._context.remember_slots(
-            customer.customer_id, _slots(given, envelope, plan.facts)
+            customer.customer_id, _slots(taken, envelope, plan.facts)
         )
         if decision.escalates:
             await self._hand_off(
@@ -282,7 +289,7 @@ class InboundHandler:
                     # Without a reading of the text, the language the bot answered in.
                     language=plan.facts.language
                     or (plan.planned.reply.language if plan.planned.language else ""),
-                    slots={**dialogue.slots, **given},
+                    slots={**dialogue.slots, **taken},
                 ),
                 with_agent=history.conversation.state == context_pb.CONVERSATION_STATE_WITH_AGENT,
             )

@@ -19,6 +19,7 @@ from services.orchestrator.dialogue import (
     KNOWLEDGE_UNKNOWN,
     ORDER_REFERENCE,
     POSTAL_CODE,
+    PRODUCT,
 )
 from services.orchestrator.policy import Decision, Facts
 from shared.channels.reply_windows import REPLY_WINDOWS
@@ -65,7 +66,12 @@ _SHOP_SAID = {
     "not_found": "the shop has no such order",
     "unavailable": "the shop could not be reached",
 }
-_SLOT_NAMES = {ORDER_REFERENCE: "order", EMAIL: "email", POSTAL_CODE: "postal code"}
+_SLOT_NAMES = {
+    ORDER_REFERENCE: "order",
+    EMAIL: "email",
+    POSTAL_CODE: "postal code",
+    PRODUCT: "product",
+}
 
 
 def summary(
@@ -77,7 +83,7 @@ def summary(
     """What an agent reads first: the customer's summary from context and what they want
     now; what the latest message carries that the bot could not look at; what the bot
     already tried (articles, the order look-up) and what the customer gave (order,
-    email, postal code), so nobody asks again."""
+    email, postal code, product), so nobody asks again."""
     lines = [context_summary]
     if facts.intent != "unknown":
         lines.append(f"Wants: {facts.intent.replace('_', ' ')}.")

@@ -23,14 +23,17 @@ from services.orchestrator.dialogue import (
     ANSWER_CHECK,
     ANSWER_HELPED,
     ASKS_FOR_ORDER,
+    ASKS_FOR_PRODUCT,
     KNOWLEDGE,
     KNOWLEDGE_UNKNOWN,
     KNOWN_ORDER,
+    KNOWN_PRODUCT,
     NOT_HELPED,
     OFFER_PERSON,
     ORDER,
     ORDER_REFERENCE,
     PERSON,
+    PRODUCT,
     SHORT_ANSWER_WORDS,
     VERIFICATION,
     DialogueState,
@@ -211,28 +214,30 @@ def message_facts(
             knowledge_answers=answers,
             knowledge_escalates=answers and match.article.escalate,
         )
+    if analysis is not None:
+        facts = replace(
+            facts,
+            dominant_emotion=analysis.dominant_emotion,
+            intensity=analysis.intensity,
+            sentiment_score=analysis.sentiment.score,
+            sarcasm=analysis.sarcasm.detected,
+            sarcasm_score=analysis.sarcasm.score,
+            needs_person=analysis.needs_person.detected,
+            needs_person_score=analysis.needs_person.score,
+            needs_person_signals=tuple(analysis.needs_person.signals),
+            intent=analysis.intent.name,
+            intent_confidence=analysis.intent.confidence,
+            language=analysis.language.code,
+            language_confidence=analysis.language.confidence,
+            language_supported=analysis.language.supported,
+            human_requested=facts.human_requested or analysis.intent.name == "contact_human_agent",
+        )
+    # Read last: whether the message names the item asked for depends on its reading (a
+    # feeling, a request for a person).
     facts = _order_facts(facts, event.text, analysis, situation.dialogue)
     if facts.order_reference:  # the order is what is answered, not an article
-        facts = replace(facts, knowledge_answers=False, knowledge_escalates=False)
-    if analysis is None:
-        return facts
-    return replace(
-        facts,
-        dominant_emotion=analysis.dominant_emotion,
-        intensity=analysis.intensity,
-        sentiment_score=analysis.sentiment.score,
-        sarcasm=analysis.sarcasm.detected,
-        sarcasm_score=analysis.sarcasm.score,
-        needs_person=analysis.needs_person.detected,
-        needs_person_score=analysis.needs_person.score,
-        needs_person_signals=tuple(analysis.needs_person.signals),
-        intent=analysis.intent.name,
-        intent_confidence=analysis.intent.confidence,
-        language=analysis.language.code,
-        language_confidence=analysis.language.confidence,
-        language_supported=analysis.language.supported,
-        human_requested=facts.human_requested or analysis.intent.name == "contact_human_agent",
-    )
+        return replace(facts, knowledge_answers=False, knowledge_escalates=False)
+    return _product_facts(facts, event.text, situation.dialogue)
 
 
 def _answer_check(policy: Policy, text: str, situation: Situation) -> str:
@@ -267,9 +272,41 @@ def _order_facts(
         # The order's details the bot asked for: the same request, the same order.
         known = given or dialogue.slots.get(ORDER_REFERENCE, "")
         return replace(facts, order_reference=known, order_intent=dialogue.asked_for)
+    if _item_named(facts, text, dialogue):
+        return facts  # the item the bot asked for, with no order number: not an order's
     known = given or dialogue.slots.get(ORDER_REFERENCE, "")
     if known and intent in ASKS_FOR_ORDER:
         return replace(facts, order_reference=known, order_intent=intent)
+    return facts
+
+
+def _item_named(facts: Facts, text: str, dialogue: DialogueState) -> str:
+    """The item the message names in answer to the bot's "which item?" ("" for none). An
+    item is named plainly (its reading is neutral); a message carrying a feeling ("thank
+    you, very kind", "this is unacceptable!"), asking for a person or touching a
+    sensitive topic is about that instead."""
+    if facts.human_requested or facts.sensitive_topic or facts.dominant_emotion != "neutral":
+        return ""
+    return slots_given(text, dialogue.awaiting).get(PRODUCT, "")
+
+
+def _product_facts(facts: Facts, text: str, dialogue: DialogueState) -> Facts:
+    """The item that serves this message, and the request it serves: the answer to the
+    bot's question for one (read as such whatever the intent head says, and answered, not
+    an article), or one named before (on any channel) when the message asks for something
+    an item serves and no article answers it."""
+    named = _item_named(facts, text, dialogue)
+    if named:
+        return replace(
+            facts,
+            product=named,
+            product_intent=dialogue.asked_for,
+            knowledge_answers=False,
+            knowledge_escalates=False,
+        )
+    known = dialogue.slots.get(PRODUCT, "")
+    if known and facts.intent in ASKS_FOR_PRODUCT and not facts.knowledge_answers:
+        return replace(facts, product=known, product_intent=facts.intent)
     return facts
 
 
@@ -291,6 +328,14 @@ def reply_language(
     return (previous_language if short_answer else "") or conversation_language or locale_hint
 
 
+def _says_little_of_its_language(facts: Facts, text: str) -> bool:
+    """Whether the message is a short answer to the bot's question ("fd8cc0", "nope"), or
+    the item it asked for ("Nike Air Max 90"): its language is the customer's previous."""
+    if facts.awaiting == PRODUCT and facts.product:
+        return True
+    return bool(facts.order_reference or facts.awaiting) and len(text.split()) <= SHORT_ANSWER_WORDS
+
+
 def _emotion_to_acknowledge(
     analysis: emotion_pb.AnalyzeResponse | None, decision: Decision
 ) -> str | None:
@@ -305,15 +350,23 @@ def dialogue_answer(
     facts: Facts, decision: Decision, language: str, outcome: OrderOutcome | None = None
 ) -> tuple[str, str, str]:
     """(answer, template, language) when where the conversation stands decides: what the
-    shop said of the order; the request answered with the order number the customer
-    gave; a person offered after replies that could not help; ("", "", language)
-    otherwise."""
+    shop said of the order; the request answered with the order number, or else the item,
+    the customer gave; a person offered after replies that could not help; ("", "",
+    language) otherwise."""
     if outcome is not None:
         answer = order_answer(language, outcome, facts.order_reference)
         return answer, f"{ORDER}{outcome.outcome}/{facts.order_intent}", language
     if facts.order_reference:
         answer = VOICE.answer(language, facts.order_intent, facts.order_reference)
         return answer, f"answer/{facts.order_intent}/{KNOWN_ORDER}", language
+    if facts.product:
+        answer = VOICE.answer(
+            language,
+            facts.product_intent,
+            product=facts.product,
+            offer_person=not decision.escalates,  # a person is already asked for
+        )
+        return answer, f"answer/{facts.product_intent}/{KNOWN_PRODUCT}", language
     if "answer_helped" in decision.codes():
         return VOICE.knowledge_glad(language), ANSWER_HELPED, language
     if {"no_progress", "answer_did_not_help"} & set(decision.codes()):
@@ -412,8 +465,7 @@ def _reply(
         analysis,
         situation.conversation_language,
         event.locale_hint,
-        short_answer=bool(facts.order_reference or facts.awaiting)
-        and len(event.text.split()) <= SHORT_ANSWER_WORDS,
+        short_answer=_says_little_of_its_language(facts, event.text),
         previous_language=situation.previous_language,
     )
     first_bot_message = not situation.bot_has_written

@@ -82,13 +82,15 @@ class Facts:
     knowledge_answers: bool = False
     knowledge_escalates: bool = False
     # Where the conversation stands (dialogue.py): what the bot's last message asked for
-    # ("order_reference", "person" or ""); the order number the customer gave, now or
-    # before on any channel, with the request it serves (both "" unless one serves this
-    # message); the bot's replies in a row that could not help; whether the message
-    # agrees ("yes please", "sí").
+    # ("order_reference", "product", "person" or ""); the order number the customer
+    # gave, now or before on any channel, with the request it serves (both "" unless one
+    # serves this message); the item they named, likewise; the bot's replies in a row
+    # that could not help; whether the message agrees ("yes please", "sí").
     awaiting: str = ""
     order_reference: str = ""
     order_intent: str = ""
+    product: str = ""
+    product_intent: str = ""
     stalled_turns: int = 0
     agrees: bool = False
     # What the shop said of that order (orders.py): "" when it was not asked (no shop

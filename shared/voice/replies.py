@@ -12,7 +12,7 @@ Pure: no I/O beyond loading the file once. A reply acknowledges the feeling firs
 remembers an earlier contact on another channel, then answers the intent; the first bot
 message of a conversation says it comes from an automated assistant and how to reach a
 person. Slots are filled only with facts passed in (first name, order reference, the
-earlier contact), never invented.
+item the customer named, the earlier contact), never invented.
 
 There is no marketing or upselling text anywhere in the library, so a customer in a
 negative state (or any other) can never receive one; ``banned_words`` lists promotional
@@ -44,7 +44,14 @@ STICKER = "sticker"
 # The slots each kind of sentence may use; anything else is a mistake in voice.yaml.
 _DISCLOSURE_SLOTS = frozenset({"bot_name"})
 _DISCLOSURE_NAMED_SLOTS = frozenset({"bot_name", "first_name"})
-_ANSWER_KNOWN_SLOTS = frozenset({"order_reference"})
+# An answer that asks for the order number or the item has a sentence for once it is
+# known, which must say it: its key, and the one slot it uses.
+_KNOWN_SLOTS = {
+    "known_order": frozenset({"order_reference"}),
+    "known_product": frozenset({"product"}),
+}
+# Once the item is known the bot offers a person, who can do what it cannot.
+_PRODUCT_OFFER = "product_offer"
 _EARLIER_SLOTS = frozenset({"channel", "day"})
 _CHANNEL_OTHER_SLOTS = frozenset({"channel"})
 _DAY_SLOTS = frozenset({"day", "month"})
@@ -112,8 +119,18 @@ class Reopening:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    """An intent's answer: what it asks, and for one asking for the order number or the
+    item, what it says once the customer has given it (None: it does not ask for it)."""
+
     ask: str
     known_order: str | None = None
+    known_product: str | None = None
+    product_offer: str | None = None  # the question after known_product
+
+    def variants(self) -> dict[str, str]:
+        """The sentences for what is known, by key (known_order, known_product)."""
+        found = {key: getattr(self, key) for key in _KNOWN_SLOTS}
+        return {key: text for key, text in found.items() if text is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,10 +214,14 @@ def _require(mapping: Any, key: str, where: str) -> Any:
     return mapping[key]
 
 
+def _slots_in(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+
+
 def _text(value: Any, where: str, slots: frozenset[str]) -> str:
     if not isinstance(value, str):
         raise VoiceError(f"voice.yaml: {where} must be text")
-    used = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+    used = _slots_in(value)
     if used - slots:
         raise VoiceError(f"voice.yaml: {where} uses unknown slots {sorted(used - slots)}")
     return value
@@ -209,6 +230,35 @@ def _text(value: Any, where: str, slots: frozenset[str]) -> str:
 def _sentence(mapping: Any, key: str, where: str, slots: frozenset[str]) -> str:
     """The sentence ``where.key`` of voice.yaml, present and using only ``slots``."""
     return _text(_require(mapping, key, where), f"{where}.{key}", slots)
+
+
+def _answer(value: Any, where: str) -> Answer:
+    """An intent's answer: one sentence, or its ``ask`` with a sentence for each thing it
+    asks for once given (``known_order``, ``known_product``), which must say it."""
+    if not isinstance(value, Mapping):
+        return Answer(ask=_text(value, where, _NO_SLOTS))
+    unknown = set(value) - {"ask", *_KNOWN_SLOTS, _PRODUCT_OFFER}
+    if unknown:
+        raise VoiceError(f"voice.yaml: {where} has unknown keys {sorted(unknown)}")
+    if ("known_product" in value) != (_PRODUCT_OFFER in value):
+        raise VoiceError(f"voice.yaml: {where} needs known_product and product_offer together")
+    known = {
+        key: _sentence(value, key, where, slots)
+        for key, slots in _KNOWN_SLOTS.items()
+        if key in value
+    }
+    if not known:
+        raise VoiceError(f"voice.yaml: {where} needs one of {sorted(_KNOWN_SLOTS)}, or one text")
+    for key, text in known.items():
+        if _slots_in(text) != _KNOWN_SLOTS[key]:
+            raise VoiceError(f"voice.yaml: {where}.{key} must use {sorted(_KNOWN_SLOTS[key])}")
+    offer = _sentence(value, _PRODUCT_OFFER, where, _NO_SLOTS) if _PRODUCT_OFFER in value else None
+    return Answer(ask=_sentence(value, "ask", where, _NO_SLOTS), product_offer=offer, **known)
+
+
+def _variants(library: Library) -> dict[str, set[str]]:
+    """Which sentences for what is known each intent's answer has."""
+    return {intent: set(answer.variants()) for intent, answer in library.answers.items()}
 
 
 def _order_sentences(raw: Any, where: str) -> OrderSentences:
@@ -285,6 +335,16 @@ class Voice:
         }
         if sign_off and set(sign_off) != set(self.libraries):
             raise VoiceError("voice.yaml: persona.sign_off must cover every language, or none")
+        # The dialogue reads which intents ask for the order or the item from the default
+        # language (dialogue.py): every language must say it once given.
+        expected = _variants(self.libraries[self.default_language])
+        for code, library in self.libraries.items():
+            differ = sorted(i for i, v in _variants(library).items() if v != expected[i])
+            if differ:
+                raise VoiceError(
+                    f"voice.yaml: languages.{code}.answers of {differ} must have the "
+                    f"known_order/known_product sentences {self.default_language}'s have"
+                )
         for where, sentence in self._sentences():
             self._check(sentence, where)
 
@@ -312,19 +372,12 @@ class Voice:
             for emotion in self.emotions
         }
         answers_raw = _require(raw, "answers", where)
-        answers = {}
-        for intent in self.intents:
-            value = _require(answers_raw, intent, f"{where}.answers")
-            at = f"{where}.answers.{intent}"
-            if isinstance(value, Mapping):
-                answers[intent] = Answer(
-                    ask=_text(_require(value, "ask", at), f"{at}.ask", _NO_SLOTS),
-                    known_order=_text(
-                        _require(value, "known_order", at), f"{at}.known_order", _ANSWER_KNOWN_SLOTS
-                    ),
-                )
-            else:
-                answers[intent] = Answer(ask=_text(value, at, _NO_SLOTS))
+        answers = {
+            intent: _answer(
+                _require(answers_raw, intent, f"{where}.answers"), f"{where}.answers.{intent}"
+            )
+            for intent in self.intents
+        }
         holding = _require(raw, "holding", where)
         waiting = _require(raw, "waiting", where)
         durations = _require(waiting, "durations", f"{where}.waiting")
@@ -447,8 +500,10 @@ class Voice:
                     yield f"{code}.acknowledgements.{emotion}.{level}", text
             for intent, answer in lib.answers.items():
                 yield f"{code}.answers.{intent}", answer.ask
-                if answer.known_order is not None:
-                    yield f"{code}.answers.{intent}.known_order", answer.known_order
+                for key, text in answer.variants().items():
+                    yield f"{code}.answers.{intent}.{key}", text
+                if answer.product_offer is not None:
+                    yield f"{code}.answers.{intent}.{_PRODUCT_OFFER}", answer.product_offer
             yield f"{code}.holding.ordinary", lib.holding
             yield f"{code}.holding.caring", lib.holding_caring
             yield f"{code}.holding.crisis", lib.holding_crisis
@@ -537,11 +592,26 @@ class Voice:
             return ""
         return lib.acknowledgements[emotion][self.tier(intensity)]
 
-    def answer(self, language: str, intent: str, order_reference: str = "") -> str:
+    def answer(
+        self,
+        language: str,
+        intent: str,
+        order_reference: str = "",
+        product: str = "",
+        *,
+        offer_person: bool = True,
+    ) -> str:
+        """The intent's answer, with the order number or else the item the customer gave
+        when it has a sentence for it (it then asks for neither again), or its question.
+        With the item, a person is offered unless ``offer_person`` is false (one is
+        already being asked for)."""
         lib = self.libraries[self.resolve(language)[0]]
         answer = lib.answers.get(intent, lib.answers["unknown"])
         if order_reference and answer.known_order is not None:
             return answer.known_order.format(order_reference=order_reference)
+        if product and answer.known_product is not None:
+            noted = answer.known_product.format(product=product)
+            return f"{noted} {answer.product_offer}" if offer_person else noted
         return answer.ask
 
     def knowledge_check(self, language: str) -> str:

@@ -35,7 +35,7 @@ from rapport.context.v1 import context_service_pb2_grpc as context_grpc
 from rapport.events.v1 import agent_pb2, handoff_pb2, messages_pb2
 
 from services.agent_desk.hours import WEEKDAYS
-from services.orchestrator.dialogue import ASKS_FOR_ORDER
+from services.orchestrator.dialogue import ASKS_FOR_ORDER, ASKS_FOR_PRODUCT
 from services.sms_adapter.config import SmsSettings
 from services.sms_adapter.twilio import TwilioAdapter
 from services.social_adapter.messenger import MessengerAdapter
@@ -673,9 +673,12 @@ def problems_of(turn: Turn, seen: Seen, earlier: Seen | None) -> list[str]:
         problems.append(f"intensity {read[1]} is not {turn.tier}")
     # The template's own sentence is in the reply.
     kind, _, name = decision.template.partition("/")
-    intent, _, variant = name.partition("/")  # answer/<intent>/known_order: with the order
-    reference = json.loads(decision.facts_json or "{}").get("order_reference", "")
-    if kind == "answer" and VOICE.answer(language, intent, reference if variant else "") not in (
+    # answer/<intent>/known_order (or known_product): with the order (the item) given.
+    intent, _, variant = name.partition("/")
+    facts = json.loads(decision.facts_json or "{}")
+    given = (facts.get("order_reference", ""), facts.get("product", "")) if variant else ("", "")
+    offer = decision.action not in ESCALATING
+    if kind == "answer" and VOICE.answer(language, intent, *given, offer_person=offer) not in (
         reply.text
     ):
         problems.append(f"the {name} answer is missing")
@@ -777,6 +780,7 @@ def test_the_suite_covers_the_acceptance_point() -> None:
         "answer_did_not_help",
         "recently_returned",
         "order_reference_given",
+        "product_given",
         "order_change_by_a_person",
         "order_status_told",
         "order_details_needed",
@@ -786,33 +790,33 @@ def test_the_suite_covers_the_acceptance_point() -> None:
     }
 
 
-def _asks_for_the_order_number(template: str) -> bool:
-    intent = template.removeprefix("answer/")
-    return template.startswith("answer/") and intent in ASKS_FOR_ORDER
+def _asks_for(template: str, asking: frozenset[str]) -> bool:
+    """Whether a reply with ``template`` is the question of an intent in ``asking``."""
+    return template.startswith("answer/") and template.removeprefix("answer/") in asking
 
 
 def moving_forward(conversation: Conversation, played: Played) -> list[str]:
     """Every way the bot's turns fail to move the conversation forward: an order number
-    asked for after the customer gave one, the same reply twice in a row, or a person
-    promised without a hand-over."""
+    or an item asked for after the customer gave it, the same reply twice in a row, or a
+    person promised without a hand-over."""
     problems = []
-    order_given = False
+    given: set[str] = set()
     previous = ""
     for number, seen in enumerate(played.seen, 1):
         if seen.reply is None or seen.bot_turn is None:
             continue
         decision, text = seen.bot_turn.decision, seen.reply.text
-        if order_given and _asks_for_the_order_number(decision.template):
-            problems.append(f"turn {number} asks again for the order number it was given")
+        for slot, asking in (("order_reference", ASKS_FOR_ORDER), ("product", ASKS_FOR_PRODUCT)):
+            if slot in given and _asks_for(decision.template, asking):
+                problems.append(f"turn {number} asks again for the {slot} it was given")
         if text == previous:
             problems.append(f"turn {number} repeats the previous reply")
         lib = VOICE.libraries.get(decision.language) or VOICE.libraries["en"]
         promises = (lib.handoff_note, lib.holding, lib.holding_caring)
         if any(p in text for p in promises) and decision.action not in ESCALATING:
             problems.append(f"turn {number} promises a person without handing over")
-        order_given = order_given or bool(
-            json.loads(decision.facts_json or "{}").get("order_reference")
-        )
+        facts = json.loads(decision.facts_json or "{}")
+        given |= {slot for slot in ("order_reference", "product") if facts.get(slot)}
         previous = text
     return problems
 

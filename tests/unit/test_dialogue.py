@@ -9,9 +9,11 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from services.orchestrator.dialogue import (
     ORDER_REFERENCE,
     PERSON,
+    PRODUCT,
     DialogueState,
     dialogue_state,
     order_reference,
+    product_given,
     slots_given,
 )
 from services.orchestrator.policy import Policy
@@ -143,6 +145,10 @@ def test_a_yes_is_told_apart(text: str, agrees: bool) -> None:
         ("Die richtige Nummer ist 1004", "order_reference", {"order_reference": "1004"}),
         ("75011", "", {}),  # a lone number is a postal code only when one was asked for
         ("CEP 01310-100", "", {"postal_code": "01310-100"}),
+        ("the blue hoodie in M", "product", {"product": "blue hoodie in M"}),
+        ("the blue hoodie in M", "order_reference", {}),  # an item only when one was asked
+        ("order 48213", "product", {"order_reference": "48213"}),  # an order number wins
+        ("jane@example.com", "product", {"email": "jane@example.com"}),
     ],
 )
 def test_the_orders_details_are_read_as_slots(
@@ -193,3 +199,55 @@ def test_an_answer_from_the_knowledge_waits_to_hear_whether_it_helped() -> None:
     unknown = _bot("web-1", "knowledge/unknown")
     state = dialogue_state(_history(unknown, _customer("web-1", "yes")), "web-1")
     assert (state.awaiting, state.offers_person) == (PERSON, True)
+
+
+@pytest.mark.parametrize(
+    ("text", "asked", "found"),
+    [
+        ("the blue hoodie in M", True, "blue hoodie in M"),
+        ("It’s the blue hoodie!", True, "blue hoodie"),
+        ("ok, I'd like a linen shirt", True, "linen shirt"),
+        ("¡la sudadera azul, talla M!", True, "sudadera azul, talla M"),
+        ("c'est l'écharpe rouge", True, "écharpe rouge"),
+        ("die Wanderschuhe Modell Alpin, Größe 42", True, "Wanderschuhe Modell Alpin, Größe 42"),
+        ("um casaco de lã", True, "casaco de lã"),
+        ('"Nike Air Max 90"', True, "Nike Air Max 90"),
+        ("hoodie (M)", True, "hoodie (M)"),
+        ("A-line skirt", True, "A-line skirt"),  # "a" opens it only as a word
+        ("the blue hoodie in M", False, ""),  # only the answer to the bot's question
+        ("yes", True, ""),
+        ("thanks a lot!", True, ""),
+        ("hello", True, ""),
+        ("no idea", True, ""),
+        ("Vielen Dank", True, ""),
+        ("the", True, ""),
+        ("do you have it in blue?", True, ""),  # a question, not an item
+        ("I want to cancel my order", True, ""),  # another request
+        ("I am not sure which one, I will have to check with my wife first", True, ""),
+        ("x" * 81, True, ""),  # never cut, so never longer than a name
+        ("", True, ""),
+    ],
+)
+def test_the_item_is_read_from_a_short_answer_to_the_bots_question(
+    text: str, asked: bool, found: str
+) -> None:
+    assert product_given(text, asked=asked) == found
+
+
+def test_an_item_named_is_remembered_once_the_bot_took_it_as_one() -> None:
+    asked = _bot("web", "answer/place_order")
+    state = dialogue_state(_history(_customer("web", "hi"), asked, _customer("web", "x")), "web")
+    assert (state.awaiting, state.asked_for) == (PRODUCT, "place_order")
+    took = [
+        asked,
+        _customer("web", "the blue hoodie"),
+        _bot("web", "answer/place_order/known_product"),
+    ]
+    state = dialogue_state(_history(*took, _customer("sms", "what is your refund policy")), "sms")
+    assert state.slots == {PRODUCT: "blue hoodie"}
+    # Its answer offers a person: a yes takes it, and it was progress, not a stall.
+    here = dialogue_state(_history(*took, _customer("web", "yes")), "web")
+    assert (here.awaiting, here.offers_person, here.stalled_turns) == (PERSON, True, 0)
+    # Words the bot did not take as an item (it handed over instead) are not one.
+    handed = [asked, _customer("web", "talk to someone"), _bot("web", "holding/ordinary")]
+    assert dialogue_state(_history(*handed, _customer("web", "hello")), "web").slots == {}

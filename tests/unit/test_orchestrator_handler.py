@@ -11,7 +11,8 @@ from rapport.events.v1 import feedback_pb2, handoff_pb2, messages_pb2
 
 from services.orchestrator.attachments import kinds_of, summary_line
 from services.orchestrator.handlers import InboundHandler
-from services.orchestrator.policy import Policy
+from services.orchestrator.handoff import summary
+from services.orchestrator.policy import Facts, Policy
 from shared.errors import InvalidInputError
 from shared.kafka.codec import derived_event_id
 from shared.kafka.topics import FEEDBACK, HANDOFF, outbound_topic
@@ -213,6 +214,48 @@ async def test_the_handoff_packet_carries_what_an_agent_needs_to_start() -> None
     assert handoff.consent.emotion_analysis_allowed and not handoff.consent.sms_opted_out
     sent_at = asking.envelope.occurred_at.ToDatetime()
     assert handoff.reply_window_closes_at.ToDatetime() == sent_at + timedelta(hours=24)
+
+
+class _Shopping(StubEmotion):
+    """Also reads "place an order" as a wish to order something."""
+
+    CUES = {"place an order": ("neutral", "place_order"), **StubEmotion.CUES}
+
+
+async def test_the_item_named_is_remembered_told_to_the_agent_and_not_asked_again() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    handler = _handler(context, publisher, _Shopping())
+    for text in ("I'd like to place an order", "the blue hoodie in M", "yes please"):
+        await handler(inbound_message(text))
+    [customer] = set(context.slots)
+    assert context.slots[customer]["product"].value == "blue hoodie in M"
+    handoff = publisher.published[-1][1]
+    assert isinstance(handoff, handoff_pb2.HandoffRequested)
+    assert "Given: product blue hoodie in M." in handoff.summary
+    # The same customer on WhatsApp, linked: the item is not asked for again.
+    whatsapp = envelope_pb2.CHANNEL_WHATSAPP
+    context.customers[(whatsapp, "+15550002222")] = customer
+    await handler(inbound_message("I'd like to place an order", "+15550002222", whatsapp))
+    reply = publisher.published[-1][1]
+    assert "blue hoodie in M" in reply.text and "which item" not in reply.text
+
+
+async def test_words_the_bot_did_not_take_for_an_item_are_not_remembered_as_one() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    handler = _handler(context, publisher, _Shopping())
+    await handler(inbound_message("I'd like to place an order"))
+    await handler(inbound_message("a real person please"))
+    handoff = publisher.published[-1][1]
+    assert isinstance(handoff, handoff_pb2.HandoffRequested)
+    assert "Given:" not in handoff.summary
+    assert all("product" not in slots for slots in context.slots.values())
+
+
+def test_the_agent_reads_every_slot_given_the_item_included() -> None:
+    given = {"product": "blue hoodie", "order_reference": "1001", "email": "a@b.fr"}
+    assert summary("", Facts(emotion_available=True), [], given) == (
+        "Given: email a@b.fr, order 1001, product blue hoodie."
+    )
 
 
 async def test_a_handoff_from_the_web_has_no_reply_window() -> None:

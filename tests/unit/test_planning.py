@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import messages_pb2
 
 from services.orchestrator.crisis import CrisisResources
-from services.orchestrator.dialogue import DialogueState
+from services.orchestrator.dialogue import ORDER_REFERENCE, PRODUCT, DialogueState
+from services.orchestrator.knowledge.articles import Article
+from services.orchestrator.knowledge.index import Match
 from services.orchestrator.orders import ShopAnswer
 from services.orchestrator.planning import FIRST_MESSAGE, Reading, order_to_look_up, plan_reply
 from services.orchestrator.policy import Action, Policy
 from services.orchestrator.shop.order import Order
 from services.orchestrator.shop.verification import ProvenIdentity
+from shared.voice.replies import VOICE
 
 POLICY = Policy.load()
 
@@ -127,3 +131,108 @@ def test_a_cancellation_with_its_order_goes_to_a_person_who_can_cancel() -> None
     assert plan.decision.action is Action.REPLY_AND_ESCALATE
     assert plan.decision.codes()[:2] == ["order_reference_given", "order_change_by_a_person"]
     assert "cancel order 1001" in plan.planned.reply.text
+
+
+# The bot has just asked "which item are you looking for?" (answer/place_order).
+ASKED_FOR_THE_ITEM = replace(
+    FIRST_MESSAGE,
+    bot_has_written=True,
+    dialogue=DialogueState(awaiting=PRODUCT, asked_for="place_order"),
+)
+
+
+def test_the_item_asked_for_is_answered_with_and_a_person_offered() -> None:
+    reading = _reading("the blue hoodie in M", "unknown", situation=ASKED_FOR_THE_ITEM)
+    plan = plan_reply(POLICY, reading, "Robin")
+    assert plan.planned.template == "answer/place_order/known_product"
+    assert (plan.facts.product, plan.facts.product_intent) == ("blue hoodie in M", "place_order")
+    assert plan.decision.codes() == ["product_given"]  # never "tell me more"
+    assert plan.decision.action is Action.AUTO_REPLY  # a person offered, not imposed
+    assert plan.planned.reply.text == VOICE.answer("en", "place_order", product="blue hoodie in M")
+    assert "blue hoodie in M" in plan.planned.reply.text
+    assert VOICE.answer("en", "place_order") not in plan.planned.reply.text
+
+
+def test_the_item_noted_does_not_offer_a_person_already_being_asked_for() -> None:
+    third_contact = replace(ASKED_FOR_THE_ITEM, contacts_last_7_days=3)
+    reading = _reading("the blue hoodie in M", "unknown", situation=third_contact)
+    plan = plan_reply(POLICY, reading, "Robin")
+    assert plan.decision.codes() == ["repeat_contact", "product_given"]
+    assert plan.decision.action is Action.REPLY_AND_ESCALATE
+    assert plan.planned.template == "answer/place_order/known_product"
+    noted = VOICE.answer("en", "place_order", product=plan.facts.product, offer_person=False)
+    assert noted in plan.planned.reply.text
+    offer = VOICE.libraries["en"].answers["place_order"].product_offer
+    assert offer is not None and offer not in plan.planned.reply.text
+
+
+def test_the_answer_is_the_item_whatever_the_intent_head_reads_but_an_order_number_wins() -> None:
+    remembered = replace(
+        ASKED_FOR_THE_ITEM,
+        dialogue=replace(ASKED_FOR_THE_ITEM.dialogue, slots={ORDER_REFERENCE: "1001"}),
+    )
+    misread = _reading("la sudadera azul, talla M", "change_order", situation=remembered)
+    plan = plan_reply(POLICY, misread, "Robin")
+    assert plan.planned.template == "answer/place_order/known_product"
+    assert (plan.facts.product, plan.facts.order_reference) == ("sudadera azul, talla M", "")
+    named = _reading("order 48213", "track_order", situation=ASKED_FOR_THE_ITEM)
+    plan = plan_reply(POLICY, named, "Robin")
+    assert plan.planned.template == "answer/track_order/known_order"
+    assert (plan.facts.order_reference, plan.facts.product) == ("48213", "")
+
+
+def test_a_yes_thanks_or_a_request_for_a_person_names_no_item() -> None:
+    unclear = plan_reply(POLICY, _reading("ok", "unknown", situation=ASKED_FOR_THE_ITEM), "Robin")
+    assert (unclear.facts.product, unclear.planned.template) == ("", "answer/unknown")
+    person = _reading("talk to someone", "contact_human_agent", situation=ASKED_FOR_THE_ITEM)
+    plan = plan_reply(POLICY, person, "Robin")
+    assert plan.facts.product == "" and plan.decision.action is Action.ESCALATE
+    # Words the text alone could take for an item, read as a feeling: about that instead.
+    grateful = _analysis("unknown", "es")
+    grateful.dominant_emotion, grateful.intensity = "gratitude", 0.6
+    thanks = _reading("Gracias, muy amable.", "unknown", situation=ASKED_FOR_THE_ITEM)
+    plan = plan_reply(POLICY, replace(thanks, analysis=grateful), "Robin")
+    assert plan.facts.product == "" and "product_given" not in plan.decision.codes()
+
+
+def test_an_item_named_keeps_the_language_the_customer_wrote_in() -> None:
+    situation = replace(ASKED_FOR_THE_ITEM, previous_language="fr")
+    read_as_italian = replace(
+        _reading("Nike Air Max 90, taille 42", "unknown", situation=situation),
+        analysis=_analysis("unknown", "it"),
+    )
+    plan = plan_reply(POLICY, read_as_italian, "Robin")
+    assert plan.planned.reply.language == "fr"
+    assert "unsupported_language" not in plan.decision.codes()  # a name is no language
+
+
+RETURNS = Match(
+    article=Article(
+        id="returns",
+        title="Returns",
+        questions=("Can I return something?",),
+        answers={"en": "You can return any unworn item within 30 days."},
+        escalate=False,
+        source=Path("returns.yaml"),
+    ),
+    space="test",
+    similarity=0.9,
+    runner_up=0.4,
+    score=2.0,
+    threshold=1.0,
+    answers=True,
+)
+
+
+def test_an_item_named_before_is_not_asked_for_again_unless_an_article_answers() -> None:
+    elsewhere = replace(FIRST_MESSAGE, dialogue=DialogueState(slots={PRODUCT: "blue hoodie"}))
+    asks = _reading("What is your refund policy?", "check_refund_policy", situation=elsewhere)
+    plan = plan_reply(POLICY, asks, "Robin")
+    assert plan.planned.template == "answer/check_refund_policy/known_product"
+    assert "blue hoodie" in plan.planned.reply.text
+    assert VOICE.answer("en", "check_refund_policy") not in plan.planned.reply.text
+    # An article that answers the request is the better answer; no item serves an order.
+    answered = plan_reply(POLICY, replace(asks, match=RETURNS), "Robin")
+    assert (answered.planned.template, answered.facts.product) == ("knowledge/returns", "")
+    other = _reading("where is my order?", "track_order", situation=elsewhere)
+    assert plan_reply(POLICY, other, "Robin").facts.product == ""

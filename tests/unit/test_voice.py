@@ -12,6 +12,7 @@ from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import messages_pb2
 
 from services.orchestrator.attachments import KINDS
+from services.orchestrator.dialogue import ASKS_FOR_PRODUCT
 from services.orchestrator.handlers import InboundHandler
 from services.orchestrator.policy import Policy
 from shared.kafka.codec import new_envelope
@@ -152,6 +153,28 @@ def test_the_banned_word_check_finds_whole_words_in_any_language() -> None:
     ]
     assert VOICE.banned_words_in("Malheureusement, non.") == ["Malheureusement"]
     assert VOICE.banned_words_in("Das tut mir leid.") == []  # "leid" is not "leider"
+
+
+def test_the_item_once_given_is_said_in_every_language_and_a_person_offered() -> None:
+    assert ASKS_FOR_PRODUCT == {"place_order", "check_refund_policy"}
+    for language, intent in itertools.product(LANGUAGES, sorted(ASKS_FOR_PRODUCT)):
+        answer = VOICE.libraries[language].answers[intent]
+        assert answer.known_product is not None, (language, intent)
+        said = VOICE.answer(language, intent, product="blue hoodie in M")
+        noted = answer.known_product.format(product="blue hoodie in M")
+        assert said == f"{noted} {answer.product_offer}"
+        assert "blue hoodie in M" in said and answer.ask not in said
+        assert said.endswith("?"), (language, intent)  # the person offered (dialogue.py)
+        # A person already being asked for is not offered again.
+        assert VOICE.answer(language, intent, product="blue hoodie in M", offer_person=False) == (
+            noted
+        )
+        assert not noted.endswith("?"), (language, intent)
+        assert VOICE.answer(language, intent) == answer.ask  # not known: asked for
+    # Where no sentence says it, the item changes nothing.
+    assert VOICE.answer("en", "track_order", product="blue hoodie") == VOICE.answer(
+        "en", "track_order"
+    )
 
 
 @pytest.mark.parametrize(
@@ -344,6 +367,16 @@ def test_a_sign_off_is_added_when_the_persona_has_one() -> None:
         lambda d: d["languages"]["de"]["attachments"].pop("to_a_person"),
         lambda d: d["languages"]["en"]["attachments"].update(follow_up="Unfortunately, no."),
         lambda d: d["attachment_kinds"].append("hologram"),
+        # The item, once given: in every language, saying it, and only it.
+        lambda d: d["languages"]["pt"]["answers"].update(place_order="Que produto procura?"),
+        lambda d: d["languages"]["fr"]["answers"]["place_order"].pop("known_product"),
+        lambda d: d["languages"]["de"]["answers"]["place_order"].update(known_product="Danke."),
+        lambda d: d["languages"]["es"]["answers"]["place_order"].update(
+            known_product="Anotado: {order_reference}."
+        ),
+        lambda d: d["languages"]["en"]["answers"]["place_order"].update(known_item="{product}"),
+        lambda d: d["languages"]["es"]["answers"]["place_order"].pop("product_offer"),
+        lambda d: d["languages"]["en"]["answers"]["track_order"].update(product_offer="Help?"),
     ],
 )
 def test_a_mistake_in_the_voice_fails_loudly_at_load(break_it: Any) -> None:
