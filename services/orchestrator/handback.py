@@ -23,8 +23,9 @@ RESTING_ON_HISTORY = frozenset({REPEAT_CONTACT, WORSENING})
 """The rules whose evidence is the customer's past, which an agent has seen."""
 
 NEGATIVE = -0.11
-"""The sentiment head's negative cut point (emotion/models/sentiment.md), as the
-worsening rule in policy.yaml reads it."""
+"""The sentiment head's English negative cut point (emotion/models/sentiment.md). The
+other languages' is lower (-0.22, as the worsening rule in policy.yaml reads them), so
+in them a message counts as new evidence a little sooner than the rule would."""
 NEW_NEGATIVE_MESSAGES = 2
 """Negative messages since the hand-back that make a worsening new evidence."""
 

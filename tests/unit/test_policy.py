@@ -37,6 +37,33 @@ def decide(**facts: object) -> tuple[Action, list[str]]:
             Action.REPLY_AND_ESCALATE,
             ["worsening_trajectory"],
         ),
+        # Negative by the sentiment head's cut point for the language: -0.15 is negative
+        # in English, neutral in Spanish (-0.22).
+        (
+            {"intent": "track_order", "trend": "worsening", "sentiment_score": -0.15},
+            Action.REPLY_AND_ESCALATE,
+            ["worsening_trajectory"],
+        ),
+        (
+            {
+                "intent": "track_order",
+                "trend": "worsening",
+                "sentiment_score": -0.15,
+                "language": "es",
+            },
+            Action.AUTO_REPLY,
+            [],
+        ),
+        (
+            {
+                "intent": "track_order",
+                "trend": "worsening",
+                "sentiment_score": -0.3,
+                "language": "es",
+            },
+            Action.REPLY_AND_ESCALATE,
+            ["worsening_trajectory"],
+        ),
         (
             {"intent": "track_order", "contacts_last_7_days": 3},
             Action.REPLY_AND_ESCALATE,
