@@ -45,6 +45,8 @@ class Request:
     language_hint: str = ""
     previous_language: str = ""  # the language the customer last wrote in
     include_embedding: bool = False  # also the retrieval embedding
+    # ...unless the message is read as one of these intents (its caller would not use it)
+    no_embedding_for_intents: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +127,12 @@ class Analyzer:
             intents = self._predictor.intent(texts, codes)
         with INFERENCE_SECONDS.labels("embedding").time():
             embeddings = self._predictor.embeddings(
-                texts, codes, [r.include_embedding for r in requests]
+                texts,
+                codes,
+                [
+                    r.include_embedding and intent.name not in r.no_embedding_for_intents
+                    for r, intent in zip(requests, intents, strict=True)
+                ],
             )
         results = []
         for i, text in enumerate(texts):

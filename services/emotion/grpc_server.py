@@ -62,7 +62,13 @@ def to_response(analysis: Analysis, versions: Mapping[str, str]) -> pb.AnalyzeRe
 
 
 def request_of(item: pb.AnalyzeRequest) -> Request:
-    return Request(item.text, item.language_hint, item.previous_language, item.include_embedding)
+    return Request(
+        item.text,
+        item.language_hint,
+        item.previous_language,
+        item.include_embedding,
+        frozenset(item.no_embedding_for_intents),
+    )
 
 
 class EmotionServicer(pb_grpc.EmotionServiceServicer):

@@ -122,7 +122,13 @@ class FirstMessages:
     def decide(self, messages: Sequence[MessageLine]) -> list[dict[str, Any]]:
         """One JSON object per message; the batch is analysed together."""
         embed = bool(self.knowledge and self.knowledge.articles)
-        requests = [Request(m.text, m.language_hint, include_embedding=embed) for m in messages]
+        skipped = self.policy.knowledge_excluded_intents  # as the service asks
+        requests = [
+            Request(
+                m.text, m.language_hint, include_embedding=embed, no_embedding_for_intents=skipped
+            )
+            for m in messages
+        ]
         analyses = analyze_batch(self.analyzer, requests, include_drivers=False)
         return [self.outcome(m, a) for m, a in zip(messages, analyses, strict=True)]
 

@@ -6,7 +6,7 @@ loop travel together as one ``AnalyzeBatch`` call (see ``shared.grpc.batching``)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import grpc
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
@@ -35,6 +35,7 @@ class EmotionClient:
         previous_language: str = "",
         *,
         include_embedding: bool = False,
+        no_embedding_for_intents: Collection[str] = (),
     ) -> emotion_pb.AnalyzeResponse:
         """The analysis of one text; raises like a unary call would, and only for this text."""
         if not text.strip():  # refused here, so one blank text cannot fail a whole batch
@@ -45,6 +46,7 @@ class EmotionClient:
                 language_hint=language_hint,
                 previous_language=previous_language,
                 include_embedding=include_embedding,
+                no_embedding_for_intents=sorted(no_embedding_for_intents),
             )
         )
 

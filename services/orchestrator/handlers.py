@@ -17,7 +17,7 @@ What to decide and say is worked out by the pure functions of ``planning``, whic
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -76,6 +76,7 @@ class EmotionPort(Protocol):
         previous_language: str = "",
         *,
         include_embedding: bool = False,
+        no_embedding_for_intents: Collection[str] = (),
     ) -> emotion_pb.AnalyzeResponse: ...
 
 
@@ -377,10 +378,15 @@ class InboundHandler:
         self, event: messages_pb2.MessageReceived, previous_language: str, embed: bool
     ) -> emotion_pb.AnalyzeResponse | None:
         """The emotion reading (with the retrieval embedding when there is knowledge to
-        look in), or None when the emotion service is down: answer anyway."""
+        look in and the intent is one it may answer), or None when the emotion service is
+        down: answer anyway."""
         try:
             return await self._emotion.analyze(
-                event.text, event.locale_hint, previous_language, include_embedding=embed
+                event.text,
+                event.locale_hint,
+                previous_language,
+                include_embedding=embed,
+                no_embedding_for_intents=self._policy.knowledge_excluded_intents,
             )
         except DependencyUnavailableError as exc:
             log.warning("answering without emotion analysis: %s", exc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -52,6 +52,7 @@ class StubEmotion:
         previous_language: str = "",
         *,
         include_embedding: bool = False,
+        no_embedding_for_intents: Collection[str] = (),
     ) -> emotion_pb.AnalyzeResponse:
         self.previous_languages.append(previous_language)
         self.embeddings_asked.append(include_embedding)
@@ -61,6 +62,7 @@ class StubEmotion:
             (found for cue, found in self.CUES.items() if cue in text.lower()),
             ("neutral", "unknown"),
         )
+        embed = include_embedding and intent not in no_embedding_for_intents
         return emotion_pb.AnalyzeResponse(
             language=emotion_pb.Language(code="en", confidence=0.9, supported=True),
             dominant_emotion=emotion,
@@ -68,8 +70,8 @@ class StubEmotion:
             intensity=0.0 if emotion == "neutral" else 0.3,
             sentiment=emotion_pb.Sentiment(label=emotion_pb.SENTIMENT_LABEL_NEUTRAL),
             intent=emotion_pb.Intent(name=intent, confidence=0.9),
-            embedding=keyword_vector(text) if include_embedding else (),
-            embedding_model=KEYWORD_SPACE if include_embedding else "",
+            embedding=keyword_vector(text) if embed else (),
+            embedding_model=KEYWORD_SPACE if embed else "",
         )
 
 

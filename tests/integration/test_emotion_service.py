@@ -208,6 +208,23 @@ async def test_a_message_embedding_is_sent_only_when_asked_and_meets_embedded_qu
         timeout=5,
     )
     assert [bool(r.embedding) for r in batch.results] == [True, False]
+    # A request about the customer's own order is not looked up in the knowledge: its
+    # caller says so, and gets the reading without the embedding; other intents keep it.
+    skipped = ["track_order", "cancel_order"]
+    batch = await stub.AnalyzeBatch(
+        pb.AnalyzeBatchRequest(
+            items=[
+                pb.AnalyzeRequest(
+                    text=text, include_embedding=True, no_embedding_for_intents=skipped
+                )
+                for text in ("Where is my order?", "how long does delivery take to Lyon?")
+            ]
+        ),
+        timeout=5,
+    )
+    assert [r.intent.name for r in batch.results][0] == "track_order"
+    assert [bool(r.embedding) for r in batch.results] == [False, True]
+    assert batch.results[1].intent.name not in skipped
 
 
 async def test_embed_refuses_what_it_cannot_embed(stub: pb_grpc.EmotionServiceStub) -> None:

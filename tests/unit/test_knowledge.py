@@ -310,7 +310,8 @@ async def test_thanks_is_not_a_question_the_knowledge_failed_to_answer() -> None
 
 async def test_a_request_about_the_customers_own_order_gets_the_intents_answer() -> None:
     """'When will my order be delivered' is near the delivery article, but the customer
-    wants their order tracked: the intent's answer asks for what tracking needs."""
+    wants their order tracked: the intent's answer asks for what tracking needs, and the
+    knowledge is not looked in (the emotion service is told not to embed such requests)."""
     context, publisher, emotion = InMemoryContext(), FakePublisher(), StubEmotion()
     await _handler(context, publisher, emotion, _demo_index())(
         inbound_message("when will my order be delivered?")
@@ -319,7 +320,7 @@ async def test_a_request_about_the_customers_own_order_gets_the_intents_answer()
     assert VOICE.answer("en", "track_order") in reply.text
     bot_turn = next(t for t in context.turns.values() if t.role == context_pb.ROLE_BOT)
     facts = json.loads(bot_turn.decision.facts_json)
-    assert facts["knowledge_article"] == "delivery-times" and not facts["knowledge_answers"]
+    assert facts["knowledge_article"] == "" and not facts["knowledge_answers"]
 
 
 @pytest.mark.parametrize(

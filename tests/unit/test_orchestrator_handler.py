@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import timedelta
 
 import pytest
@@ -95,9 +96,15 @@ class CountingEmotion(StubEmotion):
         previous_language: str = "",
         *,
         include_embedding: bool = False,
+        no_embedding_for_intents: Collection[str] = (),
     ) -> emotion_pb.AnalyzeResponse:
         self.calls += 1
-        return await super().analyze(text, language_hint, include_embedding=include_embedding)
+        return await super().analyze(
+            text,
+            language_hint,
+            include_embedding=include_embedding,
+            no_embedding_for_intents=no_embedding_for_intents,
+        )
 
 
 async def test_a_customer_who_opted_out_is_not_analysed() -> None:

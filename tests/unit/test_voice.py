@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
@@ -398,8 +399,14 @@ class _SpeaksLanguage(StubEmotion):
         previous_language: str = "",
         *,
         include_embedding: bool = False,
+        no_embedding_for_intents: Collection[str] = (),
     ) -> emotion_pb.AnalyzeResponse:
-        analysis = await super().analyze(text, language_hint, include_embedding=include_embedding)
+        analysis = await super().analyze(
+            text,
+            language_hint,
+            include_embedding=include_embedding,
+            no_embedding_for_intents=no_embedding_for_intents,
+        )
         analysis.language.CopyFrom(
             emotion_pb.Language(code=self.code, confidence=0.95, supported=self.supported)
         )

@@ -30,18 +30,20 @@ URGENCY_LEVEL_NORMAL: UrgencyLevel
 URGENCY_LEVEL_HIGH: UrgencyLevel
 
 class AnalyzeRequest(_message.Message):
-    __slots__ = ("text", "language_hint", "previous_language", "include_drivers", "include_embedding")
+    __slots__ = ("text", "language_hint", "previous_language", "include_drivers", "include_embedding", "no_embedding_for_intents")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_HINT_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_DRIVERS_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_EMBEDDING_FIELD_NUMBER: _ClassVar[int]
+    NO_EMBEDDING_FOR_INTENTS_FIELD_NUMBER: _ClassVar[int]
     text: str
     language_hint: str
     previous_language: str
     include_drivers: bool
     include_embedding: bool
-    def __init__(self, text: _Optional[str] = ..., language_hint: _Optional[str] = ..., previous_language: _Optional[str] = ..., include_drivers: _Optional[bool] = ..., include_embedding: _Optional[bool] = ...) -> None: ...
+    no_embedding_for_intents: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, text: _Optional[str] = ..., language_hint: _Optional[str] = ..., previous_language: _Optional[str] = ..., include_drivers: _Optional[bool] = ..., include_embedding: _Optional[bool] = ..., no_embedding_for_intents: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AnalyzeBatchRequest(_message.Message):
     __slots__ = ("items", "include_drivers")
