@@ -9,8 +9,9 @@ delivery of the messages it sent (``MessageDeliveryUpdated``, rapport.delivery.v
 
 Library choices, and why: aiohttp (the project's HTTP stack) with aiohttp-jinja2/Jinja2
 for server-rendered pages with autoescaping; argon2-cffi for argon2id password hashes;
-aiohttp-sse for the live queue; `limits` for login rate limits; SQLAlchemy 2 + Alembic
-as in the context store. Sessions and CSRF tokens are a small table and a constant-time
-comparison (see ``security.py``) rather than aiohttp-session, whose cookie storages
-cannot revoke a session and whose server-side storages need Redis or Memcached.
+aiohttp-sse for the live queue; SQLAlchemy 2 + Alembic as in the context store. Sessions
+and CSRF tokens are a small table and a constant-time comparison (see ``security.py``)
+rather than aiohttp-session, whose cookie storages cannot revoke a session and whose
+server-side storages need Redis or Memcached; the login throttle is a few lines there
+too (delays that grow per account and address, no lockout anyone else can cause).
 """

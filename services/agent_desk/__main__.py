@@ -26,7 +26,7 @@ from services.agent_desk.media import DeskMedia, upload_store
 from services.agent_desk.notices import WaitingNotices
 from services.agent_desk.outbox import Outbox, OutboxRelay
 from services.agent_desk.outgoing import OutgoingMessages
-from services.agent_desk.security import LoginLimits, LoginRateLimiter
+from services.agent_desk.security import LoginThrottle, ThrottleRules
 from services.agent_desk.store import DeskStore
 from services.agent_desk.waiting import WaitingRules
 from shared.channels.media import media_fetcher
@@ -87,8 +87,13 @@ def build(
         max_reply_chars=settings.max_reply_chars,
         clock=clock,
     )
-    limiter = LoginRateLimiter(
-        LoginLimits(settings.login_limit_per_account, settings.login_limit_per_address)
+    throttle = LoginThrottle(
+        ThrottleRules(
+            free_per_account_address=settings.login_free_failures_per_account_address,
+            free_per_address=settings.login_free_failures_per_address,
+            window=settings.login_failure_window_seconds,
+            max_delay=settings.login_max_delay_seconds,
+        )
     )
     relay = OutboxRelay(
         Outbox(engine),
@@ -98,7 +103,7 @@ def build(
         retention=timedelta(days=settings.outbox_retention_days),
         clock=clock,
     )
-    parts = DeskParts(settings, desk, store, ContextHistory(context), limiter, live, clock, media)
+    parts = DeskParts(settings, desk, store, ContextHistory(context), throttle, live, clock, media)
     return parts, relay
 
 

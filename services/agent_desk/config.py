@@ -41,9 +41,16 @@ class AgentDeskSettings(MediaSettings):
     # HTTP). Set true behind a TLS-terminating proxy on the same host.
     cookie_secure: bool | None = None
     session_hours: float = Field(12, gt=0)
-    # Login attempts allowed, in the notation of the `limits` library.
-    login_limit_per_account: str = "5/minute"
-    login_limit_per_address: str = "20/minute"
+    # Failed sign-ins allowed free within the window, per account from one client address
+    # and per client address; beyond them each attempt waits 1 s, 2 s, 4 s … up to the
+    # maximum (security.py says why delays rather than a lockout).
+    login_free_failures_per_account_address: int = Field(5, ge=1)
+    login_free_failures_per_address: int = Field(20, ge=1)
+    login_failure_window_seconds: float = Field(15 * 60, gt=0)
+    login_max_delay_seconds: float = Field(15 * 60, gt=0)
+    # Proxies (networks, JSON list: ["10.0.0.0/8", "127.0.0.1/32"]) whose X-Forwarded-For
+    # names the client; nobody else's is believed.
+    trusted_proxies: tuple[str, ...] = ()
     min_password_length: int = Field(12, ge=8)
     history_turns: int = Field(200, gt=0, le=500)
     max_reply_chars: int = Field(4000, gt=0)
@@ -98,6 +105,25 @@ class AgentDeskSettings(MediaSettings):
         except ValueError:
             raise ValueError(f"{value!r} is not an http(s) URL like http://host:port") from None
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"RAPPORT_AGENT_DESK_TRUSTED_PROXIES: {network!r} is not a network "
+                    "like 10.0.0.0/8 or 127.0.0.1/32"
+                ) from None
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(
+            ipaddress.ip_network(network, strict=False) for network in self.trusted_proxies
+        )
 
     @property
     def adapter_urls(self) -> dict[str, str]:

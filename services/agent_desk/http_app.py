@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -59,8 +60,9 @@ from services.agent_desk.metrics import LIVE_CLIENTS, LOGINS, REFUSED_REQUESTS
 from services.agent_desk.models import Agent, Role, Ticket
 from services.agent_desk.routing import can_see, viewer_of
 from services.agent_desk.security import (
-    LoginRateLimiter,
+    LoginThrottle,
     check_password_async,
+    client_address,
     hash_password,
     new_token,
     same_token,
@@ -118,7 +120,7 @@ class DeskParts:
     desk: Desk
     store: DeskStore
     history: HistoryPort
-    limiter: LoginRateLimiter
+    throttle: LoginThrottle
     live: LiveUpdates
     clock: Clock
     media: DeskMedia
@@ -198,6 +200,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
 
 def create_app(parts: DeskParts) -> web.Application:
     settings, desk, store = parts.settings, parts.desk, parts.store
+    trusted_networks = settings.trusted_networks
 
     def set_cookie(response: web.StreamResponse, name: str, value: str, max_age: int) -> None:
         response.set_cookie(
@@ -292,11 +295,21 @@ def create_app(parts: DeskParts) -> web.Application:
         form = await request.post()
         email = str(form.get("email", "")).strip().lower()[:254]
         password = str(form.get("password", ""))
-        if not await parts.limiter.allow(email, request.remote or "unknown"):
+        address = client_address(
+            request.remote,
+            ",".join(request.headers.getall("X-Forwarded-For", [])),
+            trusted_networks,
+        )
+        wait = math.ceil(parts.throttle.wait(email, address))
+        if wait:
             LOGINS.labels("rate_limited").inc()
-            return await login_page(
-                request, "Too many attempts. Wait a minute, then try again.", 429
-            )
+            message = f"Too many failed attempts from here. Try again in {wait} seconds."
+            response = await login_page(request, message, 429)
+            response.headers["Retry-After"] = str(wait)
+            return response
+        # Counted as failed before the check, taken back on success: guesses sent at
+        # once are each counted, not all checked before the first failure is recorded.
+        parts.throttle.failed(email, address)
         agent = await store.agent_by_email(email) if email else None
         usable = agent if agent is not None and agent.active else None
         if usable is None or not await check_password_async(
@@ -304,6 +317,7 @@ def create_app(parts: DeskParts) -> web.Application:
         ):
             LOGINS.labels("refused").inc()
             return await login_page(request, "Wrong email or password.", 401)
+        parts.throttle.succeeded(email, address)
         token = new_token()
         now = parts.clock()
         lifetime = timedelta(hours=settings.session_hours)
@@ -655,6 +669,15 @@ def create_app(parts: DeskParts) -> web.Application:
         )
         return see_other("/admin/users")
 
+    @requires(Role.ADMIN)
+    async def unlock(request: web.Request) -> web.StreamResponse:
+        """Forget the account's failed sign-ins everywhere, so it may try again at once."""
+        unlocked = await store.record_unlock(
+            request.match_info["agent_id"], actor_id=request[SIGNED_IN].agent.id, now=parts.clock()
+        )
+        parts.throttle.unlock(unlocked.email)
+        return see_other("/admin/users")
+
     async def health(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
@@ -705,6 +728,7 @@ def create_app(parts: DeskParts) -> web.Application:
     app.router.add_post("/admin/users/{agent_id}/deactivate", set_active(False))
     app.router.add_post("/admin/users/{agent_id}/reactivate", set_active(True))
     app.router.add_post("/admin/users/{agent_id}/password", reset_password)
+    app.router.add_post("/admin/users/{agent_id}/unlock", unlock)
     app.router.add_get("/healthz", health)
     app.router.add_static("/static", HERE / "static")
     return app

@@ -79,6 +79,7 @@ class AuditAction(StrEnum):
     DEACTIVATED = "deactivated"
     REACTIVATED = "reactivated"
     PASSWORD_RESET = "password reset"
+    UNLOCKED = "sign-ins unlocked"
 
 
 class Agent(Base):

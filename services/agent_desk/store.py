@@ -235,6 +235,15 @@ class DeskStore:
             session.add(_audit(agent.id, actor_id, AuditAction.PASSWORD_RESET, {}, now))
         return agent
 
+    async def record_unlock(self, agent_id: str, *, actor_id: str, now: datetime) -> Agent:
+        """Audit an admin's unlock of the account's sign-ins (the counters are in memory)."""
+        async with self._sessions() as session, session.begin():
+            agent = await session.get(Agent, agent_id)
+            if agent is None:
+                raise NotFoundError(f"no account {agent_id}")
+            session.add(_audit(agent.id, actor_id, AuditAction.UNLOCKED, {}, now))
+        return agent
+
     async def audit_trail(self, agent_id: str | None = None, limit: int = 100) -> list[AuditEntry]:
         """The latest changes to accounts (to one account when given), newest first."""
         query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())

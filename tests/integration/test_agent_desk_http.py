@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 import grpc
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from google.protobuf.message import Message
 from prometheus_client import REGISTRY
@@ -81,10 +82,13 @@ class Desk:
         await self.relay.publish_pending()
         return self.publisher.actions()
 
-    def browser(self) -> aiohttp.ClientSession:
+    def browser(self, source: str = "127.0.0.1", url: str = "") -> aiohttp.ClientSession:
+        """A browser on its own loopback address (all of 127.0.0.0/8 is local on Linux),
+        talking to the desk or to ``url`` (a proxy in front of it)."""
         return aiohttp.ClientSession(
-            base_url=str(self.server.make_url("/")),
+            base_url=url or str(self.server.make_url("/")),
             cookie_jar=aiohttp.CookieJar(unsafe=True),
+            connector=aiohttp.TCPConnector(local_addr=(source, 0)),
         )
 
 
@@ -169,15 +173,34 @@ def hidden_token(html: str) -> str:
     return match.group(1)
 
 
-async def sign_in(browser: aiohttp.ClientSession, email: str, password: str = PASSWORD) -> int:
-    async with browser.get("/login") as page:
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    retry_after: str
+    text: str
+
+
+async def try_login(
+    browser: aiohttp.ClientSession,
+    email: str,
+    password: str = PASSWORD,
+    headers: dict[str, str] | None = None,
+) -> Answer:
+    async with browser.get("/login", headers=headers) as page:
         token = hidden_token(await page.text())
     async with browser.post(
         "/login",
         data={"email": email, "password": password, "csrf_token": token},
+        headers=headers,
         allow_redirects=False,
     ) as response:
-        return response.status
+        return Answer(
+            response.status, response.headers.get("Retry-After", ""), await response.text()
+        )
+
+
+async def sign_in(browser: aiohttp.ClientSession, email: str, password: str = PASSWORD) -> int:
+    return (await try_login(browser, email, password)).status
 
 
 async def page_token(browser: aiohttp.ClientSession, path: str = "/") -> str:
@@ -328,11 +351,111 @@ async def test_a_state_changing_request_without_the_csrf_token_is_refused(desk: 
     assert claim.envelope.customer.customer_id == packet.envelope.customer.customer_id
 
 
-async def test_logins_are_rate_limited(desk: Desk) -> None:
+WRONG = "wrong password!!"
+
+
+async def guessed(browser: aiohttp.ClientSession, email: str, forged: bool = False) -> list[int]:
+    """The statuses of 50 wrong passwords (each naming another client when ``forged``)."""
+    statuses = []
+    for n in range(50):
+        headers = {"X-Forwarded-For": f"198.51.100.{n}"} if forged else None
+        statuses.append((await try_login(browser, email, WRONG, headers)).status)
+    return statuses
+
+
+def throttled(statuses: list[int]) -> bool:
+    """5 wrong passwords checked, then refused unchecked (a slow run may get one more
+    checked each time its growing delay has passed)."""
+    return statuses[:6] == [401] * 5 + [429] and statuses.count(401) < 10
+
+
+async def test_failed_logins_are_delayed_with_a_retry_after(desk: Desk) -> None:
     async with desk.browser() as browser:
-        wrong = [await sign_in(browser, "bob@example.org", "wrong password!!") for _ in range(10)]
-        assert wrong == [401] * 5 + [429] * 5  # ten wrong passwords: locked for a while
-        assert await sign_in(browser, "bob@example.org") == 429  # even with the right one
+        wrong = [await try_login(browser, "bob@example.org", WRONG) for _ in range(6)]
+        assert [answer.status for answer in wrong] == [401] * 5 + [429]
+        refused = await try_login(browser, "bob@example.org")  # even the right password
+        assert refused.status == 429 and refused.retry_after in ("1", "2")
+        assert f"Try again in {refused.retry_after} seconds." in refused.text
+        assert "Too many failed attempts from here." in refused.text
+
+
+async def test_wrong_logins_from_one_address_lock_nobody_else_out(desk: Desk) -> None:
+    maria_id = desk.accounts["maria@example.org"]
+    async with desk.browser("127.0.0.2") as attacker:
+        assert throttled(await guessed(attacker, "maria@example.org"))
+        assert await sign_in(attacker, "maria@example.org") == 429
+        for email in ("bob@example.org", "maria@example.org", "admin@example.org"):
+            async with desk.browser("127.0.0.3") as colleague:
+                assert await sign_in(colleague, email) == 303, email
+        async with desk.browser("127.0.0.3") as admin:
+            assert await sign_in(admin, "admin@example.org") == 303
+            async with admin.get(f"/admin/users/{maria_id}") as page:
+                user_page = await page.text()
+            assert f'action="/admin/users/{maria_id}/unlock"' in user_page
+            await post(admin, f"/admin/users/{maria_id}/unlock", hidden_token(user_page))
+        assert await sign_in(attacker, "maria@example.org") == 303  # from that address too
+    [unlock, _created] = await desk.parts.store.audit_trail(maria_id)
+    assert (unlock.action, unlock.actor_id) == (
+        "sign-ins unlocked",
+        desk.accounts["admin@example.org"],
+    )
+
+
+@asynccontextmanager
+async def reverse_proxy(target: str, host: str) -> AsyncIterator[str]:
+    """A proxy on ``host`` passing every request to ``target`` and appending whom it
+    heard from to X-Forwarded-For, as nginx's ``proxy_add_x_forwarded_for`` does."""
+    hop_by_hop = {"host", "content-length", "transfer-encoding", "connection"}
+
+    async def forward(request: web.Request) -> web.Response:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in hop_by_hop}
+        prior = request.headers.get("X-Forwarded-For")
+        headers["X-Forwarded-For"] = f"{prior}, {request.remote}" if prior else str(request.remote)
+        async with upstream.request(
+            request.method,
+            target + request.path_qs,
+            headers=headers,
+            data=await request.read(),
+            allow_redirects=False,
+        ) as answer:
+            response = web.Response(status=answer.status, body=await answer.read())
+            for name, value in answer.headers.items():
+                if name.lower() not in hop_by_hop | {"content-encoding"}:
+                    response.headers.add(name, value)
+            return response
+
+    app = web.Application()
+    app.router.add_route("*", "/{path:.*}", forward)
+    server = TestServer(app, host=host)
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(local_addr=(host, 0)),
+        cookie_jar=aiohttp.DummyCookieJar(),  # one connection pool for every client
+    ) as upstream:
+        await server.start_server()
+        try:
+            yield str(server.make_url("/"))
+        finally:
+            await server.close()
+
+
+async def test_behind_a_trusted_proxy_each_client_is_throttled_on_its_own(
+    tmp_path: Path,
+) -> None:
+    async with (
+        running_desk(tmp_path, trusted_proxies=("127.0.0.4/32",)) as desk,
+        reverse_proxy(str(desk.server.make_url("")).rstrip("/"), "127.0.0.4") as proxy,
+        desk.browser("127.0.0.5", proxy) as attacker,
+        desk.browser("127.0.0.6", proxy) as colleague,
+        desk.browser("127.0.0.7") as forger,
+    ):
+        # The attacker's own X-Forwarded-For is kept on the left, and not believed.
+        assert throttled(await guessed(attacker, "maria@example.org", forged=True))
+        assert await sign_in(attacker, "maria@example.org") == 429
+        assert await sign_in(colleague, "maria@example.org") == 303  # same account, proxy
+        async with desk.browser("127.0.0.6", proxy) as bob:
+            assert await sign_in(bob, "bob@example.org") == 303
+        # Straight to the desk, a made-up X-Forwarded-For changes nothing.
+        assert throttled(await guessed(forger, "bob@example.org", forged=True))
 
 
 async def test_an_agent_gets_403_on_admin_pages_and_another_teams_conversations(
@@ -780,6 +903,7 @@ async def test_agents_and_supervisors_get_403_on_account_management(desk: Desk) 
                 ("", profile_form("admin")),
                 ("/deactivate", {}),
                 ("/password", {"password": NEW_PASSWORD}),
+                ("/unlock", {}),
             ]:
                 async with browser.post(
                     f"/admin/users/{bob_id}{path}", data={"csrf_token": token, **form}
@@ -801,6 +925,7 @@ async def test_account_changes_without_the_csrf_token_are_refused(desk: Desk) ->
             ("", profile_form("supervisor")),
             ("/deactivate", {}),
             ("/password", {"password": NEW_PASSWORD}),
+            ("/unlock", {}),
         ]:
             for refused in ({}, {"csrf_token": "forged"}):
                 async with admin.post(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from ipaddress import ip_network
 from types import SimpleNamespace
 
 import jinja2
 import pytest
+from pydantic import ValidationError
 from rapport.common.v1 import envelope_pb2
 
 from services.agent_desk.config import AgentDeskSettings
@@ -15,9 +17,10 @@ from services.agent_desk.http_app import FILTERS, csrf_refusal, template_options
 from services.agent_desk.models import Role, TicketStatus
 from services.agent_desk.routing import QueueEntry, Viewer, can_see, can_take, queue_for
 from services.agent_desk.security import (
-    LoginLimits,
-    LoginRateLimiter,
+    LoginThrottle,
+    ThrottleRules,
     check_password,
+    client_address,
     hash_password,
     same_token,
     token_digest,
@@ -59,18 +62,142 @@ def test_state_changing_requests_need_the_token_and_the_same_origin() -> None:
     assert csrf_refusal("https://evil.example", "desk:8083", "tok", "tok") == "origin"
 
 
-async def test_login_attempts_are_limited_per_account_and_per_address() -> None:
-    limiter = LoginRateLimiter(LoginLimits(per_account="3/minute", per_address="5/minute"))
-    assert [await limiter.allow("Ann@x.org", "10.0.0.1") for _ in range(4)] == [
-        True,
-        True,
-        True,
-        False,
-    ]
-    assert await limiter.allow("ann@x.org", "10.0.0.2") is False  # the account, any address
-    assert await limiter.allow("bob@x.org", "10.0.0.1") is True  # 5th from this address
-    assert await limiter.allow("cy@x.org", "10.0.0.1") is False  # the address, any account
-    assert await limiter.allow("bob@x.org", "10.0.0.3") is True
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def throttle(clock: FakeClock, per_pair: int = 3, per_address: int = 10) -> LoginThrottle:
+    rules = ThrottleRules(
+        free_per_account_address=per_pair, free_per_address=per_address, window=600, max_delay=8
+    )
+    return LoginThrottle(rules, clock)
+
+
+def fail(limiter: LoginThrottle, account: str, address: str, times: int) -> None:
+    for _ in range(times):
+        limiter.failed(account, address)
+
+
+def test_failed_logins_earn_a_delay_that_doubles_up_to_the_cap() -> None:
+    clock = FakeClock()
+    limiter = throttle(clock)
+    fail(limiter, "Ann@x.org", "10.0.0.1", 2)
+    assert limiter.wait("ann@x.org", "10.0.0.1") == 0  # within the free failures
+    delays = []
+    for _ in range(6):
+        limiter.failed("ann@x.org", "10.0.0.1")
+        delays.append(limiter.wait("ann@x.org", "10.0.0.1"))
+        clock.now += delays[-1]  # waits its turn, then fails again
+    assert delays == [1, 2, 4, 8, 8, 8]
+    clock.now -= 3
+    assert limiter.wait("ANN@x.org", "10.0.0.1") == 3  # counted from the latest failure
+
+
+def test_failures_older_than_the_window_are_forgotten() -> None:
+    clock = FakeClock()
+    limiter = throttle(clock)
+    fail(limiter, "ann@x.org", "10.0.0.1", 4)
+    assert limiter.wait("ann@x.org", "10.0.0.1") == 2
+    clock.now += 300
+    limiter.failed("ann@x.org", "10.0.0.1")  # 5 in the window
+    clock.now += 301  # the first 4 are older than 600 s, the 5th is not
+    assert limiter.wait("ann@x.org", "10.0.0.1") == 0
+    fail(limiter, "ann@x.org", "10.0.0.1", 2)
+    assert limiter.wait("ann@x.org", "10.0.0.1") == 1
+
+
+def test_a_success_clears_its_account_and_address() -> None:
+    clock = FakeClock()
+    limiter = throttle(clock)
+    fail(limiter, "ann@x.org", "10.0.0.1", 3)
+    clock.now += 1
+    limiter.succeeded("ann@x.org", "10.0.0.1")
+    limiter.failed("ann@x.org", "10.0.0.1")
+    assert limiter.wait("ann@x.org", "10.0.0.1") == 0  # 1 failure again, not 4
+
+
+def test_failures_elsewhere_never_delay_another_address() -> None:
+    clock = FakeClock()
+    limiter = throttle(clock)
+    fail(limiter, "ann@x.org", "10.0.0.1", 50)
+    assert limiter.wait("ann@x.org", "10.0.0.1") == 8
+    assert limiter.wait("ann@x.org", "10.0.0.2") == 0  # Ann from her own desk
+    assert limiter.wait("bob@x.org", "10.0.0.2") == 0
+
+
+def test_one_address_guessing_many_accounts_is_delayed_on_all_of_them() -> None:
+    clock = FakeClock()
+    limiter = throttle(clock)
+    for n in range(10):
+        limiter.failed(f"user{n}@x.org", "10.0.0.1")  # 1 each: free per account
+    assert limiter.wait("new@x.org", "10.0.0.1") == 1
+    assert limiter.wait("new@x.org", "10.0.0.2") == 0
+
+
+def test_an_unlock_clears_the_account_at_every_address_and_nothing_else() -> None:
+    clock = FakeClock()
+    limiter = throttle(clock, per_address=100)
+    for address in ("10.0.0.1", "10.0.0.2"):
+        fail(limiter, "ann@x.org", address, 5)
+    fail(limiter, "bob@x.org", "10.0.0.1", 5)
+    limiter.unlock("Ann@x.org")
+    assert limiter.wait("ann@x.org", "10.0.0.1") == 0
+    assert limiter.wait("ann@x.org", "10.0.0.2") == 0
+    assert limiter.wait("bob@x.org", "10.0.0.1") == 4
+
+
+def test_counters_of_quiet_addresses_are_dropped_once_a_window() -> None:
+    clock = FakeClock()
+    limiter = throttle(clock)
+    for n in range(100):
+        limiter.failed("ann@x.org", f"10.0.1.{n}")
+    clock.now += 601
+    limiter.failed("bob@x.org", "10.0.0.1")
+    assert len(limiter._counters) == 2  # memory holds the last windows' failures only
+
+
+PROXIES = (ip_network("10.0.0.0/8"), ip_network("127.0.0.1/32"), ip_network("fd00::/8"))
+
+
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "expected"),
+    [
+        ("203.0.113.7", None, "203.0.113.7"),
+        ("203.0.113.7", "198.51.100.1", "203.0.113.7"),  # not a proxy: the header is ignored
+        ("127.0.0.1", "198.51.100.1", "198.51.100.1"),
+        ("127.0.0.1", None, "127.0.0.1"),  # a trusted proxy's own request
+        ("::ffff:127.0.0.1", "198.51.100.1", "198.51.100.1"),  # IPv4-mapped peer
+        # The client wrote the first entry; the proxy appended whom it heard from.
+        ("127.0.0.1", "1.2.3.4, 198.51.100.1", "198.51.100.1"),
+        # A chain of trusted proxies: the rightmost entry that is not one of them.
+        ("127.0.0.1", "1.2.3.4, 198.51.100.1, 10.1.2.3, 10.9.9.9", "198.51.100.1"),
+        ("fd00::1", "2001:db8::7, fd00::2", "2001:db8::7"),
+        ("127.0.0.1", "198.51.100.1, not-an-ip, , 10.0.0.9", "198.51.100.1"),  # invalid skipped
+        ("127.0.0.1", "garbage, 10.0.0.9", "127.0.0.1"),  # nobody but proxies: the peer
+        ("10.0.0.5", "198.51.100.1", "198.51.100.1"),
+        (None, "198.51.100.1", "unknown"),
+    ],
+)
+def test_the_client_address_is_believed_from_trusted_proxies_only(
+    remote: str | None, forwarded: str | None, expected: str
+) -> None:
+    assert client_address(remote, forwarded, PROXIES) == expected
+
+
+def test_without_trusted_proxies_the_header_never_counts() -> None:
+    assert client_address("127.0.0.1", "198.51.100.1", ()) == "127.0.0.1"
+
+
+def test_trusted_proxies_are_networks_checked_at_start() -> None:
+    settings = AgentDeskSettings(trusted_proxies=("10.0.0.0/8", "127.0.0.1"))
+    assert settings.trusted_networks == (ip_network("10.0.0.0/8"), ip_network("127.0.0.1/32"))
+    assert AgentDeskSettings().trusted_networks == ()
+    with pytest.raises(ValidationError, match="RAPPORT_AGENT_DESK_TRUSTED_PROXIES: 'proxy'"):
+        AgentDeskSettings(trusted_proxies=("10.0.0.0/8", "proxy"))
 
 
 def test_roles_include_the_ones_below() -> None:
@@ -184,3 +311,18 @@ def test_cookies_are_secure_unless_the_desk_listens_on_loopback_only() -> None:
     assert not AgentDeskSettings(bind_host="127.0.0.1").secure_cookies
     assert AgentDeskSettings(bind_host="0.0.0.0").secure_cookies
     assert AgentDeskSettings(bind_host="127.0.0.1", cookie_secure=True).secure_cookies
+
+
+def test_a_success_takes_back_the_attempt_counted_before_the_check() -> None:
+    """The desk counts each attempt as failed before checking the password (so guesses
+    sent at once are each counted); an agent who signs in often from a shared address
+    does not use up that address's allowance."""
+    clock = FakeClock()
+    limiter = throttle(clock, per_address=2)
+    for _ in range(5):
+        limiter.failed("ann@x.org", "10.0.0.1")
+        limiter.succeeded("ann@x.org", "10.0.0.1")
+        clock.now += 1
+    assert limiter.wait("bob@x.org", "10.0.0.1") == 0
+    fail(limiter, "eve@x.org", "10.0.0.1", 3)  # Eve's guesses still count for the address
+    assert limiter.wait("bob@x.org", "10.0.0.1") == 2
