@@ -5,8 +5,9 @@ Pure functions over plain values, so the rules are read and tested in one place:
 - A ticket belongs to a team; an admin sees every team, everyone else only their own.
 - Within the team, supervisors see every ticket; an agent sees the ones they hold and
   waiting ones they can take: written in a language they have (``language`` and any
-  ``language:xx`` skill) and needing no ``topic:`` skill they lack (sensitive topics need
-  trained people). ``intent:`` skills only raise the ticket in their queue.
+  ``language:xx`` skill; an undetermined language needs none) and needing no ``topic:``
+  skill they lack (sensitive topics need trained people). ``intent:`` skills only raise
+  the ticket in their queue.
 - A waiting customer's place in line is their ticket's rank in the team's queue as a
   supervisor sees it (everyone's tickets, no personal bonuses).
 - Urgency = the bot's priority, plus waiting time (up to +0.3 after 15 minutes), plus
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.agent_desk.models import Agent, Role, TicketStatus
+from shared.languages import determined
 
 WAIT_FULL_SECONDS = 15 * 60
 WAIT_WEIGHT = 0.3
@@ -65,12 +67,13 @@ class QueueEntry:
 
 
 def _needed_languages(entry: QueueEntry) -> set[str]:
+    """The languages an agent must write; an undetermined one ("👍") asks for none, so
+    such a ticket is never hidden from the agents who could take it."""
     languages = {
         s.removeprefix("language:") for s in entry.required_skills if s.startswith("language:")
     }
-    if entry.language:
-        languages.add(entry.language)
-    return languages
+    languages.add(entry.language)
+    return {code for code in languages if determined(code)}
 
 
 def can_take(viewer: Viewer, entry: QueueEntry) -> bool:

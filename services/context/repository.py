@@ -38,6 +38,7 @@ from services.context.models import (
 )
 from services.context.slots import Slot, checked_all
 from services.context.store import Store, now, utc
+from shared.languages import UNDETERMINED
 
 ROLE_CUSTOMER = 1
 STATE_BOT, STATE_WAITING, STATE_WITH_AGENT, STATE_RESOLVED, STATE_RATING_REQUESTED = 1, 2, 3, 4, 5
@@ -258,7 +259,7 @@ _LAST_LANGUAGE = (
     .where(
         TURNS.c.customer_id == CUSTOMERS.c.id,
         TURNS.c.language != "",
-        TURNS.c.language != "und",
+        TURNS.c.language != UNDETERMINED,
     )
     .order_by(TURNS.c.occurred_at.desc(), TURNS.c.sequence.desc())
     .limit(1)

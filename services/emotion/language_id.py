@@ -30,8 +30,8 @@ from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
 from services.emotion.predictor import Identified, LanguageGuess
 from services.emotion.text import LETTER, clean_text
+from shared.languages import UNDETERMINED
 
-UNDETERMINED = "und"
 LID_TOP_K = 20
 
 

@@ -62,6 +62,7 @@ from shared.errors import (
 )
 from shared.kafka.codec import caused_by, derived_event_id
 from shared.kafka.topics import FEEDBACK, HANDOFF
+from shared.languages import determined
 from shared.sending import PublisherPort, send_bot_message, step_record
 from shared.voice.replies import VOICE, Reply
 
@@ -287,8 +288,9 @@ class InboundHandler:
                     facts=plan.facts,
                     history=history,
                     latest_reply=plan.planned.reply.text,
-                    # Without a reading of the text, the language the bot answered in.
-                    language=plan.facts.language
+                    # Without a reading of the text, or with none to tell ("👍"), the
+                    # language the bot answered in.
+                    language=determined(plan.facts.language)
                     or (plan.planned.reply.language if plan.planned.language else ""),
                     slots={**dialogue.slots, **taken},
                 ),

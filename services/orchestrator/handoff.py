@@ -24,6 +24,7 @@ from services.orchestrator.dialogue import (
 from services.orchestrator.policy import Decision, Facts
 from shared.channels.reply_windows import REPLY_WINDOWS
 from shared.kafka.codec import caused_by
+from shared.languages import determined
 
 HANDOFF = "handoff"
 """The purpose a handoff is derived under from the inbound event (its event id)."""
@@ -32,7 +33,7 @@ HANDOFF = "handoff"
 def required_skills(facts: Facts, language: str) -> list[str]:
     """What an agent must be able to do: write the language, handle the topic or request."""
     skills = []
-    if language:
+    if determined(language):
         skills.append(f"language:{language}")
     if facts.sensitive_topic:
         skills.append(f"topic:{facts.sensitive_topic}")

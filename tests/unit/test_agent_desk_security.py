@@ -251,6 +251,16 @@ def test_agents_see_only_their_team_and_what_their_languages_and_skills_fit() ->
     assert can_take(viewer(Role.SUPERVISOR), entry(language="it"))
 
 
+def test_a_ticket_in_an_undetermined_language_is_never_hidden_from_agents() -> None:
+    """An emoji-only follow-up reads as "und": nobody has that language, so requiring it
+    would show the ticket to supervisors only."""
+    emoji_only = entry(language="und", required_skills=("language:und",))
+    assert can_see(viewer(), emoji_only)
+    assert can_see(viewer(languages=frozenset({"de"})), emoji_only)
+    still_needs_the_topic = entry(language="und", required_skills=("topic:bereavement",))
+    assert not can_see(viewer(), still_needs_the_topic)
+
+
 def test_the_queue_puts_priority_wait_and_repeat_contacts_first() -> None:
     entries = [
         entry("routine", priority=0.2),

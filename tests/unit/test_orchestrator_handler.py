@@ -12,7 +12,7 @@ from rapport.events.v1 import feedback_pb2, handoff_pb2, messages_pb2
 
 from services.orchestrator.attachments import kinds_of, summary_line
 from services.orchestrator.handlers import InboundHandler
-from services.orchestrator.handoff import summary
+from services.orchestrator.handoff import required_skills, summary
 from services.orchestrator.policy import Facts, Policy
 from shared.errors import InvalidInputError
 from shared.kafka.codec import derived_event_id
@@ -475,3 +475,9 @@ async def test_the_language_the_customer_last_wrote_in_goes_with_the_next_messag
     await handler(inbound_message("my order hasn't arrived"))
     await handler(inbound_message("ok thx"))
     assert emotion.previous_languages == ["", "en"]
+
+
+def test_an_undetermined_language_asks_no_language_of_the_agent() -> None:
+    facts = Facts(emotion_available=True, intent="complaint", language="und")
+    assert required_skills(facts, "und") == ["intent:complaint"]
+    assert required_skills(facts, "fr") == ["language:fr", "intent:complaint"]
