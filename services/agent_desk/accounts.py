@@ -76,11 +76,18 @@ def profile_from_form(form: Mapping[str, str], default_team: str) -> Profile:
     return Profile(name=name, role=role, team=team, languages=languages, skills=skills)
 
 
-def email_from_form(form: Mapping[str, str]) -> str:
-    email = form.get("email", "").strip().lower()
+def checked_email(raw: str) -> str:
+    """An account's email, as the login form will compare it (trimmed, lower case);
+    anything that cannot be an address is refused, from the admin page or the command
+    line alike."""
+    email = raw.strip().lower()
     if len(email) > 254 or not _EMAIL.fullmatch(email):
-        raise InvalidInputError("an account needs a valid email address")
+        raise InvalidInputError(f"an account needs a valid email address, not {raw!r}")
     return email
+
+
+def email_from_form(form: Mapping[str, str]) -> str:
+    return checked_email(form.get("email", ""))
 
 
 def describe(changes: Mapping[str, Any]) -> list[str]:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TextIO, TypeVar
 
+from services.agent_desk.accounts import checked_email
 from services.agent_desk.config import AgentDeskSettings
 from services.agent_desk.database import create_engine, migrate
 from services.agent_desk.models import Agent, Role
@@ -71,12 +72,13 @@ async def create_account(
 ) -> Agent:
     """Create the account ``args`` describe in the desk's database."""
     role = Role.ADMIN if args.command == "create-admin" else Role(args.role)
+    email = checked_email(args.email)
     password_hash = hash_password(password, settings.min_password_length)
     return await on_store(
         settings,
         lambda store: store.create_agent(
-            email=args.email,
-            name=args.name or args.email.split("@")[0],
+            email=email,
+            name=args.name or email.split("@")[0],
             password_hash=password_hash,
             role=role,
             team=args.team or settings.default_team,
@@ -109,7 +111,7 @@ def main(argv: list[str], stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
     try:
         password = read_password(stdin)
         if args.command == "set-password":
-            agent = asyncio.run(set_password(settings, args.email, password))
+            agent = asyncio.run(set_password(settings, checked_email(args.email), password))
             done = f"new password for {agent.email}; its sessions are ended"
         else:
             agent = asyncio.run(create_account(settings, args, password))

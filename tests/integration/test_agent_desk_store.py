@@ -354,7 +354,9 @@ def test_the_command_line_sets_a_password_and_refuses_bad_ones(
     def run(*argv: str, password: str) -> int:
         return cli.main(list(argv), io.StringIO(password + "\n"), io.StringIO())
 
+    assert run("create-user", "--email", "not-an-email", password="first password!") == 1
     assert run("create-user", "--email", "ann@example.org", password="first password!") == 0
+    assert run("create-user", "--email", "ANN@example.org", password="first password!") == 1
     assert run("set-password", "--email", "ann@example.org", password="short") == 1
     assert run("set-password", "--email", "nobody@example.org", password="second password!") == 1
     assert run("set-password", "--email", "ann@example.org", password="second password!") == 0
