@@ -202,6 +202,7 @@ def message_facts(
         agrees=policy.agrees(event.text),
         answer_check=_answer_check(policy, event.text, situation),
         attachment_kinds=distinct(kinds_of(event.attachments)),
+        compliance_keyword=event.compliance_keyword,
     )
     if match is not None:
         intent = analysis.intent.name if analysis is not None else "unknown"

@@ -5,7 +5,8 @@ module only evaluates them. Pure: no I/O beyond loading the file once.
 
 Actions, weakest to strongest: ``auto_reply`` (the bot answers), ``reply_and_escalate``
 (the bot answers and asks a person to take over), ``escalate`` (a holding reply only, a
-person answers). ``stay_quiet`` wins over all: a person is already in charge.
+person answers). ``stay_quiet`` wins over all (a person is already in charge, or the
+channel already answered), unless a rule ``speaks_over_a_person`` (a crisis).
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ class Facts:
     # The reply to the bot's "did that answer your question?": helped (a yes, thanks),
     # not_helped (a no), "" (not a reply to it, or a new question).
     answer_check: str = ""
+    # The carrier compliance keyword the message is ("stop", "start", "help"), which its
+    # channel already answered (SMS); "" for every other message.
+    compliance_keyword: str = ""
 
 
 @dataclass(frozen=True, slots=True)

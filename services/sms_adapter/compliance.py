@@ -8,7 +8,13 @@ texter gets "you have been unsubscribed", or a reply already queued by the orche
 could still go out. When the context service cannot be reached the webhook answers 503
 and Twilio retries, rather than confirm something that was not recorded. Only those
 messages pay that cost; every other webhook stays verify → publish → answer. The
-keyword messages are still published as inbound events, so the conversation keeps them.
+keyword messages are still published as inbound events, so the conversation keeps them,
+marked with ``compliance_keyword`` so that the bot says nothing more.
+
+Each is confirmed once per change of state: STOP from a number already opted out, or
+START from one that is not, is recorded and published but gets no confirmation; HELP is
+answered every time it is sent. A retry of a webhook already published never gets here
+(the shared intake drops it), so a replayed MessageSid is silent.
 
 On the way out, :func:`opt_out_guard` asks the context service before every send, so
 nothing reaches an opted-out number whatever the orchestrator asks for.
@@ -17,6 +23,8 @@ nothing reaches an opted-out number whatever the orchestrator asks for.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -32,7 +40,6 @@ from shared.channels.adapter import (
     InboundMessage,
     OutboundMessage,
     ParsedWebhook,
-    WebhookResponse,
 )
 from shared.channels.outbound import Refusal, RefusalCode, SendGuard
 from shared.channels.webhooks import BeforePublish
@@ -46,13 +53,20 @@ OPTED_OUT = Refusal(
     "until they reply START.",
 )
 
+KEYWORD_NAMES = {Intent.OPT_OUT: "stop", Intent.OPT_IN: "start", Intent.HELP: "help"}
+"""What ``MessageReceived.compliance_keyword`` says for each intent."""
+
+ANSWERS_REMEMBERED = 10_000
+
 
 class SmsConsent(Protocol):
     """Where SMS consent lives; :class:`ContextConsent` is the real one."""
 
     async def opted_out(self, address: str) -> bool: ...
 
-    async def set_opted_out(self, address: str, opted_out: bool) -> None: ...
+    async def set_opted_out(self, address: str, opted_out: bool) -> bool:
+        """Record the number's consent; whether it was opted out before."""
+        ...
 
 
 class ContextConsent:
@@ -69,9 +83,10 @@ class ContextConsent:
     async def opted_out(self, address: str) -> bool:
         return bool((await self._customer(address)).consent.sms_opted_out)
 
-    async def set_opted_out(self, address: str, opted_out: bool) -> None:
+    async def set_opted_out(self, address: str, opted_out: bool) -> bool:
         customer = await self._customer(address)
         await self._context.update_consent(customer.customer_id, sms_opted_out=opted_out)
+        return bool(customer.consent.sms_opted_out)
 
 
 def opt_out_guard(consent: SmsConsent) -> SendGuard:
@@ -83,48 +98,90 @@ def opt_out_guard(consent: SmsConsent) -> SendGuard:
     return guard
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a compliance message gets: the confirmation to text back (None: nothing
+    changed, so nothing to confirm) and the keyword its event is marked with ("" for an
+    opt-out in plain words, which the bot still reads: it may say more than "stop")."""
+
+    confirmation: str | None
+    keyword: str
+
+
 class ComplianceResponder:
-    """Records what a compliance message asks and says what to answer the texter."""
+    """Records what a compliance message asks and says what to answer the texter.
+
+    The answer first worked out for a MessageSid is remembered (the last
+    :data:`ANSWERS_REMEMBERED`, in this process only): Twilio retries a webhook answered
+    503 (Kafka was down) after the consent was already changed, and the texter, who never
+    got the confirmation, gets it then rather than silence. The consent is recorded again
+    on every attempt, so what is confirmed is always what is stored.
+    """
 
     def __init__(self, consent: SmsConsent, settings: SmsSettings) -> None:
         self._consent = consent
         self._help = settings.help_text
         self._opted_out = settings.opt_out_reply
         self._opted_in = settings.opt_in_reply
+        self._answers: OrderedDict[str, Answer] = OrderedDict()
 
-    async def respond(self, message: InboundMessage) -> str | None:
-        """The confirmation to send back, once recorded; None for an ordinary message.
+    async def respond(self, message: InboundMessage) -> Answer | None:
+        """The answer, once recorded; None for an ordinary message.
 
         Raises :class:`DependencyUnavailableError` when consent could not be recorded.
         """
+        answer = await self._work_out(message)  # recorded again on a retry: harmless
+        remembered = self._answers.get(message.provider_message_id)
+        if remembered is not None:
+            return remembered
+        if answer is not None:
+            self._remember(message.provider_message_id, answer)
+        return answer
+
+    def _remember(self, message_id: str, answer: Answer) -> None:
+        self._answers[message_id] = answer
+        if len(self._answers) > ANSWERS_REMEMBERED:
+            self._answers.popitem(last=False)
+
+    async def _work_out(self, message: InboundMessage) -> Answer | None:
         found = classify(message.text)
         if found is None:
             return None
         intent, word = found
         if intent is Intent.HELP:
-            reply = self._help
+            confirmation: str | None = self._help
         elif intent is Intent.OPT_OUT:
-            await self._consent.set_opted_out(message.address, True)
-            reply = self._opted_out
+            was_out = await self._consent.set_opted_out(message.address, True)
+            confirmation = None if was_out else self._opted_out
         else:
             if word in AMBIGUOUS_OPT_IN and not await self._consent.opted_out(message.address):
                 return None  # an everyday "yes" from someone who never opted out
-            await self._consent.set_opted_out(message.address, False)
-            reply = self._opted_in
+            was_out = await self._consent.set_opted_out(message.address, False)
+            confirmation = self._opted_in if was_out else None
         COMPLIANCE_KEYWORDS.labels(intent.value).inc()
-        log.info("sms %s recorded for message %s", intent.value, message.provider_message_id)
-        return reply
+        log.info(
+            "sms %s recorded for message %s (%s)",
+            intent.value,
+            message.provider_message_id,
+            "confirmed" if confirmation else "nothing changed, not confirmed",
+        )
+        return Answer(confirmation, KEYWORD_NAMES[intent] if word else "")
 
 
 def compliance_first(responder: ComplianceResponder) -> BeforePublish:
-    """Record opt-outs and opt-ins before publishing; answer with the confirmations."""
+    """Record opt-outs and opt-ins before publishing; mark the keywords, answer with the
+    confirmations (an empty TwiML answer when there is nothing new to confirm)."""
 
-    async def before_publish(parsed: ParsedWebhook) -> WebhookResponse | None:
-        replies = []
+    async def before_publish(parsed: ParsedWebhook) -> ParsedWebhook:
+        messages, confirmations = [], []
         for message in parsed.messages:
-            reply = await responder.respond(message)
-            if reply is not None:
-                replies.append(reply)
-        return twiml(*replies) if replies else None
+            answer = await responder.respond(message)
+            if answer is not None:
+                message = replace(message, compliance_keyword=answer.keyword)
+                if answer.confirmation is not None:
+                    confirmations.append(answer.confirmation)
+            messages.append(message)
+        reply = twiml(*confirmations) if confirmations else parsed.reply
+        return replace(parsed, messages=tuple(messages), reply=reply)
 
     return before_publish

@@ -129,6 +129,9 @@ class InboundMessage:
     attachments: tuple[Attachment, ...] = ()
     locale: str = ""
     sent_at: datetime | None = None
+    # Set by the channel when it has already answered the message as a carrier compliance
+    # keyword ("stop", "start", "help"): the event says so and the bot stays quiet.
+    compliance_keyword: str = ""
 
 
 class DeliveryState(StrEnum):

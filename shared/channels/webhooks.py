@@ -17,7 +17,7 @@ import ipaddress
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiohttp import web
 from rapport.common.v1 import envelope_pb2
@@ -114,10 +114,12 @@ def _count_rejections(channel: str, rejections: Iterable[Rejection]) -> None:
         )
 
 
-BeforePublish = Callable[[ParsedWebhook], Awaitable[WebhookResponse | None]]
+BeforePublish = Callable[[ParsedWebhook], Awaitable[ParsedWebhook]]
 """Work a channel must do before a verified webhook is published (SMS compliance keywords).
 
-It may return the answer to send instead of the adapter's; DependencyUnavailableError
+It gets the webhook without the messages already published (a platform's retry of them
+is not worked on twice) and returns the webhook to publish and answer: its messages may
+be marked (``compliance_keyword``) and its reply replaced. DependencyUnavailableError
 makes the platform retry (503), InvalidInputError refuses the webhook (400).
 """
 
@@ -179,11 +181,10 @@ class WebhookIntake:
         if admission.refused_whole:
             [rejection] = admission.rejections
             return self._answer(channel, "invalid", _refusal(rejection.reason, rejection.detail))
-        parsed = admission.webhook
+        parsed = self._unpublished(admission.webhook)
         try:
-            reply = parsed.reply
             if self._before_publish is not None:
-                reply = await self._before_publish(parsed) or reply
+                parsed = await self._before_publish(parsed)
             for message in parsed.messages:
                 await self._publish_message(message)
             for status in parsed.statuses:
@@ -193,7 +194,7 @@ class WebhookIntake:
         except DependencyUnavailableError as exc:
             log.error("%s webhook not taken, the platform will retry: %s", channel, exc)
             return self._answer(channel, "unavailable", WebhookResponse(503, b"try again"))
-        return self._answer(channel, "accepted", reply)
+        return self._answer(channel, "accepted", parsed.reply)
 
     @staticmethod
     def _answer(channel: str, outcome: str, response: WebhookResponse) -> web.Response:
@@ -201,6 +202,15 @@ class WebhookIntake:
         return web.Response(
             status=response.status, body=response.body, content_type=response.content_type
         )
+
+    def _unpublished(self, parsed: ParsedWebhook) -> ParsedWebhook:
+        """The webhook without the messages this process already put on Kafka."""
+        fresh = tuple(
+            message
+            for message in parsed.messages
+            if inbound_event_id(message.channel, message.provider_message_id) not in self._seen
+        )
+        return replace(parsed, messages=fresh)
 
     async def _publish_message(self, message: InboundMessage) -> None:
         event_id = inbound_event_id(message.channel, message.provider_message_id)
@@ -223,6 +233,7 @@ class WebhookIntake:
             provider_message_id=message.provider_message_id,
             attachments=[to_proto(attachment) for attachment in message.attachments],
             locale_hint=message.locale,
+            compliance_keyword=message.compliance_keyword,
         )
         await self._publisher.publish(INBOUND, event)
         self._seen.add(event_id)

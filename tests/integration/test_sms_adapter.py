@@ -299,6 +299,47 @@ async def test_help_answers_and_changes_no_consent(
     assert await consent_of(context_address, number) is False
 
 
+async def test_each_keyword_is_confirmed_once_per_change_of_state_and_marked_for_the_bot(
+    kafka_bootstrap: str, context_address: str, twilio: FakeTwilio, private_topic: str
+) -> None:
+    number = new_number()
+    stop = inbound_params(number, "STOP")
+    help_ = inbound_params(number, "HELP")
+    async with sms_adapter(
+        kafka_bootstrap, context_address, twilio, private_topic, help_text="Acme: call 0800"
+    ) as sms:
+        answers = [
+            (await sms.text(params))[1]
+            for params in (
+                stop,
+                stop,  # Twilio's retry of the same MessageSid
+                inbound_params(number, "stop"),  # already opted out
+                inbound_params(number, "START"),
+                inbound_params(number, "unstop"),  # already opted in
+                help_,
+                help_,  # Twilio's retry
+                inbound_params(number, "sentinel"),
+            )
+        ]
+        events = await sms.received_until(number, "sentinel")
+        opted_out = await consent_of(context_address, number)
+
+    assert ["<Message>" in answer for answer in answers] == [
+        True, False, False, True, False, True, False, False,
+    ]  # fmt: skip
+    assert "unsubscribed" in answers[0] and "resubscribed" in answers[3]
+    assert "Acme: call 0800" in answers[5]
+    assert opted_out is False
+    assert [(e.text, e.compliance_keyword) for e in events] == [
+        ("STOP", "stop"),
+        ("stop", "stop"),
+        ("START", "start"),
+        ("unstop", "start"),
+        ("HELP", "help"),
+        ("sentinel", ""),
+    ]
+
+
 async def test_a_send_is_retried_through_500_and_429_then_sent(
     kafka_bootstrap: str, context_address: str, twilio: FakeTwilio, private_topic: str
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from aiohttp import web
@@ -176,11 +177,11 @@ async def test_work_before_publishing_can_answer_or_make_the_platform_retry() ->
     publisher = FakePublisher()
     calls: list[str] = []
 
-    async def before_publish(parsed: ParsedWebhook) -> WebhookResponse | None:
+    async def before_publish(parsed: ParsedWebhook) -> ParsedWebhook:
         calls.append(parsed.messages[0].text)
         if parsed.messages[0].text == "down":
             raise DependencyUnavailableError("consent store down")
-        return WebhookResponse(200, b"confirmed")
+        return replace(parsed, reply=WebhookResponse(200, b"confirmed"))
 
     hooks = WebhookIntake(
         FakeChannelAdapter(), publisher, PublicUrls(), before_publish=before_publish
@@ -195,3 +196,31 @@ async def test_work_before_publishing_can_answer_or_make_the_platform_retry() ->
         answer = await client.post("/hook", data=body, headers={"X-Fake-Signature": sign(body)})
         assert (answer.status, await answer.read()) == (200, b"confirmed")
     assert calls == ["down", "stop"] and len(publisher.published) == 1
+
+
+async def test_work_before_publishing_marks_messages_and_skips_a_retry_already_published() -> None:
+    publisher = FakePublisher()
+    seen: list[tuple[str, ...]] = []
+
+    async def before_publish(parsed: ParsedWebhook) -> ParsedWebhook:
+        seen.append(tuple(message.text for message in parsed.messages))
+        if not parsed.messages:
+            return parsed
+        marked = tuple(replace(m, compliance_keyword="stop") for m in parsed.messages)
+        return replace(parsed, messages=marked, reply=WebhookResponse(200, b"confirmed"))
+
+    hooks = WebhookIntake(
+        FakeChannelAdapter(), publisher, PublicUrls(), before_publish=before_publish
+    )
+    app = web.Application()
+    app.add_routes(hooks.routes("/hook"))
+    body = _body("m-1", "stop")
+    async with TestClient(TestServer(app)) as client:
+        first = await client.post("/hook", data=body, headers={"X-Fake-Signature": sign(body)})
+        retry = await client.post("/hook", data=body, headers={"X-Fake-Signature": sign(body)})
+        assert (first.status, await first.read()) == (200, b"confirmed")
+        assert (retry.status, await retry.read()) == (200, b"ok")  # the adapter's own answer
+    assert seen == [("stop",), ()]
+    [(_, event)] = publisher.published
+    assert isinstance(event, messages_pb2.MessageReceived)
+    assert event.compliance_keyword == "stop"

@@ -481,3 +481,26 @@ def test_an_undetermined_language_asks_no_language_of_the_agent() -> None:
     facts = Facts(emotion_available=True, intent="complaint", language="und")
     assert required_skills(facts, "und") == ["intent:complaint"]
     assert required_skills(facts, "fr") == ["language:fr", "intent:complaint"]
+
+
+async def test_a_keyword_the_channel_answered_is_kept_and_gets_no_answer_nor_person() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    handler = _handler(context, publisher)
+    for text, keyword in (("HELP", "help"), ("START", "start"), ("STOP", "stop")):
+        keyword_message = inbound_message(text, "+14155550123", envelope_pb2.CHANNEL_SMS)
+        keyword_message.compliance_keyword = keyword
+        await handler(keyword_message)
+        turn = context.turns[keyword_message.envelope.event_id]
+        assert (turn.role, turn.text) == (context_pb.ROLE_CUSTOMER, text)
+
+    assert publisher.published == []  # no greeting, no answer, no handoff
+    assert len(context.turns) == 3 and context.states == {}
+
+
+async def test_the_same_word_without_the_channels_mark_is_answered_as_usual() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    await _handler(context, publisher)(
+        inbound_message("HELP", "+14155550123", envelope_pb2.CHANNEL_SMS)
+    )
+    [(topic, reply)] = publisher.published
+    assert topic == outbound_topic("sms") and "automated assistant" in reply.text

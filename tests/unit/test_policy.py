@@ -218,6 +218,24 @@ def test_each_situation_gets_its_action_and_reasons(
     assert decide(**facts) == (action, codes)
 
 
+def test_a_keyword_the_channel_answered_keeps_the_bot_quiet_whatever_else_holds() -> None:
+    decision = POLICY.decide(
+        Facts(
+            emotion_available=True,
+            compliance_keyword="help",
+            intent="unknown",
+            contacts_last_7_days=4,
+        )
+    )
+    assert decision.action is Action.STAY_QUIET
+    assert decision.codes() == ["channel_keyword", "repeat_contact", "intent_unclear"]
+    assert decision.reasons[0].explanation == (
+        "The customer sent the keyword 'help': the channel already answered it, "
+        "so the bot says nothing."
+    )
+    assert decide(intent="unknown") == (Action.AUTO_REPLY, ["intent_unclear"])
+
+
 def test_a_holding_reply_is_not_explained_by_what_an_answer_would_have_said() -> None:
     """Escalating, the bot only says a person is coming: the article it did not quote
     and the order status it did not tell are not reasons; answering and handing over,

@@ -41,15 +41,31 @@ class FakeConsent:
         self._check()
         return address in self.opted_out_numbers
 
-    async def set_opted_out(self, address: str, opted_out: bool) -> None:
+    async def set_opted_out(self, address: str, opted_out: bool) -> bool:
         self._check()
+        was_out = address in self.opted_out_numbers
         self.writes.append((address, opted_out))
         (self.opted_out_numbers.add if opted_out else self.opted_out_numbers.discard)(address)
+        return was_out
 
 
 class HangingPublisher(FakePublisher):
     async def publish(self, topic: str, event: Message) -> None:
         await asyncio.sleep(60)
+
+
+class FailingOncePublisher(FakePublisher):
+    """Kafka down for the first publish, as when Twilio's webhook is answered 503."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = True
+
+    async def publish(self, topic: str, event: Message) -> None:
+        if self.down:
+            self.down = False
+            raise DependencyUnavailableError("Kafka did not take the record")
+        await super().publish(topic, event)
 
 
 def settings(**overrides: object) -> SmsSettings:
@@ -114,6 +130,85 @@ async def test_stop_is_recorded_confirmed_and_still_published(start: Start) -> N
     assert consent.writes == [(CUSTOMER, True)]
     (event,) = inbound(publisher)
     assert (event.text, event.envelope.customer.address) == ("Stop", CUSTOMER)
+    assert event.compliance_keyword == "stop"
+
+
+async def test_a_second_stop_is_recorded_and_published_but_not_confirmed_again(
+    start: Start,
+) -> None:
+    publisher, consent = FakePublisher(), FakeConsent()
+    client = await start(publisher, consent)
+
+    _, first = await post(client, inbound_params(CUSTOMER, "STOP"))
+    status, second = await post(client, inbound_params(CUSTOMER, "stop"))
+
+    assert "unsubscribed" in first
+    assert status == 200 and "<Message>" not in second and "<Response />" in second
+    assert consent.writes == [(CUSTOMER, True), (CUSTOMER, True)]
+    assert [e.compliance_keyword for e in inbound(publisher)] == ["stop", "stop"]
+
+
+async def test_start_from_a_number_that_never_opted_out_gets_no_confirmation(
+    start: Start,
+) -> None:
+    publisher, consent = FakePublisher(), FakeConsent()
+    client = await start(publisher, consent)
+
+    status, text = await post(client, inbound_params(CUSTOMER, "START"))
+
+    assert status == 200 and "<Message>" not in text
+    (event,) = inbound(publisher)
+    assert event.compliance_keyword == "start"  # still the channel's: the bot says nothing
+
+
+async def test_a_replayed_help_is_answered_once_and_published_once(start: Start) -> None:
+    publisher, consent = FakePublisher(), FakeConsent()
+    client = await start(publisher, consent)
+    params = inbound_params(CUSTOMER, "HELP")
+
+    _, first = await post(client, params)
+    status, replayed = await post(client, params)  # Twilio's retry: the same MessageSid
+
+    assert "<Message>Acme support" in first
+    assert status == 200 and "<Message>" not in replayed
+    (event,) = inbound(publisher)
+    assert event.compliance_keyword == "help"
+
+
+async def test_help_sent_twice_is_answered_twice(start: Start) -> None:
+    publisher, consent = FakePublisher(), FakeConsent()
+    client = await start(publisher, consent)
+
+    answers = [(await post(client, inbound_params(CUSTOMER, "help")))[1] for _ in range(2)]
+
+    assert all("<Message>Acme support" in answer for answer in answers)
+    assert len(inbound(publisher)) == 2
+
+
+async def test_a_stop_answered_503_is_still_confirmed_when_twilio_retries(start: Start) -> None:
+    publisher, consent = FailingOncePublisher(), FakeConsent()
+    client = await start(publisher, consent)
+    params = inbound_params(CUSTOMER, "STOP")
+
+    refused, _ = await post(client, params)
+    status, text = await post(client, params)  # the consent was already changed
+
+    assert (refused, status) == (503, 200) and "unsubscribed" in text
+    assert consent.writes == [(CUSTOMER, True)] * 2  # recorded again: what is confirmed is stored
+    (event,) = inbound(publisher)
+    assert event.compliance_keyword == "stop"
+
+
+async def test_only_whole_message_keywords_are_marked_for_the_bot(start: Start) -> None:
+    publisher, consent = FakePublisher(), FakeConsent()
+    client = await start(publisher, consent)
+
+    await post(client, inbound_params(CUSTOMER, "please stop texting me"))
+    await post(client, inbound_params(CUSTOMER, "where is my parcel?"))
+
+    # An opt-out in plain words may say more ("...I can't take this anymore"): the bot
+    # still reads it, even though the channel confirmed the opt-out.
+    assert [e.compliance_keyword for e in inbound(publisher)] == ["", ""]
 
 
 async def test_start_resubscribes(start: Start) -> None:

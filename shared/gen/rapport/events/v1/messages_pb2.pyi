@@ -35,18 +35,20 @@ DELIVERY_STATE_FAILED: DeliveryState
 DELIVERY_STATE_UNDELIVERED: DeliveryState
 
 class MessageReceived(_message.Message):
-    __slots__ = ("envelope", "text", "provider_message_id", "attachments", "locale_hint")
+    __slots__ = ("envelope", "text", "provider_message_id", "attachments", "locale_hint", "compliance_keyword")
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     ATTACHMENTS_FIELD_NUMBER: _ClassVar[int]
     LOCALE_HINT_FIELD_NUMBER: _ClassVar[int]
+    COMPLIANCE_KEYWORD_FIELD_NUMBER: _ClassVar[int]
     envelope: _envelope_pb2.Envelope
     text: str
     provider_message_id: str
     attachments: _containers.RepeatedCompositeFieldContainer[_envelope_pb2.Attachment]
     locale_hint: str
-    def __init__(self, envelope: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ..., text: _Optional[str] = ..., provider_message_id: _Optional[str] = ..., attachments: _Optional[_Iterable[_Union[_envelope_pb2.Attachment, _Mapping]]] = ..., locale_hint: _Optional[str] = ...) -> None: ...
+    compliance_keyword: str
+    def __init__(self, envelope: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ..., text: _Optional[str] = ..., provider_message_id: _Optional[str] = ..., attachments: _Optional[_Iterable[_Union[_envelope_pb2.Attachment, _Mapping]]] = ..., locale_hint: _Optional[str] = ..., compliance_keyword: _Optional[str] = ...) -> None: ...
 
 class QuickReply(_message.Message):
     __slots__ = ("title", "payload")
