@@ -250,6 +250,17 @@ class Desk:
         """The messages the desk sent in the ticket's conversation, oldest first."""
         return await self._outgoing.of_conversation(ticket.conversation_id)
 
+    async def context_of(self, ticket: Ticket, max_turns: int) -> context_pb.GetContextResponse:
+        """The customer's context now; empty when it cannot be read (the queue still
+        shows, from the handoff packet)."""
+        try:
+            return await self._context.get_context(
+                ticket.customer_id, ticket.conversation_id, max_turns
+            )
+        except RapportError as exc:
+            log.warning("no context for %s in the queue: %s", ticket.id, exc)
+            return context_pb.GetContextResponse()
+
     async def visible_ticket(self, agent: Agent, ticket_id: str) -> Ticket:
         ticket = await self._store.ticket(ticket_id)
         if not can_see(viewer_of(agent), entry_of(ticket)):

@@ -31,7 +31,7 @@ from services.agent_desk.delivery import (
     explanation,
 )
 from services.agent_desk.models import OutgoingMessage
-from shared.channel_names import channel_name
+from shared.channel_names import PHONE_CHANNELS, channel_name
 from shared.grpc.context_client import ContextClient
 
 _ROLES = {
@@ -40,6 +40,10 @@ _ROLES = {
     context_pb.ROLE_AGENT: "agent",
     context_pb.ROLE_SYSTEM: "system",
 }
+
+
+NEUTRAL = "neutral"
+PHONE_CHANNEL_NAMES = frozenset(channel_name(channel) for channel in PHONE_CHANNELS)
 
 
 class HistoryPort(Protocol):
@@ -191,7 +195,7 @@ def _turn_entry(
         author=message.author_name if message else turn.author,
         text=turn.text,
         emotion=(
-            f"{turn.emotion.dominant_emotion} ({turn.emotion.intensity:.0%})"
+            feeling(turn.emotion.dominant_emotion, turn.emotion.intensity)
             if turn.HasField("emotion")
             else ""
         ),
@@ -249,6 +253,14 @@ def _decision(turn: context_pb.Turn) -> DecisionView:
     )
 
 
+def feeling(emotion: str, intensity: float) -> str:
+    """``anger 80%``; a neutral reading is just ``neutral``: how strongly nothing was
+    felt tells an agent nothing."""
+    if not emotion or emotion == NEUTRAL:
+        return NEUTRAL
+    return f"{emotion} {intensity:.0%}"
+
+
 def reasons(packet: handoff_pb2.HandoffRequested) -> list[ReasonView]:
     return [
         ReasonView(r.explanation or r.code, r.code, round(r.confidence * 100))
@@ -279,23 +291,39 @@ def emotion_chart(
     )
 
 
+def trend_of(context: context_pb.GetContextResponse, packet: handoff_pb2.HandoffRequested) -> str:
+    """The mood's trend both pages show: the context service's while it has readings,
+    else the handoff's ("" when neither says).
+
+    The context wins: it includes what the customer wrote after the handoff, and it is
+    the trajectory both pages draw; the handoff's is a snapshot taken when the bot gave
+    up, kept for when the context cannot be read.
+    """
+    if context.trajectory.points:
+        trend = context_pb.Trend.Name(context.trajectory.trend).removeprefix("TREND_").lower()
+    else:
+        trend = packet.trend
+    return "" if trend == "unspecified" else trend
+
+
 def chart_of(
     context: context_pb.GetContextResponse,
     packet: handoff_pb2.HandoffRequested,
     width: int = 240,
     height: int = 60,
 ) -> EmotionChart | None:
-    """From the context service's trajectory, else the one the handoff carried (the
-    queue, which reads no context, draws the handoff's)."""
-    if context.trajectory.points:
-        trend = context_pb.Trend.Name(context.trajectory.trend).removeprefix("TREND_").lower()
-        source = [(p.sentiment_score, p.dominant_emotion) for p in context.trajectory.points]
-    else:
-        trend = packet.trend
-        source = [(p.sentiment_score, p.dominant_emotion) for p in packet.trajectory]
+    """From the context service's trajectory, else the one the handoff carried, with
+    the trend of the same source (``trend_of``)."""
+    source = context.trajectory.points or packet.trajectory
     return emotion_chart(
-        [(score, f"{emotion or 'neutral'} ({score:+.2f})") for score, emotion in source],
-        "" if trend == "unspecified" else trend,
+        [
+            (
+                p.sentiment_score,
+                f"{feeling(p.dominant_emotion, p.intensity)} ({p.sentiment_score:+.2f})",
+            )
+            for p in source
+        ],
+        trend_of(context, packet),
         width,
         height,
     )
@@ -319,6 +347,14 @@ def consent(
     return ConsentView(
         source.emotion_analysis_allowed, source.marketing_allowed, source.sms_opted_out
     )
+
+
+def sms_line(shown: Sequence[IdentityView], consent: ConsentView) -> str:
+    """What the SMS consent means for this customer; "" without a phone number, where
+    it means nothing (a web visitor cannot be texted whatever they agreed to)."""
+    if not any(identity.channel in PHONE_CHANNEL_NAMES for identity in shown):
+        return ""
+    return "opted out — never text" if consent.sms_opted_out else "may be texted"
 
 
 def reply_window(packet: handoff_pb2.HandoffRequested) -> datetime | None:

@@ -16,9 +16,9 @@ redirects): ``/conversations/<ticket>/turns/<turn>/attachments/<index>`` for an 
 may see the ticket. An agent's image or PDF comes with the reply form (multipart, the
 same CSRF token and action id) and is served to the adapters at ``/media``.
 
-Every route but the login page, the health check, static files and ``/media`` (signed
-links only) needs a session, and each handler states the least role it needs with
-``@requires``.
+Every route but the login page, the health check, static files, the icon browsers ask
+at ``/favicon.ico`` and ``/media`` (signed links only) needs a session, and each handler
+states the least role it needs with ``@requires``.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 
 from services.agent_desk import attachments as media_views
 from services.agent_desk import history as views
-from services.agent_desk import kpis
+from services.agent_desk import kpis, queue_rows
 from services.agent_desk.accounts import (
     AccountRefused,
     audit_lines,
@@ -86,6 +86,7 @@ from shared.voice.replies import VOICE
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
+ICON = HERE / "static" / "icon.svg"
 SESSION_COOKIE = "rapport_desk_session"
 LOGIN_COOKIE = "rapport_desk_login"
 CSRF_FIELD = "csrf_token"
@@ -95,7 +96,10 @@ ACTION_FIELD = "action_id"
 CSRF_HEADER = "X-CSRF-Token"
 MIN_TOKEN_CHARS = 32
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-PUBLIC_PATHS = frozenset({"/login", "/healthz", MEDIA_PATH})
+PUBLIC_PATHS = frozenset({"/login", "/healthz", "/favicon.ico", MEDIA_PATH})
+# The customer's latest turns the queue reads per waiting row: enough to find their last
+# message, far fewer than the conversation page reads.
+QUEUE_TURNS = 20
 # A form's fields besides an agent's upload (whose limit is the desk's setting); all a
 # request without a session may send.
 FORM_BYTES = 256 * 1024
@@ -283,8 +287,8 @@ def create_app(parts: DeskParts) -> web.Application:
     async def login_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
         if SIGNED_IN in request and not error:
             raise web.HTTPSeeOther("/")
-        # Reused while the browser has one: a second login tab, or a favicon request
-        # redirected here, must not invalidate the form already shown.
+        # Reused while the browser has one: a second login tab must not invalidate the
+        # form already shown.
         kept = request.cookies.get(LOGIN_COOKIE, "")
         token = kept if len(kept) >= MIN_TOKEN_CHARS else new_token()
         response = page(request, "login.html", status, login_csrf=token, error=error)
@@ -335,20 +339,21 @@ def create_app(parts: DeskParts) -> web.Application:
         response.del_cookie(SESSION_COOKIE, path="/")
         return response
 
-    def waiting_row(ticket: Ticket) -> tuple[Ticket, Any, views.EmotionChart | None, bool]:
-        """A waiting ticket, its handoff packet, a small chart of the handoff's readings,
-        and whether the customer sent media the bot could not look at."""
-        packet = packet_of(ticket)
-        chart = views.chart_of(context_pb.GetContextResponse(), packet, 160, 36)
-        return ticket, packet, chart, media_views.sent_media(packet)
+    async def waiting_rows(tickets: list[Ticket]) -> list[queue_rows.WaitingRow]:
+        """The waiting tickets as rows, each customer's context read at once."""
+        contexts = await asyncio.gather(*(desk.context_of(t, QUEUE_TURNS) for t in tickets))
+        now = parts.clock()
+        return [
+            queue_rows.waiting_row(ticket, context, now)
+            for ticket, context in zip(tickets, contexts, strict=True)
+        ]
 
     async def queue_values(agent: Agent) -> dict[str, Any]:
         waiting, held = await desk.queue(agent)
         agents = {a.id: a.name for a in await store.agents()}
         return {
-            "waiting": [waiting_row(t) for t in waiting],
-            "held": [(t, agents.get(t.assignee_id or "", "")) for t in held],
-            "now": parts.clock(),
+            "waiting": await waiting_rows(waiting),
+            "held": [queue_rows.held_row(t, agents.get(t.assignee_id or "", "")) for t in held],
         }
 
     @requires(Role.AGENT)
@@ -442,6 +447,7 @@ def create_app(parts: DeskParts) -> web.Application:
         closes = views.reply_window(packet)
         channel = channel_name(ticket.channel)  # type: ignore[arg-type]
         shown_identities = views.identities(context, packet)
+        consent = views.consent(context, packet)
         supervising = Role(agent.role).at_least(Role.SUPERVISOR)
         may_assign = supervising or ticket.assignee_id == agent.id
         emotion, intensity = views.latest_feeling(listed, packet)
@@ -473,7 +479,8 @@ def create_app(parts: DeskParts) -> web.Application:
             chart=views.chart_of(context, packet),
             identities=shown_identities,
             resend_targets=[i for i in shown_identities if i.verified],
-            consent=views.consent(context, packet),
+            consent=consent,
+            sms=views.sms_line(shown_identities, consent),
             reply_window=closes,
             window_closed=closes is not None and closes <= parts.clock(),
             summary=context.summary or packet.summary,
@@ -681,6 +688,10 @@ def create_app(parts: DeskParts) -> web.Application:
     async def health(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    async def favicon(_request: web.Request) -> web.FileResponse:
+        """What browsers ask for on every page, whatever the pages link: the desk's icon."""
+        return web.FileResponse(ICON, headers={"Content-Type": "image/svg+xml"})
+
     async def add_security_headers(_request: web.Request, response: web.StreamResponse) -> None:
         """The pages' headers; media keep their own stricter policy (sandboxed, no referrer)."""
         for name, value in SECURITY_HEADERS.items():
@@ -730,6 +741,7 @@ def create_app(parts: DeskParts) -> web.Application:
     app.router.add_post("/admin/users/{agent_id}/password", reset_password)
     app.router.add_post("/admin/users/{agent_id}/unlock", unlock)
     app.router.add_get("/healthz", health)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static", HERE / "static")
     return app
 

@@ -49,6 +49,10 @@ def create_app(
 
     uploads = upload_store(settings)
 
+    async def favicon(_request: web.Request) -> web.FileResponse:
+        """What browsers ask for on every page, whatever the page links: the chat's icon."""
+        return web.FileResponse(STATIC / "icon.svg", headers={"Content-Type": "image/svg+xml"})
+
     async def health(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "connections": sockets.connected})
 
@@ -105,6 +109,7 @@ def create_app(
     app.router.add_get("/", index)
     app.router.add_get("/widget.js", widget)
     app.router.add_get("/healthz", health)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/ws", chat_socket)
     app.router.add_static("/static", STATIC)
     app.add_routes(

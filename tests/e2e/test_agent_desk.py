@@ -84,6 +84,9 @@ async def test_an_agent_takes_a_handoff_live_and_answers_the_customer_as_a_perso
             first = desk.locator("#waiting .queue__item").first
             await expect(first).to_contain_text(REASON, timeout=20_000)
             assert await desk.evaluate("window.__sameDocument") is True  # no reload
+            await expect(first.locator("[data-last-message]")).to_contain_text(f"order {marker}")
+            await expect(first.get_by_role("img", name="Web chat")).to_be_visible()
+            await expect(first.locator("[data-waiting]")).to_contain_text("waiting")
 
             await first.locator("a").click()
             await expect(desk.locator("#timeline")).to_contain_text(f"order {marker}")

@@ -293,8 +293,8 @@ async def test_sign_in_sets_a_strict_http_only_session_cookie(desk: Desk) -> Non
         assert await sign_in(browser, "maria@example.org", "wrong password!!") == 401
         async with browser.get("/login") as page:
             token = hidden_token(await page.text())
-        async with browser.get("/favicon.ico") as redirected_to_login:  # as browsers do
-            assert redirected_to_login.url.path == "/login"
+        async with browser.get("/favicon.ico", allow_redirects=False) as icon:  # as browsers do
+            assert (icon.status, icon.content_type) == (200, "image/svg+xml")
         async with browser.post(
             "/login",
             data={"email": "maria@example.org", "password": PASSWORD, "csrf_token": token},
@@ -512,6 +512,12 @@ async def test_the_conversation_view_shows_history_reasons_and_context_escaped(
             listing = await queue.text()
         assert f'data-ticket="{ticket_id}"' in listing
         assert "The customer asked to talk to a person." in listing
+        # The name (escaped), the channel, the last message (escaped), the wait.
+        assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;</span>" in listing
+        assert 'aria-label="Web chat"' in listing
+        assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; I want a person</q>" in listing
+        assert "waiting under a minute" in listing
+        assert "<script>alert" not in listing
         async with browser.get(f"/conversations/{ticket_id}") as response:
             html = await response.text()
     assert "<script>alert" not in html
@@ -520,9 +526,76 @@ async def test_the_conversation_view_shows_history_reasons_and_context_escaped(
     assert "Why the bot said this: escalate" in html
     assert 'The customer asked to talk to a person. <span class="muted">(93% sure)' in html
     assert '<svg class="chart"' in html and "<polyline" in html
-    assert "SMS: opted out" in html
+    assert "<li>SMS:" not in html  # opted out, but a web visitor has no number to text
     assert "Closes at" in html
     assert 'id="claim-form"' in html
+
+
+async def said_in_anger(
+    desk: Desk,
+    customer_id: str,
+    conversation_id: str,
+    channel: envelope_pb2.Channel,
+    text: str,
+) -> None:
+    """The customer writes ``text`` now, read as anger, as the orchestrator stores it."""
+    turn = context_pb.Turn(
+        event_id=str(uuid.uuid4()),
+        conversation_id=conversation_id,
+        role=context_pb.ROLE_CUSTOMER,
+        text=text,
+        channel=channel,
+        emotion=context_pb.EmotionSnapshot(
+            dominant_emotion="anger", intensity=0.9, sentiment_score=-0.8
+        ),
+    )
+    turn.occurred_at.GetCurrentTime()
+    await desk.context.AppendTurn(
+        context_pb.AppendTurnRequest(customer_id=customer_id, turn=turn), timeout=5
+    )
+
+
+async def test_a_nameless_sms_customer_is_shown_by_number_with_one_trend_on_both_pages(
+    desk: Desk,
+) -> None:
+    phone = "+14155550123"
+    conversation_id = thread_conversation_id("sms", phone)
+    customer = (
+        await desk.context.ResolveCustomer(
+            context_pb.ResolveCustomerRequest(channel=envelope_pb2.CHANNEL_SMS, address=phone),
+            timeout=5,
+        )
+    ).customer
+    await said_in_anger(
+        desk, customer.customer_id, conversation_id, envelope_pb2.CHANNEL_SMS, "Nobody answers me"
+    )
+    ref = envelope_pb2.CustomerRef(
+        customer_id=customer.customer_id, channel=envelope_pb2.CHANNEL_SMS, address=phone
+    )
+    packet = handoff_pb2.HandoffRequested(
+        envelope=new_envelope(
+            conversation_id=conversation_id, channel=envelope_pb2.CHANNEL_SMS, customer=ref
+        ),
+        priority=0.5,
+        language="en",
+        identities=[ref],
+        # What the bot saw before the customer's latest reading: the context is fresher.
+        trajectory=[handoff_pb2.EmotionReading(dominant_emotion="joy", sentiment_score=0.5)],
+        trend="worsening",
+    )
+    await desk.parts.desk(packet)
+    async with desk.browser() as browser:
+        assert await sign_in(browser, "maria@example.org") == 303
+        async with browser.get("/") as queue:
+            listing = await queue.text()
+        async with browser.get(f"/conversations/{packet.envelope.event_id}") as response:
+            html = await response.text()
+    assert f"{phone}</span>" in listing and "Customer<" not in listing
+    assert 'aria-label="SMS"' in listing and "Nobody answers me</q>" in listing
+    assert "Trend: stable" in listing and "Trend: stable" in html
+    assert "worsening" not in listing + html
+    assert "anger 90%" in html
+    assert "SMS: may be texted" in html
 
 
 async def test_claim_reply_and_resolve_publish_the_agents_actions(desk: Desk) -> None:
@@ -732,20 +805,12 @@ async def post(browser: aiohttp.ClientSession, path: str, token: str, **form: st
 async def test_suggested_replies_speak_to_the_latest_feeling_and_intent(desk: Desk) -> None:
     packet = await seeded_handoff(desk, intent="cancel_order")
     ticket_id = packet.envelope.event_id
-    angry = context_pb.Turn(
-        event_id=str(uuid.uuid4()),
-        conversation_id=packet.envelope.conversation_id,
-        role=context_pb.ROLE_CUSTOMER,
-        text="This is ridiculous!",
-        channel=envelope_pb2.CHANNEL_WEB,
-        emotion=context_pb.EmotionSnapshot(
-            dominant_emotion="anger", intensity=0.9, sentiment_score=-0.8
-        ),
-    )
-    angry.occurred_at.GetCurrentTime()
-    await desk.context.AppendTurn(
-        context_pb.AppendTurnRequest(customer_id=packet.envelope.customer.customer_id, turn=angry),
-        timeout=5,
+    await said_in_anger(
+        desk,
+        packet.envelope.customer.customer_id,
+        packet.envelope.conversation_id,
+        envelope_pb2.CHANNEL_WEB,
+        "This is ridiculous!",
     )
     async with desk.browser() as maria:
         assert await sign_in(maria, "maria@example.org") == 303

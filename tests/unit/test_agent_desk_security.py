@@ -15,6 +15,7 @@ from services.agent_desk.config import AgentDeskSettings
 from services.agent_desk.history import customer_entry, emotion_chart
 from services.agent_desk.http_app import FILTERS, csrf_refusal, template_options
 from services.agent_desk.models import Role, TicketStatus
+from services.agent_desk.queue_rows import WaitingRow, Who
 from services.agent_desk.routing import QueueEntry, Viewer, can_see, can_take, queue_for
 from services.agent_desk.security import (
     LoginThrottle,
@@ -288,13 +289,20 @@ def test_customer_text_is_escaped_in_pages() -> None:
         claimed_at=None,
         overdue_at=None,
     )
-    packet = SimpleNamespace(reasons=[SimpleNamespace(explanation='<img src=x onerror="x()">')])
-    chart = emotion_chart([(-0.5, evil)], "")
+    row = WaitingRow(
+        ticket=ticket,  # type: ignore[arg-type]
+        who=Who(evil, "sms"),
+        last_message=evil,
+        waiting="waiting 4 min",
+        top_reason='<img src=x onerror="x()">',
+        chart=emotion_chart([(-0.5, evil)], ""),
+        sent_media=True,
+    )
     html = environment.get_template("_queue.html").render(
-        waiting=[(ticket, packet, chart, True)], held=[], is_supervisor=False
+        waiting=[row], held=[], is_supervisor=False
     )
     assert "<script>" not in html and "<img" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 3  # name, last message, chart
     assert "&lt;img src=x onerror=&#34;x()&#34;&gt;" in html
     assert "<title>&lt;script&gt;" in html  # the chart's label too
 

@@ -1,9 +1,10 @@
 // The agent desk's only script (the Content-Security-Policy allows no inline code).
 // The queue and the open conversation refresh themselves when the server's event stream
-// says something changed (no polling), the conversation also when one of the messages
-// sent in it got further or did not get through; everything inserted is HTML the server
-// rendered and escaped. Suggested replies fill the reply box for editing. A reply needs
-// text or an attached file (its size and the caption's length are checked before it goes).
+// says something changed (and the queue once a minute, for its waiting times), the
+// conversation also when one of the messages sent in it got further or did not get
+// through; everything inserted is HTML the server rendered and escaped. Suggested
+// replies fill the reply box for editing. A reply needs text or an attached file (its
+// size and the caption's length are checked before it goes).
 // Keyboard shortcuts: Ctrl+Enter sends a reply, C claims the open conversation.
 (function () {
   "use strict";
@@ -28,6 +29,8 @@
     const events = new EventSource(container.dataset.live);
     events.addEventListener("ticket", refresh);
     events.addEventListener("open", refresh); // catch up after a reconnect
+    // Nothing announces that a minute went by: refetch so "waiting 4 min" stays true.
+    window.setInterval(refresh, 60000);
   }
 
   // The open conversation: a customer's new message is appended as it arrives; a change
