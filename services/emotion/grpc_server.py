@@ -8,7 +8,7 @@ import grpc
 from rapport.emotion.v1 import emotion_service_pb2 as pb
 from rapport.emotion.v1 import emotion_service_pb2_grpc as pb_grpc
 
-from services.emotion.analyzer import Analysis, Analyzer, Request
+from services.emotion.analyzer import Analysis, Analyzer, LanguageAndIntent, Request
 from services.emotion.metrics import DOMINANT_EMOTIONS, INTENTS, MESSAGES_ANALYSED, SENTIMENTS
 
 _URGENCY = {
@@ -23,15 +23,31 @@ _SENTIMENT = {
 }
 
 
-def to_response(analysis: Analysis, versions: Mapping[str, str]) -> pb.AnalyzeResponse:
+def to_response(reading: LanguageAndIntent, versions: Mapping[str, str]) -> pb.AnalyzeResponse:
+    """The wire answer; the emotion fields stay empty for a language-and-intent-only reading."""
+    response = pb.AnalyzeResponse(
+        language=pb.Language(
+            code=reading.language.code,
+            confidence=reading.language.confidence,
+            supported=reading.language.supported,
+            from_hint=reading.language_from_hint,
+        ),
+        intent=pb.Intent(name=reading.intent.name, confidence=reading.intent.confidence),
+        truncated=reading.truncated,
+        analysed_chars=reading.analysed_chars,
+        model_versions=versions,
+        embedding=reading.embedding.vector if reading.embedding else (),
+        embedding_model=reading.embedding.space if reading.embedding else "",
+    )
+    if isinstance(reading, Analysis):
+        response.MergeFrom(_feelings(reading))
+    return response
+
+
+def _feelings(analysis: Analysis) -> pb.AnalyzeResponse:
+    """The emotion fields of a full analysis."""
     emotions = sorted(analysis.emotions.scores.items(), key=lambda item: -item[1])
     return pb.AnalyzeResponse(
-        language=pb.Language(
-            code=analysis.language.code,
-            confidence=analysis.language.confidence,
-            supported=analysis.language.supported,
-            from_hint=analysis.language_from_hint,
-        ),
         emotions=[pb.EmotionScore(label=label, score=score) for label, score in emotions],
         dominant_emotion=analysis.dominant_emotion,
         intensity=analysis.intensity,
@@ -39,7 +55,6 @@ def to_response(analysis: Analysis, versions: Mapping[str, str]) -> pb.AnalyzeRe
             label=_SENTIMENT[analysis.sentiment.label], score=analysis.sentiment.score
         ),
         sarcasm=pb.Sarcasm(detected=analysis.sarcasm.detected, score=analysis.sarcasm.probability),
-        intent=pb.Intent(name=analysis.intent.name, confidence=analysis.intent.confidence),
         urgency=pb.Urgency(
             level=_URGENCY[analysis.urgency.level],
             score=analysis.urgency.score,
@@ -53,11 +68,6 @@ def to_response(analysis: Analysis, versions: Mapping[str, str]) -> pb.AnalyzeRe
         model_version=analysis.emotions.model,
         detected_emotions=analysis.emotions.detected,
         drivers=[pb.EmotionDriver(token=t, weight=w) for t, w in analysis.drivers],
-        truncated=analysis.truncated,
-        analysed_chars=analysis.analysed_chars,
-        model_versions=versions,
-        embedding=analysis.embedding.vector if analysis.embedding else (),
-        embedding_model=analysis.embedding.space if analysis.embedding else "",
     )
 
 
@@ -68,6 +78,7 @@ def request_of(item: pb.AnalyzeRequest) -> Request:
         item.previous_language,
         item.include_embedding,
         frozenset(item.no_embedding_for_intents),
+        item.language_and_intent_only,
     )
 
 
@@ -139,9 +150,11 @@ class EmotionServicer(pb_grpc.EmotionServiceServicer):
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, blank.format(index=index))
 
     @staticmethod
-    def _count(analyses: list[Analysis]) -> None:
-        for analysis in analyses:
-            DOMINANT_EMOTIONS.labels(analysis.dominant_emotion).inc()
-            SENTIMENTS.labels(analysis.sentiment.label).inc()
-            INTENTS.labels(analysis.intent.name).inc()
-        MESSAGES_ANALYSED.inc(len(analyses))
+    def _count(readings: list[LanguageAndIntent]) -> None:
+        """Intents of every message; emotions and sentiment only of those analysed for them."""
+        for reading in readings:
+            INTENTS.labels(reading.intent.name).inc()
+            if isinstance(reading, Analysis):
+                DOMINANT_EMOTIONS.labels(reading.dominant_emotion).inc()
+                SENTIMENTS.labels(reading.sentiment.label).inc()
+        MESSAGES_ANALYSED.inc(len(readings))

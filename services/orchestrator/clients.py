@@ -36,6 +36,7 @@ class EmotionClient:
         *,
         include_embedding: bool = False,
         no_embedding_for_intents: Collection[str] = (),
+        language_and_intent_only: bool = False,
     ) -> emotion_pb.AnalyzeResponse:
         """The analysis of one text; raises like a unary call would, and only for this text."""
         if not text.strip():  # refused here, so one blank text cannot fail a whole batch
@@ -47,6 +48,7 @@ class EmotionClient:
                 previous_language=previous_language,
                 include_embedding=include_embedding,
                 no_embedding_for_intents=sorted(no_embedding_for_intents),
+                language_and_intent_only=language_and_intent_only,
             )
         )
 

@@ -47,8 +47,10 @@ from services.orchestrator.planning import (
     Reading,
     has_text,
     knowledge_match,
+    language_and_intent,
     order_to_look_up,
     plan_reply,
+    reads_feelings,
     situation_of,
 )
 from services.orchestrator.policy import Facts, Policy
@@ -78,6 +80,7 @@ class EmotionPort(Protocol):
         *,
         include_embedding: bool = False,
         no_embedding_for_intents: Collection[str] = (),
+        language_and_intent_only: bool = False,
     ) -> emotion_pb.AnalyzeResponse: ...
 
 
@@ -200,9 +203,12 @@ class InboundHandler:
             return
         index = self._knowledge.current if self._knowledge is not None else None
         analysis = None
-        if has_text(event) and customer.consent.emotion_analysis_allowed:
+        if has_text(event):
             analysis = await self._analyze(
-                event, customer.last_language, bool(index and index.articles)
+                event,
+                customer.last_language,
+                embed=bool(index and index.articles),
+                feelings=customer.consent.emotion_analysis_allowed,
             )
         inbound_turn = context_pb.Turn(
             event_id=envelope.event_id,
@@ -215,6 +221,7 @@ class InboundHandler:
         )
         if analysis is not None:
             inbound_turn.language = analysis.language.code
+        if reads_feelings(analysis):
             inbound_turn.emotion.CopyFrom(
                 context_pb.EmotionSnapshot(
                     dominant_emotion=analysis.dominant_emotion,
@@ -377,19 +384,28 @@ class InboundHandler:
         HANDOFFS.labels(handoff.reasons[0].code if handoff.reasons else "policy").inc()
 
     async def _analyze(
-        self, event: messages_pb2.MessageReceived, previous_language: str, embed: bool
+        self,
+        event: messages_pb2.MessageReceived,
+        previous_language: str,
+        *,
+        embed: bool,
+        feelings: bool,
     ) -> emotion_pb.AnalyzeResponse | None:
         """The emotion reading (with the retrieval embedding when there is knowledge to
         look in and the intent is one it may answer), or None when the emotion service is
-        down: answer anyway."""
+        down: answer anyway. Without ``feelings`` (the customer opted out) only the
+        language and intent, which are not emotion data: they are answered in their
+        language and to their request all the same."""
         try:
-            return await self._emotion.analyze(
+            analysis = await self._emotion.analyze(
                 event.text,
                 event.locale_hint,
                 previous_language,
                 include_embedding=embed,
                 no_embedding_for_intents=self._policy.knowledge_excluded_intents,
+                language_and_intent_only=not feelings,
             )
         except DependencyUnavailableError as exc:
             log.warning("answering without emotion analysis: %s", exc)
             return None
+        return analysis if feelings else language_and_intent(analysis)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TypeGuard
 
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
@@ -166,6 +167,29 @@ def has_text(event: messages_pb2.MessageReceived) -> bool:
     return bool(event.text.strip())
 
 
+def reads_feelings(
+    analysis: emotion_pb.AnalyzeResponse | None,
+) -> TypeGuard[emotion_pb.AnalyzeResponse]:
+    """Whether ``analysis`` is an emotion reading: not when the service was down (None),
+    nor when the customer opted out (language and intent only: no dominant emotion)."""
+    return analysis is not None and bool(analysis.dominant_emotion)
+
+
+def language_and_intent(analysis: emotion_pb.AnalyzeResponse) -> emotion_pb.AnalyzeResponse:
+    """The part of ``analysis`` that is not emotion data, kept for a customer who opted
+    out of emotion analysis whatever the service sent (one that predates the opt-out
+    field answers with everything)."""
+    return emotion_pb.AnalyzeResponse(
+        language=analysis.language,
+        intent=analysis.intent,
+        truncated=analysis.truncated,
+        analysed_chars=analysis.analysed_chars,
+        model_versions=analysis.model_versions,
+        embedding=analysis.embedding,
+        embedding_model=analysis.embedding_model,
+    )
+
+
 def knowledge_match(
     index: KnowledgeIndex | None, analysis: emotion_pb.AnalyzeResponse | None
 ) -> Match | None:
@@ -183,10 +207,11 @@ def message_facts(
     situation: Situation,
     match: Match | None = None,
 ) -> Facts:
-    """What the policy decides on: the message, its reading (None: not analysed), the
-    situation it arrives in and the nearest article of the business's knowledge."""
+    """What the policy decides on: the message, its reading (None: not analysed; language
+    and intent only for a customer who opted out of emotion analysis), the situation it
+    arrives in and the nearest article of the business's knowledge."""
     facts = Facts(
-        emotion_available=analysis is not None,
+        emotion_available=reads_feelings(analysis),
         trend=situation.trend,
         contacts_last_7_days=situation.contacts_last_7_days,
         conversation_state=situation.conversation_state,
@@ -217,15 +242,7 @@ def message_facts(
         )
     if analysis is not None:
         facts = replace(
-            facts,
-            dominant_emotion=analysis.dominant_emotion,
-            intensity=analysis.intensity,
-            sentiment_score=analysis.sentiment.score,
-            sarcasm=analysis.sarcasm.detected,
-            sarcasm_score=analysis.sarcasm.score,
-            needs_person=analysis.needs_person.detected,
-            needs_person_score=analysis.needs_person.score,
-            needs_person_signals=tuple(analysis.needs_person.signals),
+            _with_feelings(facts, analysis),
             intent=analysis.intent.name,
             intent_confidence=analysis.intent.confidence,
             language=analysis.language.code,
@@ -239,6 +256,23 @@ def message_facts(
     if facts.order_reference:  # the order is what is answered, not an article
         return replace(facts, knowledge_answers=False, knowledge_escalates=False)
     return _product_facts(facts, event.text, situation.dialogue)
+
+
+def _with_feelings(facts: Facts, analysis: emotion_pb.AnalyzeResponse) -> Facts:
+    """``facts`` with the customer's feelings as read; unchanged for one who opted out."""
+    if not reads_feelings(analysis):
+        return facts
+    return replace(
+        facts,
+        dominant_emotion=analysis.dominant_emotion,
+        intensity=analysis.intensity,
+        sentiment_score=analysis.sentiment.score,
+        sarcasm=analysis.sarcasm.detected,
+        sarcasm_score=analysis.sarcasm.score,
+        needs_person=analysis.needs_person.detected,
+        needs_person_score=analysis.needs_person.score,
+        needs_person_signals=tuple(analysis.needs_person.signals),
+    )
 
 
 def _answer_check(policy: Policy, text: str, situation: Situation) -> str:
@@ -319,11 +353,11 @@ def reply_language(
     short_answer: bool = False,
     previous_language: str = "",
 ) -> str:
-    """The language to answer in ("" when unknown): what the text was read as; with no
-    reading (no text, analysis opted out or unavailable), the language the conversation
-    was written in so far, else the one the channel suggests. A short answer to the
-    bot's question ("fd8cc0", "nope") says little of its language: the customer's
-    previous message's is kept."""
+    """The language to answer in ("" when unknown): what the text was read as (an
+    opted-out customer's too); with no reading (no text, the service unavailable), the
+    language the conversation was written in so far, else the one the channel suggests.
+    A short answer to the bot's question ("fd8cc0", "nope") says little of its language:
+    the customer's previous message's is kept."""
     if analysis is not None and not (short_answer and previous_language):
         return analysis.language.code if analysis.language.supported else ""
     return (previous_language if short_answer else "") or conversation_language or locale_hint
@@ -340,8 +374,9 @@ def _says_little_of_its_language(facts: Facts, text: str) -> bool:
 def _emotion_to_acknowledge(
     analysis: emotion_pb.AnalyzeResponse | None, decision: Decision
 ) -> str | None:
-    """The feeling the reply acknowledges; sarcastic praise is not thanked for as praise."""
-    if analysis is None:
+    """The feeling the reply acknowledges (none unread: opted out or service down);
+    sarcastic praise is not thanked for as praise."""
+    if not reads_feelings(analysis):
         return None
     sarcastic = "sarcasm_on_negative_topic" in decision.codes()
     return None if sarcastic and analysis.dominant_emotion in _PRAISE else analysis.dominant_emotion
@@ -509,7 +544,7 @@ def _reply(
             language=language,
             intent=analysis.intent.name if analysis else "unknown",
             emotion=_emotion_to_acknowledge(analysis, decision),
-            intensity=analysis.intensity if analysis else 0.0,
+            intensity=analysis.intensity if reads_feelings(analysis) else 0.0,
             first_bot_message=first_bot_message,
             bot_name=bot_name,
             earlier_contact=situation.earlier_contact,

@@ -44,6 +44,7 @@ class StubEmotion:
         self.available = available
         self.previous_languages: list[str] = []
         self.embeddings_asked: list[bool] = []
+        self.only_language_and_intent: list[bool] = []  # per call: the customer opted out
 
     async def analyze(
         self,
@@ -53,9 +54,11 @@ class StubEmotion:
         *,
         include_embedding: bool = False,
         no_embedding_for_intents: Collection[str] = (),
+        language_and_intent_only: bool = False,
     ) -> emotion_pb.AnalyzeResponse:
         self.previous_languages.append(previous_language)
         self.embeddings_asked.append(include_embedding)
+        self.only_language_and_intent.append(language_and_intent_only)
         if not self.available:
             raise DependencyUnavailableError("UNAVAILABLE: emotion is down")
         emotion, intent = next(
@@ -63,16 +66,19 @@ class StubEmotion:
             ("neutral", "unknown"),
         )
         embed = include_embedding and intent not in no_embedding_for_intents
-        return emotion_pb.AnalyzeResponse(
+        read = emotion_pb.AnalyzeResponse(
             language=emotion_pb.Language(code="en", confidence=0.9, supported=True),
-            dominant_emotion=emotion,
-            # Mild: under the policy's upset bound (0.38), so the bot answers alone.
-            intensity=0.0 if emotion == "neutral" else 0.3,
-            sentiment=emotion_pb.Sentiment(label=emotion_pb.SENTIMENT_LABEL_NEUTRAL),
             intent=emotion_pb.Intent(name=intent, confidence=0.9),
             embedding=keyword_vector(text) if embed else (),
             embedding_model=KEYWORD_SPACE if embed else "",
         )
+        if language_and_intent_only:  # as the service answers: no emotion field at all
+            return read
+        read.dominant_emotion = emotion
+        # Mild: under the policy's upset bound (0.38), so the bot answers alone.
+        read.intensity = 0.0 if emotion == "neutral" else 0.3
+        read.sentiment.label = emotion_pb.SENTIMENT_LABEL_NEUTRAL
+        return read
 
 
 KEYWORD_SPACE = "keywords-1"

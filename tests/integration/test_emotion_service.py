@@ -176,6 +176,58 @@ async def test_a_batch_answers_in_order_and_names_its_first_bad_item(
         assert caught.value.details() == message
 
 
+def _reads_no_feelings(result: pb.AnalyzeResponse) -> bool:
+    """Whether ``result`` says nothing of the customer's feelings (language and intent only)."""
+    return not (
+        result.emotions
+        or result.dominant_emotion
+        or result.detected_emotions
+        or result.drivers
+        or result.model_version
+        or result.intensity
+        or any(result.HasField(f) for f in ("sentiment", "sarcasm", "urgency", "needs_person"))
+    )
+
+
+async def test_an_opted_out_message_is_read_for_language_and_intent_only(
+    stub: pb_grpc.EmotionServiceStub,
+) -> None:
+    text = "¿Dónde está mi pedido? ¡Estoy FURIOSO, es inaceptable!!!"
+    full = await analyze(stub, text)
+    assert full.emotions and full.dominant_emotion  # what the opted-out answer leaves out
+    only = await stub.Analyze(
+        pb.AnalyzeRequest(
+            text=text, include_drivers=True, include_embedding=True, language_and_intent_only=True
+        ),
+        timeout=5,
+    )
+    assert _reads_no_feelings(only)
+    assert (only.language.code, only.intent.name) == (full.language.code, full.intent.name)
+    assert only.language.code == "es" and only.intent.name == "track_order"
+    assert only.embedding and only.embedding_model
+    assert set(only.model_versions) == HEADS
+
+
+async def test_a_batch_reads_feelings_only_of_the_items_that_allow_it(
+    stub: pb_grpc.EmotionServiceStub,
+) -> None:
+    texts = ["I am furious, where is my order?!", "Je suis furieux, où est ma commande ?"]
+    items = [
+        pb.AnalyzeRequest(text=text, language_and_intent_only=only)
+        for text in texts
+        for only in (False, True)
+    ]
+    response = await stub.AnalyzeBatch(
+        pb.AnalyzeBatchRequest(items=items, include_drivers=True), timeout=5
+    )
+    single = [await analyze(stub, t, explain=True) for t in texts]
+    for i, text in enumerate(texts):
+        allowed, opted_out = response.results[2 * i], response.results[2 * i + 1]
+        assert allowed.emotions and allowed.dominant_emotion == single[i].dominant_emotion, text
+        assert _reads_no_feelings(opted_out), text
+        assert opted_out.language == allowed.language and opted_out.intent == allowed.intent
+
+
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True))
 

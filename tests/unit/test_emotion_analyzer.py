@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from services.emotion.analyzer import Analyzer, Request
+from collections.abc import Sequence
+from dataclasses import replace
+
+from services.emotion.analyzer import Analysis, Analyzer, LanguageAndIntent, Request
 from services.emotion.config import SHIPPED_MODELS
 from services.emotion.needs_person import NeedsPersonModel
+from services.emotion.predictor import EmotionScores, SarcasmScore, SentimentScore
 from services.emotion.urgency import urgency
 from tests.fakes.predictor import KeywordPredictor
 
@@ -72,6 +76,52 @@ def test_a_batch_keeps_order_and_explains_only_when_asked() -> None:
     results = analyzer.analyze_batch([Request(t) for t in texts], include_drivers=False)
     assert [r.dominant_emotion for r in results] == ["gratitude", "anger", "neutral"]
     assert predictor.driver_calls == 0
+
+
+class _FeelingsCounted(KeywordPredictor):
+    """Counts the calls of the heads that read feelings."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.feeling_calls = 0
+
+    def emotions(self, texts: Sequence[str], languages: Sequence[str]) -> list[EmotionScores]:
+        self.feeling_calls += 1
+        return super().emotions(texts, languages)
+
+    def sentiment(self, texts: Sequence[str], languages: Sequence[str]) -> list[SentimentScore]:
+        self.feeling_calls += 1
+        return super().sentiment(texts, languages)
+
+    def sarcasm(self, texts: Sequence[str]) -> list[SarcasmScore]:
+        self.feeling_calls += 1
+        return super().sarcasm(texts)
+
+
+def test_an_opted_out_message_is_read_for_language_intent_and_embedding_only() -> None:
+    predictor = _FeelingsCounted()
+    analyzer = Analyzer(predictor, NeedsPersonModel.load(SHIPPED_MODELS), max_chars=100)
+    only = Request("hola, I am furious about my order", include_embedding=True)
+    [result] = analyzer.analyze_batch(
+        [replace(only, language_and_intent_only=True)], include_drivers=True
+    )
+    assert type(result) is LanguageAndIntent
+    assert (result.language.code, result.intent.name) == ("es", "track_order")
+    assert result.embedding is not None
+    assert predictor.feeling_calls == 0 and predictor.driver_calls == 0
+    [full] = analyzer.analyze_batch([only], include_drivers=True)
+    assert isinstance(full, Analysis) and full.dominant_emotion == "anger"
+    assert predictor.feeling_calls == 3 and predictor.driver_calls == 1
+
+
+def test_a_mixed_batch_reads_feelings_only_of_the_messages_that_allow_it() -> None:
+    analyzer, predictor = _analyzer()
+    texts = ["I am furious", "I am furious about my order"]
+    requests = [Request(texts[0]), Request(texts[1], language_and_intent_only=True)]
+    allowed, opted_out = analyzer.analyze_batch(requests, include_drivers=True)
+    assert isinstance(allowed, Analysis) and allowed.dominant_emotion == "anger"
+    assert type(opted_out) is LanguageAndIntent and opted_out.intent.name == "track_order"
+    assert predictor.driver_calls == 1
 
 
 def test_urgency_names_every_signal_it_used() -> None:

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from rapport.common.v1 import envelope_pb2
@@ -90,24 +90,13 @@ class CountingEmotion(StubEmotion):
         self.calls = 0
 
     async def analyze(
-        self,
-        text: str,
-        language_hint: str,
-        previous_language: str = "",
-        *,
-        include_embedding: bool = False,
-        no_embedding_for_intents: Collection[str] = (),
+        self, text: str, language_hint: str, previous_language: str = "", **options: Any
     ) -> emotion_pb.AnalyzeResponse:
         self.calls += 1
-        return await super().analyze(
-            text,
-            language_hint,
-            include_embedding=include_embedding,
-            no_embedding_for_intents=no_embedding_for_intents,
-        )
+        return await super().analyze(text, language_hint, previous_language, **options)
 
 
-async def test_a_customer_who_opted_out_is_not_analysed() -> None:
+async def test_a_customer_who_opted_out_is_asked_about_only_for_language_and_intent() -> None:
     context, publisher, emotion = InMemoryContext(), FakePublisher(), CountingEmotion()
     handler = _handler(context, publisher, emotion)
     await handler(inbound_message("hello"))
@@ -115,9 +104,77 @@ async def test_a_customer_who_opted_out_is_not_analysed() -> None:
     context.consent[customer_id] = context_pb.Consent(emotion_analysis_allowed=False)
     second = inbound_message("my order hasn't arrived")
     await handler(second)
-    assert emotion.calls == 1
+    assert emotion.calls == 2 and emotion.only_language_and_intent == [False, True]
     assert len(publisher.published) == 2
-    assert not context.turns[second.envelope.event_id].HasField("emotion")
+    stored = context.turns[second.envelope.event_id]
+    assert stored.language == "en" and not stored.HasField("emotion")
+    reply = context.turns[derived_event_id(second.envelope.event_id, "reply")]
+    assert reply.decision.template == "answer/delivery_period"
+
+
+class AngrySpanishOrder(StubEmotion):
+    """Reads every message as an angry Spanish question about an order, and, like an
+    emotion service that predates the opt-out, reads the feelings whatever it is asked."""
+
+    async def analyze(
+        self,
+        text: str,
+        language_hint: str,
+        previous_language: str = "",
+        *,
+        language_and_intent_only: bool = False,
+        **_options: Any,
+    ) -> emotion_pb.AnalyzeResponse:
+        self.only_language_and_intent.append(language_and_intent_only)
+        return emotion_pb.AnalyzeResponse(
+            language=emotion_pb.Language(code="es", confidence=0.95, supported=True),
+            emotions=[emotion_pb.EmotionScore(label="anger", score=0.8)],
+            dominant_emotion="anger",
+            intensity=0.3,  # under the policy's upset bound: the bot answers alone
+            sentiment=emotion_pb.Sentiment(label=emotion_pb.SENTIMENT_LABEL_NEGATIVE, score=-0.7),
+            sarcasm=emotion_pb.Sarcasm(detected=True, score=0.9),
+            needs_person=emotion_pb.NeedsPerson(score=0.2, signals=["anger"]),
+            intent=emotion_pb.Intent(name="track_order", confidence=0.9),
+        )
+
+
+async def _spanish_order(allowed: bool) -> tuple[context_pb.Turn, context_pb.Turn, StubEmotion]:
+    """The customer's turn and the bot's reply to an angry "where is my order?"."""
+    context, publisher, emotion = InMemoryContext(), FakePublisher(), AngrySpanishOrder()
+    context.customers[(envelope_pb2.CHANNEL_WEB, "visitor-1")] = "customer-1"
+    context.consent["customer-1"] = context_pb.Consent(emotion_analysis_allowed=allowed)
+    inbound = inbound_message("¿Dónde está mi pedido? ¡Esto es inaceptable!")
+    await _handler(context, publisher, emotion)(inbound)
+    reply = context.turns[derived_event_id(inbound.envelope.event_id, "reply")]
+    return context.turns[inbound.envelope.event_id], reply, emotion
+
+
+async def test_an_opted_out_customer_is_answered_in_their_language_to_their_request() -> None:
+    turn, reply, emotion = await _spanish_order(allowed=False)
+    assert emotion.only_language_and_intent == [True]
+    assert reply.language == "es" and turn.language == "es"
+    assert reply.decision.template == "answer/track_order"
+    assert "Puedo consultar tu pedido: ¿cuál es el número de pedido?" in reply.text
+    assert "tell me a little more" not in reply.text
+
+
+async def test_nothing_of_an_opted_out_customers_feelings_is_stored_used_or_acknowledged() -> None:
+    allowed_turn, allowed_reply, _ = await _spanish_order(allowed=True)
+    assert allowed_turn.emotion.dominant_emotion == "anger"
+    assert "Siento lo ocurrido." in allowed_reply.text  # the same anger, acknowledged
+    turn, reply, _ = await _spanish_order(allowed=False)
+    assert not turn.HasField("emotion")
+    assert "Siento" not in reply.text
+    facts = json.loads(reply.decision.facts_json)
+    assert facts["emotion_available"] is False
+    assert (facts["dominant_emotion"], facts["intensity"], facts["sentiment_score"]) == (
+        "neutral",
+        0.0,
+        0.0,
+    )
+    assert not facts["sarcasm"] and facts["needs_person_signals"] == []
+    assert (facts["intent"], facts["language"]) == ("track_order", "es")
+    assert "without_emotion_analysis" in [r.code for r in reply.decision.reasons]
 
 
 async def test_a_message_from_an_erased_customer_is_dropped_unanswered() -> None:

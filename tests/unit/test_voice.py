@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Collection
 from datetime import date
 from typing import Any
 
@@ -393,20 +392,9 @@ class _SpeaksLanguage(StubEmotion):
         self.code, self.supported = code, supported
 
     async def analyze(
-        self,
-        text: str,
-        language_hint: str,
-        previous_language: str = "",
-        *,
-        include_embedding: bool = False,
-        no_embedding_for_intents: Collection[str] = (),
+        self, text: str, language_hint: str, previous_language: str = "", **options: Any
     ) -> emotion_pb.AnalyzeResponse:
-        analysis = await super().analyze(
-            text,
-            language_hint,
-            include_embedding=include_embedding,
-            no_embedding_for_intents=no_embedding_for_intents,
-        )
+        analysis = await super().analyze(text, language_hint, previous_language, **options)
         analysis.language.CopyFrom(
             emotion_pb.Language(code=self.code, confidence=0.95, supported=self.supported)
         )

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from services.emotion.analyzer import Analyzer, Request
+from services.emotion.analyzer import Analyzer, Request, full_analyses
 from services.emotion.config import EmotionSettings
 from services.emotion.in_process import load_analyzer
 from services.emotion.predictor import RAPPORT_EMOTIONS
@@ -73,8 +73,8 @@ def moods(analyzer: Analyzer, policy: Policy) -> dict[str, Any]:
     vader = SentimentIntensityAnalyzer()
     result: dict[str, Any] = {}
     for language, items in by_language(rows("customer_moods.jsonl")).items():
-        readings = analyzer.analyze_batch(
-            [Request(item["text"]) for item in items], include_drivers=False
+        readings = full_analyses(
+            analyzer.analyze_batch([Request(item["text"]) for item in items], include_drivers=False)
         )
         gold = [item["sentiment"] for item in items]
         ours = [r.sentiment.label for r in readings]

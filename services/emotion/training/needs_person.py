@@ -30,7 +30,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from services.emotion.analyzer import Analysis, Analyzer, Request
+from services.emotion.analyzer import Analysis, Analyzer, Request, full_analyses
 from services.emotion.config import EmotionSettings
 from services.emotion.encoder_predictor import EncoderPredictor
 from services.emotion.needs_person import FEATURES, FILE, NeedsPersonModel, features
@@ -80,7 +80,7 @@ def flagging(gold: Sequence[bool], flagged: Sequence[bool]) -> dict[str, float]:
 
 def analyses(analyzer: Analyzer, rows: Sequence[dict[str, Any]]) -> list[Analysis]:
     requests = [Request(row["text"]) for row in rows]
-    return analyzer.analyze_batch(requests, include_drivers=False)
+    return full_analyses(analyzer.analyze_batch(requests, include_drivers=False))
 
 
 def matrix(readings: Sequence[Analysis]) -> Matrix:

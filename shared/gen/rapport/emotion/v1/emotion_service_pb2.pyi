@@ -30,20 +30,22 @@ URGENCY_LEVEL_NORMAL: UrgencyLevel
 URGENCY_LEVEL_HIGH: UrgencyLevel
 
 class AnalyzeRequest(_message.Message):
-    __slots__ = ("text", "language_hint", "previous_language", "include_drivers", "include_embedding", "no_embedding_for_intents")
+    __slots__ = ("text", "language_hint", "previous_language", "include_drivers", "include_embedding", "no_embedding_for_intents", "language_and_intent_only")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_HINT_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_DRIVERS_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_EMBEDDING_FIELD_NUMBER: _ClassVar[int]
     NO_EMBEDDING_FOR_INTENTS_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_AND_INTENT_ONLY_FIELD_NUMBER: _ClassVar[int]
     text: str
     language_hint: str
     previous_language: str
     include_drivers: bool
     include_embedding: bool
     no_embedding_for_intents: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, text: _Optional[str] = ..., language_hint: _Optional[str] = ..., previous_language: _Optional[str] = ..., include_drivers: _Optional[bool] = ..., include_embedding: _Optional[bool] = ..., no_embedding_for_intents: _Optional[_Iterable[str]] = ...) -> None: ...
+    language_and_intent_only: bool
+    def __init__(self, text: _Optional[str] = ..., language_hint: _Optional[str] = ..., previous_language: _Optional[str] = ..., include_drivers: _Optional[bool] = ..., include_embedding: _Optional[bool] = ..., no_embedding_for_intents: _Optional[_Iterable[str]] = ..., language_and_intent_only: _Optional[bool] = ...) -> None: ...
 
 class AnalyzeBatchRequest(_message.Message):
     __slots__ = ("items", "include_drivers")
