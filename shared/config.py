@@ -8,9 +8,10 @@ broker, the gRPC services, the database) are read under one plain name each, so 
 
 from __future__ import annotations
 
+import ipaddress
 from typing import ClassVar
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.channels.origins import AllowedOrigins
@@ -19,6 +20,20 @@ from shared.channels.origins import AllowedOrigins
 def shared_name(name: str) -> AliasChoices:
     """The environment variable every service reads for a stack-wide value."""
     return AliasChoices(name, name.lower())
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses: only this machine can connect."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+MIN_TOKEN_CHARS = 16
+"""Shortest gRPC caller token accepted; ``secrets.token_urlsafe(32)`` gives 43 characters."""
 
 
 class ServiceSettings(BaseSettings):
@@ -37,6 +52,52 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         10.0, gt=0, validation_alias=shared_name("SHUTDOWN_GRACE_SECONDS")
     )
+    # This process's token when it calls a gRPC service (one per caller; see shared.grpc.auth).
+    grpc_token: SecretStr | None = Field(
+        None, validation_alias=shared_name("RAPPORT_GRPC_TOKEN"), min_length=MIN_TOKEN_CHARS
+    )
+
+
+class GrpcServerSettings(ServiceSettings):
+    """A gRPC server: the callers it accepts, by name, with each one's token.
+
+    Off loopback it refuses to start without callers unless unauthenticated calls are
+    explicitly allowed, so a deployment cannot forget authentication by leaving it unset.
+    """
+
+    grpc_callers: dict[str, SecretStr] = Field(
+        default_factory=dict, validation_alias=shared_name("RAPPORT_GRPC_CALLERS")
+    )
+    grpc_allow_unauthenticated: bool = Field(
+        False, validation_alias=shared_name("RAPPORT_GRPC_ALLOW_UNAUTHENTICATED")
+    )
+
+    @field_validator("grpc_callers")
+    @classmethod
+    def _distinct_long_tokens(cls, callers: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        # A shared token could not say who called; a short one could be guessed.
+        tokens = [token.get_secret_value() for token in callers.values()]
+        if any(not name for name in callers):
+            raise ValueError("every gRPC caller needs a name")
+        if any(len(token) < MIN_TOKEN_CHARS for token in tokens):
+            raise ValueError(f"a gRPC caller's token needs {MIN_TOKEN_CHARS} or more characters")
+        if len(set(tokens)) != len(tokens):
+            raise ValueError("two gRPC callers share a token; give each its own")
+        return callers
+
+    @model_validator(mode="after")
+    def _authenticated_off_loopback(self) -> GrpcServerSettings:
+        if self.grpc_callers or self.grpc_allow_unauthenticated or is_loopback(self.bind_host):
+            return self
+        raise ValueError(
+            f"gRPC would listen on {self.bind_host} without authentication: set "
+            "RAPPORT_GRPC_CALLERS, or RAPPORT_GRPC_ALLOW_UNAUTHENTICATED=true to accept anyone"
+        )
+
+    @property
+    def caller_tokens(self) -> dict[str, str]:
+        """Each accepted caller's token, by caller name (empty: calls are not checked)."""
+        return {name: token.get_secret_value() for name, token in self.grpc_callers.items()}
 
 
 DEVELOPMENT_MEDIA_SIGNING_KEY = "development-only-media-signing-key"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from shared.grpc.auth import NO_CALLERS
 from shared.grpc.server import Registrar, create_server, serve
 
 
@@ -33,9 +34,12 @@ async def reflected_services(address: str) -> set[str]:
 
 
 @asynccontextmanager
-async def running(register: Registrar, service: str) -> AsyncIterator[str]:
-    """A real gRPC server on a free port for the duration of the block; yields its address."""
-    server, port, health = create_server("127.0.0.1:0", register, [service])
+async def running(
+    register: Registrar, service: str, callers: Mapping[str, str] = NO_CALLERS
+) -> AsyncIterator[str]:
+    """A real gRPC server on a free port for the duration of the block, accepting only
+    ``callers``' tokens if any are given; yields its address."""
+    server, port, health = create_server("127.0.0.1:0", register, [service], callers=callers)
     stop = asyncio.Event()
     task = asyncio.create_task(serve(server, health, [service], stop, grace_seconds=1))
     await asyncio.sleep(0.1)

@@ -113,7 +113,7 @@ async def main(stop: asyncio.Event) -> None:
     metrics = serve_metrics(settings.bind_host, settings.metrics_port)
     engine = create_engine(settings.database_url)
     publisher = EventPublisher(settings.kafka_bootstrap, client_id=settings.service_name)
-    channel = open_channel(settings.context_address)
+    channel = open_channel(settings.context_address, token=settings.grpc_token)
     runner: web.AppRunner | None = None
     try:
         await migrate(engine)

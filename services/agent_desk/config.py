@@ -11,17 +11,7 @@ from pydantic_settings import SettingsConfigDict
 from yarl import URL
 
 from shared.channels.origins import AllowedOrigins
-from shared.config import MediaSettings, shared_name
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses: the desk is only reachable locally."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from shared.config import MediaSettings, is_loopback, shared_name
 
 
 class AgentDeskSettings(MediaSettings):

@@ -17,6 +17,7 @@ from services.context.linking import IdentityLinks, LinkPolicy
 from services.context.repository import ContextRepository, StorePolicy
 from services.context.rights import DataRights, RetentionPolicy
 from services.context.store import Store
+from shared.grpc.auth import accepted_callers
 from shared.grpc.server import create_server, serve
 from shared.observability.logging import configure_logging
 from shared.observability.metrics import serve_metrics
@@ -97,6 +98,7 @@ async def main(stop: asyncio.Event) -> None:
             f"{settings.bind_host}:{settings.grpc_port}",
             lambda s: context_service_pb2_grpc.add_ContextServiceServicer_to_server(servicer, s),
             SERVICE_NAMES,
+            callers=accepted_callers(settings),
         )
         log.info("context gRPC on %s:%d, metrics on :%d", settings.bind_host, port, metrics.port)
         async with asyncio.TaskGroup() as tasks:

@@ -7,12 +7,12 @@ from typing import ClassVar
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.config import ServiceSettings, shared_name
+from shared.config import GrpcServerSettings, shared_name
 
 DEVELOPMENT_HASH_KEY = "development-only-hash-key"
 
 
-class ContextSettings(ServiceSettings):
+class ContextSettings(GrpcServerSettings):
     model_config = SettingsConfigDict(env_prefix="RAPPORT_CONTEXT_")
     service_name: ClassVar[str] = "context"
 

@@ -23,6 +23,7 @@ from services.emotion import cli
 from services.emotion.config import EmotionSettings
 from services.emotion.grpc_server import EmotionServicer
 from services.emotion.in_process import load_analyzer
+from shared.grpc.auth import accepted_callers
 from shared.grpc.server import create_server, serve
 from shared.observability.logging import configure_logging
 from shared.observability.metrics import serve_metrics
@@ -47,6 +48,7 @@ async def main(stop: asyncio.Event) -> None:
         f"{settings.bind_host}:{settings.grpc_port}",
         lambda s: emotion_service_pb2_grpc.add_EmotionServiceServicer_to_server(servicer, s),
         SERVICE_NAMES,
+        callers=accepted_callers(settings),
     )
     log.info(
         "emotion gRPC on %s:%d, metrics on :%d, models %s",

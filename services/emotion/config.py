@@ -8,13 +8,13 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.config import ServiceSettings
+from shared.config import GrpcServerSettings
 
 SHIPPED_MODELS = Path(__file__).resolve().parent / "models"
 SHIPPED_INTENTS = Path(__file__).resolve().parent / "intents.yaml"
 
 
-class EmotionSettings(ServiceSettings):
+class EmotionSettings(GrpcServerSettings):
     model_config = SettingsConfigDict(env_prefix="RAPPORT_EMOTION_")
     service_name: ClassVar[str] = "emotion"
 

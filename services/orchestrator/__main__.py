@@ -45,8 +45,8 @@ async def main(stop: asyncio.Event) -> None:
     settings = OrchestratorSettings()
     configure_logging(settings.service_name, settings.log_level)
     metrics = serve_metrics(settings.bind_host, settings.metrics_port)
-    emotion_channel = open_channel(settings.emotion_address)
-    context_channel = open_channel(settings.context_address)
+    emotion_channel = open_channel(settings.emotion_address, token=settings.grpc_token)
+    context_channel = open_channel(settings.context_address, token=settings.grpc_token)
     publisher = EventPublisher(settings.kafka_bootstrap, client_id=settings.service_name)
     # The shop orders are looked up in (shop.yaml, RAPPORT_SHOP_FILE); none: a person checks.
     shop_config = load_shop_config()  # a malformed file stops the service here

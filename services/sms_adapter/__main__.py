@@ -35,7 +35,7 @@ async def serve(settings: SmsSettings, stop: asyncio.Event, *, topic: str = "") 
     ``topic`` replaces the SMS outbound topic (tests use a private one).
     """
     topic = topic or outbound_topic(CHANNEL)
-    context_channel = open_channel(settings.context_address)
+    context_channel = open_channel(settings.context_address, token=settings.grpc_token)
     consent = ContextConsent(ContextClient(context_channel, settings.grpc_deadline_seconds))
     publisher = EventPublisher(settings.kafka_bootstrap, client_id=settings.service_name)
     adapter = TwilioAdapter(settings)

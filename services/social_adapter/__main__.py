@@ -166,7 +166,7 @@ async def main(stop: asyncio.Event) -> None:
         log.warning("MEDIA_SIGNING_KEY is the public development default")
     metrics = serve_metrics(settings.bind_host, settings.metrics_port)
     publisher = EventPublisher(settings.kafka_bootstrap, client_id=settings.service_name)
-    context_channel = open_channel(settings.context_address)
+    context_channel = open_channel(settings.context_address, token=settings.grpc_token)
     http = httpx.AsyncClient(timeout=settings.http_timeout_seconds)
     runner: web.AppRunner | None = None
     try:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+from pydantic import SecretStr
 from rapport.common.v1 import envelope_pb2
 
 from shared.errors import (
@@ -23,6 +24,7 @@ from shared.errors import (
     RapportError,
     RefusedError,
 )
+from shared.grpc.auth import CallerTokenInterceptor
 from shared.observability.metrics import GRPC_CLIENT_SECONDS
 
 Response = TypeVar("Response")
@@ -87,9 +89,13 @@ class _MetricsInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore
         return call
 
 
-def open_channel(address: str) -> grpc.aio.Channel:
-    """An insecure channel (gRPC stays on the internal network) that retries UNAVAILABLE and
-    balances calls over every replica the address resolves to."""
+def open_channel(address: str, *, token: SecretStr | None = None) -> grpc.aio.Channel:
+    """An insecure channel (gRPC stays on the internal network) that retries UNAVAILABLE,
+    balances calls over every replica the address resolves to and, given this service's
+    token (``RAPPORT_GRPC_TOKEN``), sends it with every call."""
+    interceptors: list[grpc.aio.ClientInterceptor] = [_MetricsInterceptor()]
+    if token is not None:
+        interceptors.append(CallerTokenInterceptor(token.get_secret_value()))
     return grpc.aio.insecure_channel(
         address,
         options=[
@@ -97,7 +103,7 @@ def open_channel(address: str) -> grpc.aio.Channel:
             ("grpc.enable_retries", 1),
             *RECONNECT_BACKOFF,
         ],
-        interceptors=[_MetricsInterceptor()],
+        interceptors=interceptors,
     )
 
 

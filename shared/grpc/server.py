@@ -1,4 +1,5 @@
-"""Builds a ``grpc.aio`` server with the standard health service, reflection and metrics.
+"""Builds a ``grpc.aio`` server with the standard health service, reflection, metrics and
+callers' authentication (``shared.grpc.auth``).
 
 ``create_server`` only builds (so tests can bind port 0 and read the port back);
 ``serve`` runs it until a stop event and stops it with a grace period so calls in
@@ -9,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from shared.grpc.auth import CallerAuthInterceptor
 from shared.observability.metrics import GRPC_SERVER_SECONDS
 
 Registrar = Callable[[grpc.aio.Server], None]
@@ -64,14 +66,20 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
 
 def create_server(
-    address: str, register: Registrar, service_names: Iterable[str]
+    address: str,
+    register: Registrar,
+    service_names: Iterable[str],
+    *,
+    callers: Mapping[str, str],
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
-    """A server bound to ``address`` (port 0 picks one) serving, health and reflection.
+    """A server bound to ``address`` (port 0 picks one) serving, health and reflection,
+    to the ``callers`` whose tokens it is given (none: to anyone).
 
     Returns the server, the bound port and the health servicer, whose status the
     service sets to SERVING once its own dependencies are ready.
     """
-    server = grpc.aio.server(interceptors=[MetricsInterceptor()])
+    # Authentication first: the metrics interceptor caches handlers per method.
+    server = grpc.aio.server(interceptors=[CallerAuthInterceptor(callers), MetricsInterceptor()])
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -79,6 +79,11 @@ GRPC_SERVER_SECONDS = Histogram(
     ["method", "code"],
     buckets=LATENCY_BUCKETS_SECONDS,
 )
+GRPC_UNAUTHENTICATED_CALLS = Counter(
+    "rapport_grpc_unauthenticated_calls_total",
+    "gRPC calls a server refused for a missing or unknown caller token, by method.",
+    ["method"],
+)
 GRPC_CLIENT_SECONDS = Histogram(
     "rapport_grpc_client_handling_seconds",
     "Time a gRPC call took as the caller saw it, by method and status code.",

@@ -19,6 +19,7 @@ import pytest
 
 from infra.healthcheck import settings_of
 from infra.kafka.embedded import kafka_version
+from shared.config import GrpcServerSettings, ServiceSettings
 from tests.ops.conftest import REPO_ROOT
 
 SERVICES = sorted(path.parent.name for path in REPO_ROOT.glob("services/*/__main__.py"))
@@ -83,6 +84,16 @@ def test_every_service_runs_from_the_one_image_with_its_command_and_health_check
     assert [Path(entry["path"]).name for entry in spec["env_file"]] == [".env"]
 
 
+def compose_settings(
+    project: Project, service: str, monkeypatch: pytest.MonkeyPatch
+) -> ServiceSettings:
+    """The service's settings as compose configures it."""
+    with monkeypatch.context() as patch:
+        for name, value in project.services[service]["environment"].items():
+            patch.setenv(name, value)
+        return settings_of(service)
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_service_accepts_its_compose_environment(
     project: Project,
@@ -91,18 +102,38 @@ def test_every_service_accepts_its_compose_environment(
     tmp_path: Path,
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no stray .env of the developer's
-    for name, value in project.services[service]["environment"].items():
-        monkeypatch.setenv(name, value)
-    settings = settings_of(service)  # validation errors fail the test
+    settings = compose_settings(project, service, monkeypatch)  # validation errors fail
     assert settings.kafka_bootstrap == "kafka:9092"
     assert settings.bind_host == "0.0.0.0"
     for field, host in GRPC_ADDRESSES.items():
         if hasattr(settings, field):
-            port = settings_of(host).grpc_port  # type: ignore[attr-defined]
+            port = compose_settings(project, host, monkeypatch).grpc_port  # type: ignore[attr-defined]
             assert getattr(settings, field) == f"{host}:{port}"
     if hasattr(settings, "database_url"):
         assert settings.database_url.startswith("postgresql://")
         assert "@postgres:5432/" in settings.database_url
+
+
+def test_grpc_servers_accept_exactly_their_clients_each_by_its_own_token(
+    project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray .env of the developer's
+    settings = {service: compose_settings(project, service, monkeypatch) for service in SERVICES}
+    servers = {s: v for s, v in settings.items() if isinstance(v, GrpcServerSettings)}
+    assert servers.keys() == set(GRPC_ADDRESSES.values())
+    tokens: dict[str, str] = {}
+    for client, client_settings in settings.items():
+        called = {host for field, host in GRPC_ADDRESSES.items() if hasattr(client_settings, field)}
+        if not called:
+            continue
+        assert client_settings.grpc_token is not None, f"{client} calls gRPC without a token"
+        tokens[client] = client_settings.grpc_token.get_secret_value()
+        for server in called:
+            assert servers[server].caller_tokens.get(client) == tokens[client], (client, server)
+    for server, server_settings in servers.items():
+        assert set(server_settings.caller_tokens) <= tokens.keys(), server
+        assert not server_settings.grpc_allow_unauthenticated
+    assert len(set(tokens.values())) == len(tokens), "two callers share a token"
 
 
 def test_dependencies_wait_for_health_and_for_the_topics(project: Project) -> None:
@@ -176,6 +207,7 @@ def test_the_scale_profile_adds_orchestrator_and_emotion_replicas(
         base = name.removesuffix("-replica")
         spec = scaled.services[name]
         assert spec["command"] == scaled.services[base]["command"]
+        assert spec["environment"] == scaled.services[base]["environment"]
         assert spec["healthcheck"]["test"] == scaled.services[base]["healthcheck"]["test"]
         assert spec["deploy"]["replicas"] >= 2
         assert spec["deploy"]["resources"]["limits"]
