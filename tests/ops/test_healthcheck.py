@@ -26,6 +26,8 @@ def test_each_service_is_probed_where_it_listens(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BIND_HOST", "0.0.0.0")  # as in the image: probed on loopback
+    # As compose runs them: gRPC servers off loopback only with their callers' tokens.
+    monkeypatch.setenv("RAPPORT_GRPC_CALLERS", '{"orchestrator": "a-token-of-16-chars-or-more"}')
     assert probe_target(service) == target
 
 
