@@ -52,6 +52,16 @@ async def test_a_person_types_a_message_and_sees_the_reply(stack: Stack) -> None
         assert await page.locator(".message b").count() == 0  # text, never HTML
 
 
+async def test_the_conversation_is_a_live_region_screen_readers_announce(stack: Stack) -> None:
+    async with chat_page(stack) as page:
+        conversation = page.get_by_role("log", name="Conversation")
+        await expect(conversation).to_have_attribute("aria-live", "polite")
+        await page.fill("#text", "Hello")
+        await page.keyboard.press("Enter")
+        await expect(conversation.locator(".message--bot")).to_have_count(1, timeout=5000)
+        await expect(conversation).not_to_have_attribute("aria-busy", "true")
+
+
 async def test_a_customer_is_answered_from_the_knowledge_and_the_shop_then_gets_a_person(
     stack: Stack,
 ) -> None:

@@ -11,6 +11,11 @@
 // An attached image is uploaded first (POST /upload answers its reference); the message
 // frame then names it, the text being its caption. The transcript keeps the image's name;
 // the picture itself is shown from the visitor's own file until the page is reloaded.
+// A reply's quick replies are buttons under it; pressing one sends its title as the
+// visitor's message, just as if typed. Only the latest message's buttons are offered: any
+// message after it (or pressing one) takes them away, so none can be sent twice.
+// Embedded by widget.js, the page closes on Escape by asking its host page, whose origin
+// it learns from the host's own first message (never "*"), to close it.
 (() => {
   "use strict";
   const messages = document.getElementById("messages");
@@ -28,6 +33,7 @@
   let typingTimer = null;
   let inFlight = null; // client_message_id of the message sent and not yet answered
   let resendTimer = null;
+  let hostOrigin = null; // the embedding page's origin, once widget.js has said hello
 
   // Storage can be refused (sandboxed or partitioned frames): keep working from memory then.
   const memory = new Map();
@@ -44,7 +50,33 @@
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   };
 
-  function show(entry, preview) {
+  // Buttons of earlier messages are no longer offered once the conversation moves on.
+  function withdrawQuickReplies() {
+    for (const group of messages.querySelectorAll(".message__replies")) group.remove();
+  }
+
+  function showQuickReplies(item, replies) {
+    const group = document.createElement("div");
+    group.className = "message__replies";
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", "Suggested replies");
+    for (const reply of replies) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "quick-reply";
+      button.textContent = reply.title;
+      button.addEventListener("click", () => {
+        group.remove();
+        input.focus(); // the button is gone: keep the keyboard where the conversation goes on
+        send(reply.title, null);
+      });
+      group.appendChild(button);
+    }
+    item.appendChild(group);
+  }
+
+  function show(entry, preview, offerReplies = true) {
+    if (entry.kind !== "error") withdrawQuickReplies();
     const item = document.createElement("li");
     item.className = "message message--" + entry.kind;
     if (entry.sender) {
@@ -66,6 +98,8 @@
       item.appendChild(named);
     }
     item.appendChild(document.createTextNode(entry.text));
+    const replies = (entry.quick_replies || []).filter((reply) => reply && reply.title);
+    if (offerReplies && replies.length) showQuickReplies(item, replies);
     messages.appendChild(item);
     messages.scrollTop = messages.scrollHeight;
   }
@@ -139,12 +173,16 @@
       if (frame.event_id && load(keys.transcript).some((entry) => entry.id === frame.event_id)) return;
       const person = frame.sender === "agent";
       const name = frame.sender_name || (person ? "Support" : "Assistant");
-      remember({
+      const entry = {
         kind: person ? "agent" : "bot",
         text: frame.text,
         sender: person ? name + " · a person" : name,
         id: frame.event_id,
-      });
+      };
+      if (Array.isArray(frame.quick_replies) && frame.quick_replies.length) {
+        entry.quick_replies = frame.quick_replies.map((reply) => ({ title: String(reply.title || "") }));
+      }
+      remember(entry);
     } else if (frame.type === "error") {
       show({ kind: "error", text: frame.message });
       // Refused for good (too long, say): let the messages after it go.
@@ -169,11 +207,9 @@
   attach.addEventListener("click", () => picker.click());
   picker.addEventListener("change", () => choose(picker.files[0] || null));
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const text = input.value.trim();
-    const file = picker.files[0];
-    if (!text && !file) return;
+  // What the visitor sends, typed or a quick reply: queued in the outbox under a new
+  // client_message_id, shown, and sent when its turn comes.
+  async function send(text, file) {
     const frame = { type: "message", text: text, client_message_id: newId() };
     if (file) {
       form.inert = true;
@@ -181,7 +217,7 @@
         frame.attachments = [{ reference: await upload(file), file_name: file.name }];
       } catch (error) {
         show({ kind: "error", text: error.message });
-        return;
+        return false;
       } finally {
         form.inert = false;
       }
@@ -192,11 +228,39 @@
     const entry = { kind: "customer", text: text };
     if (file) entry.image = file.name;
     remember(entry, file ? URL.createObjectURL(file) : null);
+    flushOutbox();
+    return true;
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    const file = picker.files[0];
+    if (!text && !file) return;
+    if (!(await send(text, file))) return;
     input.value = "";
     choose(null);
-    flushOutbox();
   });
 
-  for (const entry of load(keys.transcript)) show(entry);
+  // Embedded: Escape closes the chat. The host page (widget.js) writes first; its origin,
+  // taken from that message, is the only one the request to close is sent to.
+  if (window.parent !== window) {
+    window.addEventListener("message", (event) => {
+      if (event.source !== window.parent || !event.data) return;
+      if (event.data.type === "rapport:host") hostOrigin = hostOrigin || event.origin;
+      else if (event.data.type === "rapport:opened" && event.origin === hostOrigin) input.focus();
+    });
+    document.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape" || event.isComposing || !hostOrigin) return;
+      event.preventDefault();
+      window.parent.postMessage({ type: "rapport:close" }, hostOrigin);
+    });
+  }
+
+  // The restored transcript is not news: the live region announces only what comes next.
+  messages.setAttribute("aria-busy", "true");
+  const transcript = load(keys.transcript);
+  transcript.forEach((entry, index) => show(entry, null, index === transcript.length - 1));
+  messages.removeAttribute("aria-busy");
   connect();
 })();

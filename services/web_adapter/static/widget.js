@@ -1,6 +1,8 @@
 // Rapport chat widget loader: <script src="https://chat.example.com/widget.js" async></script>
 // adds a chat button to the page; the chat itself runs in an iframe served by Rapport, so
-// the host page's styles and scripts cannot reach into it (nor it into them).
+// the host page's styles and scripts cannot reach into it (nor it into them). The launcher
+// says whether the chat is open (aria-expanded); Escape closes it and gives the keyboard
+// back to the launcher.
 (() => {
   "use strict";
   const script = document.currentScript;
@@ -22,10 +24,30 @@
   frame.style.cssText = "position:fixed;right:16px;bottom:72px;z-index:2147483647;" +
     "width:min(380px,calc(100vw - 32px));height:min(560px,calc(100vh - 96px));" +
     "border:1px solid #ccc;border-radius:12px;background:#fff;box-shadow:0 4px 16px rgba(0,0,0,.2)";
-  launcher.addEventListener("click", () => {
-    frame.hidden = !frame.hidden;
-    launcher.setAttribute("aria-expanded", String(!frame.hidden));
-    if (!frame.hidden) frame.focus();
+  // The chat and this page talk with postMessage, each naming the other's origin: this
+  // page hears only Rapport's frame; the frame learns this page's origin from its hello.
+  const tell = (type) => frame.contentWindow && frame.contentWindow.postMessage({ type: type }, origin);
+  frame.addEventListener("load", () => tell("rapport:host"));
+  const open = () => {
+    frame.hidden = false;
+    launcher.setAttribute("aria-expanded", "true");
+    frame.focus();
+    tell("rapport:opened"); // the chat puts the keyboard in its composer
+  };
+  const close = () => {
+    if (frame.hidden) return;
+    frame.hidden = true;
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.focus();
+  };
+  launcher.addEventListener("click", () => (frame.hidden ? open() : close()));
+  // Escape closes the chat: pressed inside it (the frame asks), or on this page while open.
+  window.addEventListener("message", (event) => {
+    if (event.origin !== origin || event.source !== frame.contentWindow) return;
+    if (event.data && event.data.type === "rapport:close") close();
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !event.defaultPrevented && !frame.hidden) close();
   });
   document.body.appendChild(frame);
   document.body.appendChild(launcher);
