@@ -36,7 +36,9 @@ SERVICE_NAMES = [emotion_service_pb2.DESCRIPTOR.services_by_name["EmotionService
 def build_servicer(settings: EmotionSettings) -> EmotionServicer:
     """Load the models and wire the analyzer behind the gRPC servicer."""
     analyzer = load_analyzer(settings)
-    return EmotionServicer(analyzer, analyzer.versions, settings.max_batch_items)
+    return EmotionServicer(
+        analyzer, analyzer.versions, settings.max_batch_items, settings.analysis_workers
+    )
 
 
 async def main(stop: asyncio.Event) -> None:

@@ -28,3 +28,6 @@ class EmotionSettings(GrpcServerSettings):
     max_batch_items: int = Field(1000, gt=0)
     # Threads of the encoder's onnxruntime session (one per core the service may use).
     encoder_threads: int = Field(1, gt=0)
+    # Batches analysed at once, each on its own thread (and core): the models let go of
+    # the interpreter while they run.
+    analysis_workers: int = Field(2, gt=0)

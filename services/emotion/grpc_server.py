@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import grpc
 from rapport.emotion.v1 import emotion_service_pb2 as pb
@@ -11,6 +15,7 @@ from rapport.emotion.v1 import emotion_service_pb2_grpc as pb_grpc
 from services.emotion.analyzer import Analysis, Analyzer, LanguageAndIntent, Request
 from services.emotion.metrics import DOMINANT_EMOTIONS, INTENTS, MESSAGES_ANALYSED, SENTIMENTS
 
+T = TypeVar("T")
 _URGENCY = {
     "low": pb.URGENCY_LEVEL_LOW,
     "normal": pb.URGENCY_LEVEL_NORMAL,
@@ -86,11 +91,23 @@ class EmotionServicer(pb_grpc.EmotionServiceServicer):
     """Serves ``rapport.emotion.v1.EmotionService``; refuses empty text and oversized batches."""
 
     def __init__(
-        self, analyzer: Analyzer, versions: Mapping[str, str], max_batch_items: int
+        self,
+        analyzer: Analyzer,
+        versions: Mapping[str, str],
+        max_batch_items: int,
+        workers: int = 1,
     ) -> None:
         self._analyzer = analyzer
         self._versions = dict(versions)
         self._max_batch_items = max_batch_items
+        # The models run on worker threads, not the event loop: onnxruntime lets go of the
+        # GIL, so with two workers two batches are read at once on two cores, and the loop
+        # keeps taking calls (and health checks) meanwhile.
+        self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analysis")
+
+    async def _off_loop(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._workers, functools.partial(work, *args, **kwargs))
 
     @property
     def versions(self) -> dict[str, str]:
@@ -101,8 +118,8 @@ class EmotionServicer(pb_grpc.EmotionServiceServicer):
     ) -> pb.AnalyzeResponse:
         if not request.text.strip():
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "text is empty")
-        analysis = self._analyzer.analyze(
-            request_of(request), include_drivers=request.include_drivers
+        analysis = await self._off_loop(
+            self._analyzer.analyze, request_of(request), include_drivers=request.include_drivers
         )
         self._count([analysis])
         return to_response(analysis, self._versions)
@@ -114,7 +131,8 @@ class EmotionServicer(pb_grpc.EmotionServiceServicer):
         await self._refuse_a_bad_batch(
             context, [item.text for item in items], "items", "items[{index}]: text is empty"
         )
-        analyses = self._analyzer.analyze_batch(
+        analyses = await self._off_loop(
+            self._analyzer.analyze_batch,
             [request_of(item) for item in items],
             include_drivers=request.include_drivers,
         )
@@ -126,7 +144,7 @@ class EmotionServicer(pb_grpc.EmotionServiceServicer):
     ) -> pb.EmbedResponse:
         texts = request.texts
         await self._refuse_a_bad_batch(context, texts, "texts", "texts[{index}] is empty")
-        spaces = self._analyzer.embed_everywhere(list(texts))
+        spaces = await self._off_loop(self._analyzer.embed_everywhere, list(texts))
         return pb.EmbedResponse(
             spaces=[
                 pb.EmbeddingSpace(model=model, vectors=[pb.Vector(values=v) for v in vectors])
