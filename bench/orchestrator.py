@@ -3,7 +3,9 @@
 Starts an embedded Kafka broker, the emotion and context services and the orchestrator
 as processes, publishes ``MessageReceived`` events at ``--rate`` per second (each a new
 web visitor, so conversations spread over partitions), and reads the replies off the web
-outbound topic. Latency is from publishing the inbound event to reading its reply.
+outbound topic. Latency is from publishing the inbound event to reading its reply. Each
+message is a different customer line (``customer_texts``): English by default,
+``--languages en,es,fr,de,pt`` for a multilingual clientele.
 
     python -m bench.orchestrator --rate 500 --seconds 20 --warmup 10
     python -m bench.orchestrator --rate 100 --articles 1000   # a large knowledge base
@@ -17,7 +19,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -25,6 +30,7 @@ import time
 import urllib.request
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -41,13 +47,31 @@ from shared.kafka.producer import EventPublisher
 from shared.kafka.topics import INBOUND, outbound_topic
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TEXTS = (
-    "Where is my order?",
-    "I want a refund",
-    "Hi, my order hasn't arrived",
-    "Thanks a lot!",
-    "How long does delivery take?",
+CUSTOMER_LINES = (
+    REPO_ROOT / "tests" / "data" / "intent_messages.jsonl",
+    REPO_ROOT / "tests" / "data" / "customer_moods.jsonl",
 )
+
+
+def customer_texts(languages: set[str] | None) -> list[str]:
+    """Messages as customers write them, each different: the hand-written shop messages
+    (typos, slang, one-word lines; English only unless ``languages`` says otherwise) and
+    Banking77's test questions (English), shuffled with a fixed seed. A handful of texts
+    repeated would flatter every cache and memo on the way."""
+    from services.emotion.training import datasets  # the bench's own data, not the service's
+
+    written = [
+        json.loads(line)
+        for path in CUSTOMER_LINES
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    wanted = languages or {"en"}
+    texts = [line["text"] for line in written if line["language"] in wanted]
+    if "en" in wanted:
+        texts += [text for text, _ in datasets.banking77("test")]
+    random.Random(7).shuffle(texts)
+    return texts
 
 
 def wait_metrics(
@@ -132,7 +156,11 @@ def print_mean_times(
 
 
 async def send_at_rate(
-    publisher: EventPublisher, rate: int, count: int, sent: dict[str, float] | None
+    publisher: EventPublisher,
+    rate: int,
+    count: int,
+    sent: dict[str, float] | None,
+    texts: Iterator[str],
 ) -> None:
     """Publish ``count`` first messages of new web visitors, ``rate`` per second; note each
     one's send time in ``sent`` (by event id) when given."""
@@ -147,7 +175,7 @@ async def send_at_rate(
                     channel=envelope_pb2.CHANNEL_WEB, address=visitor
                 ),
             ),
-            text=TEXTS[i % len(TEXTS)],
+            text=next(texts),
         )
         if sent is not None:
             sent[event.envelope.event_id] = time.perf_counter()
@@ -165,6 +193,7 @@ async def drive(
     pids: dict[str, int],
     metrics_ports: list[int],
     timeline: bool,
+    languages: set[str] | None,
 ) -> None:
     sent: dict[str, float] = {}
     latencies: list[float] = []
@@ -196,11 +225,13 @@ async def drive(
     async with EventPublisher(bootstrap, client_id="bench") as publisher:
         # The warm-up runs at the same rate, unmeasured: the broker's JIT and the services'
         # caches settle before the measured seconds start.
-        await send_at_rate(publisher, rate, rate * warmup, sent=None)
+        # One pass through the texts for warm-up and run: the run's are new to the services.
+        texts = itertools.cycle(customer_texts(languages))
+        await send_at_rate(publisher, rate, rate * warmup, None, texts)
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         times_before = timing_totals(metrics_ports)
         began = time.perf_counter()
-        await send_at_rate(publisher, rate, total, sent=sent)
+        await send_at_rate(publisher, rate, total, sent, texts)
         offered = total / (time.perf_counter() - began)
         try:
             await asyncio.wait_for(reader, timeout=120)
@@ -241,6 +272,11 @@ def main() -> None:
     parser.add_argument("--timeline", action="store_true", help="latency per second, for stalls")
     parser.add_argument(
         "--articles", type=int, default=0, help="a knowledge base of this many articles"
+    )
+    parser.add_argument(
+        "--languages",
+        default="",
+        help="the customers' languages, e.g. en,es,fr,de,pt (default: English)",
     )
     args = parser.parse_args()
     with (
@@ -293,6 +329,7 @@ def main() -> None:
                     pids,
                     [ports[m] for m in ("m1", "m2", "m3")],
                     args.timeline,
+                    set(args.languages.split(",")) if args.languages else None,
                 )
             )
         finally:

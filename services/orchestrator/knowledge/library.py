@@ -37,7 +37,8 @@ def signature(folder: Path) -> Signature:
     """What changes when an article file is added, removed or edited."""
     if not folder.is_dir():
         return ()
-    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in article_files(folder))
+    stats = ((path, path.stat()) for path in article_files(folder))
+    return tuple((str(path), stat.st_mtime_ns, stat.st_size) for path, stat in stats)
 
 
 def index_of(
@@ -85,10 +86,14 @@ class KnowledgeLibrary:
         self._articles = read_folder(self.folder)
 
     async def refresh(self) -> None:
-        """Re-read the folder if it changed, then embed what is new and swap the index."""
-        if signature(self.folder) != self._signature:
+        """Re-read the folder if it changed, then embed what is new and swap the index.
+
+        The folder is looked at, and read, on a worker thread: a thousand articles take
+        tens of milliseconds to list, and the event loop must not stall customers' replies
+        that long every few seconds."""
+        if await asyncio.to_thread(signature, self.folder) != self._signature:
             try:
-                self.read()
+                await asyncio.to_thread(self.read)
             except KnowledgeError as error:
                 KNOWLEDGE_RELOADS.labels("invalid").inc()
                 log.error("knowledge folder not reloaded, the last good one stays:\n%s", error)
