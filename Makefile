@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 INSTALLED := $(VENV)/.installed
+# The browser tests' npm packages (axe-core, for the accessibility checks), as locked.
+BROWSER_PACKAGES := tests/e2e/node_modules/.package-lock.json
 
 .PHONY: setup run protos test test-unit test-integration test-e2e lint fmt typecheck bench clean models eval test-ops monitoring-files
 
@@ -15,6 +17,10 @@ $(INSTALLED): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(BROWSER_PACKAGES): tests/e2e/package.json tests/e2e/package-lock.json
+	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
 	touch $@
 
 ## Run the whole gateway: the Kafka broker and every Procfile process under supervisord,
@@ -28,7 +34,7 @@ protos: setup
 	$(BIN)/python -m infra.protogen
 
 ## The whole suite: unit, integration (real Kafka, real gRPC) and end-to-end (every service as a process).
-test: setup
+test: setup $(BROWSER_PACKAGES)
 	$(BIN)/python -m pytest tests
 
 test-unit: setup
@@ -37,7 +43,7 @@ test-unit: setup
 test-integration: setup
 	$(BIN)/python -m pytest tests/integration
 
-test-e2e: setup
+test-e2e: setup $(BROWSER_PACKAGES)
 	$(BIN)/python -m pytest tests/e2e
 
 ## Deployment artefacts: compose (via compose-spec's loader), Dockerfile, metrics catalogue, promtool.

@@ -71,7 +71,6 @@ async def seed(url: str, customers: int, turns: int) -> list[str]:
                         "created_at": start,
                         "emotion_analysis_allowed": True,
                         "marketing_allowed": False,
-                        "sms_opted_out": False,
                         "consent_updated_at": start,
                     }
                 )

@@ -9,12 +9,14 @@ broker, the gRPC services, the database) are read under one plain name each, so 
 from __future__ import annotations
 
 import ipaddress
+from datetime import timedelta
 from typing import ClassVar
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.channels.origins import AllowedOrigins
+from shared.kafka.topics import TopicRetention
 
 
 def shared_name(name: str) -> AliasChoices:
@@ -98,6 +100,31 @@ class GrpcServerSettings(ServiceSettings):
     def caller_tokens(self) -> dict[str, str]:
         """Each accepted caller's token, by caller name (empty: calls are not checked)."""
         return {name: token.get_secret_value() for name, token in self.grpc_callers.items()}
+
+
+class TopicSettings(BaseSettings):
+    """How long Kafka keeps what Rapport's topics carry (``RAPPORT_KAFKA_*``), read by what
+    creates the topics (``python -m infra.kafka.create_topics``, the embedded broker of
+    ``make run``), which also brings existing topics to them. The privacy promise rests on
+    them: see ``shared.kafka.topics``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAPPORT_KAFKA_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    event_retention_hours: float = Field(72, gt=0)
+    dead_letter_retention_hours: float = Field(168, gt=0)
+    held_reply_retention_hours: float = Field(168, gt=0)
+    segment_minutes: float = Field(60, gt=0)
+
+    @property
+    def retention(self) -> TopicRetention:
+        return TopicRetention(
+            events=timedelta(hours=self.event_retention_hours),
+            dead_letters=timedelta(hours=self.dead_letter_retention_hours),
+            held_replies=timedelta(hours=self.held_reply_retention_hours),
+            segment=timedelta(minutes=self.segment_minutes),
+        )
 
 
 DEVELOPMENT_MEDIA_SIGNING_KEY = "development-only-media-signing-key"

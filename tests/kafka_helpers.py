@@ -77,3 +77,32 @@ async def eventually_async(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met in time; last answer: {answer}")
         await asyncio.sleep(0.05)
+
+
+async def read_all(
+    bootstrap: str, topic: str, wanted: Callable[[ConsumerRecord[bytes, bytes]], bool]
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record ``topic`` holds now (up to its end offsets when called) that ``wanted``
+    accepts: for showing that nothing was published."""
+    # Without a group, the consumer takes every partition of the topic it subscribes to.
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    found: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        await eventually(lambda: bool(consumer.assignment()))
+        partitions = list(consumer.assignment())
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        while [p for p, end in ends.items() if await consumer.position(p) < end]:
+            batch = await consumer.getmany(timeout_ms=200)
+            found.extend(
+                r
+                for partition, records in batch.items()
+                for r in records
+                if r.offset < ends[partition] and wanted(r)
+            )
+    finally:
+        await consumer.stop()
+    return found

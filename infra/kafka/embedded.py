@@ -27,15 +27,17 @@ import tempfile
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
-from shared.kafka.topics import ALL_TOPICS
+from shared.config import TopicSettings
+from shared.kafka.topics import ALL_TOPICS, TopicSpec, topic_specs
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +183,8 @@ def _stop_with_parent() -> None:
 
 class EmbeddedKafka:
     """One Kafka process acting as both KRaft controller and broker, with its state in
-    ``data_dir``.
+    ``data_dir``; ``settings`` adds to or overrides the broker's own (a test shortens
+    ``log.retention.check.interval.ms`` to see retention act within seconds).
 
     The storage is formatted on the first start only, so a data dir can be reused across runs
     (``python -m infra.kafka.embedded``) or thrown away (tests). The controller quorum is
@@ -196,9 +199,11 @@ class EmbeddedKafka:
         port: int = 0,
         controller_port: int = 0,
         stop_with_parent: bool = False,
+        settings: Mapping[str, object] | None = None,
     ) -> None:
         picked = iter(_free_ports(2))
         self._stops_with_parent = stop_with_parent
+        self._settings = dict(settings or {})
         self.data_dir = Path(data_dir).resolve()
         self.port = port or next(picked)
         self.controller_port = controller_port or next(picked)
@@ -366,6 +371,7 @@ class EmbeddedKafka:
             "share.coordinator.state.topic.min.isr": 1,
             # Tests join consumer groups constantly; the default 3 s delay only slows them down.
             "group.initial.rebalance.delay.ms": 0,
+            **self._settings,
         }
         return "".join(f"{key}={value}\n" for key, value in settings.items())
 
@@ -400,11 +406,13 @@ async def _lists_a_broker(bootstrap: str) -> bool:
     return bool(cluster["brokers"])
 
 
-async def create_topics(bootstrap: str) -> None:
-    """Create every topic of ``ALL_TOPICS`` that is missing, then wait until all have leaders.
+async def create_topics(bootstrap: str, topics: Sequence[TopicSpec] = ALL_TOPICS) -> None:
+    """Create every topic of ``topics`` that is missing, wait until all have leaders, and
+    bring the settings of those that existed to what their spec says (a retention set or
+    changed since they were created).
 
-    Brokers here never auto-create topics, so this must run before services produce. Topics that
-    already exist (even if created concurrently) are left alone, so it is safe on every start.
+    Brokers here never auto-create topics, so this must run before services produce. A topic
+    already as specified is not touched, so it is safe on every start.
     """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -414,18 +422,20 @@ async def create_topics(bootstrap: str) -> None:
             NewTopic(
                 spec.name, spec.partitions, spec.replication_factor, topic_configs=dict(spec.config)
             )
-            for spec in ALL_TOPICS
+            for spec in topics
             if spec.name not in existing
         ]
         if missing:
             response = await admin.create_topics(missing)
             for topic, code, message in response.topic_errors:
-                if code not in (0, TopicAlreadyExistsError.errno):
+                if code == TopicAlreadyExistsError.errno:  # not listed yet, or just created
+                    existing.add(topic)
+                elif code != 0:
                     raise for_code(code)(f"cannot create topic {topic}: {message}")
         try:
             async with asyncio.timeout(TOPICS_READY_TIMEOUT):
                 while True:
-                    if await _all_topics_led(admin):
+                    if await _all_topics_led(admin, topics):
                         break
                     await asyncio.sleep(0.1)
         except TimeoutError:
@@ -433,13 +443,54 @@ async def create_topics(bootstrap: str) -> None:
                 f"Rapport's topics on {bootstrap} still lack leaders "
                 f"after {TOPICS_READY_TIMEOUT:g}s"
             ) from None
+        # Once led, so that a topic created a moment ago by someone else is known.
+        await _align_settings(admin, [spec for spec in topics if spec.name in existing])
     finally:
         await admin.close()
 
 
-async def _all_topics_led(admin: AIOKafkaAdminClient) -> bool:
-    """Whether metadata shows every Rapport topic with a leader for each partition, i.e. usable."""
-    described = await admin.describe_topics([spec.name for spec in ALL_TOPICS])
+def _outdated(specs: Sequence[TopicSpec], described: Sequence[Any]) -> list[TopicSpec]:
+    """The topics whose settings differ from their spec (``DescribeConfigs`` answers)."""
+    current: dict[str, dict[str, str]] = {}
+    for response in described:
+        for code, message, _kind, name, entries, *_ in response.resources:
+            if code:
+                raise for_code(code)(f"cannot read the settings of topic {name}: {message}")
+            current[name] = {entry[0]: entry[1] for entry in entries}
+    return [
+        spec
+        for spec in specs
+        if any(current.get(spec.name, {}).get(key) != value for key, value in spec.config)
+    ]
+
+
+async def _align_settings(admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec]) -> None:
+    """Give existing topics the settings their spec names. AlterConfigs replaces a topic's
+    whole set, so the whole spec is sent (every setting Rapport's topics have is in it)."""
+    if not specs:
+        return
+    described = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, spec.name) for spec in specs]
+    )
+    outdated = _outdated(specs, described)
+    if not outdated:
+        return
+    answers = await admin.alter_configs(
+        [
+            ConfigResource(ConfigResourceType.TOPIC, spec.name, dict(spec.config))
+            for spec in outdated
+        ]
+    )
+    for answer in answers:
+        for code, message, _kind, name in answer.resources:
+            if code:
+                raise for_code(code)(f"cannot change the settings of topic {name}: {message}")
+    log.info("topic settings brought up to date: %s", ", ".join(s.name for s in outdated))
+
+
+async def _all_topics_led(admin: AIOKafkaAdminClient, topics: Sequence[TopicSpec]) -> bool:
+    """Whether metadata shows every topic with a leader for each partition, i.e. usable."""
+    described = await admin.describe_topics([spec.name for spec in topics])
     return all(
         topic["error_code"] == 0
         and topic["partitions"]
@@ -455,8 +506,9 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def _serve(data_dir: Path, port: int) -> int:
     external = os.environ.get("KAFKA_BOOTSTRAP")
+    topics = topic_specs(TopicSettings().retention)
     if external:
-        asyncio.run(create_topics(external))
+        asyncio.run(create_topics(external, topics))
         print(f"Using the Kafka at {external} (KAFKA_BOOTSTRAP); no broker started", flush=True)
         while True:
             signal.pause()
@@ -464,7 +516,7 @@ def _serve(data_dir: Path, port: int) -> int:
     try:
         broker.start()
         broker.wait_ready(120)
-        asyncio.run(create_topics(broker.bootstrap))
+        asyncio.run(create_topics(broker.bootstrap, topics))
         print(f"Kafka ready at {broker.bootstrap}", flush=True)
         code = broker.wait()
         print(f"Kafka exited on its own with code {code}.\n{broker.log_summary()}", file=sys.stderr)

@@ -6,6 +6,9 @@ the customer's history across channels from the context service, and publishes w
 agents do as ``AgentActionTaken`` (rapport.agent-actions.v1) for the orchestrator,
 through an outbox written with each change and relayed after the commit. It follows the
 delivery of the messages it sent (``MessageDeliveryUpdated``, rapport.delivery.v1).
+Supervisors and admins exercise customers' rights over their data from it (``rights.py``:
+export, consent, erasure, in every store), and it keeps customers' data no longer than
+the context service promises (``retention.py``).
 
 Library choices, and why: aiohttp (the project's HTTP stack) with aiohttp-jinja2/Jinja2
 for server-rendered pages with autoescaping; argon2-cffi for argon2id password hashes;

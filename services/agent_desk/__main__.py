@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
 from services.agent_desk import cli
+from services.agent_desk.canned_store import CannedResponses
 from services.agent_desk.config import AgentDeskSettings
+from services.agent_desk.customer_data import CustomerData
 from services.agent_desk.database import create_engine, migrate
 from services.agent_desk.desk import Clock, Desk, utc_now
 from services.agent_desk.history import ContextHistory
@@ -26,8 +28,11 @@ from services.agent_desk.media import DeskMedia, upload_store
 from services.agent_desk.notices import WaitingNotices
 from services.agent_desk.outbox import Outbox, OutboxRelay
 from services.agent_desk.outgoing import OutgoingMessages
+from services.agent_desk.retention import retention_of
+from services.agent_desk.rights import CustomerRights
 from services.agent_desk.security import LoginThrottle, ThrottleRules
 from services.agent_desk.store import DeskStore
+from services.agent_desk.teams import configured_routing
 from services.agent_desk.waiting import WaitingRules
 from shared.channels.media import media_fetcher
 from shared.channels.origins import AllowedOrigins
@@ -83,7 +88,7 @@ def build(
         live=live,
         media=media,
         notices=notices,
-        default_team=settings.default_team,
+        routing=configured_routing(settings.routing_file, settings.default_team),
         max_reply_chars=settings.max_reply_chars,
         clock=clock,
     )
@@ -103,7 +108,18 @@ def build(
         retention=timedelta(days=settings.outbox_retention_days),
         clock=clock,
     )
-    parts = DeskParts(settings, desk, store, ContextHistory(context), throttle, live, clock, media)
+    parts = DeskParts(
+        settings,
+        desk,
+        store,
+        ContextHistory(context),
+        throttle,
+        live,
+        clock,
+        media,
+        CannedResponses(engine),
+        rights=CustomerRights(context=context, data=CustomerData(engine), live=live, clock=clock),
+    )
     return parts, relay
 
 
@@ -158,7 +174,12 @@ async def main(stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as tasks:  # one failing stops the others
             tasks.create_task(relay.run(stop))
             tasks.create_task(consumer.run(parts.desk, stop))
-            tasks.create_task(parts.desk.notices.run(settings.sweep_seconds, stop))
+            tasks.create_task(parts.desk.run_sweeps(settings.sweep_seconds, stop))
+            tasks.create_task(
+                retention_of(settings, engine).run(
+                    timedelta(minutes=settings.retention_interval_minutes), stop, utc_now
+                )
+            )
     finally:
         if runner is not None:
             await runner.cleanup()

@@ -14,16 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.agent_desk.models import Agent, AuditEntry, Role
+from services.agent_desk.models import MAX_CAPACITY, Agent, AuditEntry, Role
 from shared.errors import InvalidInputError, RefusedError
 
 MAX_NAME = 100
 MAX_ITEMS = 20
 SKILL_KINDS = ("topic", "intent", "language")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_TEAM = re.compile(r"\w[\w .-]{0,63}")
-_LANGUAGE = re.compile(r"[a-z]{2,3}")
-_SKILL = re.compile(rf"(?:{'|'.join(SKILL_KINDS)}):[a-z0-9_-]{{1,60}}")
+# Teams and languages are matched literally by routing rules too (``teams``).
+TEAM = re.compile(r"\w[\w .-]{0,63}")
+LANGUAGE = re.compile(r"[a-z]{2,3}")
+SKILL_VALUE = re.compile(r"[a-z0-9_-]{1,60}")
+_SKILL = re.compile(rf"(?:{'|'.join(SKILL_KINDS)}):{SKILL_VALUE.pattern}")
 
 
 class AccountRefused(RefusedError):
@@ -39,6 +41,9 @@ class Profile:
     team: str
     languages: tuple[str, ...]
     skills: tuple[str, ...]
+    # Conversations the desk gives the account at once; None leaves it as it is (a new
+    # account gets the default).
+    capacity: int | None = None
 
 
 def split_list(text: str) -> list[str]:
@@ -66,14 +71,45 @@ def profile_from_form(form: Mapping[str, str], default_team: str) -> Profile:
     except ValueError as exc:
         raise InvalidInputError("pick a role: agent, supervisor or admin") from exc
     team = form.get("team", "").strip() or default_team
-    if not _TEAM.fullmatch(team):
+    if not TEAM.fullmatch(team):
         raise InvalidInputError("a team is 1 to 64 letters, digits, spaces, dots or dashes")
-    languages = _items(form.get("languages", ""), _LANGUAGE, "language code", "en or fr")
+    languages = _items(form.get("languages", ""), LANGUAGE, "language code", "en or fr")
     if not languages:
         raise InvalidInputError("list at least one language code, for example en, fr")
     kinds = ", ".join(f"{kind}:" for kind in SKILL_KINDS)
     skills = _items(form.get("skills", ""), _SKILL, f"skill ({kinds})", "topic:bereavement")
-    return Profile(name=name, role=role, team=team, languages=languages, skills=skills)
+    capacity = form.get("capacity", "").strip()
+    return Profile(
+        name=name,
+        role=role,
+        team=team,
+        languages=languages,
+        skills=skills,
+        capacity=checked_capacity(capacity) if capacity else None,
+    )
+
+
+def profile_of(agent: Agent) -> Profile:
+    """The account's profile as it is (to change one field of it)."""
+    return Profile(
+        name=agent.name,
+        role=Role(agent.role),
+        team=agent.team,
+        languages=tuple(agent.languages),
+        skills=tuple(agent.skills),
+        capacity=agent.capacity,
+    )
+
+
+def checked_capacity(raw: str | int) -> int:
+    """How many conversations an account may be given at once: 1 to ``MAX_CAPACITY``."""
+    try:
+        capacity = int(raw)
+    except ValueError:
+        capacity = 0
+    if not 1 <= capacity <= MAX_CAPACITY:
+        raise InvalidInputError(f"a capacity is a whole number from 1 to {MAX_CAPACITY}")
+    return capacity
 
 
 def checked_email(raw: str) -> str:

@@ -6,12 +6,20 @@ import ipaddress
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 from yarl import URL
 
 from shared.channels.origins import AllowedOrigins
 from shared.config import MediaSettings, is_loopback, shared_name
+
+
+def _period(kind: str) -> AliasChoices:
+    """A retention period: the desk's own setting, else the context service's."""
+    name = f"{kind.lower()}_retention_days"
+    return AliasChoices(
+        f"RAPPORT_AGENT_DESK_{name.upper()}", f"RAPPORT_CONTEXT_{name.upper()}", name
+    )
 
 
 class AgentDeskSettings(MediaSettings):
@@ -25,8 +33,13 @@ class AgentDeskSettings(MediaSettings):
     database_url: str = "sqlite:///var/agent_desk.sqlite3"
     consumer_group: str = "rapport-agent-desk"
     instance_id: str | None = None
-    # Every handoff lands in this team's queue until routing by team arrives.
+    # Where a handoff goes when no routing rule matches (unless the routing file names
+    # its own default team), and a new account's team when none is given.
     default_team: str = Field("support", min_length=1, max_length=64)
+    # Routing rules, teams' assignment modes and overflows (teams.py): None reads the
+    # repository's routing.yaml if there is one, else every handoff goes to default_team
+    # and agents claim. A mistake in the file stops the desk at start-up.
+    routing_file: Path | None = None
     # None: Secure unless the desk listens on loopback only (local development over plain
     # HTTP). Set true behind a TLS-terminating proxy on the same host.
     cookie_secure: bool | None = None
@@ -50,7 +63,8 @@ class AgentDeskSettings(MediaSettings):
     # stale_message_seconds when read is a replay and earns nothing; a wait over the
     # limit earns an apology and marks the ticket overdue; the expected wait is the
     # median of the team's waits claimed in the window, with at least that many samples;
-    # the sweep (held-back answers, overdue tickets) runs this often.
+    # the sweep (held-back answers, overdue tickets, overflow and automatic assignment)
+    # runs this often.
     hours_file: Path | None = None
     notice_gap_seconds: float = Field(20, ge=0)
     stale_message_seconds: float = Field(120, gt=0)
@@ -65,6 +79,13 @@ class AgentDeskSettings(MediaSettings):
     outbox_retention_days: float = Field(7, gt=0)
     # What the owner's dashboard offers to look back over.
     dashboard_days: tuple[int, ...] = (14, 30)
+    # Customers' data in the desk's own tables expires as the context service promises
+    # (retention.py): emotion data after the first period, the rest after the second.
+    # Read under the context service's names unless the desk is given its own, so one
+    # setting keeps both stores' promise. The task applies them this often.
+    emotion_retention_days: float = Field(30, gt=0, validation_alias=_period("EMOTION"))
+    message_retention_days: float = Field(365, gt=0, validation_alias=_period("MESSAGE"))
+    retention_interval_minutes: float = Field(60, gt=0)
     # Where the desk opens customers' media for agents: each channel adapter's /media,
     # reached by the desk alone (agents never talk to the adapters). Stack-wide addresses.
     web_adapter_url: str = Field(
@@ -108,6 +129,12 @@ class AgentDeskSettings(MediaSettings):
                     "like 10.0.0.0/8 or 127.0.0.1/32"
                 ) from None
         return value
+
+    @model_validator(mode="after")
+    def _emotion_data_expires_first(self) -> AgentDeskSettings:
+        if self.emotion_retention_days >= self.message_retention_days:
+            raise ValueError("emotion_retention_days must be shorter than message_retention_days")
+        return self
 
     @property
     def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

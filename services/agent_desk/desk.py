@@ -17,6 +17,13 @@ notice with their place in line and the expected wait (a new ticket earns one at
 Those live here because only the desk knows the queue; the orchestrator stays quiet
 while a conversation waits for a person, and the desk makes sure that is never silence.
 
+Routing (``teams``, ``routing``): each handoff joins the queue of the team the first
+matching rule names; in a team that assigns, the desk gives waiting tickets to its free
+agents as soon as there are some (a new ticket, a conversation closed or handed on, an
+agent coming online, and on every sweep), and a ticket nobody in the team can be given
+moves to the team's fallback after the team's wait. Each change is in the ticket's
+history, which the conversation page shows.
+
 Every message the desk has sent (an agent's reply, with the image or PDF it may carry, a
 holding message) is recorded with the action that sends it, under the id its
 ``SendMessage`` will carry; the adapters' reports (``MessageDeliveryUpdated``) then move
@@ -27,9 +34,11 @@ identity of the customer.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -37,15 +46,19 @@ from google.protobuf.message import Message
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.events.v1 import agent_pb2, feedback_pb2, handoff_pb2, messages_pb2
+from sqlalchemy import ColumnElement
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.agent_desk.accounts import AccountRefused, Profile
 from services.agent_desk.attachments import MAX_CAPTION_CHARS, Outgoing
+from services.agent_desk.canned import MacroAction, MacroStep, unfilled
 from services.agent_desk.delivery import FINAL, DeliveryStatus, report_of
 from services.agent_desk.history import identities
-from services.agent_desk.live import CustomerMessage, LiveUpdates, TicketChanged
+from services.agent_desk.live import CustomerMessage, LiveUpdates, TeamChanged, TicketChanged
 from services.agent_desk.media import DeskMedia
 from services.agent_desk.metrics import (
     ACTIONS,
+    ASSIGNMENTS,
     CONVERSATIONS,
     CSAT_RATINGS,
     DELIVERY_OUTCOMES,
@@ -55,6 +68,7 @@ from services.agent_desk.metrics import (
     FIRST_CONTACT_RESOLUTIONS,
     HANDLE_SECONDS,
     HANDOFFS,
+    OVERFLOWS,
     QUEUE_LENGTH,
     REPEAT_CONTACTS,
     RESENDS,
@@ -62,24 +76,47 @@ from services.agent_desk.metrics import (
     SENTIMENT_CHANGE,
     WAIT_SECONDS,
 )
-from services.agent_desk.models import Agent, OutgoingMessage, Role, Ticket, TicketStatus
+from services.agent_desk.models import (
+    Agent,
+    Availability,
+    OutgoingMessage,
+    Role,
+    Ticket,
+    TicketEvent,
+    TicketEventKind,
+    TicketStatus,
+)
 from services.agent_desk.notices import WaitingNotices
 from services.agent_desk.outgoing import OutgoingMessages, Route, channel_label, sent_message
-from services.agent_desk.routing import can_see, can_take, queue_for, viewer_of
+from services.agent_desk.routing import (
+    Taker,
+    assignments,
+    can_see,
+    can_take,
+    overflow_due,
+    queue_for,
+    taker_of,
+    team_queue,
+    viewer_of,
+)
 from services.agent_desk.store import (
     DeskStore,
     HandoffOutcome,
+    Note,
     Transition,
     entry_of,
     first_time,
+    free_agent,
     packet_of,
 )
+from services.agent_desk.teams import AssignmentMode, Overflow, Routing, facts_of, route
 from shared.channel_names import CHANNEL_NAMES, channel_number
 from shared.errors import (
     ContractError,
     InvalidInputError,
     NotFoundError,
     RapportError,
+    RefusedError,
 )
 from shared.kafka.codec import derived_event_id, new_envelope
 from shared.kafka.producer import Publisher
@@ -89,6 +126,15 @@ from shared.sending import AGENT_REPLY
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+
+def held_by(agent_id: str, now: datetime) -> dict[str, Any]:
+    """The changes that give a ticket to an agent (its first claim kept if it had one)."""
+    return {
+        "status": TicketStatus.CLAIMED.value,
+        "assignee_id": agent_id,
+        "claimed_at": first_time(Ticket.claimed_at, now),
+    }
 
 
 def utc_now() -> datetime:
@@ -136,6 +182,12 @@ def sentiment_span(
     return (readings[0], readings[-1]) if readings else None
 
 
+def spoken(length: timedelta) -> str:
+    """``45 seconds``, ``5 minutes``: an overflow's wait in its history."""
+    seconds = length.total_seconds()
+    return f"{seconds:g} seconds" if seconds < 120 else f"{round(seconds / 60)} minutes"
+
+
 class Desk:
     def __init__(
         self,
@@ -146,7 +198,7 @@ class Desk:
         live: LiveUpdates,
         media: DeskMedia,
         notices: WaitingNotices,
-        default_team: str,
+        routing: Routing,
         max_reply_chars: int,
         clock: Clock = utc_now,
     ) -> None:
@@ -155,10 +207,13 @@ class Desk:
         self._context = context
         self._live = live
         self._media = media
-        self._default_team = default_team
+        self._routing = routing
         self._max_reply_chars = max_reply_chars
         self.notices = notices
         self._clock = clock
+        # One pass of automatic assignment at a time, so two never count the same free
+        # place (several desk processes rely on the database's check alone).
+        self._assigning = asyncio.Lock()
 
     # Intake (the consumer's handler: handoffs, ratings, customers' messages)
 
@@ -175,7 +230,11 @@ class Desk:
             raise ContractError(f"unexpected event {event.DESCRIPTOR.full_name}")
 
     async def _take_handoff(self, event: handoff_pb2.HandoffRequested) -> None:
-        ticket, outcome = await self._store.record_handoff(event, self._default_team, self._clock())
+        tier = await self._store.tier_of(event.envelope.customer.customer_id)
+        routed = route(self._routing, facts_of(event, tier))
+        ticket, outcome = await self._store.record_handoff(
+            event, routed.team, self._clock(), routed.why
+        )
         HANDOFFS.labels(outcome.value).inc()
         if outcome is HandoffOutcome.QUEUED:
             channel = channel_label(ticket.channel)
@@ -186,7 +245,9 @@ class Desk:
                 REPEAT_CONTACTS.labels(channel).inc()
         if outcome is not HandoffOutcome.DUPLICATE:
             await self._changed(ticket)
-            log.info("handoff %s: ticket %s", outcome.value, ticket.id)
+            log.info("handoff %s: ticket %s in team %s", outcome.value, ticket.id, ticket.team)
+        if outcome is HandoffOutcome.QUEUED:
+            await self._assign_waiting(ticket.team)
         # The handoff that opened the ticket (or its redelivery, after a crash before the
         # notice) tells the customer at once, unless they have been told already.
         if ticket.id == event.envelope.event_id and ticket.holding_sent_at is None:
@@ -282,6 +343,31 @@ class Desk:
         ]
         return [by_id[e.ticket_id] for e in waiting], held
 
+    async def history_of(self, ticket: Ticket) -> list[TicketEvent]:
+        """Where routing put the ticket, who took it, where it moved: oldest first."""
+        return await self._store.history(ticket.id)
+
+    async def workloads(self, agent: Agent) -> list[tuple[Agent, int]]:
+        """Active accounts with the conversations each holds: the agent's own; a
+        supervisor's team; every team for an admin."""
+        role = Role(agent.role)
+        team = None if role is Role.ADMIN else agent.team
+        loads = await self._store.loads()
+        return [
+            (a, loads.get(a.id, 0))
+            for a in await self._store.agents(team)
+            if a.active and (role.at_least(Role.SUPERVISOR) or a.id == agent.id)
+        ]
+
+    async def set_availability(self, agent: Agent, availability: Availability) -> Agent:
+        """The agent says whether they take new conversations; coming online, they are
+        given what waits for them at once."""
+        changed = await self._store.set_availability(agent.id, availability, self._clock())
+        self._live.notify(TeamChanged(changed.team))
+        log.info("agent %s is %s", changed.id, availability.value)
+        await self._assign_waiting(changed.team)
+        return changed
+
     # Accounts
 
     async def change_account(
@@ -307,6 +393,9 @@ class Desk:
         for ticket in change.requeued:
             await self._changed(ticket)
             log.info("ticket %s back in the queue: its holder %s changed", ticket.id, agent_id)
+        # Tickets back in a queue, or a new capacity or team, may let someone be given more.
+        for team in sorted({t.team for t in change.requeued} | {change.agent.team}):
+            await self._assign_waiting(team)
         return change.agent
 
     async def colleagues(self, agent: Agent) -> list[Agent]:
@@ -327,11 +416,8 @@ class Desk:
             event_id=action_event_id(ticket.id, "claimed", action_id),
             allowed={TicketStatus.WAITING},
             holder=None,
-            changes={
-                "status": TicketStatus.CLAIMED.value,
-                "assignee_id": agent.id,
-                "claimed_at": first_time(Ticket.claimed_at, now),
-            },
+            changes=held_by(agent.id, now),
+            note=Note(TicketEventKind.CLAIMED, agent.id, agent.id),
         )
         self._first_claim(ticket, claimed)
         return claimed.ticket
@@ -360,13 +446,16 @@ class Desk:
             event_id=action_event_id(ticket.id, f"assigned:{target.id}", action_id),
             allowed={TicketStatus.WAITING, TicketStatus.CLAIMED},
             holder=None if supervising else actor.id,
-            changes={
-                "status": TicketStatus.CLAIMED.value,
-                "assignee_id": target.id,
-                "claimed_at": first_time(Ticket.claimed_at, now),
-            },
+            changes=held_by(target.id, now),
+            note=Note(
+                TicketEventKind.ASSIGNED if supervising else TicketEventKind.TRANSFERRED,
+                actor.id,
+                target.id,
+            ),
         )
         self._first_claim(ticket, assigned)
+        if assigned.applied and ticket.assignee_id not in (None, target.id):
+            await self._assign_waiting(ticket.team)  # its former holder has room now
         return assigned.ticket
 
     async def reply(
@@ -384,6 +473,9 @@ class Desk:
             raise InvalidInputError(f"a reply needs 1 to {self._max_reply_chars} characters")
         if attachment is not None and len(text) > MAX_CAPTION_CHARS:
             raise InvalidInputError(f"a caption has at most {MAX_CAPTION_CHARS} characters")
+        if missing := unfilled(text):
+            names = ", ".join(f"{{{name}}}" for name in missing)
+            raise InvalidInputError(f"Fill in {names} before sending: the customer would see it.")
         ticket = await self.visible_ticket(agent, ticket_id)
         # The text and the file too: a stale form sent again with others is another reply.
         what = f"replied:{text}" + (f":{attachment.reference}" if attachment else "")
@@ -498,6 +590,76 @@ class Desk:
         )
         return returned.ticket
 
+    async def tag(self, agent: Agent, ticket_id: str, tags: Sequence[str]) -> Ticket:
+        """Label the ticket (a macro's ``tag:`` steps); labels already on it stay once."""
+        ticket = await self.visible_ticket(agent, ticket_id)
+        tagged = await self._store.add_tags(ticket.id, tags, self._clock())
+        if tagged.tags != ticket.tags:
+            await self._changed(tagged)
+        return tagged
+
+    async def run_macro(
+        self, agent: Agent, ticket_id: str, actions: Sequence[MacroAction], action_id: str
+    ) -> Ticket:
+        """A macro's steps once its reply is sent: the tags, then the one step (if any)
+        that ends the agent's part: resolve, give back to the bot, or move to a team."""
+        ticket = await self.visible_ticket(agent, ticket_id)
+        tags = [action.value for action in actions if action.step is MacroStep.TAG]
+        if tags:
+            ticket = await self.tag(agent, ticket_id, tags)
+        for action in actions:
+            if action.step is MacroStep.RESOLVE:
+                ticket = await self.resolve(agent, ticket_id, action_id)
+            elif action.step is MacroStep.RETURN:
+                ticket = await self.give_back(agent, ticket_id, action_id)
+            elif action.step is MacroStep.TRANSFER:
+                ticket = await self.move_to_team(agent, ticket_id, action.value, action_id)
+        return ticket
+
+    async def known_teams(self) -> list[str]:
+        """The teams the routing file declares and those accounts belong to."""
+        accounts = {a.team for a in await self._store.agents() if a.active}
+        return sorted(set(self._routing.teams) | accounts)
+
+    async def move_to_team(self, agent: Agent, ticket_id: str, team: str, action_id: str) -> Ticket:
+        """The holder (or a supervisor) puts the conversation in another team's queue,
+        where it waits afresh and is given out by that team's assignment mode."""
+        ticket = await self.visible_ticket(agent, ticket_id)
+        if team == ticket.team:
+            return ticket
+        if team not in await self.known_teams():
+            raise InvalidInputError(f"there is no team {team!r} to move it to")
+        supervising = Role(agent.role).at_least(Role.SUPERVISOR)
+        if not supervising and ticket.assignee_id != agent.id:
+            raise AccessDenied("only a supervisor or the agent holding it can move it")
+        now = self._clock()
+        moved = await self._store.transition(
+            ticket.id,
+            event_id=action_event_id(ticket.id, f"moved:{team}", action_id),
+            allowed={TicketStatus.WAITING, TicketStatus.CLAIMED},
+            holder=None if supervising else agent.id,
+            changes={
+                "team": team,
+                "team_since": now,
+                "status": TicketStatus.WAITING.value,
+                "assignee_id": None,
+            },
+            now=now,
+            where=[Ticket.team == ticket.team],
+            note=Note(
+                TicketEventKind.TRANSFERRED,
+                agent.id,
+                from_team=ticket.team,
+                detail=f"moved to {team} by {agent.name}",
+            ),
+        )
+        if moved.applied:
+            self._live.notify(TicketChanged(ticket.id, ticket.team))  # gone from the old queue
+            await self._changed(moved.ticket)
+            await self._assign_waiting(team)
+            await self._assign_waiting(ticket.team)  # its holder has room now
+        return moved.ticket
+
     async def resolve(self, agent: Agent, ticket_id: str, action_id: str) -> Ticket:
         """Close the ticket, keeping the customer's sentiment at the conversation's first
         and last reading for the dashboard (from the context service, else the handoff)."""
@@ -543,7 +705,7 @@ class Desk:
     ) -> Transition:
         ticket = await self.visible_ticket(agent, ticket_id)
         supervising = Role(agent.role).at_least(Role.SUPERVISOR)
-        return await self._act(
+        closed = await self._act(
             ticket,
             agent,
             kind,
@@ -551,7 +713,11 @@ class Desk:
             allowed={TicketStatus.CLAIMED},
             holder=None if supervising else agent.id,
             changes={"status": status.value, stamp: self._clock(), **(readings or {})},
+            note=Note(TicketEventKind(status.value), agent.id),
         )
+        if closed.applied:
+            await self._assign_waiting(ticket.team)  # its holder has room for another
+        return closed
 
     async def _act(
         self,
@@ -567,11 +733,13 @@ class Desk:
         attachments: Sequence[envelope_pb2.Attachment] = (),
         route: Route | None = None,
         sending: Sequence[OutgoingMessage] = (),
+        where: Sequence[ColumnElement[bool]] = (),
+        note: Note | None = None,
     ) -> Transition:
-        """Change the ticket and write ``kind`` for ``agent`` to the outbox (with the
-        messages it is ``sending``, to the ticket's customer unless ``route`` says
-        otherwise), in one transaction; an action already done (``event_id`` seen)
-        changes nothing."""
+        """Change the ticket (if ``where`` holds too) and write ``kind`` for ``agent`` to
+        the outbox (with the messages it is ``sending``, to the ticket's customer unless
+        ``route`` says otherwise) and its ``note`` to the ticket's history, in one
+        transaction; an action already done (``event_id`` seen) changes nothing."""
         channel, customer = route or (ticket.channel, packet_of(ticket).envelope.customer)
 
         async def announce(changed: Ticket, outbox: Publisher) -> None:
@@ -602,9 +770,130 @@ class Desk:
             now=self._clock(),
             announce=announce,
             sending=sending,
+            where=where,
+            note=note,
         )
         if done.applied:
             name = agent_pb2.AgentActionKind.Name(kind).removeprefix("AGENT_ACTION_KIND_")
             ACTIONS.labels(name.lower()).inc()
             await self._changed(done.ticket)
         return done
+
+    # Routing: automatic assignment, overflow, and the periodic sweep
+
+    async def _assign_waiting(self, team: str) -> None:
+        """In a team that assigns, give its waiting tickets, in queue order, to the agents
+        free to take them (``routing.assignments``)."""
+        mode = self._routing.policy(team).assignment
+        if mode is AssignmentMode.MANUAL:
+            return
+        async with self._assigning:
+            tickets = {t.id: t for t in await self._store.open_tickets(team)}
+            waiting = team_queue(team, (entry_of(t) for t in tickets.values()), self._clock())
+            if not waiting:
+                return
+            takers, agents = await self._takers(team)
+            last = await self._store.last_assigned(team)
+            for ticket_id, agent_id in assignments(mode, waiting, takers, last):
+                await self._give(tickets[ticket_id], agents[agent_id], mode)
+
+    async def _takers(self, team: str) -> tuple[list[Taker], dict[str, Agent]]:
+        """The team's active accounts as assignment sees them (in turn order), by id."""
+        agents = [a for a in await self._store.agents(team) if a.active]
+        loads = await self._store.loads()
+        return [taker_of(a, loads.get(a.id, 0)) for a in agents], {a.id: a for a in agents}
+
+    async def _give(self, ticket: Ticket, agent: Agent, mode: AssignmentMode) -> None:
+        """The desk claims ``ticket`` for ``agent``, as they would (the orchestrator hears
+        the same event), if both are still as the plan saw them when it is written."""
+        now = self._clock()
+        try:
+            given = await self._act(
+                ticket,
+                agent,
+                agent_pb2.AGENT_ACTION_KIND_CLAIMED,
+                # Two passes over the same ticket in the same state write one event.
+                event_id=derived_event_id(
+                    ticket.id, f"given:{agent.id}:{ticket.updated_at.isoformat()}"
+                ),
+                allowed={TicketStatus.WAITING},
+                holder=None,
+                changes=held_by(agent.id, now),
+                where=[free_agent(agent.id), Ticket.team == ticket.team],
+                note=Note(
+                    TicketEventKind.ASSIGNED, agent_id=agent.id, detail=mode.value.replace("_", " ")
+                ),
+            )
+        except RefusedError:  # claimed, moved, or the agent busy or away meanwhile
+            log.info("ticket %s not given to %s: it or they changed", ticket.id, agent.id)
+            return
+        self._first_claim(ticket, given)
+        if given.applied:
+            ASSIGNMENTS.labels(mode.value).inc()
+            log.info("ticket %s given to %s (%s)", ticket.id, agent.id, mode.value)
+
+    async def _overflow(self) -> None:
+        """Move each waiting ticket nobody in its team could be given, once it has waited
+        there the team's time, to the team's fallback."""
+        now = self._clock()
+        for team, policy in self._routing.teams.items():
+            if policy.overflow is None:
+                continue
+            waiting = [
+                t for t in await self._store.open_tickets(team) if t.status == TicketStatus.WAITING
+            ]
+            if not waiting:
+                continue
+            takers, _agents = await self._takers(team)
+            for ticket in waiting:
+                if overflow_due(entry_of(ticket), ticket.team_since, policy.overflow, takers, now):
+                    await self._move(ticket, policy.overflow, now)
+
+    async def _move(self, ticket: Ticket, overflow: Overflow, now: datetime) -> None:
+        """Put the ticket in the fallback team's queue, where its wait starts anew, unless
+        it was claimed or moved meanwhile; both teams' queues hear of it."""
+        try:
+            moved = await self._store.transition(
+                ticket.id,
+                event_id=derived_event_id(
+                    ticket.id, f"overflow:{ticket.team}:{ticket.team_since.isoformat()}"
+                ),
+                allowed={TicketStatus.WAITING},
+                holder=None,
+                changes={"team": overflow.to, "team_since": now},
+                now=now,
+                where=[Ticket.team == ticket.team],
+                note=Note(
+                    TicketEventKind.OVERFLOWED,
+                    from_team=ticket.team,
+                    detail=f"nobody in {ticket.team} was free to take it "
+                    f"within {spoken(overflow.after)}",
+                ),
+            )
+        except RefusedError:  # claimed or moved meanwhile
+            return
+        OVERFLOWS.labels(channel_label(ticket.channel)).inc()
+        log.info("ticket %s moved from %s to %s", ticket.id, ticket.team, overflow.to)
+        self._live.notify(TicketChanged(ticket.id, ticket.team))  # gone from the old queue
+        await self._changed(moved.ticket)
+        await self._assign_waiting(overflow.to)
+
+    async def sweep(self) -> None:
+        """One periodic pass: overflow; assignment in every team that assigns (agents
+        set online from the command line, changes another desk process made); the
+        waiting customers' notices."""
+        await self._overflow()
+        for team, policy in self._routing.teams.items():
+            if policy.assignment is not AssignmentMode.MANUAL:
+                await self._assign_waiting(team)
+        await self.notices.sweep()
+
+    async def run_sweeps(self, interval: float, stop: asyncio.Event) -> None:
+        """Sweep every ``interval`` seconds until ``stop`` is set; an outage is waited out."""
+        while not stop.is_set():
+            try:
+                await self.sweep()
+            except (RapportError, SQLAlchemyError) as exc:
+                log.warning("the sweep did not finish, trying again: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)

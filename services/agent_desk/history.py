@@ -3,16 +3,17 @@ handoff packet, shaped for the template (which escapes every string it prints).
 
 The timeline merges ``GetContext`` (the customer's latest turns on every channel) with
 ``ListTurns`` (every turn of this conversation), so the conversation being handled is
-whole even when it is longer than the cross-channel window, and with the messages the
-desk sent (a turn carries its message's id): each shows how far its delivery got, and
-one the orchestrator has not stored yet shows already. A turn's attachments show as
+whole even when it is longer than the cross-channel window, with the messages the desk
+sent (a turn carries its message's id): each shows how far its delivery got, and one the
+orchestrator has not stored yet shows already; and with the ticket's own history (the
+team routing chose, who took it, an overflow to another team) in words. A turn's attachments show as
 ``attachments.py`` describes; the desk opens a customer's media, and an agent's own
 image or PDF, but no other role's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -30,7 +31,7 @@ from services.agent_desk.delivery import (
     Problem,
     explanation,
 )
-from services.agent_desk.models import OutgoingMessage
+from services.agent_desk.models import OutgoingMessage, TicketEvent, TicketEventKind
 from shared.channel_names import PHONE_CHANNELS, channel_name
 from shared.grpc.context_client import ContextClient
 
@@ -152,10 +153,12 @@ def timeline(
     conversation_id: str,
     ticket_id: str,
     sent: Sequence[OutgoingMessage] = (),
+    changes: Sequence[TimelineEntry] = (),
 ) -> list[TimelineEntry]:
     """Every turn once, oldest first, across channels, with the delivery of the desk's
-    messages among them (and those not stored as turns yet); attachments open through
-    the page of ``ticket_id``."""
+    messages among them (and those not stored as turns yet) and the ticket's
+    ``changes`` (``ticket_entries``); attachments open through the page of
+    ``ticket_id``."""
     turns = {t.event_id: t for t in [*recent, *listed]}
     messages = {m.send_event_id: m for m in sent}
     resent = {m.resend_of for m in sent if m.resend_of}
@@ -171,7 +174,51 @@ def timeline(
         for m in sent
         if m.send_event_id not in turns
     )
+    keyed.extend(((change.occurred_at, 0), change) for change in changes)
     return [entry for _key, entry in sorted(keyed, key=lambda pair: pair[0])]
+
+
+def ticket_line(event: TicketEvent, names: Mapping[str, str]) -> str:
+    """A change of the ticket in words: "Maria claimed it", "Moved from team care to
+    support: nobody in care was free to take it within 5 minutes"."""
+    actor = names.get(event.actor_id, "?") if event.actor_id else ""
+    agent = names.get(event.agent_id, "?") if event.agent_id else ""
+    match TicketEventKind(event.kind):
+        case TicketEventKind.QUEUED:
+            return f"Queued for team {event.team} ({event.detail})"
+        case TicketEventKind.CLAIMED:
+            return f"{actor} claimed it"
+        case TicketEventKind.ASSIGNED if not actor:
+            return f"Given to {agent} by the desk ({event.detail})"
+        case TicketEventKind.ASSIGNED:
+            return f"{actor} assigned it to {agent}"
+        case TicketEventKind.TRANSFERRED:
+            return f"{actor} transferred it to {agent}"
+        case TicketEventKind.OVERFLOWED:
+            return f"Moved from team {event.from_team} to {event.team}: {event.detail}"
+        case TicketEventKind.REQUEUED:
+            return f"Back in team {event.team}'s queue: {event.detail}"
+        case TicketEventKind.RETURNED:
+            return f"{actor} gave it back to the bot"
+        case TicketEventKind.RESOLVED:
+            return f"{actor} resolved it"
+
+
+def ticket_entries(events: Sequence[TicketEvent], names: Mapping[str, str]) -> list[TimelineEntry]:
+    """The ticket's history as timeline entries of the desk; ``names`` by account id."""
+    return [
+        TimelineEntry(
+            occurred_at=event.at,
+            channel="",
+            role="desk",
+            author="",
+            text=ticket_line(event, names),
+            emotion="",
+            decision=None,
+            this_conversation=True,
+        )
+        for event in events
+    ]
 
 
 def _opener(ticket_id: str, event_id: str) -> Callable[[int], str]:

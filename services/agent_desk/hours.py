@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
+from services.agent_desk.yaml_files import yaml_document
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DAY_MINUTES = 24 * 60
@@ -207,13 +207,7 @@ def hours_from(document: Any, source: str) -> BusinessHours:
 
 def load_hours(path: Path) -> BusinessHours:
     """Read and check a business hours file; a mistake stops the desk at start-up."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise HoursError(f"{path}: cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise HoursError(f"{path}: not valid YAML: {exc}") from None
-    return hours_from(document, str(path))
+    return hours_from(yaml_document(path, HoursError), str(path))
 
 
 def configured_hours(path: Path | None, default: Path = DEFAULT_HOURS_FILE) -> BusinessHours:

@@ -7,7 +7,8 @@ rendering of untrusted data); the queue and the open conversation refresh themse
 from a Server-Sent Events stream (aiohttp-sse) instead of polling: a ticket change
 makes the page refetch server-rendered HTML, and a customer's new message arrives as
 a server-rendered (escaped) timeline entry; a message of the desk's that got further or
-did not get through makes the open conversation refetch its timeline. A strict
+did not get through makes the open conversation refetch its timeline, and an agent of
+the team changing their availability (``/availability``) makes the queue refetch. A strict
 Content-Security-Policy (scripts only from /static) is the second line against injected
 markup.
 
@@ -15,6 +16,7 @@ Attachments open through the desk (``media.py`` says why it proxies rather than
 redirects): ``/conversations/<ticket>/turns/<turn>/attachments/<index>`` for an agent who
 may see the ticket. An agent's image or PDF comes with the reply form (multipart, the
 same CSRF token and action id) and is served to the adapters at ``/media``.
+Customers' data rights have their own pages (``rights_http.py``, supervisors and admins).
 
 Every route but the login page, the health check, static files, the icon browsers ask
 at ``/favicon.ico`` and ``/media`` (signed links only) needs a session, and each handler
@@ -51,13 +53,26 @@ from services.agent_desk.accounts import (
     email_from_form,
     profile_from_form,
 )
+from services.agent_desk.canned import PLACEHOLDERS
+from services.agent_desk.canned_store import CannedResponses
 from services.agent_desk.config import AgentDeskSettings
 from services.agent_desk.desk import AccessDenied, Desk
 from services.agent_desk.history import HistoryPort
-from services.agent_desk.live import LiveUpdates, TicketChanged
+from services.agent_desk.live import Change, LiveUpdates, TeamChanged
 from services.agent_desk.media import DeskMedia
 from services.agent_desk.metrics import LIVE_CLIENTS, LOGINS, REFUSED_REQUESTS
-from services.agent_desk.models import Agent, Role, Ticket
+from services.agent_desk.models import (
+    DEFAULT_CAPACITY,
+    MAX_CAPACITY,
+    Agent,
+    Availability,
+    Role,
+    Ticket,
+)
+from services.agent_desk.pages import Handler
+from services.agent_desk.responses_http import response_routes
+from services.agent_desk.rights import CustomerRights
+from services.agent_desk.rights_http import rights_routes
 from services.agent_desk.routing import can_see, viewer_of
 from services.agent_desk.security import (
     LoginThrottle,
@@ -114,7 +129,6 @@ SECURITY_HEADERS = {
 }
 
 SIGNED_IN = web.RequestKey("signed_in", SignedIn)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Clock = Callable[[], datetime]
 
 
@@ -128,6 +142,8 @@ class DeskParts:
     live: LiveUpdates
     clock: Clock
     media: DeskMedia
+    responses: CannedResponses
+    rights: CustomerRights
 
 
 def csrf_refusal(origin: str | None, host: str, expected: str, given: str | None) -> str | None:
@@ -351,9 +367,14 @@ def create_app(parts: DeskParts) -> web.Application:
     async def queue_values(agent: Agent) -> dict[str, Any]:
         waiting, held = await desk.queue(agent)
         agents = {a.id: a.name for a in await store.agents()}
+        work = [queue_rows.work_row(a, load) for a, load in await desk.workloads(agent)]
         return {
             "waiting": await waiting_rows(waiting),
             "held": [queue_rows.held_row(t, agents.get(t.assignee_id or "", "")) for t in held],
+            # The agent's own availability and load; a supervisor's team, an admin's all.
+            "mine": next(row for row in work if row.agent_id == agent.id),
+            "workloads": work if Role(agent.role).at_least(Role.SUPERVISOR) else [],
+            "availabilities": [a.value for a in Availability],
         }
 
     @requires(Role.AGENT)
@@ -364,6 +385,16 @@ def create_app(parts: DeskParts) -> web.Application:
     async def queue_fragment(request: web.Request) -> web.Response:
         """The queue's lists alone, fetched by the page when the event stream says so."""
         return page(request, "_queue.html", **await queue_values(request[SIGNED_IN].agent))
+
+    @requires(Role.AGENT)
+    async def set_availability(request: web.Request) -> web.StreamResponse:
+        """The agent says whether they take new conversations (online, away, offline)."""
+        try:
+            availability = Availability(await form_value(request, "availability"))
+        except ValueError:
+            raise InvalidInputError("pick online, away or offline") from None
+        await desk.set_availability(request[SIGNED_IN].agent, availability)
+        return see_other("/")
 
     @requires(Role.AGENT)
     async def events(request: web.Request) -> web.StreamResponse:
@@ -395,12 +426,12 @@ def create_app(parts: DeskParts) -> web.Application:
                 LIVE_CLIENTS.dec()
         return stream
 
-    async def may_hear(agent: Agent, change: TicketChanged) -> bool:
-        """Ticket ids go to the ticket's team; what a customer wrote only to those who
-        may open the ticket."""
+    async def may_hear(agent: Agent, change: Change) -> bool:
+        """Ticket ids and agents' availability go to the team; what a customer wrote
+        only to those who may open the ticket."""
         if Role(agent.role) is not Role.ADMIN and change.team != agent.team:
             return False
-        if change.message is None:
+        if isinstance(change, TeamChanged) or change.message is None:
             return True
         try:
             await desk.visible_ticket(agent, change.ticket_id)
@@ -408,9 +439,12 @@ def create_app(parts: DeskParts) -> web.Application:
             return False
         return True
 
-    def live_event(request: web.Request, change: TicketChanged) -> tuple[str, str]:
-        """(data, event name) of one change: a ticket id, or a customer's message as its
-        escaped timeline entry for the page that shows that ticket."""
+    def live_event(request: web.Request, change: Change) -> tuple[str, str]:
+        """(data, event name) of one change: a ticket id, a team whose agents changed, or
+        a customer's message as its escaped timeline entry for the page that shows that
+        ticket."""
+        if isinstance(change, TeamChanged):
+            return change.team, "team"
         if change.delivery:
             return change.ticket_id, "delivery"
         if change.message is None:
@@ -475,6 +509,9 @@ def create_app(parts: DeskParts) -> web.Application:
                 ticket.conversation_id,
                 ticket.id,
                 await desk.messages_of(ticket),
+                views.ticket_entries(
+                    await desk.history_of(ticket), {a.id: a.name for a in await store.agents()}
+                ),
             ),
             chart=views.chart_of(context, packet),
             identities=shown_identities,
@@ -496,6 +533,7 @@ def create_app(parts: DeskParts) -> web.Application:
             upload_types=",".join(sorted(media_views.UPLOAD_TYPES)),
             max_caption_chars=media_views.MAX_CAPTION_CHARS,
             drafts=[draft.text for draft in drafts],
+            placeholders=list(PLACEHOLDERS),
             action_id=str(uuid.uuid4()),
         )
 
@@ -563,14 +601,20 @@ def create_app(parts: DeskParts) -> web.Application:
         return await desk.claim(agent, ticket_id, await form_value(request, ACTION_FIELD))
 
     async def do_reply(agent: Agent, ticket_id: str, request: web.Request) -> Ticket:
+        """The reply, with its file if one came; then the macro of the canned response it
+        was written from (``response_id``), if that response has one."""
         text, action_id = await form_value(request, "text"), await form_value(request, ACTION_FIELD)
+        response_id = await form_value(request, "response_id")
+        macro = (await parts.responses.get(agent, response_id)).actions if response_id else ()
         upload = (await request.post()).get("attachment")
         if not isinstance(upload, FileField):  # no file chosen: an empty, unnamed part
-            return await desk.reply(agent, ticket_id, text, action_id)
-        await desk.visible_ticket(agent, ticket_id)  # nothing is kept for a stranger
-        data = await asyncio.to_thread(upload.file.read)
-        kept = await parts.media.keep(data, upload.filename)
-        return await desk.reply(agent, ticket_id, text, action_id, kept)
+            ticket = await desk.reply(agent, ticket_id, text, action_id)
+        else:
+            await desk.visible_ticket(agent, ticket_id)  # nothing is kept for a stranger
+            data = await asyncio.to_thread(upload.file.read)
+            kept = await parts.media.keep(data, upload.filename)
+            ticket = await desk.reply(agent, ticket_id, text, action_id, kept)
+        return await desk.run_macro(agent, ticket_id, macro, action_id) if macro else ticket
 
     async def do_assign(agent: Agent, ticket_id: str, request: web.Request) -> Ticket:
         target, action_id = (
@@ -611,6 +655,8 @@ def create_app(parts: DeskParts) -> web.Application:
             users=accounts,
             roles=list(Role),
             audit=audit_lines(await store.audit_trail(), accounts),
+            max_capacity=MAX_CAPACITY,
+            default_capacity=DEFAULT_CAPACITY,
         )
 
     @requires(Role.ADMIN)
@@ -628,6 +674,7 @@ def create_app(parts: DeskParts) -> web.Application:
             skills=profile.skills,
             now=parts.clock(),
             actor_id=request[SIGNED_IN].agent.id,
+            capacity=profile.capacity,
         )
         return see_other("/admin/users")
 
@@ -643,6 +690,7 @@ def create_app(parts: DeskParts) -> web.Application:
             user=shown,
             roles=list(Role),
             audit=audit_lines(await store.audit_trail(shown.id), await store.agents()),
+            max_capacity=MAX_CAPACITY,
         )
 
     @requires(Role.ADMIN)
@@ -717,6 +765,7 @@ def create_app(parts: DeskParts) -> web.Application:
     app.router.add_get("/", index)
     app.router.add_get("/queue", queue_fragment)
     app.router.add_get("/events", events)
+    app.router.add_post("/availability", set_availability)
     app.router.add_get("/conversations/{ticket_id}", conversation)
     app.router.add_post("/conversations/{ticket_id}/claim", action(do_claim))
     app.router.add_post("/conversations/{ticket_id}/reply", action(do_reply))
@@ -732,6 +781,14 @@ def create_app(parts: DeskParts) -> web.Application:
     app.router.add_post("/conversations/{ticket_id}/return", action(do_return))
     app.router.add_post("/conversations/{ticket_id}/resolve", action(do_resolve))
     app.router.add_get("/dashboard", dashboard)
+    app.add_routes(
+        response_routes(
+            desk, parts.responses, page, lambda r: r[SIGNED_IN].agent, desk.known_teams, parts.clock
+        )
+    )
+    app.add_routes(
+        rights_routes(parts.rights, page, lambda r: r[SIGNED_IN].agent, requires(Role.SUPERVISOR))
+    )
     app.router.add_get("/admin/users", users)
     app.router.add_post("/admin/users", create_user)
     app.router.add_get("/admin/users/{agent_id}", user)

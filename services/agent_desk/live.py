@@ -1,5 +1,5 @@
-"""In-process fan-out of ticket changes, customers' new messages and the delivery of the
-desk's own messages to the browsers' Server-Sent Events streams.
+"""In-process fan-out of ticket changes, customers' new messages, the delivery of the
+desk's own messages and agents' availability to the browsers' Server-Sent Events streams.
 
 Only the desk process that changed a ticket (or consumed its handoff) tells its own
 browsers; running several desk replicas needs a shared fan-out (a known limit).
@@ -39,12 +39,22 @@ class TicketChanged:
     delivery: bool = False
 
 
+@dataclass(frozen=True)
+class TeamChanged:
+    """An agent of the team changed their availability: the team's queues show it."""
+
+    team: str
+
+
+Change = TicketChanged | TeamChanged
+
+
 class LiveUpdates:
     def __init__(self, backlog: int = 100) -> None:
         self._backlog = backlog
-        self._subscribers: set[asyncio.Queue[TicketChanged | None]] = set()
+        self._subscribers: set[asyncio.Queue[Change | None]] = set()
 
-    def notify(self, change: TicketChanged) -> None:
+    def notify(self, change: Change) -> None:
         for queue in self._subscribers:
             if queue.qsize() >= self._backlog:  # a stalled browser misses changes;
                 continue  # its next one refreshes everything anyway
@@ -56,9 +66,9 @@ class LiveUpdates:
             queue.put_nowait(None)
 
     @asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[asyncio.Queue[TicketChanged | None]]:
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Change | None]]:
         # One slot beyond the backlog is kept for the end-of-stream marker.
-        queue: asyncio.Queue[TicketChanged | None] = asyncio.Queue(self._backlog + 1)
+        queue: asyncio.Queue[Change | None] = asyncio.Queue(self._backlog + 1)
         self._subscribers.add(queue)
         try:
             yield queue

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.agent_desk.delivery import REPORTED, Problem
+from services.agent_desk.teams import AssignmentMode
 from shared.channel_names import CHANNEL_NAMES
 
 HANDOFFS = Counter(
@@ -107,6 +108,19 @@ OVERDUE_TICKETS = Counter(
     ["channel"],
 )
 
+# Routing: the labels are the assignment modes (a fixed set) and the channel.
+ASSIGNMENTS = Counter(
+    "rapport_desk_assignments_total",
+    "Waiting tickets the desk gave to an online agent by itself, by mode (round_robin, balanced).",
+    ["mode"],
+)
+OVERFLOWS = Counter(
+    "rapport_desk_overflows_total",
+    "Waiting tickets moved to their team's fallback team because nobody in the team "
+    "could be given them within the team's wait.",
+    ["channel"],
+)
+
 # Delivery of the messages the desk sent (agents' replies, holding messages). Labels: the
 # channel, the status reached (sent, delivered, read, failed, refused) and the problem's
 # stable code; every combination exists from the start, at 0.
@@ -134,3 +148,6 @@ for _channel in CHANNEL_NAMES:
         DELIVERY_PROBLEMS.labels(_channel, _problem.value)
 for _how in ("same_channel", "other_channel"):
     RESENDS.labels(_how)
+for _mode in AssignmentMode:
+    if _mode is not AssignmentMode.MANUAL:
+        ASSIGNMENTS.labels(_mode.value)

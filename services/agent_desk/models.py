@@ -1,7 +1,8 @@
 """The desk's tables: agents, their sessions, tickets (one per handoff episode), the
 customers' ratings, the conversations the desk saw start (the KPIs' denominators), the
-audit trail of changes to accounts, the outbox of events waiting to be published, and
-the messages the desk sent to customers with how far their delivery got.
+audit trail of changes to accounts, the outbox of events waiting to be published, the
+messages the desk sent to customers with how far their delivery got, each ticket's history
+(where routing put it, who took it, where it overflowed) and the customers' service tiers.
 
 A ticket keeps the latest ``HandoffRequested`` packet whole (``packet``) so the
 conversation view can show everything the bot handed over, plus the columns the queue
@@ -73,6 +74,32 @@ class TicketStatus(StrEnum):
 OPEN_STATUSES = (TicketStatus.WAITING, TicketStatus.CLAIMED)
 
 
+class Availability(StrEnum):
+    """What an agent says of themselves: only an online agent is given conversations."""
+
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+DEFAULT_CAPACITY = 3
+"""Conversations a new account holds at once before the desk stops giving it more."""
+MAX_CAPACITY = 50
+
+
+class TicketEventKind(StrEnum):
+    """A change in a ticket's history (``TicketEvent``)."""
+
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    ASSIGNED = "assigned"  # by a supervisor, or by the desk itself (no actor)
+    TRANSFERRED = "transferred"
+    OVERFLOWED = "overflowed"
+    REQUEUED = "requeued"
+    RETURNED = "returned"
+    RESOLVED = "resolved"
+
+
 class AuditAction(StrEnum):
     CREATED = "created"
     EDITED = "edited"
@@ -80,6 +107,11 @@ class AuditAction(StrEnum):
     REACTIVATED = "reactivated"
     PASSWORD_RESET = "password reset"
     UNLOCKED = "sign-ins unlocked"
+    # A supervisor's or admin's action on a customer's data (``rights.py``), recorded
+    # against the account that took it; the customer only by a digest of their id.
+    CUSTOMER_EXPORTED = "customer data exported"
+    CUSTOMER_ERASED = "customer erased"
+    CONSENT_CHANGED = "customer consent changed"
 
 
 class Agent(Base):
@@ -96,6 +128,11 @@ class Agent(Base):
     skills: Mapped[list[str]] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    # How many conversations the desk gives them at once (they may claim more by hand),
+    # and whether they take new ones now (``Availability``), since when.
+    capacity: Mapped[int] = mapped_column(Integer, default=DEFAULT_CAPACITY)
+    availability: Mapped[str] = mapped_column(String(16), default=Availability.OFFLINE.value)
+    availability_since: Mapped[datetime | None]
 
 
 class DeskSession(Base):
@@ -153,6 +190,11 @@ class Ticket(Base):
     # When the ticket had waited longer than the desk's limit: the customer got the
     # apology, the queue shows it overdue.
     overdue_at: Mapped[datetime | None]
+    # When it joined its team's queue (its handoff, or its overflow from another team):
+    # the overflow's wait counts from here.
+    team_since: Mapped[datetime]
+    # Labels agents put on it (by a macro), shown in the queue: "refund", "vip".
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class HandoffEvent(Base):
@@ -193,7 +235,9 @@ class ConversationSeen(Base):
 
 
 class AuditEntry(Base):
-    """One change to an account: who made it, when, and each field's before and after.
+    """One change to an account: who made it, when, and each field's before and after;
+    or an account's export, erasure or consent change of a customer's data (``agent_id``
+    is then the account that did it).
 
     Never a password or its hash: a reset is recorded by its action alone.
     """
@@ -269,5 +313,67 @@ class OutgoingMessage(Base):
     error_code: Mapped[str] = mapped_column(String(64), default="")
     error_message: Mapped[str] = mapped_column(Text, default="")
     provider_message_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TicketEvent(Base):
+    """One change in a ticket's life, written in the transaction that makes it: the
+    conversation page shows them among the turns, and the latest automatic assignment of
+    a team is where its round-robin goes on from."""
+
+    __tablename__ = "ticket_history"
+    __table_args__ = (Index("ix_ticket_history_team_kind", "team", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Goes with its ticket when retention or an erasure removes the ticket.
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(16))
+    # Who did it; None: the desk itself (routing, automatic assignment, overflow).
+    actor_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"), nullable=True)
+    # The agent it went to (claimed, assigned, transferred) or came back from (requeued).
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"), nullable=True)
+    # The ticket's team after the change, and before it when it moved.
+    team: Mapped[str] = mapped_column(String(64))
+    from_team: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Why, in words: the routing rule, the assignment mode, the overflow's wait.
+    detail: Mapped[str] = mapped_column(String(200), default="")
+
+
+class CustomerTier(Base):
+    """A customer's service tier ("gold"), which routing rules may send to a team.
+
+    Neither the handoff nor the context service carries one, so the desk keeps it, set
+    by an operator (``python -m services.agent_desk set-tier``); a customer without a row
+    has no tier.
+    """
+
+    __tablename__ = "customer_tiers"
+
+    customer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime]
+
+
+class CannedResponse(Base):
+    """A reply agents insert from the reply box (``canned.py``): a team's, shared by its
+    members, or one agent's own."""
+
+    __tablename__ = "canned_responses"
+    __table_args__ = (
+        Index("ux_canned_responses_scope_shortcut", "scope", "shortcut", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # "team:<team>" or "agent:<agent id>": who sees it, and whose shortcuts it shares.
+    scope: Mapped[str] = mapped_column(String(80))
+    shortcut: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(100))
+    # {language code: text with {placeholders}}
+    texts: Mapped[dict[str, str]] = mapped_column(JSON)
+    # The macro's steps as written ("resolve", "tag:refund"); empty for a plain response.
+    actions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("agents.id"), nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

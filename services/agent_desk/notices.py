@@ -14,8 +14,6 @@ once earn one notice.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +22,6 @@ from typing import Any
 
 from rapport.common.v1 import envelope_pb2
 from sqlalchemy import ColumnElement
-from sqlalchemy.exc import SQLAlchemyError
 
 from services.agent_desk.live import LiveUpdates, TicketChanged
 from services.agent_desk.metrics import HOLDING_MESSAGES, OVERDUE_TICKETS
@@ -33,7 +30,7 @@ from services.agent_desk.outgoing import channel_label, sent_message
 from services.agent_desk.routing import position_in_line
 from services.agent_desk.store import DeskStore, entry_of, packet_of
 from services.agent_desk.waiting import Answer, WaitingRules, answer_to, notice, rounded
-from shared.errors import RapportError, RefusedError
+from shared.errors import RefusedError
 from shared.kafka.codec import caused_by
 from shared.kafka.producer import Publisher
 from shared.sending import TurnWriter, send_bot_message, step_record
@@ -122,23 +119,13 @@ class WaitingNotices:
 
     async def sweep(self) -> None:
         """Answer the messages the burst guard held back, and apologise once to each
-        customer waiting longer than the limit."""
+        customer waiting longer than the limit (the desk's periodic sweep runs it)."""
         now = self._clock()
         for ticket in await self._store.owed_notices(now - self._rules.gap):
             cause = _cause(ticket, ticket.unanswered_event_id or ticket.id)
             await self._tell(ticket, cause, ANSWERED, now, in_reply_to=cause.event_id)
         for ticket in await self._store.overdue(now - self._rules.limit):
             await self._tell(ticket, _cause(ticket, ticket.id), OVERDUE, now)
-
-    async def run(self, interval: float, stop: asyncio.Event) -> None:
-        """Sweep every ``interval`` seconds until ``stop`` is set; an outage is waited out."""
-        while not stop.is_set():
-            try:
-                await self.sweep()
-            except (RapportError, SQLAlchemyError) as exc:
-                log.warning("waiting customers not swept, trying again: %s", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
 
     async def _tell(
         self,

@@ -5,7 +5,11 @@ them by), where (the channel), what they last wrote, for how long, how urgent it
 why (the first reason only: the conversation page lists them all), and how their mood
 goes. The name, the last message and the mood come from the context service, as on the
 conversation page, so both pages say the same; the handoff packet stands in when the
-context cannot be read.
+context cannot be read. Every row names the ticket's team (an admin sees every team, and
+a ticket may have overflowed from another).
+
+A work row says whether an account takes new conversations and how many it holds
+against its capacity: the agent's own, and a supervisor's whole team.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from rapport.events.v1 import handoff_pb2
 
 from services.agent_desk.attachments import sent_media
 from services.agent_desk.history import EmotionChart, chart_of
-from services.agent_desk.models import Ticket
+from services.agent_desk.models import Agent, Ticket
 from services.agent_desk.store import packet_of
 from shared.channel_names import PHONE_CHANNELS, channel_name
 
@@ -121,3 +125,31 @@ def waiting_row(
 
 def held_row(ticket: Ticket, holder: str) -> HeldRow:
     return HeldRow(ticket, who_of(ticket.customer_name, packet_of(ticket)), holder)
+
+
+@dataclass(frozen=True)
+class WorkRow:
+    agent_id: str
+    name: str
+    team: str
+    availability: str
+    since: datetime | None
+    load: int
+    capacity: int
+
+    @property
+    def full(self) -> bool:
+        """At capacity: the desk gives them nothing more for now."""
+        return self.load >= self.capacity
+
+
+def work_row(agent: Agent, load: int) -> WorkRow:
+    return WorkRow(
+        agent.id,
+        agent.name,
+        agent.team,
+        agent.availability,
+        agent.availability_since,
+        load,
+        agent.capacity,
+    )

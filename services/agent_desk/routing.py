@@ -13,15 +13,24 @@ Pure functions over plain values, so the rules are read and tested in one place:
 - Urgency = the bot's priority, plus waiting time (up to +0.3 after 15 minutes), plus
   repeat contacts (+0.15 each, up to two), plus +0.5 for the agent who handed it back
   (the customer gets the same person), plus +0.05 per matching intent skill.
+- In a team that assigns (``teams.AssignmentMode``), the desk gives a waiting ticket
+  only to an agent (supervisors oversee) who is online, holds fewer conversations than
+  their capacity and can take it; the agent who handed it back first, else round-robin
+  (the next in turn after the team's last one given, by name) or balanced (the least
+  load for their capacity, the next in turn among equals). Tickets go in the team's
+  queue order, each one given adding to its agent's load.
+- A waiting ticket that nobody in its team could be given moves to the team's fallback
+  once it has waited there the team's time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from services.agent_desk.models import Agent, Role, TicketStatus
+from services.agent_desk.models import Agent, Availability, Role, TicketStatus
+from services.agent_desk.teams import AssignmentMode, Overflow
 from shared.languages import determined
 
 WAIT_FULL_SECONDS = 15 * 60
@@ -112,12 +121,109 @@ def queue_for(viewer: Viewer, entries: Iterable[QueueEntry], now: datetime) -> l
     return sorted(waiting, key=lambda e: (-urgency(viewer, e, now), e.handed_off_at))
 
 
+def team_queue(team: str, entries: Iterable[QueueEntry], now: datetime) -> list[QueueEntry]:
+    """The team's waiting tickets as a supervisor sees them (everyone's, no personal
+    bonuses): the order of places in line and of automatic assignment."""
+    anyone = Viewer(
+        agent_id="", role=Role.SUPERVISOR, team=team, languages=frozenset(), skills=frozenset()
+    )
+    return queue_for(anyone, entries, now)
+
+
 def position_in_line(
     ticket_id: str, team: str, entries: Iterable[QueueEntry], now: datetime
 ) -> int | None:
     """The ticket's place (1 = next) in its team's queue, or None once it is not waiting."""
-    anyone = Viewer(
-        agent_id="", role=Role.SUPERVISOR, team=team, languages=frozenset(), skills=frozenset()
-    )
-    ordered = [e.ticket_id for e in queue_for(anyone, entries, now)]
+    ordered = [e.ticket_id for e in team_queue(team, entries, now)]
     return ordered.index(ticket_id) + 1 if ticket_id in ordered else None
+
+
+# Automatic assignment and overflow
+
+
+@dataclass(frozen=True)
+class Taker:
+    """An account as automatic assignment sees it: who, whether online, how loaded."""
+
+    viewer: Viewer
+    availability: Availability
+    capacity: int
+    load: int  # the conversations they hold now
+
+    @property
+    def agent_id(self) -> str:
+        return self.viewer.agent_id
+
+
+def taker_of(agent: Agent, load: int) -> Taker:
+    return Taker(viewer_of(agent), Availability(agent.availability), agent.capacity, load)
+
+
+def free_for(taker: Taker, entry: QueueEntry) -> bool:
+    """Whether the desk may give this ticket to ``taker`` now."""
+    return (
+        taker.viewer.role is Role.AGENT
+        and taker.availability is Availability.ONLINE
+        and taker.load < taker.capacity
+        and can_take(taker.viewer, entry)
+    )
+
+
+def in_turn(takers: Sequence[Taker], last: str | None) -> list[Taker]:
+    """``takers`` (in the team's fixed order) starting after ``last``, the one given the
+    team's latest ticket; from the first when there was none or they left the team."""
+    ids = [t.agent_id for t in takers]
+    start = ids.index(last) + 1 if last in ids else 0
+    return [*takers[start:], *takers[:start]]
+
+
+def choose(
+    mode: AssignmentMode, entry: QueueEntry, takers: Sequence[Taker], last: str | None
+) -> Taker | None:
+    """Who is given ``entry``, or None (manual mode, or nobody free for it)."""
+    free = [t for t in in_turn(takers, last) if free_for(t, entry)]
+    if mode is AssignmentMode.MANUAL or not free:
+        return None
+    preferred = [t for t in free if t.agent_id == entry.preferred_agent_id]
+    if preferred:
+        return preferred[0]
+    if mode is AssignmentMode.BALANCED:
+        return min(free, key=lambda t: t.load / t.capacity)  # the first in turn among equals
+    return free[0]
+
+
+def assignments(
+    mode: AssignmentMode,
+    waiting: Sequence[QueueEntry],
+    takers: Sequence[Taker],
+    last: str | None,
+) -> list[tuple[str, str]]:
+    """(ticket id, agent id) for each waiting ticket someone is given, in queue order;
+    each one given adds to its agent's load and moves the turn on."""
+    plan: list[tuple[str, str]] = []
+    current = list(takers)
+    for entry in waiting:
+        chosen = choose(mode, entry, current, last)
+        if chosen is None:
+            continue
+        plan.append((entry.ticket_id, chosen.agent_id))
+        current = [replace(t, load=t.load + 1) if t is chosen else t for t in current]
+        last = chosen.agent_id
+    return plan
+
+
+def overflow_due(
+    entry: QueueEntry,
+    since: datetime,
+    overflow: Overflow | None,
+    takers: Sequence[Taker],
+    now: datetime,
+) -> bool:
+    """Whether a ticket that joined its team at ``since`` moves to the team's fallback
+    now: still waiting, there long enough, and nobody in the team could be given it."""
+    return (
+        overflow is not None
+        and entry.status == TicketStatus.WAITING
+        and now - since >= overflow.after
+        and not any(free_for(t, entry) for t in takers)
+    )

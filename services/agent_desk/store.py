@@ -1,11 +1,12 @@
-"""The desk's database access: accounts (and their audit trail), sessions, tickets,
-ratings and the conversations the desk saw start.
+"""The desk's database access: accounts (and their audit trail), sessions, tickets (and
+their history), ratings, the conversations the desk saw start and customers' tiers.
 
 Ticket changes are conditional updates (``WHERE status IN ... AND assignee = ...``), so
 two agents clicking "claim" at once cannot both win, and the events announcing a change
 are written to the outbox in the same transaction (``outbox.py``): they are published
 once it commits, and never for a change that was not kept. Each change is keyed by the
-id of the event announcing it, so doing the same action twice changes nothing more.
+id of the event announcing it, so doing the same action twice changes nothing more; the
+ticket's history entry (``TicketEvent``) is written in the same transaction too.
 """
 
 from __future__ import annotations
@@ -19,24 +20,29 @@ from enum import StrEnum
 from typing import Any
 
 from rapport.events.v1 import feedback_pb2, handoff_pb2
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import aliased, defer
 
 from services.agent_desk.accounts import AccountRefused, Profile
 from services.agent_desk.models import (
+    DEFAULT_CAPACITY,
     OPEN_STATUSES,
     Agent,
     AuditAction,
     AuditEntry,
+    Availability,
     ConversationSeen,
+    CustomerTier,
     DeskSession,
     HandoffEvent,
     OutgoingMessage,
     Rating,
     Role,
     Ticket,
+    TicketEvent,
+    TicketEventKind,
     TicketStatus,
 )
 from services.agent_desk.outbox import StagedEvents, is_staged
@@ -73,6 +79,30 @@ class Transition:
 
     ticket: Ticket
     applied: bool
+
+
+@dataclass(frozen=True)
+class Note:
+    """A ticket's history entry, written with the change it records (the ticket's team
+    after the change and the moment are added then)."""
+
+    kind: TicketEventKind
+    actor_id: str | None = None  # None: the desk itself
+    agent_id: str | None = None
+    from_team: str | None = None
+    detail: str = ""
+
+    def entry(self, ticket: Ticket, now: datetime) -> TicketEvent:
+        return TicketEvent(
+            ticket_id=ticket.id,
+            at=now,
+            kind=self.kind.value,
+            actor_id=self.actor_id,
+            agent_id=self.agent_id,
+            team=ticket.team,
+            from_team=self.from_team,
+            detail=self.detail[:200],
+        )
 
 
 @dataclass(frozen=True)
@@ -121,8 +151,10 @@ class DeskStore:
         skills: Collection[str],
         now: datetime,
         actor_id: str | None = None,
+        capacity: int | None = None,
     ) -> Agent:
-        """A new active account; ``actor_id`` is the admin creating it (None: the CLI)."""
+        """A new active account, offline until it says otherwise, with the default
+        capacity unless given; ``actor_id`` is the admin creating it (None: the CLI)."""
         agent = Agent(
             id=str(uuid.uuid4()),
             email=email.strip().lower(),
@@ -134,8 +166,10 @@ class DeskStore:
             skills=sorted(set(skills)),
             active=True,
             created_at=now,
+            capacity=DEFAULT_CAPACITY if capacity is None else capacity,
+            availability=Availability.OFFLINE.value,
         )
-        shown = ("email", "name", "role", "team", "languages", "skills")
+        shown = ("email", "name", "role", "team", "languages", "skills", "capacity")
         try:
             async with self._sessions() as session, session.begin():
                 session.add(agent)
@@ -177,6 +211,8 @@ class DeskStore:
                 languages=list(profile.languages),
                 skills=list(profile.skills),
             )
+            if profile.capacity is not None:
+                wanted["capacity"] = profile.capacity
         if active is not None:
             wanted["active"] = active
         async with self._sessions() as session, session.begin():
@@ -214,7 +250,7 @@ class DeskStore:
                 )
             if not agent.active:
                 await _end_sessions(session, agent.id)
-            requeued = await _requeue_lost_tickets(session, agent, now)
+            requeued = await _requeue_lost_tickets(session, agent, actor_id, now)
             action = AuditAction.EDITED
             if "active" in changes:
                 action = AuditAction.REACTIVATED if agent.active else AuditAction.DEACTIVATED
@@ -264,7 +300,8 @@ class DeskStore:
             return await session.get(Agent, agent_id)
 
     async def agents(self, team: str | None = None) -> list[Agent]:
-        query = select(Agent).order_by(Agent.team, Agent.name)
+        """Accounts (of one team), by team, then name: the order round-robin takes turns."""
+        query = select(Agent).order_by(Agent.team, Agent.name, Agent.id)
         if team is not None:
             query = query.where(Agent.team == team)
         async with self._sessions() as session:
@@ -310,10 +347,11 @@ class DeskStore:
     # Tickets
 
     async def record_handoff(
-        self, packet: handoff_pb2.HandoffRequested, team: str, now: datetime
+        self, packet: handoff_pb2.HandoffRequested, team: str, now: datetime, why: str = ""
     ) -> tuple[Ticket, HandoffOutcome]:
-        """Queue a handoff; a repeat of a seen event changes nothing, and a new handoff
-        for a conversation already open refreshes its ticket instead of adding one."""
+        """Queue a handoff in ``team`` (routed there for ``why``); a repeat of a seen event
+        changes nothing, and a new handoff for a conversation already open refreshes its
+        ticket instead of adding one (it stays in its team)."""
         envelope = packet.envelope
         async with self._sessions() as session, session.begin():
             seen = await session.get(HandoffEvent, envelope.event_id)
@@ -368,11 +406,14 @@ class DeskStore:
                     status=TicketStatus.WAITING.value,
                     assignee_id=None,
                     handed_off_at=handed_off_at,
+                    team_since=handed_off_at,
                     **fields,
                 )
                 session.add(ticket)
                 outcome = HandoffOutcome.QUEUED
             await session.flush()
+            if outcome is HandoffOutcome.QUEUED:
+                session.add(Note(TicketEventKind.QUEUED, detail=why).entry(ticket, now))
             session.add(
                 HandoffEvent(event_id=envelope.event_id, ticket_id=ticket.id, received_at=now)
             )
@@ -402,13 +443,15 @@ class DeskStore:
         holder: str | None,
         changes: dict[str, Any],
         now: datetime,
-        announce: Announce,
+        announce: Announce | None = None,
         where: Sequence[ColumnElement[bool]] = (),
         sending: Sequence[OutgoingMessage] = (),
+        note: Note | None = None,
     ) -> Transition:
         """Apply ``changes`` if the ticket is in an ``allowed`` status (and held by
-        ``holder`` when given, and ``where`` holds), and ``announce`` it in the same
-        transaction, with the messages the action is ``sending``, unless the event
+        ``holder`` when given, and ``where`` holds), and ``announce`` it (when there is
+        something to tell) in the same transaction, with the messages the action is
+        ``sending`` and its ``note`` in the ticket's history, unless the event
         ``event_id`` announcing it is in the outbox already: then the action was done
         before and nothing changes."""
         try:
@@ -417,7 +460,10 @@ class DeskStore:
                     return Transition(await _ticket(session, ticket_id), applied=False)
                 ticket = await _change(session, ticket_id, allowed, holder, changes, now, where)
                 session.add_all(sending)
-                await announce(ticket, StagedEvents(session, now))
+                if note is not None:
+                    session.add(note.entry(ticket, now))
+                if announce is not None:
+                    await announce(ticket, StagedEvents(session, now))
         except (RefusedError, IntegrityError) as exc:
             # The same action, done concurrently, won the update or the outbox row.
             async with self._sessions() as session:
@@ -428,6 +474,18 @@ class DeskStore:
             raise
         self._outbox_ready.set()
         return Transition(ticket, applied=True)
+
+    async def add_tags(self, ticket_id: str, tags: Sequence[str], now: datetime) -> Ticket:
+        """The ticket with ``tags`` added to its own (each once, in the order first put)."""
+        async with self._sessions() as session, session.begin():
+            ticket = await session.get(Ticket, ticket_id, with_for_update=True)
+            if ticket is None:
+                raise NotFoundError(f"no ticket {ticket_id}")
+            merged = list(dict.fromkeys([*ticket.tags, *tags]))
+            if merged != ticket.tags:
+                ticket.tags = merged
+                ticket.updated_at = now
+            return ticket
 
     async def open_ticket_of(self, conversation_id: str) -> Ticket | None:
         """The conversation's waiting or claimed ticket, if it has one."""
@@ -503,6 +561,78 @@ class DeskStore:
                 .group_by(Ticket.channel)
             )
             return {int(channel): int(count) for channel, count in rows}
+
+    # Routing: who is free, where a team's turn is, tickets' history, customers' tiers
+
+    async def set_availability(
+        self, agent_id: str, availability: Availability, now: datetime
+    ) -> Agent:
+        """Whether the account takes new conversations now (it says so itself)."""
+        async with self._sessions() as session, session.begin():
+            agent = await session.get(Agent, agent_id)
+            if agent is None:
+                raise NotFoundError(f"no account {agent_id}")
+            if agent.availability != availability.value:
+                agent.availability = availability.value
+                agent.availability_since = now
+        return agent
+
+    async def loads(self) -> dict[str, int]:
+        """How many conversations each account holds now (accounts holding none are
+        left out)."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Ticket.assignee_id, func.count())
+                .where(Ticket.status == TicketStatus.CLAIMED.value, Ticket.assignee_id.is_not(None))
+                .group_by(Ticket.assignee_id)
+            )
+            return {str(agent_id): int(count) for agent_id, count in rows}
+
+    async def last_assigned(self, team: str) -> str | None:
+        """The agent the desk gave the team's latest ticket to (round-robin goes on after
+        them), from the tickets' history."""
+        async with self._sessions() as session:
+            found: str | None = await session.scalar(
+                select(TicketEvent.agent_id)
+                .where(
+                    TicketEvent.team == team,
+                    TicketEvent.kind == TicketEventKind.ASSIGNED.value,
+                    TicketEvent.actor_id.is_(None),
+                )
+                .order_by(TicketEvent.id.desc())
+                .limit(1)
+            )
+            return found
+
+    async def history(self, ticket_id: str) -> list[TicketEvent]:
+        """The ticket's changes, oldest first."""
+        async with self._sessions() as session:
+            return list(
+                await session.scalars(
+                    select(TicketEvent)
+                    .where(TicketEvent.ticket_id == ticket_id)
+                    .order_by(TicketEvent.id)
+                )
+            )
+
+    async def tier_of(self, customer_id: str) -> str:
+        """The customer's service tier, "" when they have none."""
+        async with self._sessions() as session:
+            found = await session.get(CustomerTier, customer_id)
+            return found.tier if found is not None else ""
+
+    async def set_tier(self, customer_id: str, tier: str, now: datetime) -> None:
+        """Give the customer a tier for routing, or none (``""``); their open ticket keeps
+        its team, the next handoff is routed with it."""
+        async with self._sessions() as session, session.begin():
+            found = await session.get(CustomerTier, customer_id)
+            if not tier:
+                if found is not None:
+                    await session.delete(found)
+            elif found is None:
+                session.add(CustomerTier(customer_id=customer_id, tier=tier, updated_at=now))
+            else:
+                found.tier, found.updated_at = tier, now
 
     # Ratings and conversations (the KPIs)
 
@@ -627,9 +757,11 @@ async def _end_sessions(session: AsyncSession, agent_id: str) -> None:
     await session.execute(delete(DeskSession).where(DeskSession.agent_id == agent_id))
 
 
-async def _requeue_lost_tickets(session: AsyncSession, agent: Agent, now: datetime) -> list[Ticket]:
+async def _requeue_lost_tickets(
+    session: AsyncSession, agent: Agent, actor_id: str | None, now: datetime
+) -> list[Ticket]:
     """Put back in the queue the claimed tickets ``agent`` no longer may work: all of
-    them once deactivated, another team's after a move."""
+    them once deactivated, another team's after a move (noted in their history)."""
     viewer = viewer_of(agent)
     held = await session.scalars(
         select(Ticket).where(
@@ -649,12 +781,35 @@ async def _requeue_lost_tickets(session: AsyncSession, agent: Agent, now: dateti
         .values(status=TicketStatus.WAITING.value, assignee_id=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    requeued = await session.scalars(
-        select(Ticket)
-        .where(Ticket.id.in_(lost), Ticket.status == TicketStatus.WAITING.value)
-        .execution_options(populate_existing=True)
+    requeued = list(
+        await session.scalars(
+            select(Ticket)
+            .where(Ticket.id.in_(lost), Ticket.status == TicketStatus.WAITING.value)
+            .execution_options(populate_existing=True)
+        )
     )
-    return list(requeued)
+    why = "deactivated" if not agent.active else f"moved to team {agent.team}"
+    note = Note(TicketEventKind.REQUEUED, actor_id, agent.id, detail=f"{agent.name} was {why}")
+    session.add_all(note.entry(ticket, now) for ticket in requeued)
+    return requeued
+
+
+def free_agent(agent_id: str) -> ColumnElement[bool]:
+    """The account is active, online and holds fewer conversations than its capacity, as
+    the database has it when a change is written (a condition of automatic assignment)."""
+    held = aliased(Ticket)
+    load = (
+        select(func.count())
+        .select_from(held)
+        .where(held.assignee_id == agent_id, held.status == TicketStatus.CLAIMED.value)
+        .scalar_subquery()
+    )
+    return exists().where(
+        Agent.id == agent_id,
+        Agent.active.is_(True),
+        Agent.availability == Availability.ONLINE.value,
+        Agent.capacity > load,
+    )
 
 
 def first_time(column: Any, now: datetime) -> Any:

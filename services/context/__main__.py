@@ -14,6 +14,7 @@ from services.context.config import DEVELOPMENT_HASH_KEY, ContextSettings
 from services.context.database import create_engine, migrate
 from services.context.grpc_server import ContextServicer
 from services.context.linking import IdentityLinks, LinkPolicy
+from services.context.lookup import CustomerLookup
 from services.context.repository import ContextRepository, StorePolicy
 from services.context.rights import DataRights, RetentionPolicy
 from services.context.store import Store
@@ -63,7 +64,8 @@ def build(settings: ContextSettings, engine: AsyncEngine) -> ContextParts:
             slot_retention=timedelta(days=settings.slot_retention_days),
         ),
     )
-    servicer = ContextServicer(repository, links, rights, settings.default_max_turns)
+    lookup = CustomerLookup(store, settings.default_phone_region)
+    servicer = ContextServicer(repository, links, rights, lookup, settings.default_max_turns)
     return ContextParts(servicer, rights, store)
 
 

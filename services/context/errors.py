@@ -25,6 +25,11 @@ class InvalidSlotError(InvalidInputError):
     """A slot whose name is not a short identifier, or whose value is empty or too long."""
 
 
+class ConsentChangeError(InvalidInputError):
+    """A consent change nobody may make for the customer: opting an SMS number back in
+    is for the number itself (its START)."""
+
+
 class ChallengeError(RapportError):
     """A link challenge that expired, was used, or had too many wrong attempts."""
 

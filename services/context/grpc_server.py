@@ -24,6 +24,7 @@ from services.context.errors import (
     UnknownError,
 )
 from services.context.linking import IdentityLinks
+from services.context.lookup import CustomerLookup, CustomerRecord
 from services.context.repository import (
     Attachment,
     Consent,
@@ -33,6 +34,7 @@ from services.context.repository import (
     Conversation,
     Customer,
     EmotionReading,
+    Identity,
     Issue,
     NewTurn,
     PreferenceChange,
@@ -41,6 +43,7 @@ from services.context.repository import (
 from services.context.rights import DataRights
 from services.context.slots import Slot
 from shared.errors import InvalidInputError
+from shared.grpc.auth import CALLER, attributed_actor
 
 _STATUS: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (UnknownError, grpc.StatusCode.NOT_FOUND),
@@ -127,6 +130,17 @@ def consent_message(consent: Consent) -> pb.Consent:
     )
 
 
+def identity_message(identity: Identity) -> pb.Identity:
+    return pb.Identity(
+        channel=identity.channel,  # type: ignore[arg-type]
+        address=identity.address,
+        verified=identity.verified,
+        created_at=_timestamp(identity.created_at),
+        opted_out=identity.opted_out,
+        consent_updated_at=_timestamp(identity.consent_updated_at),
+    )
+
+
 def customer_message(customer: Customer) -> pb.Customer:
     return pb.Customer(
         customer_id=customer.id,
@@ -135,15 +149,7 @@ def customer_message(customer: Customer) -> pb.Customer:
         last_language=customer.last_language,
         preferred_channel=customer.preferred_channel,  # type: ignore[arg-type]
         created_at=_timestamp(customer.created_at),
-        identities=[
-            pb.Identity(
-                channel=i.channel,  # type: ignore[arg-type]
-                address=i.address,
-                verified=i.verified,
-                created_at=_timestamp(i.created_at),
-            )
-            for i in customer.identities
-        ],
+        identities=[identity_message(i) for i in customer.identities],
         consent=consent_message(customer.consent),
     )
 
@@ -308,6 +314,20 @@ def _require(**fields: object) -> None:
         raise InvalidInputError(f"missing: {', '.join(missing)}")
 
 
+def record_message(record: CustomerRecord) -> pb.CustomerRecord:
+    return pb.CustomerRecord(
+        customer=customer_message(record.customer),
+        customer_ids=record.customer_ids,
+        conversation_ids=record.conversation_ids,
+    )
+
+
+def _actor(claimed: str) -> str:
+    """The audit actor of the call being handled: its authenticated caller, then whom
+    the caller says it acts for (``shared.grpc.auth.attributed_actor``)."""
+    return attributed_actor(CALLER.get(), claimed)
+
+
 class ContextServicer(pb_grpc.ContextServiceServicer):
     """Serves ``rapport.context.v1.ContextService``."""
 
@@ -316,11 +336,13 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
         repository: ContextRepository,
         links: IdentityLinks,
         rights: DataRights,
+        lookup: CustomerLookup,
         default_max_turns: int,
     ) -> None:
         self._repository = repository
         self._links = links
         self._rights = rights
+        self._lookup = lookup
         self._default_max_turns = default_max_turns
 
     @status_codes
@@ -342,10 +364,14 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
         self, request: pb.ResolveCustomerRequest
     ) -> pb.ResolveCustomerResponse:
         seen_at = _datetime(request.seen_at) if request.HasField("seen_at") else None
-        customer, created = await self._repository.resolve_customer(
+        resolved = await self._repository.resolve_customer(
             request.channel, request.address, request.display_name, seen_at
         )
-        return pb.ResolveCustomerResponse(customer=customer_message(customer), created=created)
+        return pb.ResolveCustomerResponse(
+            customer=customer_message(resolved.customer),
+            created=resolved.created,
+            identity=identity_message(resolved.identity),
+        )
 
     @status_codes
     async def AppendTurn(  # noqa: N802
@@ -455,7 +481,7 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
             actor=request.actor,
         )
         customer = await self._links.merge(
-            request.customer_id, request.other_customer_id, request.actor
+            request.customer_id, request.other_customer_id, _actor(request.actor)
         )
         return pb.MergeCustomersResponse(customer=customer_message(customer))
 
@@ -471,8 +497,23 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
                     request, "emotion_analysis_allowed", "marketing_allowed", "sms_opted_out"
                 )
             ),
+            _actor(request.actor),
         )
         return consent_message(consent)
+
+    @status_codes
+    async def UpdateAddressConsent(  # noqa: N802
+        self, request: pb.UpdateAddressConsentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateAddressConsentResponse:
+        seen_at = _datetime(request.seen_at) if request.HasField("seen_at") else None
+        change = await self._repository.update_address_consent(
+            request.channel, request.address, request.opted_out, seen_at
+        )
+        return pb.UpdateAddressConsentResponse(
+            customer=customer_message(change.customer),
+            identity=identity_message(change.identity),
+            changed=change.changed,
+        )
 
     @status_codes
     async def UpdatePreferences(  # noqa: N802
@@ -525,15 +566,24 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
         self, request: pb.ExportCustomerRequest, context: grpc.aio.ServicerContext
     ) -> pb.ExportCustomerResponse:
         _require(customer_id=request.customer_id, actor=request.actor)
-        document = await self._rights.export(request.customer_id, request.actor)
+        document = await self._rights.export(request.customer_id, _actor(request.actor))
         return pb.ExportCustomerResponse(json=document)
+
+    @status_codes
+    async def FindCustomers(  # noqa: N802
+        self, request: pb.FindCustomersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.FindCustomersResponse:
+        found = await self._lookup.find(request.query, request.limit)
+        return pb.FindCustomersResponse(customers=[record_message(r) for r in found])
 
     @status_codes
     async def EraseCustomer(  # noqa: N802
         self, request: pb.EraseCustomerRequest, context: grpc.aio.ServicerContext
     ) -> pb.EraseCustomerResponse:
         _require(customer_id=request.customer_id, actor=request.actor)
-        deleted = await self._rights.erase(request.customer_id, request.actor, request.reason)
+        deleted = await self._rights.erase(
+            request.customer_id, _actor(request.actor), request.reason
+        )
         return pb.EraseCustomerResponse(deleted=deleted)
 
     @status_codes

@@ -51,7 +51,7 @@ class SummaryFacts:
     last_emotion: str
     trend: str
     preferred_language: str
-    sms_opted_out: bool
+    sms_opted_out_numbers: Sequence[str]
     emotion_analysis_allowed: bool
     marketing_allowed: bool
 
@@ -72,8 +72,9 @@ def summary(facts: SummaryFacts) -> str:
         sentences.append(f"Latest mood: {facts.last_emotion}, {facts.trend}.")
     if facts.preferred_language:
         sentences.append(f"Prefers language '{facts.preferred_language}'.")
-    if facts.sms_opted_out:
-        sentences.append("Opted out of SMS: do not text.")
+    if facts.sms_opted_out_numbers:
+        numbers = ", ".join(facts.sms_opted_out_numbers)
+        sentences.append(f"Opted out of SMS at {numbers}: do not text there.")
     if not facts.marketing_allowed:
         sentences.append("No marketing.")
     return " ".join(sentences)

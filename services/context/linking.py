@@ -3,8 +3,11 @@
 Never on a claim alone: either the customer types a one-time code that was sent to the
 other address on its own channel, or an operator decides (and is audited). Merging keeps
 both histories: every row moves to the older customer, and the younger id becomes an
-alias of it so references held elsewhere still resolve. Consent merges to the more
-protective value of the two; of two remembered slots of one name, the newer is kept.
+alias of it so references held elsewhere still resolve. Consent to emotion analysis and
+marketing merges to the more protective value of the two; SMS consent belongs to each
+number (its identity row), so every number keeps its own, and a number linked for the
+first time starts opted in unless an opt-out of it outlived an erasure. Of two remembered
+slots of one name, the newer is kept.
 """
 
 from __future__ import annotations
@@ -34,9 +37,16 @@ from services.context.models import (
     IssueRow,
     LinkChallengeRow,
     SlotRow,
+    TombstoneRow,
     TurnRow,
 )
-from services.context.repository import SLOTS, ContextRepository, Customer, slot_of
+from services.context.repository import (
+    SLOTS,
+    ContextRepository,
+    Customer,
+    kept_opt_out_hash,
+    slot_of,
+)
 from services.context.slots import newest_per_name
 from services.context.store import Store, now, utc
 
@@ -129,6 +139,7 @@ class IdentityLinks:
             )
             merged = owner is not None and owner != customer
             if owner is None:
+                kept = await self._kept_opt_out(session, challenge.channel, challenge.address)
                 session.add(
                     IdentityRow(
                         customer_id=customer,
@@ -136,6 +147,8 @@ class IdentityLinks:
                         address=challenge.address,
                         verified=True,
                         created_at=now(),
+                        opted_out=kept is not None,
+                        consent_updated_at=kept.erased_at if kept is not None else None,
                     )
                 )
                 survivor = customer
@@ -146,6 +159,12 @@ class IdentityLinks:
                 survivor = customer
             self._store.audit(session, "link", survivor, "customer:code", {"merged": merged})
         return await self._customers.get_customer(survivor), merged
+
+    async def _kept_opt_out(
+        self, session: AsyncSession, channel: int, address: str
+    ) -> TombstoneRow | None:
+        """The opt-out of this address that outlived an erasure, if one did."""
+        return await session.get(TombstoneRow, kept_opt_out_hash(self._store, channel, address))
 
     def _check_usable(self, challenge: LinkChallengeRow, customer: str) -> None:
         if challenge.customer_id != customer:
@@ -198,7 +217,6 @@ class IdentityLinks:
             survivor.emotion_analysis_allowed and absorbed.emotion_analysis_allowed
         )
         survivor.marketing_allowed = survivor.marketing_allowed and absorbed.marketing_allowed
-        survivor.sms_opted_out = survivor.sms_opted_out or absorbed.sms_opted_out
         survivor.preferred_language = survivor.preferred_language or absorbed.preferred_language
         survivor.display_name = survivor.display_name or absorbed.display_name
         survivor.consent_updated_at = now()

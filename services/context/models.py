@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -39,7 +40,6 @@ class CustomerRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     emotion_analysis_allowed: Mapped[bool] = mapped_column(Boolean)
     marketing_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
-    sms_opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_updated_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True
     )
@@ -55,7 +55,12 @@ class CustomerAliasRow(Base):
 
 
 class IdentityRow(Base):
-    """One address of a customer on one channel; an address belongs to one customer."""
+    """One address of a customer on one channel; an address belongs to one customer.
+
+    Its consent to be messaged on its channel (SMS STOP and START) is kept here, per
+    address rather than per customer: whoever the address is linked or merged with, only
+    the address itself changes it, and it moves, is exported and is erased with its row.
+    """
 
     __tablename__ = "identities"
     __table_args__ = (UniqueConstraint("channel", "address", name="uq_identities_channel_address"),)
@@ -66,6 +71,10 @@ class IdentityRow(Base):
     address: Mapped[str] = mapped_column(String(200))
     verified: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    consent_updated_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
 
 
 class ConversationRow(Base):

@@ -23,7 +23,7 @@ from sqlalchemy.sql import Insert
 
 from services.context import insights
 from services.context.addresses import normalise_address
-from services.context.errors import ErasedError, UnknownError
+from services.context.errors import ConsentChangeError, ErasedError, UnknownError
 from services.context.hot_sql import HotStatement
 from services.context.models import (
     ContactRow,
@@ -41,6 +41,7 @@ from services.context.store import Store, now, utc
 from shared.languages import UNDETERMINED
 
 ROLE_CUSTOMER = 1
+CHANNEL_SMS = 2
 STATE_BOT, STATE_WAITING, STATE_WITH_AGENT, STATE_RESOLVED, STATE_RATING_REQUESTED = 1, 2, 3, 4, 5
 CHANNEL_NAMES = {1: "web", 2: "sms", 3: "messenger", 4: "whatsapp", 5: "instagram", 6: "telegram"}
 
@@ -63,6 +64,7 @@ class StorePolicy:
 class Consent:
     emotion_analysis_allowed: bool
     marketing_allowed: bool
+    # Any of the customer's SMS numbers opted out (see sms_opted_out_numbers).
     sms_opted_out: bool
     updated_at: datetime | None
 
@@ -73,6 +75,28 @@ class Identity:
     address: str
     verified: bool
     created_at: datetime
+    # The address asked for no more messages on its channel (SMS STOP), and when that
+    # last changed; only the address itself changes it.
+    opted_out: bool = False
+    consent_updated_at: datetime | None = None
+
+
+def sms_opted_out_numbers(identities: Sequence[Identity]) -> list[str]:
+    """The customer's SMS numbers that opted out. Consent is kept per number, so a
+    customer-level reader (``Consent.sms_opted_out``) gets the protective summary: opted
+    out while any of these is."""
+    return [i.address for i in identities if i.channel == CHANNEL_SMS and i.opted_out]
+
+
+KEPT_OPT_OUT = "opted_out"
+"""The kind of tombstone an erased address that had opted out leaves: its opt-out
+outlives the erasure (as a keyed hash), so the person is not messaged there again until
+the address itself opts back in."""
+
+
+def kept_opt_out_hash(store: Store, channel: int, address: str) -> str:
+    """The key of the tombstone keeping an erased address's opt-out."""
+    return store.subject_hash(KEPT_OPT_OUT, f"{channel}:{address}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +111,10 @@ class Customer:
     # The language of the customer's latest message read with one ("" when none): what
     # the language identifier weighs a short next message against.
     last_language: str = ""
+
+    def identity(self, channel: int, address: str) -> Identity:
+        """Their identity of ``address`` (normalised) on ``channel``, which they have."""
+        return next(i for i in self.identities if (i.channel, i.address) == (channel, address))
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +201,22 @@ class Context:
     summary: str
     # What the customer told the bot, newest value per name, by name.
     slots: list[Slot]
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """The customer behind an address, and the address's own identity (its consent)."""
+
+    customer: Customer
+    identity: Identity
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AddressConsentChange:
+    customer: Customer
+    identity: Identity
+    changed: bool  # False: the address was already as asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +376,8 @@ _CANONICAL_CUSTOMER = HotStatement(
 )
 
 
-def customer_of(row: CustomerRow | Row[Any], identities: tuple[Identity, ...] = ()) -> Customer:
+def customer_of(row: CustomerRow | Row[Any], identities: tuple[Identity, ...]) -> Customer:
+    """A customer from their row and every identity they have (which hold SMS consent)."""
     return Customer(
         id=row.id,
         display_name=row.display_name,
@@ -342,7 +387,7 @@ def customer_of(row: CustomerRow | Row[Any], identities: tuple[Identity, ...] = 
         consent=Consent(
             row.emotion_analysis_allowed,
             row.marketing_allowed,
-            row.sms_opted_out,
+            bool(sms_opted_out_numbers(identities)),
             utc(row.consent_updated_at) if row.consent_updated_at else None,
         ),
         identities=identities,
@@ -351,7 +396,14 @@ def customer_of(row: CustomerRow | Row[Any], identities: tuple[Identity, ...] = 
 
 
 def identity_of(row: IdentityRow | Row[Any]) -> Identity:
-    return Identity(row.channel, row.address, row.verified, utc(row.created_at))
+    return Identity(
+        row.channel,
+        row.address,
+        row.verified,
+        utc(row.created_at),
+        row.opted_out,
+        utc(row.consent_updated_at) if row.consent_updated_at else None,
+    )
 
 
 def turn_of(row: TurnRow | Row[Any]) -> Turn:
@@ -449,12 +501,19 @@ class ContextRepository:
         address: str,
         display_name: str = "",
         seen_at: datetime | None = None,
-    ) -> tuple[Customer, bool]:
-        """The customer behind ``address`` on ``channel``, created when first seen.
+    ) -> Resolved:
+        """The customer behind ``address`` on ``channel``, created when first seen, with
+        the address's identity.
 
         An address that was erased is not recreated by an event sent before the erasure.
         """
         address = normalise_address(channel, address, self._policy.default_phone_region)
+        customer, created = await self._resolved(channel, address, display_name, seen_at)
+        return Resolved(customer, customer.identity(channel, address), created)
+
+    async def _resolved(
+        self, channel: int, address: str, display_name: str, seen_at: datetime | None
+    ) -> tuple[Customer, bool]:
         known = await self._known_customer(channel, address)
         if known is not None:
             return known, False
@@ -488,6 +547,17 @@ class ContextRepository:
         if erased_at is not None and (seen_at is None or seen_at <= utc(erased_at)):
             raise ErasedError("this customer's data was erased; the event predates the erasure")
         moment = now()
+        # Only an address erased before can have an opt-out kept for it: one more look-up
+        # for those alone.
+        kept_since = None if erased_at is None else self._kept_opt_out(channel, address, connection)
+        identity = Identity(
+            channel,
+            address,
+            verified=True,
+            created_at=moment,
+            opted_out=kept_since is not None,
+            consent_updated_at=kept_since,
+        )
         created = Customer(
             id=str(uuid.uuid4()),
             display_name=display_name[:200],
@@ -497,10 +567,10 @@ class ContextRepository:
             consent=Consent(
                 emotion_analysis_allowed=self._policy.emotion_analysis_default,
                 marketing_allowed=False,
-                sms_opted_out=False,
+                sms_opted_out=bool(sms_opted_out_numbers((identity,))),
                 updated_at=moment,
             ),
-            identities=(Identity(channel, address, verified=True, created_at=moment),),
+            identities=(identity,),
         )
         _INSERT_CUSTOMER(
             connection,
@@ -512,7 +582,6 @@ class ContextRepository:
                 "created_at": moment,
                 "emotion_analysis_allowed": created.consent.emotion_analysis_allowed,
                 "marketing_allowed": created.consent.marketing_allowed,
-                "sms_opted_out": created.consent.sms_opted_out,
                 "consent_updated_at": moment,
             },
         )
@@ -524,11 +593,20 @@ class ContextRepository:
                 "address": address,
                 "verified": True,
                 "created_at": moment,
+                "opted_out": identity.opted_out,
+                "consent_updated_at": identity.consent_updated_at,
             },
         )
         if inserted.rowcount != 1:
             raise _LostRaceError
         return created, True
+
+    def _kept_opt_out(self, channel: int, address: str, connection: Connection) -> datetime | None:
+        """When an erased address that had opted out was erased (its opt-out outlives the
+        erasure); None when none was kept."""
+        subject = kept_opt_out_hash(self._store, channel, address)
+        kept = _ERASED_AT(connection, {"subject_hash": subject}).scalar()
+        return utc(kept) if kept is not None else None
 
     async def _known_customer(self, channel: int, address: str) -> Customer | None:
         """The fast path of every message: a read, no write lock, prebuilt statements."""
@@ -578,17 +656,62 @@ class ContextRepository:
         ).scalars()
         return tuple(identity_of(r) for r in rows)
 
-    async def update_consent(self, customer_id: str, change: ConsentChange) -> Consent:
+    async def update_consent(self, customer_id: str, change: ConsentChange, actor: str) -> Consent:
+        """The customer's consent changed; ``sms_opted_out`` may only opt every SMS number
+        they have out: a number opts back in only from itself (update_address_consent)."""
+        if change.sms_opted_out is False:
+            raise ConsentChangeError(
+                "sms_opted_out=false: an SMS number opts back in only from itself (START)"
+            )
         async with self._store.write() as session:
             row = await self._customer_row(session, customer_id)
+            moment = now()
             if change.emotion_analysis_allowed is not None:
                 row.emotion_analysis_allowed = change.emotion_analysis_allowed
             if change.marketing_allowed is not None:
                 row.marketing_allowed = change.marketing_allowed
-            if change.sms_opted_out is not None:
-                row.sms_opted_out = change.sms_opted_out
-            row.consent_updated_at = now()
-            return customer_of(row).consent
+            if change.sms_opted_out:
+                await session.execute(
+                    update(IdentityRow)
+                    .where(
+                        IdentityRow.customer_id == row.id,
+                        IdentityRow.channel == CHANNEL_SMS,
+                        IdentityRow.opted_out.is_(False),
+                    )
+                    .values(opted_out=True, consent_updated_at=moment)
+                )
+            row.consent_updated_at = moment
+            changed = {name: value for name, value in asdict(change).items() if value is not None}
+            self._store.audit(session, "consent", row.id, actor, changed)
+            return customer_of(row, await self._identities(session, row.id)).consent
+
+    async def update_address_consent(
+        self, channel: int, address: str, opted_out: bool, seen_at: datetime | None
+    ) -> AddressConsentChange:
+        """Record what the address itself asked (STOP, START): its own consent only,
+        whichever customer it belongs to; ``changed`` is False when it already was so.
+        A change is dated when the address asked (``seen_at``, else now): on the clock
+        that also dates the address's messages, so a reader can tell which came first."""
+        resolved = await self.resolve_customer(channel, address, "", seen_at)
+        key = (resolved.identity.channel, resolved.identity.address)
+        async with self._store.write() as session:
+            row = (
+                await session.execute(
+                    select(IdentityRow)
+                    .where(IdentityRow.channel == key[0], IdentityRow.address == key[1])
+                    .with_for_update()
+                )
+            ).scalar_one_or_none()
+            if row is None:  # erased between the two transactions
+                raise ErasedError("this address's customer was just erased")
+            changed = row.opted_out != opted_out
+            if changed:
+                row.opted_out, row.consent_updated_at = opted_out, seen_at or now()
+        # Read as ResolveCustomer answers it (the language they last wrote in included).
+        customer = await self._known_customer(*key)
+        if customer is None:
+            raise ErasedError("this address's customer was just erased")
+        return AddressConsentChange(customer, customer.identity(*key), changed)
 
     async def update_preferences(self, customer_id: str, change: PreferenceChange) -> Customer:
         async with self._store.write() as session:
@@ -924,7 +1047,7 @@ class ContextRepository:
                 last_emotion=readings[-1].dominant_emotion if readings else "",
                 trend=trend,
                 preferred_language=customer.preferred_language,
-                sms_opted_out=customer.consent.sms_opted_out,
+                sms_opted_out_numbers=sms_opted_out_numbers(customer.identities),
                 emotion_analysis_allowed=customer.consent.emotion_analysis_allowed,
                 marketing_allowed=customer.consent.marketing_allowed,
             )

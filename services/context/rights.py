@@ -2,20 +2,24 @@
 
 Erasure deletes every row that carries the customer's id, then leaves tombstones (keyed
 hashes of the customer and of each address) so an event sent before the erasure cannot
-recreate them. Retention removes emotion readings sooner than messages, and remembered
-slots (emails, postal codes, order references) after their own period. Every export,
-erasure and retention run is written to the audit log, which holds hashes, never
-identifiers or text.
+recreate them. An address that had opted out of messages (SMS STOP) also leaves that
+opt-out, as a keyed hash: the person asked not to be texted there, and forgetting them
+must not mean texting them again before they opt back in from that number (a
+suppression list, which erasure rules allow keeping). Retention removes emotion
+readings sooner than messages, and remembered slots (emails, postal codes, order
+references) after their own period. Every export, erasure and retention run is written
+to the audit log, which holds hashes, never identifiers or text.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, inspect, select, update
+from sqlalchemy import Row, delete, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.context.errors import UnknownError
@@ -33,6 +37,7 @@ from services.context.models import (
     TombstoneRow,
     TurnRow,
 )
+from services.context.repository import KEPT_OPT_OUT, kept_opt_out_hash
 from services.context.store import Store, now
 
 # Children first, so foreign keys hold at every step of an erasure.
@@ -144,7 +149,7 @@ class DataRights:
             aliases = await self._aliases(session, customer.id)
             identities = (
                 await session.execute(
-                    select(IdentityRow.channel, IdentityRow.address).where(
+                    select(IdentityRow.channel, IdentityRow.address, IdentityRow.opted_out).where(
                         IdentityRow.customer_id == customer.id
                     )
                 )
@@ -158,7 +163,7 @@ class DataRights:
             await session.execute(delete(CustomerRow).where(CustomerRow.id == customer.id))
             deleted["customers"] = 1
             subjects = [("customer", i) for i in (customer.id, *aliases)] + [
-                ("identity", f"{channel}:{address}") for channel, address in identities
+                ("identity", f"{channel}:{address}") for channel, address, _ in identities
             ]
             for kind, value in subjects:
                 await session.execute(
@@ -170,10 +175,32 @@ class DataRights:
                     )
                     .on_conflict_do_nothing()
                 )
+            await self._keep_opt_outs(session, identities, moment)
             self._store.audit(
                 session, "erase", customer.id, actor, {"reason": reason[:200], "deleted": deleted}
             )
         return deleted
+
+    async def _keep_opt_outs(
+        self, session: AsyncSession, identities: Sequence[Row[int, str, bool]], moment: datetime
+    ) -> None:
+        """Leave a tombstone of each erased address that is opted out, and none of one that
+        is not (an earlier erasure's, since opted back in)."""
+        kept = {
+            kept_opt_out_hash(self._store, channel, address): opted_out
+            for channel, address, opted_out in identities
+        }
+        await session.execute(
+            delete(TombstoneRow).where(
+                TombstoneRow.subject_hash.in_([key for key, out in kept.items() if not out])
+            )
+        )
+        for key in (key for key, out in kept.items() if out):
+            await session.execute(
+                self._store.insert(TombstoneRow)
+                .values(subject_hash=key, kind=KEPT_OPT_OUT, erased_at=moment)
+                .on_conflict_do_nothing()
+            )
 
     async def apply_retention(self, moment: datetime | None = None) -> RetentionReport:
         """Remove emotion readings, messages and remembered slots older than the policy

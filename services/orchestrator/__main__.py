@@ -67,6 +67,7 @@ async def main(stop: asyncio.Event) -> None:
             knowledge=knowledge,
             crisis=CrisisResources.load(settings.crisis_resources_file),
             shop=shop,
+            signals=publisher,  # "a reply is being prepared", on the customer's channel
         )
         consumer = EventConsumer(
             bootstrap=settings.kafka_bootstrap,

@@ -115,7 +115,7 @@ def score(policy: Policy, facts: Sequence[Facts], gold: Sequence[bool], beta: fl
 
 def candidates(facts: Sequence[Facts], fact: str) -> list[float]:
     """Every value the fact takes on the messages, rounded: the bounds worth trying."""
-    values = {round(float(asdict(f)[fact]), 2) for f in facts if asdict(f)[fact] is not None}
+    values = {round(float(getattr(f, fact)), 2) for f in facts if getattr(f, fact) is not None}
     return sorted(values)
 
 

@@ -150,7 +150,7 @@ class FirstMessages:
             "reply": as_sent(planned.reply.text, self.capabilities) if planned else None,
             "reply_language": planned.reply.language if planned else None,
             "template": planned.template if planned else None,
-            "facts": asdict(facts),
+            "facts": facts.values(),
             "model_versions": dict(analysis.model_versions),
         }
 

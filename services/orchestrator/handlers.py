@@ -12,12 +12,20 @@ is after the reply is on Kafka.
 
 What to decide and say is worked out by the pure functions of ``planning``, which the
 ``decide`` command shares; this module does the I/O around them.
+
+As soon as the bot knows it is going to answer (the context is read; the shop, the one
+step that can take seconds, is not asked yet), it tells the customer's channel that a
+reply is being prepared (``PreparingReply``: a typing indicator on the web chat), beside
+the rest of the work so the reply never waits for it. Never when the bot stays quiet,
+and not again for a message already answered.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -48,7 +56,7 @@ from services.orchestrator.planning import (
     has_text,
     knowledge_match,
     language_and_intent,
-    order_to_look_up,
+    outlook,
     plan_reply,
     reads_feelings,
     situation_of,
@@ -56,6 +64,7 @@ from services.orchestrator.planning import (
 from services.orchestrator.policy import Facts, Policy
 from services.orchestrator.ratings import Rating, read_rating
 from services.orchestrator.shop.port import ShopPort, ShopUnavailable
+from shared.channel_names import channel_name
 from shared.errors import (
     ContractError,
     DependencyUnavailableError,
@@ -63,7 +72,7 @@ from shared.errors import (
     RefusedError,
 )
 from shared.kafka.codec import caused_by, derived_event_id
-from shared.kafka.topics import FEEDBACK, HANDOFF
+from shared.kafka.topics import FEEDBACK, HANDOFF, outbound_topic
 from shared.languages import determined
 from shared.sending import PublisherPort, send_bot_message, step_record
 from shared.voice.replies import VOICE, Reply
@@ -117,6 +126,9 @@ REPLY = "reply"
 RATING = "rating"
 """The purpose a customer's rating is derived under from the message that gave it."""
 
+PREPARING = "preparing"
+"""The purpose the signal that the bot is preparing its reply is derived under."""
+
 
 def _known_customer(envelope: envelope_pb2.Envelope, customer_id: str) -> envelope_pb2.CustomerRef:
     """The inbound event's customer reference, now with Rapport's customer id."""
@@ -169,7 +181,11 @@ class InboundHandler:
         knowledge: KnowledgePort | None = None,
         crisis: CrisisResources | None = None,
         shop: ShopPort | None = None,
+        signals: PublisherPort | None = None,
     ) -> None:
+        """``signals`` publishes that a reply is being prepared (on the outbound topics);
+        without it the bot does not say so."""
+        self._signals = signals
         self._shop = shop
         self._policy = policy
         self._crisis = crisis or CrisisResources.load()
@@ -268,46 +284,82 @@ class InboundHandler:
             ((i.channel, i.address, i.verified) for i in customer.identities),
             {**dialogue.slots, **given},
         )
-        reading = await self._ask_shop(
-            Reading(event, analysis, situation, match, helplines, proven)
-        )
-        plan = plan_reply(self._policy, reading, self._bot_name)
-        decision = plan.decision
-        taken = _taken(given, plan.facts)
+        reading = Reading(event, analysis, situation, match, helplines, proven)
+        ahead = outlook(self._policy, reading)
         reply_id = derived_event_id(envelope.event_id, REPLY)
         answered = any(turn.event_id == reply_id for turn in history.recent_turns)
-        DECISIONS.labels(decision.action.value).inc()
-        log.info("decided %s for %s: %s", decision.action, envelope.event_id, decision.codes())
-        if plan.quiet and not answered:
-            return
-        await self._reply(event, customer.customer_id, plan.planned.reply, plan.record(analysis))
-        # Remembered by the context service, so nothing given is asked for again, on any
-        # channel, however long the conversation (a repeat changes nothing).
-        await self._context.remember_slots(
-            customer.customer_id, _slots(taken, envelope, plan.facts)
-        )
-        if decision.escalates:
-            await self._hand_off(
-                handoff_packet(
-                    inbound=envelope,
-                    customer=_known_customer(envelope, customer.customer_id),
-                    decision=decision,
-                    facts=plan.facts,
-                    history=history,
-                    latest_reply=plan.planned.reply.text,
-                    # Without a reading of the text, or with none to tell ("👍"), the
-                    # language the bot answered in.
-                    language=determined(plan.facts.language)
-                    or (plan.planned.reply.language if plan.planned.language else ""),
-                    slots={**dialogue.slots, **taken},
-                ),
-                with_agent=history.conversation.state == context_pb.CONVERSATION_STATE_WITH_AGENT,
+        async with self._preparing(event, customer.customer_id, ahead.answers and not answered):
+            reading = await self._ask_shop(reading, ahead.order_to_look_up)
+            plan = plan_reply(self._policy, reading, self._bot_name, ahead.facts)
+            decision = plan.decision
+            taken = _taken(given, plan.facts)
+            DECISIONS.labels(decision.action.value).inc()
+            log.info("decided %s for %s: %s", decision.action, envelope.event_id, decision.codes())
+            if plan.quiet and not answered:
+                return
+            await self._reply(
+                event, customer.customer_id, plan.planned.reply, plan.record(analysis)
             )
+            # Remembered by the context service, so nothing given is asked for again, on
+            # any channel, however long the conversation (a repeat changes nothing).
+            await self._context.remember_slots(
+                customer.customer_id, _slots(taken, envelope, plan.facts)
+            )
+            if decision.escalates:
+                await self._hand_off(
+                    handoff_packet(
+                        inbound=envelope,
+                        customer=_known_customer(envelope, customer.customer_id),
+                        decision=decision,
+                        facts=plan.facts,
+                        history=history,
+                        latest_reply=plan.planned.reply.text,
+                        # Without a reading of the text, or with none to tell ("👍"), the
+                        # language the bot answered in.
+                        language=determined(plan.facts.language)
+                        or (plan.planned.reply.language if plan.planned.language else ""),
+                        slots={**dialogue.slots, **taken},
+                    ),
+                    with_agent=(
+                        history.conversation.state == context_pb.CONVERSATION_STATE_WITH_AGENT
+                    ),
+                )
 
-    async def _ask_shop(self, reading: Reading) -> Reading:
-        """The reading with what the shop says of the order the message needs, if a shop
-        is connected and the message needs one; a shop that cannot say is noted as such."""
-        reference = order_to_look_up(self._policy, reading)
+    @asynccontextmanager
+    async def _preparing(
+        self, event: messages_pb2.MessageReceived, customer_id: str, answers: bool
+    ) -> AsyncIterator[None]:
+        """While the block works out and sends the reply, tell the customer's channel,
+        when the bot ``answers``, that it is preparing one. Published beside the block, so
+        the reply never waits for the broker's ack; started before the block's first call
+        (to the shop, or storing the reply's turn), so it is queued on the conversation's
+        partition ahead of the reply; finished by the end of the block."""
+        if not answers or self._signals is None:
+            yield
+            return
+        telling = asyncio.create_task(self._say_preparing(self._signals, event, customer_id))
+        try:
+            yield
+        finally:
+            await telling
+
+    async def _say_preparing(
+        self, signals: PublisherPort, event: messages_pb2.MessageReceived, customer_id: str
+    ) -> None:
+        envelope = event.envelope
+        signal = messages_pb2.PreparingReply(
+            envelope=caused_by(envelope, PREPARING, _known_customer(envelope, customer_id)),
+            in_reply_to=envelope.event_id,
+            sender_name=self._bot_name,
+        )
+        try:
+            await signals.publish(outbound_topic(channel_name(envelope.channel)), signal)
+        except DependencyUnavailableError as exc:  # a hint: the reply itself waits for Kafka
+            log.warning("could not say a reply to %s is coming: %s", envelope.event_id, exc)
+
+    async def _ask_shop(self, reading: Reading, reference: str) -> Reading:
+        """The reading with what the shop says of order ``reference`` ("" for none), if a
+        shop is connected; a shop that cannot say is noted as such."""
         if not reference or self._shop is None:
             return reading
         try:

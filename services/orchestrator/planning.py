@@ -9,7 +9,8 @@ operator trying the policy sees what the service would do.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeGuard
 
@@ -84,6 +85,9 @@ class Situation:
     previous_language: str = ""  # of the customer's message before this one ("" none)
     # Rules whose evidence an agent already dealt with before handing back (handback.py).
     seen_by_agent: frozenset[str] = frozenset()
+    # The address the message came from was opted out of messages on its channel at some
+    # time from sending it until now.
+    address_opted_out: bool = False
 
 
 FIRST_MESSAGE = Situation(
@@ -159,6 +163,25 @@ def situation_of(
         seen_by_agent=seen_by_agent(
             history, envelope.conversation_id, now=now, bounce_window=bounce_window
         ),
+        address_opted_out=address_opted_out(history.customer.identities, envelope),
+    )
+
+
+def address_opted_out(
+    identities: Iterable[context_pb.Identity], envelope: envelope_pb2.Envelope
+) -> bool:
+    """Whether the address the message came from was opted out at any time from when it
+    sent the message until now: it is opted out now, or its consent changed since (each
+    change is a switch, so it was opted out on one side of it). The bot then neither
+    answers nor hands over: a message sent while opted out is not answered after a
+    START, nor one sent just before a STOP. Both times are the SMS adapter's: it dates
+    the message when it publishes it, and an opt-out (STOP, or one in words) when the
+    number asked, which is before that message is published."""
+    sent = envelope.occurred_at.ToNanoseconds()
+    return any(
+        identity.opted_out or identity.consent_updated_at.ToNanoseconds() > sent
+        for identity in identities
+        if (identity.channel, identity.address) == (envelope.channel, envelope.customer.address)
     )
 
 
@@ -228,6 +251,7 @@ def message_facts(
         answer_check=_answer_check(policy, event.text, situation),
         attachment_kinds=distinct(kinds_of(event.attachments)),
         compliance_keyword=event.compliance_keyword,
+        address_opted_out=situation.address_opted_out,
     )
     if match is not None:
         intent = analysis.intent.name if analysis is not None else "unknown"
@@ -464,10 +488,16 @@ class Plan:
         return decision_record(self.decision, self.facts, analysis, self.planned)
 
 
-def plan_reply(policy: Policy, reading: Reading, bot_name: str) -> Plan:
+SHOP_FACTS = ("order_lookup", "order_status")
+"""The facts ``plan_reply`` takes from the shop's answer."""
+
+
+def plan_reply(policy: Policy, reading: Reading, bot_name: str, facts: Facts | None = None) -> Plan:
     """The one place the bot's answer to a message is worked out, from what was read:
-    the facts, the policy's decision on them, and the reply in the brand voice."""
-    facts = message_facts(policy, reading.event, reading.analysis, reading.situation, reading.match)
+    the facts (``facts``, when ``outlook`` worked them out already), the policy's
+    decision on them, and the reply in the brand voice."""
+    if facts is None:
+        facts = reading_facts(policy, reading)
     outcome = None
     if reading.shop_answer is not None and facts.order_reference:
         attempts_left = reading.situation.dialogue.failed_checks < MAX_FAILED_CHECKS
@@ -478,11 +508,32 @@ def plan_reply(policy: Policy, reading: Reading, bot_name: str) -> Plan:
     return Plan(facts, decision, _reply(reading, decision, facts, outcome, bot_name))
 
 
-def order_to_look_up(policy: Policy, reading: Reading) -> str:
-    """The order number to ask the shop about before planning ("" for none): one the
-    message gives or the customer gave before, for a request its status answers."""
-    facts = message_facts(policy, reading.event, reading.analysis, reading.situation, reading.match)
-    return facts.order_reference if facts.order_intent in LOOKUP_INTENTS else ""
+@dataclass(frozen=True, slots=True)
+class Outlook:
+    """What is known before the shop is asked, the one step that can take seconds: the
+    order number to ask it about ("" for none), and whether the bot is going to answer
+    (so the customer's channel can show that a reply is being prepared)."""
+
+    order_to_look_up: str
+    answers: bool
+    facts: Facts  # the message's, before the shop's answer
+
+
+def reading_facts(policy: Policy, reading: Reading) -> Facts:
+    return message_facts(policy, reading.event, reading.analysis, reading.situation, reading.match)
+
+
+def outlook(policy: Policy, reading: Reading) -> Outlook:
+    """The outlook of a message read, the shop not asked yet. The order to look up is one
+    the message gives or the customer gave before, for a request its status answers. The
+    bot answers unless the policy keeps it quiet (a person in charge, a keyword the
+    channel answered; a crisis is answered all the same), and only if the shop's answer
+    cannot change that: with an order to look up and a rule keeping the bot quiet on what
+    the shop says, it is not known yet."""
+    facts = reading_facts(policy, reading)
+    order = facts.order_reference if facts.order_intent in LOOKUP_INTENTS else ""
+    unsure = bool(order) and policy.quiet_reads(SHOP_FACTS)
+    return Outlook(order, answers=not policy.keeps_quiet(facts) and not unsure, facts=facts)
 
 
 def _reply(
@@ -571,7 +622,7 @@ def decision_record(
         ],
         priority=decision.priority,
         model_versions=dict(analysis.model_versions) if analysis else {},
-        facts_json=json.dumps(asdict(facts), sort_keys=True),
+        facts_json=json.dumps(facts.values(), sort_keys=True),
         template=planned.template,
         language=planned.reply.language,
     )

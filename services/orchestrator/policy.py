@@ -12,8 +12,8 @@ channel already answered), unless a rule ``speaks_over_a_person`` (a crisis).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -106,6 +106,17 @@ class Facts:
     # The carrier compliance keyword the message is ("stop", "start", "help"), which its
     # channel already answered (SMS); "" for every other message.
     compliance_keyword: str = ""
+    # The address the message came from was opted out of messages on its channel (an SMS
+    # number that sent STOP, or the same in words) at some time from sending it until now.
+    address_opted_out: bool = False
+
+    def values(self) -> dict[str, Any]:
+        """Each fact by name: a shallow copy (the values are immutable), which rules read
+        and records store; ``dataclasses.asdict`` deep-copies and is the slower for it."""
+        return {name: getattr(self, name) for name in FACT_NAMES}
+
+
+FACT_NAMES = tuple(f.name for f in fields(Facts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +281,14 @@ class Policy:
     def asks_for_a_person(self, text: str) -> bool:
         return self.human_request.search(_plain(text)) is not None
 
+    def quiet_reads(self, names: Collection[str]) -> bool:
+        """Whether a rule that keeps the bot quiet reads any of the facts ``names``: until
+        those are known, whether the bot answers is not."""
+        return any(
+            rule.action is Action.STAY_QUIET and not rule.when.keys().isdisjoint(names)
+            for rule in self.rules
+        )
+
     def sensitive_topic(self, text: str) -> str:
         """The first sensitive topic the text touches ("" for none)."""
         lowered = _plain(text)
@@ -303,11 +322,21 @@ class Policy:
             return True
         return bool(self.questions and self.questions.search(_plain(text)))
 
+    def keeps_quiet(self, facts: Facts) -> bool:
+        """Whether the decision on ``facts`` is to stay quiet, as ``decide`` would say,
+        from only the rules that bear on it: a cheap look ahead."""
+        bearing = [
+            rule
+            for rule in self.rules
+            if rule.action is Action.STAY_QUIET or rule.speaks_over_a_person
+        ]
+        values = {name: getattr(facts, name) for rule in bearing for name in rule.when}
+        return _quiet([rule for rule in bearing if rule.matches(values)])
+
     def decide(self, facts: Facts) -> Decision:
-        values = asdict(facts)
+        values = facts.values()
         matched = [rule for rule in self.rules if rule.matches(values)]
-        quiet = any(rule.action is Action.STAY_QUIET for rule in matched)
-        if quiet and not any(rule.speaks_over_a_person for rule in matched):
+        if _quiet(matched):
             return Decision(Action.STAY_QUIET, _reasons(matched, values))
         action = max(
             (rule.action for rule in matched if rule.action is not Action.STAY_QUIET),
@@ -320,6 +349,13 @@ class Policy:
             matched = [rule for rule in matched if not rule.about_the_answer]
         least = max((rule.priority for rule in matched), default=0.0)
         return Decision(action, _reasons(matched, values), max(least, _priority(facts, action)))
+
+
+def _quiet(matched: list[Rule]) -> bool:
+    """A matching rule keeps the bot quiet, and none speaks over a person (a crisis)."""
+    return any(rule.action is Action.STAY_QUIET for rule in matched) and not any(
+        rule.speaks_over_a_person for rule in matched
+    )
 
 
 def _reasons(matched: list[Rule], values: Mapping[str, Any]) -> tuple[Reason, ...]:

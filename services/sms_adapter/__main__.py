@@ -10,13 +10,12 @@ import asyncio
 import logging
 
 from aiohttp import web
-from rapport.events.v1 import messages_pb2
 
 from services.sms_adapter.compliance import ContextConsent, opt_out_guard
 from services.sms_adapter.config import SmsSettings
 from services.sms_adapter.http_app import create_app
 from services.sms_adapter.twilio import CHANNEL, TwilioAdapter
-from shared.channels.outbound import OutboundDelivery
+from shared.channels.outbound import OUTBOUND_EVENTS, OutboundDelivery
 from shared.grpc.client import open_channel
 from shared.grpc.context_client import ContextClient
 from shared.kafka.consumer import EventConsumer
@@ -53,7 +52,7 @@ async def serve(settings: SmsSettings, stop: asyncio.Event, *, topic: str = "") 
         consumer = EventConsumer(
             bootstrap=settings.kafka_bootstrap,
             group_id=settings.consumer_group,
-            topics={topic: messages_pb2.SendMessage},
+            topics={topic: OUTBOUND_EVENTS},
             dead_letters=publisher,
             client_id=settings.service_name,
         )

@@ -60,24 +60,10 @@ class SmsSettings(MediaSettings):
     # Twilio gives up on a webhook after 15 s; answer 503 well before if Kafka is slow.
     publish_timeout_seconds: float = Field(5.0, gt=0, le=14)
 
-    help_text: str = Field(
-        "Rapport customer service: reply here to reach us. Msg & data rates may apply. "
-        "Reply STOP to unsubscribe.",
-        min_length=1,
-        max_length=1600,
-    )
-    opt_out_reply: str = Field(
-        "You have been unsubscribed and will receive no more messages from us. "
-        "Reply START to resubscribe.",
-        min_length=1,
-        max_length=1600,
-    )
-    opt_in_reply: str = Field(
-        "You have been resubscribed and will receive messages from us again. "
-        "Reply STOP to unsubscribe.",
-        min_length=1,
-        max_length=1600,
-    )
+    # The name the answers to STOP, START and HELP are signed with (carriers require the
+    # business to be named); their wording, in each language, is the brand voice's
+    # (shared/voice/voice.yaml, `sms`).
+    business_name: str = Field("Rapport", min_length=1, max_length=60)
     # Eight UCS-2 segments (536 characters) hold the longest reply of the voice library in
     # accented languages, a first message with its disclosure; English fits in three.
     max_segments: int = Field(8, ge=1, le=10)
@@ -91,6 +77,13 @@ class SmsSettings(MediaSettings):
                 "(webhook signatures cannot be checked without it)"
             )
         return value
+
+    @field_validator("business_name")
+    @classmethod
+    def _business_named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("RAPPORT_SMS_BUSINESS_NAME is blank: carriers require the name")
+        return value.strip()
 
     @field_validator("account_sid")
     @classmethod

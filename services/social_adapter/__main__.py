@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import httpx
 from aiohttp import web
-from rapport.events.v1 import messages_pb2
 
 from services.social_adapter.config import SocialAdapterSettings
 from services.social_adapter.context import ContextPort
@@ -29,7 +28,7 @@ from services.social_adapter.telegram import TelegramAdapter
 from services.social_adapter.whatsapp import ReplyWindowGuard, WhatsAppAdapter
 from shared.channels.adapter import ChannelAdapter
 from shared.channels.media import MediaEndpoint, OutgoingMedia, media_fetcher
-from shared.channels.outbound import OutboundDelivery
+from shared.channels.outbound import OUTBOUND_EVENTS, OutboundDelivery
 from shared.channels.webhooks import PublicUrls, WebhookIntake
 from shared.grpc.client import open_channel
 from shared.grpc.context_client import ContextClient
@@ -148,7 +147,7 @@ async def deliver_replies(
             consumer = EventConsumer(
                 bootstrap=settings.kafka_bootstrap,
                 group_id=f"{settings.consumer_group}.{channel}",
-                topics={topic: messages_pb2.SendMessage},
+                topics={topic: OUTBOUND_EVENTS},
                 dead_letters=publisher,
                 client_id=f"{settings.service_name}.{channel}",
             )

@@ -376,7 +376,7 @@ class ReplyWindowGuard:
 
         async def handle(event: Message) -> None:
             if not isinstance(event, messages_pb2.SendMessage):
-                await deliver(event)  # the delivery refuses it as a contract error
+                await deliver(event)  # nothing to guard: the delivery ignores or refuses it
                 return
             event_id = event.envelope.event_id
             self._in_flight[event_id] = event

@@ -6,13 +6,13 @@ import asyncio
 import logging
 
 from aiohttp import web
-from rapport.events.v1 import messages_pb2
 
 from services.web_adapter.config import WebAdapterSettings
 from services.web_adapter.handlers import CHANNEL, HeldHandover, ReplyDelivery
 from services.web_adapter.held import HeldReplies
 from services.web_adapter.http_app import create_app
 from services.web_adapter.sockets import VisitorSockets
+from shared.channels.outbound import OUTBOUND_EVENTS
 from shared.kafka.consumer import EventConsumer
 from shared.kafka.producer import EventPublisher
 from shared.kafka.topics import outbound_topic
@@ -52,7 +52,7 @@ async def main(stop: asyncio.Event) -> None:
             bootstrap=settings.kafka_bootstrap,
             group_id=settings.consumer_group,
             group_instance_id=settings.instance_id,
-            topics={outbound_topic(CHANNEL): messages_pb2.SendMessage},
+            topics={outbound_topic(CHANNEL): OUTBOUND_EVENTS},
             dead_letters=publisher,
             client_id=settings.service_name,
         )

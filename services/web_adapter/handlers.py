@@ -1,4 +1,5 @@
-"""The web adapter's use cases: publish what a visitor wrote, deliver what Rapport answers."""
+"""The web adapter's use cases: publish what a visitor wrote, deliver what Rapport answers
+(and, while the bot prepares an answer, tell the chat page so)."""
 
 from __future__ import annotations
 
@@ -84,6 +85,16 @@ def reply_frame(event: messages_pb2.SendMessage) -> dict[str, Any]:
     }
 
 
+def typing_frame(event: messages_pb2.PreparingReply) -> dict[str, Any]:
+    """The frame that shows the chat page's typing indicator until the reply comes."""
+    return {
+        "type": "typing",
+        "event_id": event.envelope.event_id,
+        "in_reply_to": event.in_reply_to,
+        "sender_name": event.sender_name,
+    }
+
+
 async def report_delivered(publisher: PublisherPort, event: messages_pb2.SendMessage) -> None:
     """Tell the rest of Rapport (the desk's delivery marks) that the visitor has the reply."""
     await publisher.publish(
@@ -132,7 +143,12 @@ class HeldHandover:
 
 class ReplyDelivery:
     """Delivers ``SendMessage`` events to visitors' sockets, once each, and reports how it
-    went; a reply for a visitor with no open socket is held durably until they return."""
+    went; a reply for a visitor with no open socket is held durably until they return.
+
+    A ``PreparingReply`` (the bot is preparing a reply) becomes a ``typing`` frame for the
+    visitor's open sockets, once: no more than a hint, it is neither held for a visitor
+    who is away (the reply will be) nor reported on.
+    """
 
     def __init__(
         self,
@@ -147,6 +163,10 @@ class ReplyDelivery:
         self._seen = seen or SeenIds()
 
     async def __call__(self, event: Message) -> None:
+        if isinstance(event, messages_pb2.PreparingReply):
+            if self._seen.add(event.envelope.event_id):
+                await self._sockets.deliver(event.envelope.customer.address, typing_frame(event))
+            return
         if not isinstance(event, messages_pb2.SendMessage):
             raise ContractError(f"unexpected event {event.DESCRIPTOR.full_name}")
         envelope = event.envelope

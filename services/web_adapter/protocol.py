@@ -12,8 +12,14 @@ Server → client::
 
     {"type": "welcome", "visitor": "...", "conversation_id": "..."}
     {"type": "ack", "event_id": "...", "client_message_id": "..."}
-    {"type": "reply", "event_id": "...", "text": "...", "sender": "bot", ...}
+    {"type": "typing", "event_id": "...", "in_reply_to": "...", "sender_name": "..."}
+    {"type": "reply", "event_id": "...", "in_reply_to": "...", "text": "...", "sender": "bot", ...}
     {"type": "error", "code": "invalid_json", "message": "..."}
+
+``typing`` says the bot is preparing the reply to the message whose event id (its
+``ack``) is ``in_reply_to``: the page shows its typing indicator until a reply with that
+``in_reply_to`` comes, or a while has passed. Rapport sends it only when the bot is going
+to answer, never while a person is in charge; a visitor who was away gets the reply alone.
 
 Text is cleaned by the shared edge rules (``shared/channels/edge.py``), as on every other
 channel: a lone surrogate becomes U+FFFD and control characters are dropped, so a

@@ -1,6 +1,8 @@
 """Outbound delivery shared by every adapter: dedupe → guard → render → send → report.
 
-Consumes ``SendMessage`` events for one channel. A send the platform fails temporarily
+Consumes ``SendMessage`` events for one channel (its outbound topic also carries
+``PreparingReply``, the bot's "a reply is coming", which these platforms are not told:
+see :data:`OUTBOUND_EVENTS`). A send the platform fails temporarily
 (5xx, 429, timeout) is retried with exponential back-off; after the last try, or when
 the platform refuses for good, the delivery is reported FAILED with the platform's error
 (``error_code`` is the platform's own code) and the event goes to the dead-letter topic
@@ -58,6 +60,14 @@ class Refusal:
     code: RefusalCode
     text: str
 
+
+OUTBOUND_EVENTS: tuple[type[Message], ...] = (
+    messages_pb2.SendMessage,
+    messages_pb2.PreparingReply,
+)
+"""What an outbound topic carries, and so what its consumers must accept: replies to
+deliver, and the signal that the bot is preparing one (a typing indicator, shown by the
+channels that can and ignored by the others)."""
 
 SendGuard = Callable[[OutboundMessage], Awaitable[Refusal | None]]
 """Returns why a message must not be sent, or None to let it go."""
@@ -123,6 +133,10 @@ class OutboundDelivery:
         self._seen = seen or SeenIds()
 
     async def __call__(self, event: Message) -> None:
+        if isinstance(event, messages_pb2.PreparingReply):
+            # A bot's typing indicator is not worth a platform call (SMS has none; the
+            # social platforms' would cost a request per reply): the reply itself follows.
+            return
         if not isinstance(event, messages_pb2.SendMessage):
             raise ContractError(f"unexpected event {event.DESCRIPTOR.full_name}")
         channel = self._adapter.name

@@ -37,6 +37,8 @@ OPEN_METHOD_PREFIXES = (
     "/grpc.reflection.v1alpha.ServerReflection/",
     "/grpc.reflection.v1.ServerReflection/",
 )
+UNAUTHENTICATED_ACTOR = "unauthenticated"
+"""The audit actor of a call no token vouched for, whoever it says it acts for."""
 REFUSAL = "unauthenticated: send this service's gRPC token"
 """What a refused caller hears: never whether its token was missing, malformed or unknown."""
 
@@ -61,6 +63,19 @@ def owner_of(token: bytes, tokens: Mapping[str, bytes]) -> str | None:
         if hmac.compare_digest(token, expected):
             owner = name
     return owner
+
+
+def attributed_actor(caller: str | None, claimed: str) -> str:
+    """Who an audited action is recorded against: the authenticated caller's name, then
+    the person it says it acts for (``agent_desk:<account id>``).
+
+    The caller's part comes from its token, so a service can only speak for its own
+    people; a call no token vouched for (a server that checks none) is recorded as
+    unauthenticated and its claim is dropped, so nobody can pass as someone else.
+    """
+    if caller is None:
+        return UNAUTHENTICATED_ACTOR
+    return f"{caller}:{claimed}" if claimed else caller
 
 
 def accepted_callers(settings: GrpcServerSettings) -> Mapping[str, str]:

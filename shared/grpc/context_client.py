@@ -49,10 +49,16 @@ class ContextClient:
     async def resolve_customer(
         self, channel: envelope_pb2.Channel, address: str, display_name: str, seen_at: Timestamp
     ) -> context_pb.Customer:
+        return (await self.resolve_address(channel, address, display_name, seen_at)).customer
+
+    async def resolve_address(
+        self, channel: envelope_pb2.Channel, address: str, display_name: str, seen_at: Timestamp
+    ) -> context_pb.ResolveCustomerResponse:
+        """The customer behind ``address``, with the address's own identity (its consent)."""
         request = context_pb.ResolveCustomerRequest(
             channel=channel, address=address, display_name=display_name, seen_at=seen_at
         )
-        return (await self._resolutions.submit(request)).customer
+        return await self._resolutions.submit(request)
 
     async def append_turn(
         self, customer_id: str, turn: context_pb.Turn
@@ -121,9 +127,64 @@ class ContextClient:
         )
         return list(response.turns)
 
-    async def update_consent(self, customer_id: str, *, sms_opted_out: bool) -> context_pb.Consent:
+    async def update_address_consent(
+        self, channel: envelope_pb2.Channel, address: str, *, opted_out: bool, seen_at: Timestamp
+    ) -> context_pb.UpdateAddressConsentResponse:
+        """Record what the address itself asked (STOP, START), for that address alone."""
+        request = context_pb.UpdateAddressConsentRequest(
+            channel=channel, address=address, opted_out=opted_out, seen_at=seen_at
+        )
+        response: context_pb.UpdateAddressConsentResponse = await call(
+            self._stub.UpdateAddressConsent, request, deadline_seconds=self._deadline
+        )
+        return response
+
+    # The customer's rights, exercised by an operator (``actor``: their account, which the
+    # context service records after this service's own authenticated name).
+
+    async def find_customers(self, query: str) -> list[context_pb.CustomerRecord]:
+        """Customers matching an id, part of a name, an address or handle, a phone number
+        or an email they gave; each with every id and conversation they are known by."""
+        request = context_pb.FindCustomersRequest(query=query)
+        response: context_pb.FindCustomersResponse = await call(
+            self._stub.FindCustomers, request, deadline_seconds=self._deadline
+        )
+        return list(response.customers)
+
+    async def export_customer(self, customer_id: str, actor: str) -> str:
+        """Every row the context service holds about the customer, as one JSON document."""
+        request = context_pb.ExportCustomerRequest(customer_id=customer_id, actor=actor)
+        response: context_pb.ExportCustomerResponse = await call(
+            self._stub.ExportCustomer, request, deadline_seconds=self._deadline
+        )
+        return response.json
+
+    async def erase_customer(self, customer_id: str, actor: str, reason: str) -> dict[str, int]:
+        """Delete every row about the customer (tombstones stay); rows deleted by table."""
+        request = context_pb.EraseCustomerRequest(
+            customer_id=customer_id, actor=actor, reason=reason
+        )
+        response: context_pb.EraseCustomerResponse = await call(
+            self._stub.EraseCustomer, request, deadline_seconds=self._deadline
+        )
+        return dict(response.deleted)
+
+    async def update_consent(
+        self,
+        customer_id: str,
+        actor: str,
+        *,
+        emotion_analysis_allowed: bool | None = None,
+        marketing_allowed: bool | None = None,
+        sms_opted_out: bool | None = None,
+    ) -> context_pb.Consent:
+        """Change what the customer agreed to; a flag left None is not changed."""
         request = context_pb.UpdateConsentRequest(
-            customer_id=customer_id, sms_opted_out=sms_opted_out
+            customer_id=customer_id,
+            actor=actor,
+            emotion_analysis_allowed=emotion_analysis_allowed,
+            marketing_allowed=marketing_allowed,
+            sms_opted_out=sms_opted_out,
         )
         response: context_pb.Consent = await call(
             self._stub.UpdateConsent, request, deadline_seconds=self._deadline

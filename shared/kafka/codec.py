@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from typing import TypeVar
 
 from google.protobuf.message import DecodeError, Message
@@ -113,6 +114,20 @@ def decode(value: bytes | None, headers: Headers, event_type: type[Event]) -> Ev
         raise ContractError(f"{expected} record does not parse: {exc}") from exc
     validate_envelope(envelope_of(event), expected)
     return event
+
+
+def decode_one_of(
+    value: bytes | None, headers: Headers, event_types: Sequence[type[Message]]
+) -> Message:
+    """Parse a record into whichever of ``event_types`` its ``event-type`` header names: a
+    topic may carry more than one (an outbound topic: replies, and the signal that one is
+    being prepared); :class:`ContractError` when it names none of them."""
+    declared = dict(headers).get(EVENT_TYPE_HEADER, b"").decode(errors="replace")
+    for event_type in event_types:
+        if event_type.DESCRIPTOR.full_name == declared:
+            return decode(value, headers, event_type)
+    expected = " or ".join(repr(event_type.DESCRIPTOR.full_name) for event_type in event_types)
+    raise ContractError(f"record declares event type {declared!r}, expected {expected}")
 
 
 def validate_envelope(envelope: envelope_pb2.Envelope, event_name: str) -> None:

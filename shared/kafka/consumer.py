@@ -54,7 +54,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from google.protobuf.message import Message
 
 from shared.errors import ContractError, DependencyUnavailableError, RapportError
-from shared.kafka.codec import Headers, decode, envelope_of
+from shared.kafka.codec import Headers, decode_one_of, envelope_of
 from shared.kafka.connect import start_client
 from shared.kafka.producer import EventPublisher
 from shared.kafka.topics import DEAD_LETTER
@@ -173,7 +173,8 @@ class _FinishBeforeHandingOver(ConsumerRebalanceListener):  # type: ignore[misc]
 class EventConsumer:
     """A consumer group member that feeds decoded events to one handler.
 
-    ``topics`` maps each topic to the protobuf type its records hold. ``run`` returns
+    ``topics`` maps each topic to the protobuf type its records hold, or to the types
+    when it carries several (told apart by their ``event-type`` header). ``run`` returns
     after ``stop`` is set and the records already fetched are handled and committed.
     """
 
@@ -182,7 +183,7 @@ class EventConsumer:
         *,
         bootstrap: str,
         group_id: str,
-        topics: Mapping[str, type[Message]],
+        topics: Mapping[str, type[Message] | tuple[type[Message], ...]],
         dead_letters: EventPublisher,
         client_id: str,
         max_attempts: int = 3,
@@ -198,7 +199,10 @@ class EventConsumer:
     ) -> None:
         self._bootstrap = bootstrap
         self._group_id = group_id
-        self._topics = dict(topics)
+        self._topics = {
+            topic: types if isinstance(types, tuple) else (types,)
+            for topic, types in topics.items()
+        }
         self._dead_letters = dead_letters
         self._client_id = client_id
         self._max_attempts = max_attempts
@@ -411,7 +415,7 @@ class EventConsumer:
         started = time.perf_counter()
         headers: Headers = list(record.headers)
         try:
-            event = decode(record.value, headers, self._topics[record.topic])
+            event = decode_one_of(record.value, headers, self._topics[record.topic])
             envelope = envelope_of(event)
             # Every log line of the handling names its conversation and trace.
             with log_context(

@@ -76,6 +76,12 @@ ORDER_STATUSES = (
 """What the bot can say of an order, whatever the shop calls it (shop/order.py maps)."""
 _NO_SLOTS: frozenset[str] = frozenset()
 
+SMS_TEXTS = {"opted_out": "START", "opted_in": "STOP", "help": "STOP"}
+"""What the SMS adapter texts back to the carriers' keywords (STOP, START, HELP), each
+with the keyword it must name to be compliant: how to opt back in once opted out, how to
+opt out otherwise."""
+_BUSINESS_SLOTS = frozenset({"business"})
+
 _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]")
 
 
@@ -198,6 +204,8 @@ class Library:
     # The answers did not help and a person is taking over: sorry, before the hand-over.
     knowledge_not_helped: str
     orders: OrderSentences
+    # The SMS adapter's answers to the carriers' keywords, by SMS_TEXTS key.
+    sms: Mapping[str, str]
     day_format: str
     months: tuple[str, ...]
     sign_off: str = ""
@@ -275,6 +283,17 @@ def _order_sentences(raw: Any, where: str) -> OrderSentences:
             for name in ORDER_STATUSES
         },
     )
+
+
+def _sms_texts(raw: Any, where: str) -> dict[str, str]:
+    """The answers to the carriers' keywords, each naming the business and its keyword."""
+    texts = {key: _sentence(raw, key, where, _BUSINESS_SLOTS) for key in SMS_TEXTS}
+    for key, text in texts.items():
+        if _slots_in(text) != _BUSINESS_SLOTS:
+            raise VoiceError(f"voice.yaml: {where}.{key} must name the business ({{business}})")
+        if SMS_TEXTS[key] not in text:
+            raise VoiceError(f"voice.yaml: {where}.{key} must say to reply {SMS_TEXTS[key]}")
+    return texts
 
 
 def _names(value: Any, where: str) -> tuple[str, ...]:
@@ -484,6 +503,7 @@ class Voice:
                 knowledge, "not_helped", f"{where}.knowledge", _NO_SLOTS
             ),
             orders=_order_sentences(_require(raw, "orders", where), f"{where}.orders"),
+            sms=_sms_texts(_require(raw, "sms", where), f"{where}.sms"),
             day_format=_text(_require(raw, "day_format", where), where, _DAY_SLOTS),
             months=months,
             sign_off=_text(sign_off, f"persona.sign_off.{code}", _NO_SLOTS),
@@ -541,6 +561,8 @@ class Voice:
             yield f"{code}.knowledge.offer_person", lib.offer_person
             yield f"{code}.knowledge.glad", lib.knowledge_glad
             yield f"{code}.knowledge.not_helped", lib.knowledge_not_helped
+            for key, text in lib.sms.items():
+                yield f"{code}.sms.{key}", text
             yield f"{code}.sign_off", lib.sign_off
 
     def _check(self, sentence: str, where: str) -> None:
@@ -631,6 +653,12 @@ class Voice:
 
     def offer_person(self, language: str) -> str:
         return self.libraries[self.resolve(language)[0]].offer_person
+
+    def sms_text(self, language: str, key: str, business: str) -> Reply:
+        """What the SMS adapter texts back to a carrier keyword (``key`` of SMS_TEXTS), in
+        ``language`` (the default when the library has not got it), signed ``business``."""
+        used = self.resolve(language)[0]
+        return Reply(self.libraries[used].sms[key].format(business=business), used)
 
     def handoff_note(self, language: str) -> str:
         return self.libraries[self.resolve(language)[0]].handoff_note

@@ -10,7 +10,8 @@ import aiohttp
 
 
 class ChatClient:
-    """Speaks the widget's JSON protocol; collects replies as they arrive."""
+    """Speaks the widget's JSON protocol; collects replies (and the word that one is
+    being prepared) as they arrive."""
 
     def __init__(
         self,
@@ -25,6 +26,7 @@ class ChatClient:
         self.replies: list[dict[str, Any]] = []
         self.acks: list[dict[str, Any]] = []
         self.errors: list[dict[str, Any]] = []
+        self.typing: list[dict[str, Any]] = []
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
@@ -41,9 +43,13 @@ class ChatClient:
             if frame.type != aiohttp.WSMsgType.TEXT:
                 continue
             data = json.loads(frame.data)
-            {"reply": self.replies, "ack": self.acks, "error": self.errors}[data["type"]].append(
-                data
-            )
+            frames = {
+                "reply": self.replies,
+                "ack": self.acks,
+                "error": self.errors,
+                "typing": self.typing,
+            }
+            frames[data["type"]].append(data)
 
     async def say(self, text: str, client_message_id: str = "") -> None:
         await self.socket.send_json(

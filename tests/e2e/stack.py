@@ -52,6 +52,8 @@ class Stack:
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: dict[str, IO[bytes]] = field(default_factory=dict)
+    # Settings of one service alone, over ``env`` (each gRPC caller's own token).
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         names = (
@@ -205,7 +207,7 @@ class Stack:
         self.processes[service] = subprocess.Popen(
             [sys.executable, "-m", f"services.{service}"],
             cwd=REPO_ROOT,
-            env=self.env,
+            env={**self.env, **self.service_env.get(service, {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -26,12 +26,15 @@ CHROMIUM_ARGS = [
 
 
 @asynccontextmanager
-async def chat_page(stack: Stack) -> AsyncIterator[Page]:
-    """The chat page in a fresh Chromium, connected."""
+async def chat_page(stack: Stack, init_script: str = "") -> AsyncIterator[Page]:
+    """The chat page in a fresh Chromium, connected; ``init_script`` runs before the
+    page's own."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page()
+            if init_script:
+                await page.add_init_script(init_script)
             await page.goto(stack.web_url)
             await expect(page.locator("#status")).to_have_text("online")
             yield page
@@ -60,6 +63,62 @@ async def test_the_conversation_is_a_live_region_screen_readers_announce(stack: 
         await page.keyboard.press("Enter")
         await expect(conversation.locator(".message--bot")).to_have_count(1, timeout=5000)
         await expect(conversation).not_to_have_attribute("aria-busy", "true")
+
+
+# What the page shows, in the order it shows it: the typing indicator appearing and
+# going ("typing: <its text>", "typing gone") and each message added ("<kind>: <text>").
+WATCH_THE_PAGE = """
+window.__shown = [];
+document.addEventListener("DOMContentLoaded", () => {
+  const typing = document.getElementById("typing");
+  let said = typing.textContent;
+  new MutationObserver((records) => {
+    for (const record of records) {
+      if (typing.contains(record.target) && said !== typing.textContent) {
+        said = typing.textContent;
+        window.__shown.push(said ? "typing: " + said : "typing gone");
+      }
+      for (const node of record.addedNodes) {
+        if (node.classList && node.classList.contains("message")) {
+          window.__shown.push(node.className.split("--")[1] + ": " + node.textContent);
+        }
+      }
+    }
+  }).observe(document.querySelector("main"), { subtree: true, childList: true });
+});
+"""
+
+
+async def test_the_typing_indicator_shows_only_when_the_bot_prepares_a_reply(stack: Stack) -> None:
+    """Rapport says when the bot is preparing a reply: the indicator shows before the
+    bot's answer, not after a message nobody answers at once. Handed over to a person,
+    the bot stays quiet and the desk answers (the place in line): no indicator then."""
+    async with chat_page(stack, WATCH_THE_PAGE) as page:
+        bot = page.locator(".message--bot")
+        await page.fill("#text", "I want to talk to a real person please")
+        await page.keyboard.press("Enter")
+        await expect(bot.first).to_contain_text("member of our team", timeout=10_000)
+        await expect(bot.nth(1)).to_contain_text("You are number", timeout=20_000)
+        await expect(page.locator("#typing")).to_be_empty()
+
+        await page.fill("#text", "Hello? Is anyone there?")
+        await page.keyboard.press("Enter")
+        # Waiting for a person: the desk answers with the place in line (after its guard
+        # against floods), the bot says nothing.
+        await expect(bot.nth(2)).to_contain_text("You are number", timeout=40_000)
+
+        shown = await page.evaluate("window.__shown")
+        asked = shown.index("customer: I want to talk to a real person please")
+        holding = next(i for i, seen in enumerate(shown) if "member of our team" in seen)
+        assert shown[asked + 1 : holding] == [
+            "typing: Rapport assistant is typing…",
+            "typing gone",
+        ], shown
+        again = shown.index("customer: Hello? Is anyone there?")
+        assert not [seen for seen in shown[again:] if seen.startswith("typing")], shown
+        await expect(page.locator("#typing")).to_be_empty()
+        # Said to screen readers too: a status message, in the page even while empty.
+        await expect(page.locator("#typing")).to_have_attribute("role", "status")
 
 
 async def test_a_customer_is_answered_from_the_knowledge_and_the_shop_then_gets_a_person(

@@ -11,6 +11,7 @@ import pytest
 from playwright.async_api import FrameLocator, Page, ViewportSize, async_playwright, expect
 from rapport.events.v1 import messages_pb2
 
+from shared.kafka.codec import EVENT_TYPE_HEADER
 from shared.kafka.producer import EventPublisher
 from shared.kafka.topics import outbound_topic
 from tests.e2e.stack import Stack
@@ -81,7 +82,10 @@ async def _first_reply(stack: Stack, visitor: str) -> messages_pb2.SendMessage:
     [record] = await read_until(
         stack.kafka_bootstrap,
         outbound_topic("web"),
-        lambda r: messages_pb2.SendMessage.FromString(r.value).envelope.customer.address == visitor,
+        lambda r: (
+            dict(r.headers)[EVENT_TYPE_HEADER] == b"rapport.events.v1.SendMessage"
+            and messages_pb2.SendMessage.FromString(r.value).envelope.customer.address == visitor
+        ),
     )
     return messages_pb2.SendMessage.FromString(record.value)
 

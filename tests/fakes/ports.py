@@ -94,12 +94,13 @@ def keyword_vector(text: str) -> list[float]:
 
 
 class InMemoryContext:
-    """Customers by address with consent, turns by event id, the newest slot per name;
-    erased addresses are refused."""
+    """Customers by address with consent (SMS opt-outs per address), turns by event id,
+    the newest slot per name; erased addresses are refused."""
 
     def __init__(self) -> None:
         self.customers: dict[tuple[int, str], str] = {}
         self.consent: dict[str, context_pb.Consent] = {}
+        self.opted_out: set[tuple[int, str]] = set()
         self.erased: set[tuple[int, str]] = set()
         self.turns: dict[str, context_pb.Turn] = {}
         self.sequences: defaultdict[str, int] = defaultdict(int)
@@ -173,7 +174,12 @@ class InMemoryContext:
         turns = [t for e, t in self.turns.items() if self.turn_customer[e] == customer_id]
         state = self.states.get(conversation_id, context_pb.CONVERSATION_STATE_BOT)
         identities = [
-            context_pb.Identity(channel=channel, address=address, verified=True)  # type: ignore[arg-type]
+            context_pb.Identity(
+                channel=channel,  # type: ignore[arg-type]
+                address=address,
+                verified=True,
+                opted_out=(channel, address) in self.opted_out,
+            )
             for (channel, address), owner in self.customers.items()
             if owner == customer_id
         ]

@@ -210,9 +210,15 @@ async def page_token(browser: aiohttp.ClientSession, path: str = "/") -> str:
 
 
 async def seeded_handoff(
-    desk: Desk, *, intent: str = "", ago: timedelta = timedelta()
+    desk: Desk,
+    *,
+    intent: str = "",
+    ago: timedelta = timedelta(),
+    language: str = "en",
+    skills: tuple[str, ...] = ("language:en",),
 ) -> handoff_pb2.HandoffRequested:
-    """A customer with history in the context service, handed off to the desk ``ago``."""
+    """A customer with history in the context service, handed off to the desk ``ago``
+    (writing ``language``, needing ``skills``)."""
     visitor = f"visitor-{uuid.uuid4().hex[:8]}"
     conversation_id = thread_conversation_id("web", visitor)
     customer = (
@@ -270,8 +276,8 @@ async def seeded_handoff(
             )
         ],
         priority=0.7,
-        language="en",
-        required_skills=["language:en"],
+        language=language,
+        required_skills=skills,
         trajectory=[
             handoff_pb2.EmotionReading(dominant_emotion="anger", sentiment_score=-0.6),
             handoff_pb2.EmotionReading(dominant_emotion="neutral", sentiment_score=0.1),

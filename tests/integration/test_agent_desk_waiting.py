@@ -209,7 +209,7 @@ async def test_a_wait_over_the_limit_is_apologised_for_once_and_shown_overdue(
         before = sample("rapport_desk_overdue_tickets_total", channel="web")
         stop = asyncio.Event()
         async with desk.parts.live.subscribe() as changes:
-            sweeping = asyncio.create_task(desk.parts.desk.notices.run(0.05, stop))
+            sweeping = asyncio.create_task(desk.parts.desk.run_sweeps(0.05, stop))
             first = await asyncio.wait_for(changes.get(), timeout=5)
             # The second ticket's wait passes 10 minutes now (handed off 9 minutes before
             # the real time of seeding, which the fake clock trails by the seeding itself).

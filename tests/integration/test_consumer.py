@@ -13,12 +13,14 @@ from prometheus_client import REGISTRY
 from rapport.common.v1 import envelope_pb2
 from rapport.events.v1 import messages_pb2
 
+from shared.channels.outbound import OUTBOUND_EVENTS, OutboundDelivery
 from shared.errors import DependencyUnavailableError, InvalidInputError
-from shared.kafka.codec import EVENT_TYPE_HEADER, new_envelope
+from shared.kafka.codec import EVENT_TYPE_HEADER, caused_by, new_envelope
 from shared.kafka.consumer import EventConsumer, Handler
 from shared.kafka.producer import EventPublisher
 from shared.kafka.topics import DEAD_LETTER
 from tests.conftest import unique
+from tests.fakes.channel import FakeChannelAdapter
 from tests.kafka_helpers import create_private_topic, eventually, read_until
 
 pytestmark = pytest.mark.integration
@@ -130,6 +132,59 @@ async def test_an_undecodable_record_is_dead_lettered_and_the_consumer_keeps_goi
     assert headers["dead-letter-kind"] == b"contract"
     assert b"ContractError" in headers["dead-letter-error"]
     assert await _committed(kafka_bootstrap, topic, group) == 2
+
+
+def _consumed(topic: str, outcome: str) -> float | None:
+    return REGISTRY.get_sample_value(
+        "rapport_kafka_records_consumed_total", {"topic": topic, "outcome": outcome}
+    )
+
+
+async def test_an_outbound_topic_carries_replies_and_the_signal_that_one_is_coming(
+    kafka_bootstrap: str, topic: str, publisher: EventPublisher
+) -> None:
+    """Its consumers take both, told apart by their event type: a channel that shows no
+    typing indicator lets the signal go and sends the reply; a record of a type the topic
+    does not carry is still a dead letter."""
+    customer = envelope_pb2.CustomerRef(channel=envelope_pb2.CHANNEL_TELEGRAM, address="u-1")
+    inbound = new_envelope(conversation_id="conv-1", channel=envelope_pb2.CHANNEL_TELEGRAM)
+    signal = messages_pb2.PreparingReply(
+        envelope=caused_by(inbound, "preparing", customer),
+        in_reply_to=inbound.event_id,
+        sender_name="Robin",
+    )
+    reply = messages_pb2.SendMessage(
+        envelope=caused_by(inbound, "reply", customer),
+        text="It is on its way",
+        in_reply_to=inbound.event_id,
+    )
+    for event in (signal, reply, _message("conv-1", "no outbound event")):
+        await publisher.publish(topic, event)
+
+    adapter, stop, group = FakeChannelAdapter(), asyncio.Event(), unique("group")
+    consumer = EventConsumer(
+        bootstrap=kafka_bootstrap,
+        group_id=group,
+        topics={topic: OUTBOUND_EVENTS},
+        dead_letters=publisher,
+        client_id="tests",
+    )
+    run = asyncio.create_task(consumer.run(OutboundDelivery(adapter, publisher), stop))
+    await eventually(lambda: _consumed(topic, "dead_lettered") == 1)
+    stop.set()
+    await run
+
+    assert [sent.text for sent in adapter.sent] == ["It is on its way"]
+    assert _consumed(topic, "handled") == 2
+    # One conversation, one partition, handled in order: the first dead letter of the
+    # topic is the record that is not an outbound event, not the signal before it.
+    [dead] = await read_until(
+        kafka_bootstrap,
+        DEAD_LETTER,
+        lambda r: dict(r.headers).get("dead-letter-topic") == topic.encode(),
+    )
+    assert dict(dead.headers)[EVENT_TYPE_HEADER] == b"rapport.events.v1.MessageReceived"
+    assert await _committed(kafka_bootstrap, topic, group) == 3
 
 
 async def test_retriable_failures_are_retried_and_refusals_are_dead_lettered(

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import grpc
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import REGISTRY
@@ -24,11 +26,12 @@ from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as pb
 from rapport.context.v1 import context_service_pb2_grpc as pb_grpc
 from sqlalchemy import JSON, Connection, String, Text, insert, inspect, select
+from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.context.__main__ import build
 from services.context.config import ContextSettings
-from services.context.database import create_engine, migrate
+from services.context.database import MIGRATIONS, create_engine, migrate
 from services.context.grpc_server import MAX_BATCH_ITEMS
 from services.context.models import AuditRow, Base, SlotRow
 from services.context.store import Store
@@ -293,7 +296,8 @@ async def test_an_operator_merge_keeps_both_histories_and_the_safer_consent(
     await say(service, first.customer_id, "conv-1", "one", channel=SMS)
     await say(service, second.customer_id, "conv-2", "two")
     await service.stub.UpdateConsent(
-        pb.UpdateConsentRequest(customer_id=second.customer_id, sms_opted_out=True), timeout=5
+        pb.UpdateConsentRequest(customer_id=second.customer_id, emotion_analysis_allowed=False),
+        timeout=5,
     )
     merged = await service.stub.MergeCustomers(
         pb.MergeCustomersRequest(
@@ -302,9 +306,99 @@ async def test_an_operator_merge_keeps_both_histories_and_the_safer_consent(
         timeout=5,
     )
     assert merged.customer.customer_id == first.customer_id
-    assert merged.customer.consent.sms_opted_out
+    assert not merged.customer.consent.emotion_analysis_allowed
     context = await context_of(service, second.customer_id)
     assert [t.text for t in context.recent_turns] == ["one", "two"]
+
+
+async def opt(
+    service: Service, address: str, opted_out: bool, seen_at: datetime | None = None
+) -> pb.UpdateAddressConsentResponse:
+    """The number ``address`` itself asks to opt out (STOP) or back in (START)."""
+    return await service.stub.UpdateAddressConsent(
+        pb.UpdateAddressConsentRequest(
+            channel=SMS,
+            address=address,
+            opted_out=opted_out,
+            seen_at=stamp(seen_at or datetime.now(UTC)),
+        ),
+        timeout=5,
+    )
+
+
+async def numbers_out(service: Service, customer_id: str) -> dict[str, bool]:
+    """Each SMS number of the customer and whether it is opted out."""
+    customer = (await context_of(service, customer_id)).customer
+    return {i.address: i.opted_out for i in customer.identities if i.channel == SMS}
+
+
+async def test_sms_consent_is_each_numbers_own_before_and_after_links_and_merges(
+    service: Service,
+) -> None:
+    a, b, c = "+447911123456", "+447911123457", "+447911123458"
+    stopped = await opt(service, "07911 123456", True)  # national format, region GB
+    assert stopped.changed and stopped.identity.address == a and stopped.identity.opted_out
+    assert stopped.identity.HasField("consent_updated_at")
+    assert stopped.customer.consent.sms_opted_out  # created by the STOP, as a first contact
+    assert not (await opt(service, a, True)).changed  # a second STOP changes nothing
+    owner = stopped.customer.customer_id
+    b_customer = await resolve(service, SMS, b)
+    assert not (await opt(service, b, False)).changed  # START from a number never out
+
+    started = await service.stub.StartIdentityLink(
+        pb.StartIdentityLinkRequest(customer_id=owner, channel=SMS, address=b), timeout=5
+    )
+    linked = await service.stub.ConfirmIdentityLink(
+        pb.ConfirmIdentityLinkRequest(
+            challenge_id=started.challenge_id, customer_id=owner, code=started.code
+        ),
+        timeout=5,
+    )
+    assert linked.merged and linked.customer.customer_id == owner
+    assert {i.address: i.opted_out for i in linked.customer.identities} == {a: True, b: False}
+    assert linked.customer.consent.sms_opted_out  # the protective view: one number is out
+
+    # STOP and START from B, after the link: A's STOP stands.
+    assert (await opt(service, b, True)).changed
+    restarted = await opt(service, b, False)
+    assert restarted.changed and restarted.customer.customer_id == owner
+    assert await numbers_out(service, b_customer.customer_id) == {a: True, b: False}
+    found = await service.stub.ResolveCustomer(
+        pb.ResolveCustomerRequest(channel=SMS, address=b), timeout=5
+    )
+    assert (found.identity.address, found.identity.opted_out) == (b, False)
+    assert (
+        await service.stub.ResolveCustomer(
+            pb.ResolveCustomerRequest(channel=SMS, address=a), timeout=5
+        )
+    ).identity.opted_out
+
+    # An operator merge with a customer whose number C opted out keeps all three as they are.
+    c_customer = (await opt(service, c, True)).customer
+    merged = await service.stub.MergeCustomers(
+        pb.MergeCustomersRequest(
+            customer_id=c_customer.customer_id, other_customer_id=owner, actor="op-7"
+        ),
+        timeout=5,
+    )
+    assert merged.customer.customer_id == owner
+    assert await numbers_out(service, owner) == {a: True, b: False, c: True}
+
+    # Only A's own START opts A back in; then nothing of the customer is opted out but C.
+    assert (await opt(service, a, False)).changed
+    assert await numbers_out(service, owner) == {a: False, b: False, c: True}
+    assert (await context_of(service, owner)).consent.sms_opted_out
+
+    # At the customer level an operator may opt every number out, never back in.
+    refused = pb.UpdateConsentRequest(customer_id=owner, sms_opted_out=False)
+    assert await status_of(service.stub.UpdateConsent(refused, timeout=5)) == (
+        grpc.StatusCode.INVALID_ARGUMENT
+    )
+    everything = await service.stub.UpdateConsent(
+        pb.UpdateConsentRequest(customer_id=owner, sms_opted_out=True), timeout=5
+    )
+    assert everything.sms_opted_out
+    assert await numbers_out(service, owner) == {a: True, b: True, c: True}
 
 
 async def test_turns_are_idempotent_and_strictly_ordered_under_concurrency(
@@ -688,6 +782,7 @@ async def test_export_holds_every_table_and_erasure_leaves_nothing(service: Serv
         ),
         timeout=5,
     )
+    await opt(service, "+447911123456", True)
     other = await resolve(service, WEB, "someone-else-entirely")
     await say(service, other.customer_id, "conv-other", "unrelated", attachments=[VOICE_NOTE])
 
@@ -712,6 +807,8 @@ async def test_export_holds_every_table_and_erasure_leaves_nothing(service: Serv
     ):
         assert exported[table], f"export has no {table}"
     assert [s["value"] for s in exported["customer_slots"]] == ["secret@example.com"]
+    [number] = [i for i in exported["identities"] if i["channel"] == SMS]
+    assert number["opted_out"] is True and number["consent_updated_at"]
     assert {t["text"] for t in exported["turns"]} == {"secret words one", "secret words two"}
     [with_attachments] = [t for t in exported["turns"] if t["attachments"]]
     assert [(a["reference"], a["kind"], a["place"]) for a in with_attachments["attachments"]] == [
@@ -1040,3 +1137,128 @@ async def test_the_migrations_build_exactly_the_schema_the_models_describe(
     finally:
         await engine.dispose()
     assert differences == []
+
+
+async def test_an_erased_numbers_opt_out_outlives_the_erasure_until_it_opts_back_in(
+    service: Service,
+) -> None:
+    stopped, texted = "+447911123456", "+447911123457"
+    customer = (await opt(service, stopped, True)).customer.customer_id
+    other = await resolve(service, SMS, texted)
+    await service.stub.MergeCustomers(
+        pb.MergeCustomersRequest(
+            customer_id=customer, other_customer_id=other.customer_id, actor="op-1"
+        ),
+        timeout=5,
+    )
+
+    async def erase(customer_id: str) -> None:
+        await service.stub.EraseCustomer(
+            pb.EraseCustomerRequest(customer_id=customer_id, actor="dpo", reason="request"),
+            timeout=5,
+        )
+
+    await erase(customer)
+    stored = " ".join(await _every_text_value(service.engine))
+    assert stopped not in stored and texted not in stored  # kept as keyed hashes only
+
+    # The person comes back: the number that said STOP is still not to be texted (nor
+    # confirmed as opted in until it says START); the other starts opted in.
+    again = await resolve(service, SMS, stopped, seen_at=datetime.now(UTC))
+    assert again.customer_id != customer
+    assert await numbers_out(service, again.customer_id) == {stopped: True}
+    later = await resolve(service, SMS, texted, seen_at=datetime.now(UTC))
+    assert await numbers_out(service, later.customer_id) == {texted: False}
+    # Linked for the first time since (no customer has it), it also comes opted out.
+    visitor = await resolve(service, WEB, "visitor-after-erasure")
+    await erase(again.customer_id)
+    started = await service.stub.StartIdentityLink(
+        pb.StartIdentityLinkRequest(customer_id=visitor.customer_id, channel=SMS, address=stopped),
+        timeout=5,
+    )
+    linked = await service.stub.ConfirmIdentityLink(
+        pb.ConfirmIdentityLinkRequest(
+            challenge_id=started.challenge_id, customer_id=visitor.customer_id, code=started.code
+        ),
+        timeout=5,
+    )
+    assert not linked.merged
+    assert {i.address: i.opted_out for i in linked.customer.identities if i.channel == SMS} == {
+        stopped: True
+    }
+
+    # Its own START opts it in; erased once more, nothing of the opt-out is left to keep.
+    assert (await opt(service, stopped, False)).changed
+    await erase(visitor.customer_id)
+    fresh = await resolve(service, SMS, stopped, seen_at=datetime.now(UTC))
+    assert await numbers_out(service, fresh.customer_id) == {stopped: False}
+
+
+async def test_the_migration_gives_every_sms_number_of_an_opted_out_customer_its_opt_out(
+    database_url: str,
+) -> None:
+    """0006 moves SMS consent from customers to their numbers, and back on a downgrade."""
+    engine = create_engine(database_url)
+    moment = datetime.now(UTC)
+    customers = [
+        ("c-out", True, [(SMS, "+447911123456"), (SMS, "+447911123457"), (WEB, "v-1")]),
+        ("c-in", False, [(SMS, "+447911123458")]),
+    ]
+
+    def migrate_to(revision: str, connection: Connection, down: bool = False) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+    def seed(connection: Connection) -> None:
+        migrate_to("0005", connection)
+        for customer_id, opted_out, identities in customers:
+            connection.execute(
+                sql(
+                    "INSERT INTO customers (id, display_name, preferred_language, "
+                    "preferred_channel, created_at, emotion_analysis_allowed, "
+                    "marketing_allowed, sms_opted_out, consent_updated_at) VALUES "
+                    "(:id, '', '', 2, :at, true, false, :out, :at)"
+                ),
+                {"id": customer_id, "at": moment, "out": opted_out},
+            )
+            for channel, address in identities:
+                connection.execute(
+                    sql(
+                        "INSERT INTO identities (customer_id, channel, address, verified, "
+                        "created_at) VALUES (:id, :channel, :address, true, :at)"
+                    ),
+                    {"id": customer_id, "channel": channel, "address": address, "at": moment},
+                )
+
+    def numbers(connection: Connection) -> dict[str, tuple[bool, bool]]:
+        rows = connection.execute(
+            sql("SELECT address, opted_out, consent_updated_at FROM identities")
+        )
+        return {address: (bool(out), since is not None) for address, out, since in rows}
+
+    def customers_out(connection: Connection) -> dict[str, bool]:
+        rows = connection.execute(sql("SELECT id, sms_opted_out FROM customers"))
+        return {customer_id: bool(out) for customer_id, out in rows}
+
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(seed)
+        await migrate(engine)
+        async with engine.connect() as connection:
+            upgraded = await connection.run_sync(numbers)
+        async with engine.begin() as connection:
+            await connection.run_sync(lambda sync: migrate_to("0005", sync, down=True))
+        async with engine.connect() as connection:
+            downgraded = await connection.run_sync(customers_out)
+    finally:
+        await engine.dispose()
+
+    assert upgraded == {
+        "+447911123456": (True, True),
+        "+447911123457": (True, True),
+        "v-1": (False, False),  # the web visitor's address has no SMS consent
+        "+447911123458": (False, False),
+    }
+    assert downgraded == {"c-out": True, "c-in": False}

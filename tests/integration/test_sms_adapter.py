@@ -12,6 +12,7 @@ import asyncio
 import json
 import random
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ import grpc
 import phonenumbers
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.context.v1 import context_service_pb2_grpc as context_grpc
@@ -248,12 +250,13 @@ async def test_a_forged_webhook_is_refused_and_not_published(
 
 
 async def consent_of(context_address: str, number: str) -> bool:
+    """Whether the number itself is opted out, as the context service keeps it."""
     async with grpc.aio.insecure_channel(context_address) as channel:
         response = await context_grpc.ContextServiceStub(channel).ResolveCustomer(
             context_pb.ResolveCustomerRequest(channel=envelope_pb2.CHANNEL_SMS, address=number),
             timeout=5,
         )
-    return bool(response.customer.consent.sms_opted_out)
+    return bool(response.identity.opted_out)
 
 
 async def test_nothing_is_sent_after_stop_until_start(
@@ -264,7 +267,7 @@ async def test_nothing_is_sent_after_stop_until_start(
     async with sms_adapter(kafka_bootstrap, context_address, twilio, topic) as sms:
         status, answer = await sms.text(inbound_params(number, "STOP"))
         assert status == 200
-        assert "<Message>You have been unsubscribed" in answer and "START" in answer
+        assert "<Message>Rapport: you are unsubscribed" in answer and "START" in answer
         assert await consent_of(context_address, number) is True
         (stop_event,) = await sms.inbound(number, 1)
         assert stop_event.text == "STOP"
@@ -275,7 +278,7 @@ async def test_nothing_is_sent_after_stop_until_start(
         assert twilio.sent_to(number) == []
 
         status, answer = await sms.text(inbound_params(number, "start"))
-        assert status == 200 and "<Message>You have been resubscribed" in answer
+        assert status == 200 and "<Message>Rapport: you are resubscribed" in answer
         assert await consent_of(context_address, number) is False
 
         allowed = await sms.reply(topic, number, "Welcome back!")
@@ -292,10 +295,10 @@ async def test_help_answers_and_changes_no_consent(
 ) -> None:
     number = new_number()
     async with sms_adapter(
-        kafka_bootstrap, context_address, twilio, private_topic, help_text="Acme: call 0800"
+        kafka_bootstrap, context_address, twilio, private_topic, business_name="Acme"
     ) as sms:
         status, answer = await sms.text(inbound_params(number, "help"))
-    assert status == 200 and "<Message>Acme: call 0800</Message>" in answer
+    assert status == 200 and "<Message>Acme customer service: reply to this message" in answer
     assert await consent_of(context_address, number) is False
 
 
@@ -306,7 +309,7 @@ async def test_each_keyword_is_confirmed_once_per_change_of_state_and_marked_for
     stop = inbound_params(number, "STOP")
     help_ = inbound_params(number, "HELP")
     async with sms_adapter(
-        kafka_bootstrap, context_address, twilio, private_topic, help_text="Acme: call 0800"
+        kafka_bootstrap, context_address, twilio, private_topic, business_name="Acme"
     ) as sms:
         answers = [
             (await sms.text(params))[1]
@@ -328,7 +331,7 @@ async def test_each_keyword_is_confirmed_once_per_change_of_state_and_marked_for
         True, False, False, True, False, True, False, False,
     ]  # fmt: skip
     assert "unsubscribed" in answers[0] and "resubscribed" in answers[3]
-    assert "Acme: call 0800" in answers[5]
+    assert "Acme customer service" in answers[5]
     assert opted_out is False
     assert [(e.text, e.compliance_keyword) for e in events] == [
         ("STOP", "stop"),
@@ -338,6 +341,147 @@ async def test_each_keyword_is_confirmed_once_per_change_of_state_and_marked_for
         ("HELP", "help"),
         ("sentinel", ""),
     ]
+
+
+async def test_stop_wait_start_help_words_and_a_replayed_stop_are_each_answered_once(
+    kafka_bootstrap: str, context_address: str, twilio: FakeTwilio, private_topic: str
+) -> None:
+    """The acceptance flow at the adapter: one confirmation per change of the number's
+    state, HELP each time, nothing else; the bot's greeting to an opted-out number is
+    refused (the end-to-end test shows the bot does not even try)."""
+    number = new_number()
+    flow = [
+        ("STOP", "Rapport: you are unsubscribed"),
+        ("are you there?", None),
+        ("START", "Rapport: you are resubscribed"),
+        ("HELP", "Rapport customer service: reply to this message"),
+        ("stop texting me please", "Rapport: you are unsubscribed"),
+        ("STOP", None),  # sent again: a new MessageSid, the same text
+        ("sentinel", None),
+    ]
+    answers = []
+    async with sms_adapter(kafka_bootstrap, context_address, twilio, private_topic) as sms:
+        for text, _ in flow:
+            status, answer = await sms.text(inbound_params(number, text))
+            assert status == 200
+            answers.append(answer)
+            if text == "are you there?":
+                greeting = await sms.reply(private_topic, number, "Hi, I'm Rapport assistant.")
+                refused = await sms.report(number, greeting)
+        events = await sms.received_until(number, "sentinel")
+        opted_out = await consent_of(context_address, number)
+
+    for (text, expected), answer in zip(flow, answers, strict=True):
+        assert answer.count("<Message>") == (expected is not None), (text, answer)
+        assert expected is None or f"<Message>{expected}" in answer, (text, answer)
+    assert [(e.text, e.compliance_keyword) for e in events] == [
+        ("STOP", "stop"),
+        ("are you there?", ""),
+        ("START", "start"),
+        ("HELP", "help"),
+        ("stop texting me please", ""),
+        ("STOP", "stop"),
+        ("sentinel", ""),
+    ]
+    assert len({e.envelope.event_id for e in events}) == len(flow)
+    assert (refused.state, refused.error_code) == (messages_pb2.DELIVERY_STATE_FAILED, "opted_out")
+    assert opted_out is True
+    assert twilio.sent_to(number) == []
+
+
+async def wrote(context_address: str, number: str, text: str, language: str) -> None:
+    """Store a turn of ``number``'s in ``language``, as the orchestrator does."""
+    async with grpc.aio.insecure_channel(context_address) as channel:
+        stub = context_grpc.ContextServiceStub(channel)
+        customer = await stub.ResolveCustomer(
+            context_pb.ResolveCustomerRequest(channel=envelope_pb2.CHANNEL_SMS, address=number),
+            timeout=5,
+        )
+        sent_at = Timestamp()
+        sent_at.GetCurrentTime()
+        turn = context_pb.Turn(
+            event_id=str(uuid.uuid4()),
+            conversation_id=thread_conversation_id("sms", number),
+            role=context_pb.ROLE_CUSTOMER,
+            text=text,
+            channel=envelope_pb2.CHANNEL_SMS,
+            occurred_at=sent_at,
+            language=language,
+        )
+        await stub.AppendTurn(
+            context_pb.AppendTurnRequest(customer_id=customer.customer.customer_id, turn=turn),
+            timeout=5,
+        )
+
+
+async def test_keywords_are_answered_in_the_language_the_customer_last_wrote_in(
+    kafka_bootstrap: str, context_address: str, twilio: FakeTwilio, private_topic: str
+) -> None:
+    number = new_number()
+    await wrote(context_address, number, "¿Dónde está mi pedido?", "es")
+    async with sms_adapter(kafka_bootstrap, context_address, twilio, private_topic) as sms:
+        answers = [
+            (await sms.text(inbound_params(number, text)))[1]
+            for text in ("STOP", "HELP", "START", "Bitte schreiben Sie mir nicht mehr")
+        ]
+
+    assert "<Message>Rapport: te has dado de baja" in answers[0]
+    assert "<Message>Atención al cliente de Rapport" in answers[1]
+    assert "<Message>Rapport: te has vuelto a suscribir" in answers[2]
+    # An opt-out in words is answered in the language of its words.
+    assert "<Message>Rapport: Sie sind abgemeldet" in answers[3]
+
+
+async def link(context_address: str, customer_of: str, number: str) -> context_pb.Customer:
+    """Prove that the customer texting from ``customer_of`` also owns ``number`` (the code
+    sent there, typed back), as the identity link does; the linked customer."""
+    async with grpc.aio.insecure_channel(context_address) as channel:
+        stub = context_grpc.ContextServiceStub(channel)
+        owner = await stub.ResolveCustomer(
+            context_pb.ResolveCustomerRequest(
+                channel=envelope_pb2.CHANNEL_SMS, address=customer_of
+            ),
+            timeout=5,
+        )
+        customer_id = owner.customer.customer_id
+        started = await stub.StartIdentityLink(
+            context_pb.StartIdentityLinkRequest(
+                customer_id=customer_id, channel=envelope_pb2.CHANNEL_SMS, address=number
+            ),
+            timeout=5,
+        )
+        linked = await stub.ConfirmIdentityLink(
+            context_pb.ConfirmIdentityLinkRequest(
+                challenge_id=started.challenge_id, customer_id=customer_id, code=started.code
+            ),
+            timeout=5,
+        )
+    return linked.customer
+
+
+async def test_two_linked_numbers_of_one_customer_keep_their_own_consent(
+    kafka_bootstrap: str, context_address: str, twilio: FakeTwilio, private_topic: str
+) -> None:
+    first, second = new_number(), new_number()
+    async with sms_adapter(kafka_bootstrap, context_address, twilio, private_topic) as sms:
+        assert "unsubscribed" in (await sms.text(inbound_params(first, "STOP")))[1]
+        await sms.text(inbound_params(second, "hi, it's me on my other phone"))
+        customer = await link(context_address, first, second)  # two customers become one
+        answers = [
+            (await sms.text(inbound_params(second, text)))[1] for text in ("START", "STOP", "START")
+        ]
+        to_first = await sms.report(first, await sms.reply(private_topic, first, "Hello?"))
+        to_second = await sms.report(second, await sms.reply(private_topic, second, "Hello!"))
+        consent = {n: await consent_of(context_address, n) for n in (first, second)}
+
+    assert {i.address for i in customer.identities} == {first, second}
+    # START from the second number never undoes the first one's STOP; it answers for itself.
+    assert ["<Message>" in answer for answer in answers] == [False, True, True]
+    assert consent == {first: True, second: False}
+    assert to_first.state == messages_pb2.DELIVERY_STATE_FAILED
+    assert to_first.error_code == "opted_out"
+    assert to_second.state == messages_pb2.DELIVERY_STATE_SENT
+    assert twilio.sent_to(first) == [] and [m.body for m in twilio.sent_to(second)] == ["Hello!"]
 
 
 async def test_a_send_is_retried_through_500_and_429_then_sent(

@@ -49,11 +49,20 @@ def test_a_valid_form_becomes_a_normalised_profile() -> None:
         ("skills", "bereavement", "'bereavement' is not a skill (topic:, intent:, language:)"),
         ("skills", "topic:", "'topic:' is not a skill"),
         ("skills", ",".join(f"topic:t{i}" for i in range(21)), "at most 20 skill"),
+        ("capacity", "0", "a capacity is a whole number from 1 to 50"),
+        ("capacity", "51", "a capacity is a whole number from 1 to 50"),
+        ("capacity", "two", "a capacity is a whole number from 1 to 50"),
     ],
 )
 def test_a_bad_field_is_refused_with_what_to_fix(field: str, value: str, message: str) -> None:
     with pytest.raises(InvalidInputError, match=message.replace("(", r"\(").replace(")", r"\)")):
         profile_from_form({**VALID, field: value}, default_team="support")
+
+
+def test_a_capacity_is_read_when_given_and_left_as_it_is_when_not() -> None:
+    assert profile_from_form({**VALID, "capacity": " 5 "}, "support").capacity == 5
+    assert profile_from_form({**VALID, "capacity": ""}, "support").capacity is None
+    assert profile_from_form(VALID, "support").capacity is None
 
 
 def test_emails_are_lowercased_and_must_look_like_one() -> None:

@@ -1,5 +1,6 @@
 """The desk's queue rows and conversation-side words, without sockets or a database:
-who is waiting, what they last wrote, for how long, their mood's trend, SMS consent."""
+who is waiting, what they last wrote, for how long, their mood's trend, SMS consent, in
+which team, and the agents' availability and load."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from services.agent_desk.history import ConsentView, IdentityView, feeling, sms_
 from services.agent_desk.http_app import FILTERS, template_options
 from services.agent_desk.models import Ticket
 from services.agent_desk.queue_rows import (
+    WorkRow,
     handle_of,
     held_row,
     last_customer_message,
@@ -22,6 +24,7 @@ from services.agent_desk.queue_rows import (
     waiting_for,
     waiting_row,
     who_of,
+    work_row,
 )
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -137,6 +140,7 @@ def ticket(handoff: handoff_pb2.HandoffRequested, name: str = "") -> Ticket:
         id="t1",
         conversation_id="conv",
         customer_name=name,
+        team="care",
         language="en",
         priority=0.7,
         repeat_contacts=0,
@@ -147,10 +151,30 @@ def ticket(handoff: handoff_pb2.HandoffRequested, name: str = "") -> Ticket:
     )
 
 
-def render(**values: object) -> str:
+def agent(name: str, availability: str, capacity: int = 2) -> SimpleNamespace:
+    return SimpleNamespace(
+        id=f"id-{name}",
+        name=name,
+        team="care",
+        availability=availability,
+        availability_since=NOW,
+        capacity=capacity,
+    )
+
+
+MINE = work_row(agent("Maria", "online"), 1)  # type: ignore[arg-type]
+
+
+def render(mine: WorkRow = MINE, **values: object) -> str:
     environment = jinja2.Environment(**template_options())
     environment.filters.update(FILTERS)
-    return environment.get_template("_queue.html").render(is_supervisor=False, **values)
+    return environment.get_template("_queue.html").render(
+        is_supervisor=False,
+        csrf="token",
+        mine=mine,
+        availabilities=["online", "away", "offline"],
+        **{"workloads": [], **values},
+    )
 
 
 def test_a_waiting_row_shows_who_where_what_how_long_and_why() -> None:
@@ -167,7 +191,7 @@ def test_a_waiting_row_shows_who_where_what_how_long_and_why() -> None:
     assert row.top_reason == "Asked for a person."
     html = render(waiting=[row], held=[])
     assert PHONE in html and 'aria-label="SMS"' in html and "Customer" not in html
-    assert "waiting 4 min" in html and "Asked for a person." in html
+    assert "waiting 4 min" in html and "Asked for a person." in html and "team care" in html
     assert "Second reason." not in html  # the top reason only
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; so long" in html and "…</q>" in html
@@ -177,3 +201,31 @@ def test_a_held_row_names_the_customer_and_their_channel() -> None:
     handoff = packet(ref(envelope_pb2.CHANNEL_WHATSAPP, PHONE, "Ana"))
     html = render(waiting=[], held=[held_row(ticket(handoff, "Ana"), "Maria")])
     assert "Ana" in html and 'aria-label="WhatsApp"' in html and "with Maria" in html
+    assert "team care" in html
+
+
+def test_the_queue_shows_the_agents_own_availability_and_load_and_offers_the_others() -> None:
+    html = render(waiting=[], held=[])
+    assert 'id="my-availability">online<' in html and "1 of 2 conversations" in html
+    assert "data-full" not in html
+    assert '<button type="submit" name="availability" value="online" id="set-online" ' in html
+    assert 'value="online" id="set-online" aria-pressed="true"' in html
+    assert 'value="away" id="set-away" aria-pressed="false" class="secondary"' in html
+    assert 'id="workloads"' not in html  # an agent sees only their own
+
+    away = work_row(agent("Maria", "away"), 2)  # type: ignore[arg-type]
+    full = render(mine=away, waiting=[], held=[])
+    assert 'id="my-availability">away<' in full and "2 of 2 conversations" in full
+    assert "data-full" in full and 'value="away" id="set-away" aria-pressed="true"' in full
+
+
+def test_a_supervisor_sees_each_agents_availability_and_load_escaped() -> None:
+    rows = [
+        work_row(agent(EVIL, "offline", capacity=3), 0),  # type: ignore[arg-type]
+        work_row(agent("Bob", "online", capacity=1), 1),  # type: ignore[arg-type]
+    ]
+    html = render(waiting=[], held=[], workloads=rows)
+    table = html[html.index('id="workloads"') :]
+    assert "<script>" not in table and "&lt;script&gt;" in table
+    assert "0 / 3" in table and "1 / 1" in table
+    assert table.count("full") == 1  # Bob, at his capacity

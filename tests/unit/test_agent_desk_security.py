@@ -15,7 +15,7 @@ from services.agent_desk.config import AgentDeskSettings
 from services.agent_desk.history import customer_entry, emotion_chart
 from services.agent_desk.http_app import FILTERS, csrf_refusal, template_options
 from services.agent_desk.models import Role, TicketStatus
-from services.agent_desk.queue_rows import WaitingRow, Who
+from services.agent_desk.queue_rows import WaitingRow, Who, WorkRow
 from services.agent_desk.routing import QueueEntry, Viewer, can_see, can_take, queue_for
 from services.agent_desk.security import (
     LoginThrottle,
@@ -282,6 +282,7 @@ def test_customer_text_is_escaped_in_pages() -> None:
     ticket = SimpleNamespace(
         id="t1",
         customer_name=evil,
+        team="support",
         language="en",
         priority=0.5,
         repeat_contacts=0,
@@ -299,7 +300,13 @@ def test_customer_text_is_escaped_in_pages() -> None:
         sent_media=True,
     )
     html = environment.get_template("_queue.html").render(
-        waiting=[row], held=[], is_supervisor=False
+        waiting=[row],
+        held=[],
+        is_supervisor=False,
+        csrf="token",
+        mine=WorkRow("a1", "Ann", "support", "online", None, 0, 3),
+        workloads=[],
+        availabilities=["online", "away", "offline"],
     )
     assert "<script>" not in html and "<img" not in html
     assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 3  # name, last message, chart

@@ -5,7 +5,14 @@ from rapport.common.v1 import envelope_pb2
 from rapport.events.v1 import messages_pb2
 
 from shared.errors import ContractError
-from shared.kafka.codec import EVENT_TYPE_HEADER, decode, derived_event_id, encode, new_envelope
+from shared.kafka.codec import (
+    EVENT_TYPE_HEADER,
+    decode,
+    decode_one_of,
+    derived_event_id,
+    encode,
+    new_envelope,
+)
 
 
 def _message() -> messages_pb2.MessageReceived:
@@ -37,6 +44,15 @@ def test_a_record_of_another_type_is_refused() -> None:
             [(EVENT_TYPE_HEADER, b"rapport.events.v1.SendMessage")],
             messages_pb2.MessageReceived,
         )
+
+
+def test_a_topic_of_several_types_is_read_by_the_type_each_record_declares() -> None:
+    event = _message()
+    _, value, headers = encode(event)
+    read = decode_one_of(value, headers, (messages_pb2.SendMessage, messages_pb2.MessageReceived))
+    assert isinstance(read, messages_pb2.MessageReceived) and read == event
+    with pytest.raises(ContractError, match="expected 'rapport.events.v1.SendMessage' or"):
+        decode_one_of(value, headers, (messages_pb2.SendMessage, messages_pb2.PreparingReply))
 
 
 def test_an_event_without_a_conversation_cannot_be_published() -> None:

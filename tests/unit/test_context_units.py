@@ -13,7 +13,8 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from services.context.addresses import normalise_address
 from services.context.database import async_url
 from services.context.errors import InvalidAddressError, InvalidSlotError
-from services.context.insights import Reading, trend
+from services.context.insights import Reading, SummaryFacts, summary, trend
+from services.context.repository import Identity, sms_opted_out_numbers
 from services.context.slots import Slot, checked, checked_all, newest_per_name
 from tests.fakes.ports import InMemoryContext
 
@@ -120,3 +121,29 @@ async def test_the_in_memory_context_remembers_slots_as_the_service_does() -> No
         ("product", "kettle"),
     ]
     assert not (await context.get_context("c-2", "conv-2", 20)).slots
+
+
+def test_sms_consent_is_each_numbers_and_the_customer_view_is_the_protective_one() -> None:
+    sms, whatsapp = envelope_pb2.CHANNEL_SMS, envelope_pb2.CHANNEL_WHATSAPP
+    moment = datetime.now(UTC)
+    stopped = Identity(sms, "+14155550123", True, moment, opted_out=True)
+    texted = Identity(sms, "+14155550124", True, moment)
+    other_channel = Identity(whatsapp, "+14155550125", True, moment, opted_out=True)
+
+    assert sms_opted_out_numbers([stopped, texted, other_channel]) == ["+14155550123"]
+    assert sms_opted_out_numbers([texted, other_channel]) == []
+    facts = SummaryFacts(
+        display_name="",
+        customer_since=moment,
+        channels=["sms"],
+        contacts_last_7_days=1,
+        open_topics=[],
+        last_emotion="",
+        trend="stable",
+        preferred_language="",
+        sms_opted_out_numbers=sms_opted_out_numbers([stopped, texted]),
+        emotion_analysis_allowed=True,
+        marketing_allowed=True,
+    )
+    assert "Opted out of SMS at +14155550123: do not text there." in summary(facts)
+    assert "Opted out" not in summary(replace(facts, sms_opted_out_numbers=[]))

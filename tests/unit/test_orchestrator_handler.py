@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from google.protobuf.message import Message
 from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
@@ -14,7 +16,7 @@ from services.orchestrator.attachments import kinds_of, summary_line
 from services.orchestrator.handlers import InboundHandler
 from services.orchestrator.handoff import required_skills, summary
 from services.orchestrator.policy import Facts, Policy
-from shared.errors import InvalidInputError
+from shared.errors import DependencyUnavailableError, InvalidInputError
 from shared.kafka.codec import derived_event_id
 from shared.kafka.topics import FEEDBACK, HANDOFF, outbound_topic
 from tests.fakes.ports import FakePublisher, InMemoryContext, StubEmotion, inbound_message
@@ -31,6 +33,9 @@ def _handler(
         bot_name="Robin",
         context_turns=20,
     )
+
+
+SMS = envelope_pb2.CHANNEL_SMS
 
 
 async def test_a_message_gets_one_reply_on_its_channel_and_both_turns_are_stored() -> None:
@@ -561,3 +566,91 @@ async def test_the_same_word_without_the_channels_mark_is_answered_as_usual() ->
     )
     [(topic, reply)] = publisher.published
     assert topic == outbound_topic("sms") and "automated assistant" in reply.text
+
+
+async def test_a_number_that_opted_out_gets_no_reply_and_no_hand_over_but_a_crisis_does() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    number, other = "+14155550123", "+14155550124"
+    context.opted_out.add((SMS, number))
+    handler = _handler(context, publisher)
+
+    await handler(inbound_message("are you there? I want to talk to a person", number, SMS))
+    assert publisher.published == []  # the turn is kept, nothing is sent or handed over
+    assert [t.text for t in context.turns.values()] == ["are you there? I want to talk to a person"]
+
+    await handler(inbound_message("are you there?", other, SMS))  # its own consent
+    assert [topic for topic, _ in publisher.published] == [outbound_topic("sms")]
+
+    await handler(inbound_message("I want to end my life", number, SMS))
+    assert HANDOFF in [topic for topic, _ in publisher.published[1:]]
+
+
+class YieldingContext(InMemoryContext):
+    """Stores turns as the real client does: the call gives the event loop a turn."""
+
+    async def append_turn(
+        self, customer_id: str, turn: context_pb.Turn
+    ) -> tuple[context_pb.Turn, bool]:
+        await asyncio.sleep(0)
+        return await super().append_turn(customer_id, turn)
+
+
+class RefusingPublisher(FakePublisher):
+    async def publish(self, topic: str, event: Message) -> None:
+        raise DependencyUnavailableError("Kafka did not accept a record")
+
+
+def _signalling(
+    context: InMemoryContext, publisher: FakePublisher, signals: FakePublisher
+) -> InboundHandler:
+    return InboundHandler(
+        emotion=StubEmotion(),
+        context=context,
+        publisher=publisher,
+        policy=Policy.load(),
+        bot_name="Robin",
+        context_turns=20,
+        signals=signals,
+    )
+
+
+async def test_the_channel_is_told_a_reply_is_being_prepared_once_and_before_the_reply() -> None:
+    context, sent = YieldingContext(), FakePublisher()
+    handler = _signalling(context, sent, sent)  # one producer, as in the service
+    inbound = inbound_message("Hi, my order hasn't arrived")
+
+    await handler(inbound)
+
+    (signal_topic, signal), (reply_topic, reply) = sent.published
+    assert isinstance(signal, messages_pb2.PreparingReply)
+    assert isinstance(reply, messages_pb2.SendMessage)
+    assert signal_topic == reply_topic == outbound_topic("web")
+    assert signal.in_reply_to == reply.in_reply_to == inbound.envelope.event_id
+    assert signal.envelope.event_id == derived_event_id(inbound.envelope.event_id, "preparing")
+    assert signal.envelope.conversation_id == reply.envelope.conversation_id
+    assert signal.envelope.customer == reply.envelope.customer
+    assert signal.sender_name == reply.sender_name == "Robin"
+
+    await handler(inbound)  # redelivered: the reply is republished, nothing is prepared
+    assert [type(event) for _, event in sent.published[2:]] == [messages_pb2.SendMessage]
+
+
+async def test_no_reply_is_said_to_be_coming_while_a_person_is_in_charge() -> None:
+    context, publisher, signals = InMemoryContext(), FakePublisher(), FakePublisher()
+    handler = _signalling(context, publisher, signals)
+    await handler(inbound_message("I want to talk to a real person"))
+    assert len(signals.published) == 1  # the bot's holding reply was coming
+
+    await handler(inbound_message("hello? anyone?"))  # waiting for a person: the bot is quiet
+    assert len(signals.published) == 1 and len(publisher.published) == 2
+
+    await handler(inbound_message("I want to end my life"))  # a crisis is answered regardless
+    assert len(signals.published) == 2
+    assert signals.published[-1][1].in_reply_to == publisher.published[-2][1].in_reply_to
+
+
+async def test_a_broker_that_refuses_the_signal_does_not_stop_the_reply() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    await _signalling(context, publisher, RefusingPublisher())(inbound_message("hello"))
+    [(_, reply)] = publisher.published
+    assert isinstance(reply, messages_pb2.SendMessage) and reply.text

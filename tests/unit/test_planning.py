@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+import yaml
+from rapport.common.v1 import envelope_pb2
+from rapport.context.v1.context_service_pb2 import Identity
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import messages_pb2
 
@@ -13,10 +17,17 @@ from services.orchestrator.dialogue import ORDER_REFERENCE, PRODUCT, DialogueSta
 from services.orchestrator.knowledge.articles import Article
 from services.orchestrator.knowledge.index import Match
 from services.orchestrator.orders import ShopAnswer
-from services.orchestrator.planning import FIRST_MESSAGE, Reading, order_to_look_up, plan_reply
-from services.orchestrator.policy import Action, Policy
+from services.orchestrator.planning import (
+    FIRST_MESSAGE,
+    Reading,
+    address_opted_out,
+    outlook,
+    plan_reply,
+)
+from services.orchestrator.policy import DEFAULT_POLICY, Action, Policy
 from services.orchestrator.shop.order import Order
 from services.orchestrator.shop.verification import ProvenIdentity
+from shared.kafka.codec import new_envelope
 from shared.voice.replies import VOICE
 
 POLICY = Policy.load()
@@ -39,9 +50,70 @@ ORDER = Order(reference="#1001", status="delivered", email="a@b.fr", shipping_po
 
 
 def test_an_order_request_names_the_order_to_look_up_and_nothing_else_does() -> None:
-    assert order_to_look_up(POLICY, _reading("where is order 1001?", "track_order")) == "1001"
-    assert order_to_look_up(POLICY, _reading("cancel order 1001", "cancel_order")) == ""
-    assert order_to_look_up(POLICY, _reading("hello", "unknown")) == ""
+    assert outlook(POLICY, _reading("where is order 1001?", "track_order")).order_to_look_up == (
+        "1001"
+    )
+    assert outlook(POLICY, _reading("cancel order 1001", "cancel_order")).order_to_look_up == ""
+    assert outlook(POLICY, _reading("hello", "unknown")).order_to_look_up == ""
+
+
+WITH_AGENT = replace(FIRST_MESSAGE, conversation_state="with_agent")
+WAITING = replace(FIRST_MESSAGE, conversation_state="waiting_for_agent")
+SAID = [
+    _reading("hello", "unknown"),
+    _reading("where is order 1001?", "track_order"),
+    _reading("I want to talk to a person", "contact_human_agent"),
+    _reading("hello?", "unknown", situation=WITH_AGENT),
+    _reading("are you there?", "unknown", situation=WAITING),
+    _reading("I want to end my life", "unknown", situation=WITH_AGENT),
+    _reading("where is order 1001?", "track_order", situation=WAITING),
+    _reading(
+        "STOP",
+        "unknown",
+        event=messages_pb2.MessageReceived(text="STOP", compliance_keyword="stop"),
+    ),
+]
+
+
+@pytest.mark.parametrize("reading", SAID, ids=[r.event.text for r in SAID])
+def test_whether_the_bot_answers_is_known_before_the_shop_and_is_what_the_plan_does(
+    reading: Reading,
+) -> None:
+    """The channel is told a reply is coming on the outlook, the reply sent on the plan:
+    they agree, whatever the shop then says of the order."""
+    answers = outlook(POLICY, reading).answers
+    for shop_answer in (None, ShopAnswer("1001", ORDER), ShopAnswer("1001", None, True)):
+        plan = plan_reply(POLICY, replace(reading, shop_answer=shop_answer), "Robin")
+        assert answers is not plan.quiet, (reading.event.text, plan.decision.codes())
+
+
+def test_the_bot_is_going_to_answer_unless_a_person_is_in_charge_or_the_channel_answered() -> None:
+    assert outlook(POLICY, _reading("hello", "unknown")).answers
+    assert not outlook(POLICY, _reading("hello?", "unknown", situation=WITH_AGENT)).answers
+    assert not outlook(POLICY, _reading("hello?", "unknown", situation=WAITING)).answers
+    # A customer in distress is answered, a person in charge or not.
+    assert outlook(POLICY, _reading("I want to end my life", "unknown", situation=WAITING)).answers
+    keyword = messages_pb2.MessageReceived(text="STOP", compliance_keyword="stop")
+    assert not outlook(POLICY, _reading("STOP", "unknown", event=keyword)).answers
+
+
+def test_with_a_quiet_rule_on_what_the_shop_says_the_answer_is_not_known_before_it(
+    tmp_path: Path,
+) -> None:
+    document = yaml.safe_load(DEFAULT_POLICY.read_text(encoding="utf-8"))
+    document["rules"].append(
+        {
+            "code": "shop_down_quiet",
+            "when": {"order_lookup": "unavailable"},
+            "action": "stay_quiet",
+            "explanation": "The shop is down; a person writes first.",
+        }
+    )
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    policy = Policy.load(path)
+    assert not outlook(policy, _reading("where is order 1001?", "track_order")).answers
+    assert outlook(policy, _reading("hello", "unknown")).answers  # no order to look up
 
 
 def test_the_plan_tells_the_status_only_to_a_customer_who_proved_the_order() -> None:
@@ -236,3 +308,30 @@ def test_an_item_named_before_is_not_asked_for_again_unless_an_article_answers()
     assert (answered.planned.template, answered.facts.product) == ("knowledge/returns", "")
     other = _reading("where is my order?", "track_order", situation=elsewhere)
     assert plan_reply(POLICY, other, "Robin").facts.product == ""
+
+
+def test_a_number_is_answered_only_if_opted_in_from_sending_the_message_until_now() -> None:
+    number, sms = "+14155550123", envelope_pb2.CHANNEL_SMS
+    sent = new_envelope(
+        conversation_id="conv-sms",
+        channel=sms,
+        customer=envelope_pb2.CustomerRef(channel=sms, address=number),
+    )
+    at = sent.occurred_at.ToNanoseconds()
+
+    def number_that(opted_out: bool, changed_at: int | None, address: str = number) -> Identity:
+        found = Identity(channel=sms, address=address, opted_out=opted_out)
+        if changed_at is not None:
+            found.consent_updated_at.FromNanoseconds(changed_at)
+        return found
+
+    assert not address_opted_out([number_that(False, None)], sent)  # never opted out
+    assert not address_opted_out([number_that(False, at - 1)], sent)  # START, then this
+    assert address_opted_out([number_that(True, at - 1)], sent)  # STOP (or words), then this
+    assert address_opted_out([number_that(True, None)], sent)
+    assert address_opted_out([number_that(True, at + 1)], sent)  # a STOP sent after it
+    assert address_opted_out([number_that(False, at + 1)], sent)  # sent while out, then START
+    # Only the number the message came from counts, on its own channel.
+    assert not address_opted_out([number_that(True, at - 1, "+14155550999")], sent)
+    whatsapp = Identity(channel=envelope_pb2.CHANNEL_WHATSAPP, address=number, opted_out=True)
+    assert not address_opted_out([whatsapp, number_that(False, None)], sent)

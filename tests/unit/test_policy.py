@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -234,6 +235,17 @@ def test_a_keyword_the_channel_answered_keeps_the_bot_quiet_whatever_else_holds(
         "so the bot says nothing."
     )
     assert decide(intent="unknown") == (Action.AUTO_REPLY, ["intent_unclear"])
+
+
+def test_a_number_that_opted_out_is_neither_answered_nor_handed_over_unless_in_crisis() -> None:
+    asking = Facts(
+        emotion_available=True, address_opted_out=True, human_requested=True, intent="refund"
+    )
+    decision = POLICY.decide(asking)
+    assert decision.action is Action.STAY_QUIET
+    assert decision.codes() == ["address_opted_out", "human_requested"]
+    crisis = POLICY.decide(replace(asking, sensitive_topic="self_harm"))
+    assert crisis.action is Action.ESCALATE and "crisis" in crisis.codes()
 
 
 def test_a_holding_reply_is_not_explained_by_what_an_answer_would_have_said() -> None:

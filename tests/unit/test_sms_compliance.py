@@ -1,4 +1,5 @@
-"""STOP, START and HELP over the webhook, public URLs behind proxies, and the opt-out guard."""
+"""STOP, START and HELP over the webhook, in the customer's language, public URLs behind
+proxies, and the opt-out guard, per number."""
 
 from __future__ import annotations
 
@@ -11,9 +12,16 @@ from aiohttp.test_utils import TestClient, TestServer
 from google.protobuf.message import Message
 from rapport.events.v1 import messages_pb2
 
-from services.sms_adapter.compliance import ComplianceResponder, opt_out_guard
+from services.sms_adapter.compliance import (
+    ComplianceResponder,
+    NumberConsent,
+    answer_language,
+    confirmation,
+    opt_out_guard,
+)
 from services.sms_adapter.config import SmsSettings
 from services.sms_adapter.http_app import create_app
+from services.sms_adapter.keywords import Intent
 from services.sms_adapter.twilio import TwilioAdapter
 from shared.channels.adapter import InboundMessage, OutboundMessage
 from shared.channels.outbound import RefusalCode
@@ -28,8 +36,12 @@ CUSTOMER = "+14155550123"
 
 
 class FakeConsent:
+    """Each number's consent, as the context service keeps it, and the languages known of
+    the customer behind each."""
+
     def __init__(self) -> None:
         self.opted_out_numbers: set[str] = set()
+        self.languages: dict[str, tuple[str, ...]] = {}
         self.available = True
         self.writes: list[tuple[str, bool]] = []
 
@@ -37,16 +49,16 @@ class FakeConsent:
         if not self.available:
             raise DependencyUnavailableError("UNAVAILABLE: context is down")
 
-    async def opted_out(self, address: str) -> bool:
+    async def of(self, address: str) -> NumberConsent:
         self._check()
-        return address in self.opted_out_numbers
+        return NumberConsent(address in self.opted_out_numbers, self.languages.get(address, ()))
 
-    async def set_opted_out(self, address: str, opted_out: bool) -> bool:
+    async def record(self, address: str, opted_out: bool) -> tuple[NumberConsent, bool]:
         self._check()
-        was_out = address in self.opted_out_numbers
+        changed = (address in self.opted_out_numbers) != opted_out
         self.writes.append((address, opted_out))
         (self.opted_out_numbers.add if opted_out else self.opted_out_numbers.discard)(address)
-        return was_out
+        return await self.of(address), changed
 
 
 class HangingPublisher(FakePublisher):
@@ -73,7 +85,7 @@ def settings(**overrides: object) -> SmsSettings:
         "auth_token": TOKEN,
         "metrics_port": 0,
         "public_base_url": PUBLIC,
-        "help_text": "Acme support: reply with your question. Reply STOP to opt out.",
+        "business_name": "Acme",
     }
     values.update(overrides)
     return SmsSettings(**values)  # type: ignore[arg-type]
@@ -126,7 +138,7 @@ async def test_stop_is_recorded_confirmed_and_still_published(start: Start) -> N
     status, text = await post(client, inbound_params(CUSTOMER, "Stop"))
 
     assert status == 200
-    assert "<Message>You have been unsubscribed" in text and "Reply START" in text
+    assert "<Message>Acme: you are unsubscribed" in text and "Reply START" in text
     assert consent.writes == [(CUSTOMER, True)]
     (event,) = inbound(publisher)
     assert (event.text, event.envelope.customer.address) == ("Stop", CUSTOMER)
@@ -169,7 +181,7 @@ async def test_a_replayed_help_is_answered_once_and_published_once(start: Start)
     _, first = await post(client, params)
     status, replayed = await post(client, params)  # Twilio's retry: the same MessageSid
 
-    assert "<Message>Acme support" in first
+    assert "<Message>Acme customer service" in first
     assert status == 200 and "<Message>" not in replayed
     (event,) = inbound(publisher)
     assert event.compliance_keyword == "help"
@@ -181,7 +193,7 @@ async def test_help_sent_twice_is_answered_twice(start: Start) -> None:
 
     answers = [(await post(client, inbound_params(CUSTOMER, "help")))[1] for _ in range(2)]
 
-    assert all("<Message>Acme support" in answer for answer in answers)
+    assert all("<Message>Acme customer service" in answer for answer in answers)
     assert len(inbound(publisher)) == 2
 
 
@@ -218,18 +230,47 @@ async def test_start_resubscribes(start: Start) -> None:
 
     status, text = await post(client, inbound_params(CUSTOMER, "START"))
 
-    assert status == 200 and "<Message>You have been resubscribed" in text
+    assert status == 200 and "<Message>Acme: you are resubscribed" in text
     assert consent.writes == [(CUSTOMER, False)]
 
 
-async def test_an_opt_out_in_plain_words_is_honoured(start: Start) -> None:
+async def test_an_opt_out_in_plain_words_is_honoured_in_the_words_language(start: Start) -> None:
     publisher, consent = FakePublisher(), FakeConsent()
+    consent.languages[CUSTOMER] = ("de",)  # what the message says wins over what is known
     client = await start(publisher, consent)
 
     status, text = await post(client, inbound_params(CUSTOMER, "por favor deja de escribirme"))
 
-    assert status == 200 and "unsubscribed" in text
+    assert status == 200 and "<Message>Acme: te has dado de baja" in text
+    assert "Responde START" in text
     assert consent.writes == [(CUSTOMER, True)]
+
+
+async def test_keywords_are_answered_in_the_customers_known_language(start: Start) -> None:
+    publisher, consent = FakePublisher(), FakeConsent()
+    consent.languages[CUSTOMER] = ("it", "pt")  # Italian is not spoken by the voice
+    client = await start(publisher, consent)
+
+    answers = [
+        (await post(client, inbound_params(CUSTOMER, text)))[1]
+        for text in ("STOP", "START", "HELP")
+    ]
+
+    assert "Acme: seu descadastro foi feito" in answers[0] and "START" in answers[0]
+    assert "Acme: seu cadastro foi reativado" in answers[1] and "STOP" in answers[1]
+    assert "Atendimento ao cliente de Acme" in answers[2] and "STOP" in answers[2]
+
+
+async def test_arret_is_canadas_french_stop_and_is_confirmed_in_french(start: Start) -> None:
+    publisher, consent = FakePublisher(), FakeConsent()
+    client = await start(publisher, consent)
+
+    status, text = await post(client, inbound_params(CUSTOMER, "Arrêt"))
+
+    assert status == 200 and "Acme : votre désabonnement est confirmé" in text
+    assert consent.writes == [(CUSTOMER, True)]
+    (event,) = inbound(publisher)
+    assert event.compliance_keyword == "stop"
 
 
 async def test_yes_is_an_ordinary_answer_unless_the_number_opted_out(start: Start) -> None:
@@ -245,15 +286,19 @@ async def test_yes_is_an_ordinary_answer_unless_the_number_opted_out(start: Star
     assert len(inbound(publisher)) == 2
 
 
-async def test_help_answers_the_business_help_text_and_changes_nothing(start: Start) -> None:
+async def test_help_is_answered_in_english_while_the_context_service_is_down(
+    start: Start,
+) -> None:
     publisher, consent = FakePublisher(), FakeConsent()
-    consent.available = False  # HELP needs no consent lookup at all
+    consent.languages[CUSTOMER] = ("es",)
+    consent.available = False  # HELP changes nothing: it never waits for the context
     client = await start(publisher, consent)
 
     status, text = await post(client, inbound_params(CUSTOMER, "HELP"))
 
     assert status == 200
-    assert "<Message>Acme support: reply with your question." in text
+    assert "<Message>Acme customer service: reply to this message to reach us." in text
+    assert "Reply STOP" in text
     assert consent.writes == [] and len(inbound(publisher)) == 1
 
 
@@ -384,7 +429,7 @@ async def test_forwarded_headers_from_anyone_else_are_ignored(start: Start) -> N
 # -- the guard and the responder on their own -----------------------------------------------
 
 
-async def test_the_guard_refuses_opted_out_numbers_only() -> None:
+async def test_the_guard_refuses_the_opted_out_number_only() -> None:
     consent = FakeConsent()
     consent.opted_out_numbers.add(CUSTOMER)
     guard = opt_out_guard(consent)
@@ -392,6 +437,7 @@ async def test_the_guard_refuses_opted_out_numbers_only() -> None:
     refusal = await guard(OutboundMessage("sms", CUSTOMER, "hi"))
     assert refusal is not None and refusal.code == RefusalCode.OPTED_OUT == "opted_out"
     assert "STOP" in refusal.text
+    # Another number (of the same customer or not) is texted on its own consent.
     assert await guard(OutboundMessage("sms", "+14155550999", "hi")) is None
 
 
@@ -408,3 +454,53 @@ async def test_the_responder_leaves_ordinary_messages_alone() -> None:
     message = InboundMessage("sms", CUSTOMER, "stop by the store tomorrow?", message_sid())
     assert await responder.respond(message) is None
     assert consent.writes == []
+
+
+# -- the pure decisions ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("said_in", "known", "expected"),
+    [
+        ("fr", ("es", "de"), "fr"),  # the message's own language first (ARRET, words)
+        ("", ("es", "de"), "es"),  # else the customer's preference, then the last written
+        ("", ("pt-BR",), "pt"),  # a regional preference is its language
+        ("", ("it", "de"), "de"),  # a language the voice does not speak is passed over
+        ("", ("it",), "en"),  # else the voice's default
+        ("", (), "en"),
+        ("und", ("es",), "es"),  # nothing to tell from the message itself
+    ],
+)
+def test_the_answer_language_is_the_messages_then_the_customers_then_english(
+    said_in: str, known: tuple[str, ...], expected: str
+) -> None:
+    assert answer_language(said_in, known) == expected
+
+
+@pytest.mark.parametrize(
+    ("intent", "changed", "expected"),
+    [
+        (Intent.OPT_OUT, True, "opted_out"),
+        (Intent.OPT_OUT, False, None),  # already opted out: nothing new to confirm
+        (Intent.OPT_IN, True, "opted_in"),
+        (Intent.OPT_IN, False, None),
+        (Intent.HELP, False, "help"),  # answered every time
+    ],
+)
+def test_a_number_gets_one_confirmation_per_change_of_its_own_state(
+    intent: Intent, changed: bool, expected: str | None
+) -> None:
+    assert confirmation(intent, changed) == expected
+
+
+async def test_start_from_one_number_leaves_another_numbers_stop_alone(start: Start) -> None:
+    publisher, consent = FakePublisher(), FakeConsent()
+    client = await start(publisher, consent)
+    other = "+14155550999"
+
+    _, stopped = await post(client, inbound_params(CUSTOMER, "STOP"))
+    _, started = await post(client, inbound_params(other, "START"))  # was never opted out
+
+    assert "unsubscribed" in stopped and "<Message>" not in started
+    assert consent.writes == [(CUSTOMER, True), (other, False)]
+    assert consent.opted_out_numbers == {CUSTOMER}

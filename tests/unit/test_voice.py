@@ -18,6 +18,7 @@ from services.orchestrator.policy import Policy
 from shared.kafka.codec import new_envelope
 from shared.voice.replies import (
     DEFAULT_VOICE,
+    SMS_TEXTS,
     TIERS,
     VOICE,
     EarlierContact,
@@ -377,6 +378,12 @@ def test_a_sign_off_is_added_when_the_persona_has_one() -> None:
         lambda d: d["languages"]["en"]["answers"]["place_order"].update(known_item="{product}"),
         lambda d: d["languages"]["es"]["answers"]["place_order"].pop("product_offer"),
         lambda d: d["languages"]["en"]["answers"]["track_order"].update(product_offer="Help?"),
+        # The answers to SMS keywords: each, naming the business and how to stop or restart.
+        lambda d: d["languages"]["de"]["sms"].pop("help"),
+        lambda d: d["languages"]["es"]["sms"].update(opted_out="Baja hecha. Responde START."),
+        lambda d: d["languages"]["fr"]["sms"].update(opted_out="{business} : désabonné."),
+        lambda d: d["languages"]["pt"]["sms"].update(help="{business}: responda aqui."),
+        lambda d: d["languages"]["en"]["sms"].update(opted_in="{business} {bot_name}: STOP"),
     ],
 )
 def test_a_mistake_in_the_voice_fails_loudly_at_load(break_it: Any) -> None:
@@ -440,3 +447,18 @@ def test_the_disclosure_names_a_phrase_the_policy_recognises_as_asking_for_a_per
     policy = Policy.load()
     for language in LANGUAGES:
         assert policy.asks_for_a_person(VOICE.disclosure(language)), language
+
+
+@pytest.mark.parametrize("language", ["en", "es", "fr", "de", "pt"])
+def test_the_answers_to_sms_keywords_name_the_business_and_the_way_out_or_back(
+    language: str,
+) -> None:
+    texts = {key: VOICE.sms_text(language, key, "Acme Shoes") for key in SMS_TEXTS}
+    assert {reply.language for reply in texts.values()} == {language}
+    for key, reply in texts.items():
+        assert "Acme Shoes" in reply.text and SMS_TEXTS[key] in reply.text, (key, reply)
+    assert len(set(reply.text for reply in texts.values())) == 3
+
+
+def test_an_sms_answer_in_a_language_the_voice_lacks_is_in_its_default() -> None:
+    assert VOICE.sms_text("it", "help", "Acme") == VOICE.sms_text("en", "help", "Acme")

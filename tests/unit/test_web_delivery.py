@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 from rapport.common.v1 import envelope_pb2
@@ -163,3 +164,39 @@ async def test_a_file_for_a_web_visitor_is_reported_refused_not_dropped_silently
     assert report.send_event_id == with_file.envelope.event_id
     assert report.state == messages_pb2.DELIVERY_STATE_FAILED
     assert report.error_code == "media_unsupported"
+
+
+def _preparing(reply: messages_pb2.SendMessage) -> messages_pb2.PreparingReply:
+    """The bot's word that ``reply`` is being prepared, as the orchestrator sends it."""
+    envelope = envelope_pb2.Envelope()
+    envelope.CopyFrom(reply.envelope)
+    envelope.event_id = str(uuid.uuid4())
+    return messages_pb2.PreparingReply(
+        envelope=envelope, in_reply_to=reply.in_reply_to, sender_name=reply.sender_name
+    )
+
+
+async def test_a_reply_being_prepared_shows_on_open_sockets_once_and_is_not_held() -> None:
+    sockets, deliver, publisher = _web_adapter()
+    reply = _reply("visitor-a", "It is on its way")
+    reply.in_reply_to, reply.sender_name = str(uuid.uuid4()), "Robin"
+    coming = _preparing(reply)
+    socket = RecordingSocket()
+    await sockets.attach("visitor-a", socket)
+
+    await deliver(coming)
+    await deliver(coming)  # redelivered by Kafka
+    await deliver(reply)
+
+    assert [frame["type"] for frame in socket.frames] == ["typing", "reply"]
+    assert socket.frames[0] == {
+        "type": "typing",
+        "event_id": coming.envelope.event_id,
+        "in_reply_to": reply.in_reply_to,
+        "sender_name": "Robin",
+    }
+    assert socket.frames[1]["in_reply_to"] == reply.in_reply_to
+    assert [topic for topic, _ in publisher.published] == [DELIVERY]  # the reply's report
+
+    await deliver(_preparing(_reply("visitor-b", "for someone away")))
+    assert publisher.raw == [] and publisher.published[1:] == []  # neither held nor reported

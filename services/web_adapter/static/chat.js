@@ -16,9 +16,15 @@
 // message after it (or pressing one) takes them away, so none can be sent twice.
 // Embedded by widget.js, the page closes on Escape by asking its host page, whose origin
 // it learns from the host's own first message (never "*"), to close it.
+// The typing indicator is Rapport's word, never a guess: it shows when a "typing" frame
+// says the bot is preparing the reply to a message, and goes when that reply comes (or
+// after a while). A person in charge, or a bot that stays quiet, shows none. A frame
+// for a message whose reply is already here (delivered again) is ignored. It is a status
+// (role="status", always there and empty when idle) so screen readers say it too.
 (() => {
   "use strict";
-  const messages = document.getElementById("messages");
+  const conversation = document.getElementById("conversation"); // the live region, scrolled
+  const messages = document.getElementById("messages"); // its list of messages
   const status = document.getElementById("status");
   const typing = document.getElementById("typing");
   const form = document.getElementById("composer");
@@ -28,9 +34,10 @@
   const chosen = document.getElementById("chosen");
   const keys = { visitor: "rapport.visitor", transcript: "rapport.transcript", outbox: "rapport.outbox" };
   const maxTranscript = 200;
+  const typingTimeoutMs = 20000;
+  const preparing = new Map(); // in_reply_to of each reply being prepared → its timeout
   let socket = null;
   let retryDelay = 500;
-  let typingTimer = null;
   let inFlight = null; // client_message_id of the message sent and not yet answered
   let resendTimer = null;
   let hostOrigin = null; // the embedding page's origin, once widget.js has said hello
@@ -101,7 +108,7 @@
     const replies = (entry.quick_replies || []).filter((reply) => reply && reply.title);
     if (offerReplies && replies.length) showQuickReplies(item, replies);
     messages.appendChild(item);
-    messages.scrollTop = messages.scrollHeight;
+    conversation.scrollTop = conversation.scrollHeight;
   }
 
   function remember(entry, preview) {
@@ -135,10 +142,18 @@
     return answer.reference;
   }
 
-  function setTyping(on) {
-    clearTimeout(typingTimer);
-    typing.hidden = !on;
-    if (on) typingTimer = setTimeout(() => { typing.hidden = true; }, 20000);
+  function typingStarted(frame) {
+    const message = frame.in_reply_to;
+    if (!message || preparing.has(message)) return;
+    if (load(keys.transcript).some((entry) => entry.in_reply_to === message)) return;
+    preparing.set(message, setTimeout(() => typingEnded(message), typingTimeoutMs));
+    typing.textContent = (frame.sender_name || "Assistant") + " is typing…";
+  }
+
+  function typingEnded(message) {
+    clearTimeout(preparing.get(message));
+    preparing.delete(message);
+    if (preparing.size === 0) typing.textContent = "";
   }
 
   function flushOutbox() {
@@ -162,14 +177,15 @@
     } else if (frame.type === "ack") {
       status.textContent = "online";
       answered(frame.client_message_id);
-      setTyping(true);
+    } else if (frame.type === "typing") {
+      typingStarted(frame);
     } else if (frame.type === "pending") {
       status.textContent = frame.message;
       inFlight = null;
       clearTimeout(resendTimer);
       resendTimer = setTimeout(flushOutbox, frame.retry_after_ms || 2000);
     } else if (frame.type === "reply") {
-      setTyping(false);
+      if (frame.in_reply_to) typingEnded(frame.in_reply_to);
       if (frame.event_id && load(keys.transcript).some((entry) => entry.id === frame.event_id)) return;
       const person = frame.sender === "agent";
       const name = frame.sender_name || (person ? "Support" : "Assistant");
@@ -179,6 +195,7 @@
         sender: person ? name + " · a person" : name,
         id: frame.event_id,
       };
+      if (frame.in_reply_to) entry.in_reply_to = frame.in_reply_to;
       if (Array.isArray(frame.quick_replies) && frame.quick_replies.length) {
         entry.quick_replies = frame.quick_replies.map((reply) => ({ title: String(reply.title || "") }));
       }
@@ -258,9 +275,9 @@
   }
 
   // The restored transcript is not news: the live region announces only what comes next.
-  messages.setAttribute("aria-busy", "true");
+  conversation.setAttribute("aria-busy", "true");
   const transcript = load(keys.transcript);
   transcript.forEach((entry, index) => show(entry, null, index === transcript.length - 1));
-  messages.removeAttribute("aria-busy");
+  conversation.removeAttribute("aria-busy");
   connect();
 })();

@@ -122,16 +122,20 @@ class DecisionReasonRecord(_message.Message):
     def __init__(self, code: _Optional[str] = ..., explanation: _Optional[str] = ...) -> None: ...
 
 class Identity(_message.Message):
-    __slots__ = ("channel", "address", "verified", "created_at")
+    __slots__ = ("channel", "address", "verified", "created_at", "opted_out", "consent_updated_at")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     VERIFIED_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    OPTED_OUT_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     channel: _envelope_pb2.Channel
     address: str
     verified: bool
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., address: _Optional[str] = ..., verified: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    opted_out: bool
+    consent_updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., address: _Optional[str] = ..., verified: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., opted_out: _Optional[bool] = ..., consent_updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Consent(_message.Message):
     __slots__ = ("emotion_analysis_allowed", "marketing_allowed", "sms_opted_out", "updated_at")
@@ -244,12 +248,14 @@ class ResolveCustomerRequest(_message.Message):
     def __init__(self, channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., address: _Optional[str] = ..., display_name: _Optional[str] = ..., seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ResolveCustomerResponse(_message.Message):
-    __slots__ = ("customer", "created")
+    __slots__ = ("customer", "created", "identity")
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
     customer: Customer
     created: bool
-    def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+    identity: Identity
+    def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ..., created: _Optional[bool] = ..., identity: _Optional[_Union[Identity, _Mapping]] = ...) -> None: ...
 
 class AppendTurnRequest(_message.Message):
     __slots__ = ("customer_id", "turn", "context_turns")
@@ -442,16 +448,40 @@ class MergeCustomersResponse(_message.Message):
     def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ...) -> None: ...
 
 class UpdateConsentRequest(_message.Message):
-    __slots__ = ("customer_id", "emotion_analysis_allowed", "marketing_allowed", "sms_opted_out")
+    __slots__ = ("customer_id", "emotion_analysis_allowed", "marketing_allowed", "sms_opted_out", "actor")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     EMOTION_ANALYSIS_ALLOWED_FIELD_NUMBER: _ClassVar[int]
     MARKETING_ALLOWED_FIELD_NUMBER: _ClassVar[int]
     SMS_OPTED_OUT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     emotion_analysis_allowed: bool
     marketing_allowed: bool
     sms_opted_out: bool
-    def __init__(self, customer_id: _Optional[str] = ..., emotion_analysis_allowed: _Optional[bool] = ..., marketing_allowed: _Optional[bool] = ..., sms_opted_out: _Optional[bool] = ...) -> None: ...
+    actor: str
+    def __init__(self, customer_id: _Optional[str] = ..., emotion_analysis_allowed: _Optional[bool] = ..., marketing_allowed: _Optional[bool] = ..., sms_opted_out: _Optional[bool] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class UpdateAddressConsentRequest(_message.Message):
+    __slots__ = ("channel", "address", "opted_out", "seen_at")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    OPTED_OUT_FIELD_NUMBER: _ClassVar[int]
+    SEEN_AT_FIELD_NUMBER: _ClassVar[int]
+    channel: _envelope_pb2.Channel
+    address: str
+    opted_out: bool
+    seen_at: _timestamp_pb2.Timestamp
+    def __init__(self, channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., address: _Optional[str] = ..., opted_out: _Optional[bool] = ..., seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class UpdateAddressConsentResponse(_message.Message):
+    __slots__ = ("customer", "identity", "changed")
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    customer: Customer
+    identity: Identity
+    changed: bool
+    def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ..., identity: _Optional[_Union[Identity, _Mapping]] = ..., changed: _Optional[bool] = ...) -> None: ...
 
 class UpdatePreferencesRequest(_message.Message):
     __slots__ = ("customer_id", "preferred_language", "preferred_channel", "display_name")
@@ -490,6 +520,30 @@ class ResolveIssueRequest(_message.Message):
     ISSUE_ID_FIELD_NUMBER: _ClassVar[int]
     issue_id: str
     def __init__(self, issue_id: _Optional[str] = ...) -> None: ...
+
+class FindCustomersRequest(_message.Message):
+    __slots__ = ("query", "limit")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    query: str
+    limit: int
+    def __init__(self, query: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class FindCustomersResponse(_message.Message):
+    __slots__ = ("customers",)
+    CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    customers: _containers.RepeatedCompositeFieldContainer[CustomerRecord]
+    def __init__(self, customers: _Optional[_Iterable[_Union[CustomerRecord, _Mapping]]] = ...) -> None: ...
+
+class CustomerRecord(_message.Message):
+    __slots__ = ("customer", "customer_ids", "conversation_ids")
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_IDS_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_IDS_FIELD_NUMBER: _ClassVar[int]
+    customer: Customer
+    customer_ids: _containers.RepeatedScalarFieldContainer[str]
+    conversation_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ..., customer_ids: _Optional[_Iterable[str]] = ..., conversation_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExportCustomerRequest(_message.Message):
     __slots__ = ("customer_id", "actor")

@@ -95,6 +95,11 @@ class ContextServiceStub:
                 request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.UpdateConsentRequest.SerializeToString,
                 response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.Consent.FromString,
                 _registered_method=True)
+        self.UpdateAddressConsent = channel.unary_unary(
+                '/rapport.context.v1.ContextService/UpdateAddressConsent',
+                request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.UpdateAddressConsentRequest.SerializeToString,
+                response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.UpdateAddressConsentResponse.FromString,
+                _registered_method=True)
         self.UpdatePreferences = channel.unary_unary(
                 '/rapport.context.v1.ContextService/UpdatePreferences',
                 request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.UpdatePreferencesRequest.SerializeToString,
@@ -114,6 +119,11 @@ class ContextServiceStub:
                 '/rapport.context.v1.ContextService/ResolveIssue',
                 request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ResolveIssueRequest.SerializeToString,
                 response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.Issue.FromString,
+                _registered_method=True)
+        self.FindCustomers = channel.unary_unary(
+                '/rapport.context.v1.ContextService/FindCustomers',
+                request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.FindCustomersRequest.SerializeToString,
+                response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.FindCustomersResponse.FromString,
                 _registered_method=True)
         self.ExportCustomer = channel.unary_unary(
                 '/rapport.context.v1.ContextService/ExportCustomer',
@@ -224,6 +234,16 @@ class ContextServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateAddressConsent(self, request, context):
+        """Record whether one address (an SMS number) opted out of messages on its channel, as
+        the address itself asked (STOP, START): the customer behind it is resolved (created
+        when new) as ResolveCustomer does, and no other address changes, before or after a
+        link or merge. FAILED_PRECONDITION for an address erased after seen_at.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def UpdatePreferences(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -245,6 +265,17 @@ class ContextServiceServicer:
 
     def ResolveIssue(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindCustomers(self, request, context):
+        """Customers matching what an operator typed, for exercising their rights: a customer
+        id (a merged customer's old one too), part of a name (any case), a channel address or
+        handle (a phone number in any usual form is compared in E.164), or an email the
+        customer gave the bot. At most `limit` (default 20, at most 50), newest first.
+        INVALID_ARGUMENT for fewer than 3 characters.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -328,6 +359,11 @@ def add_ContextServiceServicer_to_server(servicer, server):
                     request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.UpdateConsentRequest.FromString,
                     response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.Consent.SerializeToString,
             ),
+            'UpdateAddressConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateAddressConsent,
+                    request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.UpdateAddressConsentRequest.FromString,
+                    response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.UpdateAddressConsentResponse.SerializeToString,
+            ),
             'UpdatePreferences': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdatePreferences,
                     request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.UpdatePreferencesRequest.FromString,
@@ -347,6 +383,11 @@ def add_ContextServiceServicer_to_server(servicer, server):
                     servicer.ResolveIssue,
                     request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ResolveIssueRequest.FromString,
                     response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.Issue.SerializeToString,
+            ),
+            'FindCustomers': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindCustomers,
+                    request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.FindCustomersRequest.FromString,
+                    response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.FindCustomersResponse.SerializeToString,
             ),
             'ExportCustomer': grpc.unary_unary_rpc_method_handler(
                     servicer.ExportCustomer,
@@ -678,6 +719,33 @@ class ContextService:
             _registered_method=True)
 
     @staticmethod
+    def UpdateAddressConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.context.v1.ContextService/UpdateAddressConsent',
+            rapport_dot_context_dot_v1_dot_context__service__pb2.UpdateAddressConsentRequest.SerializeToString,
+            rapport_dot_context_dot_v1_dot_context__service__pb2.UpdateAddressConsentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def UpdatePreferences(request,
             target,
             options=(),
@@ -775,6 +843,33 @@ class ContextService:
             '/rapport.context.v1.ContextService/ResolveIssue',
             rapport_dot_context_dot_v1_dot_context__service__pb2.ResolveIssueRequest.SerializeToString,
             rapport_dot_context_dot_v1_dot_context__service__pb2.Issue.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindCustomers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.context.v1.ContextService/FindCustomers',
+            rapport_dot_context_dot_v1_dot_context__service__pb2.FindCustomersRequest.SerializeToString,
+            rapport_dot_context_dot_v1_dot_context__service__pb2.FindCustomersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -76,6 +76,16 @@ class SendMessage(_message.Message):
     attachments: _containers.RepeatedCompositeFieldContainer[_envelope_pb2.Attachment]
     def __init__(self, envelope: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ..., text: _Optional[str] = ..., sender: _Optional[_Union[Sender, str]] = ..., quick_replies: _Optional[_Iterable[_Union[QuickReply, _Mapping]]] = ..., in_reply_to: _Optional[str] = ..., sender_name: _Optional[str] = ..., attachments: _Optional[_Iterable[_Union[_envelope_pb2.Attachment, _Mapping]]] = ...) -> None: ...
 
+class PreparingReply(_message.Message):
+    __slots__ = ("envelope", "in_reply_to", "sender_name")
+    ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    IN_REPLY_TO_FIELD_NUMBER: _ClassVar[int]
+    SENDER_NAME_FIELD_NUMBER: _ClassVar[int]
+    envelope: _envelope_pb2.Envelope
+    in_reply_to: str
+    sender_name: str
+    def __init__(self, envelope: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ..., in_reply_to: _Optional[str] = ..., sender_name: _Optional[str] = ...) -> None: ...
+
 class MessageDeliveryUpdated(_message.Message):
     __slots__ = ("envelope", "send_event_id", "provider_message_id", "state", "error_code", "error_message")
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
