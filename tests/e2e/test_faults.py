@@ -134,7 +134,7 @@ class Visitor:
             if frame["type"] == "reply":
                 self.replies.setdefault(frame["event_id"], frame)
                 self.replied_at.setdefault(frame["in_reply_to"], time.monotonic())
-            else:
+            elif frame["type"] != "typing":  # a reply being prepared answers nothing sent
                 answers.put_nowait(frame)
         answers.put_nowait({"type": "closed"})
 

@@ -148,6 +148,7 @@ def ticket(handoff: handoff_pb2.HandoffRequested, name: str = "") -> Ticket:
         claimed_at=NOW,
         overdue_at=None,
         packet=handoff.SerializeToString(),
+        tags=["refund"],
     )
 
 
@@ -192,6 +193,7 @@ def test_a_waiting_row_shows_who_where_what_how_long_and_why() -> None:
     html = render(waiting=[row], held=[])
     assert PHONE in html and 'aria-label="SMS"' in html and "Customer" not in html
     assert "waiting 4 min" in html and "Asked for a person." in html and "team care" in html
+    assert "data-tag>#refund<" in html  # the tags a macro put on it
     assert "Second reason." not in html  # the top reason only
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; so long" in html and "…</q>" in html

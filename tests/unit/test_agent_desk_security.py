@@ -289,6 +289,7 @@ def test_customer_text_is_escaped_in_pages() -> None:
         handed_off_at=NOW,
         claimed_at=None,
         overdue_at=None,
+        tags=[evil],
     )
     row = WaitingRow(
         ticket=ticket,  # type: ignore[arg-type]
@@ -309,7 +310,7 @@ def test_customer_text_is_escaped_in_pages() -> None:
         availabilities=["online", "away", "offline"],
     )
     assert "<script>" not in html and "<img" not in html
-    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 3  # name, last message, chart
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 4  # name, last message, chart, tag
     assert "&lt;img src=x onerror=&#34;x()&#34;&gt;" in html
     assert "<title>&lt;script&gt;" in html  # the chart's label too
 
