@@ -310,7 +310,9 @@ def test_customer_text_is_escaped_in_pages() -> None:
         availabilities=["online", "away", "offline"],
     )
     assert "<script>" not in html and "<img" not in html
-    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 4  # name, last message, chart, tag
+    assert (
+        html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 4
+    )  # name, last message, chart, tag
     assert "&lt;img src=x onerror=&#34;x()&#34;&gt;" in html
     assert "<title>&lt;script&gt;" in html  # the chart's label too
 
