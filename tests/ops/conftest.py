@@ -1,4 +1,4 @@
-"""Tools the deployment tests run: promtool (Debian's prometheus package) and Go."""
+"""Tools the deployment tests run: promtool (Debian's prometheus package), Go and podman."""
 
 from __future__ import annotations
 
@@ -22,6 +22,14 @@ def require_tool(name: str, *fallbacks: str, install: str) -> str:
 @pytest.fixture(scope="session")
 def promtool() -> str:
     return require_tool("promtool", install="apt-get install prometheus (ships promtool)")
+
+
+@pytest.fixture(scope="session")
+def podman() -> str:
+    """The container engine the image is built and run on (rootful, runc; see .ci/run)."""
+    return require_tool(
+        "podman", install="apt-get install podman runc netavark aardvark-dns debootstrap"
+    )
 
 
 @pytest.fixture(scope="session")
