@@ -46,7 +46,7 @@ test-integration: setup
 test-e2e: setup $(BROWSER_PACKAGES)
 	$(BIN)/python -m pytest tests/e2e
 
-## Deployment artefacts: compose (via compose-spec's loader), Dockerfile, metrics catalogue, promtool.
+## Deployment artefacts: compose (via compose-spec's loader), Dockerfile, Helm chart (helm, kubeconform), metrics catalogue, promtool.
 test-ops: setup
 	$(BIN)/python -m pytest tests/ops tests/integration/test_monitoring.py
 
