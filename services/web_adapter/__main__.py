@@ -38,7 +38,18 @@ async def main(stop: asyncio.Event) -> None:
         # Before the first socket: a visitor back after a restart gets what was held.
         count = await held.load(settings.kafka_bootstrap, settings.service_name)
         log.info("%d replies held for visitors who are away", count)
-        runner = web.AppRunner(create_app(settings, publisher, sockets), shutdown_timeout=5)
+        consumer = EventConsumer(
+            bootstrap=settings.kafka_bootstrap,
+            group_id=settings.consumer_group,
+            group_instance_id=settings.instance_id,
+            topics={outbound_topic(CHANNEL): OUTBOUND_EVENTS},
+            dead_letters=publisher,
+            client_id=settings.service_name,
+        )
+        runner = web.AppRunner(
+            create_app(settings, publisher, sockets, consumer.in_group.is_set),
+            shutdown_timeout=5,
+        )
         await runner.setup()
         site = web.TCPSite(runner, settings.bind_host, settings.http_port)
         await site.start()
@@ -47,14 +58,6 @@ async def main(stop: asyncio.Event) -> None:
             settings.bind_host,
             settings.http_port,
             metrics.port,
-        )
-        consumer = EventConsumer(
-            bootstrap=settings.kafka_bootstrap,
-            group_id=settings.consumer_group,
-            group_instance_id=settings.instance_id,
-            topics={outbound_topic(CHANNEL): OUTBOUND_EVENTS},
-            dead_letters=publisher,
-            client_id=settings.service_name,
         )
         await consumer.run(ReplyDelivery(sockets, publisher, held), stop)
     finally:

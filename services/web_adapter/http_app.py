@@ -9,6 +9,7 @@ attaches come in at ``/upload`` first (see ``uploads.py``); agents open them at
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import WSMsgType, web
@@ -36,8 +37,15 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 
 def create_app(
-    settings: WebAdapterSettings, publisher: PublisherPort, sockets: VisitorSockets
+    settings: WebAdapterSettings,
+    publisher: PublisherPort,
+    sockets: VisitorSockets,
+    replies_arrive: Callable[[], bool] = lambda: True,
 ) -> web.Application:
+    """``replies_arrive`` says whether the replies' consumer is in its group yet: until
+    then the health check answers 503, so nothing routes visitors here while their
+    replies would wait unread."""
+
     async def index(_request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html")
 
@@ -54,6 +62,8 @@ def create_app(
         return web.FileResponse(STATIC / "icon.svg", headers={"Content-Type": "image/svg+xml"})
 
     async def health(_request: web.Request) -> web.Response:
+        if not replies_arrive():
+            return web.json_response({"status": "starting"}, status=503)
         return web.json_response({"status": "ok", "connections": sockets.connected})
 
     async def chat_socket(request: web.Request) -> web.WebSocketResponse:

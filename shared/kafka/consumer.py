@@ -167,7 +167,9 @@ class _FinishBeforeHandingOver(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._owner.hand_over(self._consumer, set(revoked))
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        """Nothing to prepare: a new partition starts from its last commit."""
+        """Nothing to prepare (a new partition starts from its last commit), but the
+        member is now in its group: what is published from here on reaches it."""
+        self._owner.in_group.set()
 
 
 class EventConsumer:
@@ -223,6 +225,10 @@ class EventConsumer:
         self._revoking: set[TopicPartition] = set()
         self._lag_partitions: set[TopicPartition] = set()
         self._committed: dict[TopicPartition, int] = {}
+        # Set once the group has given this member its share of the partitions (perhaps
+        # none): a service may say it is ready only then, or what is sent to it in the
+        # seconds a join takes waits unread.
+        self.in_group = asyncio.Event()
         for topic in self._topics:  # zeros from the start, so a first failure is a rate
             KAFKA_DEAD_LETTERS.labels(topic)
             for outcome in ("handled", "dead_lettered"):

@@ -169,7 +169,9 @@ async def test_an_outbound_topic_carries_replies_and_the_signal_that_one_is_comi
         dead_letters=publisher,
         client_id="tests",
     )
+    assert not consumer.in_group.is_set()
     run = asyncio.create_task(consumer.run(OutboundDelivery(adapter, publisher), stop))
+    await asyncio.wait_for(consumer.in_group.wait(), 30)  # what readiness waits for
     await eventually(lambda: _consumed(topic, "dead_lettered") == 1)
     stop.set()
     await run

@@ -52,3 +52,14 @@ async def test_a_message_sent_while_kafka_is_away_is_pending_then_taken_once_bac
     [(_, event)] = publisher.published
     assert isinstance(event, messages_pb2.MessageReceived)
     assert event.text == "Is my order on its way?"
+
+
+async def test_the_health_check_answers_503_until_replies_can_arrive() -> None:
+    in_group = False
+    app = create_app(WebAdapterSettings(), FakePublisher(), VisitorSockets(), lambda: in_group)
+    async with TestClient(TestServer(app)) as client:
+        joining = await client.get("/healthz")
+        assert joining.status == 503 and (await joining.json())["status"] == "starting"
+        in_group = True
+        ready = await client.get("/healthz")
+        assert ready.status == 200 and (await ready.json())["status"] == "ok"
