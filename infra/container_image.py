@@ -73,10 +73,12 @@ def official_base(dockerfile: Path = DOCKERFILE) -> BaseSpec:
     return BaseSpec(suite=found.group(2), python=found.group(1))
 
 
-def run(command: Sequence[str | Path], timeout: float = BUILD_TIMEOUT_SECONDS) -> str:
+def run(
+    command: Sequence[str | Path], timeout: float = BUILD_TIMEOUT_SECONDS, cwd: Path | None = None
+) -> str:
     """Run ``command``; its output, or an error carrying what it printed."""
     result = subprocess.run(
-        [str(part) for part in command], capture_output=True, text=True, timeout=timeout
+        [str(part) for part in command], capture_output=True, text=True, timeout=timeout, cwd=cwd
     )
     if result.returncode != 0:
         raise RuntimeError(

@@ -28,6 +28,7 @@ PROMETHEUS_OPERATOR = "v0.85.0"
 SERVICE_MONITOR_CRD = "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml"
 # (group, version, kind) of everything the chart can render.
 KINDS = (
+    ("", "v1", "ConfigMap"),
     ("", "v1", "Secret"),
     ("", "v1", "Service"),
     ("", "v1", "PersistentVolumeClaim"),

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+CACHE = REPO_ROOT / "var" / "cache"
 
 
 def require_tool(name: str, *fallbacks: str, install: str) -> str:
@@ -47,3 +51,28 @@ def compose_check(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert built.returncode == 0, built.stderr
     return binary
+
+
+def built_once(name: str, build: Callable[[Path], None]) -> Path:
+    """``var/cache/<name>/``, filled by ``build`` the first time only.
+
+    For tools built from source (minutes on two cores): ``build`` fills a temporary sibling,
+    under a file lock, which is renamed into place when it returns, so a new ``name`` (put
+    the pinned version in it) builds afresh, an interrupted build leaves nothing half-made
+    and parallel test processes build it once. A failed build fails the test.
+    """
+    cache = CACHE / name
+    if cache.is_dir():
+        return cache
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not cache.is_dir():
+            staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=CACHE))
+            try:
+                build(staging)
+            except (RuntimeError, subprocess.SubprocessError, OSError) as failed:
+                shutil.rmtree(staging, ignore_errors=True)
+                pytest.fail(f"building {name} failed:\n{failed}")
+            staging.rename(cache)
+    return cache

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import base64
 import copy
-import fcntl
 import hashlib
 import json
 import re
-import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,10 +24,12 @@ from typing import Any
 import pytest
 import yaml
 
+from infra.container_image import run
 from infra.healthcheck import settings_of
 from infra.kubernetes_schemas import KUBERNETES
+from services.orchestrator.knowledge.articles import article_files, read_folder
 from shared.config import GrpcServerSettings, MediaSettings
-from tests.ops.conftest import REPO_ROOT, require_tool
+from tests.ops.conftest import REPO_ROOT, built_once, require_tool
 
 # The first run builds helm (several minutes on two cores); later runs use the cache.
 pytestmark = pytest.mark.timeout(1800)
@@ -38,6 +37,7 @@ pytestmark = pytest.mark.timeout(1800)
 K8S_TOOLS = REPO_ROOT / "infra" / "k8s_tools"
 CHART = REPO_ROOT / "infra" / "helm" / "rapport"
 PRODUCTION = CHART / "values-production.example.yaml"
+DEMO_KNOWLEDGE = REPO_ROOT / "knowledge"
 SCHEMAS = Path(__file__).resolve().parent / "kubernetes-schemas"
 SCHEMA_LOCATIONS = (
     f"{SCHEMAS}/{{{{ .NormalizedKubernetesVersion }}}}-standalone{{{{ .StrictSuffix }}}}"
@@ -52,6 +52,9 @@ AUTOSCALED = {"sms_adapter", "social_adapter", "emotion", "orchestrator"}
 # production example: .env.example's values stand in for both.
 DATABASE_SECRET = ("rapport-db-app", "password")
 EXISTING_SECRET = "rapport-credentials"
+# The ConfigMap of articles the production example names; the chart's own otherwise.
+EXISTING_KNOWLEDGE = "rapport-knowledge"
+CHART_KNOWLEDGE = f"{RELEASE}-articles"
 
 Manifest = dict[str, Any]
 
@@ -64,37 +67,17 @@ class KubernetesTools:
 
 @pytest.fixture(scope="session")
 def k8s_tools() -> KubernetesTools:
-    """helm and kubeconform at the versions infra/k8s_tools/go.mod pins, built once.
-
-    Helm is a large build (minutes on two cores), so the binaries are kept in
-    ``var/cache/k8s-tools-<hash of go.mod and go.sum>/``: built into a temporary sibling
-    under a file lock and renamed into place, so a new pin builds afresh, an interrupted
-    build leaves nothing half-made and parallel test processes build it once.
-    """
+    """helm and kubeconform at the versions infra/k8s_tools/go.mod pins, built once (Helm
+    is a large build: minutes on two cores) into ``var/cache/k8s-tools-<hash of the pins>``."""
     go = require_tool("go", "/usr/local/go/bin/go", install="Go 1.26+ (golang.org)")
     pins = hashlib.sha256(
         (K8S_TOOLS / "go.mod").read_bytes() + (K8S_TOOLS / "go.sum").read_bytes()
     ).hexdigest()[:16]
-    cache_root = REPO_ROOT / "var" / "cache"
-    cache = cache_root / f"k8s-tools-{pins}"
-    if not cache.is_dir():
-        cache_root.mkdir(parents=True, exist_ok=True)
-        with open(cache_root / f"{cache.name}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if not cache.is_dir():
-                staging = Path(tempfile.mkdtemp(prefix=f".{cache.name}-", dir=cache_root))
-                built = subprocess.run(
-                    [go, "build", "-ldflags=-s -w", "-o", f"{staging}/", "tool"],
-                    cwd=K8S_TOOLS,
-                    capture_output=True,
-                    text=True,
-                    timeout=1500,
-                    check=False,
-                )
-                if built.returncode != 0:
-                    shutil.rmtree(staging, ignore_errors=True)
-                    pytest.fail(f"building helm and kubeconform failed:\n{built.stderr}")
-                staging.rename(cache)
+
+    def build(staging: Path) -> None:
+        run([go, "build", "-ldflags=-s -w", "-o", f"{staging}/", "tool"], cwd=K8S_TOOLS)
+
+    cache = built_once(f"k8s-tools-{pins}", build)
     return KubernetesTools(helm=cache / "helm", kubeconform=cache / "kubeconform")
 
 
@@ -146,9 +129,19 @@ def production_text(k8s_tools: KubernetesTools) -> str:
     return render_text(k8s_tools, "--values", str(PRODUCTION))
 
 
-@pytest.fixture(scope="module", params=["default", "production"])
+@pytest.fixture(scope="module")
+def articles_text(k8s_tools: KubernetesTools, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The default values with the demo knowledge folder's articles in knowledge.articles."""
+    articles = {path.name: path.read_text() for path in article_files(DEMO_KNOWLEDGE)}
+    values = tmp_path_factory.mktemp("values") / "articles.yaml"
+    values.write_text(yaml.safe_dump({"knowledge": {"articles": articles}}, allow_unicode=True))
+    return render_text(k8s_tools, "--values", str(values))
+
+
+@pytest.fixture(scope="module", params=["default", "production", "articles"])
 def manifests(request: pytest.FixtureRequest) -> list[Manifest]:
-    """What the chart renders, with the default values and with the production example."""
+    """What the chart renders: with the default values, with the production example (an
+    existing ConfigMap of articles), with articles in the values (the chart's ConfigMap)."""
     return documents(request.getfixturevalue(f"{request.param}_text"))
 
 
@@ -215,7 +208,7 @@ def test_helm_lint_passes_strictly(k8s_tools: KubernetesTools, values: tuple[str
     assert "1 chart(s) linted, 0 chart(s) failed" in linted.stdout
 
 
-@pytest.mark.parametrize("which", ["default", "production"])
+@pytest.mark.parametrize("which", ["default", "production", "articles"])
 def test_every_rendered_manifest_is_valid_against_the_kubernetes_schemas(
     k8s_tools: KubernetesTools, request: pytest.FixtureRequest, which: str
 ) -> None:
@@ -231,14 +224,14 @@ def test_kubeconform_refuses_unknown_fields_and_kinds_without_a_schema(
 ) -> None:
     deployment = copy.deepcopy(deployment_of(documents(default_text), "context"))
     deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbes"] = {}
-    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}
+    stateful_set = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "x"}}
     verdicts = {
-        v["kind"]: v for v in kubeconform(k8s_tools, yaml.safe_dump_all([deployment, config_map]))
+        v["kind"]: v for v in kubeconform(k8s_tools, yaml.safe_dump_all([deployment, stateful_set]))
     }
     assert verdicts["Deployment"]["status"] == "statusInvalid"
     assert "readinessProbes" in verdicts["Deployment"]["msg"]
-    assert verdicts["ConfigMap"]["status"] == "statusError"
-    assert "could not find schema" in verdicts["ConfigMap"]["msg"]
+    assert verdicts["StatefulSet"]["status"] == "statusError"
+    assert "could not find schema" in verdicts["StatefulSet"]["msg"]
 
 
 def test_production_example_renders_every_optional_part(production_text: str) -> None:
@@ -356,9 +349,72 @@ def test_media_are_on_a_volume_and_everything_else_is_read_only(
         pod = deployment_of(manifests, service)["spec"]["template"]["spec"]
         mounts = {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
         media = {"/data"} if hasattr(settings_of(service), "media_dir") else set()
-        assert mounts == {"/tmp"} | media, service
+        knowledge = {"/knowledge"} if knowledge_config_map(manifests, service) else set()
+        assert mounts == {"/tmp"} | media | knowledge, service
     claims = of_kind(manifests, "PersistentVolumeClaim")
     assert set(claims) == {f"{workload_name(s)}-media" for s in ("web_adapter", "agent_desk")}
+
+
+# --- the orchestrator's knowledge ----------------------------------------------------------
+
+
+def knowledge_config_map(manifests: list[Manifest], service: str) -> str | None:
+    """The ConfigMap a service's pods mount at /knowledge (read-only, whole, so that an
+    update reaches the files in place), or None."""
+    pod = deployment_of(manifests, service)["spec"]["template"]["spec"]
+    mounts = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "knowledge"]
+    if not mounts:
+        return None
+    assert mounts == [{"name": "knowledge", "mountPath": "/knowledge", "readOnly": True}]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "knowledge"]
+    return str(volume["configMap"]["name"])
+
+
+@pytest.mark.parametrize(
+    ("which", "config_map"),
+    [("default", None), ("production", EXISTING_KNOWLEDGE), ("articles", CHART_KNOWLEDGE)],
+)
+def test_the_orchestrator_alone_reads_the_configured_knowledge_at_its_folder(
+    request: pytest.FixtureRequest, which: str, config_map: str | None
+) -> None:
+    manifests = documents(request.getfixturevalue(f"{which}_text"))
+    for service in SERVICES:
+        expected = config_map if service == "orchestrator" else None
+        assert knowledge_config_map(manifests, service) == expected, service
+        env = {e["name"]: e.get("value") for e in container_of(manifests, service)["env"]}
+        assert env.get("RAPPORT_KNOWLEDGE_DIR") == ("/knowledge" if expected else None), service
+    owned = set(of_kind(manifests, "ConfigMap"))
+    assert owned == ({CHART_KNOWLEDGE} if which == "articles" else set())
+
+
+def test_articles_render_into_a_configmap_the_orchestrator_reads_as_its_folder(
+    articles_text: str, tmp_path: Path
+) -> None:
+    (config_map,) = of_kind(documents(articles_text), "ConfigMap").values()
+    demo = {path.name: path.read_text() for path in article_files(DEMO_KNOWLEDGE)}
+    assert config_map["data"] == demo
+    for name, text in config_map["data"].items():
+        (tmp_path / name).write_text(text)
+    assert [a.id for a in read_folder(tmp_path)] == [a.id for a in read_folder(DEMO_KNOWLEDGE)]
+
+
+@pytest.mark.parametrize(
+    ("settings", "refusal"),
+    [
+        (
+            ("knowledge.existingConfigMap=kb", "knowledge.articles.a\\.yaml=id: a"),
+            "set existingConfigMap or articles, not both",
+        ),
+        (("knowledge.articles.README\\.md=text",), "is not a file name ending in .yaml"),
+        (("knowledge.articles.\\.hidden\\.yaml=id: a",), "is not a file name ending in .yaml"),
+        (("knowledge.articles.a\\.yaml.id=a",), "the article's YAML as text"),
+    ],
+)
+def test_the_chart_refuses_knowledge_the_orchestrator_would_not_read(
+    k8s_tools: KubernetesTools, settings: tuple[str, ...], refusal: str
+) -> None:
+    rendered = helm_template(k8s_tools, *(arg for s in settings for arg in ("--set", s)))
+    assert rendered.returncode != 0 and refusal in rendered.stderr, rendered.stderr
 
 
 # --- the environment the services read ----------------------------------------------------
@@ -434,6 +490,8 @@ def test_every_service_accepts_its_rendered_environment(
             assert settings.outbound_media_origins == ("http://rapport-agent-desk:8083",)
         if hasattr(settings, "media_dir"):
             assert settings.media_dir.parent == Path("/data"), service
+        if hasattr(settings, "knowledge_dir") and knowledge_config_map(manifests, service):
+            assert settings.knowledge_dir == Path("/knowledge")
 
 
 def test_grpc_servers_accept_exactly_their_callers_each_by_its_own_token(

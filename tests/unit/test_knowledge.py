@@ -218,6 +218,40 @@ async def test_the_library_follows_the_folder_keeps_the_last_good_one_and_embeds
     assert [a.id for a in library.current.articles] == ["delivery-times"]
 
 
+def _configmap_version(folder: Path, stamp: str, articles: Mapping[str, object]) -> None:
+    """Publish ``articles`` as the kubelet updates a ConfigMap volume: the files in a new
+    hidden folder, ``..data`` swapped to it at once, a visible symlink per file."""
+    for name, document in articles.items():
+        _write(folder / stamp, name, document)
+    (folder / "..data_tmp").symlink_to(stamp)
+    (folder / "..data_tmp").replace(folder / "..data")
+    for name in articles:
+        if not (folder / name).is_symlink():
+            (folder / name).symlink_to(Path("..data") / name)
+
+
+async def test_a_configmap_volume_is_read_once_per_article_and_followed_when_swapped(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "knowledge"
+    _configmap_version(folder, "..2026_01_01_00_00_00.1", {"delivery.yaml": ARTICLE})
+    assert [a.source.name for a in read_folder(folder)] == ["delivery.yaml"]
+    embed = CountingEmbedder()
+    library = KnowledgeLibrary(folder, embed, KEYWORD_SCORING)
+    library.read()
+    await library.refresh()
+    assert library.current is not None
+    assert [a.id for a in library.current.articles] == ["delivery-times"]
+
+    _configmap_version(
+        folder,
+        "..2026_01_01_00_01_00.2",
+        {"delivery.yaml": ARTICLE, "hours.yaml": {**ARTICLE, "id": "hours"}},
+    )
+    await library.refresh()
+    assert [a.id for a in library.current.articles] == ["delivery-times", "hours"]
+
+
 class FixedKnowledge:
     def __init__(self, index: KnowledgeIndex | None) -> None:
         self.current = index

@@ -144,8 +144,18 @@ def _article(path: Path, document: Any, voice: Voice) -> tuple[Article | None, l
 
 
 def article_files(folder: Path) -> list[Path]:
-    """The folder's YAML files, in its sub-folders too, in a stable order."""
-    return sorted(p for p in folder.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+    """The folder's YAML files, in its sub-folders too, in a stable order.
+
+    Hidden files and folders are skipped: a Kubernetes ConfigMap volume keeps the real
+    files in a hidden ``..<timestamp>`` folder behind the visible symlinks, which would
+    otherwise be read twice (and refused as duplicate ids)."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.suffix in SUFFIXES
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 def read_folder(folder: Path, voice: Voice = VOICE) -> tuple[Article, ...]:

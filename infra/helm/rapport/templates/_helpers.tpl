@@ -59,6 +59,21 @@ web_adapter: {variable: RAPPORT_WEB_MEDIA_DIR, path: /data/web_media}
 agent_desk: {variable: RAPPORT_AGENT_DESK_MEDIA_DIR, path: /data/desk_media}
 {{- end -}}
 
+{{/* The ConfigMap of the orchestrator's knowledge folder: the operator's, the chart's own
+(knowledge.articles), or "" for none. */}}
+{{- define "rapport.knowledgeConfigMap" -}}
+{{- with .Values.knowledge -}}
+{{- if and .existingConfigMap .articles -}}
+{{- fail "knowledge: set existingConfigMap or articles, not both" -}}
+{{- end -}}
+{{- if .existingConfigMap -}}
+{{- .existingConfigMap -}}
+{{- else if .articles -}}
+{{- printf "%s-articles" (include "rapport.fullname" $ | trunc 53 | trimSuffix "-") -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "rapport.name" -}}
 {{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
