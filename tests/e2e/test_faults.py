@@ -14,23 +14,18 @@ reach the dead-letter topic.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
-import aiohttp
 import pytest
 
 from infra.kafka.embedded import EmbeddedKafka, create_topics
-from shared.channels.webhooks import inbound_event_id
 from shared.kafka.snapshot import read_to_end
 from shared.kafka.topics import DEAD_LETTER
 from tests.e2e.stack import Stack
-from tests.kafka_helpers import eventually
+from tests.e2e.visitor import Visitor, converse
 
 pytestmark = pytest.mark.e2e
 
@@ -39,117 +34,8 @@ log = logging.getLogger(__name__)
 VISITORS = 30
 MESSAGES_EACH = 20
 SECONDS_BETWEEN_MESSAGES = 4.0  # 30 visitors: 7.5 messages a second, for 80 s and more
-ANSWER_TIMEOUT = 15.0
 SENDING_TIMEOUT = 240.0
 REPLIES_TIMEOUT = 180.0
-QUESTIONS = (
-    "Hello! What time do you open on Saturday?",
-    "Do you deliver to Lyon?",
-    "Can I pay by card when it arrives?",
-    "Which sizes does the blue jacket come in?",
-    "Thanks, that is helpful.",
-)
-
-
-@dataclass
-class Visitor:
-    """One chat visitor, speaking the page's protocol over a real WebSocket."""
-
-    name: str
-    web_url: str
-    token: str = ""
-    replies: dict[str, dict[str, Any]] = field(default_factory=dict)  # by event id, as the page
-    sent: list[str] = field(default_factory=list)  # client message ids, in order
-    acked_at: dict[str, float] = field(default_factory=dict)  # by inbound event id
-    replied_at: dict[str, float] = field(default_factory=dict)  # by inbound event id
-    _socket: aiohttp.ClientWebSocketResponse | None = None
-    _answers: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
-    _connecting: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _readers: set[asyncio.Task[None]] = field(default_factory=set)
-
-    async def chat(self, session: aiohttp.ClientSession) -> None:
-        for number in range(MESSAGES_EACH):
-            client_message_id = f"{self.name}-{number:02d}"
-            text = f"{QUESTIONS[number % len(QUESTIONS)]} ({client_message_id})"
-            await self._send_until_taken(session, text, client_message_id)
-            self.sent.append(client_message_id)
-            await asyncio.sleep(SECONDS_BETWEEN_MESSAGES)
-
-    async def stay_until(self, session: aiohttp.ClientSession, done: asyncio.Event) -> None:
-        """Keep a socket open (reconnecting) so held replies arrive, until ``done``."""
-        while not done.is_set():
-            await self._connected(session)
-            await asyncio.sleep(0.5)
-
-    async def _send_until_taken(
-        self, session: aiohttp.ClientSession, text: str, client_message_id: str
-    ) -> None:
-        frame = {"type": "message", "text": text, "client_message_id": client_message_id}
-        while True:
-            socket = await self._connected(session)
-            try:
-                await socket.send_json(frame)
-                answer = await asyncio.wait_for(self._answers.get(), ANSWER_TIMEOUT * 4)
-            except (ConnectionError, TimeoutError, aiohttp.ClientError):
-                await asyncio.sleep(0.5)
-                continue
-            if answer.get("type") == "ack" and answer["client_message_id"] == client_message_id:
-                self.acked_at[answer["event_id"]] = time.monotonic()
-                return
-            if answer.get("type") == "pending":
-                await asyncio.sleep(answer["retry_after_ms"] / 1000)
-                continue
-            if answer.get("type") == "closed":  # the adapter went away: send it again
-                continue
-            raise AssertionError(f"{self.name}: unexpected answer {answer}")
-
-    async def _connected(self, session: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse:
-        async with self._connecting:
-            return await self._connect(session)
-
-    async def _connect(self, session: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse:
-        while self._socket is None or self._socket.closed:
-            try:
-                url = f"{self.web_url.replace('http', 'ws', 1)}/ws?visitor={self.token}"
-                socket = await session.ws_connect(url, heartbeat=5)
-                welcome = await socket.receive_json(timeout=ANSWER_TIMEOUT)
-            except (ConnectionError, TimeoutError, aiohttp.ClientError, TypeError):
-                await asyncio.sleep(0.5)
-                continue
-            self.token = welcome["visitor"]
-            self._socket = socket
-            self._answers = asyncio.Queue()
-            reader = asyncio.create_task(self._read(socket, self._answers))
-            self._readers.add(reader)
-            reader.add_done_callback(self._readers.discard)
-        return self._socket
-
-    async def _read(
-        self, socket: aiohttp.ClientWebSocketResponse, answers: asyncio.Queue[dict[str, Any]]
-    ) -> None:
-        async for message in socket:
-            if message.type != aiohttp.WSMsgType.TEXT:
-                break
-            frame = json.loads(message.data)
-            if frame["type"] == "reply":
-                self.replies.setdefault(frame["event_id"], frame)
-                self.replied_at.setdefault(frame["in_reply_to"], time.monotonic())
-            elif frame["type"] != "typing":  # a reply being prepared answers nothing sent
-                answers.put_nowait(frame)
-        answers.put_nowait({"type": "closed"})
-
-    async def close(self) -> None:
-        if self._socket is not None:
-            await self._socket.close()
-        if self._readers:
-            await asyncio.wait(self._readers)
-
-    def replies_in_order(self) -> list[str]:
-        """The inbound event ids the replies answer, in the order the replies came."""
-        return [reply["in_reply_to"] for reply in self.replies.values()]
-
-    def expected(self) -> list[str]:
-        return [inbound_event_id("web", f"{self.token}:{sent}") for sent in self.sent]
 
 
 @pytest.fixture(scope="module")
@@ -243,26 +129,14 @@ async def _dead_letters(bootstrap: str) -> list[str]:
 async def test_every_message_gets_one_reply_in_order_through_every_outage(
     faulty_stack: Stack, broker: EmbeddedKafka
 ) -> None:
-    visitors = [Visitor(f"v{n:02d}", faulty_stack.web_url) for n in range(VISITORS)]
+    visitors = [
+        Visitor(f"v{n:02d}", faulty_stack.web_url, MESSAGES_EACH, SECONDS_BETWEEN_MESSAGES)
+        for n in range(VISITORS)
+    ]
     timeline = Timeline()
-    done = asyncio.Event()
-    async with aiohttp.ClientSession() as session:
-        listening = [asyncio.create_task(v.stay_until(session, done)) for v in visitors]
-        faults = asyncio.create_task(_faults(faulty_stack, broker, timeline))
-        with contextlib.suppress(TimeoutError):  # the counts below say who got stuck
-            await asyncio.wait_for(
-                asyncio.gather(*(visitor.chat(session) for visitor in visitors)), SENDING_TIMEOUT
-            )
-        await faults
-        with contextlib.suppress(AssertionError):  # the counts below say what is missing
-            await eventually(
-                lambda: all(len(v.replies) >= len(v.sent) for v in visitors), REPLIES_TIMEOUT
-            )
-        await asyncio.sleep(3)  # room for a duplicate or a late extra reply to show up
-        done.set()
-        await asyncio.gather(*listening)
-        for visitor in visitors:
-            await visitor.close()
+    await converse(
+        visitors, _faults(faulty_stack, broker, timeline), SENDING_TIMEOUT, REPLIES_TIMEOUT
+    )
 
     sent = sum(len(v.sent) for v in visitors)
     replied = sum(len(v.replies) for v in visitors)

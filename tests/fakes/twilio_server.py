@@ -16,14 +16,21 @@ credentials and records any it is sent.
 
 It also builds webhooks the way Twilio sends them (:func:`signed_webhook`), signed with
 the Twilio library's own ``RequestValidator.compute_signature``.
+
+``GET`` on the same Messages path lists what it accepted, newest first, as Twilio's "Read
+multiple Message resources" does (filtered by ``To``), so a test that cannot reach the
+fake's memory (the fake in a container: ``python -m tests.fakes.twilio_server``) reads them
+with the Twilio library's own ``messages.list``.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import binascii
 import json
+import os
 import re
 import secrets
 from collections import deque
@@ -140,6 +147,7 @@ class Sent:
     to: str
     body: str
     form: dict[str, list[str]]
+    resource: dict[str, Any]
 
 
 def _error(status: int, code: int, message: str) -> web.Response:
@@ -232,6 +240,7 @@ class FakeTwilio:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post(PATH, self._create)
+        app.router.add_get(PATH, self._list)
         app.router.add_get(
             "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{MediaSid}",
             self._media,
@@ -281,6 +290,27 @@ class FakeTwilio:
             return web.Response(status=403, text="AccessDenied")
         return web.Response(body=stored.body, headers={"Content-Type": stored.content_type})
 
+    async def _list(self, request: web.Request) -> web.Response:
+        account = request.match_info["AccountSid"]
+        if not self._authorised(request) or account != self.account_sid:
+            return _error(401, 20003, "Authenticate")
+        to = request.query.get("To")
+        messages = [m.resource for m in reversed(self.sent) if to is None or m.to == to]
+        uri = f"/2010-04-01/Accounts/{account}/Messages.json"
+        return web.json_response(
+            {
+                "messages": messages,
+                "start": 0,
+                "end": max(len(messages) - 1, 0),
+                "page": 0,
+                "page_size": max(len(messages), 50),
+                "uri": uri,
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "previous_page_uri": None,
+            }
+        )
+
     async def _create(self, request: web.Request) -> web.Response:
         self.requests += 1
         if self.delay_seconds:
@@ -313,7 +343,6 @@ class FakeTwilio:
     def _accept(self, form: dict[str, list[str]]) -> web.Response:
         sid = "SM" + secrets.token_hex(16)
         to, body = form["To"][0], form.get("Body", [""])[0]
-        self.sent.append(Sent(sid, to, body, form))
         now = format_datetime(datetime.now(UTC))
         resource: dict[str, Any] = {
             "account_sid": self.account_sid,
@@ -340,4 +369,20 @@ class FakeTwilio:
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
         }
         assert set(resource) == set(CONTRACT["response"]["properties"])
+        self.sent.append(Sent(sid, to, body, form, resource))
         return web.json_response(resource, status=201)
+
+
+def main() -> None:
+    """Serve the fake on its own (in a container), for the account in TWILIO_ACCOUNT_SID
+    and TWILIO_AUTH_TOKEN, until stopped."""
+    parser = argparse.ArgumentParser(prog="python -m tests.fakes.twilio_server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8090)
+    args = parser.parse_args()
+    fake = FakeTwilio(os.environ["TWILIO_ACCOUNT_SID"], os.environ["TWILIO_AUTH_TOKEN"])
+    web.run_app(fake.app(), host=args.host, port=args.port, print=None)
+
+
+if __name__ == "__main__":
+    main()
