@@ -88,13 +88,15 @@ def _answers(path: Path) -> bool:
 @dataclass
 class HealthTicker:
     """Runs the health check of every container of ``project`` that is starting or
-    unhealthy, every ``interval`` seconds, until stopped."""
+    unhealthy once per ``interval`` (the compose file's), as the engine's scheduler would:
+    checked more often, a slow start would use up its retries early and turn unhealthy."""
 
     podman: str
     project: str
-    interval: float = 2.0
+    interval: float
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _checked_at: dict[str, float] = field(default_factory=dict)
 
     def __enter__(self) -> HealthTicker:
         self._thread = threading.Thread(target=self._tick, name="health-ticker", daemon=True)
@@ -108,10 +110,11 @@ class HealthTicker:
 
     def _tick(self) -> None:
         with ThreadPoolExecutor(max_workers=4) as pool:
-            while not self._stop.wait(self.interval):
-                list(pool.map(self._check, self._waiting()))
+            while not self._stop.wait(1.0):
+                list(pool.map(self._check, self._due()))
 
-    def _waiting(self) -> list[str]:
+    def _due(self) -> list[str]:
+        """Waiting containers whose last check is an interval old (new ones at once)."""
         listed = subprocess.run(
             [
                 self.podman,
@@ -125,7 +128,14 @@ class HealthTicker:
             text=True,
             check=False,
         )
-        return listed.stdout.split()
+        now = time.monotonic()
+        due = [
+            container
+            for container in listed.stdout.split()
+            if now - self._checked_at.get(container, -self.interval) >= self.interval
+        ]
+        self._checked_at.update(dict.fromkeys(due, now))
+        return due
 
     def _check(self, container: str) -> None:
         subprocess.run(

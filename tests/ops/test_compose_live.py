@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from twilio.rest import Client
 
 from infra import container_image
@@ -90,6 +91,14 @@ def operator_env(path: Path) -> Path:
     return path
 
 
+def health_interval() -> float:
+    """Seconds between health checks, as docker-compose.yml sets them ("10s")."""
+    compose_file = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    interval = str(compose_file["x-health"]["interval"])
+    assert interval.endswith("s") and interval[:-1].isdigit(), interval
+    return float(interval[:-1])
+
+
 def env_value(compose: Compose, name: str) -> str:
     for line in compose.env_file.read_text().splitlines():
         if line.startswith(f"{name}="):
@@ -121,7 +130,8 @@ def compose(podman: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
     stack_images.build(podman)
     built = time.monotonic()
     workdir = tmp_path_factory.mktemp("compose-live")
-    with podman_api(podman, workdir) as docker_host, HealthTicker(podman, PROJECT):
+    ticker = HealthTicker(podman, PROJECT, health_interval())
+    with podman_api(podman, workdir) as docker_host, ticker:
         stack = Compose(cli, docker_host, PROJECT, operator_env(workdir / ".env"))
         stack("down", "--volumes", "--remove-orphans", profiles=SCALE)  # an interrupted run's
         try:
@@ -219,13 +229,15 @@ def test_prometheus_scrapes_every_service(compose: Compose) -> None:
 
 
 def up_scaled(compose: Compose) -> None:
-    """The scale profile up and healthy (a killed container started again)."""
+    """The scale profile up and healthy beside the running stack, which is kept as it is
+    (a killed container is started again)."""
     compose(
         "up",
         "--detach",
         "--wait",
         f"--wait-timeout={UP_TIMEOUT_SECONDS}",
         "--no-build",
+        "--no-recreate",
         profiles=SCALE,
         timeout=UP_TIMEOUT_SECONDS + 60,
     )
