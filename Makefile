@@ -76,6 +76,7 @@ clean:
 ## Retrain every emotion-service model from the copied data (fixed seeds), then evaluate.
 ## The encoder's fine-tuning takes about an hour on two cores; embedding XED and
 ## GoEmotions for the multilingual heads about another half hour (cached after).
+## RAPPORT_CORRECTIONS=FILE adds agents' corrections (export-corrections) to training only.
 models: setup
 	test -x .venv-models/bin/python || $(PYTHON) -m venv .venv-models
 	.venv-models/bin/python -m pip install --quiet -r services/emotion/training/requirements-models.lock

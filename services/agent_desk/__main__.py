@@ -17,9 +17,12 @@ from yarl import URL
 from services.agent_desk import cli
 from services.agent_desk.canned_store import CannedResponses
 from services.agent_desk.config import AgentDeskSettings
+from services.agent_desk.corrections_store import Corrections
 from services.agent_desk.customer_data import CustomerData
 from services.agent_desk.database import create_engine, migrate
 from services.agent_desk.desk import Clock, Desk, utc_now
+from services.agent_desk.empathy_store import EmpathySources
+from services.agent_desk.feedback_store import FeedbackStore
 from services.agent_desk.history import ContextHistory
 from services.agent_desk.hours import configured_hours
 from services.agent_desk.http_app import DeskParts, create_app
@@ -81,6 +84,7 @@ def build(
         estimate_samples=settings.wait_estimate_samples,
     )
     notices = WaitingNotices(store=store, context=context, live=live, rules=rules, clock=clock)
+    feedback = FeedbackStore(engine)
     desk = Desk(
         store=store,
         outgoing=outgoing,
@@ -90,6 +94,7 @@ def build(
         notices=notices,
         routing=configured_routing(settings.routing_file, settings.default_team),
         max_reply_chars=settings.max_reply_chars,
+        feedback=feedback,
         clock=clock,
     )
     throttle = LoginThrottle(
@@ -119,6 +124,9 @@ def build(
         media,
         CannedResponses(engine),
         rights=CustomerRights(context=context, data=CustomerData(engine), live=live, clock=clock),
+        corrections=Corrections(engine),
+        empathy=EmpathySources(context, engine),
+        feedback=feedback,
     )
     return parts, relay
 
@@ -164,7 +172,7 @@ async def main(stop: asyncio.Event) -> None:
             group_instance_id=settings.instance_id,
             topics={
                 HANDOFF: handoff_pb2.HandoffRequested,
-                FEEDBACK: feedback_pb2.SatisfactionRated,
+                FEEDBACK: (feedback_pb2.SatisfactionRated, feedback_pb2.FeedbackGiven),
                 INBOUND: messages_pb2.MessageReceived,
                 DELIVERY: messages_pb2.MessageDeliveryUpdated,
             },

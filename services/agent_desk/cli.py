@@ -3,7 +3,8 @@
 availability); ``set-tier``, a customer's service tier for routing rules; and
 ``apply-retention``, which removes the customers'
 data the desk keeps beyond its retention now (the running desk also does it every
-``RETENTION_INTERVAL_MINUTES``), for operators who schedule it or check it.
+``RETENTION_INTERVAL_MINUTES``), for operators who schedule it or check it; and
+``export-corrections``, agents' corrections as training data (``corrections_export.py``).
 
 The first admin can only come from here (there is no default account or password), and
 so can a new password for an admin locked out of the console.
@@ -19,11 +20,12 @@ import getpass
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import TextIO, TypeVar
 
 from services.agent_desk.accounts import checked_capacity, checked_email, profile_of
 from services.agent_desk.config import AgentDeskSettings
+from services.agent_desk.corrections_export import export_corrections, write_lines
 from services.agent_desk.database import create_engine, migrate
 from services.agent_desk.models import Agent, Availability, Role
 from services.agent_desk.retention import RetentionReport, retention_of
@@ -65,6 +67,13 @@ def parser() -> argparse.ArgumentParser:
     tier.add_argument("--tier", required=True, help='e.g. gold; "" for none')
     commands.add_parser(
         "apply-retention", help="remove the customers' data kept beyond the retention periods"
+    )
+    corrections = commands.add_parser(
+        "export-corrections", help="agents' corrections as training data (JSON Lines)"
+    )
+    corrections.add_argument("--output", help="a file to write (default: standard output)")
+    corrections.add_argument(
+        "--since", type=date.fromisoformat, help="only corrections made from this day (UTC)"
     )
     return root
 
@@ -194,6 +203,16 @@ def main(argv: list[str], stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
     if args.command == "apply-retention":
         report = asyncio.run(apply_retention(settings))
         print(" ".join(f"{name}={count}" for name, count in asdict(report).items()), file=stdout)
+        return 0
+    if args.command == "export-corrections":
+        since = datetime.combine(args.since, time(), tzinfo=UTC) if args.since else None
+        records = asyncio.run(export_corrections(settings, since))
+        if args.output is None:
+            write_lines(records, stdout)
+        else:
+            with open(args.output, "w", encoding="utf-8", newline="\n") as out:
+                written = write_lines(records, out)
+            print(f"{written} corrections written to {args.output}", file=stdout)
         return 0
     try:
         if args.command == "set-agent":

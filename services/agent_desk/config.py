@@ -78,7 +78,7 @@ class AgentDeskSettings(MediaSettings):
     outbox_poll_seconds: float = Field(2.0, gt=0)
     outbox_retention_days: float = Field(7, gt=0)
     # What the owner's dashboard offers to look back over.
-    dashboard_days: tuple[int, ...] = (14, 30)
+    dashboard_days: tuple[int, ...] = (14, 30, 90, 365)
     # Customers' data in the desk's own tables expires as the context service promises
     # (retention.py): emotion data after the first period, the rest after the second.
     # Read under the context service's names unless the desk is given its own, so one

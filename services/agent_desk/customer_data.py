@@ -5,7 +5,9 @@ The desk keeps customers' data in its tickets (the handoff packet whole: name, a
 what the bot said, the summary, the emotion trajectory and the reasons; the sentiment
 taken at resolve) and their history, the handoffs it took, the messages it sent (text and
 address), the ratings (the customer's comment), the conversations it saw start, the
-customers' service tiers, and the outbox's events (an agent's reply or a notice, with the
+customers' service tiers, agents' corrections of what the models read in their messages
+(with the text), their feedback after a rating (their words, and the reading of them),
+and the outbox's events (an agent's reply or a notice, with the
 customer's address). Some rows name the customer, others only a conversation, so they
 are found by every id and conversation the context service knows the customer by
 (``Customer``, from its ``FindCustomers``); an event in the outbox is read to see whom it
@@ -27,7 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from services.agent_desk.models import (
     AuditEntry,
     ConversationSeen,
+    Correction,
     CustomerTier,
+    Feedback,
     HandoffEvent,
     OutboxEvent,
     OutgoingMessage,
@@ -68,6 +72,8 @@ class DeskRows:
     conversations_seen: list[ConversationSeen]
     customer_tiers: list[CustomerTier]
     outbox: list[OutboxEvent]
+    corrections: list[Correction]
+    feedback: list[Feedback]
 
     def by_table(self) -> dict[str, list[Any]]:
         return {
@@ -79,6 +85,8 @@ class DeskRows:
             ConversationSeen.__tablename__: self.conversations_seen,
             CustomerTier.__tablename__: self.customer_tiers,
             OutboxEvent.__tablename__: self.outbox,
+            Correction.__tablename__: self.corrections,
+            Feedback.__tablename__: self.feedback,
         }
 
     def counts(self) -> dict[str, int]:
@@ -124,6 +132,9 @@ class CustomerData:
                 [c.conversation_id for c in found.conversations_seen],
             )
             await _delete(session, CustomerTier, CustomerTier.customer_id, customer.customer_ids)
+            await _delete(session, Correction, Correction.id, [c.id for c in found.corrections])
+            given = [f.event_id for f in found.feedback]
+            await _delete(session, Feedback, Feedback.event_id, given)
             session.add(audit(found))
         return found
 
@@ -176,6 +187,26 @@ async def _rows(session: AsyncSession, customer: Customer) -> DeskRows:
     tiers = await session.scalars(
         select(CustomerTier).where(CustomerTier.customer_id.in_(customer.customer_ids))
     )
+    corrections = await session.scalars(
+        select(Correction)
+        .where(
+            or_(
+                Correction.customer_id.in_(customer.customer_ids),
+                Correction.conversation_id.in_(conversations),
+            )
+        )
+        .order_by(Correction.created_at)
+    )
+    feedback = await session.scalars(
+        select(Feedback)
+        .where(
+            or_(
+                Feedback.customer_id.in_(customer.customer_ids),
+                Feedback.conversation_id.in_(conversations),
+            )
+        )
+        .order_by(Feedback.given_at)
+    )
     # The outbox keeps events a week after they are sent (outbox.py): few enough to read.
     outbox = await session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))
     return DeskRows(
@@ -187,6 +218,8 @@ async def _rows(session: AsyncSession, customer: Customer) -> DeskRows:
         conversations_seen=list(seen),
         customer_tiers=list(tiers),
         outbox=[event for event in outbox if customer.named_in(event)],
+        corrections=list(corrections),
+        feedback=list(feedback),
     )
 
 

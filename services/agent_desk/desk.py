@@ -10,7 +10,8 @@ a double submit or a retried POST is the same event: the desk does it once, and
 downstream consumers drop a repeat. Browsers hear about every change at once (``live``).
 
 The desk consumes four topics with its own group: handoffs (the queue), ratings
-(``SatisfactionRated``, the CSAT records), customers' messages and delivery reports. A
+(``SatisfactionRated``, the CSAT or NPS records) and the feedback after them
+(``FeedbackGiven``, the pain points), customers' messages and delivery reports. A
 message tells the desk a conversation exists (the escalation rate's denominator), shows
 up live on an open conversation page, and, from a customer still waiting, earns a
 notice with their place in line and the expected wait (a new ticket earns one at once).
@@ -20,9 +21,10 @@ while a conversation waits for a person, and the desk makes sure that is never s
 Routing (``teams``, ``routing``): each handoff joins the queue of the team the first
 matching rule names; in a team that assigns, the desk gives waiting tickets to its free
 agents as soon as there are some (a new ticket, a conversation closed or handed on, an
-agent coming online, and on every sweep), and a ticket nobody in the team can be given
-moves to the team's fallback after the team's wait. Each change is in the ticket's
-history, which the conversation page shows.
+agent coming online, and on every sweep), a hard conversation to the one who carried
+the least of them lately (``load``), and a ticket nobody in the team can be given moves
+to the team's fallback after the team's wait. Each change is in the ticket's history,
+which the conversation page shows.
 
 Every message the desk has sent (an agent's reply, with the image or PDF it may carry, a
 holding message) is recorded with the action that sends it, under the id its
@@ -53,8 +55,10 @@ from services.agent_desk.accounts import AccountRefused, Profile
 from services.agent_desk.attachments import MAX_CAPTION_CHARS, Outgoing
 from services.agent_desk.canned import MacroAction, MacroStep, unfilled
 from services.agent_desk.delivery import FINAL, DeliveryStatus, report_of
+from services.agent_desk.feedback_store import FeedbackStore
 from services.agent_desk.history import identities
 from services.agent_desk.live import CustomerMessage, LiveUpdates, TeamChanged, TicketChanged
+from services.agent_desk.load import WINDOW, RecentLoad, recent_load
 from services.agent_desk.media import DeskMedia
 from services.agent_desk.metrics import (
     ACTIONS,
@@ -200,8 +204,10 @@ class Desk:
         notices: WaitingNotices,
         routing: Routing,
         max_reply_chars: int,
+        feedback: FeedbackStore,
         clock: Clock = utc_now,
     ) -> None:
+        self._feedback = feedback
         self._store = store
         self._outgoing = outgoing
         self._context = context
@@ -222,6 +228,9 @@ class Desk:
             await self._take_handoff(event)
         elif isinstance(event, feedback_pb2.SatisfactionRated):
             await self._record_rating(event)
+        elif isinstance(event, feedback_pb2.FeedbackGiven):
+            if await self._feedback.record(event, self._clock()):
+                log.info("feedback recorded for conversation %s", event.envelope.conversation_id)
         elif isinstance(event, messages_pb2.MessageReceived):
             await self._customer_wrote(event)
         elif isinstance(event, messages_pb2.MessageDeliveryUpdated):
@@ -254,10 +263,13 @@ class Desk:
             await self.notices.handed_off(ticket, event.envelope)
 
     async def _record_rating(self, event: feedback_pb2.SatisfactionRated) -> None:
-        if not 1 <= event.score <= 5:
-            raise InvalidInputError(f"rating {event.envelope.event_id} is not 1 to 5")
+        nps = event.scale == feedback_pb2.RATING_SCALE_NPS_10
+        low, high = (0, 10) if nps else (1, 5)
+        if not low <= event.score <= high:
+            raise InvalidInputError(f"rating {event.envelope.event_id} is not {low} to {high}")
         if await self._store.record_rating(event, self._clock()):
-            CSAT_RATINGS.labels(channel_label(event.envelope.channel), str(event.score)).inc()
+            if not nps:
+                CSAT_RATINGS.labels(channel_label(event.envelope.channel), str(event.score)).inc()
             log.info("rating %d recorded for agent %s", event.score, event.agent_id)
 
     async def _customer_wrote(self, event: messages_pb2.MessageReceived) -> None:
@@ -358,6 +370,13 @@ class Desk:
             for a in await self._store.agents(team)
             if a.active and (role.at_least(Role.SUPERVISOR) or a.id == agent.id)
         ]
+
+    async def recent_loads(self, agents: Sequence[Agent]) -> dict[str, RecentLoad]:
+        """What each account carried lately, from its customers' messages only
+        (``load.py``): shown to the agent and their supervisor, weighed by routing."""
+        now = self._clock()
+        taken = await self._store.taken_since([a.id for a in agents], now - WINDOW)
+        return {a.id: recent_load(taken.get(a.id, ()), now, a.availability_since) for a in agents}
 
     async def set_availability(self, agent: Agent, availability: Availability) -> Agent:
         """The agent says whether they take new conversations; coming online, they are
@@ -801,7 +820,9 @@ class Desk:
         """The team's active accounts as assignment sees them (in turn order), by id."""
         agents = [a for a in await self._store.agents(team) if a.active]
         loads = await self._store.loads()
-        return [taker_of(a, loads.get(a.id, 0)) for a in agents], {a.id: a for a in agents}
+        carried = await self.recent_loads(agents)
+        takers = [taker_of(a, loads.get(a.id, 0), carried[a.id].weight) for a in agents]
+        return takers, {a.id: a for a in agents}
 
     async def _give(self, ticket: Ticket, agent: Agent, mode: AssignmentMode) -> None:
         """The desk claims ``ticket`` for ``agent``, as they would (the orchestrator hears

@@ -32,7 +32,7 @@ import math
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,7 +46,7 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 
 from services.agent_desk import attachments as media_views
 from services.agent_desk import history as views
-from services.agent_desk import kpis, queue_rows
+from services.agent_desk import queue_rows
 from services.agent_desk.accounts import (
     AccountRefused,
     audit_lines,
@@ -55,9 +55,17 @@ from services.agent_desk.accounts import (
 )
 from services.agent_desk.canned import PLACEHOLDERS
 from services.agent_desk.canned_store import CannedResponses
+from services.agent_desk.charts import draw
+from services.agent_desk.charts_http import board_of, chart_routes, period_of, trajectory_of
 from services.agent_desk.config import AgentDeskSettings
+from services.agent_desk.corrections_http import correction_routes, corrections_panel
+from services.agent_desk.corrections_store import Corrections
 from services.agent_desk.desk import AccessDenied, Desk
+from services.agent_desk.empathy_http import empathy_routes
+from services.agent_desk.empathy_store import EmpathySources
+from services.agent_desk.feedback_store import FeedbackStore
 from services.agent_desk.history import HistoryPort
+from services.agent_desk.kpi_charts import dashboard_charts
 from services.agent_desk.live import Change, LiveUpdates, TeamChanged
 from services.agent_desk.media import DeskMedia
 from services.agent_desk.metrics import LIVE_CLIENTS, LOGINS, REFUSED_REQUESTS
@@ -144,6 +152,9 @@ class DeskParts:
     media: DeskMedia
     responses: CannedResponses
     rights: CustomerRights
+    corrections: Corrections
+    empathy: EmpathySources
+    feedback: FeedbackStore
 
 
 def csrf_refusal(origin: str | None, host: str, expected: str, given: str | None) -> str | None:
@@ -367,7 +378,8 @@ def create_app(parts: DeskParts) -> web.Application:
     async def queue_values(agent: Agent) -> dict[str, Any]:
         waiting, held = await desk.queue(agent)
         agents = {a.id: a.name for a in await store.agents()}
-        work = [queue_rows.work_row(a, load) for a, load in await desk.workloads(agent)]
+        workloads = await desk.workloads(agent)
+        work = [queue_rows.work_row(a, load) for a, load in workloads]
         return {
             "waiting": await waiting_rows(waiting),
             "held": [queue_rows.held_row(t, agents.get(t.assignee_id or "", "")) for t in held],
@@ -375,6 +387,8 @@ def create_app(parts: DeskParts) -> web.Application:
             "mine": next(row for row in work if row.agent_id == agent.id),
             "workloads": work if Role(agent.role).at_least(Role.SUPERVISOR) else [],
             "availabilities": [a.value for a in Availability],
+            # What each of them carried lately (``load.py``, ``_care.html``).
+            "carried": await desk.recent_loads([a for a, _load in workloads]),
         }
 
     @requires(Role.AGENT)
@@ -514,9 +528,17 @@ def create_app(parts: DeskParts) -> web.Application:
                 ),
             ),
             chart=views.chart_of(context, packet),
+            trajectory=trajectory_of(context, packet),
             identities=shown_identities,
             resend_targets=[i for i in shown_identities if i.verified],
             consent=consent,
+            corrections=await corrections_panel(
+                parts.corrections,
+                agent,
+                [*context.recent_turns, *listed],
+                packet,
+                consent.emotion_analysis_allowed,
+            ),
             sms=views.sms_line(shown_identities, consent),
             reply_window=closes,
             window_closed=closes is not None and closes <= parts.clock(),
@@ -561,22 +583,16 @@ def create_app(parts: DeskParts) -> web.Application:
     @requires(Role.SUPERVISOR)
     async def dashboard(request: web.Request) -> web.Response:
         """The empathy KPIs of the last days, per channel and per day (one channel's or all)."""
-        try:
-            days = int(request.query.get("days", settings.dashboard_days[0]))
-        except ValueError:
-            days = 0
-        channel = request.query.get("channel", "")
-        if days not in settings.dashboard_days or channel not in ("", *CHANNEL_NAMES):
-            raise InvalidInputError("pick a period and a channel from the lists")
-        now = parts.clock()
-        since = datetime.combine(now.date() - timedelta(days=days - 1), time(), tzinfo=UTC)
-        tickets, ratings, seen = await store.kpi_records(since)
+        period = period_of(request.query, settings.dashboard_days)
+        board = await board_of(store, period, parts.clock())
         return page(
             request,
             "dashboard.html",
-            board=kpis.dashboard(tickets, ratings, seen, now=now, days=days, channel=channel),
+            board=board,
+            drawings=[draw(chart) for chart in dashboard_charts(board)],
+            pain_points=await parts.feedback.pain_points(board.days[0]),
             periods=settings.dashboard_days,
-            period=days,
+            period=period.days,
             channels=CHANNEL_NAMES,
         )
 
@@ -788,6 +804,22 @@ def create_app(parts: DeskParts) -> web.Application:
     )
     app.add_routes(
         rights_routes(parts.rights, page, lambda r: r[SIGNED_IN].agent, requires(Role.SUPERVISOR))
+    )
+    app.add_routes(
+        chart_routes(store, page, requires(Role.SUPERVISOR), settings.dashboard_days, parts.clock)
+    )
+    app.add_routes(
+        empathy_routes(
+            parts.empathy,
+            page,
+            lambda r: r[SIGNED_IN].agent,
+            requires(Role.SUPERVISOR),
+            settings.dashboard_days,
+            parts.clock,
+        )
+    )
+    app.add_routes(
+        correction_routes(parts, page, lambda r: r[SIGNED_IN].agent, requires(Role.AGENT))
     )
     app.router.add_get("/admin/users", users)
     app.router.add_post("/admin/users", create_user)

@@ -21,20 +21,70 @@ is defined once here (and shown on the page and in the README):
   emotion reading minus the first, averaged over resolved tickets with readings.
 - **CSAT**: the customers' 1-5 answers, on the day given; the average, the share of 4s
   and 5s ("satisfied"), and how many of each score.
+- **NPS** (when the business asks "how likely are you to recommend us?", 0-10): the
+  share of promoters (9-10) minus the share of detractors (0-6), as a percentage.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from statistics import fmean
+from typing import Protocol
 
-from services.agent_desk.models import ConversationSeen, Rating, Ticket, TicketStatus
+from rapport.events.v1.feedback_pb2 import RATING_SCALE_NPS_10
+
+from services.agent_desk.models import TicketStatus
 from shared.channel_names import channel_name
 
 SCORES = (1, 2, 3, 4, 5)
+
+
+class TicketFacts(Protocol):
+    """What the figures read of a ticket (the store hands in just these columns)."""
+
+    @property
+    def conversation_id(self) -> str: ...
+    @property
+    def channel(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def repeat_contacts(self) -> int: ...
+    @property
+    def reason_codes(self) -> list[str]: ...
+    @property
+    def handed_off_at(self) -> datetime: ...
+    @property
+    def claimed_at(self) -> datetime | None: ...
+    @property
+    def resolved_at(self) -> datetime | None: ...
+    @property
+    def sentiment_first(self) -> float | None: ...
+    @property
+    def sentiment_last(self) -> float | None: ...
+
+
+class RatingFacts(Protocol):
+    @property
+    def channel(self) -> int: ...
+    @property
+    def score(self) -> int: ...
+    @property
+    def rated_at(self) -> datetime: ...
+    @property
+    def scale(self) -> int: ...
+
+
+class SeenFacts(Protocol):
+    @property
+    def conversation_id(self) -> str: ...
+    @property
+    def channel(self) -> int: ...
+    @property
+    def started_at(self) -> datetime: ...
 
 
 def _mean(values: list[float]) -> float | None:
@@ -60,6 +110,7 @@ class Figures:
     sentiment_changes: list[float] = field(default_factory=list)
     ratings: Counter[int] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
+    nps_answers: Counter[int] = field(default_factory=Counter)
 
     @property
     def escalation_rate(self) -> float | None:
@@ -101,6 +152,29 @@ class Figures:
     def distribution(self) -> list[tuple[int, int]]:
         return [(score, self.ratings[score]) for score in SCORES]
 
+    @property
+    def nps_answered(self) -> int:
+        return sum(self.nps_answers.values())
+
+    @property
+    def nps(self) -> float | None:
+        """Promoters (9-10) minus detractors (0-6), in percent of the NPS answers."""
+        if not self.nps_answered:
+            return None
+        promoters = self.nps_answers[9] + self.nps_answers[10]
+        detractors = sum(self.nps_answers[score] for score in range(7))
+        return 100 * (promoters - detractors) / self.nps_answered
+
+
+def combined(parts: Iterable[Figures]) -> Figures:
+    """The figures of several slices as one (the days of a week): counts add up, the
+    averages are over every slice's values, not an average of averages."""
+    total = Figures()
+    for part in parts:
+        for name in (f.name for f in fields(Figures)):
+            setattr(total, name, getattr(total, name) + getattr(part, name))
+    return total
+
 
 @dataclass(frozen=True)
 class Dashboard:
@@ -111,7 +185,7 @@ class Dashboard:
     channel: str
 
 
-def _count_ticket(figures: Figures, ticket: Ticket) -> None:
+def _count_ticket(figures: Figures, ticket: TicketFacts) -> None:
     figures.tickets += 1
     figures.repeat_contacts += ticket.repeat_contacts > 0
     figures.reasons.update(ticket.reason_codes)
@@ -128,9 +202,9 @@ def _count_ticket(figures: Figures, ticket: Ticket) -> None:
 
 
 def dashboard(
-    tickets: Iterable[Ticket],
-    ratings: Iterable[Rating],
-    conversations: Iterable[ConversationSeen],
+    tickets: Iterable[TicketFacts],
+    ratings: Iterable[RatingFacts],
+    conversations: Iterable[SeenFacts],
     *,
     now: datetime,
     days: int,
@@ -141,7 +215,7 @@ def dashboard(
     first_day = now.date() - timedelta(days=days - 1)
     calendar = [first_day + timedelta(days=n) for n in range(days)]
     overall = Figures()
-    per_channel: dict[str, Figures] = {}
+    per_channel: defaultdict[str, Figures] = defaultdict(Figures)
     per_day = {day: Figures() for day in calendar}
 
     def slices(number: int, moment: datetime) -> list[Figures]:
@@ -150,7 +224,7 @@ def dashboard(
         day = moment.date()
         if day < first_day:
             return []
-        found = [overall, per_channel.setdefault(name, Figures())]
+        found = [overall, per_channel[name]]
         if day in per_day and channel in ("", name):
             found.append(per_day[day])
         return found
@@ -166,7 +240,8 @@ def dashboard(
             _count_ticket(figures, ticket)
     for rating in ratings:
         for figures in slices(rating.channel, rating.rated_at):
-            figures.ratings[rating.score] += 1
+            nps = rating.scale == RATING_SCALE_NPS_10
+            (figures.nps_answers if nps else figures.ratings)[rating.score] += 1
     return Dashboard(
         days=calendar,
         overall=overall,

@@ -2,7 +2,8 @@
 customers' ratings, the conversations the desk saw start (the KPIs' denominators), the
 audit trail of changes to accounts, the outbox of events waiting to be published, the
 messages the desk sent to customers with how far their delivery got, each ticket's history
-(where routing put it, who took it, where it overflowed) and the customers' service tiers.
+(where routing put it, who took it, where it overflowed), the customers' service tiers
+and their feedback after a rating.
 
 A ticket keeps the latest ``HandoffRequested`` packet whole (``packet``) so the
 conversation view can show everything the bot handed over, plus the columns the queue
@@ -195,6 +196,9 @@ class Ticket(Base):
     team_since: Mapped[datetime]
     # Labels agents put on it (by a macro), shown in the queue: "refund", "vip".
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # How upset the customer was at its latest handoff (0 to 1; None: no readings), from
+    # their own messages only: what an agent taking it carries (``load.py``).
+    emotional_intensity: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class HandoffEvent(Base):
@@ -208,7 +212,7 @@ class HandoffEvent(Base):
 
 
 class Rating(Base):
-    """A customer's CSAT answer (``SatisfactionRated``), keyed by its event id."""
+    """A customer's CSAT or NPS answer (``SatisfactionRated``), keyed by its event id."""
 
     __tablename__ = "ratings"
 
@@ -222,6 +226,8 @@ class Rating(Base):
     score: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(Text)
     rated_at: Mapped[datetime] = mapped_column(index=True)
+    # ``rapport.events.v1.RatingScale``: 1 CSAT (score 1-5), 2 NPS (score 0-10).
+    scale: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class ConversationSeen(Base):
@@ -323,7 +329,10 @@ class TicketEvent(Base):
     a team is where its round-robin goes on from."""
 
     __tablename__ = "ticket_history"
-    __table_args__ = (Index("ix_ticket_history_team_kind", "team", "kind"),)
+    __table_args__ = (
+        Index("ix_ticket_history_team_kind", "team", "kind"),
+        Index("ix_ticket_history_agent_at", "agent_id", "at"),  # an agent's recent load
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # Goes with its ticket when retention or an erasure removes the ticket.
@@ -377,3 +386,65 @@ class CannedResponse(Base):
     created_by: Mapped[str | None] = mapped_column(ForeignKey("agents.id"), nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class Correction(Base):
+    """An agent's correction of the emotion and/or intent the models read in a customer's
+    message (``corrections.py``): training data, kept with the text it labels.
+
+    It holds what the customer wrote, so it lives no longer than their messages do (the
+    retention deletes it with them, and strips its emotion labels with their emotion
+    data) and goes when the customer is erased. One per turn and agent: a later
+    correction replaces the agent's earlier one.
+    """
+
+    __tablename__ = "corrections"
+    __table_args__ = (Index("ux_corrections_turn_agent", "turn_event_id", "agent_id", unique=True),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    turn_event_id: Mapped[str] = mapped_column(String(36))
+    conversation_id: Mapped[str] = mapped_column(String(64), index=True)
+    customer_id: Mapped[str] = mapped_column(String(36), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(16), default="")
+    # When the customer wrote it: the retention counts from here, as for the turn.
+    turn_at: Mapped[datetime] = mapped_column(index=True)
+    # What the models read ("" when nothing was read or retention removed it), and the
+    # agent's labels ("" for a head left as detected).
+    detected_emotion: Mapped[str] = mapped_column(String(32), default="")
+    detected_intent: Mapped[str] = mapped_column(String(64), default="")
+    emotion: Mapped[str] = mapped_column(String(32), default="")
+    intent: Mapped[str] = mapped_column(String(64), default="")
+    # {emotion-service head: model version} of the decision behind the reading.
+    model_versions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"))
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Feedback(Base):
+    """What a customer wrote when asked, after rating, what could be done better
+    (``FeedbackGiven``), with the reading of it: the pain points on the dashboard.
+
+    It holds the customer's words, so it lives no longer than their messages do, loses
+    its emotion reading with their emotion data (``feedback_store.expire_feedback``) and
+    goes when the customer is erased. No foreign key to the ticket: it outlives none.
+    """
+
+    __tablename__ = "feedback"
+
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    rating_event_id: Mapped[str] = mapped_column(String(36))
+    conversation_id: Mapped[str] = mapped_column(String(64), index=True)
+    customer_id: Mapped[str] = mapped_column(String(36), index=True)
+    channel: Mapped[int] = mapped_column(Integer)
+    # The rating it follows, on its scale (``Rating.scale``).
+    score: Mapped[int] = mapped_column(Integer)
+    scale: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(16), default="")
+    intent: Mapped[str] = mapped_column(String(64), default="")
+    # "" and None when the customer opted out, nothing was read, or retention removed it.
+    dominant_emotion: Mapped[str] = mapped_column(String(32), default="")
+    intensity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    sentiment_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    given_at: Mapped[datetime] = mapped_column(index=True)

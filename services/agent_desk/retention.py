@@ -6,13 +6,20 @@ desk is given its own, so one setting keeps both stores' promise:
 
 - **Emotion data** goes first: a ticket handed off more than the emotion period ago loses
   the handoff's trajectory, trend and reasons (their explanations quote the readings) and
-  its summary (it names the mood), and the sentiment taken at resolve. The reason codes
-  stay: the dashboard counts them, and they say why, not how the customer felt.
+  its summary (it names the mood), the sentiment taken at resolve and the intensity taken
+  at handoff (``load.py``). The reason codes stay: the dashboard counts them, and they
+  say why, not how the customer felt.
 - **Everything else** goes with the messages: a ticket handed off and last changed more
   than the message period ago is deleted with what hangs off it (its history, the
   handoffs it took, the messages it sent, its rating); so are older messages, ratings and
   conversations seen on their own. A customer's service tier is the business's setting,
   not something they said: it stays until they are erased or an operator changes it.
+- **Agents' corrections** of a message's emotion or intent hold the message's text: they
+  go when the message would (counted from when the customer wrote it), and lose their
+  emotion labels when its emotion data goes (``corrections_store.expire_corrections``).
+- **Customers' feedback** after a rating (their words) goes with the messages, counted
+  from when it was given, and loses its emotion reading with the emotion data
+  (``feedback_store.expire_feedback``).
 
 Checking every old ticket's packet each time would read a year of tickets every run, so
 after its first run (every ticket before the horizon) the periodic task reads only the
@@ -36,6 +43,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.agent_desk.config import AgentDeskSettings
+from services.agent_desk.corrections_store import expire_corrections
+from services.agent_desk.feedback_store import expire_feedback
 from services.agent_desk.models import (
     ConversationSeen,
     HandoffEvent,
@@ -74,6 +83,8 @@ class RetentionReport:
     messages_removed: int
     ratings_removed: int
     conversations_removed: int
+    corrections_removed: int
+    feedback_removed: int
 
 
 def without_emotion(packet: handoff_pb2.HandoffRequested) -> handoff_pb2.HandoffRequested | None:
@@ -109,12 +120,24 @@ class DeskRetention:
         async with self._sessions() as session, session.begin():
             removed = await self._remove_old(session, now - self._policy.messages)
             stripped = await self._strip_emotion(session, now - self._policy.emotion, since)
-        return RetentionReport(stripped, *removed)
+            corrections = await expire_corrections(
+                session, now - self._policy.emotion, now - self._policy.messages
+            )
+            feedback = await expire_feedback(
+                session, now - self._policy.emotion, now - self._policy.messages
+            )
+        return RetentionReport(stripped, *removed, corrections, feedback)
 
     async def _strip_emotion(
         self, session: AsyncSession, horizon: datetime, since: datetime | None
     ) -> int:
-        query = select(Ticket.id, Ticket.packet, Ticket.sentiment_first, Ticket.sentiment_last)
+        query = select(
+            Ticket.id,
+            Ticket.packet,
+            Ticket.sentiment_first,
+            Ticket.sentiment_last,
+            Ticket.emotional_intensity,
+        )
         query = query.where(Ticket.handed_off_at < horizon)
         if since is not None:
             looked = since - OVERLAP
@@ -128,11 +151,15 @@ class DeskRetention:
         while batch := (
             await session.execute(query.where(Ticket.id > after).order_by(Ticket.id).limit(BATCH))
         ).all():
-            for ticket_id, packet, first, last in batch:
+            for ticket_id, packet, *readings in batch:
                 kept = without_emotion(handoff_pb2.HandoffRequested.FromString(packet))
-                if kept is None and first is None and last is None:
+                if kept is None and all(reading is None for reading in readings):
                     continue
-                values: dict[str, object] = {"sentiment_first": None, "sentiment_last": None}
+                values: dict[str, object] = {
+                    "sentiment_first": None,
+                    "sentiment_last": None,
+                    "emotional_intensity": None,
+                }
                 if kept is not None:
                     values["packet"] = kept.SerializeToString()
                 # Not a change of the ticket's own: updated_at stays as it was.

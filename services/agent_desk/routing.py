@@ -18,7 +18,9 @@ Pure functions over plain values, so the rules are read and tested in one place:
   their capacity and can take it; the agent who handed it back first, else round-robin
   (the next in turn after the team's last one given, by name) or balanced (the least
   load for their capacity, the next in turn among equals). Tickets go in the team's
-  queue order, each one given adding to its agent's load.
+  queue order, each one given adding to its agent's load. A hard conversation (an upset
+  customer, ``load.py``) goes to the free agent who carried the least of them lately,
+  the mode's order among equals, so no one gets every furious customer in a row.
 - A waiting ticket that nobody in its team could be given moves to the team's fallback
   once it has waited there the team's time.
 """
@@ -29,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from services.agent_desk.load import is_hard, weight_of
 from services.agent_desk.models import Agent, Availability, Role, TicketStatus
 from services.agent_desk.teams import AssignmentMode, Overflow
 from shared.languages import determined
@@ -73,6 +76,7 @@ class QueueEntry:
     repeat_contacts: int
     handed_off_at: datetime
     preferred_agent_id: str = ""
+    emotional_intensity: float | None = None  # the customer's, ``load.py``
 
 
 def _needed_languages(entry: QueueEntry) -> set[str]:
@@ -149,14 +153,17 @@ class Taker:
     availability: Availability
     capacity: int
     load: int  # the conversations they hold now
+    emotional_load: float = 0.0  # what they carried lately (``load.RecentLoad.weight``)
 
     @property
     def agent_id(self) -> str:
         return self.viewer.agent_id
 
 
-def taker_of(agent: Agent, load: int) -> Taker:
-    return Taker(viewer_of(agent), Availability(agent.availability), agent.capacity, load)
+def taker_of(agent: Agent, load: int, emotional_load: float) -> Taker:
+    return Taker(
+        viewer_of(agent), Availability(agent.availability), agent.capacity, load, emotional_load
+    )
 
 
 def free_for(taker: Taker, entry: QueueEntry) -> bool:
@@ -188,7 +195,9 @@ def choose(
     if preferred:
         return preferred[0]
     if mode is AssignmentMode.BALANCED:
-        return min(free, key=lambda t: t.load / t.capacity)  # the first in turn among equals
+        free.sort(key=lambda t: t.load / t.capacity)  # stable: in turn among equals
+    if is_hard(entry.emotional_intensity):
+        return min(free, key=lambda t: t.emotional_load)  # the mode's order among equals
     return free[0]
 
 
@@ -207,7 +216,11 @@ def assignments(
         if chosen is None:
             continue
         plan.append((entry.ticket_id, chosen.agent_id))
-        current = [replace(t, load=t.load + 1) if t is chosen else t for t in current]
+        carried = chosen.emotional_load + weight_of(entry.emotional_intensity)
+        current = [
+            replace(t, load=t.load + 1, emotional_load=carried) if t is chosen else t
+            for t in current
+        ]
         last = chosen.agent_id
     return plan
 

@@ -17,15 +17,16 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from rapport.events.v1 import feedback_pb2, handoff_pb2
 from sqlalchemy import ColumnElement, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased, defer
+from sqlalchemy.orm import aliased
 
 from services.agent_desk.accounts import AccountRefused, Profile
+from services.agent_desk.load import Taken, ticket_intensity
 from services.agent_desk.models import (
     DEFAULT_CAPACITY,
     OPEN_STATUSES,
@@ -112,6 +113,29 @@ class SignedIn:
     token_hash: str
 
 
+class KpiTicket(NamedTuple):
+    """A ticket's columns the dashboard counts (``kpis.TicketFacts``)."""
+
+    conversation_id: str
+    channel: int
+    status: str
+    repeat_contacts: int
+    reason_codes: list[str]
+    handed_off_at: datetime
+    claimed_at: datetime | None
+    resolved_at: datetime | None
+    sentiment_first: float | None
+    sentiment_last: float | None
+
+
+class KpiSeen(NamedTuple):
+    """A conversation the desk saw start, as the dashboard counts it (``kpis.SeenFacts``)."""
+
+    conversation_id: str
+    channel: int
+    started_at: datetime
+
+
 def packet_of(ticket: Ticket) -> handoff_pb2.HandoffRequested:
     return handoff_pb2.HandoffRequested.FromString(ticket.packet)
 
@@ -128,6 +152,7 @@ def entry_of(ticket: Ticket) -> QueueEntry:
         repeat_contacts=ticket.repeat_contacts,
         handed_off_at=ticket.handed_off_at,
         preferred_agent_id=packet_of(ticket).preferred_agent_id,
+        emotional_intensity=ticket.emotional_intensity,
     )
 
 
@@ -374,6 +399,7 @@ class DeskStore:
                 "required_skills": list(packet.required_skills),
                 "packet": packet.SerializeToString(),
                 "updated_at": now,
+                "emotional_intensity": ticket_intensity(packet.trajectory),
             }
             if ticket is not None:
                 for name, value in fields.items():
@@ -588,6 +614,36 @@ class DeskStore:
             )
             return {str(agent_id): int(count) for agent_id, count in rows}
 
+    async def taken_since(
+        self, agent_ids: Collection[str], since: datetime
+    ) -> dict[str, list[Taken]]:
+        """The conversations each of ``agent_ids`` was given (claimed, assigned, handed on)
+        since ``since``, each once, at the latest time, with its customer's intensity: what
+        they carried lately (``load.py``)."""
+        given = [
+            kind.value
+            for kind in (
+                TicketEventKind.CLAIMED,
+                TicketEventKind.ASSIGNED,
+                TicketEventKind.TRANSFERRED,
+            )
+        ]
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(TicketEvent.agent_id, func.max(TicketEvent.at), Ticket.emotional_intensity)
+                .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+                .where(
+                    TicketEvent.agent_id.in_(agent_ids),
+                    TicketEvent.kind.in_(given),
+                    TicketEvent.at >= since,
+                )
+                .group_by(TicketEvent.agent_id, TicketEvent.ticket_id, Ticket.emotional_intensity)
+            )
+            taken: dict[str, list[Taken]] = {}
+            for agent_id, at, intensity in rows:
+                taken.setdefault(str(agent_id), []).append(Taken(at, intensity))
+            return taken
+
     async def last_assigned(self, team: str) -> str | None:
         """The agent the desk gave the team's latest ticket to (round-robin goes on after
         them), from the tickets' history."""
@@ -666,6 +722,7 @@ class DeskStore:
                         score=event.score,
                         comment=event.comment,
                         rated_at=rated_at,
+                        scale=event.scale or feedback_pb2.RATING_SCALE_CSAT_5,
                     )
                 )
         except IntegrityError:  # the same event recorded concurrently
@@ -689,20 +746,27 @@ class DeskStore:
 
     async def kpi_records(
         self, since: datetime
-    ) -> tuple[list[Ticket], list[Rating], list[ConversationSeen]]:
-        """Tickets handed off, ratings given and conversations started since ``since``."""
+    ) -> tuple[list[KpiTicket], list[Rating], list[KpiSeen]]:
+        """Tickets handed off, ratings given and conversations started since ``since``;
+        the tickets and conversations as the columns the figures read, not as objects
+        (a year of them loaded as objects took seconds: ``bench/dashboard.py``)."""
         async with self._sessions() as session:
-            tickets = await session.scalars(
-                select(Ticket)
-                .options(defer(Ticket.packet, raiseload=True))  # not needed, and large
+            tickets = await session.execute(
+                select(*(getattr(Ticket, name) for name in KpiTicket._fields))
                 .where(Ticket.handed_off_at >= since)
                 .order_by(Ticket.handed_off_at)
             )
             ratings = await session.scalars(select(Rating).where(Rating.rated_at >= since))
-            seen = await session.scalars(
-                select(ConversationSeen).where(ConversationSeen.started_at >= since)
+            seen = await session.execute(
+                select(*(getattr(ConversationSeen, name) for name in KpiSeen._fields)).where(
+                    ConversationSeen.started_at >= since
+                )
             )
-            return list(tickets), list(ratings), list(seen)
+            return (
+                [KpiTicket(*row) for row in tickets],
+                list(ratings),
+                [KpiSeen(*row) for row in seen],
+            )
 
 
 async def _ticket(session: AsyncSession, ticket_id: str) -> Ticket:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.context.config import DEVELOPMENT_HASH_KEY, ContextSettings
 from services.context.database import create_engine, migrate
+from services.context.empathy import EmpathyMap
 from services.context.grpc_server import ContextServicer
 from services.context.linking import IdentityLinks, LinkPolicy
 from services.context.lookup import CustomerLookup
@@ -32,6 +34,7 @@ SERVICE_NAMES = [context_service_pb2.DESCRIPTOR.services_by_name["ContextService
 class ContextParts:
     servicer: ContextServicer
     rights: DataRights  # also run on a schedule
+    empathy: EmpathyMap  # folded on a schedule
     store: Store  # closed last
 
 
@@ -65,19 +68,24 @@ def build(settings: ContextSettings, engine: AsyncEngine) -> ContextParts:
         ),
     )
     lookup = CustomerLookup(store, settings.default_phone_region)
-    servicer = ContextServicer(repository, links, rights, lookup, settings.default_max_turns)
-    return ContextParts(servicer, rights, store)
+    empathy = EmpathyMap(store)
+    servicer = ContextServicer(
+        repository, links, rights, lookup, empathy, settings.default_max_turns
+    )
+    return ContextParts(servicer, rights, empathy, store)
 
 
-async def retain_periodically(rights: DataRights, interval: timedelta, stop: asyncio.Event) -> None:
-    """Apply the retention policy now and then every ``interval`` until stopped."""
+async def periodically(
+    job: Callable[[], Awaitable[object]], what: str, interval: timedelta, stop: asyncio.Event
+) -> None:
+    """Run ``job`` now and then every ``interval`` until stopped, logging what it did."""
     while not stop.is_set():
         try:
-            report = await rights.apply_retention()
+            report = await job()
         except Exception:  # a failed run is retried at the next interval, never fatal
-            log.exception("retention run failed")
+            log.exception("%s failed", what)
         else:
-            log.info("retention removed %s", report)
+            log.info("%s: %s", what, report)
         try:
             await asyncio.wait_for(stop.wait(), interval.total_seconds())
         except TimeoutError:
@@ -105,8 +113,19 @@ async def main(stop: asyncio.Event) -> None:
         log.info("context gRPC on %s:%d, metrics on :%d", settings.bind_host, port, metrics.port)
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(
-                retain_periodically(
-                    parts.rights, timedelta(minutes=settings.retention_interval_minutes), stop
+                periodically(
+                    parts.rights.apply_retention,
+                    "retention",
+                    timedelta(minutes=settings.retention_interval_minutes),
+                    stop,
+                )
+            )
+            tasks.create_task(
+                periodically(
+                    parts.empathy.fold,
+                    "empathy map turns folded",
+                    timedelta(seconds=settings.empathy_fold_seconds),
+                    stop,
                 )
             )
             tasks.create_task(

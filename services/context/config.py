@@ -36,6 +36,9 @@ class ContextSettings(GrpcServerSettings):
     # this long after it was given: not returned, and deleted by the retention job.
     slot_retention_days: float = Field(30, gt=0)
     retention_interval_minutes: float = Field(60, gt=0)
+    # How often the empathy map's pending turns are folded into its totals (the map reads
+    # both, so this bounds the pending rows a page view sums, not how fresh it is).
+    empathy_fold_seconds: float = Field(60, gt=0)
     link_code_ttl_minutes: float = Field(10, gt=0)
     link_max_attempts: int = Field(5, gt=0)
 

@@ -17,6 +17,7 @@ from rapport.context.v1 import context_service_pb2 as pb
 from rapport.context.v1 import context_service_pb2_grpc as pb_grpc
 
 from services.context.decisions import DecisionRecords
+from services.context.empathy import Cell, CellKey, ConversationInCell, EmpathyMap, Period
 from services.context.errors import (
     AlreadyLinkedError,
     ChallengeError,
@@ -181,6 +182,8 @@ def turn_message(turn: Turn) -> pb.Turn:
         language=turn.language,
         author=turn.author,
         attachments=[attachment_message(a) for a in turn.attachments],
+        intent=turn.intent,
+        journey_stage=turn.journey_stage,  # type: ignore[arg-type]
     )
     if turn.decision:
         DECISIONS.read_into(turn.decision, message.decision)
@@ -300,6 +303,29 @@ def new_turn(message: pb.Turn) -> NewTurn:
         author=message.author,
         decision=DECISIONS.to_json(message.decision) if message.HasField("decision") else "",
         attachments=tuple(attachment_of(a) for a in message.attachments),
+        intent=message.intent,
+    )
+
+
+def empathy_cell_message(cell: Cell) -> pb.EmpathyCell:
+    return pb.EmpathyCell(
+        intent=cell.intent,
+        stage=cell.stage,  # type: ignore[arg-type]
+        emotion=cell.emotion,
+        turns=cell.turns,
+        intensity_sum=cell.intensity_sum,
+        sentiment_sum=cell.sentiment_sum,
+    )
+
+
+def empathy_conversation_message(found: ConversationInCell) -> pb.EmpathyConversation:
+    return pb.EmpathyConversation(
+        conversation_id=found.conversation_id,
+        customer_id=found.customer_id,
+        channel=found.channel,  # type: ignore[arg-type]
+        turns=found.turns,
+        last_at=_timestamp(found.last_at),
+        examples=found.examples,
     )
 
 
@@ -337,12 +363,14 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
         links: IdentityLinks,
         rights: DataRights,
         lookup: CustomerLookup,
+        empathy: EmpathyMap,
         default_max_turns: int,
     ) -> None:
         self._repository = repository
         self._links = links
         self._rights = rights
         self._lookup = lookup
+        self._empathy = empathy
         self._default_max_turns = default_max_turns
 
     @status_codes
@@ -596,4 +624,25 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
             emotion_readings_removed=report.emotion_readings_removed,
             turns_removed=report.turns_removed,
             slots_removed=report.slots_removed,
+        )
+
+    @status_codes
+    async def GetEmpathyMap(  # noqa: N802
+        self, request: pb.GetEmpathyMapRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetEmpathyMapResponse:
+        period = Period.parse(request.from_day, request.to_day, request.channel)
+        cells = await self._empathy.cells(period)
+        return pb.GetEmpathyMapResponse(cells=[empathy_cell_message(c) for c in cells])
+
+    @status_codes
+    async def ListEmpathyConversations(  # noqa: N802
+        self, request: pb.ListEmpathyConversationsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListEmpathyConversationsResponse:
+        _require(stage=request.stage, emotion=request.emotion)
+        period = Period.parse(request.from_day, request.to_day, request.channel)
+        found = await self._empathy.conversations(
+            period, CellKey(request.intent, request.stage, request.emotion), request.limit
+        )
+        return pb.ListEmpathyConversationsResponse(
+            conversations=[empathy_conversation_message(c) for c in found]
         )

@@ -7,12 +7,13 @@ never identifiers: ``tombstones`` and ``audit_log``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -115,6 +116,8 @@ class TurnRow(Base):
     __table_args__ = (
         UniqueConstraint("conversation_id", "sequence", name="uq_turns_conversation_sequence"),
         Index("ix_turns_customer_occurred", "customer_id", "occurred_at"),
+        # The empathy map's drill-down: one cell's turns of a period, one index range.
+        Index("ix_turns_empathy", "intent", "journey_stage", "occurred_at"),
     )
 
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -139,6 +142,47 @@ class TurnRow(Base):
     attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(
         JSON(none_as_null=True), nullable=True
     )
+    # What the customer wanted (the emotion service's intent), "" when not analysed.
+    intent: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # The journey stage when a customer turn arrived (services.context.journey); NULL
+    # for other roles and for turns stored before the empathy map existed.
+    journey_stage: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class EmpathyPendingRow(Base):
+    """A customer turn with an emotion reading, counted for the empathy map in the
+    transaction that appended it and not yet folded into ``empathy_cells``. A row of its
+    own rather than a bump of the cell's: concurrent appends then never wait on one hot
+    row (nor deadlock over two). No customer id, conversation or words."""
+
+    __tablename__ = "empathy_pending"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
+    channel: Mapped[int] = mapped_column(Integer)
+    intent: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[int] = mapped_column(Integer)
+    emotion: Mapped[str] = mapped_column(String(32))
+    intensity: Mapped[float] = mapped_column(Float)
+    sentiment: Mapped[float] = mapped_column(Float)
+
+
+class EmpathyCellRow(Base):
+    """The empathy map's totals: customer turns with an emotion reading, per UTC day,
+    channel, intent, journey stage and emotion, folded in from ``empathy_pending`` now
+    and then. No customer id, conversation or words: it is not personal data, so it
+    outlives the turns' retention and erasures (documented in the README)."""
+
+    __tablename__ = "empathy_cells"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[int] = mapped_column(Integer, primary_key=True)
+    intent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stage: Mapped[int] = mapped_column(Integer, primary_key=True)
+    emotion: Mapped[str] = mapped_column(String(32), primary_key=True)
+    turns: Mapped[int] = mapped_column(Integer)
+    intensity_sum: Mapped[float] = mapped_column(Float)
+    sentiment_sum: Mapped[float] = mapped_column(Float)
 
 
 class IssueRow(Base):

@@ -12,7 +12,7 @@ import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn, cast
 
 from sqlalchemy import Integer, Row, String, Table, bindparam, func, insert, select, update
@@ -25,11 +25,13 @@ from services.context import insights
 from services.context.addresses import normalise_address
 from services.context.errors import ConsentChangeError, ErasedError, UnknownError
 from services.context.hot_sql import HotStatement
+from services.context.journey import journey_stage
 from services.context.models import (
     ContactRow,
     ConversationRow,
     CustomerAliasRow,
     CustomerRow,
+    EmpathyPendingRow,
     IdentityRow,
     IssueRow,
     SlotRow,
@@ -155,11 +157,15 @@ class NewTurn:
     # The bot's decision record as JSON (bot turns), "" for none.
     decision: str = ""
     attachments: tuple[Attachment, ...] = ()
+    # What the customer wanted (customer turns), "" when not analysed.
+    intent: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Turn(NewTurn):
     sequence: int = 0
+    # journey.Stage of a customer turn, 0 for other turns and those stored before it.
+    journey_stage: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,6 +370,8 @@ _ERASED_AT = HotStatement(
 )
 _INSERT_CONTACT = HotStatement(insert(CONTACTS))
 _INSERT_TURN = HotStatement(insert(TURNS))
+# A customer turn with an emotion reading, counted for the empathy map (empathy.py folds).
+_COUNT_IN_EMPATHY_MAP = HotStatement(insert(EmpathyPendingRow))
 SLOTS = cast(Table, SlotRow.__table__)
 # The primary key (customer_id, name) is the index: one range, already in name order.
 _SLOTS_OF_CUSTOMER = HotStatement(
@@ -425,7 +433,9 @@ def turn_of(row: TurnRow | Row[Any]) -> Turn:
         author=row.author,
         decision=row.decision or "",
         attachments=tuple(Attachment(**item) for item in row.attachments or ()),
+        intent=row.intent,
         sequence=row.sequence,
+        journey_stage=row.journey_stage or 0,
     )
 
 
@@ -794,6 +804,13 @@ class ContextRepository:
         conversation = state if state.conversation_exists else None
         is_customer = turn.role == ROLE_CUSTOMER
         new_contact = is_customer and self._starts_contact(conversation, turn.occurred_at)
+        stage = None
+        if is_customer:
+            stage = journey_stage(
+                conversation.state if conversation else None,
+                conversation is not None and conversation.last_customer_turn_at is not None,
+                new_contact,
+            )
         if conversation is None:
             sequence = 1
             _INSERT_CONVERSATION(
@@ -858,10 +875,29 @@ class ContextRepository:
                 "sentiment_score": emotion.sentiment_score if emotion else None,
                 "decision": stored.decision or None,
                 "attachments": [asdict(a) for a in stored.attachments] or None,
+                "intent": stored.intent[:64],
+                "journey_stage": stage,
             },
         )
+        if stage is not None and emotion is not None:
+            _COUNT_IN_EMPATHY_MAP(
+                connection,
+                {
+                    "day": stored.occurred_at.astimezone(UTC).date(),
+                    "channel": stored.channel,
+                    "intent": stored.intent[:64],
+                    "stage": stage,
+                    "emotion": emotion.dominant_emotion,
+                    "intensity": emotion.intensity,
+                    "sentiment": emotion.sentiment_score,
+                },
+            )
         return Appended(
-            Turn(**{f: getattr(stored, f) for f in _NEW_TURN_FIELDS}, sequence=sequence),
+            Turn(
+                **{f: getattr(stored, f) for f in _NEW_TURN_FIELDS},
+                sequence=sequence,
+                journey_stage=stage or 0,
+            ),
             created=True,
             new_contact=new_contact,
         )

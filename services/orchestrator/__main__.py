@@ -57,11 +57,12 @@ async def main(stop: asyncio.Event) -> None:
         emotion = EmotionClient(emotion_channel, settings.grpc_deadline_seconds)
         knowledge = KnowledgeLibrary(settings.knowledge_dir, emotion.embed, Scoring.load())
         knowledge.read()  # a malformed folder stops the service here, naming file and field
+        policy = Policy.load(settings.policy_file)
         inbound = InboundHandler(
             emotion=emotion,
             context=context,
             publisher=publisher,
-            policy=Policy.load(settings.policy_file),
+            policy=policy,
             bot_name=settings.bot_name,
             context_turns=settings.context_turns,
             knowledge=knowledge,
@@ -83,7 +84,10 @@ async def main(stop: asyncio.Event) -> None:
             linger_in_hand=settings.consumer_linger_in_hand,
         )
         agent_actions = AgentActionHandler(
-            context=context, publisher=publisher, bot_name=settings.bot_name
+            context=context,
+            publisher=publisher,
+            bot_name=settings.bot_name,
+            rating_scale=policy.rating_scale,
         )
 
         async def handle(event: Message) -> None:

@@ -18,6 +18,7 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.events.v1 import agent_pb2, messages_pb2
 
 from services.orchestrator.metrics import AGENT_ACTIONS
+from services.orchestrator.ratings import Scale
 from shared.errors import ContractError, InvalidInputError
 from shared.kafka.codec import caused_by
 from shared.sending import (
@@ -54,8 +55,15 @@ class AgentContextPort(Protocol):
 
 class AgentActionHandler:
     def __init__(
-        self, *, context: AgentContextPort, publisher: PublisherPort, bot_name: str
+        self,
+        *,
+        context: AgentContextPort,
+        publisher: PublisherPort,
+        bot_name: str,
+        rating_scale: Scale = Scale.CSAT_5,
     ) -> None:
+        """``rating_scale``: the question asked after a resolution (the policy's)."""
+        self._rating_scale = rating_scale
         self._context = context
         self._publisher = publisher
         self._bot_name = bot_name
@@ -99,9 +107,9 @@ class AgentActionHandler:
         )
 
     async def _ask_for_rating(self, action: agent_pb2.AgentActionTaken, language: str) -> None:
-        """The CSAT question, from the bot, in the conversation's language."""
+        """The CSAT (or NPS) question, from the bot, in the conversation's language."""
         envelope = action.envelope
-        question = VOICE.rating_question(language)
+        question = VOICE.rating_question(language, nps=self._rating_scale is Scale.NPS_10)
         record = step_record(
             "agent_resolved",
             f"Agent {action.agent_id} resolved the conversation; "

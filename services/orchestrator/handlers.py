@@ -39,10 +39,12 @@ from rapport.events.v1 import feedback_pb2, handoff_pb2, messages_pb2
 
 from services.orchestrator.crisis import CrisisResources, country_of
 from services.orchestrator.dialogue import ORDER_REFERENCE, PRODUCT, slots_given
+from services.orchestrator.feedback import FollowUp, follow_up_asked, read_follow_up
 from services.orchestrator.handoff import handoff_packet
 from services.orchestrator.knowledge.index import KnowledgeIndex
 from services.orchestrator.metrics import (
     DECISIONS,
+    FOLLOW_UPS,
     HANDOFFS,
     IGNORED,
     KNOWLEDGE_LOOKUPS,
@@ -62,7 +64,7 @@ from services.orchestrator.planning import (
     situation_of,
 )
 from services.orchestrator.policy import Facts, Policy
-from services.orchestrator.ratings import Rating, read_rating
+from services.orchestrator.ratings import Rating, Scale, read_score
 from services.orchestrator.shop.port import ShopPort, ShopUnavailable
 from shared.channel_names import channel_name
 from shared.errors import (
@@ -128,6 +130,18 @@ RATING = "rating"
 
 PREPARING = "preparing"
 """The purpose the signal that the bot is preparing its reply is derived under."""
+
+FEEDBACK_GIVEN = "feedback"
+"""The purpose a customer's feedback is derived under from the message that gave it."""
+
+_ASKED_AFTER_RESOLUTION = (
+    context_pb.CONVERSATION_STATE_RATING_REQUESTED,
+    context_pb.CONVERSATION_STATE_FEEDBACK_REQUESTED,
+)
+_SCALES = {
+    Scale.CSAT_5: (feedback_pb2.RATING_SCALE_CSAT_5, "of 5"),
+    Scale.NPS_10: (feedback_pb2.RATING_SCALE_NPS_10, "of 10 (NPS)"),
+}
 
 
 def _known_customer(envelope: envelope_pb2.Envelope, customer_id: str) -> envelope_pb2.CustomerRef:
@@ -237,6 +251,7 @@ class InboundHandler:
         )
         if analysis is not None:
             inbound_turn.language = analysis.language.code
+            inbound_turn.intent = analysis.intent.name
         if reads_feelings(analysis):
             inbound_turn.emotion.CopyFrom(
                 context_pb.EmotionSnapshot(
@@ -248,12 +263,10 @@ class InboundHandler:
         history = await self._context.append_turn_and_get_context(
             customer.customer_id, inbound_turn, self._context_turns
         )
-        if history.conversation.state == context_pb.CONVERSATION_STATE_RATING_REQUESTED:
-            rating = read_rating(event.text)
-            if rating is not None:
-                await self._take_rating(event, customer.customer_id, rating, history)
+        if history.conversation.state in _ASKED_AFTER_RESOLUTION:
+            if await self._took_answer(event, customer.customer_id, analysis, history):
                 return
-            # Not a rating: an ordinary message, and the bot is back in charge.
+            # Not an answer: an ordinary message, and the bot is back in charge.
             await self._context.set_conversation_state(
                 envelope.conversation_id, context_pb.CONVERSATION_STATE_BOT
             )
@@ -391,6 +404,63 @@ class InboundHandler:
         )
         REPLIES.labels("new" if created else "republished").inc()
 
+    async def _took_answer(
+        self,
+        event: messages_pb2.MessageReceived,
+        customer_id: str,
+        analysis: emotion_pb.AnalyzeResponse | None,
+        history: context_pb.GetContextResponse,
+    ) -> bool:
+        """Take the message as the answer to the rating or the follow-up question the
+        conversation is waiting on; False when it is none (a new request)."""
+        if not has_text(event):
+            return False
+        scale = self._policy.rating_scale
+        if history.conversation.state == context_pb.CONVERSATION_STATE_RATING_REQUESTED:
+            rating = read_score(event.text, scale)
+            if rating is not None:
+                await self._take_rating(event, customer_id, rating, history)
+            return rating is not None
+        envelope = event.envelope
+        asked = follow_up_asked(history.recent_turns, envelope.event_id)
+        answer = read_follow_up(
+            event.text,
+            analysis.intent.name if analysis is not None else "",
+            waited=envelope.occurred_at.ToDatetime(UTC) - asked.asked_at if asked else None,
+            window=self._policy.feedback_window,
+            asks_for_a_person=self._policy.asks_for_a_person(event.text),
+            asks_a_question=self._policy.asks_a_question(event.text),
+        )
+        FOLLOW_UPS.labels(answer.value).inc()
+        if answer is FollowUp.NEW_REQUEST or asked is None:  # (no question: a new request)
+            return False
+        given = answer is FollowUp.FEEDBACK
+        if given:
+            rated = read_score(asked.rating_turn.text, scale)
+            await self._publish_feedback(
+                event,
+                customer_id,
+                analysis,
+                derived_event_id(asked.rating_turn.event_id, RATING),
+                rated.score if rated is not None else 0,
+            )
+        thanks = (VOICE.feedback_thanks if given else VOICE.rating_thanks)(
+            history.conversation.language
+        )
+        record = step_record(
+            f"feedback_{answer.value}",
+            "The customer said what could be done better."
+            if given
+            else "The customer had nothing to add to their rating.",
+            "rating/feedback-thanks" if given else "rating/thanks",
+            thanks,
+        )
+        await self._reply(event, customer_id, thanks, record)
+        await self._context.set_conversation_state(
+            envelope.conversation_id, context_pb.CONVERSATION_STATE_RESOLVED
+        )
+        return True
+
     async def _take_rating(
         self,
         event: messages_pb2.MessageReceived,
@@ -398,9 +468,11 @@ class InboundHandler:
         rating: Rating,
         history: context_pb.GetContextResponse,
     ) -> None:
-        """Record the customer's rating of the agent's help, thank them, close the conversation."""
+        """Record the customer's rating of the agent's help, thank them and ask what could
+        be done better."""
         envelope = event.envelope
         customer = _known_customer(envelope, customer_id)
+        scale, out_of = _SCALES[self._policy.rating_scale]
         await self._publisher.publish(
             FEEDBACK,
             feedback_pb2.SatisfactionRated(
@@ -408,20 +480,49 @@ class InboundHandler:
                 score=rating.score,
                 comment=rating.comment,
                 agent_id=history.conversation.assignee,
+                scale=scale,
             ),
         )
-        thanks = VOICE.rating_thanks(history.conversation.language)
+        follow_up = VOICE.rating_follow_up(history.conversation.language)
         record = step_record(
             "rating_received",
-            f"The customer rated the resolved conversation {rating.score} of 5.",
-            "rating/thanks",
-            thanks,
+            f"The customer rated the resolved conversation {rating.score} {out_of}; "
+            "they are asked what could be done better.",
+            "rating/follow-up",
+            follow_up,
         )
-        await self._reply(event, customer_id, thanks, record)
+        await self._reply(event, customer_id, follow_up, record)
         await self._context.set_conversation_state(
-            envelope.conversation_id, context_pb.CONVERSATION_STATE_RESOLVED
+            envelope.conversation_id, context_pb.CONVERSATION_STATE_FEEDBACK_REQUESTED
         )
         RATINGS.labels(str(rating.score)).inc()
+
+    async def _publish_feedback(
+        self,
+        event: messages_pb2.MessageReceived,
+        customer_id: str,
+        analysis: emotion_pb.AnalyzeResponse | None,
+        rating_event_id: str,
+        score: int,
+    ) -> None:
+        """The customer's words of what could be done better, with the reading of them
+        the message already got (no emotion without the customer's consent)."""
+        envelope = event.envelope
+        feedback = feedback_pb2.FeedbackGiven(
+            envelope=caused_by(envelope, FEEDBACK_GIVEN, _known_customer(envelope, customer_id)),
+            text=event.text,
+            rating_event_id=rating_event_id,
+            score=score,
+            scale=_SCALES[self._policy.rating_scale][0],
+        )
+        if analysis is not None:
+            feedback.intent = analysis.intent.name
+            feedback.language = analysis.language.code
+        if reads_feelings(analysis):
+            feedback.dominant_emotion = analysis.dominant_emotion
+            feedback.intensity = analysis.intensity
+            feedback.sentiment_score = analysis.sentiment.score
+        await self._publisher.publish(FEEDBACK, feedback)
 
     async def _hand_off(self, handoff: handoff_pb2.HandoffRequested, *, with_agent: bool) -> None:
         """Ask for a person: the conversation waits for an agent, with the reasons and

@@ -5,6 +5,8 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge
 from rapport.events.v1 import agent_pb2
 
+from services.orchestrator.feedback import FollowUp
+
 REPLIES = Counter(
     "rapport_orchestrator_replies_total",
     "Replies published, new or republished after a redelivery.",
@@ -32,8 +34,13 @@ AGENT_ACTIONS = Counter(
 )
 RATINGS = Counter(
     "rapport_orchestrator_ratings_total",
-    "Satisfaction ratings (CSAT) customers gave after an agent resolved, by score.",
+    "Satisfaction ratings (CSAT, or NPS if chosen) customers gave after an agent resolved.",
     ["score"],
+)
+FOLLOW_UPS = Counter(
+    "rapport_orchestrator_feedback_answers_total",
+    "Messages after 'anything we could do better?': feedback, declined or new_request.",
+    ["answer"],
 )
 KNOWLEDGE_ARTICLES = Gauge(
     "rapport_orchestrator_knowledge_articles",
@@ -64,6 +71,8 @@ for _outcome in ("found", "not_found", "unavailable"):
     SHOP_LOOKUPS.labels(_outcome)
 for _score in range(1, 6):
     RATINGS.labels(str(_score))
+for _answer in FollowUp:
+    FOLLOW_UPS.labels(_answer.value)
 for _kind in agent_pb2.AgentActionKind.keys():
     if _kind != "AGENT_ACTION_KIND_UNSPECIFIED":
         AGENT_ACTIONS.labels(_kind.removeprefix("AGENT_ACTION_KIND_").lower())

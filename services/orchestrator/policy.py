@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from services.orchestrator.ratings import Scale
+
 DEFAULT_POLICY = Path(__file__).resolve().parent / "policy.yaml"
 
 
@@ -227,6 +229,8 @@ class Policy:
     disagreement: re.Pattern[str] | None = None
     thanks: re.Pattern[str] | None = None
     knowledge_excluded_intents: frozenset[str] = frozenset()
+    rating_scale: Scale = Scale.CSAT_5
+    feedback_window: timedelta = timedelta(hours=1)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_POLICY) -> Policy:
@@ -266,6 +270,8 @@ class Policy:
                 [w for words in lexicons["negative_events"].values() for w in words]
             ),
             knowledge_excluded_intents=frozenset(document["knowledge_excluded_intents"]),
+            rating_scale=Scale(document["rating_scale"]),
+            feedback_window=timedelta(minutes=float(document["feedback_window_minutes"])),
             agreement=_clause_openings(
                 [w for words in lexicons["agreement"].values() for w in words]
             ),

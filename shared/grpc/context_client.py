@@ -139,6 +139,26 @@ class ContextClient:
         )
         return response
 
+    async def empathy_map(
+        self, from_day: str, to_day: str, channel: envelope_pb2.Channel
+    ) -> list[context_pb.EmpathyCell]:
+        """Customer turns of the period (UTC days, both included) by intent, journey
+        stage and emotion; ``channel`` unspecified for every channel."""
+        request = context_pb.GetEmpathyMapRequest(from_day=from_day, to_day=to_day, channel=channel)
+        response: context_pb.GetEmpathyMapResponse = await call(
+            self._stub.GetEmpathyMap, request, deadline_seconds=self._deadline
+        )
+        return list(response.cells)
+
+    async def empathy_conversations(
+        self, request: context_pb.ListEmpathyConversationsRequest
+    ) -> list[context_pb.EmpathyConversation]:
+        """The conversations behind one cell of the empathy map, with the customer's words."""
+        response: context_pb.ListEmpathyConversationsResponse = await call(
+            self._stub.ListEmpathyConversations, request, deadline_seconds=self._deadline
+        )
+        return list(response.conversations)
+
     # The customer's rights, exercised by an operator (``actor``: their account, which the
     # context service records after this service's own authenticated name).
 

@@ -50,7 +50,8 @@ AGENT_ACTIONS = "rapport.agent-actions.v1"
 """What human agents did with a conversation (``AgentActionTaken``)."""
 
 FEEDBACK = "rapport.feedback.v1"
-"""What customers said of the service they got: ratings (``SatisfactionRated``)."""
+"""What customers said of the service they got: ratings (``SatisfactionRated``) and, after
+one, what could be done better (``FeedbackGiven``)."""
 
 WEB_HELD_REPLIES = "rapport.web.held-replies.v1"
 """Replies waiting for a web visitor to come back (``SendMessage``), compacted: keyed by

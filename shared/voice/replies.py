@@ -169,6 +169,11 @@ class Library:
     earlier_contact: str
     rating_ask: str
     rating_thanks: str
+    # The NPS question (0-10), asked instead of rating_ask when the business chose NPS.
+    rating_ask_nps: str
+    # After the score: thanks, and what could we do better? Then thanks for the answer.
+    rating_follow_up: str
+    feedback_thanks: str
     queue_position: str
     # While a customer waits for a person: the recent wait, or that it is not known;
     # when the team is back; the apology for a long wait; and how times are said.
@@ -448,6 +453,9 @@ class Voice:
             earlier_contact=_text(_require(raw, "earlier_contact", where), where, _EARLIER_SLOTS),
             rating_ask=_text(_require(rating, "ask", f"{where}.rating"), where, _NO_SLOTS),
             rating_thanks=_text(_require(rating, "thanks", f"{where}.rating"), where, _NO_SLOTS),
+            rating_ask_nps=_sentence(rating, "ask_nps", f"{where}.rating", _NO_SLOTS),
+            rating_follow_up=_sentence(rating, "follow_up", f"{where}.rating", _NO_SLOTS),
+            feedback_thanks=_sentence(rating, "feedback_thanks", f"{where}.rating", _NO_SLOTS),
             queue_position=_text(
                 _require(raw, "queue_position", where), f"{where}.queue_position", _POSITION_SLOTS
             ),
@@ -536,6 +544,9 @@ class Voice:
             yield f"{code}.earlier_contact", lib.earlier_contact
             yield f"{code}.rating.ask", lib.rating_ask
             yield f"{code}.rating.thanks", lib.rating_thanks
+            yield f"{code}.rating.ask_nps", lib.rating_ask_nps
+            yield f"{code}.rating.follow_up", lib.rating_follow_up
+            yield f"{code}.rating.feedback_thanks", lib.feedback_thanks
             yield f"{code}.queue_position", lib.queue_position
             yield f"{code}.waiting.wait", lib.waiting_wait
             yield f"{code}.waiting.wait_unknown", lib.waiting_wait_unknown
@@ -663,14 +674,25 @@ class Voice:
     def handoff_note(self, language: str) -> str:
         return self.libraries[self.resolve(language)[0]].handoff_note
 
-    def rating_question(self, language: str) -> Reply:
-        """After an agent resolved the conversation: how did we do, 1 to 5 (CSAT)."""
+    def rating_question(self, language: str, *, nps: bool = False) -> Reply:
+        """After an agent resolved the conversation: how did we do, 1 to 5 (CSAT), or
+        with ``nps`` how likely to recommend us, 0 to 10."""
         used = self.resolve(language)[0]
-        return Reply(self.libraries[used].rating_ask, used)
+        lib = self.libraries[used]
+        return Reply(lib.rating_ask_nps if nps else lib.rating_ask, used)
 
     def rating_thanks(self, language: str) -> Reply:
         used = self.resolve(language)[0]
         return Reply(self.libraries[used].rating_thanks, used)
+
+    def rating_follow_up(self, language: str) -> Reply:
+        """After the score: thanks, and is there anything we could do better?"""
+        used = self.resolve(language)[0]
+        return Reply(self.libraries[used].rating_follow_up, used)
+
+    def feedback_thanks(self, language: str) -> Reply:
+        used = self.resolve(language)[0]
+        return Reply(self.libraries[used].feedback_thanks, used)
 
     def queue_position(
         self,

@@ -90,7 +90,7 @@ async def test_the_agent_desk_queue_conversation_and_dashboard_have_no_serious_v
             await expect(board.locator("#workloads")).to_be_visible()
             await assert_accessible(board, "the supervisor's queue")
             await board.goto(f"{stack.desk_url}/dashboard?days=14")
-            await expect(board.locator("#csat-distribution")).to_be_visible()
+            await expect(board.locator("#chart-csat-scores svg")).to_be_visible()
             await assert_accessible(board, "the dashboard")
         finally:
             await browser.close()

@@ -67,6 +67,8 @@ async def test_an_agent_takes_a_handoff_live_and_answers_the_customer_as_a_perso
             await desk.fill("input[name=password]", PASSWORD)
             await desk.click("button[type=submit]")
             await expect(desk.locator("#waiting-count")).to_be_visible()
+            recent_load = desk.locator("#my-recent-load")  # care for agents
+            await expect(recent_load).to_have_text("Your last 3 hours: 0 conversations, 0 hard")
             await desk.evaluate("window.__sameDocument = true")
 
             chat = await (
@@ -102,6 +104,8 @@ async def test_an_agent_takes_a_handoff_live_and_answers_the_customer_as_a_perso
 
             await desk.click("#resolve")
             await expect(desk.locator("#ticket-status")).to_have_text("resolved")
+            await desk.goto(f"{stack.desk_url}/")
+            await expect(recent_load).to_contain_text("Your last 3 hours: 1 conversation, ")
         finally:
             await browser.close()
 
@@ -160,8 +164,8 @@ async def sign_in_page(page: Page, url: str, email: str) -> None:
 
 async def rated_fours(page: Page, url: str) -> int:
     await page.goto(f"{url}/dashboard?days=14&channel=web")
-    cells = page.locator("#csat-distribution tr").nth(3).locator("td")
-    return int(await cells.last.inner_text())
+    fours = page.locator("#chart-csat-scores-table tbody tr").nth(3).locator("td")
+    return int(await fours.get_attribute("data-value") or "")
 
 
 async def test_an_angry_customer_is_escalated_answered_by_a_person_and_rates_it(

@@ -319,7 +319,7 @@ async def test_an_agent_takes_over_replies_as_a_person_and_hands_back(stack: Sta
     assert bot_again["sender"] == "bot"
 
 
-async def test_after_an_agent_resolves_the_customer_rates_the_help_on_their_channel(
+async def test_after_an_agent_resolves_the_customer_rates_the_help_and_says_what_could_be_better(
     stack: Stack,
 ) -> None:
     chat = await ChatClient.connect(stack.web_url)
@@ -332,19 +332,31 @@ async def test_after_an_agent_resolves_the_customer_rates_the_help_on_their_chan
         await eventually(lambda: len(chat.replies) == 3, timeout=10)
         await chat.say("4 - quick and kind")
         await eventually(lambda: len(chat.replies) == 4, timeout=10)
-        [record] = await read_until(
+        await chat.say("I am really annoyed that my parcel arrived two weeks late.")
+        await eventually(lambda: len(chat.replies) == 5, timeout=10)
+        records = await read_until(
             stack.kafka_bootstrap,
             FEEDBACK,
             lambda r: r.key == chat.conversation_id.encode(),
+            count=2,
         )
     finally:
         await chat.close()
-    question, thanks = chat.replies[2], chat.replies[3]
+    question, follow_up, thanks = chat.replies[2:5]
     assert question["sender"] == "bot" and "from 1 (poor) to 5 (excellent)" in question["text"]
-    assert thanks["text"] == "Thank you for your rating; it helps us improve."
-    rating = feedback_pb2.SatisfactionRated.FromString(record.value)
+    assert "Is there anything we could do better?" in follow_up["text"]
+    assert thanks["text"] == "Thank you for telling us; we will use it to improve."
+    rating = feedback_pb2.SatisfactionRated.FromString(records[0].value)
     assert (rating.score, rating.comment, rating.agent_id) == (4, "quick and kind", "agent-9")
+    assert rating.scale == feedback_pb2.RATING_SCALE_CSAT_5
     assert rating.envelope.channel == envelope_pb2.CHANNEL_WEB
+    feedback = feedback_pb2.FeedbackGiven.FromString(records[1].value)
+    assert feedback.text == "I am really annoyed that my parcel arrived two weeks late."
+    assert (feedback.rating_event_id, feedback.score) == (rating.envelope.event_id, 4)
+    # The emotion service's reading of the message, taken once for the reply and the event.
+    assert feedback.dominant_emotion and feedback.dominant_emotion != "neutral"
+    assert 0 < feedback.intensity <= 1 and feedback.sentiment_score < 0
+    assert feedback.intent and feedback.language == "en"
 
 
 async def test_replies_still_go_out_while_the_emotion_service_is_down(stack: Stack) -> None:

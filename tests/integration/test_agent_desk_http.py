@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -216,9 +216,11 @@ async def seeded_handoff(
     ago: timedelta = timedelta(),
     language: str = "en",
     skills: tuple[str, ...] = ("language:en",),
+    trajectory: Sequence[handoff_pb2.EmotionReading] = (),
 ) -> handoff_pb2.HandoffRequested:
     """A customer with history in the context service, handed off to the desk ``ago``
-    (writing ``language``, needing ``skills``)."""
+    (writing ``language``, needing ``skills``; feeling as ``trajectory`` says, else angry
+    then calm at no intensity)."""
     visitor = f"visitor-{uuid.uuid4().hex[:8]}"
     conversation_id = thread_conversation_id("web", visitor)
     customer = (
@@ -278,7 +280,8 @@ async def seeded_handoff(
         priority=0.7,
         language=language,
         required_skills=skills,
-        trajectory=[
+        trajectory=trajectory
+        or [
             handoff_pb2.EmotionReading(dominant_emotion="anger", sentiment_score=-0.6),
             handoff_pb2.EmotionReading(dominant_emotion="neutral", sentiment_score=0.1),
         ],

@@ -39,7 +39,7 @@ from services.agent_desk.config import AgentDeskSettings
 from services.agent_desk.database import create_engine as desk_engine
 from services.agent_desk.database import migrate as desk_migrate
 from services.agent_desk.http_app import DeskParts, create_app
-from services.agent_desk.models import Agent, AuditAction, AuditEntry, Role
+from services.agent_desk.models import Agent, AuditAction, AuditEntry, Feedback, Role
 from services.agent_desk.outbox import OutboxRelay
 from services.agent_desk.retention import retention_of
 from services.agent_desk.rights import customer_reference
@@ -97,6 +97,8 @@ class Desk:
     engine: AsyncEngine
     accounts: dict[str, Agent]
     clock: Clock
+    # Where the context service listens (for the command line's own connection).
+    context_address: str
 
     def browser(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(
@@ -183,6 +185,7 @@ async def desk(desk_database: str, tmp_path: Path) -> AsyncIterator[Desk]:
                     engine,
                     accounts,
                     clock,
+                    address,
                 )
             finally:
                 await server.close()
@@ -298,6 +301,19 @@ async def customer_story(
                 agent_id=maria.id,
             )
         )
+        feedback = feedback_pb2.FeedbackGiven(
+            envelope=new_envelope(conversation_id=conversation_id, channel=SMS, customer=ref),
+            text=f"{words} took too long",
+            score=5,
+            scale=feedback_pb2.RATING_SCALE_CSAT_5,
+            dominant_emotion="frustration",
+            intensity=0.4,
+            sentiment_score=-0.3,
+            intent="delivery_period",
+            language="en",
+        )
+        feedback.envelope.occurred_at.FromDatetime(now)
+        await desk.parts.desk(feedback)
     await desk.relay.publish_pending()
     return Story(
         customer.customer_id,
@@ -365,6 +381,7 @@ async def test_a_supervisor_finds_exports_changes_consent_and_erases_a_customer(
         "ratings",
         "outbox",
         "customer_tiers",
+        "feedback",
     }
     browser = await desk.signed_in("sue@example.org")
     async with browser:
@@ -409,6 +426,11 @@ async def test_a_supervisor_finds_exports_changes_consent_and_erases_a_customer(
         assert [s["value"] for s in context_document["customer_slots"]] == ["zoë@example.com"]
         assert [t["id"] for t in files["desk/tickets.json"]] == [story.ticket_id]
         assert files["desk/ratings.json"][0]["comment"] == "thanks for parcel 7731"
+        [feedback] = files["desk/feedback.json"]
+        assert (feedback["text"], feedback["dominant_emotion"]) == (
+            "parcel 7731 took too long",
+            "frustration",
+        )
         texts = {m["text"] for m in files["desk/outgoing_messages.json"]}
         assert "Sorry Zoë Quill, about parcel 7731" in texts and len(texts) == 2  # and a notice
         assert files["desk/outbox.json"] and files["desk/conversations_seen.json"]
@@ -514,6 +536,7 @@ async def test_retention_strips_emotion_data_then_removes_old_rows(desk: Desk) -
     assert (report.tickets_removed, report.messages_removed) == (1, 2)  # a notice, a reply
     assert (report.ratings_removed, report.conversations_removed) == (1, 1)
     assert report.emotion_removed == 2
+    assert report.feedback_removed == 1  # the ancient customer's words
     # Only the outbox's events are left: its relay forgets sent ones after a week itself.
     assert holding(await every_row(desk.engine), ancient.secrets).keys() == {"outbox"}
     for kept, stripped in ((recent, False), (old, True), (still_open, True)):
@@ -525,7 +548,19 @@ async def test_retention_strips_emotion_data_then_removes_old_rows(desk: Desk) -
         assert ticket.reason_codes == ["human_requested"]
     assert (await desk.parts.store.ticket(recent.ticket_id)).sentiment_first is not None
     assert (await desk.parts.store.ticket(old.ticket_id)).sentiment_first is None
-    assert holding(await every_row(desk.engine), old.secrets).keys() >= {"tickets", "ratings"}
+    assert holding(await every_row(desk.engine), old.secrets).keys() >= {
+        "tickets",
+        "ratings",
+        "feedback",
+    }
+    # Feedback keeps its words as long as messages, its emotion reading as long as emotions.
+    async with desk.engine.connect() as connection:
+        rows = await connection.execute(
+            select(Feedback.text, Feedback.dominant_emotion, Feedback.intensity)
+        )
+        readings = {text: (emotion, intensity) for text, emotion, intensity in rows}
+    assert readings["order 3003 took too long"] == ("frustration", pytest.approx(0.4))
+    assert readings["order 2002 took too long"] == ("", None)
 
     # Later runs read only the tickets handed off or changed since the run before: the
     # open one, refreshed by a new handoff meanwhile, loses its emotion data again.

@@ -8,6 +8,7 @@ from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.events.v1 import agent_pb2, messages_pb2
 
 from services.orchestrator.agent_actions import AgentActionHandler
+from services.orchestrator.ratings import Scale
 from shared.errors import InvalidInputError
 from shared.kafka.codec import new_envelope
 from shared.kafka.topics import outbound_topic
@@ -68,6 +69,17 @@ async def test_claim_reply_return_and_resolve_switch_the_conversation() -> None:
         "rating/ask",
         "agent_resolved",
     )
+
+
+async def test_a_business_that_chose_nps_asks_how_likely_the_customer_is_to_recommend_it() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    handle = AgentActionHandler(
+        context=context, publisher=publisher, bot_name="Robin", rating_scale=Scale.NPS_10
+    )
+    await handle(_action(agent_pb2.AGENT_ACTION_KIND_RESOLVED))
+    [(_, question)] = publisher.published
+    assert "recommend us" in question.text and "from 0 (not at all likely) to 10" in question.text
+    assert context.states[CONVERSATION] == context_pb.CONVERSATION_STATE_RATING_REQUESTED
 
 
 async def test_an_empty_reply_or_an_unknown_kind_is_refused() -> None:

@@ -4,6 +4,7 @@ which team, and the agents' availability and load."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -14,6 +15,7 @@ from rapport.events.v1 import handoff_pb2
 
 from services.agent_desk.history import ConsentView, IdentityView, feeling, sms_line, trend_of
 from services.agent_desk.http_app import FILTERS, template_options
+from services.agent_desk.load import RecentLoad
 from services.agent_desk.models import Ticket
 from services.agent_desk.queue_rows import (
     WorkRow,
@@ -166,15 +168,18 @@ def agent(name: str, availability: str, capacity: int = 2) -> SimpleNamespace:
 MINE = work_row(agent("Maria", "online"), 1)  # type: ignore[arg-type]
 
 
-def render(mine: WorkRow = MINE, **values: object) -> str:
+def render(mine: WorkRow = MINE, workloads: Sequence[WorkRow] = (), **values: object) -> str:
     environment = jinja2.Environment(**template_options())
     environment.filters.update(FILTERS)
+    carried = RecentLoad(conversations=0, hard=0, weight=0.0, run=False)
     return environment.get_template("_queue.html").render(
         is_supervisor=False,
         csrf="token",
         mine=mine,
+        workloads=workloads,
+        carried={row.agent_id: carried for row in (mine, *workloads)},
         availabilities=["online", "away", "offline"],
-        **{"workloads": [], **values},
+        **values,
     )
 
 

@@ -14,6 +14,7 @@ from rapport.common.v1 import envelope_pb2
 from services.agent_desk.config import AgentDeskSettings
 from services.agent_desk.history import customer_entry, emotion_chart
 from services.agent_desk.http_app import FILTERS, csrf_refusal, template_options
+from services.agent_desk.load import RecentLoad
 from services.agent_desk.models import Role, TicketStatus
 from services.agent_desk.queue_rows import WaitingRow, Who, WorkRow
 from services.agent_desk.routing import QueueEntry, Viewer, can_see, can_take, queue_for
@@ -308,6 +309,7 @@ def test_customer_text_is_escaped_in_pages() -> None:
         mine=WorkRow("a1", "Ann", "support", "online", None, 0, 3),
         workloads=[],
         availabilities=["online", "away", "offline"],
+        carried={"a1": RecentLoad(conversations=2, hard=1, weight=0.5, run=False)},
     )
     assert "<script>" not in html and "<img" not in html
     assert (

@@ -235,6 +235,8 @@ def test_the_export_is_a_zip_of_json_files_listed_in_its_manifest() -> None:
         conversations_seen=[],
         customer_tiers=[],
         outbox=[outbox],
+        corrections=[],
+        feedback=[],
     )
     decision = {"action": "escalate", "reasons": [{"code": "asked_for_person"}]}
     context_document = {

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from services.orchestrator.attachments import kinds_of, summary_line
 from services.orchestrator.handlers import InboundHandler
 from services.orchestrator.handoff import required_skills, summary
 from services.orchestrator.policy import Facts, Policy
+from services.orchestrator.ratings import Scale
 from shared.errors import DependencyUnavailableError, InvalidInputError
 from shared.kafka.codec import derived_event_id
 from shared.kafka.topics import FEEDBACK, HANDOFF, outbound_topic
@@ -86,7 +88,8 @@ async def test_it_still_answers_when_the_emotion_service_is_down() -> None:
     await _handler(context, publisher, StubEmotion(available=False))(inbound_message("hello?"))
     [(_, reply)] = publisher.published
     assert reply.text
-    assert not context.turns[next(iter(context.turns))].HasField("emotion")
+    customer_turn = context.turns[next(iter(context.turns))]
+    assert not customer_turn.HasField("emotion") and not customer_turn.intent
 
 
 class CountingEmotion(StubEmotion):
@@ -113,6 +116,7 @@ async def test_a_customer_who_opted_out_is_asked_about_only_for_language_and_int
     assert len(publisher.published) == 2
     stored = context.turns[second.envelope.event_id]
     assert stored.language == "en" and not stored.HasField("emotion")
+    assert stored.intent == "delivery_period"  # not emotion data: kept for the empathy map
     reply = context.turns[derived_event_id(second.envelope.event_id, "reply")]
     assert reply.decision.template == "answer/delivery_period"
 
@@ -157,7 +161,7 @@ async def _spanish_order(allowed: bool) -> tuple[context_pb.Turn, context_pb.Tur
 async def test_an_opted_out_customer_is_answered_in_their_language_to_their_request() -> None:
     turn, reply, emotion = await _spanish_order(allowed=False)
     assert emotion.only_language_and_intent == [True]
-    assert reply.language == "es" and turn.language == "es"
+    assert reply.language == "es" and turn.language == "es" and turn.intent == "track_order"
     assert reply.decision.template == "answer/track_order"
     assert "Puedo consultar tu pedido: ¿cuál es el número de pedido?" in reply.text
     assert "tell me a little more" not in reply.text
@@ -360,8 +364,91 @@ async def test_a_rating_after_a_resolution_is_recorded_for_the_agent_and_thanked
         "agent-7",
     )
     assert rating.envelope.conversation_id == conversation
+    assert rating.scale == feedback_pb2.RATING_SCALE_CSAT_5
+    assert thanks.text == (
+        "Thank you for your rating. Is there anything we could do better? "
+        "Just reply here, in your own words."
+    )
+    assert context.states[conversation] == context_pb.CONVERSATION_STATE_FEEDBACK_REQUESTED
+
+
+async def _feedback_asked() -> tuple[InMemoryContext, FakePublisher, InboundHandler, str]:
+    """A conversation whose customer rated it 2 and was asked what could be done better."""
+    context, publisher, handler, conversation = await _rating_asked_by("agent-7")
+    await handler(inbound_message("2"))
+    return context, publisher, handler, conversation
+
+
+async def test_feedback_after_the_rating_is_published_with_its_reading_and_thanked() -> None:
+    context, publisher, handler, conversation = await _feedback_asked()
+    rated = publisher.published[-2][1]
+    words = inbound_message("The parcel hasn't arrived for days and nobody told me why")
+    await handler(words)
+
+    (topic, feedback), (_, thanks) = publisher.published[-2:]
+    assert topic == FEEDBACK and isinstance(feedback, feedback_pb2.FeedbackGiven)
+    assert feedback.envelope.event_id == derived_event_id(words.envelope.event_id, "feedback")
+    assert feedback.envelope.conversation_id == conversation
+    assert feedback.text == words.text
+    assert (feedback.rating_event_id, feedback.score) == (rated.envelope.event_id, 2)
+    assert (feedback.dominant_emotion, feedback.intensity) == ("frustration", pytest.approx(0.3))
+    assert (feedback.intent, feedback.language) == ("delivery_period", "en")
+    assert thanks.text == "Thank you for telling us; we will use it to improve."
+    assert context.states[conversation] == context_pb.CONVERSATION_STATE_RESOLVED
+
+
+async def test_feedback_of_a_customer_who_opted_out_carries_no_emotion() -> None:
+    context, publisher, handler, _ = await _feedback_asked()
+    customer_id = next(iter(context.customers.values()))
+    context.consent[customer_id] = context_pb.Consent(emotion_analysis_allowed=False)
+    await handler(inbound_message("The parcel hasn't arrived for days"))
+
+    feedback = publisher.published[-2][1]
+    assert isinstance(feedback, feedback_pb2.FeedbackGiven)
+    assert (feedback.dominant_emotion, feedback.intensity, feedback.sentiment_score) == ("", 0, 0)
+    assert feedback.intent == "delivery_period"
+
+
+async def test_a_no_thanks_to_the_follow_up_closes_the_conversation_without_feedback() -> None:
+    context, publisher, handler, conversation = await _feedback_asked()
+    before = len(publisher.published)
+    await handler(inbound_message("No thanks!"))
+
+    [(_, thanks)] = publisher.published[before:]
     assert thanks.text == "Thank you for your rating; it helps us improve."
     assert context.states[conversation] == context_pb.CONVERSATION_STATE_RESOLVED
+
+
+async def test_a_new_request_after_the_follow_up_goes_to_the_bot() -> None:
+    context, publisher, handler, conversation = await _feedback_asked()
+    before = len(publisher.published)
+    await handler(inbound_message("Can I talk to a real person please?"))
+
+    assert not any(isinstance(e, feedback_pb2.FeedbackGiven) for _, e in publisher.published)
+    assert any(topic == HANDOFF for topic, _ in publisher.published[before:])
+    assert context.states[conversation] == context_pb.CONVERSATION_STATE_WAITING_FOR_AGENT
+
+
+async def test_an_nps_answer_is_read_on_the_business_s_scale() -> None:
+    context, publisher = InMemoryContext(), FakePublisher()
+    handler = InboundHandler(
+        emotion=StubEmotion(),
+        context=context,
+        publisher=publisher,
+        policy=replace(Policy.load(), rating_scale=Scale.NPS_10),
+        bot_name="Robin",
+        context_turns=20,
+    )
+    await handler(inbound_message("Where is my order?"))
+    conversation = inbound_message("x").envelope.conversation_id
+    await context.set_conversation_state(
+        conversation, context_pb.CONVERSATION_STATE_RATING_REQUESTED, "agent-7"
+    )
+    await handler(inbound_message("9"))
+
+    rating = publisher.published[-2][1]
+    assert isinstance(rating, feedback_pb2.SatisfactionRated)
+    assert (rating.score, rating.scale) == (9, feedback_pb2.RATING_SCALE_NPS_10)
 
 
 async def test_a_message_that_is_no_rating_goes_back_to_the_bot() -> None:

@@ -39,6 +39,25 @@
     };
   }
 
+  // The correction forms open in the timeline, with what was picked in them: put back
+  // once a refresh has swapped the timeline, so a refresh does not close one in use.
+  function openCorrections() {
+    const open = Array.from(document.querySelectorAll("#timeline details.correction[open]"));
+    const kept = open.map(function (details) {
+      return [details.id, Array.from(details.querySelectorAll("select"), (s) => s.value)];
+    });
+    return function restore() {
+      for (const [id, values] of kept) {
+        const details = document.getElementById(id);
+        if (!details) continue;
+        details.open = true;
+        details.querySelectorAll("select").forEach(function (select, i) {
+          if (i < values.length) select.value = values[i];
+        });
+      }
+    };
+  }
+
   function liveQueue(container) {
     const refresh = coalesced(async function () {
       const html = await fetchText(container.dataset.refresh);
@@ -66,11 +85,13 @@
       const html = await fetchText(window.location.pathname);
       if (html === null) return;
       const fresh = new DOMParser().parseFromString(html, "text/html");
+      const restoreCorrections = openCorrections();
       for (const id of ["conversation-head", "timeline", "conversation-side"]) {
         const now = document.getElementById(id);
         const next = fresh.getElementById(id);
         if (now && next) now.replaceWith(document.adoptNode(next));
       }
+      restoreCorrections();
       const area = document.getElementById("reply-area");
       const nextArea = fresh.getElementById("reply-area");
       const hadForm = Boolean(document.getElementById("reply-form"));

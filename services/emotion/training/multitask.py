@@ -11,7 +11,10 @@ Heads and where their labels come from:
 - ``sarcasm`` (binary): iSarcasmEval train (80 %; the other 20 % is dev);
 - ``banking77`` (77): Banking77 train (90 %; 10 % dev, stratified);
 - ``intent`` (Bitext's 27 intents + ``unknown``): a per-intent sample of Bitext train,
-  plus GoEmotions chit-chat as ``unknown``.
+  plus GoEmotions chit-chat as ``unknown``;
+- ``corrections``: agents' corrections (``corrections.py``, when ``RAPPORT_CORRECTIONS``
+  names a file), an emotion as its GoEmotions label (and Ekman group, sentiment), an
+  intent as itself; training only.
 """
 
 from __future__ import annotations
@@ -22,6 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from services.emotion.training import datasets
+from services.emotion.training.corrections import (
+    CorrectionRow,
+    corrections_file,
+    emotion_examples,
+    intent_examples,
+    read_corrections,
+)
 from services.emotion.training.datasets import SEED
 from services.emotion.training.taxonomy import SENTIMENTS, map_labels, sentiment_of
 
@@ -134,4 +144,22 @@ def training_tasks() -> list[Task]:
             mood = "negative" if label in COMPLAINT_INTENTS else "neutral"
             intent.add(text, intent=label, sentiment=mood)
     tasks.append(intent)
-    return tasks
+
+    corrected = corrections_task(read_corrections(corrections_file()), head_labels()["intent"])
+    return [*tasks, corrected] if corrected.texts else tasks
+
+
+def corrections_task(rows: Sequence[CorrectionRow], intents: Sequence[str]) -> Task:
+    """The agents' corrections, each with the heads it labels."""
+    ekman, polarity = datasets.ekman_mapping(), datasets.goemotions_polarity()
+    task = Task("corrections")
+    for text, labels in emotion_examples(rows):
+        task.add(
+            text,
+            goemotions=labels,
+            ekman=map_labels(labels, ekman),
+            sentiment=sentiment_of(labels, polarity),
+        )
+    for text, intent in intent_examples(rows, intents):
+        task.add(text, intent=intent)
+    return task

@@ -1,11 +1,14 @@
 """Writes the fastText training files (normalised text, ``__label__`` prefixes) under var/.
 
-Run: ``python -m services.emotion.training.prepare``. Deterministic: the same copied data
-always gives byte-identical files.
+Run: ``python -m services.emotion.training.prepare [--corrections FILE]``. Deterministic:
+the same copied data always gives byte-identical files. Agents' corrections (``--corrections``,
+else ``RAPPORT_CORRECTIONS``; see ``corrections.py``) join the English emotion and intent
+training files only.
 """
 
 from __future__ import annotations
 
+import argparse
 import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -13,6 +16,11 @@ from typing import TypeVar
 
 from services.emotion.text import normalize
 from services.emotion.training import datasets
+from services.emotion.training.corrections import (
+    corrections_file,
+    read_corrections,
+    with_corrections,
+)
 from services.emotion.training.datasets import BUILD, SEED, XED_LANGUAGES, Labelled
 from services.emotion.training.taxonomy import map_labels
 
@@ -53,11 +61,17 @@ def _shuffled(rows: Sequence[T]) -> list[T]:
     return mixed
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
+    arguments = argparse.ArgumentParser(prog="python -m services.emotion.training.prepare")
+    arguments.add_argument("--corrections", type=Path, help="agents' corrections (JSON Lines)")
+    corrections = read_corrections(corrections_file(arguments.parse_args(argv).corrections))
     ge_train = datasets.goemotions("train")
-    write("emotion-en.train", ge_train)
+    unknown = random.Random(SEED).sample([text for text, _ in ge_train], UNKNOWN_FROM_GOEMOTIONS)
+    intents = datasets.bitext_splits()["train"] + [(text, "unknown") for text in unknown]
+    emotion_train, intent_train = with_corrections(ge_train, intents, corrections)
+    write("emotion-en.train", emotion_train)
     ekman = datasets.ekman_mapping()
-    write("emotion-en-ekman.train", [(text, map_labels(y, ekman)) for text, y in ge_train])
+    write("emotion-en-ekman.train", [(text, map_labels(y, ekman)) for text, y in emotion_train])
 
     xed_train: list[Labelled] = []
     for language in XED_LANGUAGES:
@@ -69,9 +83,7 @@ def main() -> None:
     sarcastic = [row for row in sarcasm if row[1] == "1"]
     write("sarcasm-en.train", _shuffled(_single(sarcasm + sarcastic * (SARCASM_REPEAT - 1))))
 
-    unknown = random.Random(SEED).sample([text for text, _ in ge_train], UNKNOWN_FROM_GOEMOTIONS)
-    intents = datasets.bitext_splits()["train"] + [(text, "unknown") for text in unknown]
-    write("intent-en.train", _shuffled(_single(intents)))
+    write("intent-en.train", _shuffled(_single(intent_train)))
 
     write("intent-banking77.train", _single(datasets.banking77("train")))
 
@@ -83,7 +95,7 @@ def main() -> None:
     corpus += [text for text, _ in datasets.banking77("train")]
     corpus += [text for text, _ in datasets.sarcasm_splits()["train"]]
     write("corpus-en", [(text, ()) for text in corpus])
-    print(f"training files written to {BUILD}")
+    print(f"training files written to {BUILD} ({len(corrections)} corrections)")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ class ConversationState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CONVERSATION_STATE_WITH_AGENT: _ClassVar[ConversationState]
     CONVERSATION_STATE_RESOLVED: _ClassVar[ConversationState]
     CONVERSATION_STATE_RATING_REQUESTED: _ClassVar[ConversationState]
+    CONVERSATION_STATE_FEEDBACK_REQUESTED: _ClassVar[ConversationState]
 
 class Trend(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -34,6 +35,15 @@ class Trend(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TREND_IMPROVING: _ClassVar[Trend]
     TREND_STABLE: _ClassVar[Trend]
     TREND_WORSENING: _ClassVar[Trend]
+
+class JourneyStage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOURNEY_STAGE_UNSPECIFIED: _ClassVar[JourneyStage]
+    JOURNEY_STAGE_FIRST_CONTACT: _ClassVar[JourneyStage]
+    JOURNEY_STAGE_FOLLOW_UP: _ClassVar[JourneyStage]
+    JOURNEY_STAGE_WAITING_FOR_AGENT: _ClassVar[JourneyStage]
+    JOURNEY_STAGE_WITH_AGENT: _ClassVar[JourneyStage]
+    JOURNEY_STAGE_AFTER_RESOLUTION: _ClassVar[JourneyStage]
 ROLE_UNSPECIFIED: Role
 ROLE_CUSTOMER: Role
 ROLE_BOT: Role
@@ -45,10 +55,17 @@ CONVERSATION_STATE_WAITING_FOR_AGENT: ConversationState
 CONVERSATION_STATE_WITH_AGENT: ConversationState
 CONVERSATION_STATE_RESOLVED: ConversationState
 CONVERSATION_STATE_RATING_REQUESTED: ConversationState
+CONVERSATION_STATE_FEEDBACK_REQUESTED: ConversationState
 TREND_UNSPECIFIED: Trend
 TREND_IMPROVING: Trend
 TREND_STABLE: Trend
 TREND_WORSENING: Trend
+JOURNEY_STAGE_UNSPECIFIED: JourneyStage
+JOURNEY_STAGE_FIRST_CONTACT: JourneyStage
+JOURNEY_STAGE_FOLLOW_UP: JourneyStage
+JOURNEY_STAGE_WAITING_FOR_AGENT: JourneyStage
+JOURNEY_STAGE_WITH_AGENT: JourneyStage
+JOURNEY_STAGE_AFTER_RESOLUTION: JourneyStage
 
 class EmotionSnapshot(_message.Message):
     __slots__ = ("dominant_emotion", "intensity", "sentiment_score")
@@ -61,7 +78,7 @@ class EmotionSnapshot(_message.Message):
     def __init__(self, dominant_emotion: _Optional[str] = ..., intensity: _Optional[float] = ..., sentiment_score: _Optional[float] = ...) -> None: ...
 
 class Turn(_message.Message):
-    __slots__ = ("event_id", "conversation_id", "sequence", "role", "text", "channel", "occurred_at", "emotion", "language", "author", "decision", "attachments")
+    __slots__ = ("event_id", "conversation_id", "sequence", "role", "text", "channel", "occurred_at", "emotion", "language", "author", "decision", "attachments", "intent", "journey_stage")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +91,8 @@ class Turn(_message.Message):
     AUTHOR_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
     ATTACHMENTS_FIELD_NUMBER: _ClassVar[int]
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    JOURNEY_STAGE_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     conversation_id: str
     sequence: int
@@ -86,7 +105,9 @@ class Turn(_message.Message):
     author: str
     decision: DecisionRecord
     attachments: _containers.RepeatedCompositeFieldContainer[_envelope_pb2.Attachment]
-    def __init__(self, event_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., sequence: _Optional[int] = ..., role: _Optional[_Union[Role, str]] = ..., text: _Optional[str] = ..., channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., emotion: _Optional[_Union[EmotionSnapshot, _Mapping]] = ..., language: _Optional[str] = ..., author: _Optional[str] = ..., decision: _Optional[_Union[DecisionRecord, _Mapping]] = ..., attachments: _Optional[_Iterable[_Union[_envelope_pb2.Attachment, _Mapping]]] = ...) -> None: ...
+    intent: str
+    journey_stage: JourneyStage
+    def __init__(self, event_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., sequence: _Optional[int] = ..., role: _Optional[_Union[Role, str]] = ..., text: _Optional[str] = ..., channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., emotion: _Optional[_Union[EmotionSnapshot, _Mapping]] = ..., language: _Optional[str] = ..., author: _Optional[str] = ..., decision: _Optional[_Union[DecisionRecord, _Mapping]] = ..., attachments: _Optional[_Iterable[_Union[_envelope_pb2.Attachment, _Mapping]]] = ..., intent: _Optional[str] = ..., journey_stage: _Optional[_Union[JourneyStage, str]] = ...) -> None: ...
 
 class DecisionRecord(_message.Message):
     __slots__ = ("action", "reasons", "priority", "model_versions", "facts_json", "template", "language")
@@ -597,3 +618,75 @@ class RunRetentionResponse(_message.Message):
     turns_removed: int
     slots_removed: int
     def __init__(self, emotion_readings_removed: _Optional[int] = ..., turns_removed: _Optional[int] = ..., slots_removed: _Optional[int] = ...) -> None: ...
+
+class GetEmpathyMapRequest(_message.Message):
+    __slots__ = ("from_day", "to_day", "channel")
+    FROM_DAY_FIELD_NUMBER: _ClassVar[int]
+    TO_DAY_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    from_day: str
+    to_day: str
+    channel: _envelope_pb2.Channel
+    def __init__(self, from_day: _Optional[str] = ..., to_day: _Optional[str] = ..., channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ...) -> None: ...
+
+class GetEmpathyMapResponse(_message.Message):
+    __slots__ = ("cells",)
+    CELLS_FIELD_NUMBER: _ClassVar[int]
+    cells: _containers.RepeatedCompositeFieldContainer[EmpathyCell]
+    def __init__(self, cells: _Optional[_Iterable[_Union[EmpathyCell, _Mapping]]] = ...) -> None: ...
+
+class EmpathyCell(_message.Message):
+    __slots__ = ("intent", "stage", "emotion", "turns", "intensity_sum", "sentiment_sum")
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    EMOTION_FIELD_NUMBER: _ClassVar[int]
+    TURNS_FIELD_NUMBER: _ClassVar[int]
+    INTENSITY_SUM_FIELD_NUMBER: _ClassVar[int]
+    SENTIMENT_SUM_FIELD_NUMBER: _ClassVar[int]
+    intent: str
+    stage: JourneyStage
+    emotion: str
+    turns: int
+    intensity_sum: float
+    sentiment_sum: float
+    def __init__(self, intent: _Optional[str] = ..., stage: _Optional[_Union[JourneyStage, str]] = ..., emotion: _Optional[str] = ..., turns: _Optional[int] = ..., intensity_sum: _Optional[float] = ..., sentiment_sum: _Optional[float] = ...) -> None: ...
+
+class ListEmpathyConversationsRequest(_message.Message):
+    __slots__ = ("from_day", "to_day", "channel", "intent", "stage", "emotion", "limit")
+    FROM_DAY_FIELD_NUMBER: _ClassVar[int]
+    TO_DAY_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    EMOTION_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    from_day: str
+    to_day: str
+    channel: _envelope_pb2.Channel
+    intent: str
+    stage: JourneyStage
+    emotion: str
+    limit: int
+    def __init__(self, from_day: _Optional[str] = ..., to_day: _Optional[str] = ..., channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., intent: _Optional[str] = ..., stage: _Optional[_Union[JourneyStage, str]] = ..., emotion: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListEmpathyConversationsResponse(_message.Message):
+    __slots__ = ("conversations",)
+    CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
+    conversations: _containers.RepeatedCompositeFieldContainer[EmpathyConversation]
+    def __init__(self, conversations: _Optional[_Iterable[_Union[EmpathyConversation, _Mapping]]] = ...) -> None: ...
+
+class EmpathyConversation(_message.Message):
+    __slots__ = ("conversation_id", "customer_id", "channel", "turns", "last_at", "examples")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    TURNS_FIELD_NUMBER: _ClassVar[int]
+    LAST_AT_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    customer_id: str
+    channel: _envelope_pb2.Channel
+    turns: int
+    last_at: _timestamp_pb2.Timestamp
+    examples: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, conversation_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., channel: _Optional[_Union[_envelope_pb2.Channel, str]] = ..., turns: _Optional[int] = ..., last_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., examples: _Optional[_Iterable[str]] = ...) -> None: ...

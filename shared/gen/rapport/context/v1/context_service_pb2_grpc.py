@@ -140,6 +140,16 @@ class ContextServiceStub:
                 request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.RunRetentionRequest.SerializeToString,
                 response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.RunRetentionResponse.FromString,
                 _registered_method=True)
+        self.GetEmpathyMap = channel.unary_unary(
+                '/rapport.context.v1.ContextService/GetEmpathyMap',
+                request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.GetEmpathyMapRequest.SerializeToString,
+                response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.GetEmpathyMapResponse.FromString,
+                _registered_method=True)
+        self.ListEmpathyConversations = channel.unary_unary(
+                '/rapport.context.v1.ContextService/ListEmpathyConversations',
+                request_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ListEmpathyConversationsRequest.SerializeToString,
+                response_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ListEmpathyConversationsResponse.FromString,
+                _registered_method=True)
 
 
 class ContextServiceServicer:
@@ -301,6 +311,23 @@ class ContextServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetEmpathyMap(self, request, context):
+        """The empathy map of a period: customer turns with an emotion reading, counted by
+        intent, journey stage and emotion, read from totals kept as turns are appended (no
+        scan of the turns). INVALID_ARGUMENT for a malformed day or from_day after to_day.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEmpathyConversations(self, request, context):
+        """The conversations behind one cell of the map, with a few of the customer's words:
+        read from the turns themselves, so only while retention keeps their emotion readings.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContextServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -403,6 +430,16 @@ def add_ContextServiceServicer_to_server(servicer, server):
                     servicer.RunRetention,
                     request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.RunRetentionRequest.FromString,
                     response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.RunRetentionResponse.SerializeToString,
+            ),
+            'GetEmpathyMap': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEmpathyMap,
+                    request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.GetEmpathyMapRequest.FromString,
+                    response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.GetEmpathyMapResponse.SerializeToString,
+            ),
+            'ListEmpathyConversations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEmpathyConversations,
+                    request_deserializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ListEmpathyConversationsRequest.FromString,
+                    response_serializer=rapport_dot_context_dot_v1_dot_context__service__pb2.ListEmpathyConversationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -951,6 +988,60 @@ class ContextService:
             '/rapport.context.v1.ContextService/RunRetention',
             rapport_dot_context_dot_v1_dot_context__service__pb2.RunRetentionRequest.SerializeToString,
             rapport_dot_context_dot_v1_dot_context__service__pb2.RunRetentionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEmpathyMap(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.context.v1.ContextService/GetEmpathyMap',
+            rapport_dot_context_dot_v1_dot_context__service__pb2.GetEmpathyMapRequest.SerializeToString,
+            rapport_dot_context_dot_v1_dot_context__service__pb2.GetEmpathyMapResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEmpathyConversations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.context.v1.ContextService/ListEmpathyConversations',
+            rapport_dot_context_dot_v1_dot_context__service__pb2.ListEmpathyConversationsRequest.SerializeToString,
+            rapport_dot_context_dot_v1_dot_context__service__pb2.ListEmpathyConversationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

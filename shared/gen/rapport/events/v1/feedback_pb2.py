@@ -25,13 +25,17 @@ _sym_db = _symbol_database.Default()
 from rapport.common.v1 import envelope_pb2 as rapport_dot_common_dot_v1_dot_envelope__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n rapport/events/v1/feedback.proto\x12\x11rapport.events.v1\x1a rapport/common/v1/envelope.proto\"t\n\x11SatisfactionRated\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.rapport.common.v1.Envelope\x12\r\n\x05score\x18\x02 \x01(\x05\x12\x0f\n\x07\x63omment\x18\x03 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n rapport/events/v1/feedback.proto\x12\x11rapport.events.v1\x1a rapport/common/v1/envelope.proto\"\xa3\x01\n\x11SatisfactionRated\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.rapport.common.v1.Envelope\x12\r\n\x05score\x18\x02 \x01(\x05\x12\x0f\n\x07\x63omment\x18\x03 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x04 \x01(\t\x12-\n\x05scale\x18\x05 \x01(\x0e\x32\x1e.rapport.events.v1.RatingScale\"\x8b\x02\n\rFeedbackGiven\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.rapport.common.v1.Envelope\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x17\n\x0frating_event_id\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x05\x12-\n\x05scale\x18\x05 \x01(\x0e\x32\x1e.rapport.events.v1.RatingScale\x12\x18\n\x10\x64ominant_emotion\x18\x06 \x01(\t\x12\x11\n\tintensity\x18\x07 \x01(\x02\x12\x17\n\x0fsentiment_score\x18\x08 \x01(\x02\x12\x0e\n\x06intent\x18\t \x01(\t\x12\x10\n\x08language\x18\n \x01(\t*]\n\x0bRatingScale\x12\x1c\n\x18RATING_SCALE_UNSPECIFIED\x10\x00\x12\x17\n\x13RATING_SCALE_CSAT_5\x10\x01\x12\x17\n\x13RATING_SCALE_NPS_10\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rapport.events.v1.feedback_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SATISFACTIONRATED']._serialized_start=89
-  _globals['_SATISFACTIONRATED']._serialized_end=205
+  _globals['_RATINGSCALE']._serialized_start=525
+  _globals['_RATINGSCALE']._serialized_end=618
+  _globals['_SATISFACTIONRATED']._serialized_start=90
+  _globals['_SATISFACTIONRATED']._serialized_end=253
+  _globals['_FEEDBACKGIVEN']._serialized_start=256
+  _globals['_FEEDBACKGIVEN']._serialized_end=523
 # @@protoc_insertion_point(module_scope)
