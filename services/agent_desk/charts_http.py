@@ -8,8 +8,7 @@ dashboard's filters and records, and one conversation's emotion trajectory as a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
 
@@ -26,10 +25,10 @@ from services.agent_desk.charts import (
     trajectory_chart,
 )
 from services.agent_desk.kpi_charts import dashboard_charts
+from services.agent_desk.kpis import Period, period_of
 from services.agent_desk.pages import Guard, Page
 from services.agent_desk.weekly import days_to_read, weekly_summary
-from shared.channel_names import CHANNEL_NAMES
-from shared.errors import InvalidInputError, NotFoundError
+from shared.errors import NotFoundError
 
 
 class KpiRecords(Protocol):
@@ -38,25 +37,6 @@ class KpiRecords(Protocol):
     ) -> tuple[
         Sequence[kpis.TicketFacts], Sequence[kpis.RatingFacts], Sequence[kpis.SeenFacts]
     ]: ...
-
-
-@dataclass(frozen=True)
-class Period:
-    days: int
-    channel: str
-
-
-def period_of(query: Mapping[str, str], periods: Sequence[int]) -> Period:
-    """The dashboard's filters from a query: one of the offered periods (the first by
-    default) and a channel's name or "" for every channel."""
-    try:
-        days = int(query.get("days", periods[0]))
-    except ValueError:
-        days = 0
-    channel = query.get("channel", "")
-    if days not in periods or channel not in ("", *CHANNEL_NAMES):
-        raise InvalidInputError("pick a period and a channel from the lists")
-    return Period(days, channel)
 
 
 async def board_of(store: KpiRecords, period: Period, now: datetime) -> kpis.Dashboard:

@@ -18,7 +18,8 @@ from datetime import date, timedelta
 
 from rapport.context.v1 import context_service_pb2 as context_pb
 
-from shared.channel_names import CHANNEL_NAMES, channel_number
+from services.agent_desk.kpis import period_of
+from shared.channel_names import channel_number
 from shared.errors import InvalidInputError
 
 STAGES: tuple[tuple[int, str], ...] = (
@@ -60,16 +61,9 @@ class Filters:
 
 
 def filters_of(query: Mapping[str, str], periods: Sequence[int], today: date) -> Filters:
-    """The filters a request asks for: one of the dashboard's periods (the first by
-    default) and a channel's name, or "" for every channel."""
-    try:
-        days = int(query.get("days", periods[0]))
-    except ValueError:
-        days = 0
-    channel = query.get("channel", "")
-    if days not in periods or channel not in ("", *CHANNEL_NAMES):
-        raise InvalidInputError("pick a period and a channel from the lists")
-    return Filters(days, channel, today)
+    """The filters a request asks for: the dashboard's (one of its periods, a channel)."""
+    period = period_of(query, periods)
+    return Filters(period.days, period.channel, today)
 
 
 @dataclass(frozen=True)

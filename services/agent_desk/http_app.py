@@ -56,7 +56,7 @@ from services.agent_desk.accounts import (
 from services.agent_desk.canned import PLACEHOLDERS
 from services.agent_desk.canned_store import CannedResponses
 from services.agent_desk.charts import draw
-from services.agent_desk.charts_http import board_of, chart_routes, period_of, trajectory_of
+from services.agent_desk.charts_http import board_of, chart_routes, trajectory_of
 from services.agent_desk.config import AgentDeskSettings
 from services.agent_desk.corrections_http import correction_routes, corrections_panel
 from services.agent_desk.corrections_store import Corrections
@@ -66,6 +66,7 @@ from services.agent_desk.empathy_store import EmpathySources
 from services.agent_desk.feedback_store import FeedbackStore
 from services.agent_desk.history import HistoryPort
 from services.agent_desk.kpi_charts import dashboard_charts
+from services.agent_desk.kpis import period_of
 from services.agent_desk.live import Change, LiveUpdates, TeamChanged
 from services.agent_desk.media import DeskMedia
 from services.agent_desk.metrics import LIVE_CLIENTS, LOGINS, REFUSED_REQUESTS

@@ -28,7 +28,7 @@ is defined once here (and shown on the page and in the README):
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from statistics import fmean
@@ -37,7 +37,8 @@ from typing import Protocol
 from rapport.events.v1.feedback_pb2 import RATING_SCALE_NPS_10
 
 from services.agent_desk.models import TicketStatus
-from shared.channel_names import channel_name
+from shared.channel_names import CHANNEL_NAMES, channel_name
+from shared.errors import InvalidInputError
 
 SCORES = (1, 2, 3, 4, 5)
 
@@ -249,3 +250,22 @@ def dashboard(
         by_day=list(per_day.items()),
         channel=channel,
     )
+
+
+@dataclass(frozen=True)
+class Period:
+    days: int
+    channel: str
+
+
+def period_of(query: Mapping[str, str], periods: Sequence[int]) -> Period:
+    """The dashboard's filters from a query: one of the offered periods (the first by
+    default) and a channel's name or "" for every channel."""
+    try:
+        days = int(query.get("days", periods[0]))
+    except ValueError:
+        days = 0
+    channel = query.get("channel", "")
+    if days not in periods or channel not in ("", *CHANNEL_NAMES):
+        raise InvalidInputError("pick a period and a channel from the lists")
+    return Period(days, channel)
