@@ -14,25 +14,21 @@ import argparse
 import asyncio
 import os
 import random
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rapport.context.v1 import context_service_pb2 as pb
 from rapport.context.v1 import context_service_pb2_grpc as pb_grpc
 from sqlalchemy import insert
 
-from bench.measure import cpu_seconds, free_port, percentile
-from infra.postgres import PostgresCluster
+from bench.measure import bench_database, cpu_seconds, free_port, percentile
 from services.context.database import create_engine, migrate
 from services.context.models import ContactRow, ConversationRow, CustomerRow, IdentityRow, TurnRow
 
@@ -202,25 +198,8 @@ async def measure(
         print(f"  service CPU per AppendTurn    {1000 * cpu_per_append:.2f} ms")
 
 
-async def create_database(server_url: str, name: str) -> str:
-    connection = await asyncpg.connect(server_url)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return server_url.rsplit("/", 1)[0] + f"/{name}"
-
-
 def run_backend(backend: str, args: argparse.Namespace) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix=f"rapport-bench-{backend}-"))
-    cluster: PostgresCluster | None = None
-    try:
-        if backend == "sqlite":
-            url = f"sqlite:///{workdir / 'context.sqlite3'}"
-        else:
-            cluster = PostgresCluster(workdir, durable=True)
-            cluster.start()
-            url = asyncio.run(create_database(cluster.url, "bench"))
+    with bench_database(backend, "context.sqlite3") as url:
         print(f"{backend}: seeding {args.customers:,} customers and {args.turns:,} turns")
         started = time.perf_counter()
         ids = asyncio.run(seed(url, args.customers, args.turns))
@@ -245,10 +224,6 @@ def run_backend(backend: str, args: argparse.Namespace) -> None:
         finally:
             process.terminate()
             process.wait(30)
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> None:

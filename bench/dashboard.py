@@ -15,13 +15,10 @@ import argparse
 import asyncio
 import random
 import re
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -32,17 +29,16 @@ from rapport.common.v1 import envelope_pb2
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.context_store import create_database
-from bench.measure import free_port, percentile
-from infra.postgres import PostgresCluster
+from bench.measure import bench_database, free_port, percentile
 from services.agent_desk import kpis
 from services.agent_desk.__main__ import build
 from services.agent_desk.charts import draw
-from services.agent_desk.charts_http import Period, board_of
+from services.agent_desk.charts_http import board_of
 from services.agent_desk.config import AgentDeskSettings
 from services.agent_desk.database import create_engine, migrate
 from services.agent_desk.http_app import create_app
 from services.agent_desk.kpi_charts import dashboard_charts
+from services.agent_desk.kpis import Period
 from services.agent_desk.models import (
     ConversationSeen,
     Rating,
@@ -232,21 +228,9 @@ def _async(work: Callable[[], object]) -> Callable[[], Awaitable[object]]:
 
 
 def run_backend(backend: str, args: argparse.Namespace) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix=f"rapport-bench-dashboard-{backend}-"))
-    cluster: PostgresCluster | None = None
-    try:
-        if backend == "sqlite":
-            url = f"sqlite:///{workdir / 'desk.sqlite3'}"
-        else:
-            cluster = PostgresCluster(workdir, durable=True)
-            cluster.start()
-            url = asyncio.run(create_database(cluster.url, "bench"))
+    with bench_database(backend, "desk.sqlite3") as url:
         print(f"{backend}: {args.conversations:,} conversations over {DAYS} days, {args.runs} runs")
         asyncio.run(measure(url, args.conversations, args.runs))
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> None:
