@@ -16,7 +16,12 @@ from shared.kafka.topics import outbound_topic
 from tests.e2e.accessibility import assert_accessible
 from tests.e2e.chat_client import ChatClient
 from tests.e2e.stack import Stack
-from tests.e2e.test_agent_desk import LAPTOP, create_account, sign_in_page
+from tests.e2e.test_agent_desk import (
+    LAPTOP,
+    claim_with_shortcut,
+    create_account,
+    sign_in_page,
+)
 from tests.e2e.test_chat_page import CHROMIUM, CHROMIUM_ARGS, chat_page
 from tests.kafka_helpers import eventually
 
@@ -81,7 +86,7 @@ async def test_the_agent_desk_queue_conversation_and_dashboard_have_no_serious_v
 
             await waiting.locator("a").click()
             await expect(desk.locator("#claim")).to_be_visible()
-            await desk.keyboard.press("c")
+            await claim_with_shortcut(desk)
             await expect(desk.locator("#reply-text")).to_be_visible()
             await assert_accessible(desk, "a conversation")
 

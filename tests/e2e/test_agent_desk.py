@@ -93,8 +93,7 @@ async def test_an_agent_takes_a_handoff_live_and_answers_the_customer_as_a_perso
             await first.locator("a").click()
             await expect(desk.locator("#timeline")).to_contain_text(f"order {marker}")
             await expect(desk.locator("#reasons")).to_contain_text(REASON)
-            await desk.keyboard.press("c")  # the claim shortcut
-            await expect(desk.locator("#ticket-status")).to_have_text("claimed")
+            await claim_with_shortcut(desk)
 
             await desk.fill("#reply-text", f"Hi, I'm Maria. Let me look at order {marker}.")
             await desk.keyboard.press("Control+Enter")
@@ -162,6 +161,15 @@ async def sign_in_page(page: Page, url: str, email: str) -> None:
     await page.click("button[type=submit]")
 
 
+async def claim_with_shortcut(page: Page) -> None:
+    """Press C on a conversation page once its script listens: a key pressed while the link
+    from the queue is still loading would go to the queue page and be lost."""
+    await expect(page.locator("#claim")).to_be_visible()
+    await page.wait_for_load_state("domcontentloaded")
+    await page.keyboard.press("c")
+    await expect(page.locator("#ticket-status")).to_have_text("claimed")
+
+
 async def rated_fours(page: Page, url: str) -> int:
     await page.goto(f"{url}/dashboard?days=14&channel=web")
     fours = page.locator("#chart-csat-scores-table tbody tr").nth(3).locator("td")
@@ -220,8 +228,7 @@ async def test_an_angry_customer_is_escalated_answered_by_a_person_and_rates_it(
             await expect(desk.locator("#timeline")).to_contain_text(f"order {marker}")  # ours
             await expect(desk.locator("#reasons")).to_contain_text("The customer is upset")
             await expect(desk.locator("#conversation-side svg.chart")).to_be_visible()
-            await desk.keyboard.press("c")
-            await expect(desk.locator("#ticket-status")).to_have_text("claimed")
+            await claim_with_shortcut(desk)
 
             await desk.evaluate("window.__sameDocument = true")
             await chat.locator("#text").fill(f"Are you there? {marker}")
@@ -298,7 +305,7 @@ async def test_the_queue_and_conversation_fit_tablet_and_laptop_widths(
             await item.locator("a").click()
             await expect(page.locator("#claim")).to_be_visible()
             await no_horizontal_overflow(page)
-            await page.keyboard.press("c")
+            await claim_with_shortcut(page)
             await expect(page.locator("#reply-text")).to_be_visible()
             await no_horizontal_overflow(page)
             box = await page.locator("#send").bounding_box()
@@ -466,14 +473,12 @@ async def test_replies_refused_by_an_sms_opt_out_or_a_closed_whatsapp_window_sho
                     # WhatsApp: claimed while the window is open; the reply waits for it to close.
                     whatsapp = await agent.new_page()
                     await whatsapp.goto(f"{stack.desk_url}/conversations/{wa_ticket}")
-                    await whatsapp.keyboard.press("c")
-                    await expect(whatsapp.locator("#ticket-status")).to_have_text("claimed")
+                    await claim_with_shortcut(whatsapp)
                     assert datetime.now(UTC) < closes, "claimed too late to see the window close"
 
                     # SMS: the customer texted STOP after asking for a person.
                     await desk.goto(f"{stack.desk_url}/conversations/{sms_ticket}")
-                    await desk.keyboard.press("c")
-                    await expect(desk.locator("#ticket-status")).to_have_text("claimed")
+                    await claim_with_shortcut(desk)
                     watcher = await agent.new_page()  # the same agent's second tab
                     await watcher.goto(f"{stack.desk_url}/conversations/{sms_ticket}")
                     await watcher.evaluate("window.__sameDocument = true")
@@ -592,8 +597,7 @@ async def test_a_whatsapp_photo_opens_in_the_desk_and_the_agents_image_reaches_w
                 assert opened.headers["content-type"] == "image/png"
                 assert opened.headers["x-content-type-options"] == "nosniff"
 
-                await desk.keyboard.press("c")
-                await expect(desk.locator("#ticket-status")).to_have_text("claimed")
+                await claim_with_shortcut(desk)
                 await desk.locator("#reply-attachment").set_input_files(
                     {"name": "parcel.png", "mimeType": "image/png", "buffer": answer}
                 )

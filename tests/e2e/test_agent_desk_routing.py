@@ -27,7 +27,14 @@ from shared.kafka.producer import EventPublisher
 from shared.kafka.topics import HANDOFF
 from tests.e2e.chat_client import ChatClient
 from tests.e2e.stack import Stack
-from tests.e2e.test_agent_desk import ARTIFACTS, LAPTOP, PASSWORD, sign_in_page, ticket_of
+from tests.e2e.test_agent_desk import (
+    ARTIFACTS,
+    LAPTOP,
+    PASSWORD,
+    claim_with_shortcut,
+    sign_in_page,
+    ticket_of,
+)
 from tests.e2e.test_chat_page import CHROMIUM, CHROMIUM_ARGS
 from tests.kafka_helpers import eventually
 
@@ -221,8 +228,7 @@ async def test_handoffs_are_routed_by_rule_given_in_turn_and_overflow_after_the_
                     f"Moved from team {care} to support: nobody in {care} was free to take "
                     f"it within {OVERFLOW_SECONDS} seconds"
                 )
-                await support.keyboard.press("c")
-                await expect(support.locator("#ticket-status")).to_have_text("claimed")
+                await claim_with_shortcut(support)
                 await expect(history.last).to_contain_text("Dana claimed it")
             finally:
                 await browser.close()

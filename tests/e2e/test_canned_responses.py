@@ -12,7 +12,7 @@ from playwright.async_api import async_playwright, expect
 
 from tests.e2e.shop import BROKEN_ORDER
 from tests.e2e.stack import Stack
-from tests.e2e.test_agent_desk import create_account, sign_in_page
+from tests.e2e.test_agent_desk import claim_with_shortcut, create_account, sign_in_page
 from tests.e2e.test_chat_page import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
@@ -50,8 +50,7 @@ async def test_a_team_response_is_inserted_filled_in_and_sent(stack: Stack) -> N
             await sign_in_page(maria, stack.desk_url, agent)
             waiting = maria.locator("#waiting .queue__item").filter(has_text=marker)
             await waiting.first.locator("a").click(timeout=20_000)
-            await maria.keyboard.press("c")
-            await expect(maria.locator("#ticket-status")).to_have_text("claimed")
+            await claim_with_shortcut(maria)
 
             await maria.locator("#reply-text").press_sequentially("/on")
             picker = maria.locator("#responses-picker")
