@@ -308,8 +308,8 @@ def test_the_earlier_contact_is_remembered_in_the_customers_language() -> None:
     assert "I can see you also contacted us by text message on 5 March." in texts["en"]
     assert "Veo que también nos escribiste por SMS el 5 de marzo." in texts["es"]
     assert "Ich sehe, dass Sie uns am 5. März auch per SMS kontaktiert haben." in texts["de"]
-    other = VOICE.earlier_contact("en", EarlierContact("email", date(2026, 1, 2)))
-    assert other == "I can see you also contacted us on email on 2 January."
+    other = VOICE.earlier_contact("en", EarlierContact("fax", date(2026, 1, 2)))
+    assert other == "I can see you also contacted us on fax on 2 January."
 
 
 def test_sensitive_topics_get_the_caring_holding_reply() -> None:

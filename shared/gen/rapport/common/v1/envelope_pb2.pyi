@@ -18,6 +18,7 @@ class Channel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CHANNEL_WHATSAPP: _ClassVar[Channel]
     CHANNEL_INSTAGRAM: _ClassVar[Channel]
     CHANNEL_TELEGRAM: _ClassVar[Channel]
+    CHANNEL_EMAIL: _ClassVar[Channel]
 
 class AttachmentKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -35,6 +36,7 @@ CHANNEL_MESSENGER: Channel
 CHANNEL_WHATSAPP: Channel
 CHANNEL_INSTAGRAM: Channel
 CHANNEL_TELEGRAM: Channel
+CHANNEL_EMAIL: Channel
 ATTACHMENT_KIND_UNSPECIFIED: AttachmentKind
 ATTACHMENT_KIND_IMAGE: AttachmentKind
 ATTACHMENT_KIND_AUDIO: AttachmentKind
