@@ -25,25 +25,25 @@ _sym_db = _symbol_database.Default()
 from rapport.common.v1 import envelope_pb2 as rapport_dot_common_dot_v1_dot_envelope__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n rapport/events/v1/messages.proto\x12\x11rapport.events.v1\x1a rapport/common/v1/envelope.proto\"\xd0\x01\n\x0fMessageReceived\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.rapport.common.v1.Envelope\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x1b\n\x13provider_message_id\x18\x03 \x01(\t\x12\x32\n\x0b\x61ttachments\x18\x04 \x03(\x0b\x32\x1d.rapport.common.v1.Attachment\x12\x13\n\x0blocale_hint\x18\x05 \x01(\t\x12\x1a\n\x12\x63ompliance_keyword\x18\x06 \x01(\t\",\n\nQuickReply\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\t\"\x89\x02\n\x0bSendMessage\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.rapport.common.v1.Envelope\x12\x0c\n\x04text\x18\x02 \x01(\t\x12)\n\x06sender\x18\x03 \x01(\x0e\x32\x19.rapport.events.v1.Sender\x12\x34\n\rquick_replies\x18\x04 \x03(\x0b\x32\x1d.rapport.events.v1.QuickReply\x12\x13\n\x0bin_reply_to\x18\x05 \x01(\t\x12\x13\n\x0bsender_name\x18\x06 \x01(\t\x12\x32\n\x0b\x61ttachments\x18\x07 \x03(\x0b\x32\x1d.rapport.common.v1.Attachment\"i\n\x0ePreparingReply\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.rapport.common.v1.Envelope\x12\x13\n\x0bin_reply_to\x18\x02 \x01(\t\x12\x13\n\x0bsender_name\x18\x03 \x01(\t\"\xd7\x01\n\x16MessageDeliveryUpdated\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.rapport.common.v1.Envelope\x12\x15\n\rsend_event_id\x18\x02 \x01(\t\x12\x1b\n\x13provider_message_id\x18\x03 \x01(\t\x12/\n\x05state\x18\x04 \x01(\x0e\x32 .rapport.events.v1.DeliveryState\x12\x12\n\nerror_code\x18\x05 \x01(\t\x12\x15\n\rerror_message\x18\x06 \x01(\t*U\n\x06Sender\x12\x16\n\x12SENDER_UNSPECIFIED\x10\x00\x12\x0e\n\nSENDER_BOT\x10\x01\x12\x10\n\x0cSENDER_AGENT\x10\x02\x12\x11\n\rSENDER_SYSTEM\x10\x03*\xba\x01\n\rDeliveryState\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44\x45LIVERY_STATE_SENT\x10\x01\x12\x1c\n\x18\x44\x45LIVERY_STATE_DELIVERED\x10\x02\x12\x17\n\x13\x44\x45LIVERY_STATE_READ\x10\x03\x12\x19\n\x15\x44\x45LIVERY_STATE_FAILED\x10\x04\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNDELIVERED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n rapport/events/v1/messages.proto\x12\x11rapport.events.v1\x1a rapport/common/v1/envelope.proto\"\xf4\x01\n\x0fMessageReceived\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.rapport.common.v1.Envelope\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x1b\n\x13provider_message_id\x18\x03 \x01(\t\x12\x32\n\x0b\x61ttachments\x18\x04 \x03(\x0b\x32\x1d.rapport.common.v1.Attachment\x12\x13\n\x0blocale_hint\x18\x05 \x01(\t\x12\x1a\n\x12\x63ompliance_keyword\x18\x06 \x01(\t\x12\x11\n\tfull_text\x18\x07 \x01(\t\x12\x0f\n\x07subject\x18\x08 \x01(\t\",\n\nQuickReply\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\t\"\x89\x02\n\x0bSendMessage\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.rapport.common.v1.Envelope\x12\x0c\n\x04text\x18\x02 \x01(\t\x12)\n\x06sender\x18\x03 \x01(\x0e\x32\x19.rapport.events.v1.Sender\x12\x34\n\rquick_replies\x18\x04 \x03(\x0b\x32\x1d.rapport.events.v1.QuickReply\x12\x13\n\x0bin_reply_to\x18\x05 \x01(\t\x12\x13\n\x0bsender_name\x18\x06 \x01(\t\x12\x32\n\x0b\x61ttachments\x18\x07 \x03(\x0b\x32\x1d.rapport.common.v1.Attachment\"i\n\x0ePreparingReply\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.rapport.common.v1.Envelope\x12\x13\n\x0bin_reply_to\x18\x02 \x01(\t\x12\x13\n\x0bsender_name\x18\x03 \x01(\t\"\xd7\x01\n\x16MessageDeliveryUpdated\x12-\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1b.rapport.common.v1.Envelope\x12\x15\n\rsend_event_id\x18\x02 \x01(\t\x12\x1b\n\x13provider_message_id\x18\x03 \x01(\t\x12/\n\x05state\x18\x04 \x01(\x0e\x32 .rapport.events.v1.DeliveryState\x12\x12\n\nerror_code\x18\x05 \x01(\t\x12\x15\n\rerror_message\x18\x06 \x01(\t*U\n\x06Sender\x12\x16\n\x12SENDER_UNSPECIFIED\x10\x00\x12\x0e\n\nSENDER_BOT\x10\x01\x12\x10\n\x0cSENDER_AGENT\x10\x02\x12\x11\n\rSENDER_SYSTEM\x10\x03*\xba\x01\n\rDeliveryState\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44\x45LIVERY_STATE_SENT\x10\x01\x12\x1c\n\x18\x44\x45LIVERY_STATE_DELIVERED\x10\x02\x12\x17\n\x13\x44\x45LIVERY_STATE_READ\x10\x03\x12\x19\n\x15\x44\x45LIVERY_STATE_FAILED\x10\x04\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNDELIVERED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rapport.events.v1.messages_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SENDER']._serialized_start=939
-  _globals['_SENDER']._serialized_end=1024
-  _globals['_DELIVERYSTATE']._serialized_start=1027
-  _globals['_DELIVERYSTATE']._serialized_end=1213
+  _globals['_SENDER']._serialized_start=975
+  _globals['_SENDER']._serialized_end=1060
+  _globals['_DELIVERYSTATE']._serialized_start=1063
+  _globals['_DELIVERYSTATE']._serialized_end=1249
   _globals['_MESSAGERECEIVED']._serialized_start=90
-  _globals['_MESSAGERECEIVED']._serialized_end=298
-  _globals['_QUICKREPLY']._serialized_start=300
-  _globals['_QUICKREPLY']._serialized_end=344
-  _globals['_SENDMESSAGE']._serialized_start=347
-  _globals['_SENDMESSAGE']._serialized_end=612
-  _globals['_PREPARINGREPLY']._serialized_start=614
-  _globals['_PREPARINGREPLY']._serialized_end=719
-  _globals['_MESSAGEDELIVERYUPDATED']._serialized_start=722
-  _globals['_MESSAGEDELIVERYUPDATED']._serialized_end=937
+  _globals['_MESSAGERECEIVED']._serialized_end=334
+  _globals['_QUICKREPLY']._serialized_start=336
+  _globals['_QUICKREPLY']._serialized_end=380
+  _globals['_SENDMESSAGE']._serialized_start=383
+  _globals['_SENDMESSAGE']._serialized_end=648
+  _globals['_PREPARINGREPLY']._serialized_start=650
+  _globals['_PREPARINGREPLY']._serialized_end=755
+  _globals['_MESSAGEDELIVERYUPDATED']._serialized_start=758
+  _globals['_MESSAGEDELIVERYUPDATED']._serialized_end=973
 # @@protoc_insertion_point(module_scope)

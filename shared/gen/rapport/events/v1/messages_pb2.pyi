@@ -35,20 +35,24 @@ DELIVERY_STATE_FAILED: DeliveryState
 DELIVERY_STATE_UNDELIVERED: DeliveryState
 
 class MessageReceived(_message.Message):
-    __slots__ = ("envelope", "text", "provider_message_id", "attachments", "locale_hint", "compliance_keyword")
+    __slots__ = ("envelope", "text", "provider_message_id", "attachments", "locale_hint", "compliance_keyword", "full_text", "subject")
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     ATTACHMENTS_FIELD_NUMBER: _ClassVar[int]
     LOCALE_HINT_FIELD_NUMBER: _ClassVar[int]
     COMPLIANCE_KEYWORD_FIELD_NUMBER: _ClassVar[int]
+    FULL_TEXT_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
     envelope: _envelope_pb2.Envelope
     text: str
     provider_message_id: str
     attachments: _containers.RepeatedCompositeFieldContainer[_envelope_pb2.Attachment]
     locale_hint: str
     compliance_keyword: str
-    def __init__(self, envelope: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ..., text: _Optional[str] = ..., provider_message_id: _Optional[str] = ..., attachments: _Optional[_Iterable[_Union[_envelope_pb2.Attachment, _Mapping]]] = ..., locale_hint: _Optional[str] = ..., compliance_keyword: _Optional[str] = ...) -> None: ...
+    full_text: str
+    subject: str
+    def __init__(self, envelope: _Optional[_Union[_envelope_pb2.Envelope, _Mapping]] = ..., text: _Optional[str] = ..., provider_message_id: _Optional[str] = ..., attachments: _Optional[_Iterable[_Union[_envelope_pb2.Attachment, _Mapping]]] = ..., locale_hint: _Optional[str] = ..., compliance_keyword: _Optional[str] = ..., full_text: _Optional[str] = ..., subject: _Optional[str] = ...) -> None: ...
 
 class QuickReply(_message.Message):
     __slots__ = ("title", "payload")
