@@ -6,12 +6,28 @@ import shutil
 
 from infra import monitoring
 from services.agent_desk.config import AgentDeskSettings
+from services.channels import BUILTIN_CHANNELS
 from services.context.config import ContextSettings
+from services.email_adapter.config import EmailSettings
 from services.emotion.config import EmotionSettings
 from services.orchestrator.config import OrchestratorSettings
 from services.sms_adapter.config import SmsSettings
 from services.social_adapter.config import SocialAdapterSettings
 from services.web_adapter.config import WebAdapterSettings
+
+
+def webhook_rows(host: str, *, exclude_service: str) -> list[tuple[str, str]]:
+    """A row per route each channel declares in the registry, on its service's port
+    (the web chat's page and socket have rows of their own)."""
+    rows: list[tuple[str, str]] = []
+    for spec in BUILTIN_CHANNELS:
+        if spec.service == exclude_service:
+            continue
+        port = getattr(spec.settings(), "http_port", None)
+        rows.extend(
+            (f"{spec.label} webhook", f"http://{host}:{port}{path}") for path in spec.routes
+        )
+    return rows
 
 
 def main() -> None:
@@ -22,20 +38,19 @@ def main() -> None:
     sms = SmsSettings()
     social = SocialAdapterSettings()
     desk = AgentDeskSettings()
+    email = EmailSettings()
     host = web.bind_host
     rows = [
         ("chat page", f"http://{host}:{web.http_port}/"),
         ("chat WebSocket", f"ws://{host}:{web.http_port}/ws"),
         ("agent desk", f"http://{host}:{desk.http_port}/"),
         ("Kafka bootstrap", web.kafka_bootstrap),
-        ("Twilio SMS webhook", f"http://{host}:{sms.http_port}/twilio/sms"),
-        ("Twilio status callback", f"http://{host}:{sms.http_port}/twilio/status"),
-        ("Meta webhooks", f"http://{host}:{social.http_port}/meta/<messenger|instagram|whatsapp>"),
-        ("Telegram webhook", f"http://{host}:{social.http_port}/telegram"),
+        *webhook_rows(host, exclude_service=web.service_name),
         ("emotion gRPC", f"{host}:{emotion.grpc_port}"),
         ("context gRPC", f"{host}:{context.grpc_port}"),
         ("context database", context.database_url),
         ("agent desk database", desk.database_url),
+        ("email adapter database", email.database_url),
         ("metrics web_adapter", f"http://{host}:{web.metrics_port}/metrics"),
         ("metrics emotion", f"http://{host}:{emotion.metrics_port}/metrics"),
         ("metrics context", f"http://{host}:{context.metrics_port}/metrics"),
@@ -43,6 +58,7 @@ def main() -> None:
         ("metrics sms_adapter", f"http://{host}:{sms.metrics_port}/metrics"),
         ("metrics social_adapter", f"http://{host}:{social.metrics_port}/metrics"),
         ("metrics agent_desk", f"http://{host}:{desk.metrics_port}/metrics"),
+        ("metrics email_adapter", f"http://{host}:{email.metrics_port}/metrics"),
     ]
     if shutil.which("prometheus"):
         rows.append(("Prometheus (alerts)", f"http://{monitoring.DEFAULT_ADDRESS}/alerts"))

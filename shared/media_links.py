@@ -15,7 +15,9 @@ telegram                  ``telegram:file/<file_id>``                           
 web                       ``web:upload/<sha256 of the bytes, hex>``              web_adapter
 ========================  =====================================================  ==============
 
-A location has no reference (its coordinates are in the attachment).
+A location has no reference (its coordinates are in the attachment). Which service opens
+a channel's references is the channel's ``media_service`` in the registry
+(``services/channels.py``).
 
 **Opening one.** Each adapter serves ``GET /media?ref=<reference>&exp=<expiry>&sig=<sig>``
 and streams the bytes back. ``exp`` is a Unix time in whole seconds after which the link
@@ -57,15 +59,6 @@ LINK_TTL = timedelta(minutes=15)
 OUTBOUND_LINK_TTL = timedelta(days=1)
 """How long a link in a ``SendMessage`` stays valid: past every retry of the send."""
 MAX_REFERENCE_CHARS = 4096
-MEDIA_SERVICES = {
-    "web": "web_adapter",
-    "sms": "sms_adapter",
-    "messenger": "social_adapter",
-    "instagram": "social_adapter",
-    "whatsapp": "social_adapter",
-    "telegram": "social_adapter",
-}
-"""The service whose ``/media`` opens a channel's references."""
 
 _CONTEXT = b"rapport-media-v1"
 _MAX_EXPIRY_DIGITS = 12

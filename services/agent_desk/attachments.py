@@ -9,11 +9,12 @@ see the ticket (:func:`open_path`, served by ``http_app``); images and stickers 
 thumbnail through the same link.
 
 **Sent.** An agent attaches one image or PDF to a reply (:class:`Outgoing`), on the
-channels whose adapters can carry it (:data:`SENDS_MEDIA`); the text is then its caption.
+channels whose adapters can carry it (:func:`sends_media`); the text is then its caption.
 """
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -24,16 +25,14 @@ from urllib.parse import quote, urlencode
 from rapport.common.v1 import envelope_pb2
 from rapport.events.v1 import handoff_pb2
 
+from services.channels import BUILTIN_CHANNELS
 from shared.channels.adapter import Attachment, AttachmentKind
 from shared.channels.attachments import from_proto, kind_of, to_proto
 from shared.media_store import IMAGE_TYPES
 
-SENDS_MEDIA = frozenset({"whatsapp", "telegram"})
-"""Channels whose adapters send an image or file a person attaches (their
-``Capabilities.media``; a unit test holds the two together). The others refuse it as
-``media_unsupported``."""
 MAX_CAPTION_CHARS = 1024
-"""The longest text sent with an attachment, on both of those channels."""
+"""The longest text the desk sends with an attachment; every channel that sends one takes
+at least this much."""
 UPLOAD_TYPES = IMAGE_TYPES | {"application/pdf"}
 """What an agent may attach, judged from the file's first bytes."""
 MAX_FILE_NAME_CHARS = 200
@@ -147,8 +146,20 @@ def sent_media(packet: handoff_pb2.HandoffRequested) -> bool:
     return any(reason.code == MEDIA_RECEIVED for reason in packet.reasons)
 
 
+@functools.cache
+def sends_media() -> frozenset[str]:
+    """Channels whose adapters send an image or file a person attaches (their declared
+    ``Capabilities.media``); the others refuse it as ``media_unsupported``. Read once,
+    when first needed, because the SMS channel's rules come from its settings."""
+    return frozenset(
+        spec.name
+        for spec in BUILTIN_CHANNELS
+        if (capabilities := spec.capabilities()) is not None and capabilities.media
+    )
+
+
 def takes_attachments(channel: str) -> bool:
-    return channel in SENDS_MEDIA
+    return channel in sends_media()
 
 
 def clean_file_name(name: str) -> str:

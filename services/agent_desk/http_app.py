@@ -93,6 +93,7 @@ from services.agent_desk.security import (
     token_digest,
 )
 from services.agent_desk.store import DeskStore, SignedIn, entry_of, packet_of
+from services.channels import channel_label
 from shared.channel_names import CHANNEL_NAMES, channel_name
 from shared.channels.media import MediaError, stream_media
 from shared.errors import (
@@ -227,6 +228,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "duration": duration,
     "number": number,
     "size": media_views.human_size,
+    "channel_label": channel_label,
 }
 
 
@@ -472,6 +474,8 @@ def create_app(parts: DeskParts) -> web.Application:
             message.channel,
             message.sent_at,
             message.attachments,
+            message.subject,
+            message.whole_email,
         )
         html = aiohttp_jinja2.render_string(
             "_turn.html", request, {"entry": entry, "ticket_id": change.ticket_id}
@@ -527,6 +531,7 @@ def create_app(parts: DeskParts) -> web.Application:
                 views.ticket_entries(
                     await desk.history_of(ticket), {a.id: a.name for a in await store.agents()}
                 ),
+                await desk.emails_of(ticket),
             ),
             chart=views.chart_of(context, packet),
             trajectory=trajectory_of(context, packet),

@@ -4,7 +4,8 @@ agent's own image or PDF is kept until the platforms have fetched it.
 **Opening: proxied, not redirected.** The desk checks the agent may see the ticket,
 finds the attachment in the turn the context service stored (the browser names only the
 ticket, the turn and an index, never a reference), mints a short-lived link signed with
-``MEDIA_SIGNING_KEY`` for the channel adapter that opens it (``MEDIA_SERVICES``) and
+``MEDIA_SIGNING_KEY`` for the channel adapter that opens it (the channel's ``media_service``
+in the registry, ``services/channels.py``) and
 streams the adapter's answer back under the same headers (its type, ``nosniff``, inline
 for images, sound and video and a download otherwise, a sandboxing CSP). Chosen over
 redirecting the browser to a signed adapter link because then every agent's browser would
@@ -36,11 +37,12 @@ from yarl import URL
 from services.agent_desk.attachments import UPLOAD_TYPES, Outgoing, clean_file_name
 from services.agent_desk.models import Ticket
 from services.agent_desk.outgoing import OutgoingMessages
+from services.channels import media_services
 from shared.channel_names import channel_name
 from shared.channels.media import Access, MediaEndpoint, MediaFetcher, OpenedMedia
 from shared.channels.origins import AllowedOrigins
 from shared.errors import NotFoundError
-from shared.media_links import MEDIA_SERVICES, OUTBOUND_LINK_TTL, sign
+from shared.media_links import OUTBOUND_LINK_TTL, sign
 from shared.media_store import UploadStore
 
 UPLOAD_PREFIX = "desk:upload/"
@@ -85,6 +87,7 @@ class DeskMedia:
         self._signing_key = signing_key
         self._key = signing_key.get_secret_value().encode()
         self._adapter_urls = dict(adapter_urls)
+        self._media_services = media_services()
         self._access = Access(
             AllowedOrigins.of(str(URL(url).origin()) for url in self._adapter_urls.values())
         )
@@ -134,7 +137,7 @@ class DeskMedia:
             raise NotFoundError(f"no customer turn {turn_id} for ticket {ticket.id}")
         if not 0 <= index < len(turn.attachments) or not turn.attachments[index].reference:
             raise NotFoundError(f"turn {turn_id} has no media at {index}")
-        service = MEDIA_SERVICES.get(channel_name(turn.channel), "")
+        service = self._media_services.get(channel_name(turn.channel), "")
         base_url = self._adapter_urls.get(service)
         if base_url is None:
             raise NotFoundError(f"no adapter opens media of {channel_name(turn.channel)}")

@@ -40,12 +40,15 @@ from services.context.models import (
 )
 from services.context.slots import Slot, checked_all
 from services.context.store import Store, now, utc
+from shared import channel_names
+from shared.channel_names import channel_number
 from shared.languages import UNDETERMINED
 
 ROLE_CUSTOMER = 1
 CHANNEL_SMS = 2
 STATE_BOT, STATE_WAITING, STATE_WITH_AGENT, STATE_RESOLVED, STATE_RATING_REQUESTED = 1, 2, 3, 4, 5
-CHANNEL_NAMES = {1: "web", 2: "sms", 3: "messenger", 4: "whatsapp", 5: "instagram", 6: "telegram"}
+CHANNEL_NAMES = {int(channel_number(name)): name for name in channel_names.CHANNEL_NAMES}
+"""Channel number → name, for every value of the proto enum but the unspecified one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ import yaml
 from rapport.emotion.v1 import emotion_service_pb2 as emotion_pb
 from rapport.events.v1 import messages_pb2
 
+from services.channels import BUILTIN_CHANNELS
 from services.emotion.analyzer import Analyzer, Request
 from services.emotion.config import EmotionSettings
 from services.emotion.in_process import analyze_batch, load_analyzer
@@ -46,7 +47,7 @@ from services.orchestrator.knowledge.cli import embedded_index
 from services.orchestrator.knowledge.index import KnowledgeIndex, Scoring
 from services.orchestrator.planning import FIRST_MESSAGE, Reading, knowledge_match, plan_reply
 from services.orchestrator.policy import Policy
-from shared.channel_names import CHANNEL_NAMES, channel_number
+from shared.channel_names import channel_number
 from shared.channels.adapter import Capabilities
 from shared.message_lines import (
     MalformedLine,
@@ -71,7 +72,10 @@ def parser() -> argparse.ArgumentParser:
     )
     add_source_argument(decide)
     decide.add_argument(
-        "--channel", choices=CHANNEL_NAMES, default="web", help="the channel it arrives on"
+        "--channel",
+        choices=[spec.name for spec in BUILTIN_CHANNELS],
+        default="web",
+        help="the channel it arrives on",
     )
     decide.add_argument(
         "--knowledge",

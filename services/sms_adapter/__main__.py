@@ -15,17 +15,22 @@ from services.sms_adapter.compliance import ContextConsent, opt_out_guard
 from services.sms_adapter.config import SmsSettings
 from services.sms_adapter.http_app import create_app
 from services.sms_adapter.twilio import CHANNEL, TwilioAdapter
-from shared.channels.outbound import OUTBOUND_EVENTS, OutboundDelivery
+from shared.channels.outbound import OutboundDelivery, reply_consumer
 from shared.grpc.client import open_channel
 from shared.grpc.context_client import ContextClient
 from shared.kafka.consumer import EventConsumer
 from shared.kafka.producer import EventPublisher
-from shared.kafka.topics import outbound_topic
-from shared.observability.logging import configure_logging
-from shared.observability.metrics import serve_metrics
-from shared.runtime import run
+from shared.runtime import observed, run
 
 log = logging.getLogger(__name__)
+
+
+def reply_consumers(
+    settings: SmsSettings, publisher: EventPublisher, *, topic: str = ""
+) -> dict[str, EventConsumer]:
+    """The consumer of each channel's replies this service delivers, by channel name;
+    ``topic`` replaces the SMS outbound topic."""
+    return {CHANNEL.name: reply_consumer(settings, publisher, topic or CHANNEL.outbound_topic)}
 
 
 async def serve(settings: SmsSettings, stop: asyncio.Event, *, topic: str = "") -> None:
@@ -33,7 +38,6 @@ async def serve(settings: SmsSettings, stop: asyncio.Event, *, topic: str = "") 
 
     ``topic`` replaces the SMS outbound topic (tests use a private one).
     """
-    topic = topic or outbound_topic(CHANNEL)
     context_channel = open_channel(settings.context_address, token=settings.grpc_token)
     consent = ContextConsent(ContextClient(context_channel, settings.grpc_deadline_seconds))
     publisher = EventPublisher(settings.kafka_bootstrap, client_id=settings.service_name)
@@ -47,15 +51,12 @@ async def serve(settings: SmsSettings, stop: asyncio.Event, *, topic: str = "") 
         await runner.setup()
         await web.TCPSite(runner, settings.bind_host, settings.http_port).start()
         log.info(
-            "Twilio webhooks on http://%s:%d/twilio/sms", settings.bind_host, settings.http_port
+            "Twilio webhooks on http://%s:%d (%s)",
+            settings.bind_host,
+            settings.http_port,
+            ", ".join(CHANNEL.routes),
         )
-        consumer = EventConsumer(
-            bootstrap=settings.kafka_bootstrap,
-            group_id=settings.consumer_group,
-            topics={topic: OUTBOUND_EVENTS},
-            dead_letters=publisher,
-            client_id=settings.service_name,
-        )
+        consumer = reply_consumers(settings, publisher, topic=topic)[CHANNEL.name]
         delivery = OutboundDelivery(adapter, publisher, guard=opt_out_guard(consent))
         await consumer.run(delivery, stop)
     finally:
@@ -68,14 +69,8 @@ async def serve(settings: SmsSettings, stop: asyncio.Event, *, topic: str = "") 
 
 async def main(stop: asyncio.Event) -> None:
     settings = SmsSettings()
-    configure_logging(settings.service_name, settings.log_level)
-    if settings.media_key_is_development_default:
-        log.warning("MEDIA_SIGNING_KEY is the public development default")
-    metrics = serve_metrics(settings.bind_host, settings.metrics_port)
-    try:
+    with observed(settings):
         await serve(settings, stop)
-    finally:
-        metrics.close()
 
 
 if __name__ == "__main__":

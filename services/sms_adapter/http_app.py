@@ -16,15 +16,13 @@ from google.protobuf.message import Message
 from services.sms_adapter.compliance import ComplianceResponder, SmsConsent, compliance_first
 from services.sms_adapter.config import SmsSettings
 from services.sms_adapter.media import TwilioMedia
-from services.sms_adapter.twilio import TwilioAdapter
+from services.sms_adapter.twilio import MESSAGES_PATH, STATUS_PATH, TwilioAdapter
 from shared.channels.media import MediaEndpoint, media_fetcher
 from shared.channels.webhooks import PublicUrls, WebhookIntake
 from shared.errors import DependencyUnavailableError
 from shared.kafka.producer import Publisher
 from shared.observability.http import http_metrics
 
-MESSAGES_PATH = "/twilio/sms"
-STATUS_PATH = "/twilio/status"
 MAX_BODY_BYTES = 64 * 1024  # a Twilio webhook is a few kilobytes even with ten media
 
 

@@ -51,15 +51,38 @@ from shared.channels.adapter import (
 )
 from shared.channels.attachments import kind_of
 from shared.channels.edge import Reason, RejectedInput, count
+from shared.channels.registry import ChannelSpec
 from shared.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "sms"
 MAX_TEXT_CHARS = 1600  # Twilio's limit for one message body
 MAX_MEDIA = 10  # Twilio's limit of media per MMS
 SIGNATURE_HEADER = "x-twilio-signature"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+MESSAGES_PATH = "/twilio/sms"  # Twilio's webhook for the messages customers send
+STATUS_PATH = "/twilio/status"  # Twilio's status callback for the messages we send
+
+
+def sms_capabilities(settings: SmsSettings) -> Capabilities:
+    """Plain text within Twilio's body limit and the configured segment budget."""
+    return Capabilities(
+        max_text_chars=MAX_TEXT_CHARS,
+        formatting=Formatting.PLAIN,
+        max_quick_replies=0,
+        max_segments=settings.max_segments,
+    )
+
+
+CHANNEL = ChannelSpec(
+    name="sms",
+    service="sms_adapter",
+    label="SMS",
+    routes=(MESSAGES_PATH, STATUS_PATH),
+    settings=SmsSettings,
+    # The segment budget where it is read (RAPPORT_SMS_MAX_SEGMENTS).
+    capabilities=lambda: sms_capabilities(SmsSettings()),
+)
 
 _MESSAGE_SID = re.compile(r"^(?:SM|MM)[0-9a-fA-F]{32}$")
 _STATES = {
@@ -118,21 +141,16 @@ def form(body: bytes) -> MultiDict[str]:
 
 
 class TwilioAdapter(ChannelAdapter):
-    name = CHANNEL
+    name = CHANNEL.name
     max_inbound_text_chars = MAX_TEXT_CHARS
 
     def __init__(self, settings: SmsSettings) -> None:
-        self.capabilities = Capabilities(
-            max_text_chars=MAX_TEXT_CHARS,
-            formatting=Formatting.PLAIN,
-            max_quick_replies=0,
-            max_segments=settings.max_segments,
-        )
+        self.capabilities = sms_capabilities(settings)
         self._settings = settings
         self._validator = RequestValidator(settings.auth_token.get_secret_value())
         self._client: Client | None = None  # opened on the first send, inside the event loop
         self._status_callback = (
-            f"{settings.public_base_url}/twilio/status" if settings.public_base_url else ""
+            f"{settings.public_base_url}{STATUS_PATH}" if settings.public_base_url else ""
         )
 
     # -- webhooks ------------------------------------------------------------------------
@@ -243,7 +261,7 @@ def _message(params: MultiDict[str], api_base_url: str) -> InboundMessage:
         content_type = params.get(f"MediaContentType{index}", "")
         attachments.append(Attachment(url, kind_of(content_type), content_type))
     return InboundMessage(
-        channel=CHANNEL,
+        channel=CHANNEL.name,
         address=params.get("From", ""),
         text=params.get("Body", ""),
         provider_message_id=_message_sid(params),
@@ -260,7 +278,7 @@ def _status(params: MultiDict[str]) -> tuple[StatusUpdate, ...]:
         raise RejectedInput(Reason.UNKNOWN_STATUS, f"unknown MessageStatus {status[:40]!r}")
     return (
         StatusUpdate(
-            channel=CHANNEL,
+            channel=CHANNEL.name,
             address=params.get("To", ""),  # the customer we sent to
             provider_message_id=_message_sid(params),
             state=state,

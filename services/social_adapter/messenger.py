@@ -26,6 +26,7 @@ from typing import ClassVar
 
 from pydantic import SecretStr
 
+from services.social_adapter.config import SocialAdapterSettings
 from services.social_adapter.meta import GraphClient, handshake, verify_signature
 from services.social_adapter.payloads import (
     JsonObject,
@@ -51,6 +52,7 @@ from shared.channels.adapter import (
     WebhookRequest,
     WebhookResponse,
 )
+from shared.channels.registry import ChannelSpec
 from shared.errors import InvalidInputError
 
 ACCEPTED = WebhookResponse(200, b"EVENT_RECEIVED")
@@ -186,3 +188,13 @@ class MessengerAdapter(PageMessagingAdapter):
     name = "messenger"
     object_type = "page"
     capabilities = Capabilities(max_text_chars=2000, max_quick_replies=13)
+
+
+CHANNEL = ChannelSpec(
+    name=MessengerAdapter.name,
+    service="social_adapter",
+    label="Messenger",
+    routes=("/meta/messenger",),
+    settings=SocialAdapterSettings,
+    capabilities=lambda: MessengerAdapter.capabilities,
+)

@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from services.social_adapter.config import SocialAdapterSettings
 from services.social_adapter.payloads import (
     JsonObject,
     load_object,
@@ -61,9 +62,17 @@ from shared.channels.adapter import (
     WebhookResponse,
 )
 from shared.channels.media import OutgoingMedia, file_name_for
+from shared.channels.registry import ChannelSpec
 from shared.errors import InvalidInputError
 
-CHANNEL = "telegram"
+CHANNEL = ChannelSpec(
+    name="telegram",
+    service="social_adapter",
+    label="Telegram",
+    routes=("/telegram",),
+    settings=SocialAdapterSettings,
+    capabilities=lambda: TelegramAdapter.capabilities,
+)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ACCEPTED = WebhookResponse(200, b"")
 FILE_PREFIX = "telegram:file/"
@@ -147,8 +156,8 @@ def _callback_data(payload: str, title: str) -> str:
 
 
 class TelegramAdapter(ChannelAdapter):
-    name = CHANNEL
-    capabilities = Capabilities(
+    name = CHANNEL.name
+    capabilities: Capabilities = Capabilities(
         max_text_chars=4096,
         formatting=Formatting.TELEGRAM_MARKDOWN_V2,
         max_quick_replies=8,
@@ -205,7 +214,7 @@ class TelegramAdapter(ChannelAdapter):
         sender = obj(message, "from")
         return (
             InboundMessage(
-                channel=CHANNEL,
+                channel=CHANNEL.name,
                 address=chat_id,
                 text=text(message, "text") or text(message, "caption"),
                 provider_message_id=provider_id,
@@ -228,7 +237,7 @@ class TelegramAdapter(ChannelAdapter):
         if not chat_id or not data:
             return ParsedWebhook(reply=reply)
         tapped = InboundMessage(
-            channel=CHANNEL,
+            channel=CHANNEL.name,
             address=chat_id,
             text=data,
             provider_message_id=f"callback:{query_id}",

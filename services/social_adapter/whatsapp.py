@@ -34,6 +34,7 @@ from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.events.v1 import handoff_pb2, messages_pb2
 
+from services.social_adapter.config import SocialAdapterSettings
 from services.social_adapter.context import ContextPort
 from services.social_adapter.meta import GraphClient, handshake, verify_signature
 from services.social_adapter.payloads import (
@@ -63,6 +64,7 @@ from shared.channels.adapter import (
 )
 from shared.channels.media import OutgoingMedia, file_name_for
 from shared.channels.outbound import Refusal, RefusalCode
+from shared.channels.registry import ChannelSpec
 from shared.channels.reply_windows import REPLY_WINDOWS
 from shared.errors import ContractError, InvalidInputError, NotFoundError, RefusedError
 from shared.kafka.codec import caused_by
@@ -72,7 +74,14 @@ from shared.kafka.topics import HANDOFF
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "whatsapp"
+CHANNEL = ChannelSpec(
+    name="whatsapp",
+    service="social_adapter",
+    label="WhatsApp",
+    routes=("/meta/whatsapp",),
+    settings=SocialAdapterSettings,
+    capabilities=lambda: WhatsAppAdapter.capabilities,
+)
 WINDOW_CLOSED = "whatsapp_window_closed"
 ACCEPTED = WebhookResponse(200, b"EVENT_RECEIVED")
 MEDIA_PREFIX = "whatsapp:media/"
@@ -142,8 +151,8 @@ def _said(message: JsonObject) -> tuple[str, tuple[Attachment, ...]] | None:
 
 
 class WhatsAppAdapter(ChannelAdapter):
-    name = CHANNEL
-    capabilities = Capabilities(
+    name = CHANNEL.name
+    capabilities: Capabilities = Capabilities(
         max_text_chars=4096,
         formatting=Formatting.WHATSAPP,
         max_quick_replies=3,
@@ -205,7 +214,7 @@ class WhatsAppAdapter(ChannelAdapter):
             said, attachments = content
             sender = text(message, "from")
             yield InboundMessage(
-                channel=CHANNEL,
+                channel=CHANNEL.name,
                 address=e164(sender),
                 text=said,
                 provider_message_id=text(message, "id"),
@@ -222,7 +231,7 @@ class WhatsAppAdapter(ChannelAdapter):
             errors = objects(status, "errors")
             error = errors[0] if errors else {}
             yield StatusUpdate(
-                channel=CHANNEL,
+                channel=CHANNEL.name,
                 address=e164(text(status, "recipient_id")),
                 provider_message_id=text(status, "id"),
                 state=state,

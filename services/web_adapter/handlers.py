@@ -7,26 +7,23 @@ import logging
 from typing import Any, Protocol
 
 from google.protobuf.message import Message
-from rapport.common.v1 import envelope_pb2
 from rapport.events.v1 import messages_pb2
 
+from services.web_adapter.channel import CHANNEL
 from services.web_adapter.held import HeldReplies
 from services.web_adapter.metrics import REPLIES
 from services.web_adapter.protocol import ChatMessage
 from services.web_adapter.sockets import Socket, VisitorSockets
-from shared.channels.adapter import Attachment
-from shared.channels.attachments import to_proto
+from shared.channels.adapter import Attachment, InboundMessage
+from shared.channels.inbound import received_event
 from shared.channels.outbound import Refusal, RefusalCode, delivery_report
 from shared.channels.webhooks import inbound_event_id
 from shared.conversations import thread_conversation_id
 from shared.errors import ContractError, DependencyUnavailableError
-from shared.kafka.codec import new_envelope
 from shared.kafka.topics import DELIVERY, INBOUND
 from shared.seen import SeenIds
 
 log = logging.getLogger(__name__)
-
-CHANNEL = "web"
 
 
 class PublisherPort(Protocol):
@@ -34,7 +31,7 @@ class PublisherPort(Protocol):
 
 
 def conversation_of(visitor: str) -> str:
-    return thread_conversation_id(CHANNEL, visitor)
+    return thread_conversation_id(CHANNEL.name, visitor)
 
 
 async def publish_inbound(
@@ -51,25 +48,21 @@ async def publish_inbound(
     same ``client_message_id`` gives the same event id, so a resend is one message.
     """
     event_id = (
-        inbound_event_id(CHANNEL, f"{visitor}:{message.client_message_id}")
+        inbound_event_id(CHANNEL.name, f"{visitor}:{message.client_message_id}")
         if message.client_message_id
         else ""
     )
-    envelope = new_envelope(
-        event_id=event_id,
-        conversation_id=conversation_of(visitor),
-        channel=envelope_pb2.CHANNEL_WEB,
-        customer=envelope_pb2.CustomerRef(channel=envelope_pb2.CHANNEL_WEB, address=visitor),
-    )
-    event = messages_pb2.MessageReceived(
-        envelope=envelope,
+    inbound = InboundMessage(
+        channel=CHANNEL.name,
+        address=visitor,
         text=message.text,
         provider_message_id=message.client_message_id,
-        attachments=[to_proto(attachment) for attachment in attachments],
-        locale_hint=locale,
+        attachments=attachments,
+        locale=locale,
     )
+    event = received_event(inbound, conversation_id=conversation_of(visitor), event_id=event_id)
     await publisher.publish(INBOUND, event)
-    return envelope.event_id
+    return event.envelope.event_id
 
 
 def reply_frame(event: messages_pb2.SendMessage) -> dict[str, Any]:

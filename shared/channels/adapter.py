@@ -181,6 +181,10 @@ class OutboundMessage:
     # :mod:`shared.media_links`); ``text`` is then its caption. Only when
     # ``capabilities.media``, and one at most.
     attachments: tuple[Attachment, ...] = ()
+    # The conversation it answers, for platforms that thread replies themselves (email).
+    conversation_id: str = ""
+    # Who wrote it: "bot", "agent" or "system" (``SendMessage.sender``); empty when unsaid.
+    sender: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,11 +193,23 @@ class DeliveryReceipt:
     state: DeliveryState = DeliveryState.SENT
 
 
-class ChannelAdapter(ABC):
-    """One messaging platform. Subclasses set ``name`` and ``capabilities``."""
+class ChannelSender(ABC):
+    """What replies are sent through (:mod:`shared.channels.outbound`): a platform's send
+    side alone, for a platform whose messages do not arrive as webhooks (email, over IMAP).
+    Subclasses set ``name`` and ``capabilities``."""
 
     name: str
     capabilities: Capabilities
+
+    @abstractmethod
+    async def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        """Send through the platform's API; :class:`SendError` when it refuses or fails."""
+
+
+class ChannelAdapter(ChannelSender):
+    """One messaging platform reached by webhooks. Subclasses set ``name`` and
+    ``capabilities``."""
+
     # Longest text a customer's message may have on this platform; longer is refused.
     max_inbound_text_chars: ClassVar[int] = MAX_TEXT_CHARS
 
@@ -212,7 +228,3 @@ class ChannelAdapter(ABC):
         Each message and status is then admitted or refused on its own by the edge rules
         (:mod:`shared.channels.admission`); parse only reads the platform's shape.
         """
-
-    @abstractmethod
-    async def send(self, message: OutboundMessage) -> DeliveryReceipt:
-        """Send through the platform's API; :class:`SendError` when it refuses or fails."""

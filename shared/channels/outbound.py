@@ -19,6 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Protocol
 
 from google.protobuf.message import Message
 from rapport.events.v1 import messages_pb2
@@ -26,7 +27,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from shared.channels.adapter import (
     Capabilities,
-    ChannelAdapter,
+    ChannelSender,
     OutboundMessage,
     QuickReply,
     SendError,
@@ -36,7 +37,8 @@ from shared.channels.attachments import from_proto
 from shared.channels.rendering import render
 from shared.errors import ContractError
 from shared.kafka.codec import caused_by
-from shared.kafka.producer import Publisher
+from shared.kafka.consumer import EventConsumer
+from shared.kafka.producer import EventPublisher, Publisher
 from shared.kafka.topics import DELIVERY
 from shared.observability.metrics import CHANNEL_SENDS
 from shared.seen import SeenIds
@@ -68,6 +70,42 @@ OUTBOUND_EVENTS: tuple[type[Message], ...] = (
 """What an outbound topic carries, and so what its consumers must accept: replies to
 deliver, and the signal that the bot is preparing one (a typing indicator, shown by the
 channels that can and ignored by the others)."""
+
+
+class ReplyConsumerSettings(Protocol):
+    """What an adapter's settings say about reading its replies."""
+
+    @property
+    def service_name(self) -> str: ...
+    @property
+    def kafka_bootstrap(self) -> str: ...
+    @property
+    def consumer_group(self) -> str: ...
+
+
+def reply_consumer(
+    settings: ReplyConsumerSettings,
+    publisher: EventPublisher,
+    topic: str,
+    *,
+    channel: str = "",
+    group_instance_id: str | None = None,
+) -> EventConsumer:
+    """The consumer of one outbound topic, its failures dead-lettered through ``publisher``.
+
+    ``channel`` gives a service that delivers several channels one consumer group per
+    channel, so a slow platform never holds up another's replies.
+    """
+    suffix = f".{channel}" if channel else ""
+    return EventConsumer(
+        bootstrap=settings.kafka_bootstrap,
+        group_id=settings.consumer_group + suffix,
+        topics={topic: OUTBOUND_EVENTS},
+        dead_letters=publisher,
+        client_id=settings.service_name + suffix,
+        group_instance_id=group_instance_id,
+    )
+
 
 SendGuard = Callable[[OutboundMessage], Awaitable[Refusal | None]]
 """Returns why a message must not be sent, or None to let it go."""
@@ -114,10 +152,17 @@ class DeliveryFailedError(SendError):
     """The platform did not take the message; carries its error to the dead-letter topic."""
 
 
+def _sender_of(event: messages_pb2.SendMessage) -> str:
+    """Who wrote the reply: ``"bot"``, ``"agent"`` or ``"system"``; empty when unsaid."""
+    if event.sender == messages_pb2.SENDER_UNSPECIFIED:
+        return ""
+    return messages_pb2.Sender.Name(event.sender).removeprefix("SENDER_").lower()
+
+
 class OutboundDelivery:
     def __init__(
         self,
-        adapter: ChannelAdapter,
+        adapter: ChannelSender,
         publisher: Publisher,
         *,
         guard: SendGuard | None = None,
@@ -162,6 +207,8 @@ class OutboundDelivery:
             quick_replies=buttons,
             event_id=event_id,
             attachments=attachments,
+            conversation_id=event.envelope.conversation_id,
+            sender=_sender_of(event),
         )
         refusal = _media_refusal(message, capabilities)
         if refusal is None and self._guard is not None:

@@ -35,8 +35,8 @@ from shared.channels.adapter import (
     WebhookResponse,
 )
 from shared.channels.admission import Rejection, admit
-from shared.channels.attachments import to_proto
 from shared.channels.edge import Reason, RejectedInput
+from shared.channels.inbound import received_event
 from shared.conversations import thread_conversation_id
 from shared.errors import DependencyUnavailableError, InvalidInputError
 from shared.kafka.codec import new_envelope
@@ -145,7 +145,12 @@ class WebhookIntake:
         self._before_publish = before_publish
 
     def routes(self, path: str) -> list[web.RouteDef]:
-        return [web.get(path, self.handle), web.post(path, self.handle)]
+        """POST for the webhooks; GET too when the platform checks the endpoint first
+        (Meta's subscription handshake), so other platforms' paths answer GET with 405."""
+        post = web.post(path, self.handle)
+        if type(self._adapter).handshake is ChannelAdapter.handshake:
+            return [post]
+        return [web.get(path, self.handle), post]
 
     async def handle(self, request: web.Request) -> web.Response:
         channel = self._adapter.name
@@ -216,24 +221,10 @@ class WebhookIntake:
         event_id = inbound_event_id(message.channel, message.provider_message_id)
         if event_id in self._seen:
             return  # a platform retry of something already on Kafka
-        channel = channel_number(message.channel)
-        envelope = new_envelope(
-            event_id=event_id,
+        event = received_event(
+            message,
             conversation_id=thread_conversation_id(message.channel, message.address),
-            channel=channel,
-            customer=envelope_pb2.CustomerRef(
-                channel=channel, address=message.address, display_name=message.display_name
-            ),
-        )
-        if message.sent_at is not None:
-            envelope.occurred_at.FromDatetime(message.sent_at)
-        event = messages_pb2.MessageReceived(
-            envelope=envelope,
-            text=message.text,
-            provider_message_id=message.provider_message_id,
-            attachments=[to_proto(attachment) for attachment in message.attachments],
-            locale_hint=message.locale,
-            compliance_keyword=message.compliance_keyword,
+            event_id=event_id,
         )
         await self._publisher.publish(INBOUND, event)
         self._seen.add(event_id)

@@ -234,6 +234,11 @@ class EventConsumer:
             for outcome in ("handled", "dead_lettered"):
                 KAFKA_RECORDS.labels(topic, outcome)
 
+    @property
+    def topics(self) -> dict[str, tuple[type[Message], ...]]:
+        """Each topic it reads, with the event types it takes from it."""
+        return dict(self._topics)
+
     def _make_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,

@@ -7,14 +7,16 @@ from rapport.events.v1 import handoff_pb2
 
 from services.agent_desk.attachments import (
     MAX_CAPTION_CHARS,
-    SENDS_MEDIA,
     Outgoing,
     clean_file_name,
     human_size,
     open_path,
+    sends_media,
     sent_media,
+    takes_attachments,
     views_of,
 )
+from services.channels import channel_spec
 from services.sms_adapter.config import SmsSettings
 from services.sms_adapter.twilio import TwilioAdapter
 from services.social_adapter.instagram import InstagramAdapter
@@ -136,11 +138,16 @@ def test_a_handoff_for_media_is_marked() -> None:
 
 def test_the_desk_offers_attachments_exactly_where_the_adapters_send_them() -> None:
     capabilities = {
+        "web": None,
         "sms": TwilioAdapter(SmsSettings(metrics_port=0)).capabilities,
         "whatsapp": WhatsAppAdapter.capabilities,
         "telegram": TelegramAdapter.capabilities,
         "messenger": MessengerAdapter.capabilities,
         "instagram": InstagramAdapter.capabilities,
     }
-    assert {name for name, can in capabilities.items() if can.media} == SENDS_MEDIA
-    assert {capabilities[name].max_caption_chars for name in SENDS_MEDIA} == {MAX_CAPTION_CHARS}
+    for name, can in capabilities.items():
+        assert takes_attachments(name) == (can is not None and can.media), name
+    for name in sends_media():
+        spec_capabilities = channel_spec(name).capabilities()
+        assert spec_capabilities is not None
+        assert spec_capabilities.max_caption_chars >= MAX_CAPTION_CHARS
