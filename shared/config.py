@@ -137,11 +137,14 @@ DEFAULT_MEDIA_TYPES = (
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    *("application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet"),
+    *("application/vnd.oasis.opendocument.presentation", "application/zip"),
     # Telegram's file server says no more than this; it is served as a download.
     "application/octet-stream",
 )
-"""What ``/media`` passes on: photos, sound, video, documents. Never HTML, SVG or script,
-which a browser would run on the adapter's origin."""
+"""What ``/media`` passes on: photos, sound, video, documents, archives. Never HTML, SVG or
+script, which a browser would run on the adapter's origin; what is not image, sound or
+video is served as a download (``shared.channels.media``)."""
 
 
 class MediaSettings(ServiceSettings):

@@ -2,10 +2,10 @@
 
 The web chat keeps what a visitor attaches here (``web:upload/<sha256>``), and a service
 where people upload (the agent desk) can keep theirs the same way under its own prefix.
-A file's type is read from its first bytes, never taken from the uploader's word, and
-only the types the store was given are kept; the same bytes uploaded twice are one file.
-Files are written whole under a temporary name and then renamed, so a reader never sees
-half a file.
+A file's type is read from its bytes (``shared.file_types``), never taken from the
+uploader's word, and only the types the store was given are kept; the same bytes uploaded
+twice are one file. Files are written whole under a temporary name and then renamed, so a
+reader never sees half a file.
 """
 
 from __future__ import annotations
@@ -22,31 +22,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO
 
+from shared.channels.adapter import Attachment
+from shared.channels.attachments import kind_of
 from shared.channels.media import MediaError, MediaProblem, OpenedMedia
 from shared.errors import InvalidInputError
+from shared.file_types import sniff, sniff_file
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 _CHUNK_BYTES = 64 * 1024
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
-
-
-def sniff(head: bytes) -> str:
-    """The type the first bytes of a file announce (JPEG, PNG, GIF, WebP, PDF), or ``""``.
-
-    Four image signatures and PDF's are all the stores keep, so they are checked here
-    rather than through libmagic, which would be a system dependency for five prefixes.
-    """
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
-    return ""
 
 
 class UploadProblem(StrEnum):
@@ -66,6 +50,16 @@ class StoredUpload:
     reference: str
     content_type: str
     size_bytes: int
+
+    def attachment(self, file_name: str) -> Attachment:
+        """The message attachment of this file: described as stored, named as sent."""
+        return Attachment(
+            self.reference,
+            kind_of(self.content_type),
+            content_type=self.content_type,
+            size_bytes=self.size_bytes,
+            file_name=file_name,
+        )
 
 
 class UploadStore:
@@ -99,7 +93,7 @@ class UploadStore:
             raise UploadRefusedError(
                 UploadProblem.TOO_LARGE, f"the upload is over the limit of {self.max_bytes} bytes"
             )
-        content_type = sniff(data[:16])
+        content_type = sniff(data)
         if content_type not in self._content_types:
             kept = ", ".join(sorted(self._content_types))
             raise UploadRefusedError(UploadProblem.UNSUPPORTED_TYPE, f"only {kept} are taken")
@@ -121,10 +115,10 @@ class UploadStore:
         if path is None:
             return None
         try:
-            head, size = await asyncio.to_thread(_head_and_size, path)
+            content_type, size = await asyncio.to_thread(_type_and_size, path)
         except FileNotFoundError:
             return None
-        return StoredUpload(reference, sniff(head), size)
+        return StoredUpload(reference, content_type, size)
 
     @asynccontextmanager
     async def open(self, reference: str) -> AsyncIterator[OpenedMedia]:
@@ -143,9 +137,9 @@ class UploadStore:
             file.close()
 
 
-def _head_and_size(path: Path) -> tuple[bytes, int]:
+def _type_and_size(path: Path) -> tuple[str, int]:
     with path.open("rb") as file:
-        return file.read(16), os.fstat(file.fileno()).st_size
+        return sniff_file(file), os.fstat(file.fileno()).st_size
 
 
 async def _chunks(file: BinaryIO) -> AsyncIterator[bytes]:

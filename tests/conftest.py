@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-pytest_plugins = ["tests.kafka_broker", "tests.postgres_server"]
+pytest_plugins = ["tests.kafka_broker", "tests.postgres_server", "tests.dovecot"]
 
 
 def unique(prefix: str) -> str:

@@ -16,7 +16,6 @@ from services.web_adapter.config import WebAdapterSettings
 from services.web_adapter.metrics import UPLOADS
 from services.web_adapter.protocol import UPLOAD_PREFIX, ChatMessage, FrameError
 from shared.channels.adapter import Attachment
-from shared.channels.attachments import kind_of
 from shared.media_store import IMAGE_TYPES, UploadProblem, UploadRefusedError, UploadStore
 
 UPLOAD_PATH = "/upload"
@@ -43,15 +42,7 @@ async def attachments_of(store: UploadStore, message: ChatMessage) -> tuple[Atta
         stored = await store.find(named.reference)
         if stored is None:
             raise FrameError("unknown_attachment", "no upload has that reference; upload it first")
-        found.append(
-            Attachment(
-                stored.reference,
-                kind_of(stored.content_type),
-                content_type=stored.content_type,
-                size_bytes=stored.size_bytes,
-                file_name=named.file_name,
-            )
-        )
+        found.append(stored.attachment(named.file_name))
     return tuple(found)
 
 
