@@ -1,9 +1,14 @@
-"""In-process throughput and memory of the emotion service's trained heads.
+"""In-process throughput and memory of the emotion service's trained heads, and the CPU
+each stage of one analysis costs.
 
 Run: ``.venv/bin/python -m bench.emotion_models [N]``. Pinned to one core where the OS
 allows, it analyses N GoEmotions test comments with every head (language, emotion,
 sentiment, sarcasm, intent, embedding) in batch mode and one message at a time, and prints
 messages/s for each and the resident memory after loading the models.
+
+``.venv/bin/python -m bench.emotion_models --stages [N]`` reads N customer lines
+(``bench.emotion_stages``) as the orchestrator asks for them and prints the CPU
+milliseconds per message of each stage.
 """
 
 from __future__ import annotations
@@ -33,12 +38,13 @@ def all_heads(predictor: EncoderPredictor, texts: Sequence[str]) -> None:
     """One analysis of ``texts`` by every head, as the service does it. The normalisation
     cache is emptied first, as if the texts were new (the bench cycles through the test set)."""
     normalize.cache_clear()
-    codes = [guess.code for guess in predictor.language(texts)]
+    no_context = [""] * len(texts)  # no channel hint, no earlier message
+    codes = [read.guess.code for read in predictor.language(texts, no_context, no_context)]
     predictor.emotions(texts, codes)
     predictor.sentiment(texts, codes)
     predictor.sarcasm(texts)
     predictor.intent(texts, codes)
-    predictor.embeddings(texts)
+    predictor.embeddings(texts, codes, [True] * len(texts))
 
 
 def main(n: int) -> None:
@@ -72,4 +78,9 @@ def main(n: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000)
+    if sys.argv[1:2] == ["--stages"]:
+        from bench.emotion_stages import main as stages
+
+        stages(int(sys.argv[2]) if len(sys.argv) > 2 else 2_000)
+    else:
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000)

@@ -105,11 +105,12 @@ class MultilingualHeads:
         self.encoder = encoder
         self.version: str = spec["version"]
         self._emotion = LinearHead.from_spec(spec["emotion"])
-        # Platt scaling fitted on customer messages: scores comparable across labels.
-        self._calibration = [
-            tuple(map(float, spec["emotion"]["calibration"][label]))
-            for label in self._emotion.labels
-        ]
+        # Platt scaling fitted on customer messages: scores comparable across labels
+        # (one (a, b) pair per label, as columns).
+        self._calibration = np.array(
+            [spec["emotion"]["calibration"][label] for label in self._emotion.labels],
+            dtype=np.float64,
+        ).T
         self._thresholds = np.array(
             [spec["emotion"]["thresholds"][label] for label in self._emotion.labels]
         )
@@ -146,9 +147,7 @@ class MultilingualHeads:
     def emotion_probabilities(self, embeddings: Floats) -> Floats:
         """Calibrated probability of each label (columns in ``RAPPORT_EMOTIONS`` order)."""
         raw = sigmoid(self._emotion.logits(embeddings))
-        return np.stack(
-            [platt(raw[:, j], a, b) for j, (a, b) in enumerate(self._calibration)], axis=1
-        )
+        return platt(raw, self._calibration[0], self._calibration[1])
 
     def read_embeddings(self, embeddings: Floats) -> list[MultilingualReading]:
         """Every head's reading of already centred embeddings."""

@@ -7,7 +7,7 @@ import pytest
 
 from services.emotion.config import SHIPPED_INTENTS, SHIPPED_MODELS
 from services.emotion.encoder import Encoder
-from services.emotion.encoder_heads import EncoderHeads
+from services.emotion.encoder_heads import EncoderHeads, LabelPlan, PlannedScores, platt
 from services.emotion.example_intents import load_examples
 
 TEXTS = [
@@ -57,3 +57,23 @@ def test_a_long_wait_complaint_reads_negative_and_upset(heads: EncoderHeads) -> 
     [reading] = heads.read([TEXTS[1]])
     assert reading.sentiment.label == "negative"
     assert reading.emotions.detected[0] in ("frustration", "anger")
+
+
+def test_every_emotion_is_scored_at_once_as_it_would_be_one_by_one() -> None:
+    """The plans' scores together are each plan's own: the best of its columns,
+    Platt-scaled with its own pair, and 0 for a plan no column maps to."""
+    plans = [
+        LabelPlan("anger", [0, 3], 1.3, -0.4, 0.5),
+        LabelPlan("joy", [1], 0.8, 0.2, 0.5),
+        LabelPlan("confusion", [], 1.0, 0.0, 0.5),
+        LabelPlan("sadness", [2, 4, 5], 1.1, 0.1, 0.5),
+    ]
+    probabilities = np.random.default_rng(3).random((7, 6), dtype=np.float32)
+    scores = PlannedScores(plans)(probabilities)
+    assert scores.shape == (7, len(plans)) and scores.dtype == np.float32
+    for j, plan in enumerate(plans):
+        if plan.columns:
+            best = probabilities[:, plan.columns].max(axis=1)
+            assert np.array_equal(scores[:, j], platt(best, plan.a, plan.b)), plan.name
+        else:
+            assert not scores[:, j].any()

@@ -17,7 +17,12 @@ from rapport.events.v1 import handoff_pb2
 
 from services.orchestrator.handlers import InboundHandler
 from services.orchestrator.handoff import summary
-from services.orchestrator.knowledge.articles import KnowledgeError, read_folder
+from services.orchestrator.knowledge.articles import (
+    KnowledgeError,
+    article_files,
+    article_paths,
+    read_folder,
+)
 from services.orchestrator.knowledge.cli import rates
 from services.orchestrator.knowledge.index import KnowledgeIndex, Scoring, SpaceScoring
 from services.orchestrator.knowledge.library import KnowledgeLibrary, index_of
@@ -250,6 +255,55 @@ async def test_a_configmap_volume_is_read_once_per_article_and_followed_when_swa
     )
     await library.refresh()
     assert [a.id for a in library.current.articles] == ["delivery-times", "hours"]
+
+
+def test_the_folder_walk_lists_what_a_walk_by_paths_lists_in_the_same_order(
+    tmp_path: Path,
+) -> None:
+    """The files read are the visible YAML files (links to files followed, links to
+    folders not), ordered by their paths' parts as paths sort, whatever the names."""
+    folder = tmp_path / "knowledge"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "linked-away.yaml").write_text("id: x\n")
+    names = [
+        "b.yaml",
+        "a-b/x.yml",
+        "a/x.yaml",
+        "a/z/deep.yaml",
+        "A.yaml",
+        "notes.md",
+        "a.b.yaml",
+        "dir.yaml/inside.yaml",
+        ".hidden.yaml",
+        ".private/x.yaml",
+        "a/.x.yaml",
+    ]
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("id: x\n")
+    (folder / "to-a-file.yaml").symlink_to(elsewhere / "linked-away.yaml")
+    (folder / "to-a-folder").symlink_to(elsewhere)
+    (folder / "to-nothing.yaml").symlink_to(tmp_path / "missing.yaml")
+    by_paths = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.suffix in {".yaml", ".yml"}
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+    assert article_files(folder) == by_paths
+    assert article_paths(folder) == [str(p) for p in by_paths]
+    assert [p.relative_to(folder).as_posix() for p in by_paths] == [
+        "A.yaml",
+        "a/x.yaml",
+        "a/z/deep.yaml",
+        "a-b/x.yml",
+        "a.b.yaml",
+        "b.yaml",
+        "dir.yaml/inside.yaml",
+        "to-a-file.yaml",
+    ]
 
 
 class FixedKnowledge:

@@ -19,6 +19,7 @@ field, so a business fixes its folder in one pass; answers are held to the brand
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -144,18 +145,37 @@ def _article(path: Path, document: Any, voice: Voice) -> tuple[Article | None, l
 
 
 def article_files(folder: Path) -> list[Path]:
-    """The folder's YAML files, in its sub-folders too, in a stable order.
+    """The folder's YAML files, in its sub-folders too (not behind a link to a folder), in
+    a stable order.
 
     Hidden files and folders are skipped: a Kubernetes ConfigMap volume keeps the real
     files in a hidden ``..<timestamp>`` folder behind the visible symlinks, which would
     otherwise be read twice (and refused as duplicate ids)."""
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.suffix in SUFFIXES
-        and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
+    return [Path(path) for path in article_paths(folder)]
+
+
+def article_paths(folder: Path) -> list[str]:
+    """``article_files`` as strings, in the same order (the order of the paths' parts).
+
+    The running service lists the folder every few seconds for changes: walked with
+    ``os.scandir``, whose entries know their type without a system call, and kept as
+    strings, the listing of a thousand articles costs a few milliseconds of CPU where
+    path objects took 16 (a tenth of a millisecond per reply at 100 messages a second)."""
+    found: list[str] = []
+    folders = [str(folder)]
+    while folders:
+        try:
+            entries = list(os.scandir(folders.pop()))
+        except PermissionError:  # an unreadable sub-folder holds nothing readable
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(entry.path)
+            elif os.path.splitext(entry.name)[1] in SUFFIXES and entry.is_file():
+                found.append(entry.path)
+    return sorted(found, key=lambda path: path.split(os.sep))
 
 
 def read_folder(folder: Path, voice: Voice = VOICE) -> tuple[Article, ...]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import numpy as np
 from services.orchestrator.knowledge.articles import (
     Article,
     KnowledgeError,
-    article_files,
+    article_paths,
     read_folder,
 )
 from services.orchestrator.knowledge.index import KnowledgeIndex, Scoring
@@ -37,8 +38,8 @@ def signature(folder: Path) -> Signature:
     """What changes when an article file is added, removed or edited."""
     if not folder.is_dir():
         return ()
-    stats = ((path, path.stat()) for path in article_files(folder))
-    return tuple((str(path), stat.st_mtime_ns, stat.st_size) for path, stat in stats)
+    stats = ((path, os.stat(path)) for path in article_paths(folder))
+    return tuple((path, stat.st_mtime_ns, stat.st_size) for path, stat in stats)
 
 
 def index_of(
