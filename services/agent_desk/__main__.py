@@ -21,6 +21,7 @@ from services.agent_desk.corrections_store import Corrections
 from services.agent_desk.customer_data import CustomerData
 from services.agent_desk.database import create_engine, migrate
 from services.agent_desk.desk import Clock, Desk, utc_now
+from services.agent_desk.email_rights import EmailRightsClient
 from services.agent_desk.empathy_store import EmpathySources
 from services.agent_desk.feedback_store import FeedbackStore
 from services.agent_desk.history import ContextHistory
@@ -37,6 +38,7 @@ from services.agent_desk.security import LoginThrottle, ThrottleRules
 from services.agent_desk.store import DeskStore
 from services.agent_desk.teams import configured_routing
 from services.agent_desk.waiting import WaitingRules
+from services.agent_desk.whole_emails import WholeEmails
 from shared.channels.media import media_fetcher
 from shared.channels.origins import AllowedOrigins
 from shared.grpc.client import open_channel
@@ -95,6 +97,7 @@ def build(
         routing=configured_routing(settings.routing_file, settings.default_team),
         max_reply_chars=settings.max_reply_chars,
         feedback=feedback,
+        emails=WholeEmails(engine),
         clock=clock,
     )
     throttle = LoginThrottle(
@@ -123,7 +126,17 @@ def build(
         clock,
         media,
         CannedResponses(engine),
-        rights=CustomerRights(context=context, data=CustomerData(engine), live=live, clock=clock),
+        rights=CustomerRights(
+            context=context,
+            data=CustomerData(engine),
+            email=EmailRightsClient(
+                settings.email_adapter_url,
+                settings.media_signing_key,
+                timeout_seconds=settings.media_timeout_seconds,
+            ),
+            live=live,
+            clock=clock,
+        ),
         corrections=Corrections(engine),
         empathy=EmpathySources(context, engine),
         feedback=feedback,

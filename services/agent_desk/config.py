@@ -97,6 +97,9 @@ class AgentDeskSettings(MediaSettings):
     social_adapter_url: str = Field(
         "http://127.0.0.1:8082", validation_alias=shared_name("SOCIAL_ADAPTER_URL")
     )
+    email_adapter_url: str = Field(
+        "http://127.0.0.1:8084", validation_alias=shared_name("EMAIL_ADAPTER_URL")
+    )
     # The desk as the adapters reach it: an agent's image or PDF goes out as a signed link
     # to its /media here, so this must be one of the adapters' OUTBOUND_MEDIA_ORIGINS.
     agent_desk_url: str = Field(
@@ -107,7 +110,13 @@ class AgentDeskSettings(MediaSettings):
     media_dir: Path = Path("var/desk_media")
     upload_max_bytes: int = Field(5 * 1024 * 1024, gt=0)
 
-    @field_validator("web_adapter_url", "sms_adapter_url", "social_adapter_url", "agent_desk_url")
+    @field_validator(
+        "web_adapter_url",
+        "sms_adapter_url",
+        "social_adapter_url",
+        "email_adapter_url",
+        "agent_desk_url",
+    )
     @classmethod
     def _service_url(cls, value: str) -> str:
         """An absolute http(s) URL (a path prefix is allowed, for a proxy)."""
@@ -144,11 +153,13 @@ class AgentDeskSettings(MediaSettings):
 
     @property
     def adapter_urls(self) -> dict[str, str]:
-        """Each channel adapter's base URL, by service name (``MEDIA_SERVICES``' values)."""
+        """Each channel adapter's base URL, by service name: every ``media_service`` of the
+        channel registry (``services/channels.py``) needs one here."""
         return {
             "web_adapter": self.web_adapter_url,
             "sms_adapter": self.sms_adapter_url,
             "social_adapter": self.social_adapter_url,
+            "email_adapter": self.email_adapter_url,
         }
 
     @property

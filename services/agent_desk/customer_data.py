@@ -7,11 +7,11 @@ taken at resolve) and their history, the handoffs it took, the messages it sent 
 address), the ratings (the customer's comment), the conversations it saw start, the
 customers' service tiers, agents' corrections of what the models read in their messages
 (with the text), their feedback after a rating (their words, and the reading of them),
-and the outbox's events (an agent's reply or a notice, with the
-customer's address). Some rows name the customer, others only a conversation, so they
-are found by every id and conversation the context service knows the customer by
-(``Customer``, from its ``FindCustomers``); an event in the outbox is read to see whom it
-is about.
+the whole of the emails they wrote (with the subjects), and the outbox's events (an
+agent's reply or a notice, with the customer's address). Some rows name the customer,
+others only a conversation, so they are found by every id and conversation the context
+service knows the customer by (``Customer``, from its ``FindCustomers``); an event in the
+outbox is read to see whom it is about.
 
 Erasing deletes them all, and writes the audit entry saying who did it, in one
 transaction: either the desk forgot the customer and says so, or nothing changed.
@@ -30,6 +30,7 @@ from services.agent_desk.models import (
     AuditEntry,
     ConversationSeen,
     Correction,
+    CustomerEmail,
     CustomerTier,
     Feedback,
     HandoffEvent,
@@ -74,6 +75,7 @@ class DeskRows:
     outbox: list[OutboxEvent]
     corrections: list[Correction]
     feedback: list[Feedback]
+    emails: list[CustomerEmail]
 
     def by_table(self) -> dict[str, list[Any]]:
         return {
@@ -87,6 +89,7 @@ class DeskRows:
             OutboxEvent.__tablename__: self.outbox,
             Correction.__tablename__: self.corrections,
             Feedback.__tablename__: self.feedback,
+            CustomerEmail.__tablename__: self.emails,
         }
 
     def counts(self) -> dict[str, int]:
@@ -135,6 +138,8 @@ class CustomerData:
             await _delete(session, Correction, Correction.id, [c.id for c in found.corrections])
             given = [f.event_id for f in found.feedback]
             await _delete(session, Feedback, Feedback.event_id, given)
+            emails = [e.event_id for e in found.emails]
+            await _delete(session, CustomerEmail, CustomerEmail.event_id, emails)
             session.add(audit(found))
         return found
 
@@ -207,6 +212,16 @@ async def _rows(session: AsyncSession, customer: Customer) -> DeskRows:
         )
         .order_by(Feedback.given_at)
     )
+    emails = await session.scalars(
+        select(CustomerEmail)
+        .where(
+            or_(
+                CustomerEmail.customer_id.in_(customer.customer_ids),
+                CustomerEmail.conversation_id.in_(conversations),
+            )
+        )
+        .order_by(CustomerEmail.received_at)
+    )
     # The outbox keeps events a week after they are sent (outbox.py): few enough to read.
     outbox = await session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))
     return DeskRows(
@@ -220,6 +235,7 @@ async def _rows(session: AsyncSession, customer: Customer) -> DeskRows:
         outbox=[event for event in outbox if customer.named_in(event)],
         corrections=list(corrections),
         feedback=list(feedback),
+        emails=list(emails),
     )
 
 

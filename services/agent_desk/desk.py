@@ -83,6 +83,7 @@ from services.agent_desk.metrics import (
 from services.agent_desk.models import (
     Agent,
     Availability,
+    CustomerEmail,
     OutgoingMessage,
     Role,
     Ticket,
@@ -114,6 +115,7 @@ from services.agent_desk.store import (
     packet_of,
 )
 from services.agent_desk.teams import AssignmentMode, Overflow, Routing, facts_of, route
+from services.agent_desk.whole_emails import WholeEmails, whole_text
 from shared.channel_names import CHANNEL_NAMES, channel_number
 from shared.errors import (
     ContractError,
@@ -205,9 +207,11 @@ class Desk:
         routing: Routing,
         max_reply_chars: int,
         feedback: FeedbackStore,
+        emails: WholeEmails,
         clock: Clock = utc_now,
     ) -> None:
         self._feedback = feedback
+        self._emails = emails
         self._store = store
         self._outgoing = outgoing
         self._context = context
@@ -280,6 +284,7 @@ class Desk:
         )
         if await self._store.saw_conversation(envelope.conversation_id, envelope.channel, sent_at):
             CONVERSATIONS.labels(channel_label(envelope.channel)).inc()
+        await self._emails.record(event, now)
         ticket = await self._store.open_ticket_of(envelope.conversation_id)
         if ticket is None:
             return
@@ -289,6 +294,8 @@ class Desk:
             channel_label(envelope.channel),
             sent_at,
             tuple(event.attachments),
+            " ".join(event.subject.split()),
+            whole_text(event),
         )
         self._live.notify(TicketChanged(ticket.id, ticket.team, message))
         await self.notices.customer_wrote(ticket, envelope, sent_at)
@@ -318,6 +325,10 @@ class Desk:
             QUEUE_LENGTH.labels(name).set(waiting.get(channel_number(name), 0))
 
     # Reading
+
+    async def emails_of(self, ticket: Ticket) -> dict[str, CustomerEmail]:
+        """The whole of the customer's emails in the ticket's conversation, by event id."""
+        return await self._emails.of_conversation(ticket.conversation_id)
 
     async def messages_of(self, ticket: Ticket) -> list[OutgoingMessage]:
         """The messages the desk sent in the ticket's conversation, oldest first."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Protocol
 
 from rapport.common.v1 import envelope_pb2
@@ -31,7 +32,12 @@ from services.agent_desk.delivery import (
     Problem,
     explanation,
 )
-from services.agent_desk.models import OutgoingMessage, TicketEvent, TicketEventKind
+from services.agent_desk.models import (
+    CustomerEmail,
+    OutgoingMessage,
+    TicketEvent,
+    TicketEventKind,
+)
 from shared.channel_names import PHONE_CHANNELS, channel_name
 from shared.grpc.context_client import ContextClient
 
@@ -44,6 +50,7 @@ _ROLES = {
 
 
 NEUTRAL = "neutral"
+NO_EMAILS: Mapping[str, CustomerEmail] = MappingProxyType({})
 PHONE_CHANNEL_NAMES = frozenset(channel_name(channel) for channel in PHONE_CHANNELS)
 
 
@@ -103,6 +110,10 @@ class TimelineEntry:
     event_id: str = ""
     delivery: DeliveryView | None = None
     attachments: tuple[AttachmentView, ...] = ()
+    # A customer's email: its subject, and the whole of it when ``text`` is only the
+    # new words (shown collapsed).
+    subject: str = ""
+    whole_email: str = ""
 
 
 @dataclass(frozen=True)
@@ -154,18 +165,19 @@ def timeline(
     ticket_id: str,
     sent: Sequence[OutgoingMessage] = (),
     changes: Sequence[TimelineEntry] = (),
+    emails: Mapping[str, CustomerEmail] = NO_EMAILS,
 ) -> list[TimelineEntry]:
     """Every turn once, oldest first, across channels, with the delivery of the desk's
     messages among them (and those not stored as turns yet) and the ticket's
-    ``changes`` (``ticket_entries``); attachments open through the page of
-    ``ticket_id``."""
+    ``changes`` (``ticket_entries``), and a customer's turn with the whole of its email
+    (``emails`` by event id); attachments open through the page of ``ticket_id``."""
     turns = {t.event_id: t for t in [*recent, *listed]}
     messages = {m.send_event_id: m for m in sent}
     resent = {m.resend_of for m in sent if m.resend_of}
     keyed = [
         (
             (t.occurred_at.ToDatetime(tzinfo=UTC), t.sequence),
-            _turn_entry(t, conversation_id, ticket_id, messages.get(t.event_id), resent),
+            _turn_entry(t, conversation_id, ticket_id, messages.get(t.event_id), resent, emails),
         )
         for t in turns.values()
     ]
@@ -231,8 +243,10 @@ def _turn_entry(
     ticket_id: str,
     message: OutgoingMessage | None,
     resent: set[str],
+    emails: Mapping[str, CustomerEmail],
 ) -> TimelineEntry:
     role = _ROLES.get(turn.role, "system")
+    email = emails.get(turn.event_id) if role == "customer" else None
     # The desk opens customers' media (through their adapters) and its own uploads.
     openable = role == "customer" or (message is not None and message.attachment is not None)
     return TimelineEntry(
@@ -253,6 +267,8 @@ def _turn_entry(
         attachments=views_of(
             turn.attachments, _opener(ticket_id, turn.event_id) if openable else None
         ),
+        subject=email.subject if email else "",
+        whole_email=email.full_text if email else "",
     )
 
 
@@ -431,10 +447,12 @@ def customer_entry(
     channel: str,
     sent_at: datetime,
     attachments: Sequence[envelope_pb2.Attachment] = (),
+    subject: str = "",
+    whole_email: str = "",
 ) -> TimelineEntry:
-    """A message the customer just sent, as the timeline shows it. Its media open once
-    the orchestrator has stored the turn (under the message's ``event_id``), so no
-    thumbnail is fetched yet."""
+    """A message the customer just sent, as the timeline shows it (an email with its
+    ``subject`` and ``whole_email``). Its media open once the orchestrator has stored the
+    turn (under the message's ``event_id``), so no thumbnail is fetched yet."""
     return TimelineEntry(
         occurred_at=sent_at,
         channel=channel,
@@ -446,4 +464,6 @@ def customer_entry(
         this_conversation=True,
         event_id=event_id,
         attachments=views_of(attachments, _opener(ticket_id, event_id), thumbnails=False),
+        subject=subject,
+        whole_email=whole_email,
     )

@@ -26,6 +26,9 @@ class CustomerMessage:
     channel: str
     sent_at: datetime
     attachments: tuple[envelope_pb2.Attachment, ...] = ()
+    # An email's subject, and the whole of it when ``text`` is only the new words.
+    subject: str = ""
+    whole_email: str = ""
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 customers' ratings, the conversations the desk saw start (the KPIs' denominators), the
 audit trail of changes to accounts, the outbox of events waiting to be published, the
 messages the desk sent to customers with how far their delivery got, each ticket's history
-(where routing put it, who took it, where it overflowed), the customers' service tiers
-and their feedback after a rating.
+(where routing put it, who took it, where it overflowed), the customers' service tiers,
+their feedback after a rating and the whole of the emails they wrote.
 
 A ticket keeps the latest ``HandoffRequested`` packet whole (``packet``) so the
 conversation view can show everything the bot handed over, plus the columns the queue
@@ -448,3 +448,23 @@ class Feedback(Base):
     intensity: Mapped[float | None] = mapped_column(Float, nullable=True)
     sentiment_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     given_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class CustomerEmail(Base):
+    """An email as the customer sent it (``MessageReceived.full_text``, with its subject),
+    kept when the message's analysed ``text`` is only their new words: the context
+    service stores those, so the agent reading the conversation sees the rest from here.
+
+    It holds the customer's words, so it lives no longer than their messages do and goes
+    when the customer is erased (``whole_emails.py``). Kept for every email, because the
+    handoff that opens a ticket comes after the message it follows.
+    """
+
+    __tablename__ = "customer_emails"
+
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(64), index=True)
+    customer_id: Mapped[str] = mapped_column(String(36), index=True)
+    subject: Mapped[str] = mapped_column(Text)
+    full_text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(index=True)

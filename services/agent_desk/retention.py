@@ -20,6 +20,8 @@ desk is given its own, so one setting keeps both stores' promise:
 - **Customers' feedback** after a rating (their words) goes with the messages, counted
   from when it was given, and loses its emotion reading with the emotion data
   (``feedback_store.expire_feedback``).
+- **The whole of customers' emails** goes with the messages, counted from when it was
+  received (``whole_emails.expire_whole_emails``).
 
 Checking every old ticket's packet each time would read a year of tickets every run, so
 after its first run (every ticket before the horizon) the periodic task reads only the
@@ -53,6 +55,7 @@ from services.agent_desk.models import (
     Ticket,
     TicketEvent,
 )
+from services.agent_desk.whole_emails import expire_whole_emails
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,7 @@ class RetentionReport:
     conversations_removed: int
     corrections_removed: int
     feedback_removed: int
+    emails_removed: int
 
 
 def without_emotion(packet: handoff_pb2.HandoffRequested) -> handoff_pb2.HandoffRequested | None:
@@ -126,7 +130,8 @@ class DeskRetention:
             feedback = await expire_feedback(
                 session, now - self._policy.emotion, now - self._policy.messages
             )
-        return RetentionReport(stripped, *removed, corrections, feedback)
+            emails = await expire_whole_emails(session, now - self._policy.messages)
+        return RetentionReport(stripped, *removed, corrections, feedback, emails)
 
     async def _strip_emotion(
         self, session: AsyncSession, horizon: datetime, since: datetime | None

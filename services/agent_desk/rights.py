@@ -3,10 +3,12 @@ find a customer, export everything held about them, erase them, change their con
 
 Every store takes part. The context service holds the customer's record and history
 (``FindCustomers``, ``ExportCustomer``, ``EraseCustomer``, ``UpdateConsent``); the desk
-holds its own rows about them (``customer_data.py``); Kafka keeps what passed through it
-only for the topics' retention (``shared/kafka/topics.py``), so an erasure reaches it by
-time. The decision records (the bot's, with each of its turns; the handoff's reasons,
-with each ticket) travel with the stores that keep them and are gathered in the export.
+holds its own rows about them (``customer_data.py``); the email adapter keeps the
+threads, Message-IDs and files of a customer who wrote by email (``email_rights.py``);
+Kafka keeps what passed through it only for the topics' retention
+(``shared/kafka/topics.py``), so an erasure reaches it by time. The decision records
+(the bot's, with each of its turns; the handoff's reasons, with each ticket) travel with
+the stores that keep them and are gathered in the export.
 
 Each action is recorded twice with the signed-in account: in the desk's audit trail
 (the customer as a digest of their id, so the trail outlives an erasure without naming
@@ -14,9 +16,12 @@ anyone) and in the context service's audit log, which records the desk's authent
 gRPC name before the account (``agent_desk:<account id>``): nobody without the desk's
 token can act for one of its accounts.
 
-Erasing goes desk first, then the context service: were the second step to fail, the
-customer can still be found and the erasure done again (the desk's part is then a
-no-op); the other way round, the desk's rows would be left with nobody to find them by.
+Erasing goes desk first, then the email adapter, then the context service: were a later
+step to fail, the customer can still be found and the erasure done again (the parts
+already done are then no-ops); the other way round, the desk's and the email adapter's
+rows would be left with nobody to find them by. The email adapter is asked only about a
+customer who wrote by email, whose turns (read before the context service forgets them)
+name the files they sent.
 A customer who starts a conversation while the erasure runs may leave its first row in
 the desk.
 """
@@ -40,10 +45,12 @@ from sqlalchemy import inspect
 
 from services.agent_desk.customer_data import Customer, CustomerData, DeskRows
 from services.agent_desk.desk import AccessDenied
+from services.agent_desk.email_rights import email_subject
 from services.agent_desk.live import LiveUpdates, TicketChanged
 from services.agent_desk.models import Agent, AuditAction, AuditEntry, OutboxEvent, Role, Ticket
 from services.agent_desk.outbox import event_of
 from services.agent_desk.store import packet_of
+from shared.channels.customer_rights import CustomerSubject
 from shared.errors import InvalidInputError, NotFoundError
 
 log = logging.getLogger(__name__)
@@ -74,6 +81,8 @@ class RightsContextPort(Protocol):
 
     async def export_customer(self, customer_id: str, actor: str) -> str: ...
 
+    async def list_turns(self, conversation_id: str) -> list[context_pb.Turn]: ...
+
     async def erase_customer(self, customer_id: str, actor: str, reason: str) -> dict[str, int]: ...
 
     async def update_consent(
@@ -85,6 +94,14 @@ class RightsContextPort(Protocol):
         marketing_allowed: bool | None = None,
         sms_opted_out: bool | None = None,
     ) -> context_pb.Consent: ...
+
+
+class EmailRightsPort(Protocol):
+    """The email adapter's calls for customers' rights (``email_rights.py``)."""
+
+    async def export(self, subject: CustomerSubject) -> dict[str, Any]: ...
+
+    async def erase(self, subject: CustomerSubject) -> dict[str, int]: ...
 
 
 @dataclass(frozen=True)
@@ -188,6 +205,7 @@ def archive(
     desk: DeskRows,
     exported_by: Agent,
     exported_at: datetime,
+    email: Mapping[str, list[Any]] | None = None,
 ) -> Export:
     """The export as one zip of JSON files, with a manifest saying what each holds and
     how many records it has."""
@@ -220,6 +238,9 @@ def archive(
                 len(rows),
             )
         )
+    for kind, rows in (email or {}).items():
+        readable = kind.replace("_", " ")
+        files.append((f"email/{kind}.json", f"The email adapter's {readable}", rows, len(rows)))
     customer_id = record.customer_ids[0]
     manifest = {
         "format": EXPORT_FORMAT,
@@ -248,10 +269,12 @@ class CustomerRights:
         *,
         context: RightsContextPort,
         data: CustomerData,
+        email: EmailRightsPort,
         live: LiveUpdates,
         clock: Clock,
     ) -> None:
         self._context = context
+        self._email = email
         self._data = data
         self._live = live
         self._clock = clock
@@ -272,23 +295,36 @@ class CustomerRights:
     async def desk_rows(self, record: context_pb.CustomerRecord) -> DeskRows:
         return await self._data.rows(customer_of(record))
 
+    async def _email_subject(self, record: context_pb.CustomerRecord) -> CustomerSubject:
+        turns = [t for c in record.conversation_ids for t in await self._context.list_turns(c)]
+        return email_subject(record, turns)
+
     async def export(self, agent: Agent, customer_id: str) -> Export:
         """Everything every store holds about the customer, as one archive (audited)."""
         record = await self.record(agent, customer_id)
         canonical = record.customer_ids[0]
         context_json = await self._context.export_customer(canonical, agent.id)
         rows = await self._data.rows(customer_of(record))
+        subject = await self._email_subject(record)
+        email = await self._email.export(subject) if subject else None
         now = self._clock()
         await self._data.note(_audit(agent, AuditAction.CUSTOMER_EXPORTED, canonical, {}, now))
         log.info("customer data exported by %s", agent.id)
         return archive(
-            record=record, context_json=context_json, desk=rows, exported_by=agent, exported_at=now
+            record=record,
+            context_json=context_json,
+            desk=rows,
+            exported_by=agent,
+            exported_at=now,
+            email=email,
         )
 
     async def erase(self, agent: Agent, customer_id: str, reason: str, confirmation: str) -> None:
-        """Delete the customer everywhere: the desk's rows, then the context service's."""
+        """Delete the customer everywhere: the desk's rows, then the email adapter's, then
+        the context service's."""
         code = erasure_reason(reason, confirmation)
         record = await self.record(agent, customer_id)
+        subject = await self._email_subject(record)
         canonical = record.customer_ids[0]
         now = self._clock()
 
@@ -299,12 +335,14 @@ class CustomerRights:
         rows = await self._data.erase(customer_of(record), audit)
         for ticket in rows.tickets:
             self._live.notify(TicketChanged(ticket.id, ticket.team))
+        email = await self._email.erase(subject) if subject else {}
         context = await self._context.erase_customer(canonical, agent.id, code)
         log.info(
-            "customer erased by %s (%s): desk %s, context %s",
+            "customer erased by %s (%s): desk %s, email %s, context %s",
             agent.id,
             code,
             rows.counts(),
+            email,
             context,
         )
 

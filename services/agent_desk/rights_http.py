@@ -81,7 +81,7 @@ def rights_routes(
     """The routes, each behind ``guard`` (the supervisor role)."""
 
     def unavailable(request: web.Request, exc: DependencyUnavailableError) -> web.Response:
-        log.warning("customer data rights: context service unavailable: %s", exc)
+        log.warning("customer data rights: a store is unavailable: %s", exc)
         return page(request, "error.html", 503, message=UNAVAILABLE)
 
     async def text_form(request: web.Request) -> dict[str, str]:

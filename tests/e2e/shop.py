@@ -122,3 +122,4 @@ def running_shop(workdir: Path) -> Iterator[dict[str, str]]:
         asyncio.run_coroutine_threadsafe(shop.__aexit__(None, None, None), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
+        loop.close()

@@ -10,11 +10,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -24,8 +24,8 @@ from tests.conftest import unique
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("emotion", "context", "orchestrator", "web_adapter", "agent_desk")
 # Started on demand by the tests that need them (``start_sms_adapter``,
-# ``start_social_adapter``).
-OPTIONAL_SERVICES = ("sms_adapter", "social_adapter")
+# ``start_social_adapter``, ``start_email_adapter``).
+OPTIONAL_SERVICES = ("sms_adapter", "social_adapter", "email_adapter")
 
 
 def _knowledge_loaded(metrics: str) -> bool:
@@ -63,6 +63,7 @@ class Stack:
             "desk_http",
             "sms_http",
             "social_http",
+            "email_http",
             *(f"{service}_metrics" for service in (*SERVICES, *OPTIONAL_SERVICES)),
         )
         self.ports = {name: free_port() for name in names}
@@ -93,6 +94,7 @@ class Stack:
             "WEB_ADAPTER_URL": self.web_url,
             "SMS_ADAPTER_URL": self.sms_url,
             "SOCIAL_ADAPTER_URL": self.social_url,
+            "EMAIL_ADAPTER_URL": self.email_url,
             "AGENT_DESK_URL": self.desk_url,
             "OUTBOUND_MEDIA_ORIGINS": json.dumps([self.desk_url]),
         }
@@ -120,6 +122,10 @@ class Stack:
     @property
     def social_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['social_http']}"
+
+    @property
+    def email_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['email_http']}"
 
     def start_sms_adapter(self, twilio_url: str, account_sid: str, auth_token: str) -> str:
         """Runs the SMS adapter against a fake Twilio at ``twilio_url``; returns the public
@@ -156,6 +162,23 @@ class Stack:
             }
         )
         self.restart("social_adapter")
+
+    def start_email_adapter(self, mailboxes: Sequence[Mapping[str, Any]]) -> None:
+        """Runs the email adapter on ``mailboxes`` (``Mailbox`` fields: loopback IMAP and
+        SMTP servers), polling often so a test need not wait for IDLE's renewal."""
+        self.env.update(
+            {
+                "RAPPORT_EMAIL_HTTP_PORT": str(self.ports["email_http"]),
+                "RAPPORT_EMAIL_METRICS_PORT": str(self.ports["email_adapter_metrics"]),
+                "RAPPORT_EMAIL_MAILBOXES": json.dumps(list(mailboxes)),
+                "RAPPORT_EMAIL_DATABASE_URL": f"sqlite:///{self.workdir / 'email.sqlite3'}",
+                "RAPPORT_EMAIL_MEDIA_DIR": str(self.workdir / "email_media"),
+                "RAPPORT_EMAIL_CONSUMER_GROUP": unique("email"),
+                "RAPPORT_EMAIL_POLL_SECONDS": "0.5",
+                "RAPPORT_EMAIL_RECONNECT_SECONDS": "0.2",
+            }
+        )
+        self.restart("email_adapter")
 
     def restart(self, service: str) -> None:
         """(Re)starts a service with the current settings: a test before may have run it
@@ -249,6 +272,7 @@ class Stack:
             "agent_desk": self.desk_url,
             "sms_adapter": self.sms_url,
             "social_adapter": self.social_url,
+            "email_adapter": self.email_url,
         }
         url = f"{health[service]}/healthz" if service in health else self.metrics_url(service)
         try:

@@ -237,6 +237,7 @@ def test_the_export_is_a_zip_of_json_files_listed_in_its_manifest() -> None:
         outbox=[outbox],
         corrections=[],
         feedback=[],
+        emails=[],
     )
     decision = {"action": "escalate", "reasons": [{"code": "asked_for_person"}]}
     context_document = {
