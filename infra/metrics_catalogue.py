@@ -86,9 +86,9 @@ def render(infos: Sequence[MetricInfo]) -> str:
         "",
         "Metrics from `shared/observability/metrics.py` appear in every process that uses "
         "that plumbing: HTTP services (web_adapter, sms_adapter, social_adapter, "
-        "agent_desk), Kafka consumers and producers, gRPC servers (emotion, context) and "
-        "gRPC clients (orchestrator, sms_adapter, social_adapter, agent_desk). Each process "
-        "also exports the client library's `process_*` and `python_*` series.",
+        "email_adapter, agent_desk), Kafka consumers and producers, gRPC servers (emotion, "
+        "context) and gRPC clients (orchestrator, sms_adapter, social_adapter, agent_desk). "
+        "Each process also exports the client library's `process_*` and `python_*` series.",
         "",
         "| metric | type | labels | buckets (s) | meaning | defined in |",
         "|---|---|---|---|---|---|",

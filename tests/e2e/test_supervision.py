@@ -49,6 +49,7 @@ def stack_environment(kafka_bootstrap: str, workdir: Path) -> dict[str, str]:
         "KAFKA_BOOTSTRAP": kafka_bootstrap,
         "DATABASE_URL": f"sqlite:///{workdir / 'context.sqlite3'}",
         "RAPPORT_AGENT_DESK_DATABASE_URL": f"sqlite:///{workdir / 'agent_desk.sqlite3'}",
+        "RAPPORT_EMAIL_DATABASE_URL": f"sqlite:///{workdir / 'email.sqlite3'}",
     }
     for module in procfile_services().values():
         settings = type(settings_of(module))

@@ -43,7 +43,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(path.parent.name for path in REPO_ROOT.glob("services/*/__main__.py"))
 GRPC_SERVICES = ("emotion", "context")
-HTTP_SERVICES = ("web_adapter", "sms_adapter", "social_adapter", "agent_desk")
+HTTP_SERVICES = ("web_adapter", "sms_adapter", "social_adapter", "email_adapter", "agent_desk")
 ENV_PREFIX = {
     "web_adapter": "RAPPORT_WEB_",
     "sms_adapter": "RAPPORT_SMS_",
@@ -52,6 +52,7 @@ ENV_PREFIX = {
     "context": "RAPPORT_CONTEXT_",
     "orchestrator": "RAPPORT_ORCHESTRATOR_",
     "agent_desk": "RAPPORT_AGENT_DESK_",
+    "email_adapter": "RAPPORT_EMAIL_",
 }
 TWILIO_ACCOUNT, TWILIO_TOKEN = "AC" + "1" * 32, "monitoring-twilio-token"
 META_SECRET, TELEGRAM_SECRET = "monitoring-meta-secret", "monitoring-telegram-secret"
@@ -219,6 +220,8 @@ def stack_env(
         "CONTEXT_ADDRESS": f"127.0.0.1:{ports['context_grpc']}",
         "DATABASE_URL": f"sqlite:///{workdir / 'context.sqlite3'}",
         "RAPPORT_AGENT_DESK_DATABASE_URL": f"sqlite:///{workdir / 'desk.sqlite3'}",
+        # No mailbox: the email adapter runs idle, as on a laptop without a mail server.
+        "RAPPORT_EMAIL_DATABASE_URL": f"sqlite:///{workdir / 'email.sqlite3'}",
         "RAPPORT_SMS_ACCOUNT_SID": TWILIO_ACCOUNT,
         "RAPPORT_SMS_AUTH_TOKEN": TWILIO_TOKEN,
         "RAPPORT_SMS_API_BASE_URL": twilio_url,

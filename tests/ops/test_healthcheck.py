@@ -17,6 +17,7 @@ DEFAULT_TARGETS = {
     "sms_adapter": "http://127.0.0.1:8081/healthz",
     "social_adapter": "http://127.0.0.1:8082/healthz",
     "agent_desk": "http://127.0.0.1:8083/healthz",
+    "email_adapter": "http://127.0.0.1:8084/healthz",
 }
 
 

@@ -1,13 +1,16 @@
 {{/*
 The services, as the code defines them (services/<name>/config.py): the DNS-safe component name
 and the ports each listens on by default. tests/ops/test_helm_chart.py checks them against
-the settings classes, so a changed default port cannot leave the chart behind.
+the settings classes, so a changed default port cannot leave the chart behind. "internal":
+an HTTP port no one outside the release calls (no webhooks: the email adapter goes out to
+the mail servers), so neither the ingress controller nor an Ingress rule reaches it.
 */}}
 {{- define "rapport.catalogue" -}}
 web_adapter: {component: web-adapter, http: 8080, metrics: 9101}
 sms_adapter: {component: sms-adapter, http: 8081, metrics: 9105}
 social_adapter: {component: social-adapter, http: 8082, metrics: 9106}
 agent_desk: {component: agent-desk, http: 8083, metrics: 9107}
+email_adapter: {component: email-adapter, http: 8084, metrics: 9108, internal: true}
 emotion: {component: emotion, grpc: 50051, metrics: 9102}
 context: {component: context, grpc: 50052, metrics: 9103}
 orchestrator: {component: orchestrator, metrics: 9104}
@@ -21,13 +24,14 @@ context: [orchestrator, agent_desk, sms_adapter, social_adapter]
 {{- end -}}
 
 {{/* Who calls which HTTP service inside the release: the desk opens customers' media at
-each adapter's /media; the social adapter fetches an agent's upload from the desk to send
-it on WhatsApp or Telegram (the other channels refuse agents' media). */}}
+each adapter's /media; the social and email adapters fetch an agent's upload from the desk
+to send it on WhatsApp, Telegram or by email (the other channels refuse agents' media). */}}
 {{- define "rapport.httpCallers" -}}
 web_adapter: [agent_desk]
 sms_adapter: [agent_desk]
 social_adapter: [agent_desk]
-agent_desk: [social_adapter]
+email_adapter: [agent_desk]
+agent_desk: [social_adapter, email_adapter]
 {{- end -}}
 
 {{/* The Secret's keys each service reads besides gRPC tokens and the database password. */}}
@@ -42,6 +46,7 @@ social_adapter:
   - RAPPORT_SOCIAL_WHATSAPP_ACCESS_TOKEN
   - RAPPORT_SOCIAL_TELEGRAM_BOT_TOKEN
   - RAPPORT_SOCIAL_TELEGRAM_SECRET_TOKEN
+email_adapter: [MEDIA_SIGNING_KEY, RAPPORT_EMAIL_MAILBOXES]
 agent_desk: [MEDIA_SIGNING_KEY]
 context: [RAPPORT_CONTEXT_HASH_KEY]
 emotion: []
@@ -53,10 +58,25 @@ orchestrator: []
 [RAPPORT_GRPC_TOKEN_ORCHESTRATOR, RAPPORT_GRPC_TOKEN_AGENT_DESK, RAPPORT_GRPC_TOKEN_SMS_ADAPTER, RAPPORT_GRPC_TOKEN_SOCIAL_ADAPTER, RAPPORT_CONTEXT_HASH_KEY, MEDIA_SIGNING_KEY]
 {{- end -}}
 
+{{/* Services that run as one replica, and why: the chart refuses more (and autoscaling). */}}
+{{- define "rapport.singleReplica" -}}
+web_adapter: a visitor's socket lives in one web adapter process, so it runs as one replica (docs/architecture.md, Channels)
+email_adapter: every email adapter reads every mailbox, so another replica would read and publish each mail again (the Message-ID dedupe would only drop the copies); it runs as one replica
+{{- end -}}
+
 {{/* Services whose media live on a volume mounted at /data. */}}
 {{- define "rapport.mediaDirs" -}}
 web_adapter: {variable: RAPPORT_WEB_MEDIA_DIR, path: /data/web_media}
 agent_desk: {variable: RAPPORT_AGENT_DESK_MEDIA_DIR, path: /data/desk_media}
+email_adapter: {variable: RAPPORT_EMAIL_MEDIA_DIR, path: /data/email_media}
+{{- end -}}
+
+{{/* Services with a database of their own on the PostgreSQL server: the variable its URL
+goes in and the database.* value that names the database. */}}
+{{- define "rapport.databases" -}}
+context: {variable: DATABASE_URL, name: contextDatabase}
+agent_desk: {variable: RAPPORT_AGENT_DESK_DATABASE_URL, name: agentDeskDatabase}
+email_adapter: {variable: RAPPORT_EMAIL_DATABASE_URL, name: emailDatabase}
 {{- end -}}
 
 {{/* The ConfigMap of the orchestrator's knowledge folder: the operator's, the chart's own
