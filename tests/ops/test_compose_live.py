@@ -66,6 +66,7 @@ LONG_RUNNING = {
     "web_adapter",
     "sms_adapter",
     "social_adapter",
+    "email_adapter",
     "agent_desk",
     "prometheus",
 }
