@@ -59,3 +59,11 @@ def fresh_postgres_database(postgres_url: str) -> Iterator[str]:
         yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
     finally:
         asyncio.run(_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def email_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The email adapter's store: on the embedded default and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'email.sqlite3'}"
+    return str(request.getfixturevalue("fresh_postgres_database"))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -144,20 +144,30 @@ class CustomerData:
         return found
 
 
-async def _rows(session: AsyncSession, customer: Customer) -> DeskRows:
-    conversations = customer.conversation_ids
-    tickets = list(
+_AboutCustomer = TypeVar("_AboutCustomer", Ticket, Correction, Feedback, CustomerEmail)
+
+
+async def _of_customer(
+    session: AsyncSession, customer: Customer, model: type[_AboutCustomer], order: Any
+) -> list[_AboutCustomer]:
+    """``model``'s rows about the customer: by their ids, or in their conversations."""
+    return list(
         await session.scalars(
-            select(Ticket)
+            select(model)
             .where(
                 or_(
-                    Ticket.customer_id.in_(customer.customer_ids),
-                    Ticket.conversation_id.in_(conversations),
+                    model.customer_id.in_(customer.customer_ids),
+                    model.conversation_id.in_(customer.conversation_ids),
                 )
             )
-            .order_by(Ticket.handed_off_at)
+            .order_by(order)
         )
     )
+
+
+async def _rows(session: AsyncSession, customer: Customer) -> DeskRows:
+    conversations = customer.conversation_ids
+    tickets = await _of_customer(session, customer, Ticket, Ticket.handed_off_at)
     ticket_ids = [t.id for t in tickets]
     history = await session.scalars(
         select(TicketEvent)
@@ -192,36 +202,9 @@ async def _rows(session: AsyncSession, customer: Customer) -> DeskRows:
     tiers = await session.scalars(
         select(CustomerTier).where(CustomerTier.customer_id.in_(customer.customer_ids))
     )
-    corrections = await session.scalars(
-        select(Correction)
-        .where(
-            or_(
-                Correction.customer_id.in_(customer.customer_ids),
-                Correction.conversation_id.in_(conversations),
-            )
-        )
-        .order_by(Correction.created_at)
-    )
-    feedback = await session.scalars(
-        select(Feedback)
-        .where(
-            or_(
-                Feedback.customer_id.in_(customer.customer_ids),
-                Feedback.conversation_id.in_(conversations),
-            )
-        )
-        .order_by(Feedback.given_at)
-    )
-    emails = await session.scalars(
-        select(CustomerEmail)
-        .where(
-            or_(
-                CustomerEmail.customer_id.in_(customer.customer_ids),
-                CustomerEmail.conversation_id.in_(conversations),
-            )
-        )
-        .order_by(CustomerEmail.received_at)
-    )
+    corrections = await _of_customer(session, customer, Correction, Correction.created_at)
+    feedback = await _of_customer(session, customer, Feedback, Feedback.given_at)
+    emails = await _of_customer(session, customer, CustomerEmail, CustomerEmail.received_at)
     # The outbox keeps events a week after they are sent (outbox.py): few enough to read.
     outbox = await session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))
     return DeskRows(
@@ -233,9 +216,9 @@ async def _rows(session: AsyncSession, customer: Customer) -> DeskRows:
         conversations_seen=list(seen),
         customer_tiers=list(tiers),
         outbox=[event for event in outbox if customer.named_in(event)],
-        corrections=list(corrections),
-        feedback=list(feedback),
-        emails=list(emails),
+        corrections=corrections,
+        feedback=feedback,
+        emails=emails,
     )
 
 

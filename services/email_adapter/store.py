@@ -206,16 +206,7 @@ class EmailStore:
         nothing, when the Message-ID was already known.
         """
         now = int(self._clock())
-        added = (
-            self._insert(messages)
-            .values(
-                message_id=_checked_id(message_id),
-                conversation_id=conversation_id,
-                direction="inbound",
-                last_used=now,
-            )
-            .on_conflict_do_nothing()
-        )
+        added = self._new_message(message_id, conversation_id, "inbound", now)
         new_subject = " ".join(subject.split())
         chain = list(reply_references(references, message_id))
         thread = self._insert(threads).values(
@@ -262,22 +253,26 @@ class EmailStore:
         )
         return OutboundThread(mailbox=row.mailbox, customer=row.customer, headers=headers)
 
+    def _new_message(self, message_id: str, conversation_id: str, direction: str, now: int) -> Any:
+        """Insert ``message_id``'s row unless the id is known (then nothing changes)."""
+        return (
+            self._insert(messages)
+            .values(
+                message_id=_checked_id(message_id),
+                conversation_id=conversation_id,
+                direction=direction,
+                last_used=now,
+            )
+            .on_conflict_do_nothing()
+        )
+
     async def remember_sent(self, *, message_id: str, conversation_id: str) -> None:
         """Record an answer sent, so the customer's reply to it joins ``conversation_id``.
 
         Sending the same id again (a retry) changes nothing.
         """
         now = int(self._clock())
-        statement = (
-            self._insert(messages)
-            .values(
-                message_id=_checked_id(message_id),
-                conversation_id=conversation_id,
-                direction="sent",
-                last_used=now,
-            )
-            .on_conflict_do_nothing()
-        )
+        statement = self._new_message(message_id, conversation_id, "sent", now)
         async with self._writing() as connection:
             await connection.execute(statement)
             await self._touch(connection, conversation_id, now)

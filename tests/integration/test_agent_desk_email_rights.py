@@ -87,13 +87,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def email_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'email.sqlite3'}"
-    return str(request.getfixturevalue("fresh_postgres_database"))
-
-
 @pytest.fixture
 async def stack(email_database: str, tmp_path: Path) -> AsyncIterator[Stack]:
     context_url = f"sqlite:///{tmp_path / 'context.sqlite3'}"

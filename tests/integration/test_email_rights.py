@@ -39,13 +39,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"ana's photo of the zipper"
 PDF = b"%PDF-1.4 ben's invoice"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'email.sqlite3'}"
-    return str(request.getfixturevalue("fresh_postgres_database"))
-
-
 @dataclass
 class Clock:
     now: float
@@ -77,9 +70,9 @@ class Adapter:
 
 
 @pytest.fixture
-async def adapter(database_url: str, tmp_path: Path) -> AsyncIterator[Adapter]:
+async def adapter(email_database: str, tmp_path: Path) -> AsyncIterator[Adapter]:
     settings = EmailSettings(
-        database_url=database_url,
+        database_url=email_database,
         media_dir=tmp_path / "media",
         media_signing_key=SecretStr(KEY),
         retention_days=30,
@@ -87,7 +80,7 @@ async def adapter(database_url: str, tmp_path: Path) -> AsyncIterator[Adapter]:
         metrics_port=0,
     )
     clock = Clock(1_900_000_000.0)
-    store = await EmailStore.open(database_url, clock)
+    store = await EmailStore.open(email_database, clock)
     uploads = attachment_store(settings)
     rights = EmailRights(
         store, uploads, settings.media_dir, timedelta(days=settings.retention_days), clock=clock
@@ -159,7 +152,7 @@ async def test_an_export_shows_the_customers_threads_ids_and_files(adapter: Adap
 
 
 async def test_an_erasure_deletes_every_row_and_file_of_the_customer_and_no_other(
-    adapter: Adapter, database_url: str
+    adapter: Adapter, email_database: str
 ) -> None:
     ana = await writes(adapter, "ana", PNG)
     ben = await writes(adapter, "ben", PDF)
@@ -171,7 +164,7 @@ async def test_an_erasure_deletes_every_row_and_file_of_the_customer_and_no_othe
 
     assert status == 200
     assert answer == {"deleted": {"threads": 1, "messages": 4, "attachments": 1}}
-    engine = create_engine(database_url)
+    engine = create_engine(email_database)
     try:
         rows = await every_row(engine)
     finally:
@@ -251,11 +244,11 @@ async def test_an_answer_keeps_the_whole_thread_in_use(adapter: Adapter) -> None
     assert await adapter.store.conversation_of([ana.secrets[2]]) == ana.conversation_id
 
 
-async def test_the_command_applies_the_retention_once(database_url: str, tmp_path: Path) -> None:
+async def test_the_command_applies_the_retention_once(email_database: str, tmp_path: Path) -> None:
     settings = EmailSettings(
-        database_url=database_url, media_dir=tmp_path / "media", retention_days=1
+        database_url=email_database, media_dir=tmp_path / "media", retention_days=1
     )
-    store = await EmailStore.open(database_url, lambda: 1_000_000.0)  # long ago
+    store = await EmailStore.open(email_database, lambda: 1_000_000.0)  # long ago
     try:
         await store.remember_sent(message_id="old@shop.example", conversation_id="c-old")
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -22,18 +21,10 @@ SUPPORT = "support@shop.example"
 CUSTOMER = "ana@customer.example"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Every test runs on the embedded default and on a real PostgreSQL server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'email.sqlite3'}"
-    return str(request.getfixturevalue("fresh_postgres_database"))
-
-
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[EmailStore]:
-    await (await EmailStore.open(database_url)).close()  # a second migration is a no-op
-    opened = await EmailStore.open(database_url)
+async def store(email_database: str) -> AsyncIterator[EmailStore]:
+    await (await EmailStore.open(email_database)).close()  # a second migration is a no-op
+    opened = await EmailStore.open(email_database)
     try:
         yield opened
     finally:
@@ -59,10 +50,10 @@ async def remember(
 
 
 async def test_the_migrations_build_exactly_the_schema_the_tables_describe(
-    database_url: str,
+    email_database: str,
 ) -> None:
-    await (await EmailStore.open(database_url)).close()
-    engine = create_engine(database_url)
+    await (await EmailStore.open(email_database)).close()
+    engine = create_engine(email_database)
     try:
         async with engine.connect() as connection:
             differences = await connection.run_sync(
