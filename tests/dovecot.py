@@ -87,6 +87,10 @@ class DovecotServer:
             "default_internal_user = dovecot",
             "default_login_user = dovenull",
             "mail_location = maildir:~/Maildir",
+            # IDLE learns of new mail through inotify; where the machine has no inotify
+            # instance left for the mail user, Dovecot looks every this often instead
+            # (30 s by default, longer than the tests wait).
+            "mailbox_idle_check_interval = 1 secs",
             f"passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN {users}\n}}",
             f"userdb {{\n  driver = passwd-file\n  args = {users}\n}}",
         ]

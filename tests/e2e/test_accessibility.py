@@ -71,7 +71,7 @@ async def test_the_agent_desk_queue_conversation_and_dashboard_have_no_serious_v
     chat = await ChatClient.connect(stack.web_url)
     try:
         await chat.say("I want to talk to a real person please, my parcel is lost")
-        await eventually(lambda: len(chat.replies) >= 1, timeout=10)
+        await eventually(lambda: len(chat.replies) >= 1)
     finally:
         await chat.close()
     async with async_playwright() as playwright:

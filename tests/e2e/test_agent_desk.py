@@ -291,7 +291,7 @@ async def test_the_queue_and_conversation_fit_tablet_and_laptop_widths(
     chat = await ChatClient.connect(stack.web_url)
     try:
         await chat.say(f"I want to talk to a real person please {'x' * 120}")
-        await eventually(lambda: len(chat.replies) >= 1, timeout=10)
+        await eventually(lambda: len(chat.replies) >= 1)
     finally:
         await chat.close()
     async with async_playwright() as playwright:

@@ -91,7 +91,7 @@ async def test_a_replayed_dead_letter_gets_one_reply_and_a_second_replay_none(
     try:
         async with orchestrator_with_context_at(stack, stack.emotion_address):
             await chat.say("Hi, my order hasn't arrived")
-            await eventually(lambda: len(chat.acks) == 1, timeout=5)
+            await eventually(lambda: len(chat.acks) == 1)
             event_id = chat.acks[0]["event_id"]
             [dead] = await read_until(
                 stack.kafka_bootstrap,
