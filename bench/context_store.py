@@ -28,7 +28,8 @@ from rapport.context.v1 import context_service_pb2 as pb
 from rapport.context.v1 import context_service_pb2_grpc as pb_grpc
 from sqlalchemy import insert
 
-from bench.measure import bench_database, cpu_seconds, free_port, percentile
+from bench.measure import bench_database, cpu_seconds, percentile
+from infra.ports import free_port
 from services.context.database import create_engine, migrate
 from services.context.models import ContactRow, ConversationRow, CustomerRow, IdentityRow, TurnRow
 

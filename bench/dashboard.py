@@ -29,7 +29,8 @@ from rapport.common.v1 import envelope_pb2
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.measure import bench_database, free_port, percentile
+from bench.measure import bench_database, percentile
+from infra.ports import free_port
 from services.agent_desk import kpis
 from services.agent_desk.__main__ import build
 from services.agent_desk.charts import draw

@@ -27,7 +27,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rapport.emotion.v1 import emotion_service_pb2 as pb
 from rapport.emotion.v1 import emotion_service_pb2_grpc as pb_grpc
 
-from bench.measure import free_port, percentile
+from bench.measure import percentile
+from infra.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA = REPO_ROOT / "services/emotion/training/data"

@@ -39,8 +39,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from rapport.common.v1 import envelope_pb2
 from rapport.events.v1 import messages_pb2
 
-from bench.measure import cpu_seconds, free_port, percentile
+from bench.measure import cpu_seconds, percentile
 from infra.kafka.embedded import EmbeddedKafka, create_topics
+from infra.ports import free_port
 from shared.conversations import thread_conversation_id
 from shared.kafka.codec import new_envelope
 from shared.kafka.producer import EventPublisher

@@ -31,8 +31,9 @@ from urllib.parse import urlencode
 import aiohttp
 from twilio.request_validator import RequestValidator
 
-from bench.measure import free_port, percentile
+from bench.measure import percentile
 from infra.kafka.embedded import EmbeddedKafka, create_topics
+from infra.ports import free_port
 from services.sms_adapter.config import DEVELOPMENT_ACCOUNT_SID, DEVELOPMENT_AUTH_TOKEN
 from services.social_adapter.config import DEVELOPMENT_SECRETS
 

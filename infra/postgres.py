@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
+
+from infra.ports import free_port
 
 PG_ROOT = Path("/usr/lib/postgresql")
 
@@ -23,12 +24,6 @@ def _binaries() -> Path:
             "PostgreSQL is not installed: apt-get install postgresql (or set TEST_POSTGRES_URL)"
         )
     return versions[-1].parent
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class PostgresCluster:
@@ -43,7 +38,7 @@ class PostgresCluster:
         self.directory = directory
         self.durable = durable
         self.data = directory / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.user = "postgres" if os.geteuid() == 0 else None
         self.process: subprocess.Popen[bytes] | None = None
 

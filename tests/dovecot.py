@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
-from tests.e2e.stack import free_port
+from infra.ports import free_port
 
 DOVECOT = "/usr/sbin/dovecot"
 MAIL_USER, MAIL_PASSWORD = "support", "imap-secret"

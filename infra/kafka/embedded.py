@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import ctypes
 import fcntl
 import logging
@@ -36,6 +35,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
+from infra.ports import free_ports
 from shared.config import TopicSettings
 from shared.kafka.topics import ALL_TOPICS, TopicSpec, topic_specs
 
@@ -145,15 +145,6 @@ def _java() -> str:
     return java
 
 
-def _free_ports(count: int) -> list[int]:
-    """Ports free on 127.0.0.1 right now, all different (each socket stays bound until the end)."""
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-
-
 def _new_cluster_id() -> str:
     """A random Kafka cluster id (base64url UUID); never starting with '-', which the CLI would
     take for an option."""
@@ -201,7 +192,7 @@ class EmbeddedKafka:
         stop_with_parent: bool = False,
         settings: Mapping[str, object] | None = None,
     ) -> None:
-        picked = iter(_free_ports(2))
+        picked = iter(free_ports(2))
         self._stops_with_parent = stop_with_parent
         self._settings = dict(settings or {})
         self.data_dir = Path(data_dir).resolve()

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from aiohttp import web
 
+from infra.ports import free_port
 from tests.e2e.shop import running_shop
-from tests.e2e.stack import Stack, free_port
+from tests.e2e.stack import Stack
 
 
 @pytest.fixture(scope="session")

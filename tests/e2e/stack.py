@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from typing import IO, Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from infra.ports import free_port
 from tests.conftest import unique
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -34,12 +34,6 @@ def _knowledge_loaded(metrics: str) -> bool:
         if line.startswith("rapport_orchestrator_knowledge_articles "):
             return float(line.split()[1]) > 0
     return False
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

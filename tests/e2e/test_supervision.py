@@ -23,8 +23,9 @@ import pytest
 from supervisor.xmlrpc import SupervisorTransport
 
 from infra.healthcheck import is_healthy, probe_target, settings_of
+from infra.ports import free_port
 from infra.supervise import PROCFILE, read_procfile, socket_path
-from tests.e2e.stack import REPO_ROOT, free_port
+from tests.e2e.stack import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import uuid
 import zipfile
 from collections.abc import AsyncIterator
@@ -27,6 +26,7 @@ from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as context_pb
 from rapport.context.v1 import context_service_pb2_grpc as context_grpc
 
+from infra.ports import free_port
 from services.agent_desk.__main__ import build
 from services.agent_desk.config import AgentDeskSettings
 from services.agent_desk.database import create_engine as desk_engine
@@ -79,12 +79,6 @@ class Stack:
     rights: CustomerRights
     rights_without_email: CustomerRights  # the email adapter unreachable
     supervisor: Agent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

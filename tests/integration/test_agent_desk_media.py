@@ -10,7 +10,6 @@ the test hands each event to the next piece as Kafka would.
 from __future__ import annotations
 
 import re
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import astuple, dataclass
@@ -29,6 +28,7 @@ from rapport.context.v1 import context_service_pb2_grpc as context_grpc
 from rapport.events.v1 import agent_pb2, handoff_pb2, messages_pb2
 from yarl import URL
 
+from infra.ports import free_port
 from services.agent_desk.__main__ import build
 from services.agent_desk.config import AgentDeskSettings
 from services.agent_desk.database import create_engine, migrate
@@ -79,12 +79,6 @@ WA, TELEGRAM, MESSENGER, WEB = (
     envelope_pb2.CHANNEL_WEB,
 )
 PLACE = "<b>Shop</b> & co"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -16,13 +16,14 @@ from google.protobuf.message import Message
 from rapport.common.v1 import envelope_pb2
 from rapport.events.v1 import messages_pb2
 
+from infra.ports import free_port
 from shared.errors import InvalidInputError
 from shared.kafka.codec import EVENT_TYPE_HEADER, encode, new_envelope
 from shared.kafka.consumer import EventConsumer
 from shared.kafka.producer import EventPublisher
 from shared.kafka.topics import DEAD_LETTER
 from tests.conftest import unique
-from tests.e2e.stack import REPO_ROOT, free_port
+from tests.e2e.stack import REPO_ROOT
 from tests.kafka_helpers import create_private_topic, read_until
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ import pytest_asyncio
 import yaml
 
 from infra import dashboards, monitoring
+from infra.ports import free_port
 from tests.conftest import unique
 from tests.fakes.twilio_server import FakeTwilio, inbound_params, signed_webhook
 
@@ -109,12 +109,6 @@ PRESENT = {
     "csat scores": "count(rapport_orchestrator_ratings_total) == 5",
     "queue length": 'rapport_desk_queue_length{channel="web"}',
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def dashboard_queries() -> list[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,6 +29,7 @@ from rapport.context.v1 import context_service_pb2_grpc as context_grpc
 from rapport.events.v1 import messages_pb2
 
 from infra.kafka.embedded import EmbeddedKafka, create_topics
+from infra.ports import free_port
 from services.context.__main__ import build
 from services.context.config import ContextSettings
 from services.context.database import create_engine, migrate
@@ -67,12 +67,6 @@ def new_number() -> str:
         number = f"+1415{random.randint(2_000_000, 9_999_999)}"
         if phonenumbers.is_valid_number(phonenumbers.parse(number)):
             return number
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def conversation(number: str) -> bytes:
