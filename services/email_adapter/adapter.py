@@ -23,7 +23,6 @@ import ssl
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
-from pathlib import Path
 
 import aiosmtplib
 from sqlalchemy.exc import SQLAlchemyError
@@ -122,14 +121,6 @@ def send_failure(error: Exception) -> SendError:
     return TemporarySendError(f"the mail server did not take the mail: {error}", code="smtp")
 
 
-def tls_context(ca_file: Path | None) -> ssl.SSLContext:
-    """The system's trusted CAs, and ``ca_file``'s too when set."""
-    context = ssl.create_default_context()
-    if ca_file is not None:
-        context.load_verify_locations(cafile=ca_file)
-    return context
-
-
 class EmailAdapter(ChannelSender):
     """Replies by email through each mailbox's SMTP server. :meth:`close` when done."""
 
@@ -143,7 +134,7 @@ class EmailAdapter(ChannelSender):
         self._outgoing = OutgoingMedia(
             self._fetcher, settings.media_signing_key, settings.outbound_media_origins
         )
-        self._tls = tls_context(settings.ca_file)
+        self._tls = settings.tls_context()
 
     async def close(self) -> None:
         """Close the connections kept for fetching agents' attachments."""

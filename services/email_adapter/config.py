@@ -8,6 +8,7 @@ reaches the email channel ends on the dead-letter topic with the reason said.
 
 from __future__ import annotations
 
+import ssl
 from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar
@@ -114,6 +115,10 @@ class EmailSettings(MediaSettings):
     )
     retention_interval_minutes: float = Field(60, gt=0)
 
+    # A folder read for the first time (or renumbered by its server) is read from the mail
+    # the server received this many days before today, and today; older mail is left for
+    # people. IMAP searches by date, not time: 0 is today's mail only.
+    first_read_days: int = Field(1, ge=0)
     # IMAP IDLE is renewed this often (RFC 2177 asks for less than 29 minutes); a server
     # without IDLE is polled every ``poll_seconds``.
     idle_seconds: float = Field(300.0, gt=0, le=1740)
@@ -142,6 +147,13 @@ class EmailSettings(MediaSettings):
                 f"max_attachment_bytes ({self.max_attachment_bytes})"
             )
         return self
+
+    def tls_context(self) -> ssl.SSLContext:
+        """What IMAP and SMTP connections trust: the system's CAs, and ``ca_file``'s too."""
+        context = ssl.create_default_context()
+        if self.ca_file is not None:
+            context.load_verify_locations(cafile=self.ca_file)
+        return context
 
     def mailbox(self, address: str) -> Mailbox:
         """The configured mailbox of ``address``; LookupError names the known ones."""

@@ -18,7 +18,7 @@ the stored cursor.
 
 Where no cursor applies (the folder was never read, or the server renumbered it: its
 UIDVALIDITY changed) the reader starts from the folder as it is now: the mails that
-arrived within :data:`FIRST_READ_WINDOW` are read, older ones are left alone, so
+arrived within the last ``first_read_days`` are read, older ones are left alone, so
 connecting Rapport to a mailbox with years of mail does not answer all of it. Mails
 read before are recognised by their Message-ID and not answered twice.
 """
@@ -39,7 +39,6 @@ from typing import Any, Protocol
 from imapclient import IMAPClient  # type: ignore[import-untyped]
 from sqlalchemy.exc import DBAPIError
 
-from services.email_adapter.adapter import tls_context
 from services.email_adapter.config import EmailSettings, Mailbox, Security
 from services.email_adapter.intake import MailPlace, Outcome
 from services.email_adapter.metrics import MAILBOX_CONNECTED, MAILS_READ
@@ -51,8 +50,6 @@ log = logging.getLogger(__name__)
 BATCH_BYTES = 8 * 1024 * 1024
 """Most mail fetched in one round trip; a larger mail comes alone."""
 BATCH_MAILS = 20
-FIRST_READ_WINDOW = timedelta(days=1)
-"""How far back a folder without a cursor is read (by the date the server received mail)."""
 IDLE_CHECK_SECONDS = 0.5
 """How often an idling session looks at the stop flag: how fast it stops."""
 _EXPECTED_FAILURES = (imaplib.IMAP4.error, OSError, DependencyUnavailableError, DBAPIError)
@@ -171,7 +168,7 @@ class MailboxReader:
 
     def _connect(self) -> _Session:
         mailbox = self._mailbox
-        context = tls_context(self._settings.ca_file)
+        context = self._settings.tls_context()
         client = IMAPClient(
             mailbox.imap_host,
             port=mailbox.imap_port,
@@ -201,8 +198,8 @@ class MailboxReader:
         if uidvalidity == session.uidvalidity:
             sizes = await asyncio.to_thread(_sizes_after, session.client, last_uid)
         else:
-            self._log_fresh_start(uidvalidity, session.uidvalidity)
-            since = (datetime.now(UTC) - FIRST_READ_WINDOW).date()
+            since = datetime.now(UTC).date() - timedelta(days=self._settings.first_read_days)
+            self._log_fresh_start(uidvalidity, session.uidvalidity, since)
             sizes = await asyncio.to_thread(_sizes_since, session.client, since)
         limit = self._settings.max_mail_bytes
         for batch in fetch_batches(sizes):
@@ -232,7 +229,7 @@ class MailboxReader:
         log.warning("%s: %d bytes, over the limit of %d; only its headers read", place, size, limit)
         await self._intake.take_oversized(raw, place, size_bytes=size, limit_bytes=limit)
 
-    def _log_fresh_start(self, stored: int, current: int) -> None:
+    def _log_fresh_start(self, stored: int, current: int, since: date) -> None:
         folder = self._mailbox.imap_folder
         if stored:
             log.warning(
@@ -242,14 +239,14 @@ class MailboxReader:
                 folder,
                 current,
                 stored,
-                FIRST_READ_WINDOW,
+                since,
             )
         else:
             log.info(
-                "mailbox %s: first read of %s, from %s back",
+                "mailbox %s: first read of %s, from the mail received since %s",
                 self._address,
                 folder,
-                FIRST_READ_WINDOW,
+                since,
             )
 
     def _idle(self, client: IMAPClient) -> None:
