@@ -8,10 +8,12 @@ is read again later; it then yields the same event id (derived from its Message-
 which every consumer drops as a duplicate.
 
 The customer's files are kept in an :class:`UploadStore` (``email:attachment/<sha256>``)
-and served to agents at ``/media``; a file that is too large or of a type not kept is
-named in the mail's whole text for the agent, never silently dropped. A mail over the
+and served to agents at ``/media``. A file that is too large or of a type not kept is
+never silently dropped: it stays in the event as an attachment with nothing to open
+(an empty reference), and the mail's whole text says why for the agent. A mail over the
 mailbox's size limit arrives as its headers only (:meth:`EmailIntake.take_oversized`):
-it is published from them, with a note telling the agent to open it in the mailbox.
+it is published from them as one such attachment, the mail itself, with no words of the
+customer for the bot to read and a note telling the agent to open it in the mailbox.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from services.email_adapter.metrics import ATTACHMENTS_NOT_KEPT, AUTOMATIC_MAILS
 from services.email_adapter.mime import ReadEmail, UnreadableEmailError, read_email, thread_ids
 from services.email_adapter.parts import EmailAttachment
 from services.email_adapter.store import EmailStore
-from shared.channels.adapter import Attachment, InboundMessage
+from shared.channels.adapter import Attachment, AttachmentKind, InboundMessage
+from shared.channels.attachments import kind_of, media_type
 from shared.channels.edge import MAX_TEXT_CHARS
 from shared.channels.inbound import received_event
 from shared.channels.webhooks import inbound_event_id
@@ -47,6 +50,7 @@ MAX_DEAD_LETTER_BYTES = 512 * 1024
 """Bytes of an unreadable mail copied to the dead-letter topic; the mail stays on the server."""
 _NOTE_ROOM = 100  # characters kept free for the note ending a cut text
 _MEGABYTE = 1024 * 1024
+WHOLE_MAIL_TYPE = "message/rfc822"
 
 
 class Outcome(StrEnum):
@@ -94,6 +98,28 @@ def not_kept_note(attachment: EmailAttachment, why: str) -> str:
     )
 
 
+def described(attachment: EmailAttachment) -> Attachment:
+    """A file the customer sent that was not kept: what it is, with nothing to open."""
+    return Attachment(
+        "",
+        kind_of(attachment.content_type),
+        content_type=media_type(attachment.content_type),
+        size_bytes=attachment.size,
+        file_name=attachment.file_name,
+    )
+
+
+def unread_mail(mail: ReadEmail, size_bytes: int) -> Attachment:
+    """The attachment standing for a mail too large to download: the mail itself."""
+    return Attachment(
+        "",
+        AttachmentKind.FILE,
+        content_type=WHOLE_MAIL_TYPE,
+        size_bytes=size_bytes,
+        file_name=f"{mail.subject or 'email'}.eml",
+    )
+
+
 def oversized_note(size_bytes: int, limit_bytes: int) -> str:
     """What the agent reads instead of a mail too large to download."""
     size, limit = (f"{round(n / _MEGABYTE, 1):g}" for n in (size_bytes, limit_bytes))
@@ -123,7 +149,7 @@ class EmailIntake:
 
     async def take(self, raw: bytes, place: MailPlace) -> Outcome:
         """Settle one mail; raises (DependencyUnavailableError...) when it must be read again."""
-        outcome = await self._settle(raw, place, note="")
+        outcome = await self._settle(raw, place, oversized=None)
         MAILS_TAKEN.labels(place.mailbox, outcome).inc()
         return outcome
 
@@ -131,14 +157,16 @@ class EmailIntake:
         self, header: bytes, place: MailPlace, *, size_bytes: int, limit_bytes: int
     ) -> Outcome:
         """Settle a mail of ``size_bytes`` read as its ``header`` only, for being over
-        ``limit_bytes``: published with a note in place of its words and files."""
-        note = oversized_note(size_bytes, limit_bytes)
-        outcome = await self._settle(header, place, note=note)
+        ``limit_bytes``: published as the mail unread, with a note for the agent."""
+        outcome = await self._settle(header, place, oversized=(size_bytes, limit_bytes))
         MAILS_TAKEN.labels(place.mailbox, outcome).inc()
         return outcome
 
-    async def _settle(self, raw: bytes, place: MailPlace, *, note: str) -> Outcome:
-        """``note``, when set, stands for the mail's body, which was not read."""
+    async def _settle(
+        self, raw: bytes, place: MailPlace, *, oversized: tuple[int, int] | None
+    ) -> Outcome:
+        """``oversized`` (its size, the limit) says ``raw`` is only the headers of a mail
+        too large to read."""
         try:
             mail = read_email(raw, max_attachment_bytes=self._uploads.max_bytes)
         except UnreadableEmailError as exc:
@@ -163,7 +191,7 @@ class EmailIntake:
         conversation_id = await self._store.conversation_of(
             thread_ids(mail)
         ) or thread_conversation_id(CHANNEL, f"{mail.sender}/{mail.message_id}")
-        await self._publish(mail, conversation_id, note)
+        await self._publish(mail, conversation_id, oversized)
         # Remembered only once on Kafka: a crash in between re-reads and republishes the
         # same event id, where remembering first would lose the mail.
         await self._store.remember_inbound(
@@ -176,19 +204,23 @@ class EmailIntake:
         )
         return Outcome.PUBLISHED
 
-    async def _publish(self, mail: ReadEmail, conversation_id: str, note: str) -> None:
-        kept, notes = await self._keep_attachments(mail.attachments)
-        full_text = "\n\n".join([mail.full_text, *notes]) if notes else mail.full_text
-        text = mail.text
-        if note:  # only the headers were read: the note is all there is to say
-            text = full_text = note
+    async def _publish(
+        self, mail: ReadEmail, conversation_id: str, oversized: tuple[int, int] | None
+    ) -> None:
+        if oversized is None:
+            attachments, notes = await self._keep_attachments(mail.attachments)
+            full_text = "\n\n".join([mail.full_text, *notes]) if notes else mail.full_text
+        else:  # only the headers were read: no words of the customer, the mail unread
+            size_bytes, limit_bytes = oversized
+            attachments = (unread_mail(mail, size_bytes),)
+            full_text = oversized_note(size_bytes, limit_bytes)
         message = InboundMessage(
             channel=CHANNEL,
             address=mail.sender,
-            text=bounded(text, MAX_TEXT_CHARS),
+            text=bounded(mail.text, MAX_TEXT_CHARS),
             provider_message_id=mail.message_id,
             display_name=mail.sender_name,
-            attachments=kept,
+            attachments=attachments,
             locale=mail.language,
             sent_at=mail.sent_at,
         )
@@ -204,6 +236,8 @@ class EmailIntake:
     async def _keep_attachments(
         self, attachments: tuple[EmailAttachment, ...]
     ) -> tuple[tuple[Attachment, ...], list[str]]:
+        """Each file kept for ``/media``, or described when it is not; the notes saying
+        why for those not kept."""
         kept: list[Attachment] = []
         notes: list[str] = []
         for attachment in attachments:
@@ -211,12 +245,14 @@ class EmailIntake:
                 ATTACHMENTS_NOT_KEPT.labels("too_large").inc()
                 limit = f"over the limit of {self._uploads.max_bytes} bytes"
                 notes.append(not_kept_note(attachment, limit))
+                kept.append(described(attachment))
                 continue
             try:
                 stored = await self._uploads.put(attachment.data)
             except UploadRefusedError as exc:
                 ATTACHMENTS_NOT_KEPT.labels(exc.problem).inc()
                 notes.append(not_kept_note(attachment, str(exc)))
+                kept.append(described(attachment))
                 continue
             kept.append(stored.attachment(attachment.file_name))
         return tuple(kept), notes

@@ -24,8 +24,10 @@ from typing import Any
 import aiohttp
 import pytest
 from aiokafka import ConsumerRecord
+from rapport.common.v1 import envelope_pb2
 from rapport.events.v1 import messages_pb2
 
+from infra.ports import free_port
 from services.email_adapter.__main__ import serve
 from services.email_adapter.config import EmailSettings, Mailbox
 from services.email_adapter.imap import MailboxReader
@@ -42,7 +44,6 @@ from shared.kafka.producer import EventPublisher
 from shared.kafka.topics import DEAD_LETTER, INBOUND
 from shared.media_links import sign
 from tests.dovecot import MAIL_PASSWORD, MAIL_USER, DovecotServer, running_dovecot
-from tests.e2e.stack import free_port
 from tests.kafka_helpers import create_private_topic, eventually_async, read_all, read_until
 
 pytestmark = pytest.mark.integration
@@ -240,14 +241,26 @@ async def test_auto_replies_bounces_and_unreadable_mail_are_never_published(
     assert headers["dead-letter-error"].startswith(b"no_sender")
 
 
-async def test_a_mailbox_read_for_the_first_time_is_read_from_yesterday_on(
-    dovecot: DovecotServer, kafka_bootstrap: str, tmp_path: Path
+@pytest.mark.parametrize(
+    ("first_read_days", "read", "left"),
+    [(1, timedelta(hours=1), timedelta(days=3)), (7, timedelta(days=3), timedelta(days=10))],
+    ids=["from-yesterday-by-default", "as-far-back-as-configured"],
+)
+async def test_a_mailbox_read_for_the_first_time_is_read_from_its_recent_mail_on(
+    dovecot: DovecotServer,
+    kafka_bootstrap: str,
+    tmp_path: Path,
+    first_read_days: int,
+    read: timedelta,
+    left: timedelta,
 ) -> None:
     old = mail("An old question, answered by hand long ago.")
-    dovecot.deliver(USER, bytes(old), received_at=datetime.now(UTC) - timedelta(days=3))
-    recent = mail("A question from an hour ago.")
-    dovecot.deliver(USER, bytes(recent), received_at=datetime.now(UTC) - timedelta(hours=1))
-    async with reading(dovecot, kafka_bootstrap, tmp_path) as mailbox:
+    dovecot.deliver(USER, bytes(old), received_at=datetime.now(UTC) - left)
+    recent = mail("A recent question.")
+    dovecot.deliver(USER, bytes(recent), received_at=datetime.now(UTC) - read)
+    async with reading(
+        dovecot, kafka_bootstrap, tmp_path, first_read_days=first_read_days
+    ) as mailbox:
         recent_id = inbound_event_id("email", message_id(recent))
         await mailbox.received([recent_id, mailbox.deliver(mail("A new one."))])
         await mailbox.nothing_for([inbound_event_id("email", message_id(old))])
@@ -327,7 +340,14 @@ async def test_files_over_the_limit_or_of_a_refused_type_are_named_for_the_agent
     ) as mailbox:
         (named,) = await mailbox.received([mailbox.deliver(too_big)])
 
-    assert named.attachments == []
+    # Still the customer's files, with nothing to open: the bot hands them to a person.
+    described = {
+        a.file_name: (a.reference, a.content_type, a.size_bytes) for a in named.attachments
+    }
+    assert described == {
+        "scan.pdf": ("", "application/pdf", len(PDF) + 1024 * 1024),
+        "x.zip": ("", "application/zip", len(b"MZ\x90\x00 a Windows program")),
+    }
     assert "Attachment not kept: scan.pdf" in named.full_text
     assert "over the limit of 1048576 bytes" in named.full_text
     assert "Attachment not kept: x.zip" in named.full_text
@@ -380,11 +400,16 @@ async def test_a_mail_over_the_size_limit_reaches_the_agent_as_a_note_from_its_h
         (big, small) = await mailbox.received([big_id, mailbox.deliver(after)])
 
     size = len(bytes(video).replace(b"\n", b"\r\n"))  # as the server stores it
-    assert big.text == big.full_text == oversized_note(size, 200_000)
-    assert big.text.startswith("[The email was 0.4 MB, over the 0.2 MB this mailbox takes")
+    # No words of the customer for the bot to read: the mail itself, unread, for a person.
+    assert big.text == ""
+    assert big.full_text == oversized_note(size, 200_000)
+    assert big.full_text.startswith("[The email was 0.4 MB, over the 0.2 MB this mailbox takes")
     assert big.subject == "Drone crash"
     assert big.envelope.customer.address == "ana@customer.example"
-    assert big.attachments == []
+    (unread,) = big.attachments
+    assert (unread.reference, unread.kind) == ("", envelope_pb2.ATTACHMENT_KIND_FILE)
+    assert (unread.content_type, unread.file_name) == ("message/rfc822", "Drone crash.eml")
+    assert unread.size_bytes == size
     assert not list(mailbox.media_dir.glob("*"))
     assert small.text == "And one more question."
     dead = await read_all(kafka_bootstrap, DEAD_LETTER, lambda r: b"Drone crash" in r.value)

@@ -61,7 +61,10 @@ async def test_an_oversized_mail_is_published_from_its_headers_once(
     assert isinstance(event, messages_pb2.MessageReceived)
     note = oversized_note(80 * MB, 50 * MB)
     assert topic == INBOUND
-    assert (event.text, event.full_text) == (note, note)
+    assert (event.text, event.full_text) == ("", note)  # the bot reads no words from it
+    (unread,) = event.attachments  # the mail itself, for a person to open in the mailbox
+    assert (unread.reference, unread.content_type) == ("", "message/rfc822")
+    assert (unread.file_name, unread.size_bytes) == ("The video of the broken drone.eml", 80 * MB)
     assert event.subject == "The video of the broken drone"
     assert event.envelope.customer.address == "ana@customer.example"
     assert event.provider_message_id == "big-1@customer.example"

@@ -524,6 +524,32 @@ async def test_a_photo_without_text_is_kept_thanked_for_and_handed_to_a_person()
     assert len(context.turns) == 2
 
 
+async def test_a_mail_too_large_to_read_is_handed_to_a_person_with_no_words_analysed() -> None:
+    """The email adapter publishes such a mail as the mail itself, unread: no text, one
+    file with nothing to open, and a note for the agent in ``full_text``."""
+    context, publisher, emotion = InMemoryContext(), FakePublisher(), CountingEmotion()
+    unread = envelope_pb2.Attachment(
+        content_type="message/rfc822",
+        kind=envelope_pb2.ATTACHMENT_KIND_FILE,
+        size_bytes=80 * 1024 * 1024,
+        file_name="The video of the broken drone.eml",
+    )
+    mail = inbound_message("", "ana@customer.example", envelope_pb2.CHANNEL_EMAIL)
+    mail.attachments.append(unread)
+    mail.full_text = "[The email was 80 MB, over the 50 MB this mailbox takes; open it]"
+    await _handler(context, publisher, emotion)(mail)
+
+    assert emotion.calls == 0  # the note is not the customer's words
+    (_, reply), (_, handoff) = publisher.published
+    assert reply.text.endswith(
+        "Thank you for the file. I can't open attachments myself, so I've asked a member of "
+        "our team to take a look; they'll reply here."
+    )
+    assert isinstance(handoff, handoff_pb2.HandoffRequested)
+    assert [r.code for r in handoff.reasons] == ["media_received"]
+    assert handoff.summary.endswith("The latest message carries a file and no text.")
+
+
 class _KnowsTheLanguage(InMemoryContext):
     """A store whose conversation was written in ``language`` so far."""
 
