@@ -4,8 +4,9 @@ Mail clients quote the whole thread under (or, for Outlook, after a header block
 reply, and people sign their mails; what the analysis of a message needs is only what
 was written this time. The work is shared with mail-parser-reply, which knows many
 clients' header blocks and signature habits; the attribution lines it misses (Portuguese,
-Gmail's wrapped ones, Spanish with one space) and RFC 3676's ``-- `` delimiter are cut
-here first, and its signature guess is taken only when it looks like one, since it reads
+Gmail's wrapped ones, Spanish with one space), RFC 3676's ``-- `` delimiter and the
+line a phone or mail app adds ("Sent from my iPhone", "Von meinem iPhone gesendet") are
+cut here first, and its signature guess is taken only when it looks like one, since it reads
 a line such as "Thanks, the refund came but..." as the start of a signature.
 
 Pure: no I/O.
@@ -50,6 +51,18 @@ _SIGN_OFF_LINE = re.compile(
     r"[ \t]*[,.!]?[ \t]*$",
     re.MULTILINE | re.IGNORECASE,
 )
+# The line a phone or mail app adds under every mail, alone on its line.
+_DEVICE = r"\S+(?:[ \t]\S+){0,3}"  # a device or app name: a few words
+_APP_TAGLINES = "|".join(
+    (
+        rf"Sent from (?:my {_DEVICE}|(?:Outlook|Mail|Yahoo Mail|Gmail)(?:[ \t]\S+){{0,3}})",
+        rf"Get Outlook for {_DEVICE}",
+        rf"Von meinem {_DEVICE} gesendet|Gesendet von (?:meinem )?{_DEVICE}",  # de
+        rf"Envoyé (?:de|depuis) (?:mon )?{_DEVICE}",  # fr
+        rf"Enviado (?:desde mi|de mi|do meu|de meu|desde o meu) {_DEVICE}",  # es, pt
+    )
+)
+_APP_TAGLINE = re.compile(rf"^[ \t]*(?:{_APP_TAGLINES})[ \t]*$", re.MULTILINE | re.IGNORECASE)
 _SIGNATURE_DELIMITER = re.compile(r"^-- ?$", re.MULTILINE)  # RFC 3676 section 4.3
 _QUOTED_LINE = re.compile(r"^[ \t]*>[^\n]*(?:\n|$)", re.MULTILINE)
 _SIGNATURE_MAX_LINES = 8
@@ -64,6 +77,7 @@ def new_words(text: str) -> str:
     """
     kept = _before(_QUOTE_STARTS, text)
     kept = _before(_SIGNATURE_DELIMITER, kept)
+    kept = _APP_TAGLINE.sub("", kept)
     kept = _without_sign_off(_without_library_quotes_and_signature(kept))
     return tidy_text(_QUOTED_LINE.sub("", kept))
 

@@ -110,6 +110,11 @@ SIGNED = (  # RFC 3676's signature delimiter is "-- ", its trailing space includ
     "-- \nBob Baker\nACME Ltd | +44 20 7946 0000\n"
 )
 IPHONE = "where is my refund??\n\nSent from my iPhone\n"
+OUTLOOK_MOBILE = "any news on the return? label attached\n\nSent from Outlook for Android\n"
+IPHONE_DE = "Paket ist beschädigt angekommen, was nun?\n\nVon meinem iPhone gesendet\n"
+IPHONE_FR = "toujours rien reçu...\n\nEnvoyé de mon iPhone\n"
+IPHONE_PT = "cadê meu reembolso?\n\nEnviado do meu iPhone\n"
+SAYS_MORE = "Sent from my iPhone the photo did not arrive, can you resend it?\n"
 
 
 @pytest.mark.parametrize(
@@ -125,8 +130,16 @@ IPHONE = "where is my refund??\n\nSent from my iPhone\n"
         (OUTLOOK_FR, "Merci d'annuler la commande svp."),
         (SIGNED, "The app crashes when I pay:\n- open the cart\n- press pay"),
         (IPHONE, "where is my refund??"),
+        (OUTLOOK_MOBILE, "any news on the return? label attached"),
+        (IPHONE_DE, "Paket ist beschädigt angekommen, was nun?"),
+        (IPHONE_FR, "toujours rien reçu..."),
+        (IPHONE_PT, "cadê meu reembolso?"),
+        (SAYS_MORE, SAYS_MORE.strip()),
     ],
-    ids=["en", "en-wrapped", "de", "fr", "es", "pt", "outlook", "outlook-fr", "sig", "iphone"],
+    ids=[
+        *("en", "en-wrapped", "de", "fr", "es", "pt", "outlook", "outlook-fr", "sig"),
+        *("iphone", "outlook-mobile", "iphone-de", "iphone-fr", "iphone-pt", "says-more"),
+    ],
 )
 def test_the_text_is_the_new_words_and_the_full_text_keeps_the_thread(
     body: str, new_words: str
