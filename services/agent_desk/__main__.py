@@ -46,9 +46,7 @@ from shared.grpc.context_client import ContextClient
 from shared.kafka.consumer import EventConsumer
 from shared.kafka.producer import EventPublisher, Publisher
 from shared.kafka.topics import DELIVERY, FEEDBACK, HANDOFF, INBOUND
-from shared.observability.logging import configure_logging
-from shared.observability.metrics import serve_metrics
-from shared.runtime import run
+from shared.runtime import observed, run
 
 log = logging.getLogger(__name__)
 
@@ -146,68 +144,64 @@ def build(
 
 async def main(stop: asyncio.Event) -> None:
     settings = AgentDeskSettings()
-    configure_logging(settings.service_name, settings.log_level)
-    metrics = serve_metrics(settings.bind_host, settings.metrics_port)
-    engine = create_engine(settings.database_url)
-    publisher = EventPublisher(settings.kafka_bootstrap, client_id=settings.service_name)
-    channel = open_channel(settings.context_address, token=settings.grpc_token)
-    runner: web.AppRunner | None = None
-    try:
-        await migrate(engine)
-        await publisher.start()
-        parts, relay = build(
-            settings, engine, publisher, ContextClient(channel, settings.grpc_deadline_seconds)
-        )
-        runner = web.AppRunner(create_app(parts), shutdown_timeout=5)
-        await runner.setup()
-        await web.TCPSite(runner, settings.bind_host, settings.http_port).start()
-        if not settings.secure_cookies:
-            log.warning("session cookies without Secure: fine on loopback, not behind TLS")
-        if settings.media_key_is_development_default:
-            log.warning("MEDIA_SIGNING_KEY is the public development default")
-        if not AllowedOrigins.of(settings.outbound_media_origins).allows(
-            URL(settings.agent_desk_url)
-        ):
-            log.warning(
-                "AGENT_DESK_URL %s is not among OUTBOUND_MEDIA_ORIGINS: the adapters will "
-                "refuse the images and files agents send",
-                settings.agent_desk_url,
+    with observed(settings) as metrics:
+        engine = create_engine(settings.database_url)
+        publisher = EventPublisher(settings.kafka_bootstrap, client_id=settings.service_name)
+        channel = open_channel(settings.context_address, token=settings.grpc_token)
+        runner: web.AppRunner | None = None
+        try:
+            await migrate(engine)
+            await publisher.start()
+            parts, relay = build(
+                settings, engine, publisher, ContextClient(channel, settings.grpc_deadline_seconds)
             )
-        log.info(
-            "agent desk on http://%s:%d/, metrics on :%d",
-            settings.bind_host,
-            settings.http_port,
-            metrics.port,
-        )
-        consumer = EventConsumer(
-            bootstrap=settings.kafka_bootstrap,
-            group_id=settings.consumer_group,
-            group_instance_id=settings.instance_id,
-            topics={
-                HANDOFF: handoff_pb2.HandoffRequested,
-                FEEDBACK: (feedback_pb2.SatisfactionRated, feedback_pb2.FeedbackGiven),
-                INBOUND: messages_pb2.MessageReceived,
-                DELIVERY: messages_pb2.MessageDeliveryUpdated,
-            },
-            dead_letters=publisher,
-            client_id=settings.service_name,
-        )
-        async with asyncio.TaskGroup() as tasks:  # one failing stops the others
-            tasks.create_task(relay.run(stop))
-            tasks.create_task(consumer.run(parts.desk, stop))
-            tasks.create_task(parts.desk.run_sweeps(settings.sweep_seconds, stop))
-            tasks.create_task(
-                retention_of(settings, engine).run(
-                    timedelta(minutes=settings.retention_interval_minutes), stop, utc_now
+            runner = web.AppRunner(create_app(parts), shutdown_timeout=5)
+            await runner.setup()
+            await web.TCPSite(runner, settings.bind_host, settings.http_port).start()
+            if not settings.secure_cookies:
+                log.warning("session cookies without Secure: fine on loopback, not behind TLS")
+            if not AllowedOrigins.of(settings.outbound_media_origins).allows(
+                URL(settings.agent_desk_url)
+            ):
+                log.warning(
+                    "AGENT_DESK_URL %s is not among OUTBOUND_MEDIA_ORIGINS: the adapters will "
+                    "refuse the images and files agents send",
+                    settings.agent_desk_url,
                 )
+            log.info(
+                "agent desk on http://%s:%d/, metrics on :%d",
+                settings.bind_host,
+                settings.http_port,
+                metrics.port,
             )
-    finally:
-        if runner is not None:
-            await runner.cleanup()
-        await channel.close()
-        await publisher.stop()
-        await engine.dispose()
-        metrics.close()
+            consumer = EventConsumer(
+                bootstrap=settings.kafka_bootstrap,
+                group_id=settings.consumer_group,
+                group_instance_id=settings.instance_id,
+                topics={
+                    HANDOFF: handoff_pb2.HandoffRequested,
+                    FEEDBACK: (feedback_pb2.SatisfactionRated, feedback_pb2.FeedbackGiven),
+                    INBOUND: messages_pb2.MessageReceived,
+                    DELIVERY: messages_pb2.MessageDeliveryUpdated,
+                },
+                dead_letters=publisher,
+                client_id=settings.service_name,
+            )
+            async with asyncio.TaskGroup() as tasks:  # one failing stops the others
+                tasks.create_task(relay.run(stop))
+                tasks.create_task(consumer.run(parts.desk, stop))
+                tasks.create_task(parts.desk.run_sweeps(settings.sweep_seconds, stop))
+                tasks.create_task(
+                    retention_of(settings, engine).run(
+                        timedelta(minutes=settings.retention_interval_minutes), stop, utc_now
+                    )
+                )
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+            await channel.close()
+            await publisher.stop()
+            await engine.dispose()
 
 
 if __name__ == "__main__":

@@ -22,9 +22,7 @@ from services.context.rights import DataRights, RetentionPolicy
 from services.context.store import Store
 from shared.grpc.auth import accepted_callers
 from shared.grpc.server import create_server, serve
-from shared.observability.logging import configure_logging
-from shared.observability.metrics import serve_metrics
-from shared.runtime import run
+from shared.runtime import observed, run
 
 log = logging.getLogger(__name__)
 SERVICE_NAMES = [context_service_pb2.DESCRIPTOR.services_by_name["ContextService"].full_name]
@@ -94,48 +92,50 @@ async def periodically(
 
 async def main(stop: asyncio.Event) -> None:
     settings = ContextSettings()
-    configure_logging(settings.service_name, settings.log_level)
-    if settings.hash_key.get_secret_value() == DEVELOPMENT_HASH_KEY:
-        log.warning("RAPPORT_CONTEXT_HASH_KEY is the development default; set it in production")
-    engine = create_engine(settings.database_url)
-    metrics = serve_metrics(settings.bind_host, settings.metrics_port)
-    parts: ContextParts | None = None
-    try:
-        await migrate(engine)
-        parts = build(settings, engine)
-        servicer = parts.servicer
-        server, port, health = create_server(
-            f"{settings.bind_host}:{settings.grpc_port}",
-            lambda s: context_service_pb2_grpc.add_ContextServiceServicer_to_server(servicer, s),
-            SERVICE_NAMES,
-            callers=accepted_callers(settings),
-        )
-        log.info("context gRPC on %s:%d, metrics on :%d", settings.bind_host, port, metrics.port)
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(
-                periodically(
-                    parts.rights.apply_retention,
-                    "retention",
-                    timedelta(minutes=settings.retention_interval_minutes),
-                    stop,
+    with observed(settings) as metrics:
+        if settings.hash_key.get_secret_value() == DEVELOPMENT_HASH_KEY:
+            log.warning("RAPPORT_CONTEXT_HASH_KEY is the development default; set it in production")
+        engine = create_engine(settings.database_url)
+        parts: ContextParts | None = None
+        try:
+            await migrate(engine)
+            parts = build(settings, engine)
+            servicer = parts.servicer
+            server, port, health = create_server(
+                f"{settings.bind_host}:{settings.grpc_port}",
+                lambda s: context_service_pb2_grpc.add_ContextServiceServicer_to_server(
+                    servicer, s
+                ),
+                SERVICE_NAMES,
+                callers=accepted_callers(settings),
+            )
+            log.info(
+                "context gRPC on %s:%d, metrics on :%d", settings.bind_host, port, metrics.port
+            )
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(
+                    periodically(
+                        parts.rights.apply_retention,
+                        "retention",
+                        timedelta(minutes=settings.retention_interval_minutes),
+                        stop,
+                    )
                 )
-            )
-            tasks.create_task(
-                periodically(
-                    parts.empathy.fold,
-                    "empathy map turns folded",
-                    timedelta(seconds=settings.empathy_fold_seconds),
-                    stop,
+                tasks.create_task(
+                    periodically(
+                        parts.empathy.fold,
+                        "empathy map turns folded",
+                        timedelta(seconds=settings.empathy_fold_seconds),
+                        stop,
+                    )
                 )
-            )
-            tasks.create_task(
-                serve(server, health, SERVICE_NAMES, stop, settings.shutdown_grace_seconds)
-            )
-    finally:
-        metrics.close()
-        if parts is not None:
-            await parts.store.close()
-        await engine.dispose()
+                tasks.create_task(
+                    serve(server, health, SERVICE_NAMES, stop, settings.shutdown_grace_seconds)
+                )
+        finally:
+            if parts is not None:
+                await parts.store.close()
+            await engine.dispose()
 
 
 if __name__ == "__main__":

@@ -25,9 +25,7 @@ from services.emotion.grpc_server import EmotionServicer
 from services.emotion.in_process import load_analyzer
 from shared.grpc.auth import accepted_callers
 from shared.grpc.server import create_server, serve
-from shared.observability.logging import configure_logging
-from shared.observability.metrics import serve_metrics
-from shared.runtime import run
+from shared.runtime import observed, run
 
 log = logging.getLogger(__name__)
 SERVICE_NAMES = [emotion_service_pb2.DESCRIPTOR.services_by_name["EmotionService"].full_name]
@@ -43,26 +41,22 @@ def build_servicer(settings: EmotionSettings) -> EmotionServicer:
 
 async def main(stop: asyncio.Event) -> None:
     settings = EmotionSettings()
-    configure_logging(settings.service_name, settings.log_level)
-    servicer = build_servicer(settings)
-    metrics = serve_metrics(settings.bind_host, settings.metrics_port)
-    server, port, health = create_server(
-        f"{settings.bind_host}:{settings.grpc_port}",
-        lambda s: emotion_service_pb2_grpc.add_EmotionServiceServicer_to_server(servicer, s),
-        SERVICE_NAMES,
-        callers=accepted_callers(settings),
-    )
-    log.info(
-        "emotion gRPC on %s:%d, metrics on :%d, models %s",
-        settings.bind_host,
-        port,
-        metrics.port,
-        servicer.versions,
-    )
-    try:
+    with observed(settings) as metrics:
+        servicer = build_servicer(settings)
+        server, port, health = create_server(
+            f"{settings.bind_host}:{settings.grpc_port}",
+            lambda s: emotion_service_pb2_grpc.add_EmotionServiceServicer_to_server(servicer, s),
+            SERVICE_NAMES,
+            callers=accepted_callers(settings),
+        )
+        log.info(
+            "emotion gRPC on %s:%d, metrics on :%d, models %s",
+            settings.bind_host,
+            port,
+            metrics.port,
+            servicer.versions,
+        )
         await serve(server, health, SERVICE_NAMES, stop, settings.shutdown_grace_seconds)
-    finally:
-        metrics.close()
 
 
 if __name__ == "__main__":
