@@ -83,7 +83,8 @@ async def test_an_agent_takes_a_handoff_live_and_answers_the_customer_as_a_perso
             # Waiting is never silence: the desk tells the place in line at once.
             await expect(bot.nth(1)).to_contain_text("You are number", timeout=20_000)
 
-            first = desk.locator("#waiting .queue__item").first
+            # Ours, whatever other tests left waiting in the queue.
+            first = desk.locator("#waiting .queue__item").filter(has_text=f"order {marker}")
             await expect(first).to_contain_text(REASON, timeout=20_000)
             assert await desk.evaluate("window.__sameDocument") is True  # no reload
             await expect(first.locator("[data-last-message]")).to_contain_text(f"order {marker}")
@@ -206,7 +207,7 @@ async def test_an_angry_customer_is_escalated_answered_by_a_person_and_rates_it(
                 [
                     "Where is my order?",
                     f"It's order {marker}, it was supposed to arrive on Monday.",
-                    "I hate this company. Worst service ever!!!",
+                    f"I hate this company. Worst service ever!!! Order {marker}",
                 ],
                 start=1,
             ):
@@ -220,7 +221,7 @@ async def test_an_angry_customer_is_escalated_answered_by_a_person_and_rates_it(
                 "You are number", timeout=20_000
             )
 
-            first = desk.locator("#waiting .queue__item").first
+            first = desk.locator("#waiting .queue__item").filter(has_text=f"Order {marker}")
             await expect(first).to_contain_text("The customer is upset", timeout=20_000)
             await expect(first.locator("svg.chart")).to_be_visible()
             await desk.screenshot(path=ARTIFACTS / "queue.png", full_page=True)
