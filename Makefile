@@ -33,9 +33,10 @@ run: setup
 protos: setup
 	$(BIN)/python -m infra.protogen
 
-## The whole suite: unit, integration (real Kafka, real gRPC) and end-to-end (every service as a process).
+## The whole suite: unit, integration (real Kafka, real gRPC) and end-to-end (every service as a
+## process); the slowest twenty are listed at the end, to keep CI within its budget.
 test: setup $(BROWSER_PACKAGES)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --durations=20
 
 test-unit: setup
 	$(BIN)/python -m pytest tests/unit
