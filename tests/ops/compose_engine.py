@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from infra.container_image import run
 from tests.ops.conftest import REPO_ROOT, built_once
@@ -190,6 +191,10 @@ class Compose:
         """``http://127.0.0.1:<host port>`` that ``port`` of ``service`` is published on."""
         published = self("port", service, str(port)).strip()
         return f"http://127.0.0.1:{published.rpartition(':')[2]}"
+
+    def services(self) -> dict[str, dict[str, Any]]:
+        """The services as Compose resolves the files (override, profiles, .env applied)."""
+        return dict(json.loads(self("config", "--format=json"))["services"])
 
     def containers(self, *, profiles: Sequence[str] = ()) -> list[dict[str, str]]:
         """``compose ps --all`` as records (Service, Name, State, Health, ...)."""
