@@ -65,7 +65,7 @@ fmt: setup
 	$(BIN)/ruff format .
 
 typecheck: setup
-	$(BIN)/mypy shared services infra
+	$(BIN)/mypy shared services infra bench
 
 ## End-to-end benchmark against a running stack (`make run` in another terminal).
 bench: setup

@@ -24,6 +24,7 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from rapport.common.v1 import envelope_pb2
 from rapport.context.v1 import context_service_pb2 as pb
 from rapport.context.v1 import context_service_pb2_grpc as pb_grpc
 from sqlalchemy import insert
@@ -35,7 +36,7 @@ from services.context.models import ContactRow, ConversationRow, CustomerRow, Id
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 5_000
-WEB = 1
+WEB = envelope_pb2.CHANNEL_WEB
 EMOTIONS = ("frustration", "anger", "neutral", "gratitude", "anxiety")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import random
 import re
 import time
@@ -215,7 +216,10 @@ async def measure(url: str, conversations: int, runs: int) -> None:
                         await answer.read()
 
                 for query in (f"days={DAYS}", f"days={DAYS}&channel=web", "days=30"):
-                    report(f"GET /dashboard?{query}", await timed(runs, lambda q=query: page(q)))
+                    report(
+                        f"GET /dashboard?{query}",
+                        await timed(runs, functools.partial(page, query)),
+                    )
         finally:
             await runner.cleanup()
     await engine.dispose()

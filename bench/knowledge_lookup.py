@@ -42,7 +42,7 @@ def texts(count: int) -> list[str]:
 def embedded(count: int) -> np.ndarray:
     path = CACHE / f"retrieval-vectors-{count}.npy"
     if path.exists():
-        return np.load(path)
+        return np.asarray(np.load(path))
     encoder = Encoder(RETRIEVAL, threads=2)
     chosen = texts(count)
     started = time.monotonic()
