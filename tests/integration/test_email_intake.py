@@ -429,7 +429,8 @@ async def test_idle_wakes_the_reader_at_once(
         store = mailbox.store
         assert store is not None
         await eventually_async(lambda: store.cursor(SUPPORT, "INBOX"), lambda at: at[1] == uid)
-        assert time.monotonic() - started < 5  # settled, far sooner than the next poll
+        # Settled long before the next poll (60 s), with room for a busy machine.
+        assert time.monotonic() - started < 20
         await mailbox.received([inbound_event_id("email", message_id(awake))])
 
 

@@ -326,7 +326,8 @@ async def test_a_hanging_backend_times_out_and_the_retry_answers() -> None:
             order = await shop.find_order("1002")
             elapsed = time.monotonic() - started
     assert order is not None and order.status == "cancelled"
-    assert FAST.timeout_seconds <= elapsed < FAST.timeout_seconds + 1.0
+    # Cut at the timeout, not after the 30-s hang (the slack is for a busy machine).
+    assert FAST.timeout_seconds <= elapsed < FAST.timeout_seconds + 5
 
 
 async def test_a_backend_that_always_hangs_is_unavailable_in_bounded_time() -> None:
@@ -337,7 +338,7 @@ async def test_a_backend_that_always_hangs_is_unavailable_in_bounded_time() -> N
             with pytest.raises(ShopUnavailable, match="did not answer within 0.5s"):
                 await shop.find_order("1002")
             elapsed = time.monotonic() - started
-    assert elapsed < 3 * FAST.timeout_seconds + 1.0
+    assert elapsed < 3 * FAST.timeout_seconds + 5  # three cut attempts, not a 30-s hang
     assert fake.requests == 3
 
 
