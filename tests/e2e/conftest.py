@@ -6,10 +6,15 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiohttp import web
+from playwright.async_api import expect
 
 from infra.ports import free_port
 from tests.e2e.shop import running_shop
 from tests.e2e.stack import Stack
+
+# What a page shows is awaited up to 15 s (Playwright's default is 5): a bot's reply
+# crosses Kafka and three services, and a busy CI machine is slower than a laptop.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="session")
