@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import imaplib
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -259,6 +260,8 @@ class MailboxReader:
         renew_at = time.monotonic() + self._settings.idle_seconds
         client.idle()
         try:
+            if heard_already(client):  # mail came before IDLE began
+                return
             while not self._halt.is_set() and time.monotonic() < renew_at:
                 asked = time.monotonic()
                 responses = client.idle_check(timeout=IDLE_CHECK_SECONDS)
@@ -268,6 +271,27 @@ class MailboxReader:
                     return
         finally:
             client.idle_done()
+
+
+def heard_already(client: IMAPClient) -> bool:
+    """Whether the server has said more than has been parsed, in imaplib's read buffer.
+
+    Mail that arrives before IDLE begins is announced right behind "+ idling": imaplib's
+    buffered reader takes both lines in one read, IMAPClient's ``idle()`` parses the first,
+    and polling the socket (``idle_check``) never sees the "* n EXISTS" waiting in the
+    buffer, so IDLE would sleep until its renewal. The buffer is imaplib's ``file``; no
+    public call shows it. Peeking does not consume it, and reads nothing new off a socket
+    that has nothing (non-blocking for the peek).
+    """
+    sock = client.socket()
+    timeout = sock.gettimeout()
+    sock.settimeout(0)
+    try:
+        return bool(client._imap.file.peek(1))
+    except (BlockingIOError, ssl.SSLWantReadError):
+        return False
+    finally:
+        sock.settimeout(timeout)
 
 
 def _sizes_after(client: IMAPClient, last_uid: int) -> dict[int, int]:

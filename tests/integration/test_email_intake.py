@@ -24,13 +24,14 @@ from typing import Any
 import aiohttp
 import pytest
 from aiokafka import ConsumerRecord
+from imapclient import IMAPClient  # type: ignore[import-untyped]
 from rapport.common.v1 import envelope_pb2
 from rapport.events.v1 import messages_pb2
 
 from infra.ports import free_port
 from services.email_adapter.__main__ import serve
 from services.email_adapter.config import EmailSettings, Mailbox
-from services.email_adapter.imap import MailboxReader
+from services.email_adapter.imap import MailboxReader, heard_already
 from services.email_adapter.intake import (
     ATTACHMENT_PREFIX,
     EmailIntake,
@@ -432,6 +433,28 @@ async def test_idle_wakes_the_reader_at_once(
         # Settled long before the next poll (60 s), with room for a busy machine.
         assert time.monotonic() - started < 20
         await mailbox.received([inbound_event_id("email", message_id(awake))])
+
+
+def test_mail_announced_as_idle_begins_ends_idle_at_once(dovecot: DovecotServer) -> None:
+    """Dovecot announces mail that came before IDLE began right behind "+ idling", and
+    imaplib reads both lines into its buffer, where polling the socket cannot see the
+    second: the reader must look there before it waits."""
+    with IMAPClient("127.0.0.1", port=dovecot.port, ssl=False, timeout=10) as client:
+        client.login(USER, PASSWORD)
+        client.select_folder("INBOX", readonly=True)
+        client.idle()
+        time.sleep(0.3)
+        assert not heard_already(client)  # nothing new: IDLE may wait
+        client.idle_done()
+
+        dovecot.deliver(USER, bytes(mail("before IDLE began")))
+        client.idle()
+        deadline = time.monotonic() + 5
+        while not heard_already(client):
+            assert time.monotonic() < deadline, "the announcement was lost"
+            time.sleep(0.05)
+        _, announced = client.idle_done()  # still there to be parsed: nothing consumed
+        assert (1, b"EXISTS") in announced
 
 
 async def test_a_server_without_idle_is_polled(kafka_bootstrap: str, tmp_path: Path) -> None:
