@@ -133,14 +133,18 @@ def compose(podman: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
         stack = Compose(cli, docker_host, PROJECT, operator_env(workdir / ".env"))
         stack("down", "--volumes", "--remove-orphans", profiles=SCALE)  # an interrupted run's
         try:
-            stack(
-                "up",
-                "--detach",
-                "--wait",
-                f"--wait-timeout={UP_TIMEOUT_SECONDS}",
-                "--no-build",
-                timeout=UP_TIMEOUT_SECONDS + 60,
-            )
+            try:
+                stack(
+                    "up",
+                    "--detach",
+                    "--wait",
+                    f"--wait-timeout={UP_TIMEOUT_SECONDS}",
+                    "--no-build",
+                    timeout=UP_TIMEOUT_SECONDS + 60,
+                )
+            except RuntimeError as failed:  # say why: the services' own last words
+                states = [(c["Service"], c["State"], c["Health"]) for c in stack.containers()]
+                raise RuntimeError(f"{failed}\n{states}\n{last_lines(stack)}") from None
             log.info("built in %.0f s, up in %.0f s", built - began, time.monotonic() - built)
             yield stack
         finally:
