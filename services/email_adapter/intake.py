@@ -242,19 +242,18 @@ class EmailIntake:
         notes: list[str] = []
         for attachment in attachments:
             if attachment.too_large:
-                ATTACHMENTS_NOT_KEPT.labels("too_large").inc()
-                limit = f"over the limit of {self._uploads.max_bytes} bytes"
-                notes.append(not_kept_note(attachment, limit))
-                kept.append(described(attachment))
-                continue
-            try:
-                stored = await self._uploads.put(attachment.data)
-            except UploadRefusedError as exc:
-                ATTACHMENTS_NOT_KEPT.labels(exc.problem).inc()
-                notes.append(not_kept_note(attachment, str(exc)))
-                kept.append(described(attachment))
-                continue
-            kept.append(stored.attachment(attachment.file_name))
+                problem, why = "too_large", f"over the limit of {self._uploads.max_bytes} bytes"
+            else:
+                try:
+                    stored = await self._uploads.put(attachment.data)
+                except UploadRefusedError as exc:
+                    problem, why = exc.problem, str(exc)
+                else:
+                    kept.append(stored.attachment(attachment.file_name))
+                    continue
+            ATTACHMENTS_NOT_KEPT.labels(problem).inc()
+            notes.append(not_kept_note(attachment, why))
+            kept.append(described(attachment))
         return tuple(kept), notes
 
     async def _dead_letter(self, raw: bytes, place: MailPlace, reason: str, why: str) -> None:
